@@ -1,0 +1,31 @@
+/**
+ * The authentication seam. A successful login *is* the capability to act: it returns the user's storage
+ * (already confined to the user's root) and permissions, so nothing can touch storage before login.
+ */
+import type { Storage } from '../storage/storage.js';
+import type { VirtualPath } from '../storage/virtual-path.js';
+import type { Permissions } from './permissions.js';
+
+export interface LoginRequest {
+  readonly user: string;
+  readonly password: string;
+  /** The client's address (after PROXY protocol, when trusted). */
+  readonly remoteAddress: string;
+  /** True when the control connection is protected by TLS. */
+  readonly secure: boolean;
+}
+
+export interface LoginResult {
+  /** The user's storage, rooted at the user's home. */
+  readonly storage: Storage;
+  readonly permissions: Permissions;
+  /** Initial working directory inside the storage (default: its root). */
+  readonly cwd?: VirtualPath;
+  /** The name to show in logs and listings (default: the login name). */
+  readonly name?: string;
+}
+
+export interface Authenticator {
+  /** Resolves to null for a wrong user name or password; never says which. May be slow: it is async. */
+  login(request: LoginRequest): Promise<LoginResult | null>;
+}

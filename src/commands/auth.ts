@@ -1,0 +1,97 @@
+/**
+ * Login and session commands: USER PASS ACCT REIN QUIT HOST (RFC 959, RFC 7151).
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import { reply } from '../protocol/reply.js';
+import { defineCommand } from './define.js';
+
+export const USER = defineCommand({
+  name: 'USER',
+  arg: 'required',
+  access: 'public',
+  help: 'USER <sp> username',
+  handle(ctx, arg) {
+    // A new USER starts the login again (RFC 959 4.1.1).
+    ctx.session.resetLogin();
+    ctx.session.pendingUser = arg;
+    return reply(331, 'Please specify the password.');
+  },
+});
+
+export const PASS = defineCommand({
+  name: 'PASS',
+  arg: 'optional',
+  access: 'public',
+  sensitive: true,
+  help: 'PASS <sp> password',
+  async handle(ctx, arg) {
+    const { session } = ctx;
+    if (session.user) return reply(230, 'Already logged in.');
+    const user = session.pendingUser;
+    if (user === undefined) return reply(503, 'Login with USER first.');
+    session.pendingUser = undefined;
+    if (await ctx.login(user, arg)) return reply(230, 'Login successful.');
+    await sleep(ctx.settings.limits.loginFailureDelayMs);
+    if (session.failedLogins >= ctx.settings.limits.maxLoginFailures) {
+      await ctx.send(reply(530, 'Login incorrect.'));
+      await ctx.send(reply(421, 'Too many failed logins; closing connection.'));
+      ctx.close();
+      return;
+    }
+    return reply(530, 'Login incorrect.');
+  },
+});
+
+export const ACCT = defineCommand({
+  name: 'ACCT',
+  arg: 'required',
+  access: 'public',
+  help: 'ACCT <sp> account',
+  handle: () => reply(202, 'ACCT not needed.'),
+});
+
+export const REIN = defineCommand({
+  name: 'REIN',
+  arg: 'none',
+  access: 'public',
+  beforeTls: true,
+  help: 'REIN (reinitialize: log out, keep the connection)',
+  async handle(ctx) {
+    await ctx.abortTransfer();
+    ctx.session.reinitialize();
+    return reply(220, 'Ready for new user.');
+  },
+});
+
+export const QUIT = defineCommand({
+  name: 'QUIT',
+  arg: 'none',
+  access: 'public',
+  beforeTls: true,
+  help: 'QUIT (close the connection)',
+  handle(ctx) {
+    ctx.close();
+    return reply(221, 'Goodbye.');
+  },
+});
+
+// RFC 7151: a domain name, an IPv4 literal, or an IPv6 literal in brackets.
+const HOST_NAME = /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$|^\[[0-9A-Fa-f:.]+\]$/;
+
+export const HOST = defineCommand({
+  name: 'HOST',
+  arg: 'required',
+  access: 'public',
+  beforeTls: true,
+  feat: 'HOST',
+  help: 'HOST <sp> hostname',
+  handle(ctx, arg) {
+    if (ctx.session.user || ctx.session.pendingUser !== undefined) return reply(503, 'HOST must come before USER.');
+    const host = arg.trim();
+    if (host.length > 253 || !HOST_NAME.test(host)) return reply(501, 'Invalid host name.');
+    ctx.session.host = host;
+    return reply(220, 'Host accepted.');
+  },
+});
+
+export const authCommands = [USER, PASS, ACCT, REIN, QUIT, HOST];

@@ -1,0 +1,70 @@
+/**
+ * What a command handler can see and do. The connection implements it; handlers never touch sockets.
+ */
+import type { Readable } from 'node:stream';
+import type { Logger } from '../logger.js';
+import type { Reply } from '../protocol/reply.js';
+import type { SessionState, LoggedInUser } from '../session.js';
+import type { Storage, Upload } from '../storage/storage.js';
+import type { VirtualPath } from '../storage/virtual-path.js';
+import type { ServerSettings } from '../settings.js';
+import type { CommandRegistry } from './define.js';
+import type { ServerEvents } from '../events.js';
+
+export type DataSetup =
+  | { kind: 'passive'; extended: boolean; family?: 4 | 6 }
+  | { kind: 'active'; host: string; port: number };
+
+export interface TransferSource {
+  /** Opens the content once the data connection is ready to be used (listings are generated lazily). */
+  readonly stream: Readable;
+  /** For logs and events. */
+  readonly path?: VirtualPath;
+}
+
+export interface CommandContext {
+  readonly id: string;
+  readonly session: SessionState;
+  readonly settings: ServerSettings;
+  readonly registry: CommandRegistry;
+  readonly log: Logger;
+  readonly events: ServerEvents;
+  /** The logged-in user; the dispatcher guarantees it for `access: 'user'` commands. */
+  readonly user: LoggedInUser;
+  readonly storage: Storage;
+  /** TLS is on for the control connection. */
+  readonly secure: boolean;
+  /** The session arrived on the implicit-FTPS listener. */
+  readonly implicit: boolean;
+  /** A certificate is configured, so AUTH can succeed. */
+  readonly tlsAvailable: boolean;
+  readonly remoteAddress: string;
+  readonly localAddress: string;
+  /** 4 or 6: the address family of the control connection (IPv4-mapped counts as 4). */
+  readonly family: 4 | 6;
+  /** A transfer is running. */
+  readonly transferring: boolean;
+  /** Bytes moved by the running transfer. */
+  readonly transferredBytes: number;
+
+  /** Resolves a client path against the current directory (553 on a bad name). */
+  resolve(arg: string): VirtualPath;
+  /** Writes a reply now (for intermediate replies such as 150, or 234 before a TLS upgrade). */
+  send(reply: Reply): Promise<void>;
+  /** AUTH: after the 234 reply, starts TLS on the control connection. */
+  startTls(): Promise<void>;
+  /** CCC: after the 200 reply, ends TLS on the control connection. */
+  clearTls(): Promise<void>;
+  /** PASS: asks the authenticator; applies the login on success. */
+  login(user: string, password: string): Promise<boolean>;
+  /** Prepares the next data connection (PASV/EPSV/PORT/EPRT); returns the port listened on for passive. */
+  prepareData(setup: DataSetup): Promise<{ host: string; port: number } | void>;
+  /** Runs a download (RETR, LIST, ...) over the prepared data connection and writes its final reply. */
+  sendData(source: () => Promise<TransferSource>, opening: string): Promise<void>;
+  /** Runs an upload (STOR, APPE, STOU) into `upload` and writes its final reply. */
+  receiveData(upload: () => Promise<Upload>, opening: string, path: VirtualPath): Promise<void>;
+  /** ABOR: stops the running transfer (its reply is written first); false if none ran. */
+  abortTransfer(): Promise<boolean>;
+  /** Closes the connection after the pending replies. */
+  close(): void;
+}

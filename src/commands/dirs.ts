@@ -1,0 +1,80 @@
+/**
+ * Directory commands: CWD CDUP PWD MKD RMD and their X- aliases (RFC 775).
+ */
+import { FtpError } from '../protocol/errors.js';
+import { quotePath, reply } from '../protocol/reply.js';
+import { formatPath, parentOf } from '../storage/virtual-path.js';
+import { defineCommand } from './define.js';
+
+export const CWD = defineCommand({
+  name: 'CWD',
+  aliases: ['XCWD'],
+  arg: 'required',
+  access: 'user',
+  path: 'arg',
+  help: 'CWD <sp> pathname',
+  async handle(ctx, _arg, path) {
+    const st = await ctx.storage.stat(path);
+    if (st.type !== 'dir') throw new FtpError(550, 'Not a directory.', { code: 'FTP_ERR_NOT_A_DIRECTORY' });
+    ctx.session.cwd = path;
+    return reply(250, 'Directory successfully changed.');
+  },
+});
+
+export const CDUP = defineCommand({
+  name: 'CDUP',
+  aliases: ['XCUP'],
+  arg: 'none',
+  access: 'user',
+  help: 'CDUP (change to the parent directory)',
+  async handle(ctx) {
+    const path = parentOf(ctx.session.cwd);
+    const st = await ctx.storage.stat(path);
+    if (st.type !== 'dir') throw new FtpError(550, 'Not a directory.');
+    ctx.session.cwd = path;
+    return reply(250, 'Directory successfully changed.');
+  },
+});
+
+export const PWD = defineCommand({
+  name: 'PWD',
+  aliases: ['XPWD'],
+  arg: 'none',
+  access: 'user',
+  help: 'PWD (print the working directory)',
+  handle: (ctx) => reply(257, `${quotePath(formatPath(ctx.session.cwd))} is the current directory.`),
+});
+
+export const MKD = defineCommand({
+  name: 'MKD',
+  aliases: ['XMKD'],
+  arg: 'required',
+  access: 'user',
+  path: 'arg',
+  perm: 'mkdir',
+  help: 'MKD <sp> pathname',
+  async handle(ctx, _arg, path) {
+    if (path.length === 0) throw new FtpError(550, 'File exists.');
+    await ctx.storage.mkdir(path);
+    ctx.events.emit('mkdir', { id: ctx.id, remoteAddress: ctx.remoteAddress, user: ctx.user.name, path: formatPath(path) });
+    return reply(257, `${quotePath(formatPath(path))} created.`);
+  },
+});
+
+export const RMD = defineCommand({
+  name: 'RMD',
+  aliases: ['XRMD'],
+  arg: 'required',
+  access: 'user',
+  path: 'arg',
+  perm: 'rmdir',
+  help: 'RMD <sp> pathname',
+  async handle(ctx, _arg, path) {
+    if (path.length === 0) throw new FtpError(550, 'Permission denied.');
+    await ctx.storage.rmdir(path);
+    ctx.events.emit('delete', { id: ctx.id, remoteAddress: ctx.remoteAddress, user: ctx.user.name, path: formatPath(path), directory: true });
+    return reply(250, 'Directory removed.');
+  },
+});
+
+export const dirCommands = [CWD, CDUP, PWD, MKD, RMD];

@@ -1,0 +1,123 @@
+/**
+ * File commands: DELE RNFR RNTO SIZE MDTM MFMT (RFC 959, RFC 3659, draft-somers-ftp-mfxx).
+ */
+import { FtpError } from '../protocol/errors.js';
+import { reply } from '../protocol/reply.js';
+import { timeVal } from '../listing/mlsx-format.js';
+import { formatPath } from '../storage/virtual-path.js';
+import { defineCommand } from './define.js';
+
+function notAFile(): FtpError {
+  return new FtpError(550, 'Not a regular file.', { code: 'FTP_ERR_IS_A_DIRECTORY' });
+}
+
+export const DELE = defineCommand({
+  name: 'DELE',
+  arg: 'required',
+  access: 'user',
+  path: 'arg',
+  perm: 'delete',
+  help: 'DELE <sp> pathname',
+  async handle(ctx, _arg, path) {
+    await ctx.storage.remove(path);
+    ctx.events.emit('delete', { id: ctx.id, remoteAddress: ctx.remoteAddress, user: ctx.user.name, path: formatPath(path), directory: false });
+    return reply(250, 'File deleted.');
+  },
+});
+
+export const RNFR = defineCommand({
+  name: 'RNFR',
+  arg: 'required',
+  access: 'user',
+  path: 'arg',
+  perm: 'rename',
+  help: 'RNFR <sp> pathname',
+  async handle(ctx, _arg, path) {
+    if (path.length === 0) throw new FtpError(550, 'Permission denied.');
+    await ctx.storage.stat(path);
+    ctx.session.renameFrom = path;
+    return reply(350, 'Ready for RNTO.');
+  },
+});
+
+export const RNTO = defineCommand({
+  name: 'RNTO',
+  arg: 'required',
+  access: 'user',
+  path: 'arg',
+  perm: 'rename',
+  help: 'RNTO <sp> pathname',
+  async handle(ctx, _arg, path) {
+    const from = ctx.session.renameFrom;
+    ctx.session.renameFrom = undefined;
+    if (!from) return reply(503, 'RNFR required first.');
+    if (path.length === 0) throw new FtpError(553, 'File name not allowed.');
+    await ctx.storage.rename(from, path);
+    ctx.events.emit('rename', { id: ctx.id, remoteAddress: ctx.remoteAddress, user: ctx.user.name, from: formatPath(from), to: formatPath(path) });
+    return reply(250, 'Rename successful.');
+  },
+});
+
+export const SIZE = defineCommand({
+  name: 'SIZE',
+  arg: 'required',
+  access: 'user',
+  path: 'arg',
+  perm: 'list',
+  feat: 'SIZE',
+  help: 'SIZE <sp> pathname',
+  async handle(ctx, _arg, path) {
+    // RFC 3659 4: in ASCII mode the size would have to count converted line ends.
+    if (ctx.session.type === 'A') return reply(550, 'SIZE not allowed in ASCII mode: send TYPE I.');
+    const st = await ctx.storage.stat(path);
+    if (st.type !== 'file') throw notAFile();
+    return reply(213, String(st.size));
+  },
+});
+
+export const MDTM = defineCommand({
+  name: 'MDTM',
+  arg: 'required',
+  access: 'user',
+  path: 'arg',
+  perm: 'list',
+  feat: 'MDTM',
+  help: 'MDTM <sp> pathname',
+  async handle(ctx, _arg, path) {
+    const st = await ctx.storage.stat(path);
+    return reply(213, timeVal(st.mtime));
+  },
+});
+
+/** YYYYMMDDHHMMSS[.sss] in UTC, validated field by field. */
+export function parseTimeVal(text: string): Date | undefined {
+  const m = /^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(?:\.(\d{1,3}))?$/.exec(text);
+  if (!m) return undefined;
+  const [y, mo, d, h, mi, s] = m.slice(1, 7).map(Number) as [number, number, number, number, number, number];
+  const ms = m[7] ? Number(m[7].padEnd(3, '0')) : 0;
+  const date = new Date(Date.UTC(y, mo - 1, d, h, mi, s, ms));
+  if (date.getUTCFullYear() !== y || date.getUTCMonth() !== mo - 1 || date.getUTCDate() !== d || h > 23 || mi > 59 || s > 60) {
+    return undefined;
+  }
+  return date;
+}
+
+export const MFMT = defineCommand({
+  name: 'MFMT',
+  arg: 'required',
+  access: 'user',
+  feat: 'MFMT',
+  help: 'MFMT <sp> YYYYMMDDHHMMSS <sp> pathname',
+  available: (ctx) => ctx.session.user === undefined || typeof ctx.session.user.storage.setTime === 'function',
+  async handle(ctx, arg) {
+    const space = arg.indexOf(' ');
+    const time = space > 0 ? parseTimeVal(arg.slice(0, space)) : undefined;
+    if (!time || space === arg.length - 1) return reply(501, 'Syntax: MFMT YYYYMMDDHHMMSS pathname');
+    const path = ctx.resolve(arg.slice(space + 1));
+    if (!ctx.user.permissions.allows('settime', path)) return reply(550, 'Permission denied.');
+    await ctx.storage.setTime!(path, time);
+    return reply(213, `Modify=${timeVal(time)}; ${formatPath(path)}`);
+  },
+});
+
+export const fileCommands = [DELE, RNFR, RNTO, SIZE, MDTM, MFMT];

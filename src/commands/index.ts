@@ -1,0 +1,36 @@
+/**
+ * The built-in command set and the registry a server starts with.
+ */
+import { authCommands } from './auth.js';
+import { CommandRegistry, type CommandSpec } from './define.js';
+import { dirCommands } from './dirs.js';
+import { fileCommands } from './files.js';
+import { HASH } from './hash.js';
+import { listingCommands } from './listing.js';
+import { miscCommands } from './misc.js';
+import { RANG } from './range.js';
+import { SITE_CHMOD, SiteRegistry, siteCommand, type SiteCommandSpec } from './site.js';
+import { tlsCommands } from './tls.js';
+import { transferCommands } from './transfer.js';
+import { transferParamCommands } from './transfer-params.js';
+
+export const BUILTIN_COMMANDS: readonly CommandSpec[] = [
+  ...authCommands,
+  ...tlsCommands,
+  ...dirCommands,
+  ...fileCommands,
+  ...transferParamCommands,
+  ...transferCommands,
+  ...listingCommands,
+  ...miscCommands,
+  HASH,
+  RANG,
+];
+
+export const BUILTIN_SITE_COMMANDS: readonly SiteCommandSpec[] = [SITE_CHMOD];
+
+/** A registry with the built-in commands, plus `extra` commands and SITE subcommands (which may replace built-ins). */
+export function createRegistry(extra: Iterable<CommandSpec> = [], extraSite: Iterable<SiteCommandSpec> = []): CommandRegistry {
+  const site = new SiteRegistry([...BUILTIN_SITE_COMMANDS, ...extraSite]);
+  return new CommandRegistry([...BUILTIN_COMMANDS, siteCommand(site), ...extra]);
+}

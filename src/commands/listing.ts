@@ -1,0 +1,173 @@
+/**
+ * Listings: LIST NLST MLSD MLST STAT (RFC 959, RFC 3659). Directory listings are generated while they
+ * are sent, in batches, so a directory of any size streams in bounded memory.
+ */
+import { Readable } from 'node:stream';
+import { lsLine } from '../listing/ls-format.js';
+import { MLST_FACTS, mlsxLine } from '../listing/mlsx-format.js';
+import { FtpError } from '../protocol/errors.js';
+import { reply, type Reply } from '../protocol/reply.js';
+import type { FileStat } from '../storage/storage.js';
+import { formatPath, type VirtualPath } from '../storage/virtual-path.js';
+import { defineCommand } from './define.js';
+import type { CommandContext } from './context.js';
+
+const BATCH_BYTES = 64 * 1024;
+
+/** `LIST -la dir` -> options `la`, path `dir`. Leading option words are dropped (as ls would read them). */
+export function splitListArg(arg: string): { options: string; path: string } {
+  let rest = arg;
+  let options = '';
+  for (;;) {
+    const m = /^-([A-Za-z0-9]+)(?:\s+|$)/.exec(rest);
+    if (!m) break;
+    options += m[1];
+    rest = rest.slice(m[0].length);
+  }
+  return { options, path: rest };
+}
+
+/** A stream of CRLF-terminated lines, built in batches from the entries of `dir` (or the one file). */
+function listingStream(ctx: CommandContext, target: VirtualPath, st: FileStat, line: (st: FileStat, path: VirtualPath) => string): Readable {
+  const storage = ctx.storage;
+  return Readable.from(
+    (async function* () {
+      if (st.type !== 'dir') {
+        yield Buffer.from(line(st, target) + '\r\n');
+        return;
+      }
+      let batch = '';
+      for await (const entry of storage.list(target)) {
+        batch += line(entry, [...target, entry.name]) + '\r\n';
+        if (batch.length >= BATCH_BYTES) {
+          yield Buffer.from(batch);
+          batch = '';
+        }
+      }
+      if (batch) yield Buffer.from(batch);
+    })(),
+    { objectMode: false },
+  );
+}
+
+async function listCommand(ctx: CommandContext, arg: string, line: (st: FileStat, path: VirtualPath, prefix: string) => string, dirsOnly: boolean): Promise<void> {
+  const { path: pathArg } = splitListArg(arg);
+  const target = pathArg === '' ? ctx.session.cwd : ctx.resolve(pathArg);
+  if (!ctx.user.permissions.allows('list', target)) throw new FtpError(550, 'Permission denied.');
+  const prefix = pathArg === '' ? '' : pathArg.replace(/\/+$/, '') + '/';
+  return ctx.sendData(async () => {
+    const st = await ctx.storage.stat(target);
+    if (dirsOnly && st.type !== 'dir') throw new FtpError(501, 'Not a directory.');
+    const fileLine = (s: FileStat, p: VirtualPath) => line(s, p, st.type === 'dir' ? prefix : '');
+    return { stream: listingStream(ctx, target, st, fileLine) };
+  }, 'Here comes the directory listing.');
+}
+
+export const LIST = defineCommand({
+  name: 'LIST',
+  arg: 'optional',
+  access: 'user',
+  transfer: true,
+  help: 'LIST [<sp> pathname]',
+  handle(ctx, arg) {
+    const now = Date.now();
+    return listCommand(ctx, arg, (st) => lsLine(st, now), false);
+  },
+});
+
+export const NLST = defineCommand({
+  name: 'NLST',
+  arg: 'optional',
+  access: 'user',
+  transfer: true,
+  help: 'NLST [<sp> pathname]',
+  handle(ctx, arg) {
+    // Names only; for `NLST dir` each name is prefixed with `dir/`, as most servers do (mget needs it).
+    return listCommand(ctx, arg, (st, _p, prefix) => (prefix === '' && st.type === 'file' ? st.name : prefix + st.name), false);
+  },
+});
+
+export const MLSD = defineCommand({
+  name: 'MLSD',
+  arg: 'optional',
+  access: 'user',
+  transfer: true,
+  help: 'MLSD [<sp> pathname]',
+  handle(ctx, arg) {
+    const perms = ctx.user.permissions;
+    const facts = ctx.session.mlstFacts;
+    const target = arg === '' ? ctx.session.cwd : ctx.resolve(arg);
+    if (!perms.allows('list', target)) throw new FtpError(550, 'Permission denied.');
+    return ctx.sendData(async () => {
+      const st = await ctx.storage.stat(target);
+      if (st.type !== 'dir') throw new FtpError(501, 'Not a directory.');
+      return { stream: listingStream(ctx, target, st, (s, p) => mlsxLine(s, p, perms, facts)) };
+    }, 'Here comes the directory listing.');
+  },
+});
+
+export const MLST = defineCommand({
+  name: 'MLST',
+  arg: 'optional',
+  access: 'user',
+  path: 'optional-arg',
+  perm: 'list',
+  feat: (ctx) => 'MLST ' + MLST_FACTS.map((f) => f + (ctx.session.mlstFacts.has(f.toLowerCase()) ? '*;' : ';')).join(''),
+  help: 'MLST [<sp> pathname]',
+  async handle(ctx, _arg, path) {
+    const st = await ctx.storage.stat(path);
+    const shown = { ...st, name: formatPath(path) };
+    return reply(250, `Listing ${formatPath(path)}`, ' ' + mlsxLine(shown, path, ctx.user.permissions, ctx.session.mlstFacts), 'End.');
+  },
+});
+
+const STAT_MAX_LINES = 10_000;
+
+async function statusOf(ctx: CommandContext, arg: string): Promise<Reply> {
+  const { path: pathArg } = splitListArg(arg);
+  const target = ctx.resolve(pathArg === '' ? '.' : pathArg);
+  if (!ctx.user.permissions.allows('list', target)) throw new FtpError(550, 'Permission denied.');
+  const st = await ctx.storage.stat(target);
+  const now = Date.now();
+  const lines = [`Status of ${formatPath(target)}:`];
+  if (st.type === 'dir') {
+    for await (const entry of ctx.storage.list(target)) {
+      if (lines.length > STAT_MAX_LINES) {
+        lines.push('(listing truncated: use LIST or MLSD)');
+        break;
+      }
+      lines.push(lsLine(entry, now));
+    }
+  } else {
+    lines.push(lsLine(st, now));
+  }
+  lines.push('End of status.');
+  return reply(213, ...lines);
+}
+
+export const STAT = defineCommand({
+  name: 'STAT',
+  arg: 'optional',
+  access: 'public',
+  duringTransfer: true,
+  help: 'STAT [<sp> pathname]',
+  async handle(ctx, arg) {
+    if (ctx.transferring) return reply(213, `Transfer in progress: ${ctx.transferredBytes} bytes.`);
+    if (arg !== '') {
+      if (!ctx.session.user) return reply(530, 'Please login with USER and PASS.');
+      return statusOf(ctx, arg);
+    }
+    const s = ctx.session;
+    return reply(
+      211,
+      'ftpsd status:',
+      `Connected from ${ctx.remoteAddress}`,
+      s.user ? `Logged in as ${s.user.name}` : 'Not logged in',
+      `TYPE: ${s.type === 'I' ? 'BINARY' : 'ASCII'}, STRUcture: File, MODE: Stream`,
+      `Control connection: ${ctx.secure ? 'TLS' : 'plain'}; data protection: ${s.prot === 'P' ? 'Private' : 'Clear'}`,
+      'End of status.',
+    );
+  },
+});
+
+export const listingCommands = [LIST, NLST, MLSD, MLST, STAT];

@@ -1,0 +1,107 @@
+/**
+ * Informational commands: SYST NOOP HELP FEAT OPTS CLNT (RFC 959, RFC 2389, RFC 2640).
+ */
+import { MLST_FACTS } from '../listing/mlsx-format.js';
+import { reply } from '../protocol/reply.js';
+import type { HashAlgorithm } from '../storage/storage.js';
+import { defineCommand } from './define.js';
+import type { CommandContext } from './context.js';
+import { HASH_ALGORITHMS } from './hash.js';
+
+export const SYST = defineCommand({
+  name: 'SYST',
+  arg: 'none',
+  access: 'public',
+  help: 'SYST (system type)',
+  handle: () => reply(215, 'UNIX Type: L8'),
+});
+
+export const NOOP = defineCommand({
+  name: 'NOOP',
+  arg: 'none',
+  access: 'public',
+  beforeTls: true,
+  help: 'NOOP',
+  handle: () => reply(200, 'NOOP ok.'),
+});
+
+export const CLNT = defineCommand({
+  name: 'CLNT',
+  arg: 'optional',
+  access: 'public',
+  beforeTls: true,
+  help: 'CLNT <sp> client-name',
+  handle: () => reply(200, 'Noted.'),
+});
+
+export const FEAT = defineCommand({
+  name: 'FEAT',
+  arg: 'none',
+  access: 'public',
+  beforeTls: true,
+  help: 'FEAT (list the extensions)',
+  handle(ctx) {
+    const lines = ctx.registry.features(ctx).map((f) => ' ' + f);
+    return reply(211, 'Features:', ...lines, 'End');
+  },
+});
+
+export const HELP = defineCommand({
+  name: 'HELP',
+  arg: 'optional',
+  access: 'public',
+  beforeTls: true,
+  help: 'HELP [<sp> command]',
+  handle(ctx, arg) {
+    const verb = arg.trim().toUpperCase();
+    if (verb !== '') {
+      const spec = ctx.registry.get(verb);
+      if (!spec || (spec.available && !spec.available(ctx))) return reply(502, `Unknown command ${verb}.`);
+      return reply(214, `Syntax: ${spec.help}`);
+    }
+    const verbs = ctx.registry.verbs(ctx);
+    const rows: string[] = [];
+    for (let i = 0; i < verbs.length; i += 8) rows.push(' ' + verbs.slice(i, i + 8).map((v) => v.padEnd(5)).join(' '));
+    return reply(214, 'The following commands are recognized:', ...rows, 'Help OK.');
+  },
+});
+
+function optsMlst(ctx: CommandContext, value: string) {
+  const wanted = new Set(value.toLowerCase().split(';').filter(Boolean));
+  const chosen = MLST_FACTS.filter((f) => wanted.has(f.toLowerCase()));
+  ctx.session.mlstFacts = new Set(chosen.map((f) => f.toLowerCase()));
+  return reply(200, `MLST OPTS ${chosen.map((f) => f + ';').join('')}`);
+}
+
+export const OPTS = defineCommand({
+  name: 'OPTS',
+  arg: 'required',
+  access: 'public',
+  beforeTls: true,
+  feat: 'UTF8',
+  help: 'OPTS <sp> UTF8 ON | MLST facts | HASH algorithm',
+  handle(ctx, arg) {
+    const space = arg.indexOf(' ');
+    const name = (space < 0 ? arg : arg.slice(0, space)).toUpperCase();
+    const value = space < 0 ? '' : arg.slice(space + 1).trim();
+    switch (name) {
+      case 'UTF8':
+      case 'UTF-8':
+        if (value === '' || value.toUpperCase() === 'ON') return reply(200, 'Always in UTF8 mode.');
+        return reply(504, 'UTF8 cannot be turned off.');
+      case 'MLST':
+        return optsMlst(ctx, value);
+      case 'HASH': {
+        if (value === '') return reply(200, ctx.session.hashAlgorithm);
+        const algo = HASH_ALGORITHMS.find((a) => a === value.toUpperCase()) as HashAlgorithm | undefined;
+        if (!algo) return reply(501, 'Unknown hash algorithm.');
+        ctx.session.hashAlgorithm = algo;
+        return reply(200, algo);
+      }
+      default:
+        return reply(501, 'Option not understood.');
+    }
+  },
+});
+
+export const miscCommands = [SYST, NOOP, CLNT, FEAT, HELP, OPTS];

@@ -1,0 +1,96 @@
+/**
+ * Security commands (RFC 2228, RFC 4217): AUTH, PBSZ, PROT, CCC.
+ */
+import { reply } from '../protocol/reply.js';
+import { defineCommand } from './define.js';
+
+/** AUTH mechanisms: all mean TLS; SSL and TLS-P also switch data protection on (as vsftpd and ProFTPD). */
+const MECHANISMS: Record<string, { protect: boolean }> = {
+  TLS: { protect: false },
+  'TLS-C': { protect: false },
+  SSL: { protect: true },
+  'TLS-P': { protect: true },
+};
+
+export const AUTH = defineCommand({
+  name: 'AUTH',
+  arg: 'required',
+  access: 'public',
+  beforeTls: true,
+  feat: (ctx) => (ctx.tlsAvailable ? 'AUTH TLS' : undefined),
+  help: 'AUTH <sp> TLS',
+  async handle(ctx, arg) {
+    const mechanism = MECHANISMS[arg.trim().toUpperCase()];
+    if (!mechanism) return reply(504, 'Unsupported security mechanism: use AUTH TLS.');
+    if (!ctx.tlsAvailable) return reply(431, 'TLS is not available on this server.');
+    if (ctx.secure) return reply(503, 'TLS is already active.');
+    // A successful AUTH starts the login again (RFC 4217 section 4).
+    ctx.session.resetLogin();
+    await ctx.send(reply(234, `Proceed with negotiation (AUTH ${arg.trim().toUpperCase()}).`));
+    await ctx.startTls();
+    if (mechanism.protect) {
+      ctx.session.pbsz = true;
+      ctx.session.prot = 'P';
+    }
+  },
+});
+
+export const PBSZ = defineCommand({
+  name: 'PBSZ',
+  arg: 'required',
+  access: 'public',
+  beforeTls: true,
+  feat: (ctx) => (ctx.tlsAvailable ? 'PBSZ' : undefined),
+  help: 'PBSZ <sp> 0',
+  handle(ctx, arg) {
+    if (!ctx.secure) return reply(503, 'PBSZ needs a secure control connection: send AUTH TLS first.');
+    if (!/^\d{1,10}$/.test(arg.trim())) return reply(501, 'PBSZ needs a number.');
+    ctx.session.pbsz = true;
+    return reply(200, 'PBSZ=0');
+  },
+});
+
+export const PROT = defineCommand({
+  name: 'PROT',
+  arg: 'required',
+  access: 'public',
+  beforeTls: true,
+  feat: (ctx) => (ctx.tlsAvailable ? 'PROT' : undefined),
+  help: 'PROT <sp> C|P',
+  handle(ctx, arg) {
+    if (!ctx.secure) return reply(503, 'PROT needs a secure control connection: send AUTH TLS first.');
+    if (!ctx.session.pbsz) return reply(503, 'PROT needs PBSZ first.');
+    const level = arg.trim().toUpperCase();
+    if (level === 'C') {
+      if (ctx.settings.tlsRequired === 'all') return reply(534, 'PROT C refused: data connections must be protected.');
+      ctx.session.prot = 'C';
+      return reply(200, 'Protection level set to Clear.');
+    }
+    if (level === 'P') {
+      ctx.session.prot = 'P';
+      return reply(200, 'Protection level set to Private.');
+    }
+    if (level === 'S' || level === 'E') return reply(536, `Protection level ${level} not supported.`);
+    return reply(504, 'Unknown protection level.');
+  },
+});
+
+export const CCC = defineCommand({
+  name: 'CCC',
+  arg: 'none',
+  access: 'public',
+  beforeTls: true,
+  feat: (ctx) => (ctx.tlsAvailable && ctx.settings.tlsRequired !== 'all' ? 'CCC' : undefined),
+  help: 'CCC (clear the command channel)',
+  async handle(ctx) {
+    if (!ctx.secure) return reply(533, 'The command channel is not protected.');
+    const policy = ctx.settings.tlsRequired;
+    if (policy === 'all' || (policy === 'login' && !ctx.session.user)) {
+      return reply(533, 'CCC refused by policy: the command channel must stay protected.');
+    }
+    await ctx.send(reply(200, 'Clearing the command channel.'));
+    await ctx.clearTls();
+  },
+});
+
+export const tlsCommands = [AUTH, PBSZ, PROT, CCC];

@@ -1,0 +1,113 @@
+/**
+ * File transfer commands: RETR STOR STOU APPE ABOR (RFC 959, RFC 1123).
+ */
+import { randomBytes } from 'node:crypto';
+import { FtpError } from '../protocol/errors.js';
+import { reply } from '../protocol/reply.js';
+import { baseName, type VirtualPath } from '../storage/virtual-path.js';
+import { defineCommand } from './define.js';
+import type { CommandContext } from './context.js';
+import { limitBytes, takeRange } from './range.js';
+
+function modeName(ctx: CommandContext): string {
+  return ctx.session.type === 'I' ? 'BINARY' : 'ASCII';
+}
+
+export const RETR = defineCommand({
+  name: 'RETR',
+  arg: 'required',
+  access: 'user',
+  path: 'arg',
+  perm: 'read',
+  transfer: true,
+  help: 'RETR <sp> pathname',
+  async handle(ctx, _arg, path) {
+    const { start, end } = takeRange(ctx);
+    return ctx.sendData(async () => {
+      const st = await ctx.storage.stat(path);
+      if (st.type !== 'file') throw new FtpError(550, 'Not a regular file.');
+      const stream = await ctx.storage.read(path, { start });
+      return { stream: end === undefined ? stream : stream.pipe(limitBytes(end - start)), path };
+    }, `Opening ${modeName(ctx)} mode data connection for ${baseName(path)}.`);
+  },
+});
+
+async function store(ctx: CommandContext, path: VirtualPath, mode: 'replace' | 'append'): Promise<void> {
+  const offset = ctx.session.restOffset;
+  ctx.session.restOffset = 0;
+  ctx.session.range = undefined;
+  const writeMode = mode === 'append' ? 'append' : offset > 0 ? 'offset' : 'replace';
+  return ctx.receiveData(
+    () => ctx.storage.write(path, { mode: writeMode, offset }),
+    `Ok to send data for ${baseName(path)}.`,
+    path,
+  );
+}
+
+export const STOR = defineCommand({
+  name: 'STOR',
+  arg: 'required',
+  access: 'user',
+  path: 'arg',
+  perm: 'write',
+  transfer: true,
+  help: 'STOR <sp> pathname',
+  handle: (ctx, _arg, path) => store(ctx, path, 'replace'),
+});
+
+export const APPE = defineCommand({
+  name: 'APPE',
+  arg: 'required',
+  access: 'user',
+  path: 'arg',
+  perm: 'append',
+  transfer: true,
+  help: 'APPE <sp> pathname',
+  handle: (ctx, _arg, path) => store(ctx, path, 'append'),
+});
+
+export const STOU = defineCommand({
+  name: 'STOU',
+  arg: 'optional',
+  access: 'user',
+  perm: 'write',
+  path: 'optional-arg',
+  transfer: true,
+  help: 'STOU [<sp> name-prefix]',
+  async handle(ctx, arg, given) {
+    const dir = arg === '' ? ctx.session.cwd : given.slice(0, -1);
+    const prefix = arg === '' ? 'ftpsd' : baseName(given);
+    let path: VirtualPath | undefined;
+    for (let i = 0; i < 16 && !path; i++) {
+      const candidate = [...dir, i === 0 && arg !== '' ? prefix : `${prefix}.${randomBytes(4).toString('hex')}`];
+      const exists = await ctx.storage.stat(candidate).then(
+        () => true,
+        () => false,
+      );
+      if (!exists) path = candidate;
+    }
+    if (!path) return reply(450, 'Could not find a unique file name.');
+    ctx.session.restOffset = 0;
+    const name = baseName(path);
+    return ctx.receiveData(
+      () => ctx.storage.write(path, { mode: 'replace' }),
+      `FILE: ${name}`,
+      path,
+    );
+  },
+});
+
+export const ABOR = defineCommand({
+  name: 'ABOR',
+  arg: 'none',
+  access: 'public',
+  beforeTls: true,
+  duringTransfer: true,
+  help: 'ABOR (abort the running transfer)',
+  async handle(ctx) {
+    const aborted = await ctx.abortTransfer();
+    return aborted ? reply(226, 'Abort successful.') : reply(225, 'No transfer to abort.');
+  },
+});
+
+export const transferCommands = [RETR, STOR, APPE, STOU, ABOR];

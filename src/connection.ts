@@ -1,0 +1,408 @@
+/**
+ * One client connection: drives the command loop over the control channel and implements the
+ * `CommandContext` that handlers use. Transfers run beside the loop, so ABOR and STAT act while one
+ * runs; other commands wait for it to end.
+ */
+import { randomBytes } from 'node:crypto';
+import { isIPv4, type Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import type { Authenticator } from './auth/authenticator.js';
+import type { CommandContext, DataSetup, TransferSource } from './commands/context.js';
+import type { CommandRegistry } from './commands/define.js';
+import { connectActive, type ActiveTarget } from './data/active.js';
+import { normalizeAddress } from './data/address.js';
+import { protectDataSocket } from './data/data-channel.js';
+import { PassiveListener } from './data/passive.js';
+import { runDownload, runUpload, type DataLink, type TransferOutcome } from './data/transfer.js';
+import type { ServerEvents, SessionInfo } from './events.js';
+import type { Logger } from './logger.js';
+import { ControlChannel } from './protocol/control-channel.js';
+import { dispatch, parseCommand } from './protocol/dispatcher.js';
+import { FtpError } from './protocol/errors.js';
+import { formatReply, reply, type Reply } from './protocol/reply.js';
+import { SessionState, type LoggedInUser } from './session.js';
+import type { ServerSettings } from './settings.js';
+import type { Storage, Upload } from './storage/storage.js';
+import { formatPath, resolvePath, type VirtualPath } from './storage/virtual-path.js';
+import type { TlsContexts } from './tls/context.js';
+import { SessionBinder } from './tls/session-reuse.js';
+
+/** What a connection needs from its server. */
+export interface ServerCore {
+  readonly settings: ServerSettings;
+  readonly registry: CommandRegistry;
+  readonly authenticator: Authenticator;
+  readonly tls: TlsContexts | undefined;
+  readonly log: Logger;
+  readonly events: ServerEvents;
+}
+
+interface RunningTransfer {
+  controller: AbortController;
+  done: Promise<void>;
+  bytes: number;
+}
+
+export class Connection implements CommandContext {
+  readonly id = randomBytes(6).toString('base64url');
+  readonly session = new SessionState();
+  readonly channel: ControlChannel;
+  readonly log: Logger;
+  readonly remoteAddress: string;
+  readonly localAddress: string;
+  readonly family: 4 | 6;
+  private binder: SessionBinder | undefined;
+  private passive: PassiveListener | undefined;
+  private active: ActiveTarget | undefined;
+  private running: RunningTransfer | undefined;
+  private idleTimer: NodeJS.Timeout | undefined;
+  private loginTimer: NodeJS.Timeout | undefined;
+  private closing = false;
+  private badCommands = 0;
+  readonly closed: Promise<void>;
+  private resolveClosed!: () => void;
+
+  constructor(
+    private readonly server: ServerCore,
+    readonly socket: Socket,
+    readonly implicit: boolean,
+  ) {
+    this.remoteAddress = normalizeAddress(socket.remoteAddress);
+    this.localAddress = normalizeAddress(socket.localAddress);
+    this.family = isIPv4(this.remoteAddress) ? 4 : 6;
+    this.log = server.log.child({ sid: this.id });
+    socket.setNoDelay(true);
+    socket.setKeepAlive(true, 60_000);
+    this.channel = new ControlChannel(socket, {
+      maxLineBytes: server.settings.limits.maxLineBytes,
+      maxBufferedBytes: server.settings.limits.maxBufferedBytes,
+      handshakeTimeoutMs: server.settings.timeouts.handshakeMs,
+    });
+    this.closed = new Promise((resolve) => (this.resolveClosed = resolve));
+  }
+
+  // --- CommandContext -------------------------------------------------------------------------
+
+  get settings(): ServerSettings {
+    return this.server.settings;
+  }
+  get registry(): CommandRegistry {
+    return this.server.registry;
+  }
+  get events(): ServerEvents {
+    return this.server.events;
+  }
+  get user(): LoggedInUser {
+    const user = this.session.user;
+    if (!user) throw new FtpError(530, 'Please login with USER and PASS.');
+    return user;
+  }
+  get storage(): Storage {
+    return this.user.storage;
+  }
+  get secure(): boolean {
+    return this.channel.secure;
+  }
+  get tlsAvailable(): boolean {
+    return this.server.tls !== undefined;
+  }
+  get transferring(): boolean {
+    return this.running !== undefined;
+  }
+  get transferredBytes(): number {
+    return this.running?.bytes ?? 0;
+  }
+
+  get info(): SessionInfo {
+    return { id: this.id, remoteAddress: this.remoteAddress, ...(this.session.user ? { user: this.session.user.name } : {}) };
+  }
+
+  resolve(arg: string): VirtualPath {
+    return resolvePath(this.session.cwd, arg);
+  }
+
+  async send(r: Reply): Promise<void> {
+    await this.channel.write(formatReply(r));
+  }
+
+  async startTls(): Promise<void> {
+    const tls = this.server.tls;
+    if (!tls) throw new FtpError(431, 'TLS is not configured.');
+    this.binder = this.settings.sessionReuse === 'off' ? undefined : new SessionBinder();
+    try {
+      await this.channel.startTls(tls.current, this.binder);
+    } catch (err) {
+      this.log.info({ err: (err as Error).message }, 'TLS handshake failed');
+      this.destroy();
+      throw err;
+    }
+  }
+
+  async clearTls(): Promise<void> {
+    try {
+      await this.channel.clearTls(this.settings.timeouts.cccMs);
+    } catch (err) {
+      this.log.info({ err: (err as Error).message }, 'CCC failed');
+      this.destroy();
+      throw err;
+    }
+  }
+
+  async login(user: string, password: string): Promise<boolean> {
+    const result = await this.server.authenticator.login({
+      user,
+      password,
+      remoteAddress: this.remoteAddress,
+      secure: this.secure,
+    });
+    if (!result) {
+      this.session.failedLogins++;
+      this.events.emit('login-failed', { ...this.info, user });
+      this.log.info({ user }, 'login failed');
+      return false;
+    }
+    const name = result.name ?? user;
+    this.session.user = { name, storage: result.storage, permissions: result.permissions };
+    this.session.cwd = result.cwd ?? [];
+    clearTimeout(this.loginTimer);
+    this.log.info({ user: name }, 'login');
+    this.events.emit('login', { ...this.info, user: name });
+    return true;
+  }
+
+  async prepareData(setup: DataSetup): Promise<{ host: string; port: number } | void> {
+    this.dropDataSetup();
+    if (setup.kind === 'active') {
+      this.active = { host: setup.host, port: setup.port, localAddress: this.localAddress };
+      return;
+    }
+    this.passive = await PassiveListener.open({
+      host: this.localAddress,
+      ports: this.settings.pasvPorts,
+      peer: this.remoteAddress,
+      onForeign: (address) => this.log.warn({ foreign: address }, 'refused a data connection from a foreign address'),
+    });
+    return { host: this.settings.pasvAddress ?? this.localAddress, port: this.passive.port };
+  }
+
+  private dropDataSetup(): void {
+    this.passive?.close();
+    this.passive = undefined;
+    this.active = undefined;
+  }
+
+  private dataLink(): DataLink {
+    const passive = this.passive;
+    const active = this.active;
+    this.passive = undefined;
+    this.active = undefined;
+    if (!passive && !active) throw new FtpError(425, 'Use PORT or PASV first.', { code: 'FTP_ERR_DATA_CONNECTION' });
+    const protectedData = this.session.prot === 'P';
+    if (this.settings.tlsRequired === 'all' && !protectedData) {
+      passive?.close();
+      throw new FtpError(521, 'Data connections must be protected: send PROT P.');
+    }
+    const { timeouts } = this.settings;
+    return {
+      connect: async (signal) => {
+        if (passive) {
+          try {
+            const socket = await passive.accept(timeouts.dataConnectMs, signal);
+            passive.take();
+            return socket;
+          } finally {
+            passive.close();
+          }
+        }
+        return connectActive(active!, timeouts.dataConnectMs, signal);
+      },
+      opening: (text) => this.send(reply(150, text)),
+      protect: async (socket, signal): Promise<Duplex> => {
+        if (!protectedData) return socket;
+        const tls = this.server.tls;
+        if (!tls) throw new FtpError(425, 'TLS is not configured.');
+        return protectDataSocket(socket, {
+          context: tls.current,
+          binder: this.binder,
+          reuse: this.settings.sessionReuse,
+          handshakeTimeoutMs: timeouts.handshakeMs,
+          signal,
+        });
+      },
+      ascii: this.session.type === 'A',
+      stalledMs: timeouts.stalledTransferMs,
+      lingerMs: 10_000,
+      onBytes: (n) => {
+        if (this.running) this.running.bytes += n;
+      },
+    };
+  }
+
+  private async runTransfer(run: (link: DataLink, signal: AbortSignal) => Promise<TransferOutcome>): Promise<TransferOutcome> {
+    const link = this.dataLink();
+    const controller = new AbortController();
+    let finish!: () => void;
+    this.running = { controller, done: new Promise((r) => (finish = r)), bytes: 0 };
+    try {
+      const outcome = await run(link, controller.signal);
+      if (outcome.error !== undefined) this.log.error({ err: outcome.error }, 'transfer failed');
+      return outcome;
+    } finally {
+      this.running = undefined;
+      finish();
+      this.touch();
+    }
+  }
+
+  async sendData(source: () => Promise<TransferSource>, opening: string): Promise<void> {
+    let path: VirtualPath | undefined;
+    const started = Date.now();
+    const outcome = await this.runTransfer((link, signal) =>
+      runDownload(
+        link,
+        async () => {
+          const s = await source();
+          path = s.path;
+          return s.stream;
+        },
+        opening,
+        signal,
+      ),
+    );
+    if (outcome.ok && path) {
+      this.events.emit('download', {
+        ...this.info,
+        path: formatPath(path),
+        bytes: outcome.bytes,
+        durationMs: Date.now() - started,
+        secure: this.session.prot === 'P',
+      });
+    }
+    await this.send(outcome.reply);
+  }
+
+  async receiveData(upload: () => Promise<Upload>, opening: string, path: VirtualPath): Promise<void> {
+    const started = Date.now();
+    const outcome = await this.runTransfer((link, signal) => runUpload(link, upload, opening, signal));
+    if (outcome.ok) {
+      this.events.emit('upload', {
+        ...this.info,
+        path: formatPath(path),
+        bytes: outcome.bytes,
+        durationMs: Date.now() - started,
+        secure: this.session.prot === 'P',
+      });
+    }
+    await this.send(outcome.reply);
+  }
+
+  async abortTransfer(): Promise<boolean> {
+    const running = this.running;
+    if (!running) {
+      this.dropDataSetup();
+      return false;
+    }
+    running.controller.abort();
+    await running.done;
+    return true;
+  }
+
+  close(): void {
+    this.closing = true;
+  }
+
+  /** Resolves when no transfer is running. */
+  async transferDone(): Promise<void> {
+    await this.running?.done;
+  }
+
+  // --- the command loop -----------------------------------------------------------------------
+
+  async run(): Promise<void> {
+    const { timeouts } = this.settings;
+    this.loginTimer = setTimeout(() => this.timeout('Login timeout.'), timeouts.loginMs);
+    try {
+      if (this.implicit) {
+        await this.startTls();
+        this.session.pbsz = true;
+        this.session.prot = 'P';
+      }
+      await this.send(reply(220, this.settings.greeting));
+      this.touch();
+      await this.loop();
+    } catch (err) {
+      this.log.debug({ err: (err as Error).message }, 'connection ended');
+    } finally {
+      await this.cleanup();
+    }
+  }
+
+  private async loop(): Promise<void> {
+    let pending: Promise<void> | undefined;
+    while (!this.closing) {
+      const event = await this.channel.readLine();
+      if (!event) break;
+      this.touch();
+      if (event.kind === 'flood') {
+        await this.send(reply(421, 'Line too long; closing connection.'));
+        break;
+      }
+      if (event.kind !== 'line') {
+        await this.send(event.kind === 'tooLong' ? reply(500, 'Line too long.') : reply(501, 'Invalid UTF-8 in command.'));
+        if (++this.badCommands >= this.settings.limits.maxBadCommands) break;
+        continue;
+      }
+      const parsed = parseCommand(event.text);
+      const spec = parsed ? this.registry.get(parsed.verb) : undefined;
+      if (pending && !spec?.duringTransfer) await pending;
+      this.log.debug({ cmd: parsed?.verb, arg: spec?.sensitive ? '***' : parsed?.arg }, 'command');
+      const run = dispatch(this, spec, parsed).then(async (result) => {
+        if (result.reply) await this.send(result.reply);
+        this.badCommands = result.bad ? this.badCommands + 1 : 0;
+      });
+      if (spec?.transfer) {
+        pending = run;
+        void run.finally(() => {
+          if (pending === run) pending = undefined;
+        });
+      } else {
+        await run;
+      }
+      if (this.badCommands >= this.settings.limits.maxBadCommands) {
+        await this.send(reply(421, 'Too many bad commands; closing connection.'));
+        break;
+      }
+    }
+    if (pending) await pending;
+  }
+
+  /** Restarts the idle timer; while a transfer runs the timer only re-arms. */
+  private touch(): void {
+    const ms = this.settings.timeouts.idleMs;
+    if (this.idleTimer) this.idleTimer.refresh();
+    else this.idleTimer = setTimeout(() => (this.running ? this.touch() : this.timeout('Idle timeout; closing connection.')), ms);
+  }
+
+  private timeout(text: string): void {
+    if (this.running) return;
+    this.log.info({ reason: text }, 'timeout');
+    void this.send(reply(421, text)).finally(() => this.destroy());
+  }
+
+  destroy(): void {
+    this.closing = true;
+    this.running?.controller.abort();
+    this.channel.destroy();
+  }
+
+  private async cleanup(): Promise<void> {
+    clearTimeout(this.idleTimer);
+    clearTimeout(this.loginTimer);
+    this.running?.controller.abort();
+    this.dropDataSetup();
+    if (this.channel.error) this.log.debug({ err: this.channel.error.message }, 'control connection error');
+    await this.channel.end().catch(() => this.channel.destroy());
+    this.events.emit('disconnect', this.info);
+    this.resolveClosed();
+  }
+}

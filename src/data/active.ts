@@ -1,0 +1,45 @@
+/**
+ * Active data connections (PORT, EPRT): the server connects to the client, only ever to the control
+ * connection's peer address (no FXP or bounce attacks) and never to a privileged port. The connection is
+ * made from the control connection's local address.
+ */
+import { connect, type Socket } from 'node:net';
+import { FtpError } from '../protocol/errors.js';
+
+export interface ActiveTarget {
+  host: string;
+  port: number;
+  /** The control connection's local address. */
+  localAddress: string | undefined;
+}
+
+export function connectActive(target: ActiveTarget, timeoutMs: number, signal: AbortSignal): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({
+      host: target.host,
+      port: target.port,
+      ...(target.localAddress ? { localAddress: target.localAddress } : {}),
+      noDelay: true,
+    });
+    const fail = () => {
+      cleanup();
+      socket.destroy();
+      reject(new FtpError(425, "Can't open data connection.", { code: 'FTP_ERR_DATA_CONNECTION' }));
+    };
+    const timer = setTimeout(fail, timeoutMs);
+    const onConnect = () => {
+      cleanup();
+      resolve(socket);
+    };
+    const cleanup = () => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', fail);
+      socket.off('connect', onConnect);
+      socket.off('error', fail);
+    };
+    socket.on('error', () => {}); // the owner adds its own handling; never unhandled
+    socket.once('connect', onConnect);
+    socket.once('error', fail);
+    signal.addEventListener('abort', fail, { once: true });
+  });
+}

@@ -1,0 +1,121 @@
+/**
+ * Passive data connections: a listener on a random free port of the configured range (or any free port),
+ * which accepts exactly one connection, and only from the control connection's peer address. A
+ * connection from anywhere else is closed and logged; the session goes on waiting.
+ */
+import { createServer, type Server, type Socket } from 'node:net';
+import { randomInt } from 'node:crypto';
+import { sameHost } from './address.js';
+import { FtpError } from '../protocol/errors.js';
+
+export interface PortRange {
+  min: number;
+  max: number;
+}
+
+export interface PassiveOptions {
+  /** Local address to listen on: the control connection's local address. */
+  host: string;
+  ports: PortRange | undefined;
+  /** Only this address may connect. */
+  peer: string;
+  /** Called for a refused foreign connection (for the log). */
+  onForeign?: (address: string | undefined) => void;
+}
+
+export class PassiveListener {
+  private socket: Socket | undefined;
+  private waiter: ((s: Socket) => void) | undefined;
+  private closed = false;
+
+  private constructor(
+    private readonly server: Server,
+    readonly port: number,
+    private readonly options: PassiveOptions,
+  ) {
+    server.on('connection', (s) => this.onConnection(s));
+    server.on('error', () => {});
+  }
+
+  static async open(options: PassiveOptions): Promise<PassiveListener> {
+    const { ports } = options;
+    const attempts = ports ? Math.min(ports.max - ports.min + 1, 64) : 1;
+    const span = ports ? ports.max - ports.min + 1 : 1;
+    const first = ports ? randomInt(span) : 0;
+    for (let i = 0; i < attempts; i++) {
+      // Random start, then a stride through the range, so busy ports are skipped quickly.
+      const port = ports ? ports.min + ((first + i * 7919) % span) : 0;
+      const server = createServer({ pauseOnConnect: true, noDelay: true });
+      try {
+        await new Promise<void>((resolve, reject) => {
+          server.once('error', reject);
+          server.listen({ port, host: options.host, backlog: 4, exclusive: true }, () => {
+            server.off('error', reject);
+            resolve();
+          });
+        });
+      } catch (err) {
+        server.close();
+        if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE' || (err as NodeJS.ErrnoException).code === 'EACCES') continue;
+        throw err;
+      }
+      const address = server.address();
+      if (address === null || typeof address === 'string') {
+        server.close();
+        break;
+      }
+      return new PassiveListener(server, address.port, options);
+    }
+    throw new FtpError(425, 'No passive port available, try again later.', { code: 'FTP_ERR_DATA_CONNECTION' });
+  }
+
+  private onConnection(s: Socket): void {
+    s.on('error', () => {});
+    if (this.closed || this.socket || !sameHost(s.remoteAddress, this.options.peer)) {
+      if (!this.closed && !this.socket) this.options.onForeign?.(s.remoteAddress);
+      s.destroy();
+      return;
+    }
+    this.socket = s;
+    this.server.close(); // exactly one connection per PASV
+    const w = this.waiter;
+    this.waiter = undefined;
+    w?.(s);
+  }
+
+  /** The data connection: at once if the client already connected, else when it does, or a 425. */
+  accept(timeoutMs: number, signal: AbortSignal): Promise<Socket> {
+    if (this.socket) return Promise.resolve(this.socket);
+    if (this.closed) return Promise.reject(noConnection());
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => done(undefined, noConnection()), timeoutMs);
+      const onAbort = () => done(undefined, noConnection());
+      const done = (s?: Socket, err?: Error) => {
+        clearTimeout(timer);
+        signal.removeEventListener('abort', onAbort);
+        this.waiter = undefined;
+        if (s) resolve(s);
+        else reject(err);
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+      this.waiter = (s) => done(s);
+    });
+  }
+
+  /** Hands the accepted socket to the caller (who now owns it). */
+  take(): void {
+    this.socket = undefined;
+    this.closed = true;
+  }
+
+  close(): void {
+    this.closed = true;
+    this.server.close();
+    this.socket?.destroy();
+    this.socket = undefined;
+  }
+}
+
+function noConnection(): FtpError {
+  return new FtpError(425, "Can't open data connection.", { code: 'FTP_ERR_DATA_CONNECTION' });
+}

@@ -1,0 +1,51 @@
+/**
+ * MLSD / MLST facts (RFC 3659 section 7): `type`, `size`, `modify`, `perm`, `unique`, `UNIX.mode`,
+ * each shown only when selected with OPTS MLST (all by default). Fact names are case-insensitive.
+ */
+import type { Permissions } from '../auth/permissions.js';
+import type { FileStat } from '../storage/storage.js';
+import type { VirtualPath } from '../storage/virtual-path.js';
+
+/** The facts ftpsd knows, in the spelling FEAT and OPTS MLST use. */
+export const MLST_FACTS = ['type', 'size', 'modify', 'perm', 'unique', 'UNIX.mode'] as const;
+
+/** YYYYMMDDHHMMSS in UTC (RFC 3659 time-val), as MDTM and the modify fact use. */
+export function timeVal(date: Date): string {
+  return date.toISOString().replace(/[-:T]/g, '').slice(0, 14);
+}
+
+/** RFC 3659 7.5.5: what the user may do with the entry. */
+export function permFact(st: FileStat, path: VirtualPath, perms: Permissions): string {
+  let out = '';
+  if (st.type === 'dir') {
+    if (perms.allows('write', [...path, 'x'])) out += 'c';
+    if (perms.allows('delete', path) || perms.allows('rmdir', path)) out += 'd';
+    out += 'e';
+    if (perms.allows('rename', path)) out += 'f';
+    if (perms.allows('list', path)) out += 'l';
+    if (perms.allows('mkdir', [...path, 'x'])) out += 'm';
+    if (perms.allows('delete', [...path, 'x'])) out += 'p';
+  } else {
+    if (perms.allows('append', path)) out += 'a';
+    if (perms.allows('delete', path)) out += 'd';
+    if (perms.allows('rename', path)) out += 'f';
+    if (perms.allows('read', path)) out += 'r';
+    if (perms.allows('write', path)) out += 'w';
+  }
+  return out;
+}
+
+/**
+ * The facts of one entry followed by a space and the name: `type=file;size=3;... name`.
+ * `facts` holds the selected fact names in lower case.
+ */
+export function mlsxLine(st: FileStat, path: VirtualPath, perms: Permissions, facts: ReadonlySet<string>, typeOverride?: string): string {
+  let out = '';
+  if (facts.has('type')) out += `type=${typeOverride ?? st.type};`;
+  if (facts.has('size') && st.type === 'file') out += `size=${st.size};`;
+  if (facts.has('modify')) out += `modify=${timeVal(st.mtime)};`;
+  if (facts.has('perm')) out += `perm=${permFact(st, path, perms)};`;
+  if (facts.has('unique') && st.unique !== undefined) out += `unique=${st.unique};`;
+  if (facts.has('unix.mode') && st.mode !== undefined) out += `UNIX.mode=0${(st.mode & 0o7777).toString(8)};`;
+  return `${out} ${st.name}`;
+}

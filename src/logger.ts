@@ -1,0 +1,24 @@
+/**
+ * The logging seam: the subset of pino's API that ftpsd uses, so embedders can pass their own pino
+ * logger (or anything shaped like it). Passwords never reach a logger: PASS arguments are redacted by
+ * the dispatcher.
+ */
+import { pino } from 'pino';
+
+export interface Logger {
+  trace(obj: object, msg?: string): void;
+  debug(obj: object, msg?: string): void;
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+  child(bindings: Record<string, unknown>): Logger;
+}
+
+export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
+
+export function createLogger(level: LogLevel = 'info', destination?: NodeJS.WritableStream): Logger {
+  return pino({ level, base: undefined, timestamp: pino.stdTimeFunctions.isoTime }, destination as never);
+}
+
+/** A logger that drops everything. */
+export const silentLogger: Logger = pino({ level: 'silent' });

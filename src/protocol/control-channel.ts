@@ -1,0 +1,240 @@
+/**
+ * The control connection's transport: reads command lines, writes replies, and switches TLS on (AUTH,
+ * implicit FTPS) and off (CCC) without losing or re-reading a byte.
+ *
+ * - Reading is pull-based (`readLine()`), one line at a time, so when a command takes over the stream
+ *   (AUTH TLS) nothing after it has been parsed. Plaintext bytes that arrived after AUTH are handed to
+ *   the TLS handshake, never to the command parser: an injected command just fails the handshake.
+ * - Input is bounded: the line reader caps line length, and the socket is paused while more than
+ *   `maxBufferedBytes` wait unread.
+ * - TLS runs over a `RecordPipe`, never directly over the socket, so CCC can end TLS with a close_notify
+ *   exchange and go on reading the same TCP connection in plaintext.
+ */
+import type { Socket } from 'node:net';
+import { TLSSocket, type SecureContext } from 'node:tls';
+import { LineReader, type LineEvent } from './line-reader.js';
+import { RecordPipe } from './record-pipe.js';
+import type { SessionBinder } from '../tls/session-reuse.js';
+
+export interface ControlChannelOptions {
+  maxLineBytes: number;
+  maxBufferedBytes: number;
+  handshakeTimeoutMs: number;
+}
+
+export type ChannelEnd = { kind: 'eof' } | { kind: 'error'; error: Error };
+
+export class ControlChannel {
+  private readonly reader: LineReader;
+  private tls: TLSSocket | undefined;
+  private pipe: RecordPipe | undefined;
+  private waiter: (() => void) | undefined;
+  private ended = false;
+  /** Where reads currently come from: the raw socket or the TLS socket. */
+  private source: Socket | TLSSocket;
+  private readonly onRawData = (chunk: Buffer) => this.pipe ? this.feedPipe(chunk) : this.onData(chunk);
+  private readonly onTlsData = (chunk: Buffer) => this.onData(chunk);
+  private readonly onEnd = () => this.finish();
+  /** Set when the connection failed; the reason is logged by the owner. */
+  error: Error | undefined;
+
+  constructor(
+    readonly raw: Socket,
+    private readonly options: ControlChannelOptions,
+  ) {
+    this.reader = new LineReader(options.maxLineBytes);
+    this.source = raw;
+    raw.on('data', this.onRawData);
+    raw.on('end', this.onEnd);
+    raw.on('close', this.onEnd);
+    raw.on('error', (err) => this.fail(err));
+  }
+
+  get secure(): boolean {
+    return this.tls !== undefined;
+  }
+
+  get tlsSocket(): TLSSocket | undefined {
+    return this.tls;
+  }
+
+  get closed(): boolean {
+    return this.ended;
+  }
+
+  private fail(err: Error): void {
+    this.error ??= err;
+    this.finish();
+  }
+
+  private finish(): void {
+    this.ended = true;
+    this.wake();
+  }
+
+  private wake(): void {
+    const w = this.waiter;
+    this.waiter = undefined;
+    w?.();
+  }
+
+  private onData(chunk: Buffer): void {
+    this.reader.push(chunk);
+    if (this.reader.pendingBytes > this.options.maxBufferedBytes) this.source.pause();
+    this.wake();
+  }
+
+  private feedPipe(chunk: Buffer): void {
+    const plaintext = this.pipe!.feed(chunk);
+    if (plaintext) this.onData(plaintext);
+  }
+
+  /** The next line, or null when the connection ended. */
+  async readLine(): Promise<LineEvent | null> {
+    for (;;) {
+      const event = this.reader.next();
+      if (event) {
+        if (this.reader.pendingBytes <= this.options.maxBufferedBytes && this.source.isPaused()) this.source.resume();
+        return event;
+      }
+      if (this.ended) return null;
+      if (this.source.isPaused()) this.source.resume();
+      await new Promise<void>((resolve) => (this.waiter = resolve));
+    }
+  }
+
+  /** Writes reply text; resolves when it was handed to the socket. */
+  write(text: string): Promise<void> {
+    const out = this.tls ?? this.raw;
+    if (this.ended || out.destroyed || !out.writable) return Promise.resolve();
+    return new Promise((resolve) => {
+      out.write(text, () => resolve());
+    });
+  }
+
+  /**
+   * Starts TLS on the connection (after the 234 reply was written, or at once for implicit FTPS).
+   * Resolves when the handshake is done; rejects on failure or timeout (the caller closes).
+   */
+  async startTls(context: SecureContext, binder: SessionBinder | undefined): Promise<void> {
+    const pending = this.reader.takeRemainder();
+    const pipe = new RecordPipe(this.raw);
+    pipe.on('error', () => {});
+    this.pipe = pipe;
+    const tls = new TLSSocket(pipe as unknown as Socket, {
+      isServer: true,
+      secureContext: context,
+      ...(binder ? { server: binder as never } : {}),
+    });
+    this.tls = tls;
+    tls.on('error', (err) => this.fail(err));
+    if (pending.length > 0) this.feedPipe(pending);
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        cleanup();
+        reject(new Error('TLS handshake timed out'));
+      }, this.options.handshakeTimeoutMs);
+      const onSecure = () => {
+        cleanup();
+        resolve();
+      };
+      const onFail = (err?: Error) => {
+        cleanup();
+        reject(err ?? new Error('connection closed during TLS handshake'));
+      };
+      const onClose = () => onFail();
+      const cleanup = () => {
+        clearTimeout(timer);
+        tls.off('secure', onSecure);
+        tls.off('error', onFail);
+        tls.off('close', onClose);
+      };
+      tls.once('secure', onSecure);
+      tls.once('error', onFail);
+      tls.once('close', onClose);
+    });
+    this.source = tls;
+    tls.on('data', this.onTlsData);
+    tls.on('end', this.onEnd);
+  }
+
+  /**
+   * CCC: ends TLS with a close_notify exchange and goes on in plaintext on the same TCP connection.
+   * Call after the 200 reply was written. Rejects if the client does not complete the exchange in time.
+   */
+  async clearTls(timeoutMs: number): Promise<void> {
+    const tls = this.tls;
+    const pipe = this.pipe;
+    if (!tls || !pipe) return;
+    pipe.clearing = true;
+    tls.off('end', this.onEnd);
+    tls.off('data', this.onTlsData);
+    // Anything already decrypted but not yet read stays in the line reader.
+    await new Promise<void>((resolve, reject) => {
+      let done = false;
+      const timer = setTimeout(() => finish(new Error('CCC: no close_notify from the client')), timeoutMs);
+      const finish = (err?: Error) => {
+        if (done) return;
+        done = true;
+        clearTimeout(timer);
+        tls.off('end', onEnd);
+        tls.off('close', onClose);
+        this.raw.off('data', onPlain);
+        if (err) reject(err);
+        else resolve();
+      };
+      const onEnd = () => finish();
+      const onClose = () => finish(new Error('CCC: connection closed'));
+      // Plaintext at a record boundary also ends TLS (a client that skips its close_notify).
+      const onPlain = () => {
+        if (this.reader.pendingBytes > 0) finish();
+      };
+      tls.on('data', (chunk: Buffer) => this.onData(chunk));
+      tls.once('end', onEnd);
+      tls.once('close', onClose);
+      this.raw.on('data', onPlain);
+      tls.end(); // sends our close_notify
+    });
+    this.tls = undefined;
+    this.pipe = undefined;
+    this.source = this.raw;
+    tls.removeAllListeners('data');
+    tls.on('error', () => {});
+    tls.destroy();
+    if (this.raw.isPaused()) this.raw.resume();
+  }
+
+  /** Ends the connection after pending replies are flushed. */
+  async end(): Promise<void> {
+    this.ended = true;
+    const tls = this.tls;
+    if (tls && !tls.destroyed) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, 1000);
+        tls.end(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+    await new Promise<void>((resolve) => {
+      if (this.raw.destroyed) return resolve();
+      const timer = setTimeout(() => {
+        this.raw.destroy();
+        resolve();
+      }, 1000);
+      this.raw.end(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+    this.destroy();
+  }
+
+  destroy(): void {
+    this.ended = true;
+    this.tls?.destroy();
+    this.raw.destroy();
+    this.wake();
+  }
+}

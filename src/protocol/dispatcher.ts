@@ -1,0 +1,74 @@
+/**
+ * The dispatcher pipeline: each step owns one kind of reply.
+ *  1. parse: verb upper-cased, argument verbatim                       -> 500 if no verb
+ *  2. unknown verb 500; known but not available for this session 502
+ *  3. TLS policy: TLS required and not on                              -> 530
+ *  4. not logged in                                                    -> 530
+ *  5. argument shape                                                   -> 501
+ *  6. path resolution (553) and permission (550)
+ *  7. handler: a Reply, or an FtpError / StorageError mapped by errors.ts; anything else 451
+ *  8. one-shot state: RNFR is forgotten unless RNTO follows at once.
+ */
+import type { CommandContext } from '../commands/context.js';
+import type { CommandSpec } from '../commands/define.js';
+import { errorToReply } from './errors.js';
+import { reply, type Reply } from './reply.js';
+import type { VirtualPath } from '../storage/virtual-path.js';
+
+export interface ParsedCommand {
+  verb: string;
+  arg: string;
+}
+
+const VERB = /^[A-Za-z][A-Za-z0-9-]{0,15}$/;
+
+/** Splits a line at the first space: the verb (upper-cased) and the argument, kept verbatim. */
+export function parseCommand(line: string): ParsedCommand | undefined {
+  const space = line.indexOf(' ');
+  const verb = space < 0 ? line : line.slice(0, space);
+  if (!VERB.test(verb)) return undefined;
+  return { verb: verb.toUpperCase(), arg: space < 0 ? '' : line.slice(space + 1) };
+}
+
+export interface DispatchResult {
+  spec: CommandSpec | undefined;
+  reply: Reply | undefined;
+  /** The command was malformed or unknown (counts towards the bad-command limit). */
+  bad: boolean;
+}
+
+export async function dispatch(ctx: CommandContext, spec: CommandSpec | undefined, parsed: ParsedCommand | undefined): Promise<DispatchResult> {
+  const result = (r: Reply | undefined, bad = false): DispatchResult => ({ spec, reply: r, bad });
+  if (!parsed) return result(reply(500, 'Syntax error, command unrecognized.'), true);
+  if (!spec) return result(reply(500, 'Unknown command.'), true);
+  if (spec.available && !spec.available(ctx)) return result(reply(502, 'Command not implemented.'), true);
+
+  const { session, settings } = ctx;
+  if (spec.name !== 'RNTO') session.renameFrom = undefined;
+
+  // Under `login` a session that logged in over TLS may clear the channel (CCC) and go on in plaintext.
+  if (settings.tlsRequired !== 'off' && !ctx.secure && !spec.beforeTls && !session.user) {
+    return result(reply(530, 'TLS required: send AUTH TLS first.'));
+  }
+  if (spec.access === 'user' && !session.user) return result(reply(530, 'Please login with USER and PASS.'));
+
+  const arg = parsed.arg;
+  if (spec.arg === 'none' && arg.trim() !== '') return result(reply(501, `${spec.name} takes no argument.`), true);
+  if (spec.arg === 'required' && arg.trim() === '') return result(reply(501, `Syntax: ${spec.help}`), true);
+
+  try {
+    let path: VirtualPath = session.cwd;
+    if (spec.path) {
+      path = arg === '' && spec.path === 'optional-arg' ? session.cwd : ctx.resolve(arg);
+      if (spec.perm && !ctx.user.permissions.allows(spec.perm, path)) {
+        return result(reply(550, 'Permission denied.'));
+      }
+    }
+    const out = await spec.handle(ctx, arg, path);
+    return result(out ?? undefined);
+  } catch (err) {
+    const mapped = errorToReply(err);
+    if (!mapped.expected) ctx.log.error({ err, cmd: spec.name }, 'command failed');
+    return result(mapped.reply);
+  }
+}

@@ -1,0 +1,79 @@
+/**
+ * The stream a control connection's TLS runs over, so that TLS can be removed again (CCC).
+ *
+ * Node has no public way to stop TLS on a socket and keep the TCP connection, so the control TLSSocket
+ * never owns the raw socket: it wraps this Duplex. Raw bytes are fed in with `feed()`, TLS output is
+ * written to the raw socket, and ending or destroying the pipe never touches the raw socket.
+ *
+ * `feed()` tracks TLS record boundaries. Once `clearing` is set (after the CCC reply), a byte at a record
+ * boundary that cannot start a TLS record is the first plaintext byte: it and everything after it are
+ * returned to the caller instead of being given to TLS.
+ */
+import { Duplex } from 'node:stream';
+import type { Socket } from 'node:net';
+
+const RECORD_HEADER = 5;
+
+function canStartRecord(b: number): boolean {
+  return b >= 20 && b <= 23; // change_cipher_spec, alert, handshake, application_data
+}
+
+export class RecordPipe extends Duplex {
+  /** Set once the TLS layer is being removed: plaintext may follow the last record. */
+  clearing = false;
+  private remaining = 0;
+  private readonly header = Buffer.alloc(RECORD_HEADER);
+  private headerLen = 0;
+
+  constructor(private readonly raw: Socket) {
+    super({ allowHalfOpen: true });
+  }
+
+  /** Gives raw bytes to TLS; returns the plaintext that follows the TLS stream, if any. */
+  feed(chunk: Buffer): Buffer | undefined {
+    let i = 0;
+    while (i < chunk.length) {
+      if (this.remaining > 0) {
+        const n = Math.min(this.remaining, chunk.length - i);
+        i += n;
+        this.remaining -= n;
+        continue;
+      }
+      if (this.headerLen === 0 && this.clearing && !canStartRecord(chunk[i]!)) {
+        if (i > 0) this.deliver(chunk.subarray(0, i));
+        return chunk.subarray(i);
+      }
+      while (this.headerLen < RECORD_HEADER && i < chunk.length) this.header[this.headerLen++] = chunk[i++]!;
+      if (this.headerLen === RECORD_HEADER) {
+        this.remaining = this.header.readUInt16BE(3);
+        this.headerLen = 0;
+      }
+    }
+    this.deliver(chunk);
+    return undefined;
+  }
+
+  private deliver(data: Buffer): void {
+    if (!this.push(data)) this.raw.pause();
+  }
+
+  override _read(): void {
+    if (!this.raw.destroyed) this.raw.resume();
+  }
+
+  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
+    if (this.raw.destroyed || !this.raw.writable) {
+      callback();
+      return;
+    }
+    this.raw.write(chunk, (err) => callback(err ?? null));
+  }
+
+  override _final(callback: (error?: Error | null) => void): void {
+    callback(); // the raw socket stays open: CCC keeps the TCP connection
+  }
+
+  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    callback(error);
+  }
+}

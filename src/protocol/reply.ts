@@ -1,0 +1,42 @@
+/**
+ * FTP replies: a code and one or more lines of text, formatted so that no text (a file name, an error
+ * message) can ever start a new reply line: CR, LF and other control characters become spaces, and
+ * continuation lines that could be read as a final line get a leading space.
+ */
+
+export interface Reply {
+  readonly code: number;
+  /** One line, or several for a multi-line reply (RFC 959 4.2). */
+  readonly lines: readonly string[];
+}
+
+export function reply(code: number, ...lines: string[]): Reply {
+  return { code, lines: lines.length > 0 ? lines : [''] };
+}
+
+// C0 controls and DEL; other code points are written as UTF-8 (RFC 2640).
+// eslint-disable-next-line no-control-regex
+const UNSAFE = /[\u0000-\u001f\u007f]/g;
+
+/** Makes one line of reply text safe: no CR, LF, NUL or other control characters. */
+export function safeText(text: string): string {
+  return text.replace(UNSAFE, ' ');
+}
+
+/** RFC 959 path quoting for 257 replies: the path in double quotes, embedded quotes doubled. */
+export function quotePath(path: string): string {
+  return `"${safeText(path).replace(/"/g, '""')}"`;
+}
+
+export function formatReply(r: Reply): string {
+  const { code, lines } = r;
+  if (lines.length === 1) return `${code} ${safeText(lines[0]!)}\r\n`;
+  let out = `${code}-${safeText(lines[0]!)}\r\n`;
+  for (let i = 1; i < lines.length - 1; i++) {
+    const line = safeText(lines[i]!);
+    // A continuation line must not look like "ddd " or "ddd-" at its start (RFC 959 4.2).
+    out += (/^\d{3}[ -]/.test(line) ? ` ${line}` : line) + '\r\n';
+  }
+  out += `${code} ${safeText(lines[lines.length - 1]!)}\r\n`;
+  return out;
+}

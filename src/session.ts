@@ -1,0 +1,65 @@
+/**
+ * Per-connection protocol state. No I/O here: the connection (connection.ts) owns the sockets, and
+ * REIN / a new USER reset the parts that belong to a login.
+ */
+import type { Permissions } from './auth/permissions.js';
+import type { HashAlgorithm, Storage } from './storage/storage.js';
+import type { VirtualPath } from './storage/virtual-path.js';
+
+export interface LoggedInUser {
+  readonly name: string;
+  readonly storage: Storage;
+  readonly permissions: Permissions;
+}
+
+export type TransferType = 'A' | 'I';
+
+export const DEFAULT_MLST_FACTS = ['type', 'size', 'modify', 'perm', 'unique', 'unix.mode'] as const;
+
+export class SessionState {
+  user: LoggedInUser | undefined;
+  /** The name given by USER, waiting for PASS. */
+  pendingUser: string | undefined;
+  cwd: VirtualPath = [];
+  type: TransferType = 'A';
+  /** REST offset for the next transfer; consumed by it. */
+  restOffset = 0;
+  /** RANG byte range (inclusive end) for the next RETR or HASH; consumed by it. */
+  range: { start: number; end: number } | undefined;
+  /** RNFR source; cleared unless RNTO follows at once. */
+  renameFrom: VirtualPath | undefined;
+  /** PBSZ seen (after TLS). */
+  pbsz = false;
+  /** Data channel protection: C (clear) or P (private). */
+  prot: 'C' | 'P' = 'C';
+  /** EPSV ALL: only EPSV may set up data connections from now on. */
+  epsvAll = false;
+  /** HOST given (RFC 7151). */
+  host: string | undefined;
+  mlstFacts: Set<string> = new Set(DEFAULT_MLST_FACTS);
+  hashAlgorithm: HashAlgorithm = 'SHA-256';
+  /** Failed logins on this connection. */
+  failedLogins = 0;
+
+  /** Forget the login and everything tied to it (REIN, or USER again). */
+  resetLogin(): void {
+    this.user = undefined;
+    this.pendingUser = undefined;
+    this.cwd = [];
+    this.restOffset = 0;
+    this.range = undefined;
+    this.renameFrom = undefined;
+  }
+
+  /** REIN: back to the state right after the greeting, TLS on the control connection aside. */
+  reinitialize(): void {
+    this.resetLogin();
+    this.type = 'A';
+    this.pbsz = false;
+    this.prot = 'C';
+    this.epsvAll = false;
+    this.host = undefined;
+    this.mlstFacts = new Set(DEFAULT_MLST_FACTS);
+    this.hashAlgorithm = 'SHA-256';
+  }
+}

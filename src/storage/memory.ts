@@ -1,0 +1,217 @@
+/**
+ * In-memory storage: a tree of nodes, for tests and embedders. Same contract as the local backend:
+ * `replace` uploads become visible only on commit, aborted uploads leave the old content untouched.
+ */
+import { Readable, Writable } from 'node:stream';
+import { StorageError } from '../protocol/errors.js';
+import type { FileStat, ReadOptions, Storage, Upload, WriteOptions } from './storage.js';
+import type { VirtualPath } from './virtual-path.js';
+
+interface FileNode {
+  type: 'file';
+  id: number;
+  chunks: Buffer[];
+  size: number;
+  mtime: Date;
+  mode: number;
+}
+
+interface DirNode {
+  type: 'dir';
+  id: number;
+  entries: Map<string, Node>;
+  mtime: Date;
+  mode: number;
+}
+
+type Node = FileNode | DirNode;
+
+export interface MemoryTree {
+  [name: string]: string | Buffer | MemoryTree;
+}
+
+export class MemoryStorage implements Storage {
+  private nextId = 1;
+  private readonly root: DirNode;
+
+  /** `initial` seeds the tree: strings and Buffers are files, objects are directories. */
+  constructor(initial: MemoryTree = {}) {
+    this.root = this.newDir();
+    this.seed(this.root, initial);
+  }
+
+  private newDir(): DirNode {
+    return { type: 'dir', id: this.nextId++, entries: new Map(), mtime: new Date(), mode: 0o755 };
+  }
+
+  private newFile(chunks: Buffer[]): FileNode {
+    const size = chunks.reduce((n, c) => n + c.length, 0);
+    return { type: 'file', id: this.nextId++, chunks, size, mtime: new Date(), mode: 0o644 };
+  }
+
+  private seed(dir: DirNode, tree: MemoryTree): void {
+    for (const [name, value] of Object.entries(tree)) {
+      if (typeof value === 'string' || Buffer.isBuffer(value)) {
+        dir.entries.set(name, this.newFile([Buffer.from(value)]));
+      } else {
+        const sub = this.newDir();
+        dir.entries.set(name, sub);
+        this.seed(sub, value);
+      }
+    }
+  }
+
+  private lookup(path: VirtualPath): Node {
+    let node: Node = this.root;
+    for (const segment of path) {
+      if (node.type !== 'dir') throw new StorageError('ENOTDIR');
+      const next = node.entries.get(segment);
+      if (!next) throw new StorageError('ENOENT');
+      node = next;
+    }
+    return node;
+  }
+
+  private dirOf(path: VirtualPath): DirNode {
+    if (path.length === 0) throw new StorageError('EACCES', 'the root itself');
+    const parent = this.lookup(path.slice(0, -1));
+    if (parent.type !== 'dir') throw new StorageError('ENOTDIR');
+    return parent;
+  }
+
+  private toStat(name: string, node: Node): FileStat {
+    return {
+      name,
+      type: node.type,
+      size: node.type === 'file' ? node.size : 0,
+      mtime: node.mtime,
+      mode: node.mode,
+      nlink: 1,
+      unique: `m${node.id.toString(16)}`,
+    };
+  }
+
+  async stat(path: VirtualPath): Promise<FileStat> {
+    return this.toStat(path.length === 0 ? '/' : path[path.length - 1]!, this.lookup(path));
+  }
+
+  async *list(path: VirtualPath): AsyncIterable<FileStat> {
+    const node = this.lookup(path);
+    if (node.type !== 'dir') throw new StorageError('ENOTDIR');
+    for (const [name, child] of [...node.entries]) yield this.toStat(name, child);
+  }
+
+  async read(path: VirtualPath, options: ReadOptions = {}): Promise<Readable> {
+    const node = this.lookup(path);
+    if (node.type !== 'file') throw new StorageError('EISDIR');
+    const chunks = node.chunks;
+    let skip = options.start ?? 0;
+    return Readable.from(
+      (function* () {
+        for (const chunk of chunks) {
+          if (skip >= chunk.length) {
+            skip -= chunk.length;
+            continue;
+          }
+          yield skip > 0 ? chunk.subarray(skip) : chunk;
+          skip = 0;
+        }
+      })(),
+      { objectMode: false },
+    );
+  }
+
+  async write(path: VirtualPath, options: WriteOptions): Promise<Upload> {
+    const dir = this.dirOf(path);
+    const name = path[path.length - 1]!;
+    const existing = dir.entries.get(name);
+    if (existing?.type === 'dir') throw new StorageError('EISDIR');
+    const received: Buffer[] = [];
+    const stream = new Writable({
+      write(chunk: Buffer, _enc, cb) {
+        received.push(chunk);
+        cb();
+      },
+    });
+    let prefix: Buffer[] = [];
+    if (options.mode === 'append' && existing) prefix = existing.chunks;
+    if (options.mode === 'offset') {
+      const offset = options.offset ?? 0;
+      const size = existing?.size ?? 0;
+      if (offset > size) throw new StorageError('EINVAL', 'offset past the end of the file');
+      prefix = existing ? [Buffer.concat(existing.chunks).subarray(0, offset)] : [];
+    }
+    return {
+      stream,
+      commit: async () => {
+        const current = dir.entries.get(name);
+        if (current?.type === 'dir') throw new StorageError('EISDIR');
+        const file = this.newFile([...prefix, ...received]);
+        if (current) file.mode = current.mode;
+        dir.entries.set(name, file);
+        dir.mtime = new Date();
+      },
+      abort: async () => {
+        stream.destroy();
+        if (options.mode !== 'replace' && received.length > 0) {
+          // Appends keep what arrived, as a file system would.
+          dir.entries.set(name, this.newFile([...prefix, ...received]));
+        }
+      },
+    };
+  }
+
+  async mkdir(path: VirtualPath): Promise<void> {
+    const dir = this.dirOf(path);
+    const name = path[path.length - 1]!;
+    if (dir.entries.has(name)) throw new StorageError('EEXIST');
+    dir.entries.set(name, this.newDir());
+    dir.mtime = new Date();
+  }
+
+  async rmdir(path: VirtualPath): Promise<void> {
+    const dir = this.dirOf(path);
+    const name = path[path.length - 1]!;
+    const node = dir.entries.get(name);
+    if (!node) throw new StorageError('ENOENT');
+    if (node.type !== 'dir') throw new StorageError('ENOTDIR');
+    if (node.entries.size > 0) throw new StorageError('ENOTEMPTY');
+    dir.entries.delete(name);
+  }
+
+  async remove(path: VirtualPath): Promise<void> {
+    const dir = this.dirOf(path);
+    const name = path[path.length - 1]!;
+    const node = dir.entries.get(name);
+    if (!node) throw new StorageError('ENOENT');
+    if (node.type === 'dir') throw new StorageError('EISDIR');
+    dir.entries.delete(name);
+  }
+
+  async rename(from: VirtualPath, to: VirtualPath): Promise<void> {
+    const source = this.dirOf(from);
+    const fromName = from[from.length - 1]!;
+    const node = source.entries.get(fromName);
+    if (!node) throw new StorageError('ENOENT');
+    if (node.type === 'dir' && to.length > from.length && from.every((s, i) => to[i] === s)) {
+      throw new StorageError('EINVAL', 'a directory cannot move into itself');
+    }
+    const target = this.dirOf(to);
+    const toName = to[to.length - 1]!;
+    const existing = target.entries.get(toName);
+    if (existing?.type === 'dir' && (node.type !== 'dir' || existing.entries.size > 0)) {
+      throw new StorageError(node.type === 'dir' ? 'ENOTEMPTY' : 'EISDIR');
+    }
+    if (existing?.type === 'file' && node.type === 'dir') throw new StorageError('ENOTDIR');
+    source.entries.delete(fromName);
+    target.entries.set(toName, node);
+  }
+
+  async setTime(path: VirtualPath, mtime: Date): Promise<void> {
+    this.lookup(path).mtime = mtime;
+  }
+
+  async chmod(path: VirtualPath, mode: number): Promise<void> {
+    this.lookup(path).mode = mode & 0o777;
+  }
+}

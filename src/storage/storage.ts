@@ -1,0 +1,82 @@
+/**
+ * The storage seam. A backend sees only `VirtualPath`s (already normalised and confined by the protocol
+ * layer) and must keep its own resolution inside its root.
+ *
+ * The interface is shaped so that an object store fits: directories may be virtual, writes are
+ * streamed and made visible at `commit()` (no in-place random writes are required: `offset` writes are
+ * optional and may throw `ENOTSUP`), and rename may be refused. Errors are `StorageError`s (or Node
+ * errno errors) named by POSIX code: ENOENT, ENOTDIR, EISDIR, EEXIST, EACCES, ENOTEMPTY, ENOSPC, EDQUOT.
+ *
+ * Optional methods are capabilities: when a backend has `setTime`, MFMT exists and is in FEAT; `chmod`
+ * switches on SITE CHMOD; `checksum` switches on HASH (else HASH is computed by reading the file).
+ */
+import type { Readable, Writable } from 'node:stream';
+import type { VirtualPath } from './virtual-path.js';
+
+export type FileType = 'file' | 'dir';
+
+export interface FileStat {
+  /** The entry's name (its last path segment). */
+  readonly name: string;
+  readonly type: FileType;
+  /** Size in bytes (0 for directories where the backend has no size). */
+  readonly size: number;
+  /** Last modification time. */
+  readonly mtime: Date;
+  /** POSIX permission bits (e.g. 0o644), if the backend has them. */
+  readonly mode?: number;
+  readonly owner?: string;
+  readonly group?: string;
+  readonly nlink?: number;
+  /** A value that identifies the file on this server (MLSx `unique` fact). */
+  readonly unique?: string;
+}
+
+export interface ReadOptions {
+  /** First byte to read (REST). */
+  start?: number;
+}
+
+export interface WriteOptions {
+  /**
+   * `replace`: the new content replaces the file (or creates it) only when the upload commits;
+   * `append`: data is added at the end (APPE); `offset`: data is written from `offset` on, and the file
+   * ends where the data ends (REST + STOR). Backends that cannot write in place throw ENOTSUP for it.
+   */
+  mode: 'replace' | 'append' | 'offset';
+  offset?: number;
+}
+
+/**
+ * An upload in progress. The protocol layer writes into `stream`, ends it, then calls `commit()` when the
+ * whole upload arrived, or `abort()` when it did not. A `replace` upload that aborts never changes the
+ * existing file.
+ */
+export interface Upload {
+  readonly stream: Writable;
+  commit(): Promise<void>;
+  abort(): Promise<void>;
+}
+
+export type HashAlgorithm = 'SHA-256' | 'SHA-1' | 'MD5' | 'CRC32';
+
+export interface Storage {
+  stat(path: VirtualPath): Promise<FileStat>;
+  /** The entries of a directory, without `.` and `..`; streamed so huge directories fit in memory. */
+  list(path: VirtualPath): AsyncIterable<FileStat>;
+  read(path: VirtualPath, options?: ReadOptions): Promise<Readable>;
+  write(path: VirtualPath, options: WriteOptions): Promise<Upload>;
+  mkdir(path: VirtualPath): Promise<void>;
+  rmdir(path: VirtualPath): Promise<void>;
+  remove(path: VirtualPath): Promise<void>;
+  rename(from: VirtualPath, to: VirtualPath): Promise<void>;
+
+  /** Capability: set the modification time (MFMT). */
+  setTime?(path: VirtualPath, mtime: Date): Promise<void>;
+  /** Capability: change POSIX permission bits (SITE CHMOD). */
+  chmod?(path: VirtualPath, mode: number): Promise<void>;
+  /** Capability: a checksum the backend already knows or computes faster (HASH); hex string. */
+  checksum?(path: VirtualPath, algorithm: HashAlgorithm, start: number, end: number): Promise<string>;
+  /** Capability: free bytes available to this user (AVBL, STAT). */
+  freeSpace?(path: VirtualPath): Promise<number>;
+}

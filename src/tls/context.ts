@@ -1,0 +1,68 @@
+/**
+ * TLS contexts: one for sessions with resumption (control and data connections share ticket keys, so a
+ * data connection can resume its control connection's session) and, for `session-reuse off`, one that
+ * never offers resumption. Reloading the certificate keeps the ticket keys, so sessions that started
+ * before a reload can still open protected data connections.
+ */
+import { constants, randomBytes } from 'node:crypto';
+import { createSecureContext, type SecureContext } from 'node:tls';
+
+export interface TlsMaterial {
+  cert: string | Buffer;
+  key: string | Buffer;
+}
+
+export interface TlsContextOptions {
+  /** TLS session (ticket) lifetime in seconds: longer than any transfer. */
+  sessionTimeout?: number;
+  minVersion?: 'TLSv1.2' | 'TLSv1.3';
+  /** Offer session resumption at all (false for `--session-reuse off`). */
+  resumption?: boolean;
+}
+
+/** Modern AEAD suites with forward secrecy for TLS 1.2; TLS 1.3 suites are all modern. */
+export const TLS12_CIPHERS = [
+  'ECDHE-ECDSA-AES128-GCM-SHA256',
+  'ECDHE-RSA-AES128-GCM-SHA256',
+  'ECDHE-ECDSA-AES256-GCM-SHA384',
+  'ECDHE-RSA-AES256-GCM-SHA384',
+  'ECDHE-ECDSA-CHACHA20-POLY1305',
+  'ECDHE-RSA-CHACHA20-POLY1305',
+].join(':');
+
+export class TlsContexts {
+  private readonly ticketKeys = randomBytes(48);
+  private context: SecureContext;
+
+  constructor(
+    material: TlsMaterial,
+    private readonly options: TlsContextOptions = {},
+  ) {
+    this.context = this.build(material);
+  }
+
+  /** The context for new control and data connections. */
+  get current(): SecureContext {
+    return this.context;
+  }
+
+  /** Replaces the certificate and key; throws (and keeps the old ones) if they are unusable. */
+  update(material: TlsMaterial): void {
+    this.context = this.build(material);
+  }
+
+  private build(material: TlsMaterial): SecureContext {
+    const resumption = this.options.resumption ?? true;
+    const ctx = createSecureContext({
+      cert: material.cert,
+      key: material.key,
+      minVersion: this.options.minVersion ?? 'TLSv1.2',
+      ciphers: TLS12_CIPHERS,
+      honorCipherOrder: true,
+      sessionTimeout: this.options.sessionTimeout ?? 86_400,
+      secureOptions: constants.SSL_OP_NO_RENEGOTIATION | (resumption ? 0 : constants.SSL_OP_NO_TICKET),
+    });
+    if (resumption) ctx.context.setTicketKeys(this.ticketKeys);
+    return ctx;
+  }
+}

@@ -1,0 +1,79 @@
+/**
+ * Binding protected data connections to their own control connection (RFC 4217 section 10 and the
+ * "data connection stealing" attack): a data connection is accepted only if it resumed a TLS session
+ * that was issued on this session's control connection.
+ *
+ * How: the control connection's TLSSocket gets a `SessionBinder` as its `server`, so Node reports every
+ * session (every TLS 1.3 ticket, the TLS 1.2 session) it issues through `newSession`. The binder keeps a
+ * digest of each one's master secret (the ticket's resumption PSK in TLS 1.3). A resumed data connection
+ * carries the same master secret, so `owns()` can tell whether it resumed one of ours - a ticket taken
+ * from another control connection (even of the same client address) does not match.
+ */
+import { createHash } from 'node:crypto';
+import type { TLSSocket } from 'node:tls';
+
+const MAX_SESSIONS = 16;
+
+export class SessionBinder {
+  private readonly digests: string[] = [];
+
+  /** Node asks before enabling its session callbacks. */
+  listenerCount(event: string): number {
+    return event === 'newSession' ? 1 : 0;
+  }
+
+  /** Node calls `emit('newSession', id, sessionDer, done)` on the control socket's server. */
+  emit(event: string, ...args: unknown[]): boolean {
+    if (event !== 'newSession') return false;
+    const [, session, done] = args as [Buffer, Buffer, () => void];
+    const digest = masterKeyDigest(session);
+    if (digest !== undefined) {
+      this.digests.push(digest);
+      if (this.digests.length > MAX_SESSIONS) this.digests.shift();
+    }
+    done();
+    return true;
+  }
+
+  /** Whether `data` resumed a session issued on the control connection this binder watches. */
+  owns(data: TLSSocket): boolean {
+    if (!data.isSessionReused()) return false;
+    const session = data.getSession();
+    const digest = session ? masterKeyDigest(session) : undefined;
+    return digest !== undefined && this.digests.includes(digest);
+  }
+}
+
+/**
+ * Reads the master key from an OpenSSL SSL_SESSION in DER form:
+ * SEQUENCE { version INTEGER, sslVersion INTEGER, cipher OCTET STRING, sessionId OCTET STRING,
+ * masterKey OCTET STRING, ... }. Returns a digest, so secrets are not kept.
+ */
+export function masterKeyDigest(der: Buffer): string | undefined {
+  let pos = 0;
+  const header = (): { tag: number; len: number } | undefined => {
+    if (pos + 2 > der.length) return undefined;
+    const tag = der[pos++]!;
+    let len = der[pos++]!;
+    if (len & 0x80) {
+      const n = len & 0x7f;
+      if (n === 0 || n > 3 || pos + n > der.length) return undefined;
+      len = 0;
+      for (let i = 0; i < n; i++) len = len * 256 + der[pos++]!;
+    }
+    return { tag, len };
+  };
+  const outer = header();
+  if (!outer || outer.tag !== 0x30) return undefined;
+  const expected = [0x02, 0x02, 0x04, 0x04, 0x04];
+  for (let field = 0; field < expected.length; field++) {
+    const h = header();
+    if (!h || h.tag !== expected[field] || pos + h.len > der.length) return undefined;
+    if (field === 4) {
+      if (h.len === 0) return undefined;
+      return createHash('sha256').update(der.subarray(pos, pos + h.len)).digest('base64');
+    }
+    pos += h.len;
+  }
+  return undefined;
+}
