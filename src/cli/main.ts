@@ -1,0 +1,96 @@
+#!/usr/bin/env node
+/**
+ * The `ftpsd` command: serve (default) | hash-password | gen-cert | check-config.
+ * Errors are one line on stderr; bad flags or config exit with code 2, other failures with 1.
+ */
+import { readFileSync } from 'node:fs';
+import { Command, CommanderError } from 'commander';
+import { DEFAULTS, LOG_LEVELS, SESSION_REUSE, TLS_REQUIRED } from '../config/defaults.js';
+import { ENV, type CliFlags } from '../config/sources.js';
+import { checkConfigCommand } from './check-config.js';
+import { EXIT_USAGE, UsageError, exitCodeOf, oneLine, reportError } from './exit.js';
+import { genCertCommand, type GenCertFlags } from './gen-cert.js';
+import { hashPasswordCommand } from './hash-password.js';
+import { serve } from './serve.js';
+
+const version = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+
+const collect = (value: string, previous: string[] | undefined) => [...(previous ?? []), value];
+const env = (name: string) => ` [env: ${name}]`;
+
+function buildProgram(): Command {
+  const program = new Command('ftpsd')
+    .description('An FTP server with first-class FTPS (explicit, implicit, CCC, TLS session reuse).')
+    .version(version, '-V, --version')
+    .exitOverride()
+    .showSuggestionAfterError(true)
+    .configureOutput({ outputError: (text, write) => write(`${oneLine(text)}\n`) })
+    .addHelpText('after', '\nWithout a command, ftpsd serves: see "ftpsd serve --help" for its options.');
+
+  program
+    .command('serve', { isDefault: true })
+    .description('Run the server (the default command). Flags override the environment, which overrides the config file.')
+    .option('--config <file>', 'YAML config file (see examples/ftpsd.yaml)')
+    .option('--root <dir>', `served directory, created if missing (default: ${DEFAULTS.root})${env(ENV.root)}`)
+    .option('--user <name:password>', `an account with a plain password kept in memory; repeatable (default: "${DEFAULTS.userName}" with a random password, or ${ENV.password})`, collect)
+    .option('--anonymous', 'allow read-only anonymous logins (users "anonymous" and "ftp")')
+    .option('--listen <host:port>', `explicit FTP(S) listener; repeatable (default: ${DEFAULTS.listen})${env(ENV.listen)}`, collect)
+    .option('--implicit-listen <host:port|off>', `implicit FTPS listener; repeatable, or off (default: ${DEFAULTS.implicitListen})${env(ENV.implicitListen)}`, collect)
+    .option('--cert <file>', 'PEM certificate (chain allowed); with --key (default: self-signed, in the state directory)')
+    .option('--key <file>', 'PEM private key; with --cert')
+    .option('--pasv-ports <min-max>', `passive data port range, e.g. 50000-50100 (default: any free port)${env(ENV.pasvPorts)}`)
+    .option('--pasv-address <ipv4>', `address advertised in PASV replies, for NAT${env(ENV.pasvAddress)}`)
+    .option('--tls-required <when>', `${TLS_REQUIRED.join('|')} (default: ${DEFAULTS.tlsRequired})${env(ENV.tlsRequired)}`)
+    .option('--session-reuse <policy>', `${SESSION_REUSE.join('|')} (default: ${DEFAULTS.sessionReuse})${env(ENV.sessionReuse)}`)
+    .option('--log-level <level>', `${LOG_LEVELS.join('|')} (default: ${DEFAULTS.logLevel})${env(ENV.logLevel)}`)
+    .option('--state-dir <dir>', `where the generated certificate is kept (default: ${DEFAULTS.stateDir})`)
+    // `serve` is the default command, so `ftpsd frob` arrives here as an argument.
+    .argument('[unexpected...]')
+    .usage('[options]')
+    .action(async (unexpected: string[], flags: CliFlags) => {
+      if (unexpected.length > 0) {
+        throw new UsageError(`unknown command '${unexpected[0]}' (commands: serve, hash-password, gen-cert, check-config)`);
+      }
+      await serve(flags, { version });
+    });
+
+  program
+    .command('hash-password')
+    .description('Read a password from stdin (a pipe, or a hidden prompt) and print its argon2id hash for the config file.')
+    .action(hashPasswordCommand);
+
+  program
+    .command('gen-cert')
+    .description('Write a self-signed ECDSA certificate and key, and print its SHA-256 fingerprint.')
+    .option('--cert <file>', 'certificate file to write', 'cert.pem')
+    .option('--key <file>', 'key file to write (mode 0600)', 'key.pem')
+    .option('--name <name>', 'extra DNS name or IP address for the certificate; repeatable', collect)
+    .option('--force', 'replace existing files')
+    .action((flags: GenCertFlags) => genCertCommand(flags));
+
+  program
+    .command('check-config')
+    .description('Validate a config file: prints "ok", or every error with its field, one per line (exit code 2).')
+    .argument('<file>', 'YAML config file')
+    .action(async (file: string) => {
+      process.exitCode = await checkConfigCommand(file);
+    });
+
+  return program;
+}
+
+async function main(argv: string[]): Promise<void> {
+  try {
+    await buildProgram().parseAsync(argv);
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // Help and version exit 0; commander has already printed its own one-line error otherwise.
+      process.exitCode = err.exitCode === 0 ? 0 : EXIT_USAGE;
+      return;
+    }
+    reportError(err);
+    process.exitCode = exitCodeOf(err);
+  }
+}
+
+await main(process.argv);

@@ -1,0 +1,38 @@
+/**
+ * Reading and validating a config file: YAML syntax errors and schema errors alike come back as a
+ * ConfigError listing every issue with its field path.
+ */
+import { readFile } from 'node:fs/promises';
+import { parseDocument } from 'yaml';
+import { ConfigError, zodIssues, type ConfigIssue } from './errors.js';
+import { configSchema, type ConfigFile } from './schema.js';
+
+/** Parses and validates config text; `file` is only used in messages. */
+export function parseConfigText(text: string, file?: string): ConfigFile {
+  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    const issues: ConfigIssue[] = doc.errors.map((e) => {
+      const [line, col] = e.linePos?.[0] ? [e.linePos[0].line, e.linePos[0].col] : [undefined, undefined];
+      const where = line !== undefined ? `line ${line}, column ${col}` : 'YAML';
+      return { field: where, message: e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '') };
+    });
+    throw new ConfigError(issues, file);
+  }
+  const data: unknown = doc.toJS({ maxAliasCount: 100 }) ?? {};
+  const result = configSchema.safeParse(data);
+  if (!result.success) throw new ConfigError(zodIssues(result.error), file);
+  return result.data;
+}
+
+/** Reads and validates a config file; `label` (default: the path) names it in messages. */
+export async function readConfigFile(file: string, label = file): Promise<ConfigFile> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'is a directory' : (err as Error).message;
+    throw ConfigError.of('', `cannot read config file: ${why}`, label);
+  }
+  return parseConfigText(text, label);
+}

@@ -1,0 +1,189 @@
+/**
+ * The config file (YAML), as a strict zod schema: every option the command line has, plus users,
+ * timeouts and limits. Unknown keys are errors. Defaults are not applied here (see load.ts) so that the
+ * command line and environment can override a file value and a default alike; each description states
+ * its default from the one place it is defined (config/defaults.ts, settings.ts).
+ *
+ * Relative paths in a file are resolved against the file's directory; users' homes against `root`.
+ */
+import { isIPv4 } from 'node:net';
+import { z } from 'zod';
+import { DEFAULT_LIMITS, DEFAULT_TIMEOUTS, type Limits, type Timeouts } from '../settings.js';
+import { DEFAULTS, LOG_LEVELS, SESSION_REUSE, TLS_REQUIRED } from './defaults.js';
+import { parseListenAddress, parsePortRange } from './listen-address.js';
+
+export const HASH_HINT = 'must be an argon2id hash (use: ftpsd hash-password)';
+const ARGON2ID = /^\$argon2id\$v=\d+\$m=\d+,t=\d+,p=\d+\$[A-Za-z0-9+/]+\$[A-Za-z0-9+/]+$/;
+
+/** A non-empty string; `what` completes "must be ...". */
+function text(what: string) {
+  return z
+    .string({ error: (iss) => (iss.input === undefined ? 'is required' : `must be ${what}`) })
+    .min(1, 'must not be empty');
+}
+
+/** Runs a parser that throws plain-language errors, as a zod transform. */
+function parsed<T>(parse: (s: string) => T) {
+  return (s: string, ctx: z.RefinementCtx): T => {
+    try {
+      return parse(s);
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', message: (err as Error).message });
+      return z.NEVER;
+    }
+  };
+}
+
+function oneOf<const T extends readonly [string, ...string[]]>(values: T) {
+  return z.enum(values, { error: `must be one of ${values.join(', ')}` });
+}
+
+function ms(what: string) {
+  return z.int({ error: `must be a whole number of milliseconds (${what})` }).min(1, 'must be >= 1');
+}
+
+function count(min: number) {
+  return z.int({ error: 'must be a whole number' }).min(min, `must be >= ${min}`);
+}
+
+const address = z.preprocess(
+  (v) => (typeof v === 'number' ? String(v) : v),
+  text('an address like 127.0.0.1:2121, [::1]:2121 or :2121').transform(parsed(parseListenAddress)),
+);
+
+/** A list of addresses; a single address or `off` (no listener) are accepted too. */
+const addressList = z.preprocess(
+  (v) => (v === 'off' || v === false ? [] : typeof v === 'string' || typeof v === 'number' ? [v] : v),
+  z.array(address, { error: 'must be a list of addresses (HOST:PORT), or off' }),
+);
+
+/** The schema of each option, shared by the file, the environment and the command line. */
+export const fields = {
+  listen: addressList.describe(
+    `Explicit FTP(S) listeners (AUTH TLS), HOST:PORT each. Quote IPv6 forms: "[::1]:2121". Default: ${DEFAULTS.listen} (all interfaces, dual-stack).`,
+  ),
+  implicitListen: addressList.describe(
+    `Implicit FTPS listeners (TLS from the first byte), or off. Default: ${DEFAULTS.implicitListen}.`,
+  ),
+  root: text('a directory path').describe(
+    `The served directory, created if missing; users' homes are relative to it. Default: ${DEFAULTS.root}.`,
+  ),
+  pasvPorts: text('a port range MIN-MAX')
+    .transform(parsed(parsePortRange))
+    .describe('Passive data ports, MIN-MAX (e.g. 50000-50100). Default: any free port.'),
+  pasvAddress: text('an IPv4 address')
+    .refine((s) => isIPv4(s), 'must be an IPv4 address (PASV replies carry IPv4 only)')
+    .describe('The address advertised in PASV replies, for NAT. Default: the address the client connected to.'),
+  tlsRequired: oneOf(TLS_REQUIRED).describe(
+    `off: plain FTP allowed; login: TLS before USER/PASS; all: also PROT P for every transfer. Default: ${DEFAULTS.tlsRequired}.`,
+  ),
+  sessionReuse: oneOf(SESSION_REUSE).describe(
+    `require: protected data connections must resume their control connection's TLS session; allow: resumption offered, not required; off: never offered. Default: ${DEFAULTS.sessionReuse}.`,
+  ),
+  logLevel: oneOf(LOG_LEVELS).describe(`Log level of the JSON log lines on stdout. Default: ${DEFAULTS.logLevel}.`),
+  stateDir: text('a directory path').describe(
+    `Where the generated self-signed certificate (cert.pem, key.pem) is kept. Default: ${DEFAULTS.stateDir}.`,
+  ),
+} as const;
+
+export const userName = text('a user name')
+  .max(64, 'must be at most 64 characters')
+  .regex(/^[^\s:\p{Cc}]+$/u, 'must not contain spaces, colons or control characters');
+
+const user = z
+  .strictObject(
+    {
+      name: userName.describe('Login name.'),
+      password: z
+        .string({ error: (iss) => (iss.input === undefined ? 'is required' : HASH_HINT) })
+        .regex(ARGON2ID, HASH_HINT)
+        .describe('An argon2id PHC hash, from `ftpsd hash-password`. Plain passwords are refused.'),
+      home: text('a directory path')
+        .optional()
+        .describe('Home directory, relative to root (or absolute), created if missing. Default: root.'),
+      readOnly: z.boolean({ error: 'must be true or false' }).optional().describe('Download only. Default: false.'),
+    },
+    { error: 'must be a mapping with name, password, home, readOnly' },
+  )
+  .describe('One account.');
+
+const anonymous = z
+  .preprocess(
+    (v) => (v === true ? {} : v === false ? undefined : v),
+    z
+      .strictObject(
+        { home: text('a directory path').optional().describe('Default: root.') },
+        { error: 'must be true, false or a mapping {home: DIR}' },
+      )
+      .optional(),
+  )
+  .describe('Anonymous read-only access (users "anonymous" and "ftp", any password): true, or {home: DIR}. Default: false.');
+
+const tls = z
+  .strictObject(
+    {
+      cert: text('a file path').describe('PEM certificate (chain allowed).'),
+      key: text('a file path').describe('PEM private key.'),
+    },
+    { error: 'must be a mapping {cert: FILE, key: FILE}' },
+  )
+  .describe('Certificate and key files. Default: a self-signed ECDSA certificate generated in stateDir.');
+
+const timeoutsShape = {
+  idleMs: ms('idle control connection').describe(`Idle control connection. Default: ${DEFAULT_TIMEOUTS.idleMs}.`),
+  loginMs: ms('connect to login').describe(`From connect to successful login. Default: ${DEFAULT_TIMEOUTS.loginMs}.`),
+  dataConnectMs: ms('data connection').describe(`Opening a data connection. Default: ${DEFAULT_TIMEOUTS.dataConnectMs}.`),
+  handshakeMs: ms('TLS handshake').describe(`TLS handshakes. Default: ${DEFAULT_TIMEOUTS.handshakeMs}.`),
+  cccMs: ms('CCC').describe(`The close_notify exchange of CCC. Default: ${DEFAULT_TIMEOUTS.cccMs}.`),
+  stalledTransferMs: ms('stalled transfer').describe(
+    `A transfer with no progress. Default: ${DEFAULT_TIMEOUTS.stalledTransferMs}.`,
+  ),
+} satisfies Record<keyof Timeouts, z.ZodType>;
+
+const limitsShape = {
+  maxLineBytes: count(512).describe(`Longest command line. Default: ${DEFAULT_LIMITS.maxLineBytes}.`),
+  maxBufferedBytes: count(1024).describe(
+    `Unread control bytes before the socket is paused. Default: ${DEFAULT_LIMITS.maxBufferedBytes}.`,
+  ),
+  maxBadCommands: count(1).describe(
+    `Consecutive unknown or malformed commands before disconnect. Default: ${DEFAULT_LIMITS.maxBadCommands}.`,
+  ),
+  maxLoginFailures: count(1).describe(
+    `Failed logins on one connection before disconnect. Default: ${DEFAULT_LIMITS.maxLoginFailures}.`,
+  ),
+  loginFailureDelayMs: count(0).describe(
+    `Delay before answering a failed login. Default: ${DEFAULT_LIMITS.loginFailureDelayMs}.`,
+  ),
+} satisfies Record<keyof Limits, z.ZodType>;
+
+const mapping = (what: string) => ({ error: `must be a mapping of ${what}` });
+
+export const configSchema = z
+  .strictObject(
+    {
+      listen: fields.listen.optional(),
+      implicitListen: fields.implicitListen.optional(),
+      root: fields.root.optional(),
+      users: z.array(user, { error: 'must be a list of users' }).optional().describe('Accounts. Default: one account "ftpsd" with a random password printed at start.'),
+      anonymous: anonymous.optional(),
+      tls: tls.optional(),
+      pasvPorts: fields.pasvPorts.optional(),
+      pasvAddress: fields.pasvAddress.optional(),
+      tlsRequired: fields.tlsRequired.optional(),
+      sessionReuse: fields.sessionReuse.optional(),
+      logLevel: fields.logLevel.optional(),
+      stateDir: fields.stateDir.optional(),
+      timeouts: z.strictObject(timeoutsShape, mapping('timeouts')).partial().optional().describe('Timeouts in milliseconds.'),
+      limits: z.strictObject(limitsShape, mapping('limits')).partial().optional().describe('Protocol limits.'),
+    },
+    { error: 'the config file must be a mapping of options (key: value)' },
+  )
+  .superRefine((config, ctx) => {
+    const seen = new Set<string>();
+    config.users?.forEach((u, i) => {
+      if (seen.has(u.name)) ctx.addIssue({ code: 'custom', path: ['users', i, 'name'], message: `duplicate user name "${u.name}"` });
+      seen.add(u.name);
+    });
+  });
+
+export type ConfigFile = z.output<typeof configSchema>;

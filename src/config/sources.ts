@@ -1,0 +1,167 @@
+/**
+ * The three sources of settings, each turned into the same typed layer: the config file, the
+ * environment (FTPSD_*) and the command line. Every value is checked by the same field schema, and an
+ * error names the field as the user wrote it.
+ */
+import { isAbsolute, resolve } from 'node:path';
+import type { z } from 'zod';
+import type { PortRange } from '../data/passive.js';
+import type { LogLevel } from '../logger.js';
+import type { ListenAddress } from '../server.js';
+import type { Limits, SessionReuse, Timeouts, TlsRequired } from '../settings.js';
+import type { ConfigIssue } from './errors.js';
+import { fields, userName, type ConfigFile } from './schema.js';
+
+export type Password = { hash: string } | { plain: string };
+
+/** One source's settings; paths are absolute, users' homes still relative to root. */
+export interface Layer {
+  listen?: ListenAddress[];
+  implicitListen?: ListenAddress[];
+  root?: string;
+  users?: { name: string; password: Password; home?: string; readOnly?: boolean }[];
+  anonymous?: { home?: string };
+  tls?: { cert: string; key: string; fields: { cert: string; key: string } };
+  pasvPorts?: PortRange;
+  pasvAddress?: string;
+  tlsRequired?: TlsRequired;
+  sessionReuse?: SessionReuse;
+  logLevel?: LogLevel;
+  stateDir?: string;
+  timeouts?: Partial<Timeouts>;
+  limits?: Partial<Limits>;
+}
+
+/** Command-line flags as commander hands them over (unvalidated strings). */
+export interface CliFlags {
+  config?: string;
+  root?: string;
+  user?: string[];
+  anonymous?: boolean;
+  listen?: string[];
+  implicitListen?: string[];
+  cert?: string;
+  key?: string;
+  pasvPorts?: string;
+  pasvAddress?: string;
+  tlsRequired?: string;
+  sessionReuse?: string;
+  logLevel?: string;
+  stateDir?: string;
+}
+
+type FieldName = keyof typeof fields;
+
+/** Validates one value with its field schema; problems go to `issues` under the name `field`. */
+function check<K extends FieldName>(key: K, value: unknown, field: string, issues: ConfigIssue[]): z.output<(typeof fields)[K]> | undefined {
+  if (value === undefined) return undefined;
+  const result = fields[key].safeParse(value);
+  if (result.success) return result.data as z.output<(typeof fields)[K]>;
+  issues.push({ field, message: result.error.issues[0]?.message ?? 'invalid value' });
+  return undefined;
+}
+
+/** Drops undefined values so that layers merge with `??` semantics. */
+function compact<T extends object>(layer: T): T {
+  return Object.fromEntries(Object.entries(layer).filter(([, v]) => v !== undefined)) as T;
+}
+
+const abs = (base: string, p: string | undefined) => (p === undefined ? undefined : isAbsolute(p) ? p : resolve(base, p));
+
+/** The file's layer: relative paths are relative to the file's directory. */
+export function fileLayer(file: ConfigFile, dir: string): Layer {
+  return compact({
+    listen: file.listen,
+    implicitListen: file.implicitListen,
+    root: abs(dir, file.root),
+    users: file.users?.map((u) => ({ name: u.name, password: { hash: u.password }, home: u.home, readOnly: u.readOnly ?? false })),
+    anonymous: file.anonymous,
+    tls: file.tls && {
+      cert: abs(dir, file.tls.cert)!,
+      key: abs(dir, file.tls.key)!,
+      fields: { cert: 'tls.cert', key: 'tls.key' },
+    },
+    pasvPorts: file.pasvPorts,
+    pasvAddress: file.pasvAddress,
+    tlsRequired: file.tlsRequired,
+    sessionReuse: file.sessionReuse,
+    logLevel: file.logLevel,
+    stateDir: abs(dir, file.stateDir),
+    timeouts: file.timeouts,
+    limits: file.limits,
+  });
+}
+
+export const ENV = {
+  listen: 'FTPSD_LISTEN',
+  implicitListen: 'FTPSD_IMPLICIT_LISTEN',
+  root: 'FTPSD_ROOT',
+  tlsRequired: 'FTPSD_TLS_REQUIRED',
+  sessionReuse: 'FTPSD_SESSION_REUSE',
+  pasvPorts: 'FTPSD_PASV_PORTS',
+  pasvAddress: 'FTPSD_PASV_ADDRESS',
+  logLevel: 'FTPSD_LOG_LEVEL',
+  password: 'FTPSD_PASSWORD',
+} as const;
+
+/** The environment's layer (empty variables count as unset); lists are comma-separated. */
+export function envLayer(env: NodeJS.ProcessEnv, cwd: string, issues: ConfigIssue[]): Layer {
+  const get = (name: string) => (env[name] === '' ? undefined : env[name]);
+  const list = (name: string) => get(name)?.split(',').map((s) => s.trim());
+  const one = (v: string[] | undefined) => (v?.length === 1 && v[0] === 'off' ? 'off' : v);
+  return compact({
+    listen: check('listen', one(list(ENV.listen)), ENV.listen, issues),
+    implicitListen: check('implicitListen', one(list(ENV.implicitListen)), ENV.implicitListen, issues),
+    root: abs(cwd, check('root', get(ENV.root), ENV.root, issues)),
+    pasvPorts: check('pasvPorts', get(ENV.pasvPorts), ENV.pasvPorts, issues),
+    pasvAddress: check('pasvAddress', get(ENV.pasvAddress), ENV.pasvAddress, issues),
+    tlsRequired: check('tlsRequired', get(ENV.tlsRequired), ENV.tlsRequired, issues),
+    sessionReuse: check('sessionReuse', get(ENV.sessionReuse), ENV.sessionReuse, issues),
+    logLevel: check('logLevel', get(ENV.logLevel), ENV.logLevel, issues),
+  });
+}
+
+/** The command line's layer: relative paths are relative to the working directory. */
+export function flagLayer(flags: CliFlags, cwd: string, issues: ConfigIssue[]): Layer {
+  const one = (v: string[] | undefined) => (v?.length === 1 && v[0] === 'off' ? 'off' : v);
+  if ((flags.cert === undefined) !== (flags.key === undefined)) {
+    issues.push(flags.cert === undefined ? { field: '--cert', message: 'is required with --key' } : { field: '--key', message: 'is required with --cert' });
+  }
+  return compact({
+    listen: check('listen', one(flags.listen), '--listen', issues),
+    implicitListen: check('implicitListen', one(flags.implicitListen), '--implicit-listen', issues),
+    root: abs(cwd, check('root', flags.root, '--root', issues)),
+    users: flags.user && parseUserFlags(flags.user, issues),
+    anonymous: flags.anonymous ? {} : undefined,
+    tls:
+      flags.cert !== undefined && flags.key !== undefined
+        ? { cert: abs(cwd, flags.cert)!, key: abs(cwd, flags.key)!, fields: { cert: '--cert', key: '--key' } }
+        : undefined,
+    pasvPorts: check('pasvPorts', flags.pasvPorts, '--pasv-ports', issues),
+    pasvAddress: check('pasvAddress', flags.pasvAddress, '--pasv-address', issues),
+    tlsRequired: check('tlsRequired', flags.tlsRequired, '--tls-required', issues),
+    sessionReuse: check('sessionReuse', flags.sessionReuse, '--session-reuse', issues),
+    logLevel: check('logLevel', flags.logLevel, '--log-level', issues),
+    stateDir: abs(cwd, check('stateDir', flags.stateDir, '--state-dir', issues)),
+  });
+}
+
+/** `--user NAME:PASSWORD`: the password stays in memory, unhashed. */
+function parseUserFlags(values: string[], issues: ConfigIssue[]): Layer['users'] {
+  const users: NonNullable<Layer['users']> = [];
+  for (const value of values) {
+    const colon = value.indexOf(':');
+    if (colon < 0) {
+      issues.push({ field: '--user', message: 'expected NAME:PASSWORD' });
+      continue;
+    }
+    const name = value.slice(0, colon);
+    const password = value.slice(colon + 1);
+    const checked = userName.safeParse(name);
+    if (!checked.success) issues.push({ field: '--user', message: `user name ${checked.error.issues[0]?.message ?? 'is invalid'}` });
+    else if (password === '') issues.push({ field: '--user', message: `password of "${name}" must not be empty` });
+    else if (users.some((u) => u.name === name)) issues.push({ field: '--user', message: `duplicate user name "${name}"` });
+    else users.push({ name, password: { plain: password }, readOnly: false });
+  }
+  return users;
+}

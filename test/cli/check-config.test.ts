@@ -1,0 +1,90 @@
+/**
+ * `ftpsd check-config FILE`: `ok` for a good file (the shipped example among them), else every error
+ * with its field path on stderr, one per line, exit code 2.
+ */
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { parse } from 'yaml';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEFAULT_LIMITS, DEFAULT_TIMEOUTS } from '../../src/settings.js';
+import { REPO, assertBuilt, removeTempDirs, run, tempDir } from './cli.js';
+
+beforeAll(assertBuilt);
+afterAll(removeTempDirs);
+
+const EXAMPLE = join(REPO, 'examples', 'ftpsd.yaml');
+
+describe('ftpsd check-config', () => {
+  it('accepts examples/ftpsd.yaml', async () => {
+    const r = await run(['check-config', EXAMPLE]);
+    expect(r).toMatchObject({ code: 0, stdout: 'ok\n', stderr: '' });
+  });
+
+  it('the example shows the real defaults of timeouts and limits', async () => {
+    const example = parse(await readFile(EXAMPLE, 'utf8')) as { timeouts: unknown; limits: unknown };
+    expect(example.timeouts).toEqual(DEFAULT_TIMEOUTS);
+    expect(example.limits).toEqual(DEFAULT_LIMITS);
+  });
+
+  it('accepts an empty file and the shortest forms', async () => {
+    const dir = await tempDir();
+    await writeFile(join(dir, 'empty.yaml'), '');
+    expect((await run(['check-config', join(dir, 'empty.yaml')])).stdout).toBe('ok\n');
+    await writeFile(join(dir, 'short.yaml'), 'listen: 2121\nimplicitListen: off\nanonymous: true\nroot: /srv/ftp\n');
+    expect((await run(['check-config', join(dir, 'short.yaml')])).stdout).toBe('ok\n');
+  });
+
+  it('lists every error with its path, one per line', async () => {
+    const dir = await tempDir();
+    const file = join(dir, 'bad.yaml');
+    await writeFile(
+      file,
+      [
+        'listen: ["127.0.0.1:70000", "[::1]:2121", ":::2121", "no such host:1"]',
+        'users:',
+        '  - {name: alice, password: secret}',
+        '  - {name: bob, home: bob}',
+        '  - {name: carol, password: "$argon2id$v=19$m=19456,t=2,p=1$lfhSDm2H83NGRKweNea69Q$wDxyCG3+dXBpsTqjnupT6OJu9bjQ/9OxsL+E2jj8Wt4", shell: /bin/sh}',
+        'tls: {cert: cert.pem}',
+        'pasvPorts: 0-10',
+        'sessionReuse: sometimes',
+        'limits: {maxLineBytes: 10}',
+        'colour: blue',
+      ].join('\n'),
+    );
+    const r = await run(['check-config', file]);
+    expect(r.code).toBe(2);
+    expect(r.stdout).toBe('');
+    expect(r.stderr.trimEnd().split('\n')).toEqual([
+      'listen[0]: port must be <= 65535',
+      'listen[3]: "no such host" is not a host name or IP address',
+      'users[0].password: must be an argon2id hash (use: ftpsd hash-password)',
+      'users[1].password: is required',
+      'users[2].shell: unknown option',
+      'tls.key: is required',
+      'pasvPorts: port must be >= 1',
+      'sessionReuse: must be one of require, allow, off',
+      'limits.maxLineBytes: must be >= 512',
+      'colour: unknown option',
+    ]);
+  });
+
+  it('reports duplicate user names and YAML syntax errors with their place', async () => {
+    const dir = await tempDir();
+    const hash = '$argon2id$v=19$m=19456,t=2,p=1$lfhSDm2H83NGRKweNea69Q$wDxyCG3+dXBpsTqjnupT6OJu9bjQ/9OxsL+E2jj8Wt4';
+    await writeFile(join(dir, 'dup.yaml'), `users:\n  - {name: a, password: "${hash}"}\n  - {name: a, password: "${hash}"}\n`);
+    const dup = await run(['check-config', join(dir, 'dup.yaml')]);
+    expect(dup.stderr).toBe('users[1].name: duplicate user name "a"\n');
+    expect(dup.code).toBe(2);
+    await writeFile(join(dir, 'syntax.yaml'), 'root: /srv\nroot: /tmp\n');
+    const syntax = await run(['check-config', join(dir, 'syntax.yaml')]);
+    expect(syntax.stderr).toBe('line 2, column 1: Map keys must be unique\n');
+    expect(syntax.code).toBe(2);
+  });
+
+  it('a missing file', async () => {
+    const r = await run(['check-config', 'does-not-exist.yaml']);
+    expect(r.stderr).toBe('does-not-exist.yaml: cannot read config file: no such file\n');
+    expect(r.code).toBe(2);
+  });
+});
