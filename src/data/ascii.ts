@@ -39,6 +39,10 @@ export function fromNetworkAscii(): Transform {
   let heldCR = false;
   return new Transform({
     transform(chunk: Buffer, _enc, cb: TransformCallback) {
+      if (chunk.length === 0) {
+        cb(); // an empty chunk says nothing about a held CR
+        return;
+      }
       const out = Buffer.allocUnsafe(chunk.length + 1);
       let o = 0;
       let i = 0;

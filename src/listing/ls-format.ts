@@ -1,12 +1,13 @@
 /**
  * LIST lines in the `ls -l` form every client parses (FileZilla, WinSCP, curl, lftp, basic-ftp):
  * `-rw-r--r--   1 ftp      ftp          1234 Nov 28 20:03 name`, dates in UTC, the year instead of the
- * time for dates more than six months away.
+ * time for dates more than six months old or in the future.
  */
 import type { FileStat } from '../storage/storage.js';
 
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
-const SIX_MONTHS_MS = 182 * 86_400_000;
+const DAY_MS = 86_400_000;
+const SIX_MONTHS_MS = 182 * DAY_MS;
 
 function modeString(st: FileStat): string {
   const mode = st.mode ?? (st.type === 'dir' ? 0o755 : 0o644);
@@ -24,7 +25,9 @@ export function lsDate(mtime: Date, now: number): string {
   const month = MONTHS[mtime.getUTCMonth()]!;
   const day = String(mtime.getUTCDate()).padStart(2, ' ');
   const t = mtime.getTime();
-  if (Math.abs(now - t) < SIX_MONTHS_MS) {
+  // As ls: the time for the past six months, else the year. A client that gets no year picks the one that
+  // puts the date in the past, so a date in the future (beyond a day of clock skew) must show its year.
+  if (t > now - SIX_MONTHS_MS && t < now + DAY_MS) {
     return `${month} ${day} ${pad2(mtime.getUTCHours())}:${pad2(mtime.getUTCMinutes())}`;
   }
   return `${month} ${day}  ${mtime.getUTCFullYear()}`;

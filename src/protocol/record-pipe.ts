@@ -7,7 +7,7 @@
  *
  * `feed()` tracks TLS record boundaries. Once `clearing` is set (after the CCC reply), a byte at a record
  * boundary that cannot start a TLS record is the first plaintext byte: it and everything after it are
- * returned to the caller instead of being given to TLS.
+ * returned to the caller instead of being given to TLS, and so is every byte fed after it.
  */
 import { Duplex } from 'node:stream';
 import type { Socket } from 'node:net';
@@ -24,6 +24,8 @@ export class RecordPipe extends Duplex {
   private remaining = 0;
   private readonly header = Buffer.alloc(RECORD_HEADER);
   private headerLen = 0;
+  /** The first plaintext byte was seen: the TLS stream is over, every later byte is plaintext. */
+  private cleared = false;
 
   constructor(private readonly raw: Socket) {
     super({ allowHalfOpen: true });
@@ -31,6 +33,7 @@ export class RecordPipe extends Duplex {
 
   /** Gives raw bytes to TLS; returns the plaintext that follows the TLS stream, if any. */
   feed(chunk: Buffer): Buffer | undefined {
+    if (this.cleared) return chunk;
     let i = 0;
     while (i < chunk.length) {
       if (this.remaining > 0) {
@@ -40,6 +43,7 @@ export class RecordPipe extends Duplex {
         continue;
       }
       if (this.headerLen === 0 && this.clearing && !canStartRecord(chunk[i]!)) {
+        this.cleared = true;
         if (i > 0) this.deliver(chunk.subarray(0, i));
         return chunk.subarray(i);
       }

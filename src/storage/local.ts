@@ -48,6 +48,7 @@ export class LocalStorage implements Storage {
 
   /** The real path of an existing entry, symlinks followed, or ENOENT if it resolves outside the root. */
   private async resolve(path: VirtualPath): Promise<string> {
+    checkSegments(path);
     const root = await this.rootPath();
     const real = await fs.realpath(nodePath.join(root, ...path));
     if (!this.inside(root, real)) throw new StorageError('ENOENT');
@@ -57,6 +58,7 @@ export class LocalStorage implements Storage {
   /** The real parent directory plus the entry name, for operations on the name itself. */
   private async resolveName(path: VirtualPath): Promise<string> {
     if (path.length === 0) throw new StorageError('EACCES', 'the root itself');
+    checkSegments(path);
     const parent = await this.resolve(path.slice(0, -1));
     return nodePath.join(parent, path[path.length - 1]!);
   }
@@ -94,7 +96,8 @@ export class LocalStorage implements Storage {
           const target = await fs.realpath(full);
           if (!this.inside(root, target)) return undefined;
         }
-        const st = await fs.stat(full);
+        // lstat for what readdir saw as a plain entry: if it became a link meanwhile, it is not followed.
+        const st = isLink ? await fs.stat(full) : await fs.lstat(full);
         if (!st.isFile() && !st.isDirectory()) return undefined;
         return this.toStat(name, st);
       } catch {
@@ -113,7 +116,8 @@ export class LocalStorage implements Storage {
 
   async read(path: VirtualPath, options: ReadOptions = {}): Promise<Readable> {
     const real = await this.resolve(path);
-    const handle = await fs.open(real, constants.O_RDONLY | constants.O_NOFOLLOW);
+    // O_NONBLOCK: opening a FIFO must not block a thread of the pool (it is refused below).
+    const handle = await fs.open(real, constants.O_RDONLY | constants.O_NOFOLLOW | (constants.O_NONBLOCK ?? 0));
     try {
       const st = await handle.stat();
       if (st.isDirectory()) throw new StorageError('EISDIR');
@@ -126,13 +130,16 @@ export class LocalStorage implements Storage {
   }
 
   async write(path: VirtualPath, options: WriteOptions): Promise<Upload> {
-    const target = await this.resolveName(path);
-    const existing = await fs.lstat(target).catch(() => undefined);
-    if (existing?.isDirectory()) throw new StorageError('EISDIR');
+    let target = await this.resolveName(path);
+    let existing = await fs.lstat(target).catch(() => undefined);
     if (existing?.isSymbolicLink()) {
-      // Writing through a link is allowed only when it stays inside the root.
-      await this.resolve(path);
+      // Writing through a link is allowed only when it stays inside the root; then it writes the link's
+      // target (in every mode, as open() would), and the target's type and mode count.
+      target = await this.resolve(path);
+      existing = await fs.stat(target);
     }
+    if (existing?.isDirectory()) throw new StorageError('EISDIR');
+    if (existing && !existing.isFile()) throw new StorageError('EACCES', 'not a regular file');
     if (options.mode === 'replace') {
       const temp = nodePath.join(nodePath.dirname(target), TEMP_PREFIX + randomBytes(8).toString('hex'));
       const stream = createWriteStream(temp, { flags: 'wx', mode: existing ? existing.mode & 0o777 : 0o644 });
@@ -195,6 +202,26 @@ export class LocalStorage implements Storage {
   async freeSpace(path: VirtualPath): Promise<number> {
     const st = await fs.statfs(await this.resolve(path));
     return st.bavail * st.bsize;
+  }
+}
+
+/**
+ * Refuses segments that would make `path.join` name something else than the entry: `''`, `.`, `..`, or a
+ * separator or NUL inside. `resolvePath()` never makes them, but a Storage can be called by embedders too,
+ * and `..` as the last segment of a name operation (rmdir, rename) would act outside the checked parent.
+ */
+function checkSegments(path: VirtualPath): void {
+  for (const segment of path) {
+    if (
+      segment === '' ||
+      segment === '.' ||
+      segment === '..' ||
+      segment.includes('/') ||
+      segment.includes('\0') ||
+      (nodePath.sep === '\\' && segment.includes('\\'))
+    ) {
+      throw new StorageError('EINVAL', 'invalid path segment');
+    }
   }
 }
 

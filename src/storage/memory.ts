@@ -3,6 +3,7 @@
  * `replace` uploads become visible only on commit, aborted uploads leave the old content untouched.
  */
 import { Readable, Writable } from 'node:stream';
+import { finished } from 'node:stream/promises';
 import { StorageError } from '../protocol/errors.js';
 import type { FileStat, ReadOptions, Storage, Upload, WriteOptions } from './storage.js';
 import type { VirtualPath } from './virtual-path.js';
@@ -134,16 +135,21 @@ export class MemoryStorage implements Storage {
       },
     });
     let prefix: Buffer[] = [];
+    /** What a file system keeps after an aborted `offset` write: the old bytes past the written ones. */
+    let rest = Buffer.alloc(0);
     if (options.mode === 'append' && existing) prefix = existing.chunks;
     if (options.mode === 'offset') {
       const offset = options.offset ?? 0;
       const size = existing?.size ?? 0;
       if (offset > size) throw new StorageError('EINVAL', 'offset past the end of the file');
-      prefix = existing ? [Buffer.concat(existing.chunks).subarray(0, offset)] : [];
+      const old = existing ? Buffer.concat(existing.chunks) : Buffer.alloc(0);
+      prefix = [old.subarray(0, offset)];
+      rest = old.subarray(offset);
     }
     return {
       stream,
       commit: async () => {
+        if (!stream.writableFinished) await finished(stream);
         const current = dir.entries.get(name);
         if (current?.type === 'dir') throw new StorageError('EISDIR');
         const file = this.newFile([...prefix, ...received]);
@@ -154,8 +160,11 @@ export class MemoryStorage implements Storage {
       abort: async () => {
         stream.destroy();
         if (options.mode !== 'replace' && received.length > 0) {
-          // Appends keep what arrived, as a file system would.
-          dir.entries.set(name, this.newFile([...prefix, ...received]));
+          // Appends and offset writes keep what arrived, as a file system would: in place, nothing truncated.
+          const written = received.reduce((n, c) => n + c.length, 0);
+          const file = this.newFile([...prefix, ...received, rest.subarray(Math.min(written, rest.length))]);
+          if (existing) file.mode = existing.mode;
+          dir.entries.set(name, file);
         }
       },
     };
@@ -199,6 +208,7 @@ export class MemoryStorage implements Storage {
     const target = this.dirOf(to);
     const toName = to[to.length - 1]!;
     const existing = target.entries.get(toName);
+    if (existing === node) return; // onto itself: nothing to do (POSIX)
     if (existing?.type === 'dir' && (node.type !== 'dir' || existing.entries.size > 0)) {
       throw new StorageError(node.type === 'dir' ? 'ENOTEMPTY' : 'EISDIR');
     }

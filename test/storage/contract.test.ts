@@ -1,0 +1,25 @@
+/** The storage contract (src/testing/storage-contract.ts) run against every backend. */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'vitest';
+import { LocalStorage } from '../../src/storage/local.js';
+import { MemoryStorage } from '../../src/storage/memory.js';
+import { storageContract, type StorageFixture } from '../../src/testing/storage-contract.js';
+
+const backends: [string, () => Promise<StorageFixture>][] = [
+  [
+    'LocalStorage',
+    async () => {
+      const root = await mkdtemp(join(tmpdir(), 'ftpsd-contract-'));
+      return { storage: new LocalStorage(root), cleanup: () => rm(root, { recursive: true, force: true }) };
+    },
+  ],
+  ['MemoryStorage', async () => ({ storage: new MemoryStorage() })],
+];
+
+for (const [name, factory] of backends) {
+  describe(`storage contract: ${name}`, () => {
+    for (const c of storageContract(factory)) it(c.name, c.run);
+  });
+}
