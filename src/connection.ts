@@ -138,9 +138,9 @@ export class Connection implements CommandContext {
     }
   }
 
-  async clearTls(): Promise<void> {
+  async clearTls(r: Reply): Promise<void> {
     try {
-      await this.channel.clearTls(this.settings.timeouts.cccMs);
+      await this.channel.clearTls(formatReply(r), this.settings.timeouts.cccMs);
     } catch (err) {
       this.log.info({ err: (err as Error).message }, 'CCC failed');
       this.destroy();
@@ -191,7 +191,11 @@ export class Connection implements CommandContext {
     this.active = undefined;
   }
 
-  private dataLink(): DataLink {
+  /**
+   * Takes the prepared data connection for one transfer. `release` closes what the transfer did not use
+   * (a RETR of a missing file fails before connecting: its listener and any waiting connection go).
+   */
+  private dataLink(): { link: DataLink; release: () => void } {
     const passive = this.passive;
     const active = this.active;
     this.passive = undefined;
@@ -203,7 +207,7 @@ export class Connection implements CommandContext {
       throw new FtpError(521, 'Data connections must be protected: send PROT P.');
     }
     const { timeouts } = this.settings;
-    return {
+    const link: DataLink = {
       connect: async (signal) => {
         if (passive) {
           try {
@@ -222,7 +226,7 @@ export class Connection implements CommandContext {
         const tls = this.server.tls;
         if (!tls) throw new FtpError(425, 'TLS is not configured.');
         return protectDataSocket(socket, {
-          context: tls.current,
+          context: tls.data,
           binder: this.binder,
           reuse: this.settings.sessionReuse,
           handshakeTimeoutMs: timeouts.handshakeMs,
@@ -236,18 +240,28 @@ export class Connection implements CommandContext {
         if (this.running) this.running.bytes += n;
       },
     };
+    return { link, release: () => passive?.close() };
   }
 
-  private async runTransfer(run: (link: DataLink, signal: AbortSignal) => Promise<TransferOutcome>): Promise<TransferOutcome> {
-    const link = this.dataLink();
+  /**
+   * Runs one transfer and writes its final reply. `done` resolves only after that reply was written, so
+   * an ABOR's own reply always follows the transfer's 426 (RFC 959 4.1.3).
+   */
+  private async runTransfer(
+    run: (link: DataLink, signal: AbortSignal) => Promise<TransferOutcome>,
+    ended: (outcome: TransferOutcome) => void,
+  ): Promise<void> {
+    const { link, release } = this.dataLink();
     const controller = new AbortController();
     let finish!: () => void;
     this.running = { controller, done: new Promise((r) => (finish = r)), bytes: 0 };
     try {
       const outcome = await run(link, controller.signal);
       if (outcome.error !== undefined) this.log.error({ err: outcome.error }, 'transfer failed');
-      return outcome;
+      ended(outcome);
+      await this.send(outcome.reply);
     } finally {
+      release();
       this.running = undefined;
       finish();
       this.touch();
@@ -257,43 +271,46 @@ export class Connection implements CommandContext {
   async sendData(source: () => Promise<TransferSource>, opening: string): Promise<void> {
     let path: VirtualPath | undefined;
     const started = Date.now();
-    const outcome = await this.runTransfer((link, signal) =>
-      runDownload(
-        link,
-        async () => {
-          const s = await source();
-          path = s.path;
-          return s.stream;
-        },
-        opening,
-        signal,
-      ),
+    await this.runTransfer(
+      (link, signal) =>
+        runDownload(
+          link,
+          async () => {
+            const s = await source();
+            path = s.path;
+            return s.stream;
+          },
+          opening,
+          signal,
+        ),
+      (outcome) => {
+        if (!outcome.ok || !path) return;
+        this.events.emit('download', {
+          ...this.info,
+          path: formatPath(path),
+          bytes: outcome.bytes,
+          durationMs: Date.now() - started,
+          secure: this.session.prot === 'P',
+        });
+      },
     );
-    if (outcome.ok && path) {
-      this.events.emit('download', {
-        ...this.info,
-        path: formatPath(path),
-        bytes: outcome.bytes,
-        durationMs: Date.now() - started,
-        secure: this.session.prot === 'P',
-      });
-    }
-    await this.send(outcome.reply);
   }
 
   async receiveData(upload: () => Promise<Upload>, opening: string, path: VirtualPath): Promise<void> {
     const started = Date.now();
-    const outcome = await this.runTransfer((link, signal) => runUpload(link, upload, opening, signal));
-    if (outcome.ok) {
-      this.events.emit('upload', {
-        ...this.info,
-        path: formatPath(path),
-        bytes: outcome.bytes,
-        durationMs: Date.now() - started,
-        secure: this.session.prot === 'P',
-      });
-    }
-    await this.send(outcome.reply);
+    await this.runTransfer(
+      (link, signal) => runUpload(link, upload, opening, signal),
+      (outcome) => {
+        if (!outcome.ok) return;
+        this.events.emit('upload', {
+          ...this.info,
+          path: formatPath(path),
+          bytes: outcome.bytes,
+          durationMs: Date.now() - started,
+          secure: this.session.prot === 'P',
+        });
+      },
+    );
   }
 
   async abortTransfer(): Promise<boolean> {

@@ -53,8 +53,8 @@ export interface CommandContext {
   send(reply: Reply): Promise<void>;
   /** AUTH: after the 234 reply, starts TLS on the control connection. */
   startTls(): Promise<void>;
-  /** CCC: after the 200 reply, ends TLS on the control connection. */
-  clearTls(): Promise<void>;
+  /** CCC: writes the 200 reply and ends TLS on the control connection (armed before the reply goes out). */
+  clearTls(reply: Reply): Promise<void>;
   /** PASS: asks the authenticator; applies the login on success. */
   login(user: string, password: string): Promise<boolean>;
   /** Prepares the next data connection (PASV/EPSV/PORT/EPRT); returns the port listened on for passive. */

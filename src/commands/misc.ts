@@ -70,7 +70,8 @@ function optsMlst(ctx: CommandContext, value: string) {
   const wanted = new Set(value.toLowerCase().split(';').filter(Boolean));
   const chosen = MLST_FACTS.filter((f) => wanted.has(f.toLowerCase()));
   ctx.session.mlstFacts = new Set(chosen.map((f) => f.toLowerCase()));
-  return reply(200, `MLST OPTS ${chosen.map((f) => f + ';').join('')}`);
+  // RFC 3659 7.9: the facts follow after a space, if there are any.
+  return reply(200, chosen.length > 0 ? `MLST OPTS ${chosen.map((f) => f + ';').join('')}` : 'MLST OPTS');
 }
 
 export const OPTS = defineCommand({

@@ -88,8 +88,7 @@ export const CCC = defineCommand({
     if (policy === 'all' || (policy === 'login' && !ctx.session.user)) {
       return reply(533, 'CCC refused by policy: the command channel must stay protected.');
     }
-    await ctx.send(reply(200, 'Clearing the command channel.'));
-    await ctx.clearTls();
+    await ctx.clearTls(reply(200, 'Clearing the command channel.'));
   },
 });
 

@@ -13,6 +13,11 @@ function modeName(ctx: CommandContext): string {
   return ctx.session.type === 'I' ? 'BINARY' : 'ASCII';
 }
 
+/** RFC 3659 5.4: a restart position the file cannot be repositioned to. */
+function badRestart(): FtpError {
+  return new FtpError(554, 'Invalid restart position: past the end of the file.');
+}
+
 export const RETR = defineCommand({
   name: 'RETR',
   arg: 'required',
@@ -26,6 +31,7 @@ export const RETR = defineCommand({
     return ctx.sendData(async () => {
       const st = await ctx.storage.stat(path);
       if (st.type !== 'file') throw new FtpError(550, 'Not a regular file.');
+      if (start > st.size) throw badRestart();
       const stream = await ctx.storage.read(path, { start });
       return { stream: end === undefined ? stream : stream.pipe(limitBytes(end - start)), path };
     }, `Opening ${modeName(ctx)} mode data connection for ${baseName(path)}.`);
@@ -38,7 +44,13 @@ async function store(ctx: CommandContext, path: VirtualPath, mode: 'replace' | '
   ctx.session.range = undefined;
   const writeMode = mode === 'append' ? 'append' : offset > 0 ? 'offset' : 'replace';
   return ctx.receiveData(
-    () => ctx.storage.write(path, { mode: writeMode, offset }),
+    async () => {
+      if (writeMode === 'offset') {
+        const size = await ctx.storage.stat(path).then((st) => st.size, () => 0);
+        if (offset > size) throw badRestart();
+      }
+      return ctx.storage.write(path, { mode: writeMode, offset });
+    },
     `Ok to send data for ${baseName(path)}.`,
     path,
   );

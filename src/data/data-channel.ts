@@ -18,7 +18,11 @@ export interface ProtectOptions {
 }
 
 export async function protectDataSocket(socket: Socket, options: ProtectOptions): Promise<TLSSocket> {
-  const tls = new TLSSocket(socket, { isServer: true, secureContext: options.context });
+  const tls = new TLSSocket(socket, {
+    isServer: true,
+    secureContext: options.context,
+    ...(options.binder ? { server: options.binder.dataServer as never } : {}),
+  });
   tls.on('error', () => {}); // failures are handled below and by the transfer
   await new Promise<void>((resolve, reject) => {
     const fail = (reason: string) => () => {
@@ -47,10 +51,11 @@ export async function protectDataSocket(socket: Socket, options: ProtectOptions)
     options.signal.addEventListener('abort', onAbort, { once: true });
   });
   if (options.reuse === 'require' && !options.binder?.owns(tls)) {
+    const resumed = tls.isSessionReused(); // ask before destroy(): afterwards it is always false
     tls.destroy();
     throw new FtpError(
       425,
-      tls.isSessionReused()
+      resumed
         ? 'Data connection refused: it resumed a TLS session of another control connection.'
         : 'Data connection refused: TLS session reuse required (resume the control connection\'s TLS session).',
       { code: 'FTP_ERR_DATA_CONNECTION' },

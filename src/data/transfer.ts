@@ -52,10 +52,13 @@ export async function runDownload(
   let data: Duplex | undefined;
   let dataFailed = false;
   try {
+    // The set-up steps only hear an abort that happens while they wait, so check between them.
+    signal.throwIfAborted();
     const socket = await link.connect(signal);
     data = socket;
     socket.once('error', () => (dataFailed = true));
     await link.opening(openingText);
+    signal.throwIfAborted();
     data = await link.protect(socket, signal);
     data.once('error', () => (dataFailed = true));
     const stalled = watchStall(socket, link.stalledMs);
@@ -69,8 +72,9 @@ export async function runDownload(
     await pipeline(stages, { signal: AbortSignal.any([signal, stalled]) });
     return { reply: reply(226, 'Transfer complete.'), ok: true, bytes };
   } catch (err) {
-    if (err instanceof FtpError) return { reply: err.reply, ok: false, bytes };
+    // Aborted (ABOR) is 426 at any stage, also while still waiting for the data connection.
     if (signal.aborted) return { reply: reply(426, 'Transfer aborted.'), ok: false, bytes };
+    if (err instanceof FtpError) return { reply: err.reply, ok: false, bytes };
     if (dataFailed || data === undefined) {
       return { reply: reply(426, 'Connection closed; transfer aborted.'), ok: false, bytes };
     }
@@ -99,10 +103,13 @@ export async function runUpload(
   let data: Duplex | undefined;
   let dataFailed = false;
   try {
+    // The set-up steps only hear an abort that happens while they wait, so check between them.
+    signal.throwIfAborted();
     const socket = await link.connect(signal);
     data = socket;
     socket.once('error', () => (dataFailed = true));
     await link.opening(openingText);
+    signal.throwIfAborted();
     data = await link.protect(socket, signal);
     data.once('error', () => (dataFailed = true));
     const stalled = watchStall(socket, link.stalledMs);
@@ -117,8 +124,8 @@ export async function runUpload(
     return { reply: reply(226, 'Transfer complete.'), ok: true, bytes };
   } catch (err) {
     await upload.abort().catch(() => {});
-    if (err instanceof FtpError) return { reply: err.reply, ok: false, bytes };
     if (signal.aborted) return { reply: reply(426, 'Transfer aborted.'), ok: false, bytes };
+    if (err instanceof FtpError) return { reply: err.reply, ok: false, bytes };
     if (dataFailed || data === undefined) {
       return { reply: reply(426, 'Connection closed; transfer aborted.'), ok: false, bytes };
     }

@@ -153,16 +153,21 @@ export class ControlChannel {
       tls.once('error', onFail);
       tls.once('close', onClose);
     });
+    binder?.adopt(tls);
     this.source = tls;
     tls.on('data', this.onTlsData);
     tls.on('end', this.onEnd);
   }
 
   /**
-   * CCC: ends TLS with a close_notify exchange and goes on in plaintext on the same TCP connection.
-   * Call after the 200 reply was written. Rejects if the client does not complete the exchange in time.
+   * CCC: writes `reply` (the 200) under TLS, then ends TLS with a close_notify exchange and goes on in
+   * plaintext on the same TCP connection. Rejects if the client does not complete the exchange in time.
+   *
+   * The channel switches to clearing before the reply is written: a client may answer the 200 with its
+   * close_notify at once, even before our write completes, and that must not read as the end of the
+   * connection. Done means both close_notify alerts went their way, in either order.
    */
-  async clearTls(timeoutMs: number): Promise<void> {
+  async clearTls(reply: string, timeoutMs: number): Promise<void> {
     const tls = this.tls;
     const pipe = this.pipe;
     if (!tls || !pipe) return;
@@ -171,10 +176,12 @@ export class ControlChannel {
     tls.off('data', this.onTlsData);
     // Anything already decrypted but not yet read stays in the line reader.
     await new Promise<void>((resolve, reject) => {
+      let ours = false; // our close_notify was written
+      let theirs = false; // the client ended TLS
       let done = false;
       const timer = setTimeout(() => finish(new Error('CCC: no close_notify from the client')), timeoutMs);
       const finish = (err?: Error) => {
-        if (done) return;
+        if (done || (!err && !(ours && theirs))) return;
         done = true;
         clearTimeout(timer);
         tls.off('end', onEnd);
@@ -183,17 +190,25 @@ export class ControlChannel {
         if (err) reject(err);
         else resolve();
       };
-      const onEnd = () => finish();
+      const onEnd = () => {
+        theirs = true;
+        finish();
+      };
       const onClose = () => finish(new Error('CCC: connection closed'));
       // Plaintext at a record boundary also ends TLS (a client that skips its close_notify).
       const onPlain = () => {
-        if (this.reader.pendingBytes > 0) finish();
+        if (this.reader.pendingBytes > 0) onEnd();
       };
       tls.on('data', (chunk: Buffer) => this.onData(chunk));
       tls.once('end', onEnd);
       tls.once('close', onClose);
       this.raw.on('data', onPlain);
-      tls.end(); // sends our close_notify
+      void this.write(reply).then(() =>
+        tls.end(() => {
+          ours = true;
+          finish();
+        }),
+      );
     });
     this.tls = undefined;
     this.pipe = undefined;

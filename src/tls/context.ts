@@ -33,30 +33,50 @@ export const TLS12_CIPHERS = [
 export class TlsContexts {
   private readonly ticketKeys = randomBytes(48);
   private context: SecureContext;
+  private dataContext: SecureContext;
 
   constructor(
     material: TlsMaterial,
     private readonly options: TlsContextOptions = {},
   ) {
-    this.context = this.build(material);
+    [this.context, this.dataContext] = this.buildBoth(material);
   }
 
-  /** The context for new control and data connections. */
+  /** The context for new control connections (and data connections that may resume their session). */
   get current(): SecureContext {
     return this.context;
   }
 
-  /** Replaces the certificate and key; throws (and keeps the old ones) if they are unusable. */
-  update(material: TlsMaterial): void {
-    this.context = this.build(material);
+  /**
+   * The context for protected data connections. Without resumption each one is a full handshake, and TLS
+   * 1.3 follows that with session tickets (stateful ones even with SSL_OP_NO_TICKET) that an uploading
+   * client never reads; a client that closes with unread data makes its kernel reset the connection and
+   * drop the end of the upload (lftp does, intermittently). So without resumption data connections use
+   * TLS 1.2, which sends nothing after the handshake (unless TLS 1.3 is the configured minimum).
+   */
+  get data(): SecureContext {
+    return this.dataContext;
   }
 
-  private build(material: TlsMaterial): SecureContext {
+  /** Replaces the certificate and key; throws (and keeps the old ones) if they are unusable. */
+  update(material: TlsMaterial): void {
+    [this.context, this.dataContext] = this.buildBoth(material);
+  }
+
+  private buildBoth(material: TlsMaterial): [SecureContext, SecureContext] {
+    const control = this.build(material);
+    const resumption = this.options.resumption ?? true;
+    if (resumption || this.options.minVersion === 'TLSv1.3') return [control, control];
+    return [control, this.build(material, 'TLSv1.2')];
+  }
+
+  private build(material: TlsMaterial, maxVersion?: 'TLSv1.2'): SecureContext {
     const resumption = this.options.resumption ?? true;
     const ctx = createSecureContext({
       cert: material.cert,
       key: material.key,
       minVersion: this.options.minVersion ?? 'TLSv1.2',
+      ...(maxVersion ? { maxVersion } : {}),
       ciphers: TLS12_CIPHERS,
       honorCipherOrder: true,
       sessionTimeout: this.options.sessionTimeout ?? 86_400,

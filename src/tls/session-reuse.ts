@@ -4,10 +4,17 @@
  * that was issued on this session's control connection.
  *
  * How: the control connection's TLSSocket gets a `SessionBinder` as its `server`, so Node reports every
- * session (every TLS 1.3 ticket, the TLS 1.2 session) it issues through `newSession`. The binder keeps a
- * digest of each one's master secret (the ticket's resumption PSK in TLS 1.3). A resumed data connection
- * carries the same master secret, so `owns()` can tell whether it resumed one of ours - a ticket taken
- * from another control connection (even of the same client address) does not match.
+ * TLS 1.3 ticket it issues through `newSession`. A TLS 1.2 session is not reported when it is carried in
+ * a ticket (OpenSSL gives it no session id, so it never reaches the session cache callbacks), so the
+ * binder also takes the control connection's own session once its handshake is done (`adopt()`). The
+ * binder keeps a digest of each one's master secret (the ticket's resumption PSK in TLS 1.3). A resumed
+ * data connection carries the same master secret, so `owns()` can tell whether it resumed one of ours -
+ * a ticket taken from another control connection (even of the same client address) does not match.
+ *
+ * TLS 1.2 clients that turn tickets off (curl does) resume by session id, which needs a server-side
+ * session cache. Each binder is that cache for its own control connection only: it keeps the few
+ * sessions issued with an id, and a data connection's TLSSocket gets `dataServer` as its `server`, which
+ * answers `resumeSession` from them. Sessions issued on data connections are never recorded.
  */
 import { createHash } from 'node:crypto';
 import type { TLSSocket } from 'node:tls';
@@ -16,6 +23,8 @@ const MAX_SESSIONS = 16;
 
 export class SessionBinder {
   private readonly digests: string[] = [];
+  /** Sessions issued with a session id (TLS 1.2 without tickets), by hex id. */
+  private readonly byId = new Map<string, Buffer>();
 
   /** Node asks before enabling its session callbacks. */
   listenerCount(event: string): number {
@@ -25,14 +34,39 @@ export class SessionBinder {
   /** Node calls `emit('newSession', id, sessionDer, done)` on the control socket's server. */
   emit(event: string, ...args: unknown[]): boolean {
     if (event !== 'newSession') return false;
-    const [, session, done] = args as [Buffer, Buffer, () => void];
-    const digest = masterKeyDigest(session);
-    if (digest !== undefined) {
-      this.digests.push(digest);
-      if (this.digests.length > MAX_SESSIONS) this.digests.shift();
+    const [id, session, done] = args as [Buffer, Buffer, () => void];
+    this.remember(session);
+    if (id.length > 0) {
+      this.byId.set(id.toString('hex'), session);
+      if (this.byId.size > MAX_SESSIONS) this.byId.delete(this.byId.keys().next().value!);
     }
     done();
     return true;
+  }
+
+  /** The `server` of a data connection's TLSSocket: resumes this control connection's session ids. */
+  readonly dataServer = {
+    listenerCount: (event: string): number => (event === 'resumeSession' ? 1 : 0),
+    emit: (event: string, ...args: unknown[]): boolean => {
+      if (event !== 'resumeSession') return false;
+      const [id, callback] = args as [Buffer, (err: Error | null, session: Buffer | null) => void];
+      callback(null, this.byId.get(id.toString('hex')) ?? null);
+      return true;
+    },
+  };
+
+  /** Takes the session of a finished TLS 1.2 control handshake (TLS 1.3 sessions come as tickets). */
+  adopt(control: TLSSocket): void {
+    if (control.getProtocol() === 'TLSv1.3') return;
+    const session = control.getSession();
+    if (session) this.remember(session);
+  }
+
+  private remember(session: Buffer): void {
+    const digest = masterKeyDigest(session);
+    if (digest === undefined || this.digests.includes(digest)) return;
+    this.digests.push(digest);
+    if (this.digests.length > MAX_SESSIONS) this.digests.shift();
   }
 
   /** Whether `data` resumed a session issued on the control connection this binder watches. */

@@ -5,6 +5,7 @@
 import { connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { once } from 'node:events';
+import { StringDecoder } from 'node:string_decoder';
 
 export interface FtpReply {
   code: number;
@@ -38,10 +39,14 @@ export class RawClient {
     return c;
   }
 
-  private attach(s: Socket | TLSSocket): void {
-    s.setEncoding('utf8');
-    s.on('data', (d: string) => {
-      this.buffer += d;
+  /**
+   * Parses the replies that arrive on `s`. Decodes without `setEncoding`, so the raw socket keeps giving
+   * Buffers (test/helpers/ccc.ts runs TLS over it and attaches the raw socket again after CCC).
+   */
+  attach(s: Socket | TLSSocket): void {
+    const decoder = new StringDecoder('utf8');
+    s.on('data', (d: Buffer) => {
+      this.buffer += decoder.write(d);
       this.parse();
     });
     s.on('close', () => {

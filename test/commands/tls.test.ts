@@ -1,0 +1,387 @@
+/**
+ * AUTH PBSZ PROT CCC (RFC 2228, RFC 4217), implicit FTPS, and TLS session reuse on data connections.
+ */
+import { once } from 'node:events';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { connect as tlsConnect, type TLSSocket } from 'node:tls';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { authClearable, ccc } from '../helpers/ccc.js';
+import { allBytes, download, loggedIn, upload } from '../helpers/flows.js';
+import { RawClient, readAll } from '../helpers/raw-client.js';
+import { PASS, USER, startServer, type TestServer } from '../helpers/server.js';
+
+describe('AUTH', () => {
+  let t: TestServer;
+  beforeAll(async () => {
+    t = await startServer();
+    await writeFile(join(t.root, 'file.txt'), 'secret data\n');
+  });
+  afterAll(() => t.close());
+
+  for (const mechanism of ['TLS', 'TLS-C', 'SSL', 'TLS-P', 'tls']) {
+    it(`AUTH ${mechanism}: 234, then a TLS handshake, then commands over TLS`, async () => {
+      const c = await RawClient.connect(t.port);
+      await c.expectCmd(`AUTH ${mechanism}`, 234, new RegExp(`^234 Proceed with negotiation \\(AUTH ${mechanism.toUpperCase()}\\)\\.$`));
+      await c.upgrade();
+      expect((c.socket as TLSSocket).encrypted).toBe(true);
+      await c.login(USER, PASS);
+      await c.expectCmd('STAT', 211, /Control connection: TLS/);
+      c.close();
+    });
+  }
+
+  it('refuses AUTH without a mechanism (501) and an unknown one (504)', async () => {
+    const c = await RawClient.connect(t.port);
+    await c.expectCmd('AUTH', 501, /^501 Syntax: AUTH <sp> TLS$/);
+    await c.expectCmd('AUTH KERBEROS_V4', 504, /^504 Unsupported security mechanism: use AUTH TLS\.$/);
+    await c.expectCmd('AUTH GSSAPI', 504);
+    await c.expectCmd('NOOP', 200);
+    c.close();
+  });
+
+  it('refuses AUTH when TLS is already on (503)', async () => {
+    const c = await RawClient.connect(t.port);
+    await c.auth();
+    await c.expectCmd('AUTH TLS', 503, /^503 TLS is already active\.$/);
+    await c.expectCmd('NOOP', 200);
+    c.close();
+  });
+
+  it('never executes plaintext pipelined after AUTH', async () => {
+    const c = await RawClient.connect(t.port);
+    c.write(`AUTH TLS\r\nUSER ${USER}\r\nPASS ${PASS}\r\nDELE file.txt\r\n`);
+    await c.expect(234);
+    // The injected bytes went to the TLS handshake, which failed: no 331, no 230, the connection is gone.
+    await expect(c.reply(5000)).rejects.toThrow(/connection closed/);
+    expect(c.isClosed).toBe(true);
+    const check = await loggedIn(t, { binary: true });
+    await check.expectCmd('SIZE file.txt', 213, /^213 12$/);
+    check.close();
+  });
+
+  it('a plaintext command sent after the 234 instead of a ClientHello ends the connection', async () => {
+    const c = await RawClient.connect(t.port);
+    await c.expectCmd('AUTH TLS', 234);
+    c.send(`USER ${USER}`);
+    await expect(c.reply(5000)).rejects.toThrow(/connection closed/);
+  });
+
+  it('AUTH starts the login again', async () => {
+    const c = await loggedIn(t);
+    await c.auth();
+    await c.expectCmd('PWD', 530);
+    await c.login(USER, PASS);
+    c.close();
+  });
+
+  it('answers AUTH with 431 when the server has no certificate, and leaves TLS out of FEAT', async () => {
+    const t2 = await startServer({ tls: undefined });
+    try {
+      const c = await RawClient.connect(t2.port);
+      await c.expectCmd('AUTH TLS', 431, /^431 TLS is not available on this server\.$/);
+      const feat = await c.expectCmd('FEAT', 211);
+      expect(feat.text).not.toMatch(/AUTH|PBSZ|PROT|CCC/);
+      await c.expectCmd('PBSZ 0', 503);
+      c.close();
+    } finally {
+      await t2.close();
+    }
+  });
+});
+
+describe('PBSZ and PROT', () => {
+  let t: TestServer;
+  beforeAll(async () => {
+    t = await startServer();
+    await writeFile(join(t.root, 'file.txt'), 'protected bytes');
+  });
+  afterAll(() => t.close());
+
+  it('PBSZ needs TLS first (503), PROT needs PBSZ (503)', async () => {
+    const c = await RawClient.connect(t.port);
+    await c.expectCmd('PBSZ 0', 503, /^503 PBSZ needs a secure control connection: send AUTH TLS first\.$/);
+    await c.expectCmd('PROT P', 503, /^503 PROT needs a secure control connection: send AUTH TLS first\.$/);
+    await c.auth();
+    await c.expectCmd('PROT P', 503, /^503 PROT needs PBSZ first\.$/);
+    await c.expectCmd('PBSZ', 501);
+    await c.expectCmd('PBSZ x', 501, /^501 PBSZ needs a number\.$/);
+    await c.expectCmd('PBSZ 0', 200, /^200 PBSZ=0$/);
+    await c.expectCmd('PROT P', 200, /^200 Protection level set to Private\.$/);
+    c.close();
+  });
+
+  it('PROT S and E are refused (536), C and P accepted (200), anything else 504', async () => {
+    const c = await RawClient.connect(t.port);
+    await c.auth();
+    await c.expectCmd('PBSZ 0', 200);
+    await c.expectCmd('PROT S', 536, /^536 Protection level S not supported\.$/);
+    await c.expectCmd('PROT E', 536, /^536 Protection level E not supported\.$/);
+    await c.expectCmd('PROT X', 504, /^504 Unknown protection level\.$/);
+    await c.expectCmd('PROT C', 200, /^200 Protection level set to Clear\.$/);
+    await c.expectCmd('PROT p', 200, /^200 Protection level set to Private\.$/);
+    c.close();
+  });
+
+  it('PROT P protects downloads and uploads; PROT C goes back to clear data', async () => {
+    const c = await loggedIn(t, { auth: 'TLS', binary: true });
+    await c.expectCmd('PROT P', 200);
+    expect((await download(c, 'RETR file.txt', { tls: true })).toString()).toBe('protected bytes');
+    const bytes = allBytes();
+    await upload(c, 'STOR up.bin', bytes, { tls: true });
+    expect((await readFile(join(t.root, 'up.bin'))).equals(bytes)).toBe(true);
+    expect((await download(c, 'RETR up.bin', { tls: true })).equals(bytes)).toBe(true);
+    await c.expectCmd('PROT C', 200);
+    expect((await download(c, 'RETR file.txt')).toString()).toBe('protected bytes');
+    c.close();
+  });
+
+  it('ABOR during a protected download: 426 then 226, and the session goes on', async () => {
+    await writeFile(join(t.root, 'big.bin'), Buffer.alloc(16 * 1024 * 1024, 0x7a));
+    const c = await loggedIn(t, { auth: 'TLS', binary: true });
+    await c.expectCmd('PROT P', 200);
+    const data = await c.epsv();
+    c.send('RETR big.bin');
+    await c.expect(150);
+    const tls = await c.protect(data);
+    tls.pause();
+    c.send('ABOR');
+    await c.expect(426, /^426 Transfer aborted\.$/);
+    await c.expect(226, /^226 Abort successful\.$/);
+    tls.destroy();
+    expect((await download(c, 'RETR file.txt', { tls: true })).toString()).toBe('protected bytes');
+    c.close();
+  });
+
+  it('REIN resets PBSZ and PROT', async () => {
+    const c = await loggedIn(t, { auth: 'TLS' });
+    await c.expectCmd('PROT P', 200);
+    await c.expectCmd('REIN', 220);
+    await c.expectCmd('PROT P', 503, /^503 PROT needs PBSZ first\.$/);
+    await c.login(USER, PASS);
+    await c.expectCmd('STAT', 211, /data protection: Clear/);
+    c.close();
+  });
+
+  for (const mechanism of ['SSL', 'TLS-P']) {
+    it(`AUTH ${mechanism} implies PBSZ 0 and PROT P`, async () => {
+      const c = await RawClient.connect(t.port);
+      await c.auth(mechanism);
+      await c.login(USER, PASS);
+      await c.expectCmd('STAT', 211, /data protection: Private/);
+      await c.expectCmd('TYPE I', 200);
+      expect((await download(c, 'RETR file.txt', { tls: true })).toString()).toBe('protected bytes');
+      c.close();
+    });
+  }
+
+  it('AUTH TLS-C leaves data connections clear', async () => {
+    const c = await RawClient.connect(t.port);
+    await c.auth('TLS-C');
+    await c.login(USER, PASS);
+    await c.expectCmd('STAT', 211, /data protection: Clear/);
+    await c.expectCmd('TYPE I', 200);
+    expect((await download(c, 'RETR file.txt')).toString()).toBe('protected bytes');
+    c.close();
+  });
+});
+
+describe('CCC', () => {
+  let t: TestServer;
+  beforeAll(async () => {
+    t = await startServer({ tlsRequired: 'login' });
+    await writeFile(join(t.root, 'file.txt'), 'after ccc');
+  });
+  afterAll(() => t.close());
+
+  it('refuses CCC on a clear connection (533)', async () => {
+    const c = await RawClient.connect(t.port);
+    await c.expectCmd('CCC', 533, /^533 The command channel is not protected\.$/);
+    c.close();
+  });
+
+  it('refuses CCC before login when TLS is required for login (533)', async () => {
+    const c = await RawClient.connect(t.port);
+    await c.auth();
+    await c.expectCmd('CCC', 533, /^533 CCC refused by policy/);
+    await c.expectCmd('NOOP', 200);
+    c.close();
+  });
+
+  it('200, the close_notify exchange, then plaintext on the same TCP connection', async () => {
+    const c = await RawClient.connect(t.port);
+    const localPort = c.raw.localPort;
+    const tls = await authClearable(c);
+    await c.expectCmd('PBSZ 0', 200);
+    await c.expectCmd('PROT P', 200);
+    await c.login(USER, PASS);
+    await ccc(c);
+    expect(tls.readableEnded).toBe(true);
+    expect(c.socket).toBe(c.raw);
+    expect(c.raw.localPort).toBe(localPort);
+    // Plaintext commands and replies now, on the same socket.
+    await c.expectCmd('STAT', 211, /Control connection: plain; data protection: Private/);
+    await c.expectCmd('PWD', 257, /^257 "\/" is the current directory\.$/);
+    await c.expectCmd('TYPE I', 200);
+    // Data connections stay protected (PROT P) and still resume the control connection's session.
+    expect((await download(c, 'RETR file.txt', { tls: true })).toString()).toBe('after ccc');
+    await c.expectCmd('CCC', 533, /^533 The command channel is not protected\.$/);
+    await c.expectCmd('QUIT', 221);
+    expect(await c.waitClosed()).toBe(true);
+  });
+
+  it('after CCC, several plaintext commands in one write are all answered', async () => {
+    const c = await RawClient.connect(t.port);
+    await authClearable(c);
+    await c.login(USER, PASS);
+    await ccc(c);
+    // Several commands in one write, in plaintext.
+    c.write('NOOP\r\nPWD\r\n');
+    await c.expect(200);
+    await c.expect(257);
+    c.close();
+  });
+
+  it('reads a plaintext command sent right behind the client close_notify', async () => {
+    const c = await RawClient.connect(t.port);
+    await authClearable(c);
+    await c.login(USER, PASS);
+    await ccc(c, { pipelined: 'PWD\r\n' });
+    await c.expect(257, /^257 "\/" is the current directory\.$/);
+    await c.expectCmd('NOOP', 200, /^200 NOOP ok\.$/);
+    c.close();
+  });
+
+  it('after CCC and REIN, a new login needs TLS again: AUTH TLS works on the cleared connection', async () => {
+    const c = await RawClient.connect(t.port);
+    await authClearable(c);
+    await c.login(USER, PASS);
+    await ccc(c);
+    await c.expectCmd('REIN', 220);
+    await c.expectCmd(`USER ${USER}`, 530, /^530 TLS required: send AUTH TLS first\.$/);
+    await c.auth();
+    await c.login(USER, PASS);
+    await c.expectCmd('STAT', 211, /Control connection: TLS/);
+    c.close();
+  });
+
+  it('drops a client that never completes the close_notify exchange', async () => {
+    const t2 = await startServer({ tlsRequired: 'login', timeouts: { cccMs: 100 } });
+    try {
+      const c = await RawClient.connect(t2.port);
+      await authClearable(c);
+      await c.login(USER, PASS);
+      c.send('CCC');
+      // From now on we read nothing (not the 200, not the server's close_notify) and send no
+      // close_notify: the server gives up after cccMs and closes the connection.
+      c.raw.removeAllListeners('data');
+      c.raw.resume();
+      await Promise.race([once(c.raw, 'close'), new Promise((r) => setTimeout(r, 5000))]);
+      expect(c.raw.destroyed).toBe(true);
+    } finally {
+      await t2.close();
+    }
+  });
+});
+
+describe('implicit FTPS', () => {
+  let t: TestServer;
+  beforeAll(async () => {
+    t = await startServer({ implicit: true });
+    await writeFile(join(t.root, 'file.txt'), 'implicit');
+  });
+  afterAll(() => t.close());
+
+  it('greets over TLS and assumes PBSZ 0 and PROT P', async () => {
+    const c = await RawClient.connect(t.implicitPort!, t.host, { implicit: true });
+    expect((c.socket as TLSSocket).encrypted).toBe(true);
+    await c.expectCmd('AUTH TLS', 503, /^503 TLS is already active\.$/);
+    await c.login(USER, PASS);
+    await c.expectCmd('STAT', 211, /Control connection: TLS; data protection: Private/);
+    await c.expectCmd('TYPE I', 200);
+    expect((await download(c, 'RETR file.txt', { tls: true })).toString()).toBe('implicit');
+    await c.expectCmd('PROT C', 200);
+    expect((await download(c, 'RETR file.txt')).toString()).toBe('implicit');
+    c.close();
+  });
+
+  it('a plaintext client on the implicit port gets no greeting', async () => {
+    const c = await RawClient.connect(t.implicitPort!, t.host, { greeting: false });
+    c.send('USER alice');
+    await expect(c.reply(5000)).rejects.toThrow(/connection closed/);
+  });
+});
+
+describe('TLS session reuse on data connections', () => {
+  let t: TestServer;
+  beforeAll(async () => {
+    t = await startServer();
+    await writeFile(join(t.root, 'file.txt'), 'reused');
+  });
+  afterAll(() => t.close());
+
+  async function protectedClient(): Promise<RawClient> {
+    const c = await loggedIn(t, { auth: 'TLS', binary: true });
+    await c.expectCmd('PROT P', 200);
+    return c;
+  }
+
+  it('accepts a data connection that resumes the control session (226)', async () => {
+    const c = await protectedClient();
+    const data = await c.epsv();
+    c.send('RETR file.txt');
+    await c.expect(150);
+    const tls = await c.protect(data);
+    expect(tls.isSessionReused()).toBe(true);
+    expect((await readAll(tls)).toString()).toBe('reused');
+    await c.expect(226);
+    c.close();
+  });
+
+  it('refuses a data connection that does not resume (425 with the reason)', async () => {
+    const c = await protectedClient();
+    const data = await c.epsv();
+    c.send('RETR file.txt');
+    await c.expect(150);
+    const tls = await c.protect(data, false).catch(() => undefined);
+    if (tls) expect(tls.isSessionReused()).toBe(false);
+    await c.expect(425, /^425 Data connection refused: TLS session reuse required \(resume the control connection's TLS session\)\.$/);
+    // The session goes on.
+    expect((await download(c, 'RETR file.txt', { tls: true })).toString()).toBe('reused');
+    c.close();
+  });
+
+  it("refuses a data connection that resumes another control connection's session (425)", async () => {
+    const victim = await protectedClient();
+    const thief = await protectedClient();
+    expect(victim.session).toBeDefined();
+    const data = await thief.epsv();
+    thief.send('RETR file.txt');
+    await thief.expect(150);
+    const tls = tlsConnect({ socket: data, rejectUnauthorized: false, servername: 'localhost', session: victim.session! });
+    tls.on('error', () => {});
+    await Promise.race([once(tls, 'secureConnect'), once(tls, 'close')]).catch(() => {});
+    await thief.expect(425, /^425 Data connection refused: it resumed a TLS session of another control connection\.$/);
+    victim.close();
+    thief.close();
+  });
+
+  it("under 'allow', a data connection that does not resume is accepted", async () => {
+    const t2 = await startServer({ sessionReuse: 'allow' });
+    try {
+      await writeFile(join(t2.root, 'file.txt'), 'allowed');
+      const c = await loggedIn(t2, { auth: 'TLS', binary: true });
+      await c.expectCmd('PROT P', 200);
+      const data = await c.epsv();
+      c.send('RETR file.txt');
+      await c.expect(150);
+      const tls = await c.protect(data, false);
+      expect(tls.isSessionReused()).toBe(false);
+      expect((await readAll(tls)).toString()).toBe('allowed');
+      await c.expect(226);
+      c.close();
+    } finally {
+      await t2.close();
+    }
+  });
+});

@@ -1,0 +1,70 @@
+/**
+ * Short transcripts the command tests repeat: log in, download or upload over a passive data connection
+ * (optionally TLS-protected), each with its exact 150/226 replies.
+ */
+import type { Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
+import { RawClient, readAll, writeAll, type FtpReply } from './raw-client.js';
+import { PASS, USER, type TestServer } from './server.js';
+
+export interface LoginOptions {
+  user?: string;
+  pass?: string;
+  /** AUTH mechanism to use before USER (explicit FTPS). */
+  auth?: string;
+  /** Connect to the implicit-FTPS port. */
+  implicit?: boolean;
+  /** Send TYPE I after login. */
+  binary?: boolean;
+}
+
+/** A logged-in client (plain, explicit FTPS with `auth`, or implicit). */
+export async function loggedIn(t: TestServer, opts: LoginOptions = {}): Promise<RawClient> {
+  const c = opts.implicit ? await RawClient.connect(t.implicitPort!, t.host, { implicit: true }) : await RawClient.connect(t.port, t.host);
+  if (opts.auth) {
+    await c.auth(opts.auth);
+    await c.expectCmd('PBSZ 0', 200, /^200 PBSZ=0$/);
+  }
+  await c.login(opts.user ?? USER, opts.pass ?? PASS);
+  if (opts.binary) await c.expectCmd('TYPE I', 200, /^200 Switching to Binary mode\.$/);
+  return c;
+}
+
+export interface DataOptions {
+  /** Wrap the data connection in TLS resuming the control session (PROT P). */
+  tls?: boolean;
+  /** PASV instead of EPSV. */
+  pasv?: boolean;
+}
+
+/**
+ * Runs `cmd` (RETR, LIST, NLST, MLSD) over a fresh passive data connection; returns what arrived.
+ * `opening`: what the 150 reply must say.
+ */
+export async function download(c: RawClient, cmd: string, opts: DataOptions & { opening?: RegExp } = {}): Promise<Buffer> {
+  const data = opts.pasv ? await c.pasv() : await c.epsv();
+  c.send(cmd);
+  await c.expect(150, opts.opening);
+  const stream: Socket | TLSSocket = opts.tls ? await c.protect(data) : data;
+  const body = await readAll(stream);
+  await c.expect(226, /^226 Transfer complete\.$/);
+  return body;
+}
+
+/** Runs `cmd` (STOR, APPE, STOU) sending `body` over a fresh passive data connection; returns the 150. */
+export async function upload(c: RawClient, cmd: string, body: Buffer | string, opts: DataOptions = {}): Promise<FtpReply> {
+  const data = opts.pasv ? await c.pasv() : await c.epsv();
+  c.send(cmd);
+  const opening = await c.expect(150);
+  const stream: Socket | TLSSocket = opts.tls ? await c.protect(data) : data;
+  await writeAll(stream, body);
+  await c.expect(226, /^226 Transfer complete\.$/);
+  return opening;
+}
+
+/** Every byte value, many times over, in a non-repeating order. */
+export function allBytes(length = 256 * 257): Buffer {
+  const out = Buffer.alloc(length);
+  for (let i = 0; i < length; i++) out[i] = (i * 7 + (i >> 8)) & 255;
+  return out;
+}
