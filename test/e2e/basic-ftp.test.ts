@@ -10,31 +10,23 @@ import { join } from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import { FileType } from 'basic-ftp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startServer, type TestServer, type TestServerOptions } from '../helpers/server.js';
-import { MiB, basicFtp, ipv6Available, sha256, sha256File, tempDir, writeRandomFile, type Mode, type TempDir } from './helpers.js';
+import type { TestServer } from '../helpers/server.js';
+import {
+  basicFtp,
+  ipv6Available,
+  MiB,
+  sha256,
+  sha256File,
+  withLocalFile,
+  withServer,
+  type Mode,
+} from './helpers.js';
 
 const hasV6 = await ipv6Available();
 if (!hasV6) console.warn('IPv6 tests skipped: cannot listen on ::1 on this machine');
 
-let work: TempDir;
-let local: string;
-let localHash: string;
+const file = withLocalFile(2 * MiB + 3);
 
-beforeAll(async () => {
-  work = await tempDir();
-  local = join(work.path, 'local.bin');
-  localHash = await writeRandomFile(local, 2 * MiB + 3);
-});
-afterAll(() => work.remove());
-
-function withServer(options: TestServerOptions): () => TestServer {
-  let t: TestServer | undefined;
-  beforeAll(async () => {
-    t = await startServer(options);
-  });
-  afterAll(() => t?.close());
-  return () => t!;
-}
 
 /** The whole file-operations tour; every step checked against the disk. */
 async function fileOperations(t: TestServer, mode: Mode): Promise<void> {
@@ -46,8 +38,8 @@ async function fileOperations(t: TestServer, mode: Mode): Promise<void> {
     expect(await client.pwd()).toBe(`/${dir}`);
     expect(existsSync(join(t.root, `dir ${mode}`, 'sub ü'))).toBe(true);
 
-    await client.uploadFrom(local, 'upload one.bin');
-    expect(await sha256File(join(t.root, dir, 'upload one.bin'))).toBe(localHash);
+    await client.uploadFrom(file.path, 'upload one.bin');
+    expect(await sha256File(join(t.root, dir, 'upload one.bin'))).toBe(file.hash);
     await client.uploadFrom(Readable.from([Buffer.from('small\r\nfile\n')]), 'small.txt');
     expect(await readFile(join(t.root, dir, 'small.txt'), 'utf8')).toBe('small\r\nfile\n');
 
@@ -58,13 +50,13 @@ async function fileOperations(t: TestServer, mode: Mode): Promise<void> {
     expect(byName.get('upload one.bin')!.type).toBe(FileType.File);
     expect(await client.size('upload one.bin')).toBe(2 * MiB + 3);
 
-    const back = join(work.path, `back-${mode}.bin`);
+    const back = join(file.work.path, `back-${mode}.bin`);
     await client.downloadTo(back, 'upload one.bin');
-    expect(await sha256File(back)).toBe(localHash);
+    expect(await sha256File(back)).toBe(file.hash);
 
     await client.rename('upload one.bin', '../renamed ✓.bin');
     expect(existsSync(join(t.root, dir, 'upload one.bin'))).toBe(false);
-    expect(await sha256File(join(t.root, `dir ${mode}`, 'renamed ✓.bin'))).toBe(localHash);
+    expect(await sha256File(join(t.root, `dir ${mode}`, 'renamed ✓.bin'))).toBe(file.hash);
 
     await client.remove('small.txt');
     expect(existsSync(join(t.root, dir, 'small.txt'))).toBe(false);
@@ -88,7 +80,7 @@ describe('basic-ftp, plain FTP', () => {
   it('a missing file is an FTPError 550', async () => {
     const client = await basicFtp(server(), 'plain');
     try {
-      await expect(client.downloadTo(join(work.path, 'never'), 'missing.bin')).rejects.toMatchObject({ code: 550 });
+      await expect(client.downloadTo(join(file.work.path, 'never'), 'missing.bin')).rejects.toMatchObject({ code: 550 });
     } finally {
       client.close();
     }

@@ -18,34 +18,24 @@ import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startServer, type TestServer, type TestServerOptions } from '../helpers/server.js';
+import type { TestServer } from '../helpers/server.js';
 import {
-  MiB,
   curl,
   curlTarget,
   expectFailure,
   expectSuccess,
   ipv6Available,
+  MiB,
   sha256File,
-  tempDir,
-  writeRandomFile,
+  withLocalFile,
+  withServer,
   type Mode,
-  type TempDir,
 } from './helpers.js';
 
 const hasV6 = await ipv6Available();
 if (!hasV6) console.warn('IPv6 tests skipped: cannot listen on ::1 on this machine');
 
-let work: TempDir;
-let local: string;
-let localHash: string;
-
-beforeAll(async () => {
-  work = await tempDir();
-  local = join(work.path, 'local.bin');
-  localHash = await writeRandomFile(local, 3 * MiB + 17);
-});
-afterAll(() => work.remove());
+const file = withLocalFile(3 * MiB + 17);
 
 function encodePath(path: string): string {
   return path.split('/').map(encodeURIComponent).join('/');
@@ -54,21 +44,13 @@ function encodePath(path: string): string {
 /** Upload with curl, check the file on disk, download it again and compare. */
 async function roundTrip(t: TestServer, mode: Mode, remote: string, extra: string[] = []): Promise<void> {
   const { args, url } = curlTarget(t, mode);
-  expectSuccess(await curl([...args, ...extra, '--upload-file', local, `${url}/${encodePath(remote)}`]));
-  expect(await sha256File(join(t.root, remote))).toBe(localHash);
-  const back = join(work.path, `back-${Math.random().toString(36).slice(2)}.bin`);
+  expectSuccess(await curl([...args, ...extra, '--upload-file', file.path, `${url}/${encodePath(remote)}`]));
+  expect(await sha256File(join(t.root, remote))).toBe(file.hash);
+  const back = join(file.work.path, `back-${Math.random().toString(36).slice(2)}.bin`);
   expectSuccess(await curl([...args, ...extra, '--output', back, `${url}/${encodePath(remote)}`]));
-  expect(await sha256File(back)).toBe(localHash);
+  expect(await sha256File(back)).toBe(file.hash);
 }
 
-function withServer(options: TestServerOptions): () => TestServer {
-  let t: TestServer | undefined;
-  beforeAll(async () => {
-    t = await startServer(options);
-  });
-  afterAll(() => t?.close());
-  return () => t!;
-}
 
 describe('curl, plain FTP', () => {
   const server = withServer({ tlsRequired: 'off' });
@@ -95,13 +77,13 @@ describe('curl, plain FTP', () => {
   it('creates missing directories for an upload (MKD), renames and deletes with --quote', async () => {
     const t = server();
     const { args, url } = curlTarget(t, 'plain');
-    expectSuccess(await curl([...args, '--ftp-create-dirs', '--upload-file', local, `${url}/new dir/sub/f.bin`.replace(/ /g, '%20')]));
-    expect(await sha256File(join(t.root, 'new dir', 'sub', 'f.bin'))).toBe(localHash);
+    expectSuccess(await curl([...args, '--ftp-create-dirs', '--upload-file', file.path, `${url}/new dir/sub/f.bin`.replace(/ /g, '%20')]));
+    expect(await sha256File(join(t.root, 'new dir', 'sub', 'f.bin'))).toBe(file.hash);
     expectSuccess(
       await curl([...args, '--quote', 'RNFR new dir/sub/f.bin', '--quote', 'RNTO new dir/g.bin', '--list-only', `${url}/`]),
     );
     expect(existsSync(join(t.root, 'new dir', 'sub', 'f.bin'))).toBe(false);
-    expect(await sha256File(join(t.root, 'new dir', 'g.bin'))).toBe(localHash);
+    expect(await sha256File(join(t.root, 'new dir', 'g.bin'))).toBe(file.hash);
     expectSuccess(await curl([...args, '--quote', 'DELE new dir/g.bin', '--quote', 'RMD new dir/sub', '--list-only', `${url}/`]));
     expect(existsSync(join(t.root, 'new dir', 'g.bin'))).toBe(false);
     expect(existsSync(join(t.root, 'new dir', 'sub'))).toBe(false);
@@ -115,7 +97,7 @@ describe('curl, plain FTP', () => {
 
   it('fails with exit 78 (remote file not found) on a missing file', async () => {
     const { args, url } = curlTarget(server(), 'plain');
-    const r = expectFailure(await curl([...args, '--output', join(work.path, 'never'), `${url}/missing.bin`]));
+    const r = expectFailure(await curl([...args, '--output', join(file.work.path, 'never'), `${url}/missing.bin`]));
     expect(r.code).toBe(78);
   });
 });
@@ -161,7 +143,7 @@ describe('curl, explicit FTPS (TLS required for login)', () => {
   it('the CCC passive-mode client quirk: after CCC curl cannot resume, so PROT P data is refused', async () => {
     const t = server();
     const { args, url } = curlTarget(t, 'explicit');
-    const r = expectFailure(await curl([...args, '--ftp-ssl-ccc', '--upload-file', local, `${url}/ccc-refused.bin`]));
+    const r = expectFailure(await curl([...args, '--ftp-ssl-ccc', '--upload-file', file.path, `${url}/ccc-refused.bin`]));
     expect(r.stderr).toMatch(/425|\(55\)|\(18\)|\(56\)/);
     expect(existsSync(join(t.root, 'ccc-refused.bin'))).toBe(false);
   });
@@ -183,7 +165,7 @@ describe('curl, explicit FTPS (TLS required for everything)', () => {
     const t = server();
     const { args, url } = curlTarget(t, 'explicit');
     const r = expectFailure(
-      await curl([...args.filter((a) => a !== '--ssl-reqd'), '--ftp-ssl-control', '--upload-file', local, `${url}/clear.bin`]),
+      await curl([...args.filter((a) => a !== '--ssl-reqd'), '--ftp-ssl-control', '--upload-file', file.path, `${url}/clear.bin`]),
     );
     expect(r.code).not.toBe(0);
     expect(existsSync(join(t.root, 'clear.bin'))).toBe(false);
@@ -222,7 +204,7 @@ describe.skipIf(!hasV6)('curl over IPv6 (::1)', () => {
     const t = server();
     await writeFile(join(t.root, 'v6.txt'), 'over IPv6\n');
     const { args, url } = curlTarget(t, 'plain');
-    const out = join(work.path, 'v6.txt');
+    const out = join(file.work.path, 'v6.txt');
     expectSuccess(await curl([...args, '--output', out, `${url}/v6.txt`]));
     expect(await readFile(out, 'utf8')).toBe('over IPv6\n');
   });

@@ -11,8 +11,8 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'basic-ftp';
-import { expect } from 'vitest';
-import { PASS, USER, type TestServer } from '../helpers/server.js';
+import { afterAll, beforeAll, expect } from 'vitest';
+import { PASS, USER, startServer, type TestServer, type TestServerOptions } from '../helpers/server.js';
 
 export const MiB = 1024 * 1024;
 
@@ -381,4 +381,34 @@ export function pythonConfig(t: TestServer, mode: Mode | 'stock', extra: Partial
 export function pythonOutput<T = unknown>(r: RunResult): T {
   const lines = r.stdout.trim().split('\n');
   return JSON.parse(lines[lines.length - 1]!) as T;
+}
+
+/** One server for the enclosing describe block (started before its tests, closed after); a getter. */
+export function withServer(options: TestServerOptions): () => TestServer {
+  let t: TestServer | undefined;
+  beforeAll(async () => {
+    t = await startServer(options);
+  });
+  afterAll(() => t?.close());
+  return () => t!;
+}
+
+export interface LocalFile {
+  /** A temp directory for downloads. */
+  readonly work: TempDir;
+  /** A random file of the requested size in it. */
+  readonly path: string;
+  readonly hash: string;
+}
+
+/** A random local file (and a temp dir) made once for the test file; its fields are set before the tests run. */
+export function withLocalFile(size: number): LocalFile {
+  const f = {} as { work: TempDir; path: string; hash: string };
+  beforeAll(async () => {
+    f.work = await tempDir();
+    f.path = join(f.work.path, 'local.bin');
+    f.hash = await writeRandomFile(f.path, size);
+  });
+  afterAll(() => f.work?.remove());
+  return f;
 }

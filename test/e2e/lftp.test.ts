@@ -21,44 +21,26 @@ import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startServer, type TestServer, type TestServerOptions } from '../helpers/server.js';
+import type { TestServer } from '../helpers/server.js';
 import {
-  MiB,
   expectFailure,
   expectSuccess,
   ipv6Available,
   lftp,
   lftpOpen,
   lftpQuote as q,
+  MiB,
   sha256File,
-  tempDir,
-  writeRandomFile,
+  withLocalFile,
+  withServer,
   type Mode,
-  type TempDir,
 } from './helpers.js';
 
 const hasV6 = await ipv6Available();
 if (!hasV6) console.warn('IPv6 tests skipped: cannot listen on ::1 on this machine');
 
-let work: TempDir;
-let local: string;
-let localHash: string;
+const file = withLocalFile(3 * MiB + 5);
 
-beforeAll(async () => {
-  work = await tempDir();
-  local = join(work.path, 'local.bin');
-  localHash = await writeRandomFile(local, 3 * MiB + 5);
-});
-afterAll(() => work.remove());
-
-function withServer(options: TestServerOptions): () => TestServer {
-  let t: TestServer | undefined;
-  beforeAll(async () => {
-    t = await startServer(options);
-  });
-  afterAll(() => t?.close());
-  return () => t!;
-}
 
 const ACTIVE = 'set ftp:passive-mode no';
 /** See the CCC race above. */
@@ -67,10 +49,10 @@ const PASSIVE = 'set ftp:passive-mode yes';
 
 /** put, check the file on disk, get it back and compare. */
 async function roundTrip(t: TestServer, mode: Mode, remote: string, settings: string[] = []): Promise<void> {
-  const back = join(work.path, `back-${Math.random().toString(36).slice(2)}.bin`);
-  expectSuccess(await lftp(`${lftpOpen(t, mode, settings)}; put ${q(local)} -o ${q(remote)}; get ${q(remote)} -o ${q(back)}`));
-  expect(await sha256File(join(t.root, remote))).toBe(localHash);
-  expect(await sha256File(back)).toBe(localHash);
+  const back = join(file.work.path, `back-${Math.random().toString(36).slice(2)}.bin`);
+  expectSuccess(await lftp(`${lftpOpen(t, mode, settings)}; put ${q(file.path)} -o ${q(remote)}; get ${q(remote)} -o ${q(back)}`));
+  expect(await sha256File(join(t.root, remote))).toBe(file.hash);
+  expect(await sha256File(back)).toBe(file.hash);
 }
 
 describe('lftp, plain FTP', () => {
@@ -84,13 +66,13 @@ describe('lftp, plain FTP', () => {
     const t = server();
     const dir = 'new dir/sub dir';
     const r = await lftp(
-      `${lftpOpen(t, 'plain')}; mkdir -p ${q(dir)}; put ${q(local)} -o ${q(`${dir}/ä ö ü.bin`)}; ` +
+      `${lftpOpen(t, 'plain')}; mkdir -p ${q(dir)}; put ${q(file.path)} -o ${q(`${dir}/ä ö ü.bin`)}; ` +
         `mv ${q(`${dir}/ä ö ü.bin`)} ${q('new dir/überall.bin')}; rmdir ${q(dir)}; cls -1 ${q('new dir/')}`,
     );
     expectSuccess(r);
     expect(r.stdout.trim().split('\n')).toEqual(['new dir/überall.bin']);
     expect(existsSync(join(t.root, 'new dir', 'sub dir'))).toBe(false);
-    expect(await sha256File(join(t.root, 'new dir', 'überall.bin'))).toBe(localHash);
+    expect(await sha256File(join(t.root, 'new dir', 'überall.bin'))).toBe(file.hash);
     expectSuccess(await lftp(`${lftpOpen(t, 'plain')}; rm ${q('new dir/überall.bin')}; rmdir ${q('new dir')}`));
     expect(existsSync(join(t.root, 'new dir'))).toBe(false);
   });
@@ -98,7 +80,7 @@ describe('lftp, plain FTP', () => {
   it('fails (non-zero exit) on a wrong password and on a missing file', async () => {
     const t = server();
     expectFailure(await lftp(`set ftp:ssl-allow no; open -u alice,wrong ftp://127.0.0.1:${t.port}; ls`));
-    expectFailure(await lftp(`${lftpOpen(t, 'plain')}; get missing.bin -o ${q(join(work.path, 'never'))}`));
+    expectFailure(await lftp(`${lftpOpen(t, 'plain')}; get missing.bin -o ${q(join(file.work.path, 'never'))}`));
   });
 });
 
@@ -136,9 +118,9 @@ describe('lftp, explicit FTPS with session reuse "off"', () => {
   // one upload in five failed before data connections without resumption were limited to TLS 1.2).
   it('several protected uploads in one session, none lost to a reset', async () => {
     const t = server();
-    const puts = Array.from({ length: 12 }, (_, i) => `put ${q(local)} -o ${q(`up-${i}.bin`)}`).join('; ');
+    const puts = Array.from({ length: 12 }, (_, i) => `put ${q(file.path)} -o ${q(`up-${i}.bin`)}`).join('; ');
     expectSuccess(await lftp(`${lftpOpen(t, 'explicit')}; ${puts}`));
-    for (let i = 0; i < 12; i++) expect(await sha256File(join(t.root, `up-${i}.bin`))).toBe(localHash);
+    for (let i = 0; i < 12; i++) expect(await sha256File(join(t.root, `up-${i}.bin`))).toBe(file.hash);
   });
 });
 

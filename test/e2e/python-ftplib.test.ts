@@ -8,44 +8,26 @@ import { mkdir, utimes, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startServer, type TestServer, type TestServerOptions } from '../helpers/server.js';
+import type { TestServer } from '../helpers/server.js';
 import {
-  MiB,
   expectFailure,
   expectSuccess,
   ipv6Available,
+  MiB,
   python,
   pythonConfig,
   pythonOutput,
   sha256File,
-  tempDir,
-  writeRandomFile,
+  withLocalFile,
+  withServer,
   type Mode,
-  type TempDir,
 } from './helpers.js';
 
 const hasV6 = await ipv6Available();
 if (!hasV6) console.warn('IPv6 tests skipped: cannot listen on ::1 on this machine');
 
-let work: TempDir;
-let local: string;
-let localHash: string;
+const file = withLocalFile(3 * MiB + 11);
 
-beforeAll(async () => {
-  work = await tempDir();
-  local = join(work.path, 'local.bin');
-  localHash = await writeRandomFile(local, 3 * MiB + 11);
-});
-afterAll(() => work.remove());
-
-function withServer(options: TestServerOptions): () => TestServer {
-  let t: TestServer | undefined;
-  beforeAll(async () => {
-    t = await startServer(options);
-  });
-  afterAll(() => t?.close());
-  return () => t!;
-}
 
 /** STOR (1 MiB blocks) then RETR; the optional CCC comes after PROT. */
 const ROUND_TRIP = String.raw`
@@ -70,15 +52,15 @@ interface RoundTripOptions {
 }
 
 async function roundTrip(t: TestServer, mode: Mode, remote: string, options: RoundTripOptions = {}) {
-  const back = join(work.path, `back-${Math.random().toString(36).slice(2)}.bin`);
+  const back = join(file.work.path, `back-${Math.random().toString(36).slice(2)}.bin`);
   const r = expectSuccess(
-    await python(ROUND_TRIP, pythonConfig(t, mode, { local, back, remote, pasv: options.pasv ?? true, ...options })),
+    await python(ROUND_TRIP, pythonConfig(t, mode, { local: file.path, back, remote, pasv: options.pasv ?? true, ...options })),
   );
   const result = pythonOutput<{ up: string; down: string; size: number; controlTls: boolean }>(r);
   expect(result.up).toMatch(/^226 /);
   expect(result.down).toMatch(/^226 /);
-  expect(await sha256File(join(t.root, remote))).toBe(localHash);
-  expect(await sha256File(back)).toBe(localHash);
+  expect(await sha256File(join(t.root, remote))).toBe(file.hash);
+  expect(await sha256File(back)).toBe(file.hash);
   expect(result.size).toBe(3 * MiB + 11);
   return result;
 }
