@@ -7,7 +7,8 @@ import { randomBytes } from 'node:crypto';
 import { isIPv4, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Authenticator } from './auth/authenticator.js';
-import type { CommandContext, DataSetup, TransferSource } from './commands/context.js';
+import type { LoginThrottle } from './auth/throttle.js';
+import type { CommandContext, DataSetup, LoginOutcome, TransferSource } from './commands/context.js';
 import type { CommandRegistry } from './commands/define.js';
 import { connectActive, type ActiveTarget } from './data/active.js';
 import { normalizeAddress } from './data/address.js';
@@ -35,6 +36,10 @@ export interface ServerCore {
   readonly tls: TlsContexts | undefined;
   readonly log: Logger;
   readonly events: ServerEvents;
+  /** The login ban table shared by all listeners (undefined when bans are off). */
+  readonly throttle: LoginThrottle | undefined;
+  /** Sessions logged in as `user` right now. */
+  userSessions(user: string): number;
 }
 
 interface RunningTransfer {
@@ -134,7 +139,8 @@ export class Connection implements CommandContext {
     } catch (err) {
       this.log.info({ err: (err as Error).message }, 'TLS handshake failed');
       this.destroy();
-      throw err;
+      // The connection is gone: an expected end, not a failure of the command (the reply goes nowhere).
+      throw new FtpError(421, 'TLS negotiation failed.', { cause: err });
     }
   }
 
@@ -144,30 +150,44 @@ export class Connection implements CommandContext {
     } catch (err) {
       this.log.info({ err: (err as Error).message }, 'CCC failed');
       this.destroy();
-      throw err;
+      throw new FtpError(421, 'Clearing the command channel failed.', { cause: err });
     }
   }
 
-  async login(user: string, password: string): Promise<boolean> {
-    const result = await this.server.authenticator.login({
-      user,
-      password,
-      remoteAddress: this.remoteAddress,
-      secure: this.secure,
-    });
-    if (!result) {
+  async login(user: string, password: string): Promise<LoginOutcome> {
+    const throttle = this.server.throttle;
+    // A banned address gets no password check at all (connections opened before the ban end here).
+    const result =
+      throttle?.bannedUntil(this.remoteAddress) === undefined
+        ? await this.server.authenticator.login({ user, password, remoteAddress: this.remoteAddress, secure: this.secure })
+        : null;
+    // A ban that started while the password was checked counts too: success does not lift a ban.
+    const banned = throttle?.bannedUntil(this.remoteAddress) !== undefined;
+    if (!result || banned) {
       this.session.failedLogins++;
       this.events.emit('login-failed', { ...this.info, user });
       this.log.info({ user }, 'login failed');
-      return false;
+      if (banned) return 'banned';
+      const until = throttle?.recordFailure(this.remoteAddress);
+      if (until === undefined) return 'failed';
+      this.log.warn(
+        { peer: this.remoteAddress, failures: throttle!.policy.failures, until: new Date(until).toISOString() },
+        'address banned after repeated failed logins',
+      );
+      return 'banned';
     }
     const name = result.name ?? user;
+    if (this.server.userSessions(name) >= this.settings.limits.maxSessionsPerUser) {
+      this.log.warn({ user: name, max: this.settings.limits.maxSessionsPerUser }, 'login refused: too many sessions for this user');
+      return 'too-many-sessions';
+    }
     this.session.user = { name, storage: result.storage, permissions: result.permissions };
     this.session.cwd = result.cwd ?? [];
     clearTimeout(this.loginTimer);
+    this.loginTimer = undefined;
     this.log.info({ user: name }, 'login');
     this.events.emit('login', { ...this.info, user: name });
-    return true;
+    return 'ok';
   }
 
   async prepareData(setup: DataSetup): Promise<{ host: string; port: number } | void> {
@@ -226,7 +246,7 @@ export class Connection implements CommandContext {
         const tls = this.server.tls;
         if (!tls) throw new FtpError(425, 'TLS is not configured.');
         return protectDataSocket(socket, {
-          context: tls.data,
+          contexts: tls,
           binder: this.binder,
           reuse: this.settings.sessionReuse,
           handshakeTimeoutMs: timeouts.handshakeMs,
@@ -336,8 +356,7 @@ export class Connection implements CommandContext {
   // --- the command loop -----------------------------------------------------------------------
 
   async run(): Promise<void> {
-    const { timeouts } = this.settings;
-    this.loginTimer = setTimeout(() => this.timeout('Login timeout.'), timeouts.loginMs);
+    this.armLoginTimer();
     try {
       if (this.implicit) {
         await this.startTls();
@@ -366,7 +385,10 @@ export class Connection implements CommandContext {
       }
       if (event.kind !== 'line') {
         await this.send(event.kind === 'tooLong' ? reply(500, 'Line too long.') : reply(501, 'Invalid UTF-8 in command.'));
-        if (++this.badCommands >= this.settings.limits.maxBadCommands) break;
+        if (++this.badCommands >= this.settings.limits.maxBadCommands) {
+          await this.send(reply(421, 'Too many bad commands; closing connection.'));
+          break;
+        }
         continue;
       }
       const parsed = parseCommand(event.text);
@@ -379,18 +401,28 @@ export class Connection implements CommandContext {
       });
       if (spec?.transfer) {
         pending = run;
-        void run.finally(() => {
+        // Both outcomes clear it; a failure itself surfaces where `pending` is awaited, never unhandled.
+        const clear = () => {
           if (pending === run) pending = undefined;
-        });
+        };
+        run.then(clear, clear);
       } else {
         await run;
       }
+      // Logged out again (REIN, USER): the login timeout applies again.
+      if (!this.session.user) this.armLoginTimer();
       if (this.badCommands >= this.settings.limits.maxBadCommands) {
         await this.send(reply(421, 'Too many bad commands; closing connection.'));
         break;
       }
     }
     if (pending) await pending;
+  }
+
+  /** Starts the login timeout unless it is running. */
+  private armLoginTimer(): void {
+    if (this.loginTimer || this.closing) return;
+    this.loginTimer = setTimeout(() => this.timeout('Login timeout.'), this.settings.timeouts.loginMs);
   }
 
   /** Restarts the idle timer; while a transfer runs the timer only re-arms. */

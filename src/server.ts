@@ -10,10 +10,13 @@ import type { SiteCommandSpec } from './commands/site.js';
 import { Connection, type ServerCore } from './connection.js';
 import { ServerEvents } from './events.js';
 import { silentLogger, type Logger } from './logger.js';
-import { resolveSettings, type Limits, type ServerSettings, type SessionReuse, type Timeouts, type TlsRequired } from './settings.js';
+import { resolveSettings, type Limits, type SecurityOptions, type ServerSettings, type SessionReuse, type Timeouts, type TlsRequired } from './settings.js';
 import type { PortRange } from './data/passive.js';
 import { TlsContexts, type TlsMaterial } from './tls/context.js';
 import { formatReply, reply } from './protocol/reply.js';
+import { normalizeAddress } from './data/address.js';
+import type { LoginThrottle } from './auth/throttle.js';
+import { ConnectionGate, refuse } from './security/gate.js';
 
 export interface ListenAddress {
   host: string;
@@ -37,6 +40,8 @@ export interface FtpServerOptions {
   greeting?: string;
   timeouts?: Partial<Timeouts>;
   limits?: Partial<Limits>;
+  /** Login bans and access lists (see settings.ts for the defaults). */
+  security?: SecurityOptions;
   logger?: Logger;
   /** Extra commands (replacing built-ins of the same name). */
   commands?: CommandSpec[];
@@ -55,6 +60,20 @@ export class FtpServer implements ServerCore {
   private readonly servers: Server[] = [];
   private readonly sockets = new Set<Socket>();
   private closing = false;
+  /** Admission at accept (access lists, bans, session caps), shared by every listener. */
+  readonly gate: ConnectionGate;
+
+  /** The login ban table (undefined when bans are off). */
+  get throttle(): LoginThrottle | undefined {
+    return this.gate.throttle;
+  }
+
+  /** Sessions logged in as `user` right now. */
+  userSessions(user: string): number {
+    let n = 0;
+    for (const conn of this.sessions.values()) if (conn.session.user?.name === user) n++;
+    return n;
+  }
 
   constructor(private readonly options: FtpServerOptions) {
     this.settings = resolveSettings({
@@ -65,6 +84,7 @@ export class FtpServer implements ServerCore {
       pasvAddress: options.pasvAddress,
       ...(options.timeouts ? { timeouts: options.timeouts } : {}),
       ...(options.limits ? { limits: options.limits } : {}),
+      ...(options.security ? { security: options.security } : {}),
     });
     if (!options.tls && this.settings.tlsRequired !== 'off') {
       throw new Error('tlsRequired must be "off" when no certificate is configured');
@@ -77,6 +97,7 @@ export class FtpServer implements ServerCore {
       : undefined;
     this.authenticator = options.authenticator;
     this.log = options.logger ?? silentLogger;
+    this.gate = new ConnectionGate(this.settings, this.log);
     this.registry = createRegistry(options.commands, options.siteCommands);
   }
 
@@ -113,6 +134,13 @@ export class FtpServer implements ServerCore {
     }
     this.sockets.add(socket);
     socket.once('close', () => this.sockets.delete(socket));
+    // Refused before any TLS or greeting byte: access lists, bans, session caps.
+    const address = normalizeAddress(socket.remoteAddress);
+    const refusal = this.gate.admit(address, this.sessions.size);
+    if (refusal) {
+      refuse(socket, refusal, implicit);
+      return;
+    }
     const conn = new Connection(this, socket, implicit);
     this.sessions.set(conn.id, conn);
     this.events.emit('connect', conn.info);
@@ -120,7 +148,10 @@ export class FtpServer implements ServerCore {
     conn
       .run()
       .catch((err: unknown) => this.log.error({ err }, 'session failed'))
-      .finally(() => this.sessions.delete(conn.id));
+      .finally(() => {
+        this.sessions.delete(conn.id);
+        this.gate.release(address);
+      });
   }
 
   /** Replaces certificate and key for new connections; sessions keep running. */

@@ -30,8 +30,44 @@ export interface Limits {
   maxBadCommands: number;
   /** Failed logins on one connection before it is closed. */
   maxLoginFailures: number;
-  /** Delay before answering a failed login. */
+  /**
+   * Every failed PASS is answered this long after it arrived (password checks run inside this budget), so
+   * unknown users, wrong passwords and every kind of account take the same time. Successes are not delayed.
+   */
   loginFailureDelayMs: number;
+  /** Sessions on the whole server (all listeners). */
+  maxSessions: number;
+  /** Sessions from one client address. */
+  maxSessionsPerAddress: number;
+  /** Logged-in sessions of one user (checked at PASS, after the password). */
+  maxSessionsPerUser: number;
+}
+
+/** Per-address bans after repeated failed logins, counted across connections and listeners. */
+export interface BanPolicy {
+  /** Failed logins from one address within `windowMs` that start a ban. */
+  failures: number;
+  windowMs: number;
+  /** How long a ban lasts; a successful login does not end it. */
+  durationMs: number;
+  /** Addresses remembered (failure counters and bans, each); the oldest are forgotten first. */
+  maxEntries: number;
+}
+
+export interface SecuritySettings {
+  /** Undefined: no bans. */
+  ban: BanPolicy | undefined;
+  /** Networks (CIDR) that may connect; empty: everyone not denied. */
+  allow: readonly string[];
+  /** Networks (CIDR) refused at connect; deny wins over allow. */
+  deny: readonly string[];
+}
+
+export interface SecurityOptions {
+  /** `false` turns bans off. */
+  ban?: Partial<BanPolicy> | false;
+  allow?: readonly string[];
+  deny?: readonly string[];
 }
 
 export interface ServerSettings {
@@ -43,6 +79,7 @@ export interface ServerSettings {
   pasvAddress: string | undefined;
   timeouts: Timeouts;
   limits: Limits;
+  security: SecuritySettings;
 }
 
 export const DEFAULT_TIMEOUTS: Timeouts = {
@@ -60,12 +97,24 @@ export const DEFAULT_LIMITS: Limits = {
   maxBadCommands: 20,
   maxLoginFailures: 5,
   loginFailureDelayMs: 1000,
+  maxSessions: 1000,
+  maxSessionsPerAddress: 50,
+  maxSessionsPerUser: 20,
 };
 
-export function resolveSettings(partial: Partial<Omit<ServerSettings, 'timeouts' | 'limits'>> & {
+export const DEFAULT_BAN: BanPolicy = {
+  failures: 10,
+  windowMs: 10 * 60_000,
+  durationMs: 60 * 60_000,
+  maxEntries: 10_000,
+};
+
+export function resolveSettings(partial: Partial<Omit<ServerSettings, 'timeouts' | 'limits' | 'security'>> & {
   timeouts?: Partial<Timeouts>;
   limits?: Partial<Limits>;
+  security?: SecurityOptions;
 } = {}): ServerSettings {
+  const ban = partial.security?.ban;
   return {
     greeting: partial.greeting ?? 'ftpsd ready.',
     tlsRequired: partial.tlsRequired ?? 'login',
@@ -74,5 +123,10 @@ export function resolveSettings(partial: Partial<Omit<ServerSettings, 'timeouts'
     pasvAddress: partial.pasvAddress,
     timeouts: { ...DEFAULT_TIMEOUTS, ...partial.timeouts },
     limits: { ...DEFAULT_LIMITS, ...partial.limits },
+    security: {
+      ban: ban === false ? undefined : { ...DEFAULT_BAN, ...ban },
+      allow: [...(partial.security?.allow ?? [])],
+      deny: [...(partial.security?.deny ?? [])],
+    },
   };
 }

@@ -1,6 +1,7 @@
 /**
  * `ftpsd serve` (the default command): load the config, start the listeners, print the banner, and
  * stop cleanly on SIGINT/SIGTERM (running transfers get a grace period; a second signal stops at once).
+ * The certificate and key are reloaded on SIGHUP and when their files change (src/tls/reload.ts).
  */
 import { formatAddress } from '../config/listen-address.js';
 import { DEFAULTS } from '../config/defaults.js';
@@ -9,6 +10,7 @@ import { toServerOptions } from '../config/server-options.js';
 import { pino } from 'pino';
 import { createLogger } from '../logger.js';
 import { FtpServer } from '../server.js';
+import { CertificateReloader } from '../tls/reload.js';
 import { formatBanner } from './banner.js';
 import { withIpv4Fallback } from './ipv6.js';
 
@@ -38,15 +40,20 @@ export async function serve(flags: CliFlags, ctx: ServeContext): Promise<FtpServ
     await server.close();
     throw listenError(err);
   }
+  // Signals are handled from before the banner: whoever waits for it may signal at once.
+  const reloader = new CertificateReloader(server, { cert: certificate.certPath, key: certificate.keyPath }, { logger });
+  reloader.setCurrent(certificate);
+  await reloader.watch();
+  handleSignals(server, reloader, logger);
   (ctx.stdout ?? process.stdout).write(
     formatBanner({ version: ctx.version, explicit: addresses.explicit, implicit: addresses.implicit, config, certificate }),
   );
   if (certificate.source === 'generated' && !config.tls) logger.info({ path: certificate.certPath }, 'generated a self-signed certificate');
-  handleSignals(server, logger);
   return server;
 }
 
-function handleSignals(server: FtpServer, logger: ReturnType<typeof createLogger>): void {
+function handleSignals(server: FtpServer, reloader: CertificateReloader, logger: ReturnType<typeof createLogger>): void {
+  process.on('SIGHUP', () => void reloader.reload('SIGHUP'));
   let stopping = false;
   const stop = (signal: NodeJS.Signals) => {
     if (stopping) {
@@ -54,6 +61,7 @@ function handleSignals(server: FtpServer, logger: ReturnType<typeof createLogger
       process.exit(1);
     }
     stopping = true;
+    reloader.close();
     logger.info({ signal, graceMs: DEFAULTS.shutdownGraceMs }, 'shutting down');
     server.close(DEFAULTS.shutdownGraceMs).then(
       () => process.exit(0),

@@ -30,9 +30,19 @@ export const PASS = defineCommand({
     const user = session.pendingUser;
     if (user === undefined) return reply(503, 'Login with USER first.');
     session.pendingUser = undefined;
-    if (await ctx.login(user, arg)) return reply(230, 'Login successful.');
-    await sleep(ctx.settings.limits.loginFailureDelayMs);
-    if (session.failedLogins >= ctx.settings.limits.maxLoginFailures) {
+    // Every failure is answered at the same moment after PASS arrived, whatever the cause (unknown user,
+    // wrong password, argon2id or plain account, banned address): the check runs inside the budget.
+    const deadline = performance.now() + ctx.settings.limits.loginFailureDelayMs;
+    const outcome = await ctx.login(user, arg);
+    if (outcome === 'ok') return reply(230, 'Login successful.');
+    if (outcome === 'too-many-sessions') {
+      await ctx.send(reply(421, 'Too many sessions for this user.'));
+      ctx.close();
+      return;
+    }
+    const wait = deadline - performance.now();
+    if (wait > 0) await sleep(wait);
+    if (outcome === 'banned' || session.failedLogins >= ctx.settings.limits.maxLoginFailures) {
       await ctx.send(reply(530, 'Login incorrect.'));
       await ctx.send(reply(421, 'Too many failed logins; closing connection.'));
       ctx.close();

@@ -11,6 +11,8 @@ import type { ServerSettings } from '../settings.js';
 import type { CommandRegistry } from './define.js';
 import type { ServerEvents } from '../events.js';
 
+export type LoginOutcome = 'ok' | 'failed' | 'banned' | 'too-many-sessions';
+
 export type DataSetup =
   | { kind: 'passive'; extended: boolean; family?: 4 | 6 }
   | { kind: 'active'; host: string; port: number };
@@ -55,8 +57,12 @@ export interface CommandContext {
   startTls(): Promise<void>;
   /** CCC: writes the 200 reply and ends TLS on the control connection (armed before the reply goes out). */
   clearTls(reply: Reply): Promise<void>;
-  /** PASS: asks the authenticator; applies the login on success. */
-  login(user: string, password: string): Promise<boolean>;
+  /**
+   * PASS: asks the authenticator; applies the login on success. `banned`: the address is banned (before
+   * or because of this failure; the password was not accepted); `too-many-sessions`: the password was
+   * right but the user has `maxSessionsPerUser` sessions already.
+   */
+  login(user: string, password: string): Promise<LoginOutcome>;
   /** Prepares the next data connection (PASV/EPSV/PORT/EPRT); returns the port listened on for passive. */
   prepareData(setup: DataSetup): Promise<{ host: string; port: number } | void>;
   /** Runs a download (RETR, LIST, ...) over the prepared data connection and writes its final reply. */

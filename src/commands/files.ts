@@ -52,6 +52,11 @@ export const RNTO = defineCommand({
     ctx.session.renameFrom = undefined;
     if (!from) return reply(503, 'RNFR required first.');
     if (path.length === 0) throw new FtpError(553, 'File name not allowed.');
+    // Renaming onto an existing entry replaces it: that needs the right to remove it too.
+    const existing = await ctx.storage.stat(path).catch(() => undefined);
+    if (existing && !ctx.user.permissions.allows(existing.type === 'dir' ? 'rmdir' : 'delete', path)) {
+      throw new FtpError(550, 'Permission denied.');
+    }
     await ctx.storage.rename(from, path);
     ctx.events.emit('rename', { id: ctx.id, remoteAddress: ctx.remoteAddress, user: ctx.user.name, from: formatPath(from), to: formatPath(path) });
     return reply(250, 'Rename successful.');

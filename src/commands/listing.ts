@@ -5,6 +5,7 @@
 import { Readable } from 'node:stream';
 import { lsLine } from '../listing/ls-format.js';
 import { MLST_FACTS, mlsxLine } from '../listing/mlsx-format.js';
+import { safeName } from '../listing/safe-name.js';
 import { FtpError } from '../protocol/errors.js';
 import { reply, type Reply } from '../protocol/reply.js';
 import type { FileStat } from '../storage/storage.js';
@@ -83,7 +84,8 @@ export const NLST = defineCommand({
   help: 'NLST [<sp> pathname]',
   handle(ctx, arg) {
     // Names only; for `NLST dir` each name is prefixed with `dir/`, as most servers do (mget needs it).
-    return listCommand(ctx, arg, (st, _p, prefix) => (prefix === '' && st.type === 'file' ? st.name : prefix + st.name), false);
+    // The prefix is the client's own argument; both are made safe, so no name can add a line.
+    return listCommand(ctx, arg, (st, _p, prefix) => safeName(prefix === '' && st.type === 'file' ? st.name : prefix + st.name), false);
   },
 });
 

@@ -2,6 +2,7 @@
  * File transfer commands: RETR STOR STOU APPE ABOR (RFC 959, RFC 1123).
  */
 import { randomBytes } from 'node:crypto';
+import type { Readable } from 'node:stream';
 import { FtpError } from '../protocol/errors.js';
 import { reply } from '../protocol/reply.js';
 import { baseName, type VirtualPath } from '../storage/virtual-path.js';
@@ -11,6 +12,18 @@ import { limitBytes, takeRange } from './range.js';
 
 function modeName(ctx: CommandContext): string {
   return ctx.session.type === 'I' ? 'BINARY' : 'ASCII';
+}
+
+/**
+ * The first `n` bytes of `stream`. pipe() passes neither errors nor destroy() on, so the file is closed
+ * here when the range is sent, when the transfer ends early (ABOR, lost connection), and on errors.
+ */
+function limited(stream: Readable, n: number): Readable {
+  const out = limitBytes(n);
+  stream.once('error', (err) => out.destroy(err));
+  out.once('end', () => stream.destroy());
+  out.once('close', () => stream.destroy());
+  return stream.pipe(out);
 }
 
 /** RFC 3659 5.4: a restart position the file cannot be repositioned to. */
@@ -33,7 +46,7 @@ export const RETR = defineCommand({
       if (st.type !== 'file') throw new FtpError(550, 'Not a regular file.');
       if (start > st.size) throw badRestart();
       const stream = await ctx.storage.read(path, { start });
-      return { stream: end === undefined ? stream : stream.pipe(limitBytes(end - start)), path };
+      return { stream: end === undefined ? stream : limited(stream, end - start), path };
     }, `Opening ${modeName(ctx)} mode data connection for ${baseName(path)}.`);
   },
 });
@@ -45,10 +58,12 @@ async function store(ctx: CommandContext, path: VirtualPath, mode: 'replace' | '
   const writeMode = mode === 'append' ? 'append' : offset > 0 ? 'offset' : 'replace';
   return ctx.receiveData(
     async () => {
-      if (writeMode === 'offset') {
-        const size = await ctx.storage.stat(path).then((st) => st.size, () => 0);
-        if (offset > size) throw badRestart();
-      }
+      const existing = await ctx.storage.stat(path).catch(() => undefined);
+      if (writeMode === 'offset' && offset > (existing?.size ?? 0)) throw badRestart();
+      // Overwriting destroys the old content, so it needs `delete` as well (a drop box with write but
+      // no delete keeps everyone's uploads). APPE, and REST at the end of the file, only add.
+      const overwrites = existing?.type === 'file' && (writeMode === 'replace' || (writeMode === 'offset' && offset < existing.size));
+      if (overwrites && !ctx.user.permissions.allows('delete', path)) throw new FtpError(550, 'Permission denied.');
       return ctx.storage.write(path, { mode: writeMode, offset });
     },
     `Ok to send data for ${baseName(path)}.`,

@@ -8,8 +8,10 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import type { PortRange } from '../data/passive.js';
 import type { LogLevel } from '../logger.js';
 import type { ListenAddress } from '../server.js';
-import type { Limits, SessionReuse, Timeouts, TlsRequired } from '../settings.js';
+import type { Limits, SecurityOptions, SessionReuse, Timeouts, TlsRequired } from '../settings.js';
+import type { UploadPolicy } from '../auth/users.js';
 import { DEFAULTS } from './defaults.js';
+import { pickUserPolicy, type UserPolicy } from './user-policy.js';
 import { ConfigError, type ConfigIssue } from './errors.js';
 import { readConfigFile } from './file.js';
 import { parseListenAddress } from './listen-address.js';
@@ -24,6 +26,9 @@ export interface ResolvedUser {
   /** Absolute path. */
   home: string;
   readOnly: boolean;
+  permissions?: UserPolicy['permissions'];
+  rules?: UserPolicy['rules'];
+  quota?: UserPolicy['quota'];
 }
 
 export interface ResolvedConfig {
@@ -46,6 +51,10 @@ export interface ResolvedConfig {
   stateDir: string;
   timeouts: Partial<Timeouts>;
   limits: Partial<Limits>;
+  /** Login bans and access lists (file only). */
+  security: SecurityOptions;
+  /** How uploads are written (file only); unset fields take the LocalStorage defaults. */
+  uploads: UploadPolicy;
   /** The default account's random password (to print once); undefined when the user chose passwords. */
   generatedPassword: string | undefined;
   /** True when the default account's password came from FTPSD_PASSWORD. */
@@ -88,7 +97,7 @@ function merge(layers: Layer[], env: NodeJS.ProcessEnv, cwd: string, configFile:
   let users: ResolvedUser[];
   const configured = pick(layers, 'users');
   if (configured && configured.length > 0) {
-    users = configured.map((u) => ({ name: u.name, password: u.password, home: inRoot(u.home), readOnly: u.readOnly ?? false }));
+    users = configured.map((u) => ({ name: u.name, password: u.password, home: inRoot(u.home), readOnly: u.readOnly ?? false, ...pickUserPolicy(u) }));
   } else {
     const fromEnv = env[ENV.password] || undefined;
     if (fromEnv === undefined) generatedPassword = randomPassword();
@@ -97,9 +106,11 @@ function merge(layers: Layer[], env: NodeJS.ProcessEnv, cwd: string, configFile:
   const anonymous = pick(layers, 'anonymous');
   const timeouts: Partial<Timeouts> = {};
   const limits: Partial<Limits> = {};
+  const security: SecurityOptions = {};
   for (const layer of [...layers].reverse()) {
     Object.assign(timeouts, layer.timeouts);
     Object.assign(limits, layer.limits);
+    Object.assign(security, layer.security);
   }
   return {
     configFile,
@@ -117,6 +128,8 @@ function merge(layers: Layer[], env: NodeJS.ProcessEnv, cwd: string, configFile:
     stateDir: pick(layers, 'stateDir') ?? resolve(cwd, DEFAULTS.stateDir),
     timeouts,
     limits,
+    security,
+    uploads: pick(layers, 'uploads') ?? {},
     generatedPassword,
     passwordFromEnv: !configured?.length && generatedPassword === undefined,
   };

@@ -8,9 +8,11 @@
  */
 import { isIPv4 } from 'node:net';
 import { z } from 'zod';
-import { DEFAULT_LIMITS, DEFAULT_TIMEOUTS, type Limits, type Timeouts } from '../settings.js';
+import { DEFAULT_BAN, DEFAULT_LIMITS, DEFAULT_TIMEOUTS, type BanPolicy, type Limits, type Timeouts } from '../settings.js';
+import { parseNetwork } from '../security/access-list.js';
 import { DEFAULTS, LOG_LEVELS, SESSION_REUSE, TLS_REQUIRED } from './defaults.js';
 import { parseListenAddress, parsePortRange } from './listen-address.js';
+import { refineUserPolicy, uploadsSchema, userPolicyShape } from './user-policy.js';
 
 export const HASH_HINT = 'must be an argon2id hash (use: ftpsd hash-password)';
 const ARGON2ID = /^\$argon2id\$v=\d+\$m=\d+,t=\d+,p=\d+\$[A-Za-z0-9+/]+\$[A-Za-z0-9+/]+$/;
@@ -102,9 +104,11 @@ const user = z
         .optional()
         .describe('Home directory, relative to root (or absolute), created if missing. Default: root.'),
       readOnly: z.boolean({ error: 'must be true or false' }).optional().describe('Download only. Default: false.'),
+      ...userPolicyShape,
     },
-    { error: 'must be a mapping with name, password, home, readOnly' },
+    { error: 'must be a mapping with name, password, home, readOnly, permissions, rules, quota' },
   )
+  .superRefine(refineUserPolicy)
   .describe('One account.');
 
 const anonymous = z
@@ -152,9 +156,49 @@ const limitsShape = {
     `Failed logins on one connection before disconnect. Default: ${DEFAULT_LIMITS.maxLoginFailures}.`,
   ),
   loginFailureDelayMs: count(0).describe(
-    `Delay before answering a failed login. Default: ${DEFAULT_LIMITS.loginFailureDelayMs}.`,
+    `Every failed login is answered this many milliseconds after PASS arrived (the same for every cause). Default: ${DEFAULT_LIMITS.loginFailureDelayMs}.`,
+  ),
+  maxSessions: count(1).describe(`Sessions on the whole server. Default: ${DEFAULT_LIMITS.maxSessions}.`),
+  maxSessionsPerAddress: count(1).describe(
+    `Sessions from one client address. Default: ${DEFAULT_LIMITS.maxSessionsPerAddress}.`,
+  ),
+  maxSessionsPerUser: count(1).describe(
+    `Logged-in sessions of one user. Default: ${DEFAULT_LIMITS.maxSessionsPerUser}.`,
   ),
 } satisfies Record<keyof Limits, z.ZodType>;
+
+const banShape = {
+  failures: count(1).describe(`Failed logins from one address within windowMs that ban it. Default: ${DEFAULT_BAN.failures}.`),
+  windowMs: ms('ban window').describe(`Default: ${DEFAULT_BAN.windowMs}.`),
+  durationMs: ms('ban duration').describe(`How long a ban lasts. Default: ${DEFAULT_BAN.durationMs}.`),
+  maxEntries: count(1).describe(`Addresses remembered (oldest forgotten first). Default: ${DEFAULT_BAN.maxEntries}.`),
+} satisfies Record<keyof BanPolicy, z.ZodType>;
+
+const BAN_ERROR = 'must be off, or a mapping of failures, windowMs, durationMs, maxEntries';
+const ban = z
+  .preprocess(
+    (v) => (v === 'off' ? false : v),
+    z.union([z.literal(false), z.strictObject(banShape).partial()], { error: BAN_ERROR }),
+  )
+  .describe('Per-address bans after repeated failed logins, or off.');
+
+const network = text('a network like 192.0.2.0/24 or 2001:db8::/32').transform(
+  parsed((s) => {
+    parseNetwork(s);
+    return s;
+  }),
+);
+/** A list of networks; a single network is accepted too. */
+const networkList = z.preprocess(
+  (v) => (typeof v === 'string' ? [v] : v),
+  z.array(network, { error: 'must be a list of networks (CIDR)' }),
+);
+
+const securityShape = {
+  ban,
+  allow: networkList.describe('Only these networks may connect (CIDR, IPv4 or IPv6). Default: everyone.'),
+  deny: networkList.describe('These networks are refused at connect; deny wins over allow. Default: none.'),
+};
 
 const mapping = (what: string) => ({ error: `must be a mapping of ${what}` });
 
@@ -175,6 +219,12 @@ export const configSchema = z
       stateDir: fields.stateDir.optional(),
       timeouts: z.strictObject(timeoutsShape, mapping('timeouts')).partial().optional().describe('Timeouts in milliseconds.'),
       limits: z.strictObject(limitsShape, mapping('limits')).partial().optional().describe('Protocol limits.'),
+      uploads: uploadsSchema.optional(),
+      security: z
+        .strictObject(securityShape, mapping('ban, allow, deny'))
+        .partial()
+        .optional()
+        .describe('Login bans and access lists.'),
     },
     { error: 'the config file must be a mapping of options (key: value)' },
   )

@@ -9,6 +9,7 @@ import type { FtpServerOptions } from '../server.js';
 import { loadCertificate, stateCertificate, type Certificate } from './certificate.js';
 import { ConfigError } from './errors.js';
 import type { ResolvedConfig } from './load.js';
+import { pickUserPolicy } from './user-policy.js';
 
 export interface PreparedServer {
   options: FtpServerOptions;
@@ -24,16 +25,17 @@ export async function toServerOptions(config: ResolvedConfig, logger: Logger): P
     ? await loadCertificate(config.tls.cert, config.tls.key, config.tls.fields)
     : await stateCertificate(config.stateDir);
 
-  const users: UserAccount[] = config.users.map((u) => ({ name: u.name, password: u.password, home: u.home, readOnly: u.readOnly }));
+  const users: UserAccount[] = config.users.map((u) => ({ name: u.name, password: u.password, home: u.home, readOnly: u.readOnly, ...pickUserPolicy(u) }));
   const options: FtpServerOptions = {
     listen: config.listen,
     implicitListen: config.implicitListen,
     tls: { cert: certificate.cert, key: certificate.key },
-    authenticator: new UserAuthenticator(users, config.anonymous),
+    authenticator: new UserAuthenticator(users, config.anonymous, { uploads: config.uploads }),
     tlsRequired: config.tlsRequired,
     sessionReuse: config.sessionReuse,
     timeouts: config.timeouts,
     limits: config.limits,
+    security: config.security,
     logger,
     ...(config.pasvPorts ? { pasvPorts: config.pasvPorts } : {}),
     ...(config.pasvAddress !== undefined ? { pasvAddress: config.pasvAddress } : {}),

@@ -8,9 +8,11 @@ import type { z } from 'zod';
 import type { PortRange } from '../data/passive.js';
 import type { LogLevel } from '../logger.js';
 import type { ListenAddress } from '../server.js';
-import type { Limits, SessionReuse, Timeouts, TlsRequired } from '../settings.js';
+import type { Limits, SecurityOptions, SessionReuse, Timeouts, TlsRequired } from '../settings.js';
 import type { ConfigIssue } from './errors.js';
 import { fields, userName, type ConfigFile } from './schema.js';
+import { pickUserPolicy, type UserPolicy } from './user-policy.js';
+import type { UploadPolicy } from '../auth/users.js';
 
 export type Password = { hash: string } | { plain: string };
 
@@ -19,7 +21,7 @@ export interface Layer {
   listen?: ListenAddress[];
   implicitListen?: ListenAddress[];
   root?: string;
-  users?: { name: string; password: Password; home?: string; readOnly?: boolean }[];
+  users?: ({ name: string; password: Password; home?: string; readOnly?: boolean } & UserPolicy)[];
   anonymous?: { home?: string };
   tls?: { cert: string; key: string; fields: { cert: string; key: string } };
   pasvPorts?: PortRange;
@@ -30,6 +32,8 @@ export interface Layer {
   stateDir?: string;
   timeouts?: Partial<Timeouts>;
   limits?: Partial<Limits>;
+  security?: SecurityOptions;
+  uploads?: UploadPolicy;
 }
 
 /** Command-line flags as commander hands them over (unvalidated strings). */
@@ -74,7 +78,7 @@ export function fileLayer(file: ConfigFile, dir: string): Layer {
     listen: file.listen,
     implicitListen: file.implicitListen,
     root: abs(dir, file.root),
-    users: file.users?.map((u) => ({ name: u.name, password: { hash: u.password }, home: u.home, readOnly: u.readOnly ?? false })),
+    users: file.users?.map((u) => ({ name: u.name, password: { hash: u.password }, home: u.home, readOnly: u.readOnly ?? false, ...pickUserPolicy(u) })),
     anonymous: file.anonymous,
     tls: file.tls && {
       cert: abs(dir, file.tls.cert)!,
@@ -89,6 +93,8 @@ export function fileLayer(file: ConfigFile, dir: string): Layer {
     stateDir: abs(dir, file.stateDir),
     timeouts: file.timeouts,
     limits: file.limits,
+    security: file.security,
+    uploads: file.uploads,
   });
 }
 

@@ -2,15 +2,29 @@
  * Protection of data connections (PROT P): the server is the TLS server on the data connection too
  * (RFC 4217 section 7). Under `session-reuse require` the connection must resume a TLS session of its
  * own control connection, else it is refused with a 425 that says why.
+ *
+ * Under `allow` and `off`, before TLS starts, the server reads the client's ClientHello from the socket
+ * (it owns the socket) and gives the bytes back: a client that resumes gets the control context; one
+ * that does not gets the TLS 1.2 context without tickets, so no session ticket is sent on a data
+ * connection that carries a transfer (TLS 1.3 sends tickets after a full handshake, and Node cannot turn
+ * that off; see src/tls/context.ts). Under `require` resumed handshakes send none anyway.
  */
 import type { Socket } from 'node:net';
 import { TLSSocket, type SecureContext } from 'node:tls';
 import { FtpError } from '../protocol/errors.js';
 import type { SessionReuse } from '../settings.js';
+import { MAX_PEEK_BYTES, offersTls12, peekClientHello, type ClientHelloInfo } from '../tls/client-hello.js';
 import type { SessionBinder } from '../tls/session-reuse.js';
 
+export interface DataContexts {
+  /** For data connections that resume (the control connections' context). */
+  current: SecureContext;
+  /** For data connections that do not resume: no tickets. */
+  data: SecureContext;
+}
+
 export interface ProtectOptions {
-  context: SecureContext;
+  contexts: DataContexts;
   binder: SessionBinder | undefined;
   reuse: SessionReuse;
   handshakeTimeoutMs: number;
@@ -18,9 +32,13 @@ export interface ProtectOptions {
 }
 
 export async function protectDataSocket(socket: Socket, options: ProtectOptions): Promise<TLSSocket> {
+  const deadline = Date.now() + options.handshakeTimeoutMs;
+  // Under `require` every connection that does not resume is refused anyway (see chooseContext).
+  const hello = options.reuse === 'require' ? undefined : await readClientHello(socket, options.handshakeTimeoutMs, options.signal);
+  const context = chooseContext(hello, options);
   const tls = new TLSSocket(socket, {
     isServer: true,
-    secureContext: options.context,
+    secureContext: context,
     ...(options.binder ? { server: options.binder.dataServer as never } : {}),
   });
   tls.on('error', () => {}); // failures are handled below and by the transfer
@@ -28,12 +46,12 @@ export async function protectDataSocket(socket: Socket, options: ProtectOptions)
     const fail = (reason: string) => () => {
       cleanup();
       tls.destroy();
-      reject(new FtpError(425, reason, { code: 'FTP_ERR_DATA_CONNECTION' }));
+      reject(dataError(reason));
     };
     const onTimeout = fail('TLS handshake on the data connection timed out.');
     const onError = fail('TLS handshake on the data connection failed.');
     const onAbort = fail('Data connection aborted.');
-    const timer = setTimeout(onTimeout, options.handshakeTimeoutMs);
+    const timer = setTimeout(onTimeout, Math.max(0, deadline - Date.now()));
     const onSecure = () => {
       cleanup();
       resolve();
@@ -45,6 +63,7 @@ export async function protectDataSocket(socket: Socket, options: ProtectOptions)
       tls.off('close', onError);
       options.signal.removeEventListener('abort', onAbort);
     };
+    if (options.signal.aborted) return onAbort();
     tls.once('secure', onSecure);
     tls.once('error', onError);
     tls.once('close', onError);
@@ -53,13 +72,82 @@ export async function protectDataSocket(socket: Socket, options: ProtectOptions)
   if (options.reuse === 'require' && !options.binder?.owns(tls)) {
     const resumed = tls.isSessionReused(); // ask before destroy(): afterwards it is always false
     tls.destroy();
-    throw new FtpError(
-      425,
+    throw dataError(
       resumed
         ? 'Data connection refused: it resumed a TLS session of another control connection.'
         : 'Data connection refused: TLS session reuse required (resume the control connection\'s TLS session).',
-      { code: 'FTP_ERR_DATA_CONNECTION' },
     );
   }
   return tls;
+}
+
+/**
+ * The control context for a client that resumes from a ticket or a TLS 1.3 PSK (or cannot do TLS 1.2,
+ * or sent something this reader does not understand: TLS then fails on it as it would anyway); the
+ * ticketless TLS 1.2 context otherwise. That includes resumption by session id (TLS 1.2 clients without
+ * tickets, such as curl): the binder's session cache answers it in either context, and TLS 1.2 is what
+ * such a session needs even when the client also offers TLS 1.3.
+ *
+ * Under `require` (no `hello`: it is not read) every data connection gets the control context: one that
+ * resumes sends no tickets, and one that does not is refused right after its handshake, which in TLS
+ * 1.3 is complete on the client's side by then (a TLS 1.2 handshake ends with the server's flight, which
+ * the refusal would cut: the client would report a broken handshake instead of reading the 425).
+ */
+function chooseContext(hello: ClientHelloInfo | undefined, options: ProtectOptions): SecureContext {
+  if (!hello || !offersTls12(hello)) return options.contexts.current;
+  // Under `off` nothing is resumed: a ticket the client still offers (TLS 1.3 sends stateful ones even
+  // without ticket keys) must not lead it back to TLS 1.3 and its tickets.
+  const resumes = options.binder !== undefined && (hello.psk || hello.ticket);
+  return resumes ? options.contexts.current : options.contexts.data;
+}
+
+/**
+ * Reads from `socket` until the ClientHello is complete (or clearly is not one), then puts every byte
+ * back (`unshift`), so the TLS socket reads them first. Rejects with a 425 when the connection ends, the
+ * time is up, or the transfer is aborted first.
+ */
+export function readClientHello(socket: Socket, timeoutMs: number, signal: AbortSignal): Promise<ClientHelloInfo | undefined> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let settled = false;
+    const finish = (err: Error | undefined, hello?: ClientHelloInfo) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      socket.off('data', onData);
+      socket.off('end', onEnd);
+      socket.off('close', onEnd);
+      signal.removeEventListener('abort', onAbort);
+      socket.pause();
+      if (err) {
+        socket.destroy();
+        reject(err);
+        return;
+      }
+      if (size > 0) socket.unshift(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks));
+      resolve(hello);
+    };
+    const onData = (chunk: Buffer) => {
+      chunks.push(chunk);
+      size += chunk.length;
+      const peek = peekClientHello(chunks.length === 1 ? chunk : Buffer.concat(chunks));
+      if (peek.kind === 'hello') finish(undefined, peek.hello);
+      else if (peek.kind === 'other' || size > MAX_PEEK_BYTES) finish(undefined, undefined);
+    };
+    const onEnd = () => finish(dataError('TLS handshake on the data connection failed.'));
+    const onAbort = () => finish(dataError('Data connection aborted.'));
+    const timer = setTimeout(() => finish(dataError('TLS handshake on the data connection timed out.')), timeoutMs);
+    if (signal.aborted) return onAbort();
+    if (socket.destroyed || socket.readableEnded) return onEnd();
+    socket.on('data', onData);
+    socket.once('end', onEnd);
+    socket.once('close', onEnd);
+    signal.addEventListener('abort', onAbort, { once: true });
+    socket.resume();
+  });
+}
+
+function dataError(reason: string): FtpError {
+  return new FtpError(425, reason, { code: 'FTP_ERR_DATA_CONNECTION' });
 }

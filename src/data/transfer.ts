@@ -51,17 +51,21 @@ export async function runDownload(
   source.on('error', () => {});
   let data: Duplex | undefined;
   let dataFailed = false;
+  let stalled: AbortSignal | undefined;
   try {
     // The set-up steps only hear an abort that happens while they wait, so check between them.
     signal.throwIfAborted();
     const socket = await link.connect(signal);
     data = socket;
     socket.once('error', () => (dataFailed = true));
+    // A client that goes away without an error (FIN, close_notify) mid-download is a lost connection too.
+    socket.once('close', () => (dataFailed = true));
     await link.opening(openingText);
     signal.throwIfAborted();
     data = await link.protect(socket, signal);
     data.once('error', () => (dataFailed = true));
-    const stalled = watchStall(socket, link.stalledMs);
+    data.once('end', () => (dataFailed = true));
+    stalled = watchStall(socket, link.stalledMs);
     source.on('data', (chunk: Buffer) => {
       bytes += chunk.length;
       link.onBytes(chunk.length);
@@ -74,6 +78,7 @@ export async function runDownload(
   } catch (err) {
     // Aborted (ABOR) is 426 at any stage, also while still waiting for the data connection.
     if (signal.aborted) return { reply: reply(426, 'Transfer aborted.'), ok: false, bytes };
+    if (stalled?.aborted) return { reply: reply(426, 'Data connection stalled; transfer aborted.'), ok: false, bytes };
     if (err instanceof FtpError) return { reply: err.reply, ok: false, bytes };
     if (dataFailed || data === undefined) {
       return { reply: reply(426, 'Connection closed; transfer aborted.'), ok: false, bytes };
@@ -99,9 +104,17 @@ export async function runUpload(
   } catch (err) {
     return failed(err, bytes);
   }
-  upload.stream.on('error', () => {});
+  // The storage's own error (ENOSPC, EDQUOT, ...) decides the reply, also when the pipeline then tears
+  // down the data connection: the client must hear 452/552, not 426.
+  // Errors the pipeline passes on from the data side or an abort do not count.
+  let storageError: unknown;
   let data: Duplex | undefined;
   let dataFailed = false;
+  let stalled: AbortSignal | undefined;
+  upload.stream.on('error', (err: NodeJS.ErrnoException) => {
+    const plumbing = err.name === 'AbortError' || (typeof err.code === 'string' && err.code.startsWith('ERR_'));
+    if (!dataFailed && !signal.aborted && !plumbing) storageError ??= err;
+  });
   try {
     // The set-up steps only hear an abort that happens while they wait, so check between them.
     signal.throwIfAborted();
@@ -112,7 +125,7 @@ export async function runUpload(
     signal.throwIfAborted();
     data = await link.protect(socket, signal);
     data.once('error', () => (dataFailed = true));
-    const stalled = watchStall(socket, link.stalledMs);
+    stalled = watchStall(socket, link.stalledMs);
     data.on('data', (chunk: Buffer) => {
       bytes += chunk.length;
       link.onBytes(chunk.length);
@@ -125,7 +138,9 @@ export async function runUpload(
   } catch (err) {
     await upload.abort().catch(() => {});
     if (signal.aborted) return { reply: reply(426, 'Transfer aborted.'), ok: false, bytes };
+    if (stalled?.aborted) return { reply: reply(426, 'Data connection stalled; transfer aborted.'), ok: false, bytes };
     if (err instanceof FtpError) return { reply: err.reply, ok: false, bytes };
+    if (storageError !== undefined) return failed(storageError, bytes);
     if (dataFailed || data === undefined) {
       return { reply: reply(426, 'Connection closed; transfer aborted.'), ok: false, bytes };
     }

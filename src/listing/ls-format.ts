@@ -4,6 +4,7 @@
  * time for dates more than six months old or in the future.
  */
 import type { FileStat } from '../storage/storage.js';
+import { safeName } from './safe-name.js';
 
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 const DAY_MS = 86_400_000;
@@ -37,11 +38,11 @@ function column(value: string, width: number): string {
   return value.length >= width ? value : value + ' '.repeat(width - value.length);
 }
 
-/** One `ls -l` line (without line end). */
+/** One `ls -l` line (without line end); control characters in the name become `?`. */
 export function lsLine(st: FileStat, now: number = Date.now()): string {
   const links = String(st.nlink ?? 1).padStart(4, ' ');
-  const owner = column(st.owner ?? 'ftp', 8);
-  const group = column(st.group ?? 'ftp', 8);
+  const owner = column(safeName(st.owner ?? 'ftp'), 8);
+  const group = column(safeName(st.group ?? 'ftp'), 8);
   const size = String(st.size).padStart(12, ' ');
-  return `${modeString(st)} ${links} ${owner} ${group} ${size} ${lsDate(st.mtime, now)} ${st.name}`;
+  return `${modeString(st)} ${links} ${owner} ${group} ${size} ${lsDate(st.mtime, now)} ${safeName(st.name)}`;
 }

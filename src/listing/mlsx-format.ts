@@ -5,6 +5,7 @@
 import type { Permissions } from '../auth/permissions.js';
 import type { FileStat } from '../storage/storage.js';
 import type { VirtualPath } from '../storage/virtual-path.js';
+import { safeName } from './safe-name.js';
 
 /** The facts ftpsd knows, in the spelling FEAT and OPTS MLST use. */
 export const MLST_FACTS = ['type', 'size', 'modify', 'perm', 'unique', 'UNIX.mode'] as const;
@@ -36,7 +37,8 @@ export function permFact(st: FileStat, path: VirtualPath, perms: Permissions): s
 }
 
 /**
- * The facts of one entry followed by a space and the name: `type=file;size=3;... name`.
+ * The facts of one entry followed by a space and the name: `type=file;size=3;... name` (control
+ * characters in the name become `?`).
  * `facts` holds the selected fact names in lower case.
  */
 export function mlsxLine(st: FileStat, path: VirtualPath, perms: Permissions, facts: ReadonlySet<string>, typeOverride?: string): string {
@@ -47,5 +49,5 @@ export function mlsxLine(st: FileStat, path: VirtualPath, perms: Permissions, fa
   if (facts.has('perm')) out += `perm=${permFact(st, path, perms)};`;
   if (facts.has('unique') && st.unique !== undefined) out += `unique=${st.unique};`;
   if (facts.has('unix.mode') && st.mode !== undefined) out += `UNIX.mode=0${(st.mode & 0o7777).toString(8)};`;
-  return `${out} ${st.name}`;
+  return `${out} ${safeName(st.name)}`;
 }

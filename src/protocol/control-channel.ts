@@ -148,10 +148,16 @@ export class ControlChannel {
         tls.off('secure', onSecure);
         tls.off('error', onFail);
         tls.off('close', onClose);
+        this.raw.off('end', onClose);
+        this.raw.off('close', onClose);
       };
       tls.once('secure', onSecure);
       tls.once('error', onFail);
       tls.once('close', onClose);
+      // TLS runs over the pipe, which never sees the TCP connection end: fail at once, not at the timeout.
+      this.raw.once('end', onClose);
+      this.raw.once('close', onClose);
+      if (this.raw.destroyed || this.raw.readableEnded) onClose();
     });
     binder?.adopt(tls);
     this.source = tls;

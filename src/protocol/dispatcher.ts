@@ -7,7 +7,8 @@
  *  5. argument shape                                                   -> 501
  *  6. path resolution (553) and permission (550)
  *  7. handler: a Reply, or an FtpError / StorageError mapped by errors.ts; anything else 451
- *  8. one-shot state: RNFR is forgotten unless RNTO follows at once.
+ *  8. one-shot state: RNFR is forgotten unless RNTO follows at once; REST/RANG are spent by the next
+ *     transfer command, also one refused before its handler (bad path, permission).
  */
 import type { CommandContext } from '../commands/context.js';
 import type { CommandSpec } from '../commands/define.js';
@@ -61,14 +62,22 @@ export async function dispatch(ctx: CommandContext, spec: CommandSpec | undefine
     if (spec.path) {
       path = arg === '' && spec.path === 'optional-arg' ? session.cwd : ctx.resolve(arg);
       if (spec.perm && !ctx.user.permissions.allows(spec.perm, path)) {
+        // A refused transfer still spends a REST/RANG: it must not carry over to a later STOR or RETR.
+        if (spec.transfer) spendRestart(ctx);
         return result(reply(550, 'Permission denied.'));
       }
     }
     const out = await spec.handle(ctx, arg, path);
     return result(out ?? undefined);
   } catch (err) {
+    if (spec.transfer) spendRestart(ctx);
     const mapped = errorToReply(err);
     if (!mapped.expected) ctx.log.error({ err, cmd: spec.name }, 'command failed');
     return result(mapped.reply);
   }
+}
+
+function spendRestart(ctx: CommandContext): void {
+  ctx.session.restOffset = 0;
+  ctx.session.range = undefined;
 }

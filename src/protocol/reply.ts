@@ -14,11 +14,13 @@ export function reply(code: number, ...lines: string[]): Reply {
   return { code, lines: lines.length > 0 ? lines : [''] };
 }
 
-// C0 controls and DEL; other code points are written as UTF-8 (RFC 2640).
+// C0 and C1 controls, DEL, and the Unicode line and paragraph separators (NEL U+0085, U+2028, U+2029:
+// clients that split text with a Unicode-aware "lines" function would break a reply at them); other code
+// points are written as UTF-8 (RFC 2640).
 // eslint-disable-next-line no-control-regex
-const UNSAFE = /[\u0000-\u001f\u007f]/g;
+const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g;
 
-/** Makes one line of reply text safe: no CR, LF, NUL or other control characters. */
+/** Makes one line of reply text safe: no CR, LF, NUL, other control characters or line separators. */
 export function safeText(text: string): string {
   return text.replace(UNSAFE, ' ');
 }

@@ -5,6 +5,9 @@
  * it joins the current directory and a client argument, drops `.` and empty segments, pops on `..` but
  * never above the root, and refuses NUL and overlong input. Only storage backends turn a VirtualPath
  * into something real (a file system path, an object key).
+ *
+ * `/` is the only separator. A backslash is an ordinary character of a name (as on POSIX file systems),
+ * so `..\..\etc` is one name, inside the root; percent signs are literal too (`%2e%2e` is not `..`).
  */
 import { FtpError } from '../protocol/errors.js';
 

@@ -1,8 +1,9 @@
 /**
- * TLS contexts: one for sessions with resumption (control and data connections share ticket keys, so a
- * data connection can resume its control connection's session) and, for `session-reuse off`, one that
- * never offers resumption. Reloading the certificate keeps the ticket keys, so sessions that started
- * before a reload can still open protected data connections.
+ * TLS contexts: one for control connections and the data connections that resume their session (they
+ * share ticket keys, so a data connection can resume its control connection's session), and one for
+ * data connections that do not resume (TLS 1.2, no tickets). Reloading the certificate keeps the ticket
+ * keys, so sessions that started before a reload can still open protected data connections. TLS 1.2 is
+ * the minimum, with AEAD suites and forward secrecy only, in the server's order of preference.
  */
 import { constants, randomBytes } from 'node:crypto';
 import { createSecureContext, type SecureContext } from 'node:tls';
@@ -48,11 +49,14 @@ export class TlsContexts {
   }
 
   /**
-   * The context for protected data connections. Without resumption each one is a full handshake, and TLS
-   * 1.3 follows that with session tickets (stateful ones even with SSL_OP_NO_TICKET) that an uploading
-   * client never reads; a client that closes with unread data makes its kernel reset the connection and
-   * drop the end of the upload (lftp does, intermittently). So without resumption data connections use
-   * TLS 1.2, which sends nothing after the handshake (unless TLS 1.3 is the configured minimum).
+   * The context for protected data connections that do not resume a session (the data channel reads
+   * the ClientHello first to tell). Such a connection is a full handshake, and TLS 1.3 follows that
+   * with session tickets (stateful ones even with SSL_OP_NO_TICKET; Node cannot set their number to 0)
+   * that an uploading client never reads; a client that closes with unread data makes its kernel reset
+   * the connection and drop the end of the upload (lftp does, intermittently). So this context is TLS
+   * 1.2 without tickets, which sends nothing after the handshake (unless TLS 1.3 is the configured
+   * minimum: then it is the control context). Data connections that resume use `current`, whose
+   * resumed handshakes send no new tickets.
    */
   get data(): SecureContext {
     return this.dataContext;
@@ -65,13 +69,13 @@ export class TlsContexts {
 
   private buildBoth(material: TlsMaterial): [SecureContext, SecureContext] {
     const control = this.build(material);
-    const resumption = this.options.resumption ?? true;
-    if (resumption || this.options.minVersion === 'TLSv1.3') return [control, control];
+    if (this.options.minVersion === 'TLSv1.3') return [control, control];
     return [control, this.build(material, 'TLSv1.2')];
   }
 
+  /** A context; `maxVersion` TLS 1.2 means the fresh data context, which never offers resumption. */
   private build(material: TlsMaterial, maxVersion?: 'TLSv1.2'): SecureContext {
-    const resumption = this.options.resumption ?? true;
+    const resumption = (this.options.resumption ?? true) && maxVersion === undefined;
     const ctx = createSecureContext({
       cert: material.cert,
       key: material.key,

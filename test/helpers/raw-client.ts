@@ -22,6 +22,8 @@ export class RawClient {
   /** The raw TCP socket under TLS. */
   readonly raw: Socket;
   session: Buffer | undefined;
+  /** The source address given to connect(); data connections use it too. */
+  localAddress: string | undefined;
 
   private constructor(raw: Socket, readonly host: string) {
     this.raw = raw;
@@ -29,11 +31,17 @@ export class RawClient {
     this.attach(raw);
   }
 
-  static async connect(port: number, host = '127.0.0.1', opts: { implicit?: boolean; greeting?: boolean } = {}): Promise<RawClient> {
-    const raw = netConnect({ port, host });
+  /** `localAddress` binds the client socket (e.g. 127.0.0.2: Linux routes all of 127/8 to loopback). */
+  static async connect(
+    port: number,
+    host = '127.0.0.1',
+    opts: { implicit?: boolean; greeting?: boolean; localAddress?: string } = {},
+  ): Promise<RawClient> {
+    const raw = netConnect({ port, host, ...(opts.localAddress ? { localAddress: opts.localAddress } : {}) });
     raw.on('error', () => {});
     await once(raw, 'connect');
     const c = new RawClient(raw, host);
+    c.localAddress = opts.localAddress;
     if (opts.implicit) await c.upgrade();
     if (opts.greeting !== false) await c.expect(220);
     return c;
@@ -173,7 +181,7 @@ export class RawClient {
   async epsv(): Promise<Socket> {
     const r = await this.expectCmd('EPSV', 229);
     const port = Number(/\|\|\|(\d+)\|/.exec(r.text)![1]);
-    const s = netConnect({ port, host: this.host });
+    const s = netConnect({ port, host: this.host, ...(this.localAddress ? { localAddress: this.localAddress } : {}) });
     s.on('error', () => {});
     await once(s, 'connect');
     return s;
@@ -182,7 +190,11 @@ export class RawClient {
   async pasv(): Promise<Socket> {
     const r = await this.expectCmd('PASV', 227);
     const n = /\((\d+),(\d+),(\d+),(\d+),(\d+),(\d+)\)/.exec(r.text)!.slice(1).map(Number);
-    const s = netConnect({ port: n[4]! * 256 + n[5]!, host: n.slice(0, 4).join('.') });
+    const s = netConnect({
+      port: n[4]! * 256 + n[5]!,
+      host: n.slice(0, 4).join('.'),
+      ...(this.localAddress ? { localAddress: this.localAddress } : {}),
+    });
     s.on('error', () => {});
     await once(s, 'connect');
     return s;

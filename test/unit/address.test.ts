@@ -1,8 +1,9 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { formatEpsv, formatPasv, normalizeAddress, parseEprt, parseEpsv, parsePort, sameHost } from '../../src/data/address.js';
+import { runs } from './fuzz-runs.js';
 
-const RUNS = { seed: 42, numRuns: 500 };
+const RUNS = runs(500);
 
 describe('parsePort', () => {
   it('parses h1,h2,h3,h4,p1,p2', () => {

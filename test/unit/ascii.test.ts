@@ -3,6 +3,7 @@ import type { Transform } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { fromNetworkAscii, toNetworkAscii } from '../../src/data/ascii.js';
 import { chunked, splitPoints } from './split.js';
+import { runs } from './fuzz-runs.js';
 
 /** Writes the chunks (empty ones too) through the transform and collects what comes out. */
 async function run(t: Transform, chunks: Buffer[]): Promise<Buffer> {
@@ -51,7 +52,7 @@ describe('TYPE A conversion', () => {
         expect(await run(toNetworkAscii(), chunked(input, cuts))).toEqual(refTo(input));
         expect(await run(toNetworkAscii(), chunked(input, cuts).flatMap((c) => [c, Buffer.alloc(0)]))).toEqual(refTo(input));
       }),
-      { seed: 42, numRuns: 500 },
+      runs(500),
     );
   });
 
@@ -62,7 +63,7 @@ describe('TYPE A conversion', () => {
         // with empty chunks in between
         expect(await run(fromNetworkAscii(), chunked(input, cuts).flatMap((c) => [c, Buffer.alloc(0)]))).toEqual(refFrom(input));
       }),
-      { seed: 42, numRuns: 500 },
+      runs(500),
     );
   });
 
@@ -72,7 +73,7 @@ describe('TYPE A conversion', () => {
         const wire = await run(toNetworkAscii(), chunked(input, c1));
         expect(await run(fromNetworkAscii(), chunked(wire, c2))).toEqual(input);
       }),
-      { seed: 42, numRuns: 300 },
+      runs(300),
     );
   });
 });

@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { LineReader, type LineEvent } from '../../src/protocol/line-reader.js';
 import { chunked, splitPoints } from './split.js';
+import { runs } from './fuzz-runs.js';
 
 const IAC = 0xff;
 const WILL = 0xfb;
@@ -230,7 +231,7 @@ describe('LineReader: takeRemainder', () => {
           expect(reader.takeRemainder()).toEqual(expected);
         },
       ),
-      { seed: 42, numRuns: 500 },
+      runs(500),
     );
   });
 });
@@ -253,7 +254,7 @@ describe('LineReader: split-packet fuzzing', () => {
         // one byte at a time, too
         expect(feed([...wire].map((b) => Buffer.from([b])), max, 24)).toEqual(whole);
       }),
-      { seed: 42, numRuns: 1000 },
+      runs(1000),
     );
   });
 
@@ -278,7 +279,7 @@ describe('LineReader: split-packet fuzzing', () => {
         const expected = script.map(([pieces]) => pieces.map((p) => p.text).join('')).filter((t) => t !== '');
         expect(feed(chunked(wire, cuts))).toEqual(lines(...expected));
       }),
-      { seed: 42, numRuns: 1000 },
+      runs(1000),
     );
   });
 });

@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { parseCommand } from '../../src/protocol/dispatcher.js';
+import { runs } from './fuzz-runs.js';
 
 describe('parseCommand', () => {
   it('upper-cases the verb, whatever its case', () => {
@@ -40,7 +41,7 @@ describe('parseCommand', () => {
         expect(line.slice(0, n).toUpperCase()).toBe(parsed.verb);
         expect(line.slice(n)).toBe(line.includes(' ') ? ` ${parsed.arg}` : '');
       }),
-      { seed: 42, numRuns: 500 },
+      runs(500),
     );
   });
 
@@ -49,7 +50,7 @@ describe('parseCommand', () => {
       fc.property(fc.stringMatching(/^[A-Za-z][A-Za-z0-9]{0,5}$/), fc.string({ unit: 'binary', maxLength: 40 }), (verb, arg) => {
         expect(parseCommand(`${verb} ${arg}`)).toEqual({ verb: verb.toUpperCase(), arg });
       }),
-      { seed: 42, numRuns: 500 },
+      runs(500),
     );
   });
 });

@@ -3,6 +3,7 @@ import type { Socket } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { RecordPipe } from '../../src/protocol/record-pipe.js';
 import { chunked, splitPoints } from './split.js';
+import { runs } from './fuzz-runs.js';
 
 /** Just enough of a socket for RecordPipe: pause/resume and write. */
 function fakeSocket() {
@@ -121,7 +122,7 @@ describe('RecordPipe.feed', () => {
         expect(out.tls).toEqual(records);
         expect(out.plain).toEqual(plain ?? Buffer.alloc(0));
       }),
-      { seed: 42, numRuns: 500 },
+      runs(500),
     );
   });
 
@@ -137,7 +138,7 @@ describe('RecordPipe.feed', () => {
         expect(first.plain.length).toBe(0);
         expect(second.plain).toEqual(plain);
       }),
-      { seed: 42, numRuns: 300 },
+      runs(300),
     );
   });
 });

@@ -6,6 +6,7 @@ import * as tls from 'node:tls';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { masterKeyDigest } from '../../src/tls/session-reuse.js';
 import { generateSelfSigned, type GeneratedCert } from '../../src/tls/self-signed.js';
+import { runs } from './fuzz-runs.js';
 
 interface Handshake {
   reused: boolean;
@@ -137,7 +138,7 @@ describe('masterKeyDigest', () => {
           const d = masterKeyDigest(copy);
           expect(d === undefined || typeof d === 'string').toBe(true);
         }),
-        { seed: 42, numRuns: 500 },
+        runs(500),
       );
     });
   });
@@ -149,7 +150,7 @@ describe('masterKeyDigest', () => {
         const d = masterKeyDigest(Buffer.from(bytes));
         expect(d === undefined || typeof d === 'string').toBe(true);
       }),
-      { seed: 42, numRuns: 500 },
+      runs(500),
     );
   });
 });

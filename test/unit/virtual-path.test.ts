@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { FtpError } from '../../src/protocol/errors.js';
 import { MAX_NAME_BYTES, MAX_PATH_BYTES, ROOT, baseName, formatPath, isInside, parentOf, resolvePath, type VirtualPath } from '../../src/storage/virtual-path.js';
+import { runs } from './fuzz-runs.js';
 
 function expect553(fn: () => unknown): void {
   try {
@@ -87,7 +88,7 @@ describe('resolvePath', () => {
           expect(s).not.toMatch(/[/\0]/);
         }
       }),
-      { seed: 42, numRuns: 500 },
+      runs(500),
     );
   });
 
@@ -99,7 +100,7 @@ describe('resolvePath', () => {
         expect(resolvePath(r, '.')).toEqual(r);
         expect(resolvePath(r, '')).toEqual(r);
       }),
-      { seed: 42, numRuns: 500 },
+      runs(500),
     );
   });
 
@@ -113,7 +114,7 @@ describe('resolvePath', () => {
         }
         expect(resolvePath(c, a)).toEqual(stack);
       }),
-      { seed: 42, numRuns: 500 },
+      runs(500),
     );
   });
 
@@ -127,7 +128,7 @@ describe('resolvePath', () => {
           expect((err as FtpError).reply.code).toBe(553);
         }
       }),
-      { seed: 42, numRuns: 500 },
+      runs(500),
     );
   });
 });

@@ -1,0 +1,120 @@
+/**
+ * Config schema of what a user may do and store: `permissions`, per-directory `rules` and `quota` on each
+ * user, and the server-wide `uploads` policy. Kept apart from schema.ts, which spreads these in.
+ */
+import { z } from 'zod';
+import { PERMISSIONS, type Permission } from '../auth/permissions.js';
+import { rulePath, type PermissionRule } from '../auth/rules.js';
+import type { QuotaLimits } from '../storage/quota.js';
+
+const PERMISSION_LIST = PERMISSIONS.join(', ');
+
+const permission = z.enum(PERMISSIONS, { error: `must be one of ${PERMISSION_LIST}` });
+const permissionList = z.array(permission, { error: `must be a list of permissions (${PERMISSION_LIST})` });
+
+const rule = z
+  .strictObject(
+    {
+      path: z
+        .string({ error: (iss) => (iss.input === undefined ? 'is required' : 'must be a path like /incoming') })
+        .min(1, 'must not be empty')
+        .refine((p) => {
+          try {
+            rulePath(p);
+            return true;
+          } catch {
+            return false;
+          }
+        }, 'must be a path like /incoming')
+        .describe('A path in the home as clients see it; the rule covers it and everything below.'),
+      allow: permissionList.optional().describe('Permissions granted there.'),
+      deny: permissionList.optional().describe('Permissions taken away there.'),
+    },
+    { error: 'must be a mapping with path, allow, deny' },
+  )
+  .superRefine((r, ctx) => {
+    const both = (r.allow ?? []).filter((p) => r.deny?.includes(p));
+    if (both.length > 0) ctx.addIssue({ code: 'custom', path: ['deny'], message: `${both.join(', ')} both allowed and denied` });
+  });
+
+function wholeNumber(what: string) {
+  return z.int({ error: `must be a whole number of ${what}` }).min(0, 'must be >= 0');
+}
+
+/** The fields each user gets besides name, password, home, readOnly. */
+export const userPolicyShape = {
+  permissions: permissionList
+    .optional()
+    .describe(`What the user may do: ${PERMISSION_LIST}. Default: all of them, or [list, read] with readOnly.`),
+  rules: z
+    .array(rule, { error: 'must be a list of rules {path, allow, deny}' })
+    .optional()
+    .describe('Per-directory overrides: for each permission the longest matching path that names it decides. Default: none.'),
+  quota: z
+    .strictObject(
+      {
+        bytes: wholeNumber('bytes').optional().describe('Most bytes the home may hold. Default: no limit.'),
+        files: wholeNumber('files').optional().describe('Most files the home may hold. Default: no limit.'),
+      },
+      { error: 'must be a mapping {bytes: N, files: N}' },
+    )
+    .optional()
+    .describe('Limits on the home; an upload that would exceed them fails with 552. Default: none.'),
+};
+
+/** Checks across a user's fields (attach with superRefine). */
+export function refineUserPolicy(
+  u: { readOnly?: boolean | undefined; permissions?: readonly string[] | undefined; rules?: readonly { path: string }[] | undefined },
+  ctx: z.RefinementCtx,
+): void {
+  if (u.readOnly !== undefined && u.permissions !== undefined) {
+    ctx.addIssue({ code: 'custom', path: ['permissions'], message: 'give either readOnly or permissions, not both' });
+  }
+  const seen = new Set<string>();
+  u.rules?.forEach((r, i) => {
+    let key: string;
+    try {
+      key = rulePath(r.path).join('/');
+    } catch {
+      return; // reported on the path itself
+    }
+    if (seen.has(key)) ctx.addIssue({ code: 'custom', path: ['rules', i, 'path'], message: `a second rule for /${key}` });
+    seen.add(key);
+  });
+}
+
+export const UPLOAD_DEFAULTS = { atomic: true, partial: 'delete' } as const;
+
+export const uploadsSchema = z
+  .strictObject(
+    {
+      atomic: z
+        .boolean({ error: 'must be true or false' })
+        .optional()
+        .describe(
+          `true: a new file is written under a hidden temp name and renamed when complete; false: written in place. Replacing an existing file always goes through a temp file. Default: ${UPLOAD_DEFAULTS.atomic}.`,
+        ),
+      partial: z
+        .enum(['delete', 'keep'], { error: 'must be one of delete, keep' })
+        .optional()
+        .describe(`What a failed upload of a new file leaves: delete it, or keep the bytes that arrived. Default: ${UPLOAD_DEFAULTS.partial}.`),
+    },
+    { error: 'must be a mapping {atomic: BOOL, partial: delete|keep}' },
+  )
+  .describe('How uploads are written.');
+
+/** A user's policy fields after validation, as they travel from the config to the authenticator. */
+export interface UserPolicy {
+  permissions?: Permission[];
+  rules?: PermissionRule[];
+  quota?: QuotaLimits;
+}
+
+/** Copies the policy fields that are set (so `undefined` never overrides a default). */
+export function pickUserPolicy(u: UserPolicy): UserPolicy {
+  return {
+    ...(u.permissions !== undefined ? { permissions: u.permissions } : {}),
+    ...(u.rules !== undefined ? { rules: u.rules } : {}),
+    ...(u.quota !== undefined ? { quota: u.quota } : {}),
+  };
+}
