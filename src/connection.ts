@@ -5,16 +5,12 @@
  */
 import { randomBytes } from 'node:crypto';
 import { isIPv4, type Socket } from 'node:net';
-import type { Duplex } from 'node:stream';
 import type { Authenticator } from './auth/authenticator.js';
 import type { LoginThrottle } from './auth/throttle.js';
 import type { CommandContext, DataSetup, LoginOutcome, TransferSource } from './commands/context.js';
 import type { CommandRegistry } from './commands/define.js';
-import { connectActive, type ActiveTarget } from './data/active.js';
 import { normalizeAddress } from './data/address.js';
-import { protectDataSocket } from './data/data-channel.js';
-import { PassiveListener } from './data/passive.js';
-import { runDownload, runUpload, type DataLink, type TransferOutcome } from './data/transfer.js';
+import { Transfers } from './data/transfers.js';
 import type { ServerEvents, SessionInfo } from './events.js';
 import type { Logger } from './logger.js';
 import { ControlChannel } from './protocol/control-channel.js';
@@ -24,7 +20,7 @@ import { formatReply, reply, type Reply } from './protocol/reply.js';
 import { SessionState, type LoggedInUser } from './session.js';
 import type { ServerSettings } from './settings.js';
 import type { Storage, Upload } from './storage/storage.js';
-import { formatPath, resolvePath, type VirtualPath } from './storage/virtual-path.js';
+import { resolvePath, type VirtualPath } from './storage/virtual-path.js';
 import type { TlsContexts } from './tls/context.js';
 import { SessionBinder } from './tls/session-reuse.js';
 
@@ -42,12 +38,6 @@ export interface ServerCore {
   userSessions(user: string): number;
 }
 
-interface RunningTransfer {
-  controller: AbortController;
-  done: Promise<void>;
-  bytes: number;
-}
-
 export class Connection implements CommandContext {
   readonly id = randomBytes(6).toString('base64url');
   readonly session = new SessionState();
@@ -56,10 +46,8 @@ export class Connection implements CommandContext {
   readonly remoteAddress: string;
   readonly localAddress: string;
   readonly family: 4 | 6;
-  private binder: SessionBinder | undefined;
-  private passive: PassiveListener | undefined;
-  private active: ActiveTarget | undefined;
-  private running: RunningTransfer | undefined;
+  binder: SessionBinder | undefined;
+  private readonly transfers = new Transfers(this);
   private idleTimer: NodeJS.Timeout | undefined;
   private loginTimer: NodeJS.Timeout | undefined;
   private closing = false;
@@ -112,10 +100,13 @@ export class Connection implements CommandContext {
     return this.server.tls !== undefined;
   }
   get transferring(): boolean {
-    return this.running !== undefined;
+    return this.transfers.transferring;
   }
   get transferredBytes(): number {
-    return this.running?.bytes ?? 0;
+    return this.transfers.bytes;
+  }
+  get tls(): TlsContexts | undefined {
+    return this.server.tls;
   }
 
   get info(): SessionInfo {
@@ -191,157 +182,19 @@ export class Connection implements CommandContext {
   }
 
   async prepareData(setup: DataSetup): Promise<{ host: string; port: number } | void> {
-    this.dropDataSetup();
-    if (setup.kind === 'active') {
-      this.active = { host: setup.host, port: setup.port, localAddress: this.localAddress };
-      return;
-    }
-    this.passive = await PassiveListener.open({
-      host: this.localAddress,
-      ports: this.settings.pasvPorts,
-      peer: this.remoteAddress,
-      onForeign: (address) => this.log.warn({ foreign: address }, 'refused a data connection from a foreign address'),
-    });
-    return { host: this.settings.pasvAddress ?? this.localAddress, port: this.passive.port };
+    return this.transfers.prepare(setup);
   }
 
-  private dropDataSetup(): void {
-    this.passive?.close();
-    this.passive = undefined;
-    this.active = undefined;
+  sendData(source: () => Promise<TransferSource>, opening: string): Promise<void> {
+    return this.transfers.download(source, opening);
   }
 
-  /**
-   * Takes the prepared data connection for one transfer. `release` closes what the transfer did not use
-   * (a RETR of a missing file fails before connecting: its listener and any waiting connection go).
-   */
-  private dataLink(): { link: DataLink; release: () => void } {
-    const passive = this.passive;
-    const active = this.active;
-    this.passive = undefined;
-    this.active = undefined;
-    if (!passive && !active) throw new FtpError(425, 'Use PORT or PASV first.', { code: 'FTP_ERR_DATA_CONNECTION' });
-    const protectedData = this.session.prot === 'P';
-    if (this.settings.tlsRequired === 'all' && !protectedData) {
-      passive?.close();
-      throw new FtpError(521, 'Data connections must be protected: send PROT P.');
-    }
-    const { timeouts } = this.settings;
-    const link: DataLink = {
-      connect: async (signal) => {
-        if (passive) {
-          try {
-            const socket = await passive.accept(timeouts.dataConnectMs, signal);
-            passive.take();
-            return socket;
-          } finally {
-            passive.close();
-          }
-        }
-        return connectActive(active!, timeouts.dataConnectMs, signal);
-      },
-      opening: (text) => this.send(reply(150, text)),
-      protect: async (socket, signal): Promise<Duplex> => {
-        if (!protectedData) return socket;
-        const tls = this.server.tls;
-        if (!tls) throw new FtpError(425, 'TLS is not configured.');
-        return protectDataSocket(socket, {
-          contexts: tls,
-          binder: this.binder,
-          reuse: this.settings.sessionReuse,
-          handshakeTimeoutMs: timeouts.handshakeMs,
-          signal,
-        });
-      },
-      ascii: this.session.type === 'A',
-      stalledMs: timeouts.stalledTransferMs,
-      lingerMs: 10_000,
-      onBytes: (n) => {
-        if (this.running) this.running.bytes += n;
-      },
-    };
-    return { link, release: () => passive?.close() };
+  receiveData(upload: () => Promise<Upload>, opening: string, path: VirtualPath): Promise<void> {
+    return this.transfers.upload(upload, opening, path);
   }
 
-  /**
-   * Runs one transfer and writes its final reply. `done` resolves only after that reply was written, so
-   * an ABOR's own reply always follows the transfer's 426 (RFC 959 4.1.3).
-   */
-  private async runTransfer(
-    run: (link: DataLink, signal: AbortSignal) => Promise<TransferOutcome>,
-    ended: (outcome: TransferOutcome) => void,
-  ): Promise<void> {
-    const { link, release } = this.dataLink();
-    const controller = new AbortController();
-    let finish!: () => void;
-    this.running = { controller, done: new Promise((r) => (finish = r)), bytes: 0 };
-    try {
-      const outcome = await run(link, controller.signal);
-      if (outcome.error !== undefined) this.log.error({ err: outcome.error }, 'transfer failed');
-      ended(outcome);
-      await this.send(outcome.reply);
-    } finally {
-      release();
-      this.running = undefined;
-      finish();
-      this.touch();
-    }
-  }
-
-  async sendData(source: () => Promise<TransferSource>, opening: string): Promise<void> {
-    let path: VirtualPath | undefined;
-    const started = Date.now();
-    await this.runTransfer(
-      (link, signal) =>
-        runDownload(
-          link,
-          async () => {
-            const s = await source();
-            path = s.path;
-            return s.stream;
-          },
-          opening,
-          signal,
-        ),
-      (outcome) => {
-        if (!outcome.ok || !path) return;
-        this.events.emit('download', {
-          ...this.info,
-          path: formatPath(path),
-          bytes: outcome.bytes,
-          durationMs: Date.now() - started,
-          secure: this.session.prot === 'P',
-        });
-      },
-    );
-  }
-
-  async receiveData(upload: () => Promise<Upload>, opening: string, path: VirtualPath): Promise<void> {
-    const started = Date.now();
-    await this.runTransfer(
-      (link, signal) => runUpload(link, upload, opening, signal),
-      (outcome) => {
-        if (!outcome.ok) return;
-        this.events.emit('upload', {
-          ...this.info,
-          path: formatPath(path),
-          bytes: outcome.bytes,
-          durationMs: Date.now() - started,
-          secure: this.session.prot === 'P',
-        });
-      },
-    );
-  }
-
-  async abortTransfer(): Promise<boolean> {
-    const running = this.running;
-    if (!running) {
-      this.dropDataSetup();
-      return false;
-    }
-    running.controller.abort();
-    await running.done;
-    return true;
+  abortTransfer(): Promise<boolean> {
+    return this.transfers.abort();
   }
 
   close(): void {
@@ -349,8 +202,8 @@ export class Connection implements CommandContext {
   }
 
   /** Resolves when no transfer is running. */
-  async transferDone(): Promise<void> {
-    await this.running?.done;
+  transferDone(): Promise<void> {
+    return this.transfers.idle();
   }
 
   // --- the command loop -----------------------------------------------------------------------
@@ -426,29 +279,28 @@ export class Connection implements CommandContext {
   }
 
   /** Restarts the idle timer; while a transfer runs the timer only re-arms. */
-  private touch(): void {
+  touch(): void {
     const ms = this.settings.timeouts.idleMs;
     if (this.idleTimer) this.idleTimer.refresh();
-    else this.idleTimer = setTimeout(() => (this.running ? this.touch() : this.timeout('Idle timeout; closing connection.')), ms);
+    else this.idleTimer = setTimeout(() => (this.transfers.transferring ? this.touch() : this.timeout('Idle timeout; closing connection.')), ms);
   }
 
   private timeout(text: string): void {
-    if (this.running) return;
+    if (this.transfers.transferring) return;
     this.log.info({ reason: text }, 'timeout');
     void this.send(reply(421, text)).finally(() => this.destroy());
   }
 
   destroy(): void {
     this.closing = true;
-    this.running?.controller.abort();
+    this.transfers.stop();
     this.channel.destroy();
   }
 
   private async cleanup(): Promise<void> {
     clearTimeout(this.idleTimer);
     clearTimeout(this.loginTimer);
-    this.running?.controller.abort();
-    this.dropDataSetup();
+    this.transfers.stop();
     if (this.channel.error) this.log.debug({ err: this.channel.error.message }, 'control connection error');
     await this.channel.end().catch(() => this.channel.destroy());
     this.events.emit('disconnect', this.info);
