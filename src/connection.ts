@@ -8,12 +8,13 @@ import { isIPv4, type Socket } from 'node:net';
 import type { Authenticator } from './auth/authenticator.js';
 import type { LoginThrottle } from './auth/throttle.js';
 import type { CommandContext, DataSetup, LoginOutcome, TransferSource } from './commands/context.js';
-import type { CommandRegistry } from './commands/define.js';
+import type { CommandRegistry, CommandSpec } from './commands/define.js';
 import { normalizeAddress } from './data/address.js';
 import { Transfers } from './data/transfers.js';
 import type { ServerEvents, SessionInfo } from './events.js';
 import type { Logger } from './logger.js';
 import { ControlChannel } from './protocol/control-channel.js';
+import { traceCommand, traceSession } from './diagnostics.js';
 import { dispatch, parseCommand } from './protocol/dispatcher.js';
 import { FtpError } from './protocol/errors.js';
 import { formatReply, reply, type Reply } from './protocol/reply.js';
@@ -38,6 +39,16 @@ export interface ServerCore {
   userSessions(user: string): number;
 }
 
+/** Who is at the other end, when not the socket's own peer (a PROXY-protocol header said so). */
+export interface ConnectionPeer {
+  /** The real client's address (canonical form). */
+  remoteAddress: string;
+  /** The address the client connected to (the header's destination). */
+  localAddress: string;
+  /** The proxy's own address. */
+  proxy: string;
+}
+
 export class Connection implements CommandContext {
   readonly id = randomBytes(6).toString('base64url');
   readonly session = new SessionState();
@@ -46,38 +57,56 @@ export class Connection implements CommandContext {
   readonly remoteAddress: string;
   readonly localAddress: string;
   readonly family: 4 | 6;
+  /** The proxy the connection came through (PROXY protocol), if any. */
+  readonly proxy: string | undefined;
+  /**
+   * The server's settings when the connection arrived: a reload (server.reconfigure) changes them for
+   * new connections only. Logins always check the server's current users.
+   */
+  readonly settings: ServerSettings;
   binder: SessionBinder | undefined;
   private readonly transfers = new Transfers(this);
   private idleTimer: NodeJS.Timeout | undefined;
   private loginTimer: NodeJS.Timeout | undefined;
   private closing = false;
   private badCommands = 0;
+  /** The code of the last reply written, and the final code of the last transfer (for `command` events). */
+  private lastCode: number | undefined;
+  private transferCode: number | undefined;
+  private readonly startedAt = Date.now();
   readonly closed: Promise<void>;
+  /** When the connection was accepted. */
+  readonly connectedAt = new Date();
+  /** The session is over (set just before the `disconnect` event). */
+  ended = false;
   private resolveClosed!: () => void;
 
   constructor(
     private readonly server: ServerCore,
     readonly socket: Socket,
     readonly implicit: boolean,
+    peer?: ConnectionPeer,
   ) {
-    this.remoteAddress = normalizeAddress(socket.remoteAddress);
-    this.localAddress = normalizeAddress(socket.localAddress);
+    this.settings = server.settings;
+    this.remoteAddress = peer?.remoteAddress ?? normalizeAddress(socket.remoteAddress);
+    this.localAddress = peer?.localAddress ?? normalizeAddress(socket.localAddress);
+    this.proxy = peer?.proxy;
     this.family = isIPv4(this.remoteAddress) ? 4 : 6;
     this.log = server.log.child({ sid: this.id });
     socket.setNoDelay(true);
     socket.setKeepAlive(true, 60_000);
     this.channel = new ControlChannel(socket, {
-      maxLineBytes: server.settings.limits.maxLineBytes,
-      maxBufferedBytes: server.settings.limits.maxBufferedBytes,
-      handshakeTimeoutMs: server.settings.timeouts.handshakeMs,
+      maxLineBytes: this.settings.limits.maxLineBytes,
+      maxBufferedBytes: this.settings.limits.maxBufferedBytes,
+      handshakeTimeoutMs: this.settings.timeouts.handshakeMs,
     });
     this.closed = new Promise((resolve) => (this.resolveClosed = resolve));
   }
 
   // --- CommandContext -------------------------------------------------------------------------
 
-  get settings(): ServerSettings {
-    return this.server.settings;
+  get proxied(): boolean {
+    return this.proxy !== undefined;
   }
   get registry(): CommandRegistry {
     return this.server.registry;
@@ -102,6 +131,10 @@ export class Connection implements CommandContext {
   get transferring(): boolean {
     return this.transfers.transferring;
   }
+  /** Bytes sent and received over this session's data connections so far. */
+  get totalBytes(): { sent: number; received: number } {
+    return this.transfers.totals;
+  }
   get transferredBytes(): number {
     return this.transfers.bytes;
   }
@@ -118,6 +151,7 @@ export class Connection implements CommandContext {
   }
 
   async send(r: Reply): Promise<void> {
+    this.lastCode = r.code;
     await this.channel.write(formatReply(r));
   }
 
@@ -127,7 +161,9 @@ export class Connection implements CommandContext {
     this.binder = this.settings.sessionReuse === 'off' ? undefined : new SessionBinder();
     try {
       await this.channel.startTls(tls.current, this.binder);
+      this.events.emit('tls-handshake', { ...this.info, channel: 'control', ok: true });
     } catch (err) {
+      this.events.emit('tls-handshake', { ...this.info, channel: 'control', ok: false });
       this.log.info({ err: (err as Error).message }, 'TLS handshake failed');
       this.destroy();
       // The connection is gone: an expected end, not a failure of the command (the reply goes nowhere).
@@ -157,9 +193,13 @@ export class Connection implements CommandContext {
     if (!result || banned) {
       this.session.failedLogins++;
       this.events.emit('login-failed', { ...this.info, user });
-      this.log.info({ user }, 'login failed');
-      if (banned) return 'banned';
+      this.log.info({ user, peer: this.remoteAddress }, 'login failed');
+      if (banned) {
+        this.events.emit('login-attempt', { ...this.info, user, result: 'banned' });
+        return 'banned';
+      }
       const until = throttle?.recordFailure(this.remoteAddress);
+      this.events.emit('login-attempt', { ...this.info, user, result: 'failed', ...(until === undefined ? {} : { banStarted: true }) });
       if (until === undefined) return 'failed';
       this.log.warn(
         { peer: this.remoteAddress, failures: throttle!.policy.failures, until: new Date(until).toISOString() },
@@ -170,14 +210,16 @@ export class Connection implements CommandContext {
     const name = result.name ?? user;
     if (this.server.userSessions(name) >= this.settings.limits.maxSessionsPerUser) {
       this.log.warn({ user: name, max: this.settings.limits.maxSessionsPerUser }, 'login refused: too many sessions for this user');
+      this.events.emit('login-attempt', { ...this.info, user: name, result: 'too-many-sessions' });
       return 'too-many-sessions';
     }
-    this.session.user = { name, storage: result.storage, permissions: result.permissions };
+    this.session.user = { name, storage: result.storage, permissions: result.permissions, anonymous: result.anonymous === true };
     this.session.cwd = result.cwd ?? [];
     clearTimeout(this.loginTimer);
     this.loginTimer = undefined;
-    this.log.info({ user: name }, 'login');
+    this.log.info({ user: name, peer: this.remoteAddress, secure: this.secure }, 'login');
     this.events.emit('login', { ...this.info, user: name });
+    this.events.emit('login-attempt', { ...this.info, user: name, result: 'ok' });
     return 'ok';
   }
 
@@ -185,12 +227,12 @@ export class Connection implements CommandContext {
     return this.transfers.prepare(setup);
   }
 
-  sendData(source: () => Promise<TransferSource>, opening: string): Promise<void> {
-    return this.transfers.download(source, opening);
+  async sendData(source: () => Promise<TransferSource>, opening: string): Promise<void> {
+    this.transferCode = await this.transfers.download(source, opening);
   }
 
-  receiveData(upload: () => Promise<Upload>, opening: string, path: VirtualPath): Promise<void> {
-    return this.transfers.upload(upload, opening, path);
+  async receiveData(upload: () => Promise<Upload>, opening: string, path: VirtualPath): Promise<void> {
+    this.transferCode = await this.transfers.upload(upload, opening, path);
   }
 
   abortTransfer(): Promise<boolean> {
@@ -208,7 +250,16 @@ export class Connection implements CommandContext {
 
   // --- the command loop -----------------------------------------------------------------------
 
-  async run(): Promise<void> {
+  /** Runs the session to its end (inside an `ftpsd:session` span when someone traces). */
+  run(): Promise<void> {
+    return traceSession(
+      () => ({ sessionId: this.id, remoteAddress: this.remoteAddress, implicit: this.implicit }),
+      () => this.runSession(),
+      () => this.session.user?.name,
+    );
+  }
+
+  private async runSession(): Promise<void> {
     this.armLoginTimer();
     try {
       if (this.implicit) {
@@ -237,7 +288,9 @@ export class Connection implements CommandContext {
         break;
       }
       if (event.kind !== 'line') {
+        const started = performance.now();
         await this.send(event.kind === 'tooLong' ? reply(500, 'Line too long.') : reply(501, 'Invalid UTF-8 in command.'));
+        this.commandDone(undefined, undefined, undefined, this.lastCode, started);
         if (++this.badCommands >= this.settings.limits.maxBadCommands) {
           await this.send(reply(421, 'Too many bad commands; closing connection.'));
           break;
@@ -247,10 +300,21 @@ export class Connection implements CommandContext {
       const parsed = parseCommand(event.text);
       const spec = parsed ? this.registry.get(parsed.verb) : undefined;
       if (pending && !spec?.duringTransfer) await pending;
-      this.log.debug({ cmd: parsed?.verb, arg: spec?.sensitive ? '***' : parsed?.arg }, 'command');
-      const run = dispatch(this, spec, parsed).then(async (result) => {
+      const started = performance.now();
+      if (spec?.transfer) this.transferCode = undefined;
+      const traced = () => ({
+        sessionId: this.id,
+        remoteAddress: this.remoteAddress,
+        user: this.session.user?.name,
+        verb: parsed?.verb,
+        arg: spec?.sensitive || !parsed?.arg ? undefined : parsed.arg,
+      });
+      const run = traceCommand(traced, () => dispatch(this, spec, parsed), (r) => r.reply?.code ?? (spec?.transfer ? this.transferCode : undefined)).then(async (result) => {
         if (result.reply) await this.send(result.reply);
         this.badCommands = result.bad ? this.badCommands + 1 : 0;
+        // A transfer writes its own final reply; other commands that return none wrote theirs (PASS: 530 + 421).
+        const code = result.reply?.code ?? (spec?.transfer ? this.transferCode : undefined) ?? this.lastCode;
+        this.commandDone(parsed?.verb, spec, parsed?.arg, code, started);
       });
       if (spec?.transfer) {
         pending = run;
@@ -270,6 +334,19 @@ export class Connection implements CommandContext {
       }
     }
     if (pending) await pending;
+  }
+
+  /**
+   * One command is done: the `command` event, and a debug line with its reply code and time. The
+   * argument of a `sensitive` command (PASS) is never logged, at any level.
+   */
+  private commandDone(verb: string | undefined, spec: CommandSpec | undefined, arg: string | undefined, code: number | undefined, started: number): void {
+    const durationMs = Math.round((performance.now() - started) * 1000) / 1000;
+    this.events.emit('command', { ...this.info, command: spec?.name, verb, code, durationMs });
+    this.log.debug(
+      { user: this.session.user?.name, cmd: verb, ...(arg === undefined || arg === '' || spec?.sensitive ? {} : { arg }), code, ms: durationMs },
+      'command',
+    );
   }
 
   /** Starts the login timeout unless it is running. */
@@ -303,6 +380,8 @@ export class Connection implements CommandContext {
     this.transfers.stop();
     if (this.channel.error) this.log.debug({ err: this.channel.error.message }, 'control connection error');
     await this.channel.end().catch(() => this.channel.destroy());
+    this.log.info({ peer: this.remoteAddress, user: this.session.user?.name, ms: Date.now() - this.startedAt }, 'disconnect');
+    this.ended = true;
     this.events.emit('disconnect', this.info);
     this.resolveClosed();
   }

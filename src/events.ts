@@ -3,6 +3,7 @@
  */
 import { EventEmitter } from 'node:events';
 
+/** What every event says about its session. */
 export interface SessionInfo {
   /** Session id, also in every log line of the session. */
   id: string;
@@ -10,6 +11,7 @@ export interface SessionInfo {
   user?: string;
 }
 
+/** The payload of `upload` and `download`. */
 export interface TransferInfo extends SessionInfo {
   /** The virtual path, `/a/b.txt`. */
   path: string;
@@ -31,4 +33,71 @@ export interface ServerEventMap {
   error: [Error & { sessionId?: string }];
 }
 
+/** The server's typed event emitter (`createServer`'s server is one). */
 export class ServerEvents extends EventEmitter<ServerEventMap> {}
+
+// ---------------------------------------------------------------------------------------------------
+// Operations events (logs, metrics, xferlog, hooks: src/ops/). They merge into ServerEventMap above
+// (interface declaration merging), so `server.events.on('command', ...)` is typed like the others.
+
+/** One command line and its final reply (after the transfer, for transfer commands). */
+export interface CommandEvent extends SessionInfo {
+  /** The registry name (aliases resolved: XMKD -> MKD); undefined for unknown or unparsable lines. */
+  command: string | undefined;
+  /** The verb as sent, upper-cased (undefined when the line had none). */
+  verb: string | undefined;
+  /** The final reply code, when one was written. */
+  code: number | undefined;
+  durationMs: number;
+}
+
+/** Every file transfer (RETR, STOR, APPE, STOU) whose file was opened, completed or not. */
+export interface TransferEndEvent extends SessionInfo {
+  direction: 'upload' | 'download';
+  /** The virtual path, `/a/b.txt`. */
+  path: string;
+  /** Bytes moved (read from the file for downloads, received for uploads), also when it failed. */
+  bytes: number;
+  durationMs: number;
+  /** TYPE A or TYPE I. */
+  mode: 'ascii' | 'binary';
+  /** PROT C or PROT P. */
+  protection: 'clear' | 'private';
+  /** True when the transfer completed (226). */
+  ok: boolean;
+  /** The transfer's final reply code (226, 426, 425, 452, ...). */
+  code: number;
+  /** The user logged in anonymously. */
+  anonymous: boolean;
+}
+
+/** A TLS handshake on a control connection (AUTH, implicit FTPS) or a protected data connection. */
+export interface TlsHandshakeEvent extends SessionInfo {
+  channel: 'control' | 'data';
+  ok: boolean;
+  /** The data connection resumed a TLS session (data channel, ok only). */
+  resumed?: boolean;
+}
+
+/** The outcome of every password check (PASS). */
+export interface LoginAttemptEvent extends SessionInfo {
+  user: string;
+  /**
+   * `banned`: refused because the address is banned (the password is not checked); `failed`: a wrong
+   * user name or password; `too-many-sessions`: right password, but the user is at its session cap.
+   */
+  result: 'ok' | 'failed' | 'banned' | 'too-many-sessions';
+  /** This failure banned the address. */
+  banStarted?: boolean;
+}
+
+export interface ServerEventMap {
+  command: [CommandEvent];
+  'transfer-end': [TransferEndEvent];
+  'tls-handshake': [TlsHandshakeEvent];
+  /** A protected data connection refused because it did not resume its control connection's session. */
+  'reuse-refused': [SessionInfo];
+  'login-attempt': [LoginAttemptEvent];
+  /** close() was called: the server stops accepting and winds down. */
+  shutdown: [];
+}

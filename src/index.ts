@@ -1,24 +1,60 @@
 /**
- * ftpsd's public API. Re-exports only.
+ * ftpsd's public API (`import ... from 'ftpsd'`). Re-exports only.
+ *
+ * Start with {@link createServer}; `ftpsd/testing` has the storage contract suite for your own backends.
+ *
+ * @packageDocumentation
  */
-export { FtpServer, type FtpServerOptions, type ListenAddress } from './server.js';
+
+// Embedding: createServer and what it takes and gives.
+export { createServer, FtpsdServer, type ListeningAddresses, type CertificateInfo, type CloseOptions } from './embed/server.js';
+export type { ServerOptions, ListenOption, UserOption, TlsOption, StorageOption, HookOption, WebhookOption } from './embed/options.js';
+export type { Session, SessionList } from './embed/sessions.js';
+export { ConfigError, type ConfigIssue } from './config/errors.js';
+
+// Authentication and permissions.
 export type { Authenticator, LoginRequest, LoginResult } from './auth/authenticator.js';
 export { permissionSet, readOnly, readWrite, PERMISSIONS, type Permission, type Permissions } from './auth/permissions.js';
 export { UserAuthenticator, type UserAccount, type AnonymousAccess, type UploadPolicy, type UserAuthenticatorOptions } from './auth/users.js';
 export { RulePermissions, type PermissionRule } from './auth/rules.js';
 export { hashPassword } from './auth/password.js';
+export type { LoginThrottle } from './auth/throttle.js';
+
+// Storage.
 export type { Storage, FileStat, FileType, ReadOptions, WriteOptions, Upload, HashAlgorithm } from './storage/storage.js';
 export { LocalStorage, type LocalStorageOptions, type PartialUploadPolicy } from './storage/local.js';
 export { QuotaStorage, QuotaUsage, type QuotaLimits } from './storage/quota.js';
 export { MemoryStorage, type MemoryTree } from './storage/memory.js';
+export { checksumByReading, hashStream, HASH_ALGORITHMS } from './storage/checksum.js';
 export { type VirtualPath, formatPath, resolvePath } from './storage/virtual-path.js';
 export { FtpError, StorageError, type FtpErrorCode } from './protocol/errors.js';
+
+// Commands.
 export { reply, type Reply } from './protocol/reply.js';
-export { defineCommand, type CommandSpec } from './commands/define.js';
+export { defineCommand, CommandRegistry, type CommandSpec, type ArgPolicy } from './commands/define.js';
 export { defineSiteCommand, type SiteCommandSpec } from './commands/site.js';
-export type { CommandContext } from './commands/context.js';
-export { ServerEvents, type ServerEventMap, type SessionInfo, type TransferInfo } from './events.js';
-export type { Logger } from './logger.js';
-export { generateSelfSigned } from './tls/self-signed.js';
+export type { CommandContext, DataSetup, LoginOutcome, TransferSource } from './commands/context.js';
+export type { SessionState, LoggedInUser, TransferType } from './session.js';
+export type { ServerSettings, Timeouts, Limits, BanPolicy, SecurityOptions, SecuritySettings, TlsRequired, SessionReuse } from './settings.js';
+export type { PortRange } from './data/passive.js';
+
+// Events and tracing.
+export {
+  ServerEvents,
+  type ServerEventMap,
+  type SessionInfo,
+  type TransferInfo,
+  type CommandEvent,
+  type TransferEndEvent,
+  type TlsHandshakeEvent,
+  type LoginAttemptEvent,
+} from './events.js';
+export { CHANNELS, type CommandTrace, type TransferTrace, type SessionTrace } from './diagnostics.js';
+export type { Logger, LogLevel } from './logger.js';
+
+// The lower-level server and TLS.
+export { FtpServer, type FtpServerOptions, type ListenAddress, type ReconfigureOptions } from './server.js';
+export type { PasvAddressRule } from './data/pasv-address.js';
+export { generateSelfSigned, type GeneratedCert, type GenerateOptions } from './tls/self-signed.js';
 export { CertificateReloader, watchCertificate, type CertificateFiles, type ReloaderOptions, type ReloadResult, type ReloadTarget } from './tls/reload.js';
 export type { TlsMaterial } from './tls/context.js';

@@ -5,6 +5,7 @@
  */
 import { pino } from 'pino';
 
+/** The logger ftpsd writes to: pino's API (a pino logger fits). */
 export interface Logger {
   trace(obj: object, msg?: string): void;
   debug(obj: object, msg?: string): void;
@@ -16,8 +17,14 @@ export interface Logger {
 
 export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
 
+/** Field names that are censored wherever they appear (a second line of defence: nothing logs them). */
+export const REDACTED_FIELDS = ['password', 'pass', '*.password', '*.pass'];
+
 export function createLogger(level: LogLevel = 'info', destination?: NodeJS.WritableStream): Logger {
-  return pino({ level, base: undefined, timestamp: pino.stdTimeFunctions.isoTime }, destination as never);
+  return pino(
+    { level, base: undefined, timestamp: pino.stdTimeFunctions.isoTime, redact: { paths: REDACTED_FIELDS, censor: '***' } },
+    destination as never,
+  );
 }
 
 /** A logger that drops everything. */

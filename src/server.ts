@@ -7,8 +7,9 @@ import type { Authenticator } from './auth/authenticator.js';
 import { createRegistry } from './commands/index.js';
 import type { CommandSpec, CommandRegistry } from './commands/define.js';
 import type { SiteCommandSpec } from './commands/site.js';
-import { Connection, type ServerCore } from './connection.js';
+import { Connection, type ConnectionPeer, type ServerCore } from './connection.js';
 import { ServerEvents } from './events.js';
+import { reportError } from './diagnostics.js';
 import { silentLogger, type Logger } from './logger.js';
 import { resolveSettings, type Limits, type SecurityOptions, type ServerSettings, type SessionReuse, type Timeouts, type TlsRequired } from './settings.js';
 import type { PortRange } from './data/passive.js';
@@ -17,6 +18,8 @@ import { formatReply, reply } from './protocol/reply.js';
 import { normalizeAddress } from './data/address.js';
 import type { LoginThrottle } from './auth/throttle.js';
 import { ConnectionGate, refuse } from './security/gate.js';
+import type { PasvAddressRule } from './data/pasv-address.js';
+import { guardUntrusted, readProxyHeader, TrustedProxies } from './proxy/accept.js';
 
 export interface ListenAddress {
   host: string;
@@ -36,7 +39,19 @@ export interface FtpServerOptions {
   /** `require` (default): protected data connections must resume their control connection's TLS session. */
   sessionReuse?: SessionReuse;
   pasvPorts?: PortRange;
-  pasvAddress?: string;
+  /**
+   * The IPv4 address PASV advertises (NAT): one address or host name, or rules by client network
+   * (first match wins; a rule without `network` matches everyone). Default: the address the client
+   * connected to.
+   */
+  pasvAddress?: string | readonly PasvAddressRule[];
+  /** Passive ports as the client must see them when a port mapping differs from `pasvPorts`. */
+  pasvAdvertisedPorts?: PortRange;
+  /**
+   * Trusted proxies (CIDR): connections from them must start with a PROXY protocol header (v1 or v2),
+   * whose client address then counts for everything; anyone else must not send one.
+   */
+  proxyProtocol?: readonly string[];
   greeting?: string;
   timeouts?: Partial<Timeouts>;
   limits?: Partial<Limits>;
@@ -46,13 +61,39 @@ export interface FtpServerOptions {
   /** Extra commands (replacing built-ins of the same name). */
   commands?: CommandSpec[];
   siteCommands?: SiteCommandSpec[];
+  /** Where the server emits its events (default: a new emitter, `server.events`); `createServer` passes itself. */
+  events?: ServerEvents;
+}
+
+/** What `reconfigure()` changes on a running server. */
+export type ReconfigureOptions = Partial<
+  Pick<
+    FtpServerOptions,
+    | 'authenticator'
+    | 'tls'
+    | 'tlsRequired'
+    | 'sessionReuse'
+    | 'pasvPorts'
+    | 'pasvAddress'
+    | 'pasvAdvertisedPorts'
+    | 'proxyProtocol'
+    | 'greeting'
+    | 'timeouts'
+    | 'limits'
+    | 'security'
+  >
+>;
+
+/** The parts of a server that `reconfigure()` swaps together. */
+interface ActiveConfig {
+  options: FtpServerOptions;
+  settings: ServerSettings;
+  proxies: TrustedProxies;
 }
 
 export class FtpServer implements ServerCore {
-  readonly events = new ServerEvents();
-  readonly settings: ServerSettings;
+  readonly events: ServerEvents;
   readonly registry: CommandRegistry;
-  readonly authenticator: Authenticator;
   readonly tls: TlsContexts | undefined;
   readonly log: Logger;
   /** Live sessions by id. */
@@ -75,30 +116,84 @@ export class FtpServer implements ServerCore {
     return n;
   }
 
-  constructor(private readonly options: FtpServerOptions) {
-    this.settings = resolveSettings({
+  private active: ActiveConfig;
+
+  /** The settings new connections get (a session keeps those it started with). */
+  get settings(): ServerSettings {
+    return this.active.settings;
+  }
+
+  /** Who may log in: the current one is asked at every login (sessions keep the login they have). */
+  get authenticator(): Authenticator {
+    return this.active.options.authenticator;
+  }
+
+  private get options(): FtpServerOptions {
+    return this.active.options;
+  }
+
+  constructor(options: FtpServerOptions) {
+    this.events = options.events ?? new ServerEvents();
+    const settings = FtpServer.resolve(options);
+    if (!options.tls && (options.implicitListen?.length ?? 0) > 0) {
+      throw new Error('implicit FTPS needs a certificate');
+    }
+    this.active = { options, settings, proxies: new TrustedProxies(settings.proxyProtocol) };
+    this.tls = options.tls
+      ? new TlsContexts(options.tls, { resumption: settings.sessionReuse !== 'off' })
+      : undefined;
+    this.log = options.logger ?? silentLogger;
+    this.gate = new ConnectionGate(settings, this.log);
+    this.registry = createRegistry(options.commands, options.siteCommands);
+  }
+
+  /** Settings from options, checked (throws with a plain message). */
+  private static resolve(options: FtpServerOptions): ServerSettings {
+    const settings = resolveSettings({
       ...(options.greeting !== undefined ? { greeting: options.greeting } : {}),
       ...(options.tlsRequired !== undefined ? { tlsRequired: options.tlsRequired } : {}),
       ...(options.sessionReuse !== undefined ? { sessionReuse: options.sessionReuse } : {}),
       pasvPorts: options.pasvPorts,
       pasvAddress: options.pasvAddress,
+      pasvAdvertisedPorts: options.pasvAdvertisedPorts,
+      ...(options.proxyProtocol ? { proxyProtocol: options.proxyProtocol } : {}),
       ...(options.timeouts ? { timeouts: options.timeouts } : {}),
       ...(options.limits ? { limits: options.limits } : {}),
       ...(options.security ? { security: options.security } : {}),
     });
-    if (!options.tls && this.settings.tlsRequired !== 'off') {
+    if (!options.tls && settings.tlsRequired !== 'off') {
       throw new Error('tlsRequired must be "off" when no certificate is configured');
     }
-    if (!options.tls && (options.implicitListen?.length ?? 0) > 0) {
-      throw new Error('implicit FTPS needs a certificate');
+    return settings;
+  }
+
+  /**
+   * Changes a running server's configuration without dropping anyone: each option given replaces that
+   * option as a whole (as if given to the constructor; `undefined` means its default), options left out
+   * stay. Everything is checked first, then switched at once; on a bad value this throws and nothing
+   * changes. New connections get the new settings, access lists, caps and ban policy; every login from
+   * now on (on old connections too) asks the new authenticator; running sessions keep their login,
+   * storage and settings. Bans in force and open-session counts carry over. Listeners do not change.
+   */
+  reconfigure(changes: ReconfigureOptions): void {
+    const options: FtpServerOptions = { ...this.active.options, ...changes };
+    if (!options.authenticator) throw new Error('reconfigure: an authenticator is required');
+    const settings = FtpServer.resolve(options);
+    const proxies = new TrustedProxies(settings.proxyProtocol);
+    const switchGate = this.gate.prepare(settings);
+    let switchTls: (() => void) | undefined;
+    if (this.tls) {
+      const resumption = settings.sessionReuse !== 'off';
+      if (changes.tls || resumption !== (this.active.settings.sessionReuse !== 'off')) {
+        switchTls = this.tls.prepare(changes.tls, { resumption });
+      }
+    } else if (changes.tls) {
+      throw new Error('reconfigure: this server was started without TLS; a certificate needs a restart');
     }
-    this.tls = options.tls
-      ? new TlsContexts(options.tls, { resumption: this.settings.sessionReuse !== 'off' })
-      : undefined;
-    this.authenticator = options.authenticator;
-    this.log = options.logger ?? silentLogger;
-    this.gate = new ConnectionGate(this.settings, this.log);
-    this.registry = createRegistry(options.commands, options.siteCommands);
+    // Nothing below throws: the switch is all or nothing.
+    switchTls?.();
+    switchGate();
+    this.active = { options, settings, proxies };
   }
 
   /** Starts every listener; resolves with their addresses (port 0 becomes the real port). */
@@ -112,7 +207,10 @@ export class FtpServer implements ServerCore {
 
   private async listenOne(addr: ListenAddress, implicit: boolean): Promise<AddressInfo> {
     const server = createNetServer({ noDelay: true }, (socket) => this.accept(socket, implicit));
-    server.on('error', (err) => this.log.error({ err }, 'listener error'));
+    server.on('error', (err) => {
+      this.log.error({ err }, 'listener error');
+      reportError(this.events, err);
+    });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen({ host: addr.host, port: addr.port, ...(addr.host === '::' ? { ipv6Only: false } : {}) }, () => {
@@ -134,20 +232,62 @@ export class FtpServer implements ServerCore {
     }
     this.sockets.add(socket);
     socket.once('close', () => this.sockets.delete(socket));
-    // Refused before any TLS or greeting byte: access lists, bans, session caps.
-    const address = normalizeAddress(socket.remoteAddress);
+    const peer = normalizeAddress(socket.remoteAddress);
+    const { proxies } = this.active;
+    if (!proxies.trusts(peer)) {
+      if (proxies.enabled) {
+        guardUntrusted(socket, () => {
+          this.log.warn({ peer }, 'refused a PROXY header from an address that is not a trusted proxy; closing');
+          socket.destroy();
+        });
+      }
+      this.admit(socket, implicit, peer, undefined);
+      return;
+    }
+    // A trusted proxy: its header comes first (before TLS on the implicit port, before the greeting).
+    readProxyHeader(socket, this.settings.timeouts.handshakeMs).then(
+      (header) => {
+        if (this.closing || socket.destroyed) {
+          socket.destroy();
+          return;
+        }
+        if (header.kind === 'unknown') {
+          // PROXY UNKNOWN, or LOCAL (the proxy's health checks): the proxy speaks for itself.
+          this.admit(socket, implicit, peer, undefined);
+          return;
+        }
+        const real = normalizeAddress(header.source.address);
+        this.admit(socket, implicit, real, { remoteAddress: real, localAddress: normalizeAddress(header.destination.address), proxy: peer });
+      },
+      (err: Error) => {
+        this.log.warn({ peer, reason: err.message }, 'PROXY header refused; closing');
+        socket.destroy();
+      },
+    );
+  }
+
+  /**
+   * Admission of the client at `address` (the real client's, behind a proxy): refused before any TLS
+   * or greeting byte by the access lists, bans and session caps; else its session starts.
+   */
+  private admit(socket: Socket, implicit: boolean, address: string, peer: ConnectionPeer | undefined): void {
     const refusal = this.gate.admit(address, this.sessions.size);
     if (refusal) {
       refuse(socket, refusal, implicit);
       return;
     }
-    const conn = new Connection(this, socket, implicit);
+    const conn = new Connection(this, socket, implicit, peer);
+    // After a PROXY header the socket was left paused, with any bytes after the header put back.
+    socket.resume();
     this.sessions.set(conn.id, conn);
     this.events.emit('connect', conn.info);
-    conn.log.info({ peer: conn.remoteAddress, implicit }, 'connect');
+    conn.log.info({ peer: conn.remoteAddress, implicit, ...(peer ? { proxy: peer.proxy } : {}) }, 'connect');
     conn
       .run()
-      .catch((err: unknown) => this.log.error({ err }, 'session failed'))
+      .catch((err: unknown) => {
+        this.log.error({ err }, 'session failed');
+        reportError(this.events, err, conn.id);
+      })
       .finally(() => {
         this.sessions.delete(conn.id);
         this.gate.release(address);
@@ -166,6 +306,7 @@ export class FtpServer implements ServerCore {
    */
   async close(graceMs = 0): Promise<void> {
     this.closing = true;
+    this.events.emit('shutdown');
     const stopped = Promise.all(this.servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
     const bye = formatReply(reply(421, 'Server shutting down.'));
     const all = () => Promise.all([...this.sessions.values()].map((c) => c.closed));

@@ -10,6 +10,8 @@ export interface LoggedInUser {
   readonly name: string;
   readonly storage: Storage;
   readonly permissions: Permissions;
+  /** Logged in anonymously (xferlog access mode `a`). */
+  readonly anonymous?: boolean;
 }
 
 export type TransferType = 'A' | 'I';

@@ -3,6 +3,7 @@
  * command handlers read. Each field has one default, here.
  */
 import type { PortRange } from './data/passive.js';
+import { checkAdvertisedPorts, PasvAddresses, type PasvAddressRule } from './data/pasv-address.js';
 
 export type TlsRequired = 'off' | 'login' | 'all';
 export type SessionReuse = 'require' | 'allow' | 'off';
@@ -75,8 +76,15 @@ export interface ServerSettings {
   tlsRequired: TlsRequired;
   sessionReuse: SessionReuse;
   pasvPorts: PortRange | undefined;
-  /** The address advertised in PASV replies (NAT); default: the control connection's local address. */
-  pasvAddress: string | undefined;
+  /**
+   * The address advertised in PASV replies (NAT), per client network; default (and for clients no rule
+   * matches): the control connection's local address.
+   */
+  pasvAddress: PasvAddresses | undefined;
+  /** The passive ports advertised, when a port mapping differs from `pasvPorts` (same offset). */
+  pasvAdvertisedPorts: PortRange | undefined;
+  /** Trusted proxies (CIDR) whose connections start with a PROXY protocol header; empty: none. */
+  proxyProtocol: readonly string[];
   timeouts: Timeouts;
   limits: Limits;
   security: SecuritySettings;
@@ -109,18 +117,23 @@ export const DEFAULT_BAN: BanPolicy = {
   maxEntries: 10_000,
 };
 
-export function resolveSettings(partial: Partial<Omit<ServerSettings, 'timeouts' | 'limits' | 'security'>> & {
+export function resolveSettings(partial: Partial<Omit<ServerSettings, 'timeouts' | 'limits' | 'security' | 'pasvAddress'>> & {
   timeouts?: Partial<Timeouts>;
   limits?: Partial<Limits>;
   security?: SecurityOptions;
+  pasvAddress?: string | readonly PasvAddressRule[] | PasvAddresses | undefined;
 } = {}): ServerSettings {
   const ban = partial.security?.ban;
+  const pasvAddress = partial.pasvAddress;
+  if (partial.pasvAdvertisedPorts) checkAdvertisedPorts(partial.pasvPorts, partial.pasvAdvertisedPorts);
   return {
     greeting: partial.greeting ?? 'ftpsd ready.',
     tlsRequired: partial.tlsRequired ?? 'login',
     sessionReuse: partial.sessionReuse ?? 'require',
     pasvPorts: partial.pasvPorts,
-    pasvAddress: partial.pasvAddress,
+    pasvAddress: pasvAddress === undefined || pasvAddress instanceof PasvAddresses ? pasvAddress : new PasvAddresses(pasvAddress),
+    pasvAdvertisedPorts: partial.pasvAdvertisedPorts,
+    proxyProtocol: [...(partial.proxyProtocol ?? [])],
     timeouts: { ...DEFAULT_TIMEOUTS, ...partial.timeouts },
     limits: { ...DEFAULT_LIMITS, ...partial.limits },
     security: {

@@ -6,6 +6,7 @@ import type { Storage } from '../storage/storage.js';
 import type { VirtualPath } from '../storage/virtual-path.js';
 import type { Permissions } from './permissions.js';
 
+/** What `Authenticator.login` gets: the credentials of a PASS and where they come from. */
 export interface LoginRequest {
   readonly user: string;
   readonly password: string;
@@ -15,6 +16,7 @@ export interface LoginRequest {
   readonly secure: boolean;
 }
 
+/** A successful login: the user's storage and permissions (the capability to act). */
 export interface LoginResult {
   /** The user's storage, rooted at the user's home. */
   readonly storage: Storage;
@@ -23,8 +25,11 @@ export interface LoginResult {
   readonly cwd?: VirtualPath;
   /** The name to show in logs and listings (default: the login name). */
   readonly name?: string;
+  /** An anonymous login (shown as such in the transfer log). Default: false. */
+  readonly anonymous?: boolean;
 }
 
+/** Decides who may log in, and with which storage and permissions. */
 export interface Authenticator {
   /** Resolves to null for a wrong user name or password; never says which. May be slow: it is async. */
   login(request: LoginRequest): Promise<LoginResult | null>;

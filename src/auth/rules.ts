@@ -75,6 +75,11 @@ export class RulePermissions implements Permissions {
     return this.base.has(op);
   }
 
+  /** No rule applies strictly below `path` (so its whole subtree has the permissions of `path`). */
+  uniformBelow(path: VirtualPath): boolean {
+    return !this.rules.some((r) => r.path.length > path.length && isInside(r.path, path));
+  }
+
   /** Every permission in effect at `path` (for diagnostics and tests). */
   effective(path: VirtualPath): Permission[] {
     return PERMISSIONS.filter((op) => this.allows(op, path));

@@ -59,6 +59,17 @@ export class LoginThrottle {
     return undefined;
   }
 
+  /**
+   * Takes over the bans and failure counts of `previous` (a reload with a new policy): bans in force keep
+   * their end, counts go on; entries beyond this policy's `maxEntries` are forgotten, the oldest first.
+   */
+  adopt(previous: LoginThrottle): void {
+    for (const [address, until] of previous.bans) this.bans.set(address, until);
+    for (const [address, times] of previous.failures) this.failures.set(address, times.slice(-Math.max(this.policy.failures - 1, 0)));
+    trim(this.bans, this.policy.maxEntries);
+    trim(this.failures, this.policy.maxEntries);
+  }
+
   /** Lifts a ban and forgets the address's failures (for operators). */
   unban(address: string): void {
     this.bans.delete(address);

@@ -111,11 +111,20 @@ export class UserAuthenticator implements Authenticator {
     return s;
   }
 
+  /**
+   * After a reload: takes over the quota usage figure of each home that `previous` (the authenticator
+   * before) tracked and this one tracks too, so sessions logged in before and after the reload count
+   * against one figure (and the home is not walked again).
+   */
+  adopt(previous: UserAuthenticator): void {
+    for (const [key, usage] of previous.usages) if (this.tracked.has(key) && !this.usages.has(key)) this.usages.set(key, usage);
+  }
+
   async login(req: LoginRequest): Promise<LoginResult | null> {
     const account = this.users.get(req.user);
     if (!account) {
       if (this.anonymous && ANONYMOUS_NAMES.has(req.user.toLowerCase())) {
-        return { storage: this.backend(this.anonymous.home), permissions: readOnly, name: 'anonymous' };
+        return { storage: this.backend(this.anonymous.home), permissions: readOnly, name: 'anonymous', anonymous: true };
       }
       await verifyHash(DUMMY_HASH, req.password);
       return null;

@@ -15,6 +15,8 @@ export interface BannerInput {
   implicit: AddressInfo[];
   config: Pick<ResolvedConfig, 'root' | 'users' | 'anonymous' | 'generatedPassword' | 'passwordFromEnv' | 'tlsRequired' | 'sessionReuse' | 'configFile'>;
   certificate: Certificate;
+  /** Where /metrics is served, when on. */
+  metrics?: AddressInfo | undefined;
 }
 
 const CERT_SOURCE = {
@@ -43,6 +45,7 @@ export function formatBanner(input: BannerInput): string {
   lines.push(`tls:         required: ${config.tlsRequired}, session reuse: ${config.sessionReuse}`);
   lines.push(`certificate: ${certificate.certPath} (${CERT_SOURCE[certificate.source]})`);
   lines.push(`fingerprint: SHA-256 ${certificate.fingerprint256}`);
+  if (input.metrics) lines.push(`metrics:     http://${formatAddress(input.metrics.address, input.metrics.port)}/metrics`);
   const example = tryCommand(input);
   if (example) lines.push(`try:         ${example}`);
   return lines.join('\n') + '\n';

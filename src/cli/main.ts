@@ -7,6 +7,8 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { DEFAULTS, LOG_LEVELS, SESSION_REUSE, TLS_REQUIRED } from '../config/defaults.js';
 import { ENV, type CliFlags } from '../config/sources.js';
+import { HOOK_EVENTS } from '../ops/hooks.js';
+import { LOG_FORMATS } from '../ops/log-format.js';
 import { checkConfigCommand } from './check-config.js';
 import { EXIT_USAGE, UsageError, exitCodeOf, oneLine, reportError } from './exit.js';
 import { genCertCommand, type GenCertFlags } from './gen-cert.js';
@@ -30,20 +32,30 @@ function buildProgram(): Command {
   program
     .command('serve', { isDefault: true })
     .description('Run the server (the default command). Flags override the environment, which overrides the config file.')
-    .option('--config <file>', 'YAML config file (see examples/ftpsd.yaml)')
+    .option('--config <file>', `YAML config file (see examples/ftpsd.yaml); SIGHUP reloads it${env(ENV.config)}`)
     .option('--root <dir>', `served directory, created if missing (default: ${DEFAULTS.root})${env(ENV.root)}`)
     .option('--user <name:password>', `an account with a plain password kept in memory; repeatable (default: "${DEFAULTS.userName}" with a random password, or ${ENV.password})`, collect)
-    .option('--anonymous', 'allow read-only anonymous logins (users "anonymous" and "ftp")')
+    .option('--anonymous', `allow read-only anonymous logins (users "anonymous" and "ftp")${env(ENV.anonymous)}`)
     .option('--listen <host:port>', `explicit FTP(S) listener; repeatable (default: ${DEFAULTS.listen})${env(ENV.listen)}`, collect)
     .option('--implicit-listen <host:port|off>', `implicit FTPS listener; repeatable, or off (default: ${DEFAULTS.implicitListen})${env(ENV.implicitListen)}`, collect)
-    .option('--cert <file>', 'PEM certificate (chain allowed); with --key (default: self-signed, in the state directory)')
-    .option('--key <file>', 'PEM private key; with --cert')
+    .option('--cert <file>', `PEM certificate (chain allowed); with --key (default: self-signed, in the state directory)${env(ENV.cert)}`)
+    .option('--key <file>', `PEM private key; with --cert${env(ENV.key)}`)
     .option('--pasv-ports <min-max>', `passive data port range, e.g. 50000-50100 (default: any free port)${env(ENV.pasvPorts)}`)
-    .option('--pasv-address <ipv4>', `address advertised in PASV replies, for NAT${env(ENV.pasvAddress)}`)
+    .option('--pasv-address <address>', `IPv4 address or host name advertised in PASV replies (NAT), or rules NETWORK=ADDRESS,...,ADDRESS${env(ENV.pasvAddress)}`)
+    .option('--pasv-advertised-ports <min-max>', `passive ports as clients see them (port mapping; same size as --pasv-ports)${env(ENV.pasvAdvertisedPorts)}`)
     .option('--tls-required <when>', `${TLS_REQUIRED.join('|')} (default: ${DEFAULTS.tlsRequired})${env(ENV.tlsRequired)}`)
     .option('--session-reuse <policy>', `${SESSION_REUSE.join('|')} (default: ${DEFAULTS.sessionReuse})${env(ENV.sessionReuse)}`)
     .option('--log-level <level>', `${LOG_LEVELS.join('|')} (default: ${DEFAULTS.logLevel})${env(ENV.logLevel)}`)
-    .option('--state-dir <dir>', `where the generated certificate is kept (default: ${DEFAULTS.stateDir})`)
+    .option('--state-dir <dir>', `where the generated certificate is kept (default: ${DEFAULTS.stateDir})${env(ENV.stateDir)}`)
+    .option('--log-format <format>', `${LOG_FORMATS.join('|')}: auto is pretty on a terminal, json otherwise (default: auto)${env(ENV.logFormat)}`)
+    .option('--xferlog <file|off>', `transfer log in the xferlog format, reopened on SIGHUP/SIGUSR1 (default: off)${env(ENV.xferlog)}`)
+    .option('--metrics-listen <host:port|off>', `serve Prometheus /metrics and /healthz here (default: off)${env(ENV.metricsListen)}`)
+    .option('--hook <event=command>', `run a command (no shell) on an event: ${HOOK_EVENTS.join(', ')} or *; repeatable`, collect)
+    .option('--webhook <url>', 'POST each event as JSON to this http(s) URL; repeatable', collect)
+    .option('--proxy-protocol <cidr>', `trusted proxy network: its connections must start with a PROXY protocol header (v1/v2); repeatable${env(ENV.proxyProtocol)}`, collect)
+    .option('--watch-config', `reload the config file when it changes, as on SIGHUP${env(ENV.watchConfig)}`)
+    .option('--run-as-user <name|uid>', `after binding the ports and reading the certificate, switch to this user${env(ENV.runAsUser)}`)
+    .option('--run-as-group <name|gid>', `with --run-as-user: this group instead of the user's primary group${env(ENV.runAsGroup)}`)
     // `serve` is the default command, so `ftpsd frob` arrives here as an argument.
     .argument('[unexpected...]')
     .usage('[options]')

@@ -1,7 +1,9 @@
 /**
  * `ftpsd serve` (the default command): load the config, start the listeners, print the banner, and
  * stop cleanly on SIGINT/SIGTERM (running transfers get a grace period; a second signal stops at once).
- * The certificate and key are reloaded on SIGHUP and when their files change (src/tls/reload.ts).
+ * SIGHUP reloads the config file (and `watchConfig` on a file change; src/cli/reload.ts) and the
+ * certificate and key, which are also reloaded when their files change (src/tls/reload.ts). With
+ * `runAs`, the process switches to that user once its ports are bound (src/cli/run-as.ts).
  */
 import { formatAddress } from '../config/listen-address.js';
 import { DEFAULTS } from '../config/defaults.js';
@@ -13,6 +15,11 @@ import { FtpServer } from '../server.js';
 import { CertificateReloader } from '../tls/reload.js';
 import { formatBanner } from './banner.js';
 import { withIpv4Fallback } from './ipv6.js';
+import { drainMs, reopenOnSignals, serveLogDestination, startServeOperations } from './serve-ops.js';
+import { ConfigReloader } from './reload.js';
+import { dropPrivileges, handOver, resolveIdentity, RunAsError, type Identity } from './run-as.js';
+import { ConfigError } from '../config/errors.js';
+import type { Operations } from '../ops/index.js';
 
 export interface ServeContext {
   version: string;
@@ -30,8 +37,10 @@ export async function serve(flags: CliFlags, ctx: ServeContext): Promise<FtpServ
   };
   // Synchronous, so log lines and the banner (both on stdout) never interleave mid-line.
   const stdout = pino.destination({ dest: 1, sync: true }) as unknown as NodeJS.WritableStream;
-  const logger = createLogger(config.logLevel, stdout);
-  const { options, certificate } = await toServerOptions(config, logger);
+  const logger = createLogger(config.logLevel, serveLogDestination(config, stdout, ctx.env ?? process.env));
+  // A user that does not exist is a config error, found before anything starts.
+  const identity = config.runAs ? runAsIdentity(config.runAs) : undefined;
+  const { options, certificate, created } = await toServerOptions(config, logger);
   const server = new FtpServer(options);
   let addresses: Awaited<ReturnType<FtpServer['listen']>>;
   try {
@@ -40,19 +49,53 @@ export async function serve(flags: CliFlags, ctx: ServeContext): Promise<FtpServ
     await server.close();
     throw listenError(err);
   }
+  let ops: Operations;
+  try {
+    ops = await startServeOperations(server, config, logger, ctx.env ?? process.env);
+  } catch (err) {
+    await server.close();
+    throw err;
+  }
+  reopenOnSignals(ops);
   // Signals are handled from before the banner: whoever waits for it may signal at once.
   const reloader = new CertificateReloader(server, { cert: certificate.certPath, key: certificate.keyPath }, { logger });
   reloader.setCurrent(certificate);
   await reloader.watch();
-  handleSignals(server, reloader, logger);
+  const env = ctx.env ?? process.env;
+  const configReloader = new ConfigReloader(server, reloader, { flags, env }, { config: loaded, certificate }, logger);
+  if (config.watchConfig) await configReloader.watch();
+  handleSignals(server, configReloader, logger, () => ops.close(drainMs(config)));
+  // Last privileged step: everything is bound and read; from here on ftpsd runs as the runAs user.
+  if (identity) {
+    try {
+      await handOver(created, identity);
+      dropPrivileges(identity);
+    } catch (err) {
+      await server.close();
+      throw err;
+    }
+    logger.info({ user: identity.name ?? identity.uid, uid: identity.uid, gid: identity.gid }, 'running as an unprivileged user');
+  } else if (process.geteuid?.() === 0) {
+    logger.info({}, 'running as root: set runAs (--run-as-user) to switch to an unprivileged user after binding');
+  }
   (ctx.stdout ?? process.stdout).write(
-    formatBanner({ version: ctx.version, explicit: addresses.explicit, implicit: addresses.implicit, config, certificate }),
+    formatBanner({ version: ctx.version, explicit: addresses.explicit, implicit: addresses.implicit, config, certificate, metrics: ops.metricsAddress }),
   );
   if (certificate.source === 'generated' && !config.tls) logger.info({ path: certificate.certPath }, 'generated a self-signed certificate');
   return server;
 }
 
-function handleSignals(server: FtpServer, reloader: CertificateReloader, logger: ReturnType<typeof createLogger>): void {
+/** `runAs` as an identity; an unknown user or group is a config error. */
+function runAsIdentity(runAs: { user: string; group?: string }): Identity {
+  try {
+    return resolveIdentity(runAs.user, runAs.group);
+  } catch (err) {
+    if (err instanceof RunAsError) throw ConfigError.of('runAs', err.message.replace(/^runAs: /, ''));
+    throw err;
+  }
+}
+
+function handleSignals(server: FtpServer, reloader: { reload(reason: string): Promise<unknown>; close(): void }, logger: ReturnType<typeof createLogger>, closeOps: () => Promise<void>): void {
   process.on('SIGHUP', () => void reloader.reload('SIGHUP'));
   let stopping = false;
   const stop = (signal: NodeJS.Signals) => {
@@ -63,7 +106,8 @@ function handleSignals(server: FtpServer, reloader: CertificateReloader, logger:
     stopping = true;
     reloader.close();
     logger.info({ signal, graceMs: DEFAULTS.shutdownGraceMs }, 'shutting down');
-    server.close(DEFAULTS.shutdownGraceMs).then(
+    // Hooks and webhooks drain after the FTP server (its last logouts are queued too).
+    server.close(DEFAULTS.shutdownGraceMs).then(closeOps).then(
       () => process.exit(0),
       (err: unknown) => {
         logger.error({ err }, 'shutdown failed');

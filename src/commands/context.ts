@@ -24,15 +24,26 @@ export interface TransferSource {
   readonly path?: VirtualPath;
 }
 
+/**
+ * What a command handler gets: the session's state, the logged-in user and their storage, and the
+ * ways to reply and to move data. Custom commands (`defineCommand`) get the same context as built-ins.
+ */
 export interface CommandContext {
+  /** The session id (in the session's log lines and events). */
   readonly id: string;
+  /** The protocol state: current directory, TYPE, PROT, REST offset, ... */
   readonly session: SessionState;
+  /** The server's settings (timeouts, limits, TLS policy). */
   readonly settings: ServerSettings;
+  /** Every command of the server (FEAT and HELP read it). */
   readonly registry: CommandRegistry;
+  /** The session's logger (its lines carry the session id). */
   readonly log: Logger;
+  /** The server's events, to emit the built-in events from a custom command. */
   readonly events: ServerEvents;
-  /** The logged-in user; the dispatcher guarantees it for `access: 'user'` commands. */
+  /** The logged-in user; the dispatcher guarantees it for `access: 'user'` commands (else it throws a 530). */
   readonly user: LoggedInUser;
+  /** The user's storage (`user.storage`). */
   readonly storage: Storage;
   /** TLS is on for the control connection. */
   readonly secure: boolean;

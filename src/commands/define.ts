@@ -8,13 +8,21 @@ import type { Reply } from '../protocol/reply.js';
 import type { VirtualPath } from '../storage/virtual-path.js';
 import type { CommandContext } from './context.js';
 
+/** Whether a command takes an argument: `none` (501 if one is given), `optional`, `required` (501 without one). */
 export type ArgPolicy = 'none' | 'optional' | 'required';
 
+/**
+ * A command and its metadata, as every built-in command is defined. The dispatcher checks, in this
+ * order, before `handle` runs: the verb exists and is `available` (else 500/502), the TLS policy
+ * (`beforeTls`; 530), login (`access`; 530), the argument (`arg`; 501), the path (`path`; 553) and the
+ * permission on it (`perm`; 550). FEAT and HELP are made from these specs.
+ */
 export interface CommandSpec {
-  /** The verb, upper case. */
+  /** The verb, upper case (A-Z, 0-9, `-`; at most 16 characters). */
   readonly name: string;
   /** Other verbs for the same command (XMKD for MKD, ...). */
   readonly aliases?: readonly string[];
+  /** Whether the command takes an argument. */
   readonly arg: ArgPolicy;
   /** `public`: allowed before login; `user`: needs a logged-in user. */
   readonly access: 'public' | 'user';
@@ -33,19 +41,47 @@ export interface CommandSpec {
   readonly duringTransfer?: boolean;
   /** The argument is secret (PASS): never logged. */
   readonly sensitive?: boolean;
-  /** The FEAT line(s) this command contributes, if any. */
+  /** The FEAT line(s) this command contributes, if any (without the leading space). */
   readonly feat?: string | ((ctx: CommandContext) => string | readonly string[] | undefined);
-  /** Short syntax for HELP. */
+  /** Short syntax for HELP (`HELP VERB` answers `214 Syntax: <help>`). */
   readonly help: string;
-  /** Whether the command exists for this session (e.g. MFMT needs a storage with setTime). */
+  /**
+   * Whether the command exists for this session (e.g. MFMT needs a storage with setTime); when it says
+   * no, the command is left out of HELP and FEAT and answers 502. Before login there is no storage:
+   * built-in capability commands then say yes, so FEAT announces them.
+   */
   readonly available?: (ctx: CommandContext) => boolean;
+  /**
+   * Runs the command. `arg` is the argument verbatim (spaces kept); `path` is the resolved path when
+   * `path` is set (else the current directory). Return the reply, or nothing when the handler wrote its
+   * replies itself (`ctx.send`, or a transfer through `ctx.sendData`/`ctx.receiveData`). Throw an
+   * `FtpError` for a deliberate reply, or let a `StorageError` (ENOENT...) through: it becomes its reply
+   * (550, 452, 552, ...). Anything else is a 451 and an `error` event.
+   */
   readonly handle: (ctx: CommandContext, arg: string, path: VirtualPath) => Promise<Reply | void> | Reply | void;
 }
 
+/**
+ * Defines a command with the metadata the built-in commands use; pass it in the server's `commands`
+ * option. A command with the name of a built-in replaces it.
+ *
+ * ```ts
+ * const DATE = defineCommand({
+ *   name: 'DATE',
+ *   arg: 'none',
+ *   access: 'public',
+ *   feat: 'DATE',
+ *   help: 'DATE (the server time)',
+ *   handle: () => reply(213, new Date().toISOString()),
+ * });
+ * createServer({ ..., commands: [DATE] });
+ * ```
+ */
 export function defineCommand(spec: CommandSpec): CommandSpec {
   return spec;
 }
 
+/** The commands of a server, by verb; FEAT and HELP are generated from it. */
 export class CommandRegistry {
   private readonly byVerb = new Map<string, CommandSpec>();
   private readonly ordered: CommandSpec[] = [];

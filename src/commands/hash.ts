@@ -1,38 +1,22 @@
 /**
  * HASH (draft-bryan-ftpext-hash): the checksum of a file, or of the byte range set by REST or RANG,
- * with the algorithm chosen by OPTS HASH. A backend's own `checksum` is used when it has one.
+ * with the algorithm chosen by OPTS HASH. HASH (and its FEAT line) exists only when the user's storage
+ * has the `checksum` capability; LocalStorage and MemoryStorage compute it by reading the file
+ * (storage/checksum.ts), other backends may know it already.
  */
-import { createHash } from 'node:crypto';
-import { crc32 } from 'node:zlib';
 import { FtpError } from '../protocol/errors.js';
 import { reply } from '../protocol/reply.js';
-import type { HashAlgorithm, Storage } from '../storage/storage.js';
-import { formatPath, type VirtualPath } from '../storage/virtual-path.js';
+import { HASH_ALGORITHMS } from '../storage/checksum.js';
+import { formatPath } from '../storage/virtual-path.js';
+import type { CommandContext } from './context.js';
 import { defineCommand } from './define.js';
 import { takeRange } from './range.js';
 
-export const HASH_ALGORITHMS: readonly HashAlgorithm[] = ['SHA-256', 'SHA-1', 'MD5', 'CRC32'];
+export { HASH_ALGORITHMS };
 
-const NODE_NAMES: Record<Exclude<HashAlgorithm, 'CRC32'>, string> = { 'SHA-256': 'sha256', 'SHA-1': 'sha1', MD5: 'md5' };
-
-/** Hashes bytes [start, end) of a file by reading it. */
-export async function hashFile(storage: Storage, path: VirtualPath, algorithm: HashAlgorithm, start: number, end: number): Promise<string> {
-  const stream = await storage.read(path, { start });
-  let left = end - start;
-  let crc = 0;
-  const hash = algorithm === 'CRC32' ? undefined : createHash(NODE_NAMES[algorithm]);
-  try {
-    for await (const chunk of stream as AsyncIterable<Buffer>) {
-      if (left <= 0) break;
-      const part = chunk.length <= left ? chunk : chunk.subarray(0, left);
-      left -= part.length;
-      if (hash) hash.update(part);
-      else crc = crc32(part, crc);
-    }
-  } finally {
-    stream.destroy();
-  }
-  return hash ? hash.digest('hex') : crc.toString(16).padStart(8, '0');
+/** Whether HASH exists for this session: before login it is announced, after login the storage decides. */
+export function hashAvailable(ctx: CommandContext): boolean {
+  return ctx.session.user === undefined || typeof ctx.session.user.storage.checksum === 'function';
 }
 
 export const HASH = defineCommand({
@@ -43,6 +27,7 @@ export const HASH = defineCommand({
   perm: 'read',
   feat: (ctx) => 'HASH ' + HASH_ALGORITHMS.map((a) => (a === ctx.session.hashAlgorithm ? `${a}*` : a)).join(';'),
   help: 'HASH <sp> pathname',
+  available: hashAvailable,
   async handle(ctx, _arg, path) {
     const range = takeRange(ctx);
     const st = await ctx.storage.stat(path);
@@ -50,9 +35,7 @@ export const HASH = defineCommand({
     const start = Math.min(range.start, st.size);
     const end = Math.min(range.end ?? st.size, st.size);
     const algorithm = ctx.session.hashAlgorithm;
-    const digest = ctx.storage.checksum
-      ? await ctx.storage.checksum(path, algorithm, start, end)
-      : await hashFile(ctx.storage, path, algorithm, start, end);
+    const digest = await ctx.storage.checksum!(path, algorithm, start, end);
     return reply(213, `${algorithm} ${start}-${end} ${digest} ${formatPath(path)}`);
   },
 });

@@ -2,6 +2,7 @@
  * The built-in command set and the registry a server starts with.
  */
 import { authCommands } from './auth.js';
+import { AVBL } from './avbl.js';
 import { CommandRegistry, type CommandSpec } from './define.js';
 import { dirCommands } from './dirs.js';
 import { fileCommands } from './files.js';
@@ -9,7 +10,7 @@ import { HASH } from './hash.js';
 import { listingCommands } from './listing.js';
 import { miscCommands } from './misc.js';
 import { RANG } from './range.js';
-import { SITE_CHMOD, SiteRegistry, siteCommand, type SiteCommandSpec } from './site.js';
+import { SITE_CHMOD, SITE_SYMLINK, SiteRegistry, siteCommand, type SiteCommandSpec } from './site.js';
 import { tlsCommands } from './tls.js';
 import { transferCommands } from './transfer.js';
 import { transferParamCommands } from './transfer-params.js';
@@ -25,9 +26,10 @@ export const BUILTIN_COMMANDS: readonly CommandSpec[] = [
   ...miscCommands,
   HASH,
   RANG,
+  AVBL,
 ];
 
-export const BUILTIN_SITE_COMMANDS: readonly SiteCommandSpec[] = [SITE_CHMOD];
+export const BUILTIN_SITE_COMMANDS: readonly SiteCommandSpec[] = [SITE_CHMOD, SITE_SYMLINK];
 
 /** A registry with the built-in commands, plus `extra` commands and SITE subcommands (which may replace built-ins). */
 export function createRegistry(extra: Iterable<CommandSpec> = [], extraSite: Iterable<SiteCommandSpec> = []): CommandRegistry {

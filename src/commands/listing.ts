@@ -3,6 +3,7 @@
  * are sent, in batches, so a directory of any size streams in bounded memory.
  */
 import { Readable } from 'node:stream';
+import { markNetworkText } from '../data/ascii.js';
 import { lsLine } from '../listing/ls-format.js';
 import { MLST_FACTS, mlsxLine } from '../listing/mlsx-format.js';
 import { safeName } from '../listing/safe-name.js';
@@ -28,10 +29,13 @@ export function splitListArg(arg: string): { options: string; path: string } {
   return { options, path: rest };
 }
 
-/** A stream of CRLF-terminated lines, built in batches from the entries of `dir` (or the one file). */
+/**
+ * A stream of CRLF-terminated lines, built in batches from the entries of `dir` (or the one file). Names
+ * are made safe (no CR or LF), so it is sent as it is under TYPE A too.
+ */
 function listingStream(ctx: CommandContext, target: VirtualPath, st: FileStat, line: (st: FileStat, path: VirtualPath) => string): Readable {
   const storage = ctx.storage;
-  return Readable.from(
+  return markNetworkText(Readable.from(
     (async function* () {
       if (st.type !== 'dir') {
         yield Buffer.from(line(st, target) + '\r\n');
@@ -48,7 +52,7 @@ function listingStream(ctx: CommandContext, target: VirtualPath, st: FileStat, l
       if (batch) yield Buffer.from(batch);
     })(),
     { objectMode: false },
-  );
+  ));
 }
 
 async function listCommand(ctx: CommandContext, arg: string, line: (st: FileStat, path: VirtualPath, prefix: string) => string, dirsOnly: boolean): Promise<void> {

@@ -6,7 +6,7 @@ import { reply } from '../protocol/reply.js';
 import type { HashAlgorithm } from '../storage/storage.js';
 import { defineCommand } from './define.js';
 import type { CommandContext } from './context.js';
-import { HASH_ALGORITHMS } from './hash.js';
+import { HASH_ALGORITHMS, hashAvailable } from './hash.js';
 
 export const SYST = defineCommand({
   name: 'SYST',
@@ -93,6 +93,7 @@ export const OPTS = defineCommand({
       case 'MLST':
         return optsMlst(ctx, value);
       case 'HASH': {
+        if (!hashAvailable(ctx)) return reply(501, 'Option not understood.');
         if (value === '') return reply(200, ctx.session.hashAlgorithm);
         const algo = HASH_ALGORITHMS.find((a) => a === value.toUpperCase()) as HashAlgorithm | undefined;
         if (!algo) return reply(501, 'Unknown hash algorithm.');

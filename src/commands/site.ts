@@ -1,19 +1,58 @@
 /**
- * SITE and its subcommands (CHMOD, HELP). Subcommands are registered like commands, so embedders can add
- * their own with the same metadata.
+ * SITE and its subcommands (CHMOD, SYMLINK, HELP). Subcommands are registered like commands, with the
+ * same kind of metadata, so embedders add their own with `defineSiteCommand` (the `siteCommands`
+ * option) and get the same checks: argument shape (501), path resolution (553) and permission (550)
+ * before the handler runs; SITE itself needs a logged-in user and follows the TLS policy.
  */
+import { PERMISSIONS, type Permission } from '../auth/permissions.js';
+import { FtpError } from '../protocol/errors.js';
 import { reply, type Reply } from '../protocol/reply.js';
 import type { VirtualPath } from '../storage/virtual-path.js';
-import { defineCommand } from './define.js';
+import { defineCommand, type ArgPolicy } from './define.js';
 import type { CommandContext } from './context.js';
 
+/** A SITE subcommand: `SITE <name> <argument>`. */
 export interface SiteCommandSpec {
+  /** The subcommand (`CHMOD` for `SITE CHMOD`); matched case-insensitively. */
   readonly name: string;
+  /** The syntax line SITE HELP shows, e.g. `SITE CHMOD <sp> mode <sp> pathname`. */
   readonly help: string;
+  /**
+   * Whether the subcommand takes an argument (the text after its name): `none` (501 if one is given),
+   * `optional` (the default) or `required` (501 with the `help` line if missing).
+   */
+  readonly arg?: ArgPolicy;
+  /**
+   * The argument is a path: it is resolved against the current directory (553 if invalid) and `perm`
+   * is checked on it (550 if denied) before `handle` gets it. `optional-arg`: no argument means the
+   * current directory.
+   */
+  readonly path?: 'arg' | 'optional-arg';
+  /** The permission needed on `path`. */
+  readonly perm?: Permission;
+  /** Whether the subcommand exists for this session (SITE HELP leaves it out, SITE answers 504). */
   readonly available?: (ctx: CommandContext) => boolean;
-  readonly handle: (ctx: CommandContext, arg: string) => Promise<Reply> | Reply;
+  /**
+   * Runs the subcommand. `arg` is the text after the subcommand's name, verbatim; `path` is the resolved
+   * path when `path` is set (else the current directory). Return the reply, or throw an `FtpError` or a
+   * `StorageError` (mapped to a reply like any command's).
+   */
+  readonly handle: (ctx: CommandContext, arg: string, path: VirtualPath) => Promise<Reply> | Reply;
 }
 
+/**
+ * Defines a SITE subcommand. Pass it in the server's `siteCommands` option; one with the name of a
+ * built-in (CHMOD, SYMLINK) replaces it.
+ *
+ * ```ts
+ * const SITE_WHO = defineSiteCommand({
+ *   name: 'WHO',
+ *   help: 'SITE WHO (who am I)',
+ *   arg: 'none',
+ *   handle: (ctx) => reply(200, `You are ${ctx.user.name}.`),
+ * });
+ * ```
+ */
 export function defineSiteCommand(spec: SiteCommandSpec): SiteCommandSpec {
   return spec;
 }
@@ -21,6 +60,7 @@ export function defineSiteCommand(spec: SiteCommandSpec): SiteCommandSpec {
 export const SITE_CHMOD = defineSiteCommand({
   name: 'CHMOD',
   help: 'SITE CHMOD <sp> mode <sp> pathname',
+  arg: 'required',
   available: (ctx) => ctx.session.user === undefined || typeof ctx.session.user.storage.chmod === 'function',
   async handle(ctx, arg) {
     const m = /^\s*([0-7]{1,4})\s+(.+)$/.exec(arg);
@@ -32,6 +72,51 @@ export const SITE_CHMOD = defineSiteCommand({
   },
 });
 
+/** Names separated by spaces; a name with spaces is written in double quotes (`""` for a quote). */
+export function splitNames(arg: string): string[] | undefined {
+  const names: string[] = [];
+  const token = /\s*(?:"((?:[^"]|"")*)"|([^\s"]+))/y;
+  let at = 0;
+  while (at < arg.length) {
+    if (/^\s*$/.test(arg.slice(at))) break;
+    token.lastIndex = at;
+    const m = token.exec(arg);
+    if (!m) return undefined;
+    names.push(m[1] !== undefined ? m[1].replaceAll('""', '"') : m[2]!);
+    at = token.lastIndex;
+  }
+  return names;
+}
+
+/**
+ * SITE SYMLINK target link-name (as ProFTPD's mod_site_misc): `link-name` becomes a symbolic link to the
+ * existing `target`. Needs `write` where the link goes, and the link must not allow more than the target
+ * does: every permission the user has at the link's place must hold at the target too, and a directory
+ * is linked only when no per-directory rule applies below the target or below the link (the link would
+ * carry its own place's permissions over the target's subtree).
+ */
+export const SITE_SYMLINK = defineSiteCommand({
+  name: 'SYMLINK',
+  help: 'SITE SYMLINK <sp> target <sp> link-name',
+  arg: 'required',
+  available: (ctx) => ctx.session.user === undefined || typeof ctx.session.user.storage.symlink === 'function',
+  async handle(ctx, arg) {
+    const names = splitNames(arg);
+    if (names?.length !== 2) return reply(501, 'Syntax: SITE SYMLINK target link-name');
+    const target = ctx.resolve(names[0]!);
+    const link = ctx.resolve(names[1]!);
+    if (link.length === 0) throw new FtpError(553, 'File name not allowed.', { code: 'FTP_ERR_BAD_NAME' });
+    const perms = ctx.user.permissions;
+    if (!perms.allows('write', link)) return reply(550, 'Permission denied.');
+    const st = await ctx.storage.stat(target);
+    const widens = PERMISSIONS.some((op) => perms.allows(op, link) && !perms.allows(op, target));
+    const ruledBelow = st.type === 'dir' && !(perms.uniformBelow?.(target) === true && perms.uniformBelow(link));
+    if (widens || ruledBelow) return reply(550, 'Permission denied: the link would allow more than its target.');
+    await ctx.storage.symlink!(target, link);
+    return reply(200, 'SITE SYMLINK command ok.');
+  },
+});
+
 export class SiteRegistry {
   private readonly commands = new Map<string, SiteCommandSpec>();
 
@@ -39,6 +124,7 @@ export class SiteRegistry {
     for (const s of specs) this.add(s);
   }
 
+  /** Adds a subcommand; one with the name of an earlier one replaces it. */
   add(spec: SiteCommandSpec): void {
     this.commands.set(spec.name.toUpperCase(), spec);
   }
@@ -50,6 +136,20 @@ export class SiteRegistry {
   all(): SiteCommandSpec[] {
     return [...this.commands.values()];
   }
+}
+
+/** The checks of the dispatcher, for a subcommand: argument shape, path and permission. */
+async function runSite(ctx: CommandContext, spec: SiteCommandSpec, arg: string): Promise<Reply> {
+  const policy = spec.arg ?? 'optional';
+  if (policy === 'none' && arg.trim() !== '') return reply(501, `SITE ${spec.name.toUpperCase()} takes no argument.`);
+  if (policy === 'required' && arg.trim() === '') return reply(501, `Syntax: ${spec.help}`);
+  let path: VirtualPath = ctx.session.cwd;
+  if (spec.path) {
+    if (arg === '' && spec.path === 'arg') return reply(501, `Syntax: ${spec.help}`);
+    path = arg === '' ? ctx.session.cwd : ctx.resolve(arg);
+    if (spec.perm && !ctx.user.permissions.allows(spec.perm, path)) return reply(550, 'Permission denied.');
+  }
+  return spec.handle(ctx, arg, path);
 }
 
 export function siteCommand(registry: SiteRegistry) {
@@ -68,7 +168,7 @@ export function siteCommand(registry: SiteRegistry) {
       }
       const spec = registry.get(name);
       if (!spec || !available.includes(spec)) return reply(504, `Unknown SITE command ${name}.`);
-      return spec.handle(ctx, rest);
+      return runSite(ctx, spec, rest);
     },
   });
 }

@@ -100,12 +100,12 @@ export const PASV = defineCommand({
   async handle(ctx) {
     const refused = epsvAllInForce(ctx);
     if (refused) return refused;
-    const advertised = ctx.settings.pasvAddress;
-    if (ctx.family !== 4 && advertised === undefined) return reply(425, 'PASV is for IPv4: use EPSV.');
+    // An IPv6 client can only be given an IPv4 address by a pasvAddress rule that matches it.
+    if (ctx.family !== 4 && !ctx.settings.pasvAddress?.matches(ctx.remoteAddress)) return reply(425, 'PASV is for IPv4: use EPSV.');
+    // The advertised address (pasvAddress rules, NAT) and port (port mapping) come from the data side.
     const res = await ctx.prepareData({ kind: 'passive', extended: false });
-    const host = advertised ?? res!.host;
-    if (!isIPv4(host)) return reply(425, 'PASV is for IPv4: use EPSV.');
-    return reply(227, formatPasv(host, res!.port));
+    if (!res || !isIPv4(res.host)) return reply(425, 'PASV is for IPv4: use EPSV.');
+    return reply(227, formatPasv(res.host, res.port));
   },
 });
 

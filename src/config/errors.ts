@@ -4,12 +4,17 @@
  */
 import type { z } from 'zod';
 
+/** One problem in the options or the config file, with the field it is about. */
 export interface ConfigIssue {
   /** `users[1].password`, `--listen`, `FTPSD_ROOT`; empty for the file as a whole. */
   field: string;
   message: string;
 }
 
+/**
+ * Bad options or config file: `issues` lists every problem with its field (`listen[0]`, `users[1].password`),
+ * `message` is the first one (and how many more), `lines()` one line per issue.
+ */
 export class ConfigError extends Error {
   override name = 'ConfigError';
 

@@ -10,7 +10,12 @@ import type { LogLevel } from '../logger.js';
 import type { ListenAddress } from '../server.js';
 import type { Limits, SecurityOptions, SessionReuse, Timeouts, TlsRequired } from '../settings.js';
 import type { UploadPolicy } from '../auth/users.js';
+import type { HookSpec } from '../ops/hooks.js';
+import type { LogFormat } from '../ops/log-format.js';
+import type { WebhookSpec } from '../ops/webhooks.js';
+import type { DeliverySettings } from './ops-schema.js';
 import { DEFAULTS } from './defaults.js';
+import { checkAdvertisedPorts, type PasvAddressRule } from '../data/pasv-address.js';
 import { pickUserPolicy, type UserPolicy } from './user-policy.js';
 import { ConfigError, type ConfigIssue } from './errors.js';
 import { readConfigFile } from './file.js';
@@ -43,10 +48,29 @@ export interface ResolvedConfig {
   /** Certificate files, and the field names to use in errors about them. */
   tls: { cert: string; key: string; fields: { cert: string; key: string } } | undefined;
   pasvPorts: PortRange | undefined;
-  pasvAddress: string | undefined;
+  /** One address or host name, or rules by client network. */
+  pasvAddress: string | PasvAddressRule[] | undefined;
+  /** The passive ports clients see (port mapping); undefined: pasvPorts. */
+  pasvAdvertisedPorts: PortRange | undefined;
+  /** Trusted PROXY-protocol proxies (CIDR); empty: none. */
+  proxyProtocol: string[];
+  /** Reload when the config file changes. */
+  watchConfig: boolean;
+  /** Who to become after binding (`ftpsd serve`); undefined: stay. */
+  runAs: { user: string; group?: string } | undefined;
   tlsRequired: TlsRequired;
   sessionReuse: SessionReuse;
   logLevel: LogLevel;
+  /** `auto`: pretty on a terminal, JSON otherwise. */
+  logFormat: LogFormat;
+  /** The Prometheus endpoint's address; undefined: off. */
+  metricsListen: ListenAddress | undefined;
+  /** Absolute path of the xferlog file; undefined: off. */
+  xferlog: string | undefined;
+  hooks: HookSpec[];
+  webhooks: WebhookSpec[];
+  /** Hook and webhook delivery (unset fields take the defaults of ops/delivery-queue.ts). */
+  hookDelivery: Partial<DeliverySettings>;
   /** Absolute path. */
   stateDir: string;
   timeouts: Partial<Timeouts>;
@@ -64,6 +88,8 @@ export interface ResolvedConfig {
 export interface LoadOptions {
   env?: NodeJS.ProcessEnv;
   cwd?: string;
+  /** On a reload: the default account's generated password, kept (instead of a new one). */
+  generatedPassword?: string;
 }
 
 export async function loadConfig(flags: CliFlags, options: LoadOptions = {}): Promise<ResolvedConfig> {
@@ -74,9 +100,10 @@ export async function loadConfig(flags: CliFlags, options: LoadOptions = {}): Pr
   const fromEnv = envLayer(env, cwd, issues);
   if (issues.length > 0) throw new ConfigError(issues);
   let fromFile: Layer = {};
-  const configFile = flags.config === undefined ? undefined : resolve(cwd, flags.config);
-  if (configFile !== undefined) fromFile = fileLayer(await readConfigFile(configFile, flags.config), dirname(configFile));
-  return merge([fromFlags, fromEnv, fromFile], env, cwd, configFile);
+  const configPath = flags.config ?? (env[ENV.config] || undefined);
+  const configFile = configPath === undefined ? undefined : resolve(cwd, configPath);
+  if (configFile !== undefined) fromFile = fileLayer(await readConfigFile(configFile, configPath), dirname(configFile));
+  return merge([fromFlags, fromEnv, fromFile], env, cwd, configFile, options.generatedPassword);
 }
 
 /** The first layer that sets a key wins. */
@@ -85,7 +112,7 @@ function pick<K extends keyof Layer>(layers: Layer[], key: K): Layer[K] {
   return undefined;
 }
 
-function merge(layers: Layer[], env: NodeJS.ProcessEnv, cwd: string, configFile: string | undefined): ResolvedConfig {
+function merge(layers: Layer[], env: NodeJS.ProcessEnv, cwd: string, configFile: string | undefined, keepPassword?: string): ResolvedConfig {
   const root = pick(layers, 'root') ?? resolve(cwd, DEFAULTS.root);
   const inRoot = (home: string | undefined) => (home === undefined ? root : isAbsolute(home) ? home : resolve(root, home));
   const listen = pick(layers, 'listen') ?? [parseListenAddress(DEFAULTS.listen)];
@@ -100,10 +127,23 @@ function merge(layers: Layer[], env: NodeJS.ProcessEnv, cwd: string, configFile:
     users = configured.map((u) => ({ name: u.name, password: u.password, home: inRoot(u.home), readOnly: u.readOnly ?? false, ...pickUserPolicy(u) }));
   } else {
     const fromEnv = env[ENV.password] || undefined;
-    if (fromEnv === undefined) generatedPassword = randomPassword();
+    if (fromEnv === undefined) generatedPassword = keepPassword ?? randomPassword();
     users = [{ name: DEFAULTS.userName, password: { plain: fromEnv ?? generatedPassword! }, home: root, readOnly: false }];
   }
-  const anonymous = pick(layers, 'anonymous');
+  const anonymous = pick(layers, 'anonymous') || undefined;
+  const pasvPorts = pick(layers, 'pasvPorts');
+  const pasvAdvertisedPorts = pick(layers, 'pasvAdvertisedPorts');
+  if (pasvAdvertisedPorts) {
+    try {
+      checkAdvertisedPorts(pasvPorts, pasvAdvertisedPorts);
+    } catch (err) {
+      throw ConfigError.of('pasvAdvertisedPorts', (err as Error).message);
+    }
+  }
+  // runAs: each of user and group from the first layer that sets it.
+  const runAsUser = layers.find((l) => l.runAs?.user !== undefined)?.runAs?.user;
+  const runAsGroup = layers.find((l) => l.runAs?.group !== undefined)?.runAs?.group;
+  if (runAsGroup !== undefined && runAsUser === undefined) throw ConfigError.of('runAs.group', 'needs runAs.user (--run-as-user)');
   const timeouts: Partial<Timeouts> = {};
   const limits: Partial<Limits> = {};
   const security: SecurityOptions = {};
@@ -120,11 +160,21 @@ function merge(layers: Layer[], env: NodeJS.ProcessEnv, cwd: string, configFile:
     users,
     anonymous: anonymous && { home: inRoot(anonymous.home) },
     tls: pick(layers, 'tls'),
-    pasvPorts: pick(layers, 'pasvPorts'),
+    pasvPorts,
     pasvAddress: pick(layers, 'pasvAddress'),
+    pasvAdvertisedPorts,
+    proxyProtocol: pick(layers, 'proxyProtocol') ?? [],
+    watchConfig: pick(layers, 'watchConfig') ?? false,
+    runAs: runAsUser === undefined ? undefined : { user: runAsUser, ...(runAsGroup !== undefined ? { group: runAsGroup } : {}) },
     tlsRequired: pick(layers, 'tlsRequired') ?? DEFAULTS.tlsRequired,
     sessionReuse: pick(layers, 'sessionReuse') ?? DEFAULTS.sessionReuse,
     logLevel: pick(layers, 'logLevel') ?? DEFAULTS.logLevel,
+    logFormat: pick(layers, 'logFormat') ?? 'auto',
+    metricsListen: pick(layers, 'metricsListen') || undefined,
+    xferlog: pick(layers, 'xferlog') || undefined,
+    hooks: pick(layers, 'hooks') ?? [],
+    webhooks: pick(layers, 'webhooks') ?? [],
+    hookDelivery: Object.assign({}, ...[...layers].reverse().map((l) => l.hookDelivery)) as Partial<DeliverySettings>,
     stateDir: pick(layers, 'stateDir') ?? resolve(cwd, DEFAULTS.stateDir),
     timeouts,
     limits,
@@ -142,4 +192,12 @@ export function randomPassword(length = 20): string {
   let out = '';
   for (let i = 0; i < length; i++) out += ALPHABET[randomInt(ALPHABET.length)];
   return out;
+}
+
+/**
+ * Layers (highest first) to a ResolvedConfig with the same defaults and checks as the command, without
+ * an environment or a config file: what `createServer` (src/embed/) uses for the options it is given.
+ */
+export function resolveLayers(layers: Layer[], cwd: string): ResolvedConfig {
+  return merge(layers, {}, cwd, undefined);
 }

@@ -6,13 +6,14 @@
  *
  * Relative paths in a file are resolved against the file's directory; users' homes against `root`.
  */
-import { isIPv4 } from 'node:net';
 import { z } from 'zod';
 import { DEFAULT_BAN, DEFAULT_LIMITS, DEFAULT_TIMEOUTS, type BanPolicy, type Limits, type Timeouts } from '../settings.js';
 import { parseNetwork } from '../security/access-list.js';
 import { DEFAULTS, LOG_LEVELS, SESSION_REUSE, TLS_REQUIRED } from './defaults.js';
 import { parseListenAddress, parsePortRange } from './listen-address.js';
 import { refineUserPolicy, uploadsSchema, userPolicyShape } from './user-policy.js';
+import { opsFields, opsSchemaShape } from './ops-schema.js';
+import { pasvAddressField, serviceFields, serviceSchemaShape } from './service-schema.js';
 
 export const HASH_HINT = 'must be an argon2id hash (use: ftpsd hash-password)';
 const ARGON2ID = /^\$argon2id\$v=\d+\$m=\d+,t=\d+,p=\d+\$[A-Za-z0-9+/]+\$[A-Za-z0-9+/]+$/;
@@ -73,9 +74,7 @@ export const fields = {
   pasvPorts: text('a port range MIN-MAX')
     .transform(parsed(parsePortRange))
     .describe('Passive data ports, MIN-MAX (e.g. 50000-50100). Default: any free port.'),
-  pasvAddress: text('an IPv4 address')
-    .refine((s) => isIPv4(s), 'must be an IPv4 address (PASV replies carry IPv4 only)')
-    .describe('The address advertised in PASV replies, for NAT. Default: the address the client connected to.'),
+  pasvAddress: pasvAddressField,
   tlsRequired: oneOf(TLS_REQUIRED).describe(
     `off: plain FTP allowed; login: TLS before USER/PASS; all: also PROT P for every transfer. Default: ${DEFAULTS.tlsRequired}.`,
   ),
@@ -86,6 +85,8 @@ export const fields = {
   stateDir: text('a directory path').describe(
     `Where the generated self-signed certificate (cert.pem, key.pem) is kept. Default: ${DEFAULTS.stateDir}.`,
   ),
+  ...opsFields,
+  ...serviceFields,
 } as const;
 
 export const userName = text('a user name')
@@ -225,6 +226,8 @@ export const configSchema = z
         .partial()
         .optional()
         .describe('Login bans and access lists.'),
+      ...opsSchemaShape,
+      ...serviceSchemaShape,
     },
     { error: 'the config file must be a mapping of options (key: value)' },
   )

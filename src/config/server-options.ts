@@ -3,6 +3,7 @@
  * generates) the certificate and builds the authenticator. This is the step with side effects.
  */
 import { mkdir } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { UserAuthenticator, type UserAccount } from '../auth/users.js';
 import type { Logger } from '../logger.js';
 import type { FtpServerOptions } from '../server.js';
@@ -14,12 +15,15 @@ import { pickUserPolicy } from './user-policy.js';
 export interface PreparedServer {
   options: FtpServerOptions;
   certificate: Certificate;
+  /** The directories this call created (parents first), e.g. to hand them to the `runAs` user. */
+  created: string[];
 }
 
 export async function toServerOptions(config: ResolvedConfig, logger: Logger): Promise<PreparedServer> {
-  await makeDir(config.root, 'root');
-  for (const [i, user] of config.users.entries()) await makeDir(user.home, `users[${i}].home`);
-  if (config.anonymous) await makeDir(config.anonymous.home, 'anonymous.home');
+  const created: string[] = [];
+  created.push(...(await makeDir(config.root, 'root')));
+  for (const [i, user] of config.users.entries()) created.push(...(await makeDir(user.home, `users[${i}].home`)));
+  if (config.anonymous) created.push(...(await makeDir(config.anonymous.home, 'anonymous.home')));
 
   const certificate = config.tls
     ? await loadCertificate(config.tls.cert, config.tls.key, config.tls.fields)
@@ -27,10 +31,21 @@ export async function toServerOptions(config: ResolvedConfig, logger: Logger): P
 
   const users: UserAccount[] = config.users.map((u) => ({ name: u.name, password: u.password, home: u.home, readOnly: u.readOnly, ...pickUserPolicy(u) }));
   const options: FtpServerOptions = {
-    listen: config.listen,
-    implicitListen: config.implicitListen,
+    ...protocolOptions(config, logger),
     tls: { cert: certificate.cert, key: certificate.key },
     authenticator: new UserAuthenticator(users, config.anonymous, { uploads: config.uploads }),
+  };
+  return { options, certificate, created };
+}
+
+/**
+ * The options that come straight from the config, without side effects: everything but the certificate
+ * and the authenticator. `createServer` (src/embed/) uses it too, so an option added here reaches both.
+ */
+export function protocolOptions(config: ResolvedConfig, logger: Logger): Omit<FtpServerOptions, 'tls' | 'authenticator'> {
+  return {
+    listen: config.listen,
+    implicitListen: config.implicitListen,
     tlsRequired: config.tlsRequired,
     sessionReuse: config.sessionReuse,
     timeouts: config.timeouts,
@@ -39,13 +54,19 @@ export async function toServerOptions(config: ResolvedConfig, logger: Logger): P
     logger,
     ...(config.pasvPorts ? { pasvPorts: config.pasvPorts } : {}),
     ...(config.pasvAddress !== undefined ? { pasvAddress: config.pasvAddress } : {}),
+    ...(config.pasvAdvertisedPorts ? { pasvAdvertisedPorts: config.pasvAdvertisedPorts } : {}),
+    ...(config.proxyProtocol.length > 0 ? { proxyProtocol: config.proxyProtocol } : {}),
   };
-  return { options, certificate };
 }
 
-async function makeDir(path: string, field: string): Promise<void> {
+/** Creates `path` and its parents; returns the directories it created, parents first. */
+export async function makeDir(path: string, field: string): Promise<string[]> {
   try {
-    await mkdir(path, { recursive: true });
+    const first = await mkdir(path, { recursive: true });
+    if (first === undefined) return [];
+    const out = [path];
+    for (let dir = path; dir !== first && dirname(dir) !== dir; ) out.unshift((dir = dirname(dir)));
+    return out;
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     throw ConfigError.of(field, `cannot create directory ${path}: ${code === 'EEXIST' || code === 'ENOTDIR' ? 'not a directory' : code ?? (err as Error).message}`);

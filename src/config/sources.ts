@@ -13,6 +13,11 @@ import type { ConfigIssue } from './errors.js';
 import { fields, userName, type ConfigFile } from './schema.js';
 import { pickUserPolicy, type UserPolicy } from './user-policy.js';
 import type { UploadPolicy } from '../auth/users.js';
+import type { DeliverySettings } from './ops-schema.js';
+import type { HookSpec } from '../ops/hooks.js';
+import type { LogFormat } from '../ops/log-format.js';
+import type { WebhookSpec } from '../ops/webhooks.js';
+import type { PasvAddressRule } from '../data/pasv-address.js';
 
 export type Password = { hash: string } | { plain: string };
 
@@ -22,14 +27,27 @@ export interface Layer {
   implicitListen?: ListenAddress[];
   root?: string;
   users?: ({ name: string; password: Password; home?: string; readOnly?: boolean } & UserPolicy)[];
-  anonymous?: { home?: string };
+  /** `false`: off (FTPSD_ANONYMOUS=false overrides the file). */
+  anonymous?: { home?: string } | false;
   tls?: { cert: string; key: string; fields: { cert: string; key: string } };
   pasvPorts?: PortRange;
-  pasvAddress?: string;
+  pasvAddress?: string | PasvAddressRule[];
+  // Service options (config/service-schema.ts).
+  pasvAdvertisedPorts?: PortRange;
+  proxyProtocol?: string[];
+  watchConfig?: boolean;
+  runAs?: { user?: string; group?: string };
   tlsRequired?: TlsRequired;
   sessionReuse?: SessionReuse;
   logLevel?: LogLevel;
   stateDir?: string;
+  // Operations (config/ops-schema.ts): `false` is off.
+  logFormat?: LogFormat;
+  metricsListen?: ListenAddress | false;
+  xferlog?: string | false;
+  hooks?: HookSpec[];
+  webhooks?: WebhookSpec[];
+  hookDelivery?: Partial<DeliverySettings>;
   timeouts?: Partial<Timeouts>;
   limits?: Partial<Limits>;
   security?: SecurityOptions;
@@ -48,10 +66,20 @@ export interface CliFlags {
   key?: string;
   pasvPorts?: string;
   pasvAddress?: string;
+  pasvAdvertisedPorts?: string;
+  proxyProtocol?: string[];
+  watchConfig?: boolean;
+  runAsUser?: string;
+  runAsGroup?: string;
   tlsRequired?: string;
   sessionReuse?: string;
   logLevel?: string;
   stateDir?: string;
+  logFormat?: string;
+  metricsListen?: string;
+  xferlog?: string;
+  hook?: string[];
+  webhook?: string[];
 }
 
 type FieldName = keyof typeof fields;
@@ -71,6 +99,7 @@ function compact<T extends object>(layer: T): T {
 }
 
 const abs = (base: string, p: string | undefined) => (p === undefined ? undefined : isAbsolute(p) ? p : resolve(base, p));
+const absOrOff = (base: string, p: string | false | undefined) => (p === false ? false : abs(base, p));
 
 /** The file's layer: relative paths are relative to the file's directory. */
 export function fileLayer(file: ConfigFile, dir: string): Layer {
@@ -87,10 +116,20 @@ export function fileLayer(file: ConfigFile, dir: string): Layer {
     },
     pasvPorts: file.pasvPorts,
     pasvAddress: file.pasvAddress,
+    pasvAdvertisedPorts: file.pasvAdvertisedPorts,
+    proxyProtocol: file.proxyProtocol,
+    watchConfig: file.watchConfig,
+    runAs: file.runAs && { user: file.runAs.user, ...(file.runAs.group !== undefined ? { group: file.runAs.group } : {}) },
     tlsRequired: file.tlsRequired,
     sessionReuse: file.sessionReuse,
     logLevel: file.logLevel,
     stateDir: abs(dir, file.stateDir),
+    logFormat: file.logFormat,
+    metricsListen: file.metricsListen,
+    xferlog: typeof file.xferlog === 'string' ? abs(dir, file.xferlog) : file.xferlog,
+    hooks: file.hooks,
+    webhooks: file.webhooks,
+    hookDelivery: file.hookDelivery,
     timeouts: file.timeouts,
     limits: file.limits,
     security: file.security,
@@ -107,7 +146,21 @@ export const ENV = {
   pasvPorts: 'FTPSD_PASV_PORTS',
   pasvAddress: 'FTPSD_PASV_ADDRESS',
   logLevel: 'FTPSD_LOG_LEVEL',
+  logFormat: 'FTPSD_LOG_FORMAT',
+  metricsListen: 'FTPSD_METRICS_LISTEN',
+  xferlog: 'FTPSD_XFERLOG',
   password: 'FTPSD_PASSWORD',
+  // For containers: every top-level scalar option has a variable.
+  config: 'FTPSD_CONFIG',
+  stateDir: 'FTPSD_STATE_DIR',
+  cert: 'FTPSD_CERT',
+  key: 'FTPSD_KEY',
+  anonymous: 'FTPSD_ANONYMOUS',
+  pasvAdvertisedPorts: 'FTPSD_PASV_ADVERTISED_PORTS',
+  proxyProtocol: 'FTPSD_PROXY_PROTOCOL',
+  watchConfig: 'FTPSD_WATCH_CONFIG',
+  runAsUser: 'FTPSD_RUN_AS_USER',
+  runAsGroup: 'FTPSD_RUN_AS_GROUP',
 } as const;
 
 /** The environment's layer (empty variables count as unset); lists are comma-separated. */
@@ -115,7 +168,22 @@ export function envLayer(env: NodeJS.ProcessEnv, cwd: string, issues: ConfigIssu
   const get = (name: string) => (env[name] === '' ? undefined : env[name]);
   const list = (name: string) => get(name)?.split(',').map((s) => s.trim());
   const one = (v: string[] | undefined) => (v?.length === 1 && v[0] === 'off' ? 'off' : v);
+  const cert = get(ENV.cert);
+  const key = get(ENV.key);
+  if ((cert === undefined) !== (key === undefined)) {
+    issues.push(cert === undefined ? { field: ENV.cert, message: `is required with ${ENV.key}` } : { field: ENV.key, message: `is required with ${ENV.cert}` });
+  }
+  const anonymous = check('watchConfig', get(ENV.anonymous), ENV.anonymous, issues);
+  const runAsUser = check('runAsUser', get(ENV.runAsUser), ENV.runAsUser, issues);
+  const runAsGroup = check('runAsGroup', get(ENV.runAsGroup), ENV.runAsGroup, issues);
   return compact({
+    stateDir: abs(cwd, check('stateDir', get(ENV.stateDir), ENV.stateDir, issues)),
+    tls: cert !== undefined && key !== undefined ? { cert: abs(cwd, cert)!, key: abs(cwd, key)!, fields: { cert: ENV.cert, key: ENV.key } } : undefined,
+    anonymous: anonymous === undefined ? undefined : anonymous ? {} : false,
+    pasvAdvertisedPorts: check('pasvAdvertisedPorts', get(ENV.pasvAdvertisedPorts), ENV.pasvAdvertisedPorts, issues),
+    proxyProtocol: check('proxyProtocol', one(list(ENV.proxyProtocol)), ENV.proxyProtocol, issues),
+    watchConfig: check('watchConfig', get(ENV.watchConfig), ENV.watchConfig, issues),
+    runAs: runAsUser !== undefined || runAsGroup !== undefined ? compact({ user: runAsUser, group: runAsGroup }) : undefined,
     listen: check('listen', one(list(ENV.listen)), ENV.listen, issues),
     implicitListen: check('implicitListen', one(list(ENV.implicitListen)), ENV.implicitListen, issues),
     root: abs(cwd, check('root', get(ENV.root), ENV.root, issues)),
@@ -124,6 +192,9 @@ export function envLayer(env: NodeJS.ProcessEnv, cwd: string, issues: ConfigIssu
     tlsRequired: check('tlsRequired', get(ENV.tlsRequired), ENV.tlsRequired, issues),
     sessionReuse: check('sessionReuse', get(ENV.sessionReuse), ENV.sessionReuse, issues),
     logLevel: check('logLevel', get(ENV.logLevel), ENV.logLevel, issues),
+    logFormat: check('logFormat', get(ENV.logFormat), ENV.logFormat, issues),
+    metricsListen: check('metricsListen', get(ENV.metricsListen), ENV.metricsListen, issues),
+    xferlog: absOrOff(cwd, check('xferlog', get(ENV.xferlog), ENV.xferlog, issues)),
   });
 }
 
@@ -145,9 +216,23 @@ export function flagLayer(flags: CliFlags, cwd: string, issues: ConfigIssue[]): 
         : undefined,
     pasvPorts: check('pasvPorts', flags.pasvPorts, '--pasv-ports', issues),
     pasvAddress: check('pasvAddress', flags.pasvAddress, '--pasv-address', issues),
+    pasvAdvertisedPorts: check('pasvAdvertisedPorts', flags.pasvAdvertisedPorts, '--pasv-advertised-ports', issues),
+    proxyProtocol: check('proxyProtocol', one(flags.proxyProtocol), '--proxy-protocol', issues),
+    watchConfig: flags.watchConfig ? true : undefined,
+    runAs: flags.runAsUser !== undefined || flags.runAsGroup !== undefined
+      ? compact({
+          user: check('runAsUser', flags.runAsUser, '--run-as-user', issues),
+          group: check('runAsGroup', flags.runAsGroup, '--run-as-group', issues),
+        })
+      : undefined,
     tlsRequired: check('tlsRequired', flags.tlsRequired, '--tls-required', issues),
     sessionReuse: check('sessionReuse', flags.sessionReuse, '--session-reuse', issues),
     logLevel: check('logLevel', flags.logLevel, '--log-level', issues),
+    logFormat: check('logFormat', flags.logFormat, '--log-format', issues),
+    metricsListen: check('metricsListen', flags.metricsListen, '--metrics-listen', issues),
+    xferlog: absOrOff(cwd, check('xferlog', flags.xferlog, '--xferlog', issues)),
+    hooks: check('hooks', flags.hook, '--hook', issues),
+    webhooks: check('webhooks', flags.webhook, '--webhook', issues),
     stateDir: abs(cwd, check('stateDir', flags.stateDir, '--state-dir', issues)),
   });
 }

@@ -5,6 +5,21 @@
 import { Transform, type TransformCallback } from 'node:stream';
 
 const CR = 0x0d;
+const NETWORK_TEXT = Symbol('ftpsd.networkText');
+
+/**
+ * Marks a stream whose lines already end in CRLF and hold no bare CR or LF (listings: names are made
+ * safe), so TYPE A sends it as it is instead of scanning every byte.
+ */
+export function markNetworkText<T extends object>(stream: T): T {
+  Object.defineProperty(stream, NETWORK_TEXT, { value: true });
+  return stream;
+}
+
+export function isNetworkText(stream: object): boolean {
+  return (stream as { [NETWORK_TEXT]?: boolean })[NETWORK_TEXT] === true;
+}
+
 const LF = 0x0a;
 
 /** LF -> CRLF (an LF already preceded by CR is left alone). */

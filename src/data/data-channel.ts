@@ -76,6 +76,7 @@ export async function protectDataSocket(socket: Socket, options: ProtectOptions)
       resumed
         ? 'Data connection refused: it resumed a TLS session of another control connection.'
         : 'Data connection refused: TLS session reuse required (resume the control connection\'s TLS session).',
+      'FTP_ERR_TLS_REUSE',
     );
   }
   return tls;
@@ -148,6 +149,6 @@ export function readClientHello(socket: Socket, timeoutMs: number, signal: Abort
   });
 }
 
-function dataError(reason: string): FtpError {
-  return new FtpError(425, reason, { code: 'FTP_ERR_DATA_CONNECTION' });
+function dataError(reason: string, code: 'FTP_ERR_DATA_CONNECTION' | 'FTP_ERR_TLS_REUSE' = 'FTP_ERR_DATA_CONNECTION'): FtpError {
+  return new FtpError(425, reason, { code });
 }

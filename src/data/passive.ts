@@ -16,6 +16,11 @@ export interface PortRange {
 export interface PassiveOptions {
   /** Local address to listen on: the control connection's local address. */
   host: string;
+  /**
+   * Where to listen instead when `host` is not an address of this host (a PROXY-protocol session's
+   * destination may be the proxy's), tried in order.
+   */
+  fallbackHosts?: readonly string[];
   ports: PortRange | undefined;
   /** Only this address may connect. */
   peer: string;
@@ -38,6 +43,20 @@ export class PassiveListener {
   }
 
   static async open(options: PassiveOptions): Promise<PassiveListener> {
+    const hosts = [options.host, ...(options.fallbackHosts ?? [])];
+    for (const [h, host] of hosts.entries()) {
+      try {
+        return await PassiveListener.openOn(host, options);
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        const notHere = code === 'EADDRNOTAVAIL' || code === 'EAFNOSUPPORT' || code === 'EINVAL';
+        if (!notHere || h === hosts.length - 1) throw err;
+      }
+    }
+    throw noPort();
+  }
+
+  private static async openOn(host: string, options: PassiveOptions): Promise<PassiveListener> {
     const { ports } = options;
     const attempts = ports ? Math.min(ports.max - ports.min + 1, 64) : 1;
     const span = ports ? ports.max - ports.min + 1 : 1;
@@ -49,7 +68,7 @@ export class PassiveListener {
       try {
         await new Promise<void>((resolve, reject) => {
           server.once('error', reject);
-          server.listen({ port, host: options.host, backlog: 4, exclusive: true }, () => {
+          server.listen({ port, host, backlog: 4, exclusive: true, ...(host === '::' ? { ipv6Only: false } : {}) }, () => {
             server.off('error', reject);
             resolve();
           });
@@ -66,7 +85,7 @@ export class PassiveListener {
       }
       return new PassiveListener(server, address.port, options);
     }
-    throw new FtpError(425, 'No passive port available, try again later.', { code: 'FTP_ERR_DATA_CONNECTION' });
+    throw noPort();
   }
 
   private onConnection(s: Socket): void {
@@ -114,6 +133,10 @@ export class PassiveListener {
     this.socket?.destroy();
     this.socket = undefined;
   }
+}
+
+function noPort(): FtpError {
+  return new FtpError(425, 'No passive port available, try again later.', { code: 'FTP_ERR_DATA_CONNECTION' });
 }
 
 function noConnection(): FtpError {

@@ -11,7 +11,9 @@ import { pipeline } from 'node:stream/promises';
 import { errorToReply, FtpError } from '../protocol/errors.js';
 import { reply, type Reply } from '../protocol/reply.js';
 import type { Upload } from '../storage/storage.js';
-import { fromNetworkAscii, toNetworkAscii } from './ascii.js';
+import { FileReader } from '../storage/file-reader.js';
+import { fromNetworkAscii, isNetworkText, toNetworkAscii } from './ascii.js';
+import { sendFile } from './send-file.js';
 
 export interface DataLink {
   /** The TCP data connection (passive accept or active connect). */
@@ -51,7 +53,7 @@ export async function runDownload(
   source.on('error', () => {});
   let data: Duplex | undefined;
   let dataFailed = false;
-  let stalled: AbortSignal | undefined;
+  let stall: Stall | undefined;
   try {
     // The set-up steps only hear an abort that happens while they wait, so check between them.
     signal.throwIfAborted();
@@ -65,26 +67,33 @@ export async function runDownload(
     data = await link.protect(socket, signal);
     data.once('error', () => (dataFailed = true));
     data.once('end', () => (dataFailed = true));
-    stalled = watchStall(socket, link.stalledMs);
-    source.on('data', (chunk: Buffer) => {
-      bytes += chunk.length;
-      link.onBytes(chunk.length);
-    });
-    const stages: (Readable | Transform | Duplex)[] = [source];
-    if (link.ascii) stages.push(toNetworkAscii());
-    stages.push(data);
-    await pipeline(stages, { signal: AbortSignal.any([signal, stalled]) });
+    stall = watchStall(socket, link.stalledMs, signal);
+    const count = (n: number) => {
+      bytes += n;
+      link.onBytes(n);
+    };
+    // Local files in binary mode go through reused buffers (send-file.ts); anything else is piped.
+    if (source instanceof FileReader && !link.ascii) {
+      await sendFile(source, data, stall.signal, count);
+    } else {
+      source.on('data', (chunk: Buffer) => count(chunk.length));
+      const stages: (Readable | Transform | Duplex)[] = [source];
+      if (link.ascii && !isNetworkText(source)) stages.push(toNetworkAscii());
+      stages.push(data);
+      await pipeline(stages, { signal: stall.signal });
+    }
     return { reply: reply(226, 'Transfer complete.'), ok: true, bytes };
   } catch (err) {
     // Aborted (ABOR) is 426 at any stage, also while still waiting for the data connection.
     if (signal.aborted) return { reply: reply(426, 'Transfer aborted.'), ok: false, bytes };
-    if (stalled?.aborted) return { reply: reply(426, 'Data connection stalled; transfer aborted.'), ok: false, bytes };
+    if (stall?.stalled) return { reply: reply(426, 'Data connection stalled; transfer aborted.'), ok: false, bytes };
     if (err instanceof FtpError) return { reply: err.reply, ok: false, bytes };
     if (dataFailed || data === undefined) {
       return { reply: reply(426, 'Connection closed; transfer aborted.'), ok: false, bytes };
     }
     return { ...failed(err, bytes), error: err };
   } finally {
+    stall?.release();
     source.destroy();
     if (data) linger(data, link.lingerMs);
   }
@@ -110,7 +119,7 @@ export async function runUpload(
   let storageError: unknown;
   let data: Duplex | undefined;
   let dataFailed = false;
-  let stalled: AbortSignal | undefined;
+  let stall: Stall | undefined;
   upload.stream.on('error', (err: NodeJS.ErrnoException) => {
     const plumbing = err.name === 'AbortError' || (typeof err.code === 'string' && err.code.startsWith('ERR_'));
     if (!dataFailed && !signal.aborted && !plumbing) storageError ??= err;
@@ -125,20 +134,20 @@ export async function runUpload(
     signal.throwIfAborted();
     data = await link.protect(socket, signal);
     data.once('error', () => (dataFailed = true));
-    stalled = watchStall(socket, link.stalledMs);
+    stall = watchStall(socket, link.stalledMs, signal);
     data.on('data', (chunk: Buffer) => {
       bytes += chunk.length;
       link.onBytes(chunk.length);
     });
     const stages: NodeJS.ReadWriteStream[] = [data];
     if (link.ascii) stages.push(fromNetworkAscii());
-    await pipeline([...stages, upload.stream], { signal: AbortSignal.any([signal, stalled]) });
+    await pipeline([...stages, upload.stream], { signal: stall.signal });
     await upload.commit();
     return { reply: reply(226, 'Transfer complete.'), ok: true, bytes };
   } catch (err) {
     await upload.abort().catch(() => {});
     if (signal.aborted) return { reply: reply(426, 'Transfer aborted.'), ok: false, bytes };
-    if (stalled?.aborted) return { reply: reply(426, 'Data connection stalled; transfer aborted.'), ok: false, bytes };
+    if (stall?.stalled) return { reply: reply(426, 'Data connection stalled; transfer aborted.'), ok: false, bytes };
     if (err instanceof FtpError) return { reply: err.reply, ok: false, bytes };
     if (storageError !== undefined) return failed(storageError, bytes);
     if (dataFailed || data === undefined) {
@@ -146,6 +155,7 @@ export async function runUpload(
     }
     return { ...failed(err, bytes), error: err };
   } finally {
+    stall?.release();
     if (data) linger(data, link.lingerMs);
   }
 }
@@ -155,12 +165,39 @@ function failed(err: unknown, bytes: number): TransferOutcome {
   return { reply: mapped.reply, ok: false, bytes, ...(mapped.expected ? {} : { error: err }) };
 }
 
-/** An AbortSignal that fires when the socket sees no traffic for `ms`. */
-function watchStall(socket: Socket, ms: number): AbortSignal {
+interface Stall {
+  /** Aborts when `signal` does or when the socket sees no traffic for the stall time. */
+  readonly signal: AbortSignal;
+  /** The socket stalled (rather than `signal` aborting). */
+  readonly stalled: boolean;
+  /** Stops watching (the transfer is over). */
+  release(): void;
+}
+
+/**
+ * The signal a transfer runs under: the session's abort (ABOR, closed control connection) or a stall of
+ * the data socket (no traffic for `ms`; the socket's own idle timer, refreshed by its reads and writes).
+ */
+function watchStall(socket: Socket, ms: number, signal: AbortSignal): Stall {
   const controller = new AbortController();
-  socket.setTimeout(ms, () => controller.abort(new Error('transfer stalled')));
-  socket.once('close', () => socket.setTimeout(0));
-  return controller.signal;
+  let stalled = false;
+  const onAbort = () => controller.abort(signal.reason);
+  if (signal.aborted) onAbort();
+  else signal.addEventListener('abort', onAbort, { once: true });
+  socket.setTimeout(ms, () => {
+    stalled = true;
+    controller.abort(new Error('transfer stalled'));
+  });
+  return {
+    signal: controller.signal,
+    get stalled() {
+      return stalled;
+    },
+    release() {
+      signal.removeEventListener('abort', onAbort);
+      socket.setTimeout(0);
+    },
+  };
 }
 
 /**

@@ -18,7 +18,10 @@ import type { SessionBinder } from '../tls/session-reuse.js';
 import { connectActive, type ActiveTarget } from './active.js';
 import { protectDataSocket } from './data-channel.js';
 import { PassiveListener } from './passive.js';
+import { advertisedPort, isPublicAddress } from './pasv-address.js';
+import { isIPv4 } from 'node:net';
 import { runDownload, runUpload, type DataLink, type TransferOutcome } from './transfer.js';
+import { reportError, traceTransfer } from '../diagnostics.js';
 
 /** What the transfers of a session need from its connection. */
 export interface TransferHost {
@@ -29,6 +32,8 @@ export interface TransferHost {
   readonly info: SessionInfo;
   readonly localAddress: string;
   readonly remoteAddress: string;
+  /** The control connection came through a PROXY-protocol proxy: the addresses above are from its header. */
+  readonly proxied?: boolean;
   readonly tls: TlsContexts | undefined;
   /** The control connection's TLS session binder (undefined without TLS or with session reuse off). */
   readonly binder: SessionBinder | undefined;
@@ -47,6 +52,11 @@ export class Transfers {
   private passive: PassiveListener | undefined;
   private active: ActiveTarget | undefined;
   private running: RunningTransfer | undefined;
+  /** Bytes this session moved over data connections, by direction (listings count as sent). */
+  private readonly moved = { sent: 0, received: 0 };
+  private direction: 'sent' | 'received' = 'sent';
+  /** The private-address warning was logged (once per session). */
+  private warnedPrivate = false;
 
   constructor(private readonly host: TransferHost) {}
 
@@ -55,23 +65,55 @@ export class Transfers {
   }
 
   /** Bytes moved by the running transfer. */
+  /** Bytes sent and received over this session's data connections so far, the running transfer included. */
+  get totals(): { sent: number; received: number } {
+    return { ...this.moved };
+  }
+
   get bytes(): number {
     return this.running?.bytes ?? 0;
   }
 
   async prepare(setup: DataSetup): Promise<{ host: string; port: number } | void> {
     this.drop();
+    const { settings, proxied } = this.host;
     if (setup.kind === 'active') {
-      this.active = { host: setup.host, port: setup.port, localAddress: this.host.localAddress };
+      // Behind a proxy the local address is the proxy's destination, maybe not ours: let the system pick.
+      this.active = { host: setup.host, port: setup.port, localAddress: proxied ? undefined : this.host.localAddress };
       return;
     }
     this.passive = await PassiveListener.open({
       host: this.host.localAddress,
-      ports: this.host.settings.pasvPorts,
+      ...(proxied ? { fallbackHosts: ['::', '0.0.0.0'] } : {}),
+      ports: settings.pasvPorts,
       peer: this.host.remoteAddress,
       onForeign: (address) => this.host.log.warn({ foreign: address }, 'refused a data connection from a foreign address'),
     });
-    return { host: this.host.settings.pasvAddress ?? this.host.localAddress, port: this.passive.port };
+    const port = advertisedPort(this.passive.port, settings.pasvPorts, settings.pasvAdvertisedPorts);
+    // EPSV carries no address: the client uses the one it connected to.
+    if (setup.extended) return { host: this.host.localAddress, port };
+    const host = await this.advertisedAddress();
+    if (!isIPv4(host)) {
+      this.drop();
+      throw new FtpError(425, 'PASV is for IPv4: use EPSV.');
+    }
+    return { host, port };
+  }
+
+  /** The PASV address for this client (pasvAddress rules, else the local address), with NAT warnings. */
+  private async advertisedAddress(): Promise<string> {
+    const { settings, remoteAddress, localAddress, log } = this.host;
+    const advertised = settings.pasvAddress ? await settings.pasvAddress.addressFor(remoteAddress) : { address: undefined };
+    if (advertised.error) log.warn({ error: advertised.error, advertised: advertised.address ?? localAddress }, 'pasvAddress lookup failed');
+    const host = advertised.address ?? localAddress;
+    if (!this.warnedPrivate && isPublicAddress(remoteAddress) && !isPublicAddress(host)) {
+      this.warnedPrivate = true;
+      log.warn(
+        { peer: remoteAddress, advertised: host },
+        'PASV advertises a private address to a client with a public address (behind NAT? set pasvAddress)',
+      );
+    }
+    return host;
   }
 
   /** Closes a prepared data connection that no transfer used. */
@@ -115,18 +157,33 @@ export class Transfers {
         if (!protectedData) return socket;
         const tls = this.host.tls;
         if (!tls) throw new FtpError(425, 'TLS is not configured.');
-        return protectDataSocket(socket, {
-          contexts: tls,
-          binder: this.host.binder,
-          reuse: this.host.settings.sessionReuse,
-          handshakeTimeoutMs: timeouts.handshakeMs,
-          signal,
-        });
+        try {
+          const secured = await protectDataSocket(socket, {
+            contexts: tls,
+            binder: this.host.binder,
+            reuse: this.host.settings.sessionReuse,
+            handshakeTimeoutMs: timeouts.handshakeMs,
+            signal,
+          });
+          this.host.events.emit('tls-handshake', { ...this.host.info, channel: 'data', ok: true, resumed: secured.isSessionReused() });
+          return secured;
+        } catch (err) {
+          if (err instanceof FtpError && err.code === 'FTP_ERR_TLS_REUSE') {
+            // The handshake itself completed; the session it used is what is refused.
+            this.host.events.emit('tls-handshake', { ...this.host.info, channel: 'data', ok: true, resumed: false });
+            this.host.events.emit('reuse-refused', this.host.info);
+            this.host.log.info({ peer: this.host.remoteAddress, reason: err.message }, 'data connection refused: TLS session not resumed');
+          } else if (!signal.aborted) {
+            this.host.events.emit('tls-handshake', { ...this.host.info, channel: 'data', ok: false });
+          }
+          throw err;
+        }
       },
       ascii: this.host.session.type === 'A',
       stalledMs: timeouts.stalledTransferMs,
       lingerMs: 10_000,
       onBytes: (n) => {
+        this.moved[this.direction] += n;
         if (this.running) this.running.bytes += n;
       },
     };
@@ -140,28 +197,67 @@ export class Transfers {
   private async runTransfer(
     run: (link: DataLink, signal: AbortSignal) => Promise<TransferOutcome>,
     ended: (outcome: TransferOutcome) => void,
-  ): Promise<void> {
+    direction: 'download' | 'upload',
+    pathOf: () => VirtualPath | undefined,
+  ): Promise<number> {
     const { link, release } = this.dataLink();
     const controller = new AbortController();
     let finish!: () => void;
     this.running = { controller, done: new Promise((r) => (finish = r)), bytes: 0 };
-    try {
-      const outcome = await run(link, controller.signal);
-      if (outcome.error !== undefined) this.host.log.error({ err: outcome.error }, 'transfer failed');
-      ended(outcome);
-      await this.host.send(outcome.reply);
-    } finally {
-      release();
-      this.running = undefined;
-      finish();
-      this.host.touch();
-    }
+    this.direction = direction === 'download' ? 'sent' : 'received';
+    const { info, session } = this.host;
+    const trace = () => ({ sessionId: info.id, remoteAddress: info.remoteAddress, user: session.user?.name, direction, protected: session.prot === 'P' });
+    return traceTransfer(trace, async (traced) => {
+      try {
+        const outcome = await run(link, controller.signal);
+        if (outcome.error !== undefined) {
+          this.host.log.error({ err: outcome.error }, 'transfer failed');
+          reportError(this.host.events, outcome.error, info.id);
+        }
+        if (traced) {
+          const path = pathOf();
+          Object.assign(traced, { path: path && formatPath(path), bytes: outcome.bytes, code: outcome.reply.code, ok: outcome.ok });
+        }
+        ended(outcome);
+        await this.host.send(outcome.reply);
+        return outcome.reply.code;
+      } finally {
+        release();
+        this.running = undefined;
+        finish();
+        this.host.touch();
+      }
+    });
   }
 
-  async download(source: () => Promise<TransferSource>, opening: string): Promise<void> {
+  /**
+   * A file transfer whose file was opened ended: the `transfer-end` event (completed or not) and its
+   * log line. Listings and transfers refused before the file opened (550, ...) are not file transfers.
+   */
+  private transferEnded(direction: 'upload' | 'download', path: VirtualPath, outcome: TransferOutcome, started: number): void {
+    const { session } = this.host;
+    const event = {
+      ...this.host.info,
+      direction,
+      path: formatPath(path),
+      bytes: outcome.bytes,
+      durationMs: Date.now() - started,
+      mode: session.type === 'A' ? ('ascii' as const) : ('binary' as const),
+      protection: session.prot === 'P' ? ('private' as const) : ('clear' as const),
+      ok: outcome.ok,
+      code: outcome.reply.code,
+      anonymous: session.user?.anonymous === true,
+    };
+    this.host.events.emit('transfer-end', event);
+    const { id: _id, remoteAddress, durationMs, ok, ...fields } = event;
+    this.host.log.info({ ...fields, peer: remoteAddress, ms: durationMs }, ok ? 'transfer complete' : 'transfer failed');
+  }
+
+  /** Runs a download (RETR, or a listing: no path); resolves with its final reply code. */
+  async download(source: () => Promise<TransferSource>, opening: string): Promise<number> {
     let path: VirtualPath | undefined;
     const started = Date.now();
-    await this.runTransfer(
+    return this.runTransfer(
       (link, signal) =>
         runDownload(
           link,
@@ -174,6 +270,7 @@ export class Transfers {
           signal,
         ),
       (outcome) => {
+        if (path) this.transferEnded('download', path, outcome, started);
         if (!outcome.ok || !path) return;
         this.host.events.emit('download', {
           ...this.host.info,
@@ -183,14 +280,24 @@ export class Transfers {
           secure: this.host.session.prot === 'P',
         });
       },
+      'download',
+      () => path,
     );
   }
 
-  async upload(upload: () => Promise<Upload>, opening: string, path: VirtualPath): Promise<void> {
+  /** Runs an upload (STOR, APPE, STOU); resolves with its final reply code. */
+  async upload(upload: () => Promise<Upload>, opening: string, path: VirtualPath): Promise<number> {
     const started = Date.now();
-    await this.runTransfer(
-      (link, signal) => runUpload(link, upload, opening, signal),
+    let opened = false;
+    const open = async () => {
+      const target = await upload();
+      opened = true;
+      return target;
+    };
+    return this.runTransfer(
+      (link, signal) => runUpload(link, open, opening, signal),
       (outcome) => {
+        if (opened) this.transferEnded('upload', path, outcome, started);
         if (!outcome.ok) return;
         this.host.events.emit('upload', {
           ...this.host.info,
@@ -200,6 +307,8 @@ export class Transfers {
           secure: this.host.session.prot === 'P',
         });
       },
+      'upload',
+      () => path,
     );
   }
 

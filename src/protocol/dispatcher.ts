@@ -12,6 +12,7 @@
  */
 import type { CommandContext } from '../commands/context.js';
 import type { CommandSpec } from '../commands/define.js';
+import { reportError } from '../diagnostics.js';
 import { errorToReply } from './errors.js';
 import { reply, type Reply } from './reply.js';
 import type { VirtualPath } from '../storage/virtual-path.js';
@@ -72,7 +73,10 @@ export async function dispatch(ctx: CommandContext, spec: CommandSpec | undefine
   } catch (err) {
     if (spec.transfer) spendRestart(ctx);
     const mapped = errorToReply(err);
-    if (!mapped.expected) ctx.log.error({ err, cmd: spec.name }, 'command failed');
+    if (!mapped.expected) {
+      ctx.log.error({ err, cmd: spec.name }, 'command failed');
+      reportError(ctx.events, err, ctx.id);
+    }
     return result(mapped.reply);
   }
 }

@@ -20,6 +20,8 @@ export type FtpErrorCode =
   | 'FTP_ERR_BAD_NAME'
   | 'FTP_ERR_UNSUPPORTED'
   | 'FTP_ERR_DATA_CONNECTION'
+  /** A protected data connection that did not resume its control connection's TLS session (425). */
+  | 'FTP_ERR_TLS_REUSE'
   | 'FTP_ERR_TRANSFER_ABORTED'
   | 'FTP_ERR_INTERNAL'
   | 'FTP_ERR_REPLY';

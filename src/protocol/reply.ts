@@ -4,12 +4,14 @@
  * continuation lines that could be read as a final line get a leading space.
  */
 
+/** An FTP reply: a code and its text lines (one line, or a multi-line reply). */
 export interface Reply {
   readonly code: number;
   /** One line, or several for a multi-line reply (RFC 959 4.2). */
   readonly lines: readonly string[];
 }
 
+/** Makes a reply: `reply(200, 'OK.')`, or several lines for a multi-line reply (`211-...`, `211 End`). */
 export function reply(code: number, ...lines: string[]): Reply {
   return { code, lines: lines.length > 0 ? lines : [''] };
 }

@@ -10,7 +10,7 @@
 import type { Socket } from 'node:net';
 import { LoginThrottle } from '../auth/throttle.js';
 import type { Logger } from '../logger.js';
-import type { ServerSettings } from '../settings.js';
+import type { BanPolicy, ServerSettings } from '../settings.js';
 import { AccessList } from './access-list.js';
 
 export type RefusalReason = 'denied' | 'banned' | 'server-full' | 'address-full';
@@ -30,20 +30,42 @@ const REFUSE_LINGER_MS = 2000;
 
 export class ConnectionGate {
   /** The ban table; undefined when bans are off. */
-  readonly throttle: LoginThrottle | undefined;
-  private readonly access: AccessList;
+  throttle: LoginThrottle | undefined;
+  private access: AccessList;
   private readonly perAddress = new Map<string, number>();
   private readonly lastLogged = new Map<string, { at: number; suppressed: number }>();
 
   /** Throws on a malformed network in the access lists. */
   constructor(
-    private readonly settings: ServerSettings,
+    private settings: ServerSettings,
     private readonly log: Logger,
     private readonly now: () => number = Date.now,
   ) {
     const { ban, allow, deny } = settings.security;
     this.throttle = ban ? new LoginThrottle(ban, now) : undefined;
     this.access = new AccessList(allow, deny);
+  }
+
+  /**
+   * Checks new settings (throws on a malformed network) and returns the function that switches to them
+   * (it cannot fail): new access lists, caps and ban policy for the next connection. Open sessions stay
+   * counted, and bans in force (and failure counts) carry over unless bans are turned off.
+   */
+  prepare(settings: ServerSettings): () => void {
+    const { ban, allow, deny } = settings.security;
+    const access = new AccessList(allow, deny);
+    return () => {
+      const previous = this.throttle;
+      let throttle: LoginThrottle | undefined;
+      if (ban && previous && samePolicy(ban, previous.policy)) throttle = previous;
+      else if (ban) {
+        throttle = new LoginThrottle(ban, this.now);
+        if (previous) throttle.adopt(previous);
+      }
+      this.settings = settings;
+      this.access = access;
+      this.throttle = throttle;
+    };
   }
 
   /**
@@ -96,6 +118,10 @@ export class ConnectionGate {
     if (reason === 'denied') this.log.info(fields, 'connection refused');
     else this.log.warn(fields, 'connection refused');
   }
+}
+
+function samePolicy(a: BanPolicy, b: BanPolicy): boolean {
+  return a.failures === b.failures && a.windowMs === b.windowMs && a.durationMs === b.durationMs && a.maxEntries === b.maxEntries;
 }
 
 /** Sends the refusal line (explicit listeners only) and closes the socket. */

@@ -1,12 +1,17 @@
 /**
  * LocalStorage's uploads on open descriptors (see local.ts): how the data is committed or dropped, and the
  * `keep` policy for partial files.
+ *
+ * The write stream buffers up to `WRITE_BUFFER_BYTES` before it stops taking data: with Node's default
+ * (16 KiB) every 64 KiB chunk from the socket paused and resumed the data connection, and the chunks
+ * went to disk one write() each; with 1 MiB, what arrives while a write is in flight goes out in one
+ * writev().
  */
 import { once } from 'node:events';
-import type { WriteStream } from 'node:fs';
+import { close as fsClose, createWriteStream, fdatasync, ftruncate, type WriteStream } from 'node:fs';
 import * as fs from 'node:fs/promises';
-import type { FileHandle } from 'node:fs/promises';
 import { finished } from 'node:stream/promises';
+import { promisify } from 'node:util';
 import { StorageError } from '../protocol/errors.js';
 import type { Upload } from './storage.js';
 
@@ -16,6 +21,18 @@ export interface CheckedDir {
   readonly path: string;
   at(name: string): string;
   close(): Promise<void>;
+}
+
+/** How much an upload's file stream buffers (its highWaterMark). */
+export const WRITE_BUFFER_BYTES = 1024 * 1024;
+
+export const closeWritten: (fd: number) => Promise<void> = promisify(fsClose);
+export const syncData: (fd: number) => Promise<void> = promisify(fdatasync);
+export const truncateTo: (fd: number, len: number) => Promise<void> = promisify(ftruncate);
+
+/** A write stream on an open descriptor; destroying the stream closes the descriptor. */
+export function writeStreamOn(fd: number, start?: number): WriteStream {
+  return createWriteStream('', { fd, autoClose: false, highWaterMark: WRITE_BUFFER_BYTES, ...(start === undefined ? {} : { start }) });
 }
 
 /** A Node fs error with this code (not a StorageError raised by a check). */
@@ -35,25 +52,24 @@ export async function keepAs(temp: string, target: string): Promise<void> {
 }
 
 /**
- * An upload on an open descriptor. On commit, once all data is written: `beforeClose` (on the open
- * descriptor), then `commit` (after it is closed); `abort` runs after the descriptor is closed. A commit
- * that fails aborts the upload itself, so nothing is left behind either way.
+ * An upload on an open descriptor (`stream` from `writeStreamOn`). On commit, once all data is written:
+ * `beforeClose` (on the open descriptor), then `commit` (after it is closed); `abort` runs after the
+ * descriptor is closed. A commit that fails aborts the upload itself, so nothing is left behind either way.
  */
 export function descriptorUpload(
-  handle: FileHandle,
   stream: WriteStream,
   dir: CheckedDir,
   done: { beforeClose: (() => Promise<void>) | undefined; commit(): Promise<void>; abort(): Promise<void> },
 ): Upload {
   let settled = false;
-  // The stream holds a reference on the handle: closing the stream is what closes the descriptor.
+  // Destroying the stream closes the descriptor (once no write on it is in flight); never close it twice:
+  // by then its number may name another file.
   const close = async () => {
     if (!stream.closed) {
       const closed = once(stream, 'close').catch(() => {});
       stream.destroy();
       await closed;
     }
-    await handle.close().catch(() => {});
   };
   const abort = async () => {
     if (settled) return;

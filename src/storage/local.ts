@@ -1,30 +1,13 @@
 /**
- * Local-disk storage confined to one root directory.
+ * Local-disk storage confined to one root directory. How entries are found, checked and opened so that
+ * nothing outside the root can be reached (symlinks, races): local-root.ts. Listings: local-list.ts.
+ * Downloads read through a `FileReader` (file-reader.ts), uploads write through local-upload.ts.
  *
- * Confinement works in three layers:
- *  1. Names: every segment is checked (no '', '.', '..', separators, NUL, and no name starting with the
- *     upload temp prefix, so a client can neither reach nor plant in-flight upload files).
- *  2. Resolution: what an operation follows is realpath()ed (the entry itself, or its parent when the
- *     operation acts on the name: unlink, rename, mkdir, create) and refused unless it is the root or below
- *     it, so a symlink can never lead outside. Links that lead out are hidden: ENOENT, as if absent.
- *  3. Opened objects: a check on a path can be raced (someone with shell access swaps a directory on the
- *     path for a symlink after the check), so reads, writes, listings, chmod and setTime act on an open
- *     file descriptor, and the *opened* object is verified to be inside the root: on Linux by reading
- *     `/proc/self/fd/N`, elsewhere by comparing fstat() dev/ino with the path resolved again. Final
- *     components open with O_NOFOLLOW. Name operations (mkdir, rmdir, unlink, rename, creating an upload
- *     and committing it) go through the verified descriptor of the parent directory on Linux
- *     (`/proc/self/fd/N/name` is looked up in that very directory, like openat()), so a swapped path cannot
- *     redirect them either.
- *
- * What remains (see `test/hardening/paths.test.ts`):
- *  - Without /proc (macOS, BSD, a Linux without procfs) name operations are path-based after the
- *    parent's check: a swap in that window can make one mkdir/rmdir/unlink/rename act outside the root
- *    (reads and writes are still verified on the descriptor; a temp file created outside is removed).
- *  - stat() is path-based: a race can report an outside entry's metadata (type, size, time), never data.
- *  - chmod/setTime on an entry the server cannot open for reading fall back to the path (the final
- *    component is checked not to be a symlink first).
- *  - A directory *moved* (not symlinked) out of the root while an operation holds its descriptor is
- *    acted on where it now is: the mover had that directory already.
+ * Metadata calls (realpath, stat, open, readlink of /proc/self/fd/N, close) run on the event loop by
+ * default (`blockingMetadata`), as the C servers and pyftpdlib do: on a local disk they take
+ * microseconds, a thread-pool round trip tens of them. Set `blockingMetadata: false` for a root on a
+ * network file system, where one call can take long or hang (local-fs.ts). Under `blockingMetadata` the
+ * reads of small files (up to 64 KiB) run on the event loop too; larger reads use the thread pool always.
  *
  * Uploads: replacing an existing file always writes a hidden temp file (`.ftpsd-upload-*`) in the target
  * directory and renames it over the target on commit (after fdatasync), so a failed upload never damages
@@ -32,169 +15,56 @@
  * else it is written in place under its final name. `partialUploads` says what a failed upload of a new
  * file leaves: nothing (`delete`, the default) or what arrived (`keep`; a file that got no byte is removed).
  */
-import { constants, type Stats } from 'node:fs';
+import { constants, fchmod, futimes, type Stats } from 'node:fs';
 import * as fs from 'node:fs/promises';
-import type { FileHandle } from 'node:fs/promises';
 import * as nodePath from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
+import { promisify } from 'node:util';
 import { StorageError } from '../protocol/errors.js';
-import type { FileStat, ReadOptions, Storage, Upload, WriteOptions } from './storage.js';
+import { checksumByReading } from './checksum.js';
+import { FileReader } from './file-reader.js';
+import { listDirectory } from './local-list.js';
+import { LocalRoot, O_NOFOLLOW, O_NONBLOCK, TEMP_PREFIX } from './local-root.js';
+import { closeWritten, descriptorUpload, isFsError, keepAs, syncData, truncateTo, writeStreamOn, type CheckedDir } from './local-upload.js';
+import type { FileStat, HashAlgorithm, ReadOptions, Storage, Upload, WriteOptions } from './storage.js';
 import type { VirtualPath } from './virtual-path.js';
-import { descriptorUpload, isFsError, keepAs, type CheckedDir } from './local-upload.js';
 
-/** Prefix of in-flight upload files; they are hidden from listings and refused as client names. */
-export const TEMP_PREFIX = '.ftpsd-upload-';
+export { TEMP_PREFIX } from './local-root.js';
 
 export type PartialUploadPolicy = 'delete' | 'keep';
 
 export interface LocalStorageOptions {
-  /** Read buffer size for downloads. */
+  /** Largest read of a download that is piped (TYPE A, byte ranges, hashing); default 256 KiB. */
   readChunkBytes?: number;
   /** New files are written under a hidden temp name and renamed on commit (default true). */
   atomicUploads?: boolean;
   /** What a failed upload of a new file leaves: `delete` (default) or `keep` the bytes that arrived. */
   partialUploads?: PartialUploadPolicy;
+  /**
+   * Metadata calls on the event loop (default true: fast on local disks); false sends them through the
+   * thread pool, for roots on network file systems (see local-fs.ts).
+   */
+  blockingMetadata?: boolean;
 }
 
-const O_NOFOLLOW = constants.O_NOFOLLOW ?? 0;
-const O_NONBLOCK = constants.O_NONBLOCK ?? 0;
-const O_DIRECTORY: number | undefined = constants.O_DIRECTORY;
 const { O_RDONLY, O_WRONLY, O_CREAT, O_EXCL, O_APPEND } = constants;
 const NEW_FILE = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW;
+const futimesP = promisify(futimes);
+/** Under `blockingMetadata`, a download's reads of up to this many bytes (small files) run on the event loop. */
+const SYNC_READ_BYTES = 64 * 1024;
+const fchmodP = promisify(fchmod);
 
-export class LocalStorage implements Storage {
-  private rootReal: string | undefined;
+export class LocalStorage extends LocalRoot implements Storage {
   private readonly chunk: number;
   private readonly atomic: boolean;
   private readonly partial: PartialUploadPolicy;
 
-  constructor(
-    readonly root: string,
-    options: LocalStorageOptions = {},
-  ) {
+  constructor(root: string, options: LocalStorageOptions = {}) {
+    super(root, options.blockingMetadata ?? true);
     this.chunk = options.readChunkBytes ?? 256 * 1024;
     this.atomic = options.atomicUploads ?? true;
     this.partial = options.partialUploads ?? 'delete';
-  }
-
-  // --- seams (overridden by tests that race the checks) ----------------------------------------
-
-  /** Opens a path that was resolved and checked; the caller verifies what was opened. */
-  protected openFile(real: string, flags: number, mode?: number): Promise<FileHandle> {
-    return fs.open(real, flags, mode);
-  }
-
-  /** Where the kernel says an open descriptor is (Linux procfs), or undefined where it cannot tell. */
-  protected async openedPath(handle: FileHandle): Promise<string | undefined> {
-    try {
-      return await fs.readlink(`/proc/self/fd/${handle.fd}`);
-    } catch {
-      return undefined;
-    }
-  }
-
-  // --- resolution and checks -------------------------------------------------------------------
-
-  private async rootPath(): Promise<string> {
-    this.rootReal ??= await fs.realpath(this.root);
-    return this.rootReal;
-  }
-
-  private inside(root: string, real: string): boolean {
-    return real === root || real.startsWith(root.endsWith(nodePath.sep) ? root : root + nodePath.sep);
-  }
-
-  /** The real path of an existing entry, symlinks followed, or ENOENT if it resolves outside the root. */
-  private async resolve(path: VirtualPath): Promise<string> {
-    checkSegments(path);
-    const root = await this.rootPath();
-    const real = await fs.realpath(nodePath.join(root, ...path));
-    if (!this.inside(root, real)) throw new StorageError('ENOENT');
-    return real;
-  }
-
-  /** The real parent directory and the entry name, for operations on the name itself. */
-  private async parentOf(path: VirtualPath): Promise<{ dirReal: string; name: string }> {
-    if (path.length === 0) throw new StorageError('EACCES', 'the root itself');
-    checkSegments(path);
-    return { dirReal: await this.resolve(path.slice(0, -1)), name: path[path.length - 1]! };
-  }
-
-  /**
-   * Opens `real` and verifies that the opened object is inside the root; returns whether procfs told
-   * where it is. A file this call created (O_EXCL) that turns out to be outside is removed again.
-   */
-  private async openInside(real: string, flags: number, mode?: number): Promise<{ handle: FileHandle; viaProc: boolean }> {
-    const handle = await this.openFile(real, flags, mode);
-    let actual: string | undefined;
-    try {
-      const root = await this.rootPath();
-      actual = await this.openedPath(handle);
-      if (actual !== undefined) {
-        if (!this.inside(root, actual)) throw escaped();
-        return { handle, viaProc: true };
-      }
-      // No procfs: the path must still resolve inside the root, to the very object that is open.
-      const [opened, resolved] = await Promise.all([handle.stat(), fs.realpath(real).catch(() => undefined)]);
-      const now = resolved === undefined || !this.inside(root, resolved) ? undefined : await fs.stat(resolved).catch(() => undefined);
-      if (!now || now.dev !== opened.dev || now.ino !== opened.ino) throw escaped();
-      return { handle, viaProc: false };
-    } catch (err) {
-      await handle.close().catch(() => {});
-      if ((flags & (O_CREAT | O_EXCL)) === (O_CREAT | O_EXCL)) await fs.unlink(actual ?? real).catch(() => {});
-      throw err;
-    }
-  }
-
-  /** Opens a directory for name operations; see `CheckedDir`. */
-  private async openDir(dirReal: string): Promise<CheckedDir> {
-    const byPath: CheckedDir = { path: dirReal, at: (name) => nodePath.join(dirReal, name), close: async () => {} };
-    if (O_DIRECTORY === undefined) return byPath; // Windows: no directory descriptors
-    let opened: { handle: FileHandle; viaProc: boolean };
-    try {
-      opened = await this.openInside(dirReal, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_NONBLOCK);
-    } catch (err) {
-      // A directory the server may not read (mode 0300) cannot be opened: fall back to its path.
-      if (isFsError(err, 'EACCES')) return byPath;
-      throw err;
-    }
-    const { handle, viaProc } = opened;
-    if (!viaProc) {
-      await handle.close();
-      return byPath;
-    }
-    const path = `/proc/self/fd/${handle.fd}`;
-    let open = true;
-    return {
-      path,
-      // Once closed, the descriptor number may name another file: never look anything up through it.
-      at: (name) => {
-        if (!open) throw new StorageError('EBADF', 'directory already released');
-        return `${path}/${name}`;
-      },
-      close: async () => {
-        if (!open) return;
-        open = false;
-        await handle.close();
-      },
-    };
-  }
-
-  private async withDir<T>(dirReal: string, action: (dir: CheckedDir) => Promise<T>): Promise<T> {
-    const dir = await this.openDir(dirReal);
-    try {
-      return await action(dir);
-    } finally {
-      await dir.close();
-    }
-  }
-
-  /** Symlinks are followed only inside the root; one that leads out (or nowhere) counts as absent. */
-  private async checkLink(dir: CheckedDir, name: string): Promise<void> {
-    const root = await this.rootPath();
-    const target = await fs.realpath(dir.at(name)).catch(() => undefined);
-    if (target === undefined || !this.inside(root, target)) throw new StorageError('ENOENT');
   }
 
   private toStat(name: string, st: Stats): FileStat {
@@ -215,7 +85,7 @@ export class LocalStorage implements Storage {
 
   async stat(path: VirtualPath): Promise<FileStat> {
     const real = await this.resolve(path);
-    const st = await fs.stat(real);
+    const st = await this.fs.stat(real);
     if (!st.isFile() && !st.isDirectory()) throw new StorageError('ENOENT');
     return this.toStat(path.length === 0 ? '/' : path[path.length - 1]!, st);
   }
@@ -223,27 +93,13 @@ export class LocalStorage implements Storage {
   async *list(path: VirtualPath): AsyncIterable<FileStat> {
     const dir = await this.openDir(await this.resolve(path));
     try {
-      const listing = await fs.opendir(dir.path, { bufferSize: 256 });
-      const batch: Promise<FileStat | undefined>[] = [];
-      const entry = async (name: string, isLink: boolean): Promise<FileStat | undefined> => {
-        try {
-          if (isLink) await this.checkLink(dir, name);
-          // lstat for what readdir saw as a plain entry: if it became a link meanwhile, it is not followed.
-          const st = isLink ? await fs.stat(dir.at(name)) : await fs.lstat(dir.at(name));
-          if (!st.isFile() && !st.isDirectory()) return undefined;
-          return this.toStat(name, st);
-        } catch {
-          return undefined; // vanished meanwhile, or a link that leads out or nowhere
-        }
-      };
-      for await (const d of listing) {
-        if (d.name.startsWith(TEMP_PREFIX)) continue;
-        batch.push(entry(d.name, d.isSymbolicLink()));
-        if (batch.length >= 64) {
-          for (const st of await Promise.all(batch.splice(0))) if (st) yield st;
-        }
-      }
-      for (const st of await Promise.all(batch)) if (st) yield st;
+      yield* listDirectory(
+        this.fs,
+        dir,
+        TEMP_PREFIX,
+        (name) => this.checkLink(dir, name),
+        (name, st) => this.toStat(name, st),
+      );
     } finally {
       await dir.close();
     }
@@ -252,16 +108,24 @@ export class LocalStorage implements Storage {
   async read(path: VirtualPath, options: ReadOptions = {}): Promise<Readable> {
     const real = await this.resolve(path);
     // O_NONBLOCK: opening a FIFO must not block a thread of the pool (it is refused below).
-    const { handle } = await this.openInside(real, O_RDONLY | O_NOFOLLOW | O_NONBLOCK);
+    const { fd } = await this.openInside(real, O_RDONLY | O_NOFOLLOW | O_NONBLOCK);
+    let size: number;
     try {
-      const st = await handle.stat();
+      const st = await this.fs.fstat(fd);
       if (st.isDirectory()) throw new StorageError('EISDIR');
       if (!st.isFile()) throw new StorageError('EACCES');
+      size = st.size;
     } catch (err) {
-      await handle.close();
+      await this.fs.close(fd).catch(() => {});
       throw err;
     }
-    return handle.createReadStream({ start: options.start ?? 0, highWaterMark: this.chunk, autoClose: true });
+    return new FileReader(fd, {
+      start: options.start ?? 0,
+      size,
+      chunk: this.chunk,
+      close: (n) => this.fs.close(n),
+      syncReadBytes: this.fs.blocking ? SYNC_READ_BYTES : 0,
+    });
   }
 
   async write(path: VirtualPath, options: WriteOptions): Promise<Upload> {
@@ -269,7 +133,7 @@ export class LocalStorage implements Storage {
     let dir = await this.openDir(parent.dirReal);
     let name = parent.name;
     try {
-      let existing = await fs.lstat(dir.at(name)).catch(() => undefined);
+      let existing = await this.fs.lstat(dir.at(name)).catch(() => undefined);
       if (existing?.isSymbolicLink()) {
         // Writing through a link is allowed only when it stays inside the root; then it writes the link's
         // target (in every mode, as open() would), and the target's type and mode count.
@@ -277,7 +141,7 @@ export class LocalStorage implements Storage {
         await dir.close();
         dir = await this.openDir(nodePath.dirname(target));
         name = nodePath.basename(target);
-        existing = await fs.lstat(dir.at(name));
+        existing = await this.fs.lstat(dir.at(name));
         if (existing.isSymbolicLink()) throw new StorageError('ELOOP');
       }
       if (existing?.isDirectory()) throw new StorageError('EISDIR');
@@ -304,11 +168,11 @@ export class LocalStorage implements Storage {
       }
     }
     const temp = TEMP_PREFIX + randomBytes(8).toString('hex');
-    const { handle } = await this.openInside(dir.at(temp), NEW_FILE, existing ? existing.mode & 0o777 : 0o644);
-    const stream = handle.createWriteStream({ autoClose: false });
-    return descriptorUpload(handle, stream, dir, {
+    const { fd } = await this.openInside(dir.at(temp), NEW_FILE, existing ? existing.mode & 0o777 : 0o644);
+    const stream = writeStreamOn(fd);
+    return descriptorUpload(stream, dir, {
       // The old content is only replaced once the new one is on disk.
-      beforeClose: existing ? () => handle.datasync() : undefined,
+      beforeClose: existing ? () => syncData(fd) : undefined,
       commit: () => fs.rename(dir.at(temp), dir.at(name)),
       abort: async () => {
         if (!existing && this.partial === 'keep' && stream.bytesWritten > 0) await keepAs(dir.at(temp), dir.at(name));
@@ -319,17 +183,17 @@ export class LocalStorage implements Storage {
 
   /** Writes the file itself: APPE, REST + STOR, and new files when uploads are not atomic. */
   private async inPlaceUpload(dir: CheckedDir, name: string, flags: number, created: boolean, offset: number | undefined): Promise<Upload> {
-    const { handle } = await this.openInside(dir.at(name), flags, 0o644);
+    const { fd } = await this.openInside(dir.at(name), flags, 0o644);
     let opened: Stats | undefined;
     try {
-      if (created) opened = await handle.stat();
+      if (created) opened = await this.fs.fstat(fd);
     } catch (err) {
-      await handle.close();
+      await closeWritten(fd).catch(() => {});
       throw err;
     }
-    const stream = handle.createWriteStream(offset === undefined ? { autoClose: false } : { autoClose: false, start: offset });
-    return descriptorUpload(handle, stream, dir, {
-      beforeClose: offset === undefined ? undefined : () => handle.truncate(offset + stream.bytesWritten),
+    const stream = writeStreamOn(fd, offset);
+    return descriptorUpload(stream, dir, {
+      beforeClose: offset === undefined ? undefined : () => truncateTo(fd, offset + stream.bytesWritten),
       commit: async () => {},
       abort: async () => {
         if (!opened || (this.partial === 'keep' && stream.bytesWritten > 0)) return;
@@ -360,7 +224,6 @@ export class LocalStorage implements Storage {
       const st = await fs.lstat(dir.at(name));
       if (st.isDirectory()) throw new StorageError('EISDIR');
       await fs.unlink(dir.at(name)); // a symlink itself goes, wherever it points
-
     });
   }
 
@@ -378,7 +241,7 @@ export class LocalStorage implements Storage {
   async setTime(path: VirtualPath, mtime: Date): Promise<void> {
     await this.onEntry(
       path,
-      async (handle) => handle.utimes((await handle.stat()).atime, mtime),
+      async (fd) => futimesP(fd, (await this.fs.fstat(fd)).atime, mtime),
       async (real) => fs.utimes(real, (await fs.stat(real)).atime, mtime),
     );
   }
@@ -386,7 +249,7 @@ export class LocalStorage implements Storage {
   async chmod(path: VirtualPath, mode: number): Promise<void> {
     await this.onEntry(
       path,
-      (handle) => handle.chmod(mode & 0o777),
+      (fd) => fchmodP(fd, mode & 0o777),
       (real) => fs.chmod(real, mode & 0o777),
     );
   }
@@ -396,47 +259,39 @@ export class LocalStorage implements Storage {
     return st.bavail * st.bsize;
   }
 
+  /** HASH: computed by reading the file (through the same checked descriptor as a download). */
+  checksum(path: VirtualPath, algorithm: HashAlgorithm, start: number, end: number): Promise<string> {
+    return checksumByReading(this, path, algorithm, start, end);
+  }
+
+  /**
+   * SITE SYMLINK: makes `link` a symbolic link to `target`. The target must exist and resolve inside the
+   * root (links on its way included), else ENOENT; the link is written relative to its own directory
+   * (`../b/c`), so it never names an absolute path and survives moving the whole root. It is created
+   * through the checked descriptor of its directory, like every name operation.
+   */
+  async symlink(target: VirtualPath, link: VirtualPath): Promise<void> {
+    const targetReal = await this.resolve(target);
+    const { dirReal, name } = await this.parentOf(link);
+    const relative = nodePath.relative(dirReal, targetReal) || '.';
+    await this.withDir(dirReal, (dir) => fs.symlink(relative, dir.at(name)));
+  }
+
   /** Runs `action` on a verified descriptor of the entry; on one the server cannot open, on its path. */
-  private async onEntry(path: VirtualPath, action: (handle: FileHandle) => Promise<void>, byPath: (real: string) => Promise<void>): Promise<void> {
+  private async onEntry(path: VirtualPath, action: (fd: number) => Promise<void>, byPath: (real: string) => Promise<void>): Promise<void> {
     const real = await this.resolve(path);
-    let handle: FileHandle;
+    let fd: number;
     try {
-      ({ handle } = await this.openInside(real, O_RDONLY | O_NOFOLLOW | O_NONBLOCK));
+      ({ fd } = await this.openInside(real, O_RDONLY | O_NOFOLLOW | O_NONBLOCK));
     } catch (err) {
       if (!isFsError(err, 'EACCES')) throw err;
       if ((await fs.lstat(real)).isSymbolicLink()) throw new StorageError('ELOOP');
       return byPath(real);
     }
     try {
-      await action(handle);
+      await action(fd);
     } finally {
-      await handle.close();
-    }
-  }
-}
-
-function escaped(): StorageError {
-  return new StorageError('EACCES', 'the opened entry is outside the root');
-}
-
-/**
- * Refuses segments that would make `path.join` name something else than the entry: `''`, `.`, `..`, or a
- * separator or NUL inside. `resolvePath()` never makes them, but a Storage can be called by embedders too,
- * and `..` as the last segment of a name operation (rmdir, rename) would act outside the checked parent.
- * Names of in-flight uploads are refused too (553 for a client).
- */
-function checkSegments(path: VirtualPath): void {
-  for (const segment of path) {
-    if (
-      segment === '' ||
-      segment === '.' ||
-      segment === '..' ||
-      segment.includes('/') ||
-      segment.includes('\0') ||
-      segment.startsWith(TEMP_PREFIX) ||
-      (nodePath.sep === '\\' && segment.includes('\\'))
-    ) {
-      throw new StorageError('EINVAL', 'invalid path segment');
+      await this.fs.close(fd);
     }
   }
 }

@@ -1,11 +1,14 @@
 /**
  * In-memory storage: a tree of nodes, for tests and embedders. Same contract as the local backend:
  * `replace` uploads become visible only on commit, aborted uploads leave the old content untouched.
+ * Capabilities: setTime (MFMT), chmod (SITE CHMOD), checksum (HASH, by reading); no symlinks and no
+ * free-space figure (so no SITE SYMLINK and no AVBL).
  */
 import { Readable, Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { StorageError } from '../protocol/errors.js';
-import type { FileStat, ReadOptions, Storage, Upload, WriteOptions } from './storage.js';
+import { checksumByReading } from './checksum.js';
+import type { FileStat, HashAlgorithm, ReadOptions, Storage, Upload, WriteOptions } from './storage.js';
 import type { VirtualPath } from './virtual-path.js';
 
 interface FileNode {
@@ -27,10 +30,15 @@ interface DirNode {
 
 type Node = FileNode | DirNode;
 
+/**
+ * The initial files of a MemoryStorage: strings and Buffers are files, objects are directories; a key
+ * with slashes (`'in/orders.csv'`) makes the directories on its way.
+ */
 export interface MemoryTree {
   [name: string]: string | Buffer | MemoryTree;
 }
 
+/** A Storage in memory: for tests, and for servers whose files are made by the program. */
 export class MemoryStorage implements Storage {
   private nextId = 1;
   private readonly root: DirNode;
@@ -51,12 +59,23 @@ export class MemoryStorage implements Storage {
   }
 
   private seed(dir: DirNode, tree: MemoryTree): void {
-    for (const [name, value] of Object.entries(tree)) {
+    for (const [key, value] of Object.entries(tree)) {
+      // `a/b.txt` is `b.txt` in the directory `a` (made if missing), as `{ a: { 'b.txt': ... } }` would be.
+      const names = key.split('/').filter((n) => n !== '' && n !== '.' && n !== '..');
+      const name = names.pop();
+      if (name === undefined) throw new Error(`MemoryStorage: ${JSON.stringify(key)} is not a file or directory name`);
+      let parent = dir;
+      for (const segment of names) {
+        let next = parent.entries.get(segment);
+        if (!next) parent.entries.set(segment, (next = this.newDir()));
+        if (next.type !== 'dir') throw new Error(`MemoryStorage: ${JSON.stringify(key)} is below a file`);
+        parent = next;
+      }
       if (typeof value === 'string' || Buffer.isBuffer(value)) {
-        dir.entries.set(name, this.newFile([Buffer.from(value)]));
+        parent.entries.set(name, this.newFile([Buffer.from(value)]));
       } else {
-        const sub = this.newDir();
-        dir.entries.set(name, sub);
+        let sub = parent.entries.get(name);
+        if (sub?.type !== 'dir') parent.entries.set(name, (sub = this.newDir()));
         this.seed(sub, value);
       }
     }
@@ -223,5 +242,10 @@ export class MemoryStorage implements Storage {
 
   async chmod(path: VirtualPath, mode: number): Promise<void> {
     this.lookup(path).mode = mode & 0o777;
+  }
+
+  /** HASH: computed by reading the file (there is no stored digest). */
+  checksum(path: VirtualPath, algorithm: HashAlgorithm, start: number, end: number): Promise<string> {
+    return checksumByReading(this, path, algorithm, start, end);
   }
 }

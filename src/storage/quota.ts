@@ -143,6 +143,8 @@ export class QuotaStorage implements Storage {
     if (inner.setTime) this.setTime = inner.setTime.bind(inner);
     if (inner.chmod) this.chmod = inner.chmod.bind(inner);
     if (inner.checksum) this.checksum = inner.checksum.bind(inner);
+    // No `symlink`: removing a link stats (and would uncount) its target, so links made by clients
+    // could be used to shrink the usage figure while the files stay.
   }
 
   stat(path: VirtualPath): Promise<FileStat> {
@@ -212,6 +214,8 @@ export class QuotaStorage implements Storage {
     let exceeded = false;
     const target = inner.stream;
     const stream = new Writable({
+      // As much as the backend's own stream takes, so the data connection is not paused per chunk.
+      highWaterMark: target.writableHighWaterMark,
       write(chunk: Buffer, _encoding, callback) {
         // Reserve what the file grows beyond its old size, before the chunk reaches the backend.
         const need = Math.max(0, base + written + chunk.length - (before ?? 0)) - reserved.bytes;

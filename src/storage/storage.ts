@@ -7,14 +7,27 @@
  * optional and may throw `ENOTSUP`), and rename may be refused. Errors are `StorageError`s (or Node
  * errno errors) named by POSIX code: ENOENT, ENOTDIR, EISDIR, EEXIST, EACCES, ENOTEMPTY, ENOSPC, EDQUOT.
  *
- * Optional methods are capabilities: when a backend has `setTime`, MFMT exists and is in FEAT; `chmod`
- * switches on SITE CHMOD; `checksum` switches on HASH (else HASH is computed by reading the file).
+ * Optional methods are capabilities: each one switches on the commands (and FEAT lines) that need it,
+ * and without it they do not exist for the user (502, not in FEAT or HELP):
+ *
+ * | capability  | commands                         |
+ * |-------------|----------------------------------|
+ * | `setTime`   | MFMT (FEAT `MFMT`)               |
+ * | `chmod`     | SITE CHMOD                       |
+ * | `checksum`  | HASH (FEAT `HASH ...`), OPTS HASH |
+ * | `freeSpace` | AVBL (FEAT `AVBL`); ALLO checks it |
+ * | `symlink`   | SITE SYMLINK                     |
+ *
+ * Every method is async; a backend implements what it can and leaves the rest out (not as a method
+ * that throws: the server looks at whether the method exists).
  */
 import type { Readable, Writable } from 'node:stream';
 import type { VirtualPath } from './virtual-path.js';
 
+/** A file or a directory (links are followed; other kinds are not shown). */
 export type FileType = 'file' | 'dir';
 
+/** What `stat` and `list` tell about an entry. */
 export interface FileStat {
   /** The entry's name (its last path segment). */
   readonly name: string;
@@ -32,11 +45,13 @@ export interface FileStat {
   readonly unique?: string;
 }
 
+/** Options of `Storage.read`. */
 export interface ReadOptions {
   /** First byte to read (REST). */
   start?: number;
 }
 
+/** How `Storage.write` writes. */
 export interface WriteOptions {
   /**
    * `replace`: the new content replaces the file (or creates it) only when the upload commits;
@@ -58,8 +73,13 @@ export interface Upload {
   abort(): Promise<void>;
 }
 
+/** The algorithms of HASH (draft-bryan-ftpext-hash). */
 export type HashAlgorithm = 'SHA-256' | 'SHA-1' | 'MD5' | 'CRC32';
 
+/**
+ * A user's files: eight async methods, plus optional capabilities that switch on more commands (see the
+ * table above). Paths are `VirtualPath`s, already normalised and confined; errors carry a POSIX name.
+ */
 export interface Storage {
   stat(path: VirtualPath): Promise<FileStat>;
   /** The entries of a directory, without `.` and `..`; streamed so huge directories fit in memory. */
@@ -75,8 +95,18 @@ export interface Storage {
   setTime?(path: VirtualPath, mtime: Date): Promise<void>;
   /** Capability: change POSIX permission bits (SITE CHMOD). */
   chmod?(path: VirtualPath, mode: number): Promise<void>;
-  /** Capability: a checksum the backend already knows or computes faster (HASH); hex string. */
+  /**
+   * Capability: the digest of bytes [start, end) of a file (HASH), as lower-case hex (CRC32: 8 hex
+   * digits). `end` is at most the file's size. Backends without stored digests can use
+   * `checksumByReading` (it hashes what `read` returns).
+   */
   checksum?(path: VirtualPath, algorithm: HashAlgorithm, start: number, end: number): Promise<string>;
-  /** Capability: free bytes available to this user (AVBL, STAT). */
+  /** Capability: free bytes available to this user below `path` (AVBL; ALLO checks it). */
   freeSpace?(path: VirtualPath): Promise<number>;
+  /**
+   * Capability: create `link` as a symbolic link to the existing entry `target` (SITE SYMLINK). Both
+   * are virtual paths of this storage; a backend must keep the link inside its root (LocalStorage
+   * writes a relative link). `link` must not exist (EEXIST); a missing target is ENOENT.
+   */
+  symlink?(target: VirtualPath, link: VirtualPath): Promise<void>;
 }

@@ -11,6 +11,7 @@
  */
 import { FtpError } from '../protocol/errors.js';
 
+/** A path below the user's root as its segments: `/a/b.txt` is `['a', 'b.txt']`, the root `[]`. */
 export type VirtualPath = readonly string[];
 
 export const ROOT: VirtualPath = Object.freeze([]);

@@ -9,7 +9,7 @@
  * ```
  *
  * Each case calls `factory` for a fresh, empty storage and calls its `cleanup` afterwards. Optional
- * capabilities (setTime, chmod, freeSpace, checksum) are checked only when the backend has them; `offset`
+ * capabilities (setTime, chmod, freeSpace, checksum, symlink) are checked only when the backend has them; `offset`
  * writes may be refused with ENOTSUP. Errors must carry a POSIX name, as `StorageError.errno` or as the
  * `code` of a Node fs error, that the protocol layer maps to a reply.
  */
@@ -602,6 +602,60 @@ export function storageContract(factory: () => Promise<StorageFixture>): Storage
       }
     }
     await rejectsWith(() => s.checksum!(['nope'], 'SHA-256', 0, 0), 'ENOENT', 'checksum missing');
+    await s.mkdir(['d']);
+    await rejectsWith(() => s.checksum!(['d'], 'SHA-256', 0, 0), 'EISDIR', 'checksum of a directory');
+  });
+
+  test('checksum (when supported): an empty file, and a file replaced meanwhile', async (s) => {
+    if (!s.checksum) return;
+    await put(s, ['e'], '');
+    assert.equal(await s.checksum(['e'], 'SHA-256', 0, 0), referenceHash(Buffer.alloc(0), 'SHA-256'));
+    assert.equal(await s.checksum(['e'], 'CRC32', 0, 0), '00000000', 'CRC32 is 8 hex digits');
+    await put(s, ['f'], 'first');
+    await s.checksum(['f'], 'MD5', 0, 5);
+    await put(s, ['f'], 'second');
+    assert.equal(await s.checksum(['f'], 'MD5', 0, 6), referenceHash(Buffer.from('second'), 'MD5'), 'no stale digest');
+  });
+
+  test('symlink (when supported): a link to a file reads, stats and lists like the file', async (s) => {
+    if (!s.symlink) return;
+    await put(s, ['f'], 'content');
+    await s.symlink(['f'], ['l']);
+    assert.equal((await readAll(s, ['l'])).toString(), 'content');
+    assertStat(await s.stat(['l']), 'l', 'file', 7);
+    assert.deepEqual(await listNames(s, []), ['f', 'l']);
+    await put(s, ['f'], 'changed');
+    assert.equal((await readAll(s, ['l'])).toString(), 'changed', 'the link follows its target');
+    await s.remove(['l']);
+    await rejectsWith(() => s.stat(['l']), 'ENOENT', 'stat a removed link');
+    assert.equal((await readAll(s, ['f'])).toString(), 'changed', 'removing the link keeps the target');
+  });
+
+  test('symlink (when supported): a link to a directory, from another directory', async (s) => {
+    if (!s.symlink) return;
+    await s.mkdir(['d']);
+    await put(s, ['d', 'inner'], 'x');
+    await s.mkdir(['sub']);
+    await s.symlink(['d'], ['sub', 'ld']);
+    assertStat(await s.stat(['sub', 'ld']), 'ld', 'dir');
+    assert.deepEqual(await listNames(s, ['sub', 'ld']), ['inner']);
+    assert.equal((await readAll(s, ['sub', 'ld', 'inner'])).toString(), 'x');
+    await s.rename(['sub', 'ld'], ['moved']);
+    assert.deepEqual(await listNames(s, ['d']), ['inner'], 'renaming the link moves the link');
+    await s.remove(['moved']);
+    assert.deepEqual(await listNames(s, ['d']), ['inner'], 'removing the link keeps the directory');
+  });
+
+  test('symlink (when supported): an existing name is EEXIST, a missing target or directory ENOENT', async (s) => {
+    if (!s.symlink) return;
+    await put(s, ['a'], 'a');
+    await put(s, ['b'], 'b');
+    await rejectsWith(() => s.symlink!(['a'], ['b']), 'EEXIST', 'link onto an existing file');
+    assert.equal((await readAll(s, ['b'])).toString(), 'b');
+    await rejectsWith(() => s.symlink!(['missing'], ['c']), 'ENOENT', 'link to a missing target');
+    await rejectsWith(() => s.stat(['c']), 'ENOENT', 'no link left behind');
+    await rejectsWith(() => s.symlink!(['a'], ['nope', 'c']), 'ENOENT', 'link in a missing directory');
+    await rejectsWith(() => s.symlink!(['a'], []), MUTATIONS_OF_ROOT, 'the root as the link');
   });
 
   return cases;

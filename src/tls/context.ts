@@ -36,10 +36,13 @@ export class TlsContexts {
   private context: SecureContext;
   private dataContext: SecureContext;
 
+  private material: TlsMaterial;
+
   constructor(
     material: TlsMaterial,
-    private readonly options: TlsContextOptions = {},
+    private options: TlsContextOptions = {},
   ) {
+    this.material = material;
     [this.context, this.dataContext] = this.buildBoth(material);
   }
 
@@ -64,7 +67,29 @@ export class TlsContexts {
 
   /** Replaces the certificate and key; throws (and keeps the old ones) if they are unusable. */
   update(material: TlsMaterial): void {
-    [this.context, this.dataContext] = this.buildBoth(material);
+    this.prepare(material)();
+  }
+
+  /**
+   * Builds contexts for `material` (default: the current pair) and, optionally, a new resumption
+   * setting; throws if unusable. Returns the function that switches to them (it cannot fail). The
+   * ticket keys stay, so sessions from before still resume.
+   */
+  prepare(material: TlsMaterial = this.material, options: { resumption?: boolean } = {}): () => void {
+    const previous = this.options;
+    if (options.resumption !== undefined) this.options = { ...previous, resumption: options.resumption };
+    let built: [SecureContext, SecureContext];
+    try {
+      built = this.buildBoth(material);
+    } finally {
+      this.options = previous;
+    }
+    const next = options.resumption !== undefined ? { ...previous, resumption: options.resumption } : previous;
+    return () => {
+      this.options = next;
+      this.material = material;
+      [this.context, this.dataContext] = built;
+    };
   }
 
   private buildBoth(material: TlsMaterial): [SecureContext, SecureContext] {

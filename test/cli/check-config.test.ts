@@ -69,6 +69,48 @@ describe('ftpsd check-config', () => {
     ]);
   });
 
+  it('names nested fields with their indexes, every error of every section', async () => {
+    const dir = await tempDir();
+    const file = join(dir, 'nested.yaml');
+    const hash = '$argon2id$v=19$m=19456,t=2,p=1$lfhSDm2H83NGRKweNea69Q$wDxyCG3+dXBpsTqjnupT6OJu9bjQ/9OxsL+E2jj8Wt4';
+    await writeFile(
+      file,
+      [
+        'users:',
+        `  - name: a`,
+        `    password: "${hash}"`,
+        '    rules:',
+        '      - {path: /ok, allow: [read]}',
+        '      - {path: /x, allow: [fly]}',
+        '    quota: {bytes: -1}',
+        'security:',
+        '  allow: [10.0.0.0/8, 300.0.0.0/8]',
+        '  ban: {failures: 0}',
+        'pasvAddress:',
+        '  - {network: 10.0.0.0/8, address: "2001:db8::1"}',
+        '  - {address: 203.0.113.7, port: 21}',
+        'proxyProtocol: [127.0.0.1/8, "::1/129"]',
+        'watchConfig: sometimes',
+        'runAs: {user: "a b"}',
+        'timeouts: {idleMs: 0}',
+      ].join('\n'),
+    );
+    const r = await run(['check-config', file]);
+    expect(r.code).toBe(2);
+    expect(r.stderr.trimEnd().split('\n')).toEqual([
+      'users[0].rules[1].allow[0]: must be one of list, read, write, append, delete, rename, mkdir, rmdir, chmod, settime',
+      'users[0].quota.bytes: must be >= 0',
+      'pasvAddress[0].address: "2001:db8::1" is IPv6: PASV replies carry IPv4 only (IPv6 clients use EPSV)',
+      'pasvAddress[1].port: unknown option',
+      'timeouts.idleMs: must be >= 1',
+      'security.ban.failures: must be >= 1',
+      'security.allow[1]: "300.0.0.0/8" is not a network: expected an address or CIDR like 192.0.2.0/24 or 2001:db8::/32',
+      'proxyProtocol[1]: "::1/129": the prefix length must be a whole number from 0 to 128',
+      'watchConfig: must be true or false',
+      'runAs.user: must be a user name or a numeric id',
+    ]);
+  });
+
   it('reports duplicate user names and YAML syntax errors with their place', async () => {
     const dir = await tempDir();
     const hash = '$argon2id$v=19$m=19456,t=2,p=1$lfhSDm2H83NGRKweNea69Q$wDxyCG3+dXBpsTqjnupT6OJu9bjQ/9OxsL+E2jj8Wt4';

@@ -34,7 +34,13 @@ describe.concurrent('usage errors exit 2 with one line naming the field', () => 
     [['--session-reuse', 'never'], /^error: --session-reuse: must be one of require, allow, off$/],
     [['--log-level', 'loud'], /^error: --log-level: must be one of trace, debug, info, warn, error, fatal, silent$/],
     [['--pasv-ports', '6000-5000'], /^error: --pasv-ports: range start 6000 is greater than its end 5000$/],
-    [['--pasv-address', 'example.com'], /^error: --pasv-address: must be an IPv4 address/],
+    [['--pasv-address', '2001:db8::1'], /^error: --pasv-address: "2001:db8::1" is IPv6: PASV replies carry IPv4 only/],
+    [['--pasv-address', '10.0.0.0/8=10.1.2.3,ftp.example.com,192.0.2.1'], /^error: --pasv-address: a rule without a network matches every client: it must come last$/],
+    [['--pasv-advertised-ports', '30000-30009'], /^error: pasvAdvertisedPorts: needs pasvPorts/],
+    [['--proxy-protocol', '10.0.0.0/33'], /^error: --proxy-protocol: "10.0.0.0\/33": the prefix length must be a whole number from 0 to 32$/],
+    [['--run-as-user', 'no such user'], /^error: --run-as-user: must be a user name or a numeric id$/],
+    [['--run-as-group', 'wheel'], /^error: runAs.group: needs runAs.user/],
+    [['--listen', '127.0.0.1:0', '--run-as-user', 'ftpsd-no-such-user'], /^error: runAs: no such user "ftpsd-no-such-user"$/],
     [['--cert', 'cert.pem'], /^error: --key: is required with --cert$/],
     [['--user', 'alice'], /^error: --user: expected NAME:PASSWORD$/],
     [['--user', 'alice:'], /^error: --user: password of "alice" must not be empty$/],
@@ -49,6 +55,14 @@ describe.concurrent('usage errors exit 2 with one line naming the field', () => 
     ['FTPSD_SESSION_REUSE', 'x', /^error: FTPSD_SESSION_REUSE: must be one of/],
     ['FTPSD_PASV_PORTS', '1-2-3', /^error: FTPSD_PASV_PORTS: expected MIN-MAX/],
     ['FTPSD_LOG_LEVEL', 'verbose', /^error: FTPSD_LOG_LEVEL: must be one of/],
+    ['FTPSD_PROXY_PROTOCOL', '10.0.0.0/8,nowhere', /^error: FTPSD_PROXY_PROTOCOL: "nowhere" is not a network/],
+    ['FTPSD_PASV_ADDRESS', '10.0.0.0/8=', /^error: FTPSD_PASV_ADDRESS: "" is not an IPv4 address or a host name$/],
+    ['FTPSD_PASV_ADVERTISED_PORTS', '30000', /^error: FTPSD_PASV_ADVERTISED_PORTS: expected MIN-MAX/],
+    ['FTPSD_WATCH_CONFIG', 'sometimes', /^error: FTPSD_WATCH_CONFIG: must be true or false$/],
+    ['FTPSD_ANONYMOUS', 'maybe', /^error: FTPSD_ANONYMOUS: must be true or false$/],
+    ['FTPSD_CERT', 'cert.pem', /^error: FTPSD_KEY: is required with FTPSD_CERT$/],
+    ['FTPSD_RUN_AS_USER', 'a b', /^error: FTPSD_RUN_AS_USER: must be a user name or a numeric id$/],
+    ['FTPSD_CONFIG', 'nowhere.yaml', /^error: nowhere\.yaml: cannot read config file: no such file$/],
   ])('environment %s=%s', async (name, value, line) => {
     await expectUsageError(['--listen', '127.0.0.1:0'], line, { [name]: value });
   });
@@ -60,6 +74,10 @@ describe.concurrent('usage errors exit 2 with one line naming the field', () => 
     ['timeouts: {idleMs: fast}', /^error: ftpsd\.yaml: timeouts\.idleMs: must be a whole number of milliseconds/],
     ['tlsRequired: maybe\nsessionReuse: x', /^error: ftpsd\.yaml: tlsRequired: must be one of off, login, all \(and 1 more: ftpsd check-config ftpsd\.yaml\)$/],
     ['root: [unclosed', /^error: ftpsd\.yaml: line 2, column 1: Flow sequence/],
+    ['pasvAddress: [{network: 10.0.0.0/8, address: 10.1.2.3}, {network: 10.0.0.0/33, address: x}]', /^error: ftpsd\.yaml: pasvAddress\[1\]\.network: "10\.0\.0\.0\/33": the prefix length/],
+    ['pasvPorts: 50000-50009\npasvAdvertisedPorts: 30000-30019', /^error: pasvAdvertisedPorts: must have as many ports as pasvPorts \(10\)$/],
+    ['proxyProtocol: [127.0.0.1/32, bogus]', /^error: ftpsd\.yaml: proxyProtocol\[1\]: "bogus" is not a network/],
+    ['runAs: {group: nogroup}', /^error: ftpsd\.yaml: runAs\.user: is required$/],
   ])('config file %j', async (text, line) => {
     const dir = await tempDir();
     await writeFile(join(dir, 'ftpsd.yaml'), text + '\n');

@@ -138,7 +138,7 @@ describe('files', () => {
   it('SITE HELP lists the SITE commands; an unknown one is 504; SITE alone is 501', async () => {
     const c = await loggedIn(t);
     const help = await c.expectCmd('SITE HELP', 214);
-    expect(help.lines).toEqual(['214-SITE commands:', ' SITE CHMOD <sp> mode <sp> pathname', ' SITE HELP', '214 End.']);
+    expect(help.lines).toEqual(['214-SITE commands:', ' SITE CHMOD <sp> mode <sp> pathname', ' SITE SYMLINK <sp> target <sp> link-name', ' SITE HELP', '214 End.']);
     await c.expectCmd('SITE FROB', 504, /^504 Unknown SITE command FROB\.$/);
     await c.expectCmd('SITE', 501, /^501 Syntax: SITE/);
     c.close();

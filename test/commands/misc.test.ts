@@ -24,6 +24,7 @@ describe('informational commands', () => {
     const features = r.lines.slice(1, -1);
     expect(features).toEqual([
       ' AUTH TLS',
+      ' AVBL',
       ' CCC',
       ' EPRT',
       ' EPSV',

@@ -9,7 +9,6 @@
  * do) and they can never escape. (On Windows LocalStorage refuses them.)
  */
 import * as fs from 'node:fs/promises';
-import type { FileHandle } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -221,11 +220,12 @@ class RacyStorage extends LocalStorage {
     root: string,
     private readonly swap: () => Promise<void>,
     private readonly withProc: boolean,
+    blockingMetadata: boolean,
   ) {
-    super(root);
+    super(root, { blockingMetadata });
   }
 
-  protected override async openFile(real: string, flags: number, mode?: number): Promise<FileHandle> {
+  protected override async openFile(real: string, flags: number, mode?: number): Promise<number> {
     let where = real;
     const m = /^\/proc\/self\/fd\/(\d+)(\/.*)?$/.exec(real);
     if (m) where = (await fs.readlink(`/proc/self/fd/${m[1]}`)) + (m[2] ?? '');
@@ -237,8 +237,8 @@ class RacyStorage extends LocalStorage {
     return super.openFile(real, flags, mode);
   }
 
-  protected override async openedPath(handle: FileHandle): Promise<string | undefined> {
-    return this.withProc ? super.openedPath(handle) : undefined;
+  protected override async openedPath(fd: number): Promise<string | undefined> {
+    return this.withProc ? super.openedPath(fd) : undefined;
   }
 }
 
@@ -247,8 +247,10 @@ const hasProc = await fs.readlink('/proc/self/fd/0').then(
   () => false,
 );
 
-for (const withProc of [true, false]) {
-  describe.skipIf(withProc && !hasProc)(`races: a path swapped after the check (${withProc ? '/proc/self/fd' : 'fstat fallback'})`, () => {
+// Metadata calls on the event loop (the default) and through the thread pool: the same checks.
+for (const [withProc, blocking] of [[true, true], [false, true], [true, false], [false, false]] as const) {
+  const how = `${withProc ? '/proc/self/fd' : 'fstat fallback'}${blocking ? '' : ', thread-pool metadata'}`;
+  describe.skipIf(withProc && !hasProc)(`races: a path swapped after the check (${how})`, () => {
     let storage: RacyStorage;
     let before: string[];
     /** `sub` becomes a symlink to outside/outdir (the real sub moves aside): sub/deep is outside now. */
@@ -264,7 +266,7 @@ for (const withProc of [true, false]) {
 
     beforeEach(async () => {
       await makeTree();
-      storage = new RacyStorage(root, () => swap(), withProc);
+      storage = new RacyStorage(root, () => swap(), withProc, blocking);
       swap = swapDir;
       t = await startServer({ users: [{ name: USER, password: { plain: PASS }, home: storage }] });
       c = await loggedIn(t, { binary: true });

@@ -35,13 +35,15 @@ export class RawClient {
   static async connect(
     port: number,
     host = '127.0.0.1',
-    opts: { implicit?: boolean; greeting?: boolean; localAddress?: string } = {},
+    opts: { implicit?: boolean; greeting?: boolean; localAddress?: string; before?: (raw: Socket) => void } = {},
   ): Promise<RawClient> {
     const raw = netConnect({ port, host, ...(opts.localAddress ? { localAddress: opts.localAddress } : {}) });
     raw.on('error', () => {});
     await once(raw, 'connect');
     const c = new RawClient(raw, host);
     c.localAddress = opts.localAddress;
+    // Bytes to send first (a PROXY protocol header, as a proxy in front would).
+    opts.before?.(raw);
     if (opts.implicit) await c.upgrade();
     if (opts.greeting !== false) await c.expect(220);
     return c;

@@ -16,6 +16,14 @@ const backends: [string, () => Promise<StorageFixture>][] = [
       return { storage: new LocalStorage(root), cleanup: () => rm(root, { recursive: true, force: true }) };
     },
   ],
+  [
+    // Metadata calls through the thread pool (roots on network file systems): the same contract.
+    'LocalStorage (blockingMetadata: false)',
+    async () => {
+      const root = await mkdtemp(join(tmpdir(), 'ftpsd-contract-'));
+      return { storage: new LocalStorage(root, { blockingMetadata: false }), cleanup: () => rm(root, { recursive: true, force: true }) };
+    },
+  ],
   ['MemoryStorage', async () => ({ storage: new MemoryStorage() })],
   // The quota wrapper, with limits the cases stay under, must keep the contract of what it wraps.
   [

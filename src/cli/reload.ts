@@ -1,0 +1,265 @@
+/**
+ * `ftpsd serve`'s config reload, on SIGHUP and (with `watchConfig`) when the config file changes:
+ * users, permissions, limits, timeouts, bans and access lists, passive settings, trusted proxies, TLS
+ * policy, the certificate and the log level, without dropping a session.
+ *
+ * A reload reads the config as at start (file, then FTPSD_* and the command line on top), builds
+ * everything it needs (directories, certificate, authenticator) and only then switches the server over
+ * in one step (`FtpServer.reconfigure`). Anything wrong (a syntax error, a bad value, an unreadable or
+ * expired certificate) refuses the whole reload with one error line naming each problem, and the running
+ * config stays. Running sessions keep their login and storage; new logins use the new users; new
+ * connections get the new limits and access lists. What a running process cannot change (its listeners,
+ * the user it runs as, the operations outputs) is reported as needing a restart and left as it is.
+ *
+ * Without a config file, SIGHUP reloads the certificate only (flags and environment do not change).
+ */
+import { createHash } from 'node:crypto';
+import { watch, type FSWatcher } from 'node:fs';
+import { readFile, realpath } from 'node:fs/promises';
+import { basename, dirname } from 'node:path';
+import { UserAuthenticator } from '../auth/users.js';
+import type { Certificate } from '../config/certificate.js';
+import { ConfigError } from '../config/errors.js';
+import { loadConfig, type CliFlags, type ResolvedConfig } from '../config/load.js';
+import { toServerOptions } from '../config/server-options.js';
+import type { Logger, LogLevel } from '../logger.js';
+import type { FtpServer } from '../server.js';
+import { CertificateReloader } from '../tls/reload.js';
+
+export interface ReloadSource {
+  flags: CliFlags;
+  env: NodeJS.ProcessEnv;
+}
+
+export interface RunningConfig {
+  /** The config as loaded (before the IPv4 fallback of the listen addresses). */
+  config: ResolvedConfig;
+  certificate: Certificate;
+}
+
+export type ConfigReloadResult =
+  | { ok: true; changed: string[]; restartNeeded: string[] }
+  | { ok: false; error: string };
+
+export interface ConfigReloaderOptions {
+  /** Quiet time after the last file event before reloading (default 500 ms). */
+  debounceMs?: number;
+  /** The current time (tests). */
+  now?: () => Date;
+}
+
+/** Options a running process keeps until it restarts. */
+const RESTART_ONLY: readonly (keyof ResolvedConfig)[] = [
+  'listen',
+  'implicitListen',
+  'runAs',
+  'logFormat',
+  'metricsListen',
+  'xferlog',
+  'hooks',
+  'webhooks',
+  'hookDelivery',
+];
+
+/** Options not compared at all (derived, or reported through another key). */
+const IGNORED: readonly string[] = ['configFile', 'generatedPassword', 'passwordFromEnv'];
+
+export class ConfigReloader {
+  private running: Promise<ConfigReloadResult> | undefined;
+  private again: string | undefined;
+  private watcher: FSWatcher | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private fileDigest: string | undefined;
+  private closed = false;
+
+  constructor(
+    private readonly server: FtpServer,
+    /** The certificate reloader in use (replaced when the config names other certificate files). */
+    private certificates: CertificateReloader,
+    private readonly source: ReloadSource,
+    private current: RunningConfig,
+    private readonly log: Logger,
+    private readonly options: ConfigReloaderOptions = {},
+  ) {}
+
+  /** The config in force. */
+  get config(): ResolvedConfig {
+    return this.current.config;
+  }
+
+  get certificateReloader(): CertificateReloader {
+    return this.certificates;
+  }
+
+  /**
+   * Reloads; never throws (the result and the log say what happened). A call while a reload runs is
+   * folded into one more reload after it.
+   */
+  reload(reason = 'reload'): Promise<ConfigReloadResult> {
+    if (this.running) {
+      this.again = reason;
+      return this.running;
+    }
+    const run = this.reloadOnce(reason).finally(() => {
+      this.running = undefined;
+      const next = this.again;
+      this.again = undefined;
+      if (next !== undefined && !this.closed) void this.reload(next);
+    });
+    this.running = run;
+    return run;
+  }
+
+  private async reloadOnce(reason: string): Promise<ConfigReloadResult> {
+    const file = this.current.config.configFile;
+    if (file === undefined) {
+      const r = await this.certificates.reload(reason);
+      return r.ok ? { ok: true, changed: r.changed ? ['tls'] : [], restartNeeded: [] } : { ok: false, error: r.error };
+    }
+    try {
+      return await this.apply(reason, file);
+    } catch (err) {
+      const lines = err instanceof ConfigError ? err.lines() : [err instanceof Error ? err.message : String(err)];
+      const error = lines.join('; ');
+      this.log.error({ reason, file, errors: lines }, `config reload refused (${error}); keeping the current config`);
+      return { ok: false, error };
+    }
+  }
+
+  private async apply(reason: string, file: string): Promise<ConfigReloadResult> {
+    const previous = this.current.config;
+    const loaded = await loadConfig(this.source.flags, {
+      env: this.source.env,
+      ...(previous.generatedPassword !== undefined ? { generatedPassword: previous.generatedPassword } : {}),
+    });
+    const { changed, restartNeeded } = diff(previous, loaded);
+    // What needs a restart stays as it is, so the config in force describes the process.
+    const config: ResolvedConfig = { ...loaded };
+    for (const key of restartNeeded) (config as unknown as Record<string, unknown>)[key] = previous[key];
+    const prepared = await toServerOptions(config, this.log);
+    const { certificate } = prepared;
+    const now = (this.options.now ?? (() => new Date()))();
+    if (certificate.validTo <= now) {
+      throw ConfigError.of(config.tls?.fields.cert ?? 'stateDir', `${certificate.certPath}: certificate expired on ${certificate.validTo.toISOString()}`);
+    }
+    const authenticator = prepared.options.authenticator;
+    if (authenticator instanceof UserAuthenticator && this.server.authenticator instanceof UserAuthenticator) {
+      authenticator.adopt(this.server.authenticator);
+    }
+    const newPair = certificate.cert !== this.current.certificate.cert || certificate.key !== this.current.certificate.key;
+    const o = prepared.options;
+    // All or nothing: throws (changing nothing) on a value the server refuses.
+    this.server.reconfigure({
+      authenticator,
+      ...(newPair && o.tls ? { tls: o.tls } : {}),
+      tlsRequired: o.tlsRequired,
+      sessionReuse: o.sessionReuse,
+      pasvPorts: o.pasvPorts,
+      pasvAddress: o.pasvAddress,
+      pasvAdvertisedPorts: o.pasvAdvertisedPorts,
+      proxyProtocol: o.proxyProtocol,
+      timeouts: o.timeouts,
+      limits: o.limits,
+      security: o.security,
+    });
+    if (config.logLevel !== previous.logLevel) setLevel(this.log, config.logLevel);
+    await this.followCertificate(certificate);
+    this.current = { config, certificate };
+    if (config.watchConfig && !this.watcher) await this.watch();
+    else if (!config.watchConfig && this.watcher) this.unwatch();
+    for (const key of restartNeeded) this.log.warn({ reason, option: key }, `config reload: ${key} changed; it takes effect at the next restart`);
+    this.log.info({ reason, file, changed }, changed.length > 0 ? 'config reloaded' : 'config reloaded (unchanged)');
+    return { ok: true, changed, restartNeeded };
+  }
+
+  /** Points the certificate reloader (SIGHUP, file watch) at the files now in use. */
+  private async followCertificate(certificate: Certificate): Promise<void> {
+    const files = this.certificates.files;
+    if (files.cert === certificate.certPath && files.key === certificate.keyPath) {
+      this.certificates.setCurrent(certificate);
+      return;
+    }
+    this.certificates.close();
+    const next = new CertificateReloader(this.server, { cert: certificate.certPath, key: certificate.keyPath }, { logger: this.log });
+    next.setCurrent(certificate);
+    await next.watch();
+    this.certificates = next;
+  }
+
+  /**
+   * Watches the config file (through its directory, so a file replaced by a rename, or a Kubernetes
+   * ConfigMap's symlink swap, is seen) and reloads after changes settle, when its content changed.
+   */
+  async watch(): Promise<void> {
+    const file = this.current.config.configFile;
+    if (file === undefined || this.closed || this.watcher) return;
+    this.fileDigest = await digestOf(file);
+    const real = await realpath(file).catch(() => file);
+    const dir = dirname(file);
+    try {
+      this.watcher = watch(dir, { persistent: false }, () => this.schedule());
+      this.watcher.on('error', (err) => {
+        this.log.warn({ dir, error: err.message }, 'config watch stopped (SIGHUP still reloads)');
+        this.unwatch();
+      });
+      this.log.debug({ file, real: basename(real) }, 'watching the config file');
+    } catch (err) {
+      this.log.warn({ dir, error: (err as Error).message }, 'cannot watch the config directory (SIGHUP still reloads)');
+    }
+  }
+
+  private schedule(): void {
+    if (this.closed) return;
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => void this.onFileEvent(), this.options.debounceMs ?? 500);
+    this.timer.unref();
+  }
+
+  private async onFileEvent(): Promise<void> {
+    const file = this.current.config.configFile;
+    if (file === undefined || this.closed) return;
+    const d = await digestOf(file);
+    if (d === undefined || d === this.fileDigest) return; // gone for a moment, or untouched
+    this.fileDigest = d;
+    await this.reload('config file change');
+  }
+
+  private unwatch(): void {
+    this.watcher?.close();
+    this.watcher = undefined;
+  }
+
+  close(): void {
+    this.closed = true;
+    clearTimeout(this.timer);
+    this.unwatch();
+    this.certificates.close();
+  }
+}
+
+/** Top-level options that differ, and those of them that need a restart. */
+function diff(a: ResolvedConfig, b: ResolvedConfig): { changed: string[]; restartNeeded: (keyof ResolvedConfig)[] } {
+  const changed: string[] = [];
+  const restartNeeded: (keyof ResolvedConfig)[] = [];
+  for (const key of new Set([...Object.keys(a), ...Object.keys(b)]) as Set<keyof ResolvedConfig>) {
+    if (IGNORED.includes(key)) continue;
+    if (JSON.stringify(a[key]) === JSON.stringify(b[key])) continue;
+    if (RESTART_ONLY.includes(key)) restartNeeded.push(key);
+    else changed.push(key);
+  }
+  return { changed, restartNeeded };
+}
+
+/** Changes the level of a pino logger (its children, the sessions' loggers, follow it). */
+function setLevel(log: Logger, level: LogLevel): void {
+  const target = log as Logger & { level?: string };
+  if ('level' in target) target.level = level;
+}
+
+async function digestOf(file: string): Promise<string | undefined> {
+  try {
+    return createHash('sha256').update(await readFile(file)).digest('hex');
+  } catch {
+    return undefined;
+  }
+}

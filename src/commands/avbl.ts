@@ -1,0 +1,27 @@
+/**
+ * AVBL (draft-peterson-streamlined-ftp-command-extensions): the bytes a user may still upload into a
+ * directory (the current one by default), as `213 <bytes>`. It exists, and FEAT lists `AVBL`, only when
+ * the user's storage has the `freeSpace` capability.
+ */
+import { FtpError } from '../protocol/errors.js';
+import { reply } from '../protocol/reply.js';
+import { defineCommand } from './define.js';
+
+export const AVBL = defineCommand({
+  name: 'AVBL',
+  arg: 'optional',
+  access: 'user',
+  path: 'optional-arg',
+  perm: 'list',
+  feat: 'AVBL',
+  help: 'AVBL [<sp> pathname]',
+  available: (ctx) => ctx.session.user === undefined || typeof ctx.session.user.storage.freeSpace === 'function',
+  async handle(ctx, _arg, path) {
+    const st = await ctx.storage.stat(path);
+    if (st.type !== 'dir') throw new FtpError(550, 'Not a directory.', { code: 'FTP_ERR_NOT_A_DIRECTORY' });
+    const free = await ctx.storage.freeSpace!(path);
+    // No figure (a quota without a byte limit over a backend that cannot tell): say so rather than guess.
+    if (!Number.isFinite(free)) return reply(550, 'Available space unknown.');
+    return reply(213, String(Math.max(0, Math.floor(free))));
+  },
+});

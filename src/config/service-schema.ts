@@ -1,0 +1,163 @@
+/**
+ * Config schema of the options for running ftpsd as a service: the passive address per client network
+ * and the port mapping (NAT, containers), trusted PROXY-protocol proxies, reloading the config when its
+ * file changes, and the user to run as after binding. Kept apart from schema.ts, which spreads these in
+ * (the same schemas check the file, the environment and the command line).
+ */
+import { z } from 'zod';
+import { checkPasvAddress, type PasvAddressRule } from '../data/pasv-address.js';
+import { parseNetwork } from '../security/access-list.js';
+import { parsePortRange } from './listen-address.js';
+
+/** A parser that throws plain-language errors, as a zod transform. */
+function parsed<T>(parse: (s: string) => T) {
+  return (s: string, ctx: z.RefinementCtx): T => {
+    try {
+      return parse(s);
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', message: (err as Error).message });
+      return z.NEVER;
+    }
+  };
+}
+
+function text(what: string) {
+  return z
+    .string({ error: (iss) => (iss.input === undefined ? 'is required' : `must be ${what}`) })
+    .min(1, 'must not be empty');
+}
+
+const checkNetwork = (s: string) => {
+  parseNetwork(s);
+  return s;
+};
+
+/**
+ * The one-line form (flags, environment, or a string in the file): `ADDRESS`, or comma-separated
+ * `NETWORK=ADDRESS` rules with an optional last catch-all `ADDRESS`: `10.0.0.0/8=10.1.2.3,203.0.113.7`.
+ */
+export function parsePasvAddressText(value: string): string | PasvAddressRule[] {
+  const items = value.split(',').map((s) => s.trim());
+  if (items.length === 1 && !items[0]!.includes('=')) {
+    checkPasvAddress(items[0]!);
+    return items[0]!;
+  }
+  const rules = items.map((item): PasvAddressRule => {
+    if (item === '') throw new Error('an empty rule (two commas in a row?)');
+    const eq = item.indexOf('=');
+    if (eq < 0) {
+      checkPasvAddress(item);
+      return { address: item };
+    }
+    const network = item.slice(0, eq).trim();
+    const address = item.slice(eq + 1).trim();
+    checkNetwork(network);
+    checkPasvAddress(address);
+    return { network, address };
+  });
+  checkCatchAllLast(rules);
+  return rules;
+}
+
+function checkCatchAllLast(rules: readonly PasvAddressRule[]): void {
+  const i = rules.findIndex((r) => r.network === undefined);
+  if (i >= 0 && i < rules.length - 1) throw new Error('a rule without a network matches every client: it must come last');
+}
+
+const pasvRule = z.strictObject(
+  {
+    network: text('a network like 10.0.0.0/8').transform(parsed(checkNetwork)).optional(),
+    address: text('an IPv4 address or a host name').transform(
+      parsed((s) => {
+        checkPasvAddress(s);
+        return s;
+      }),
+    ),
+  },
+  { error: 'must be a mapping {network: CIDR, address: ADDRESS}' },
+);
+
+const PASV_FORMS = 'must be an IPv4 address, a host name, or a list of {network, address}';
+
+const pasvAddressText = text('an IPv4 address or a host name').transform(parsed(parsePasvAddressText));
+const pasvRules = z.array(pasvRule).superRefine((rules, ctx) => {
+  const i = rules.findIndex((r) => r.network === undefined);
+  if (i >= 0 && i < rules.length - 1) {
+    ctx.addIssue({ code: 'custom', path: [i], message: 'a rule without a network matches every client: it must come last' });
+  }
+});
+
+/**
+ * `pasvAddress` (schema.ts has it among the original options): the one-line form or a list of rules.
+ * Dispatched by shape rather than a union, so every problem inside a rule is reported at its own path.
+ */
+export const pasvAddressField = z
+  .unknown()
+  .transform((value, ctx): string | PasvAddressRule[] => {
+    const schema = typeof value === 'string' ? pasvAddressText : Array.isArray(value) ? pasvRules : undefined;
+    if (!schema) {
+      ctx.addIssue({ code: 'custom', message: PASV_FORMS });
+      return z.NEVER;
+    }
+    const result = schema.safeParse(value);
+    if (result.success) return result.data as string | PasvAddressRule[];
+    for (const issue of result.error.issues) ctx.addIssue(issue as Parameters<typeof ctx.addIssue>[0]);
+    return z.NEVER;
+  })
+  .describe(
+    'The IPv4 address advertised in PASV replies (NAT): an address or a host name (resolved at PASV time), or rules {network, address} by client network, first match first. Default: the address the client connected to.',
+  );
+
+/** `true`/`false` as written in a file, or yes/no, on/off, 1/0 from the environment. */
+const flag = z.preprocess(
+  (v) => {
+    if (typeof v !== 'string') return v;
+    const s = v.trim().toLowerCase();
+    if (['true', 'yes', 'on', '1'].includes(s)) return true;
+    if (['false', 'no', 'off', '0'].includes(s)) return false;
+    return v;
+  },
+  z.boolean({ error: 'must be true or false' }),
+);
+
+/** A user or group: a name, or a number. */
+const principal = (what: 'user' | 'group') =>
+  z
+    .preprocess(
+      (v) => (typeof v === 'number' ? String(v) : v),
+      text(`a ${what} name or a numeric id`).regex(/^(\d{1,10}|[A-Za-z_][A-Za-z0-9_.-]{0,31}\$?)$/, `must be a ${what} name or a numeric id`),
+    )
+    .describe(what === 'user' ? 'User name or uid.' : "Group name or gid. Default: the user's primary group.");
+
+/** The schema of each option, shared by the file, the environment and the command line. */
+export const serviceFields = {
+  pasvAdvertisedPorts: text('a port range MIN-MAX')
+    .transform(parsed(parsePortRange))
+    .describe(
+      'The passive ports as clients must see them when a port mapping (container, NAT) differs from pasvPorts: the same number of ports, same offset. Default: pasvPorts.',
+    ),
+  proxyProtocol: z
+    .preprocess(
+      (v) => (v === 'off' || v === false ? [] : typeof v === 'string' ? [v] : v),
+      z.array(text('a network like 10.0.0.0/8').transform(parsed(checkNetwork)), { error: 'must be a list of networks (CIDR), or off' }),
+    )
+    .describe(
+      'Trusted proxies (CIDR): their connections must start with a PROXY protocol header (v1 or v2), and its client address counts; anyone else must not send one. Default: none (off).',
+    ),
+  watchConfig: flag.describe('Reload the config file when it changes (as on SIGHUP). Default: false.'),
+  runAsUser: principal('user'),
+  runAsGroup: principal('group'),
+} as const;
+
+export const serviceSchemaShape = {
+  pasvAdvertisedPorts: serviceFields.pasvAdvertisedPorts.optional(),
+  proxyProtocol: serviceFields.proxyProtocol.optional(),
+  watchConfig: serviceFields.watchConfig.optional(),
+  runAs: z
+    .strictObject(
+      { user: serviceFields.runAsUser, group: serviceFields.runAsGroup.optional() },
+      { error: 'must be a mapping {user: NAME|UID, group: NAME|GID}' },
+    )
+    .optional()
+    .describe('After binding its ports and reading the certificate, switch to this user (start as root). Default: stay as started.'),
+};

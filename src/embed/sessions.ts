@@ -1,0 +1,134 @@
+/**
+ * `server.sessions`: a read-only view of the live sessions, for dashboards and admin tools. Each
+ * `Session` reads the connection's state when asked (never a stale copy) and can disconnect it; the
+ * connection object itself stays internal.
+ */
+import type { Connection } from '../connection.js';
+import { formatReply, reply } from '../protocol/reply.js';
+
+/** One client session, as an embedder sees it. */
+export interface Session {
+  /** The session id (in every log line of the session and in its events). */
+  readonly id: string;
+  /** The client's address (after a PROXY protocol header, when trusted). */
+  readonly remoteAddress: string;
+  /** The logged-in user; undefined before login (and after REIN). */
+  readonly user: string | undefined;
+  /** TLS is on for the control connection (AUTH TLS or implicit FTPS, and no CCC since). */
+  readonly secure: boolean;
+  /** Data connection protection: `private` (PROT P: TLS) or `clear` (PROT C). */
+  readonly dataProtection: 'clear' | 'private';
+  /** Arrived on an implicit FTPS listener. */
+  readonly implicit: boolean;
+  /** When the connection was accepted. */
+  readonly connectedAt: Date;
+  /** A transfer (download, listing or upload) is running. */
+  readonly transferring: boolean;
+  /** Bytes sent and received over data connections so far (listings count as sent), the running transfer included. */
+  readonly bytes: { readonly sent: number; readonly received: number };
+  /** The session has ended (the view keeps its last state). */
+  readonly closed: boolean;
+  /**
+   * Ends the session: sends `421 <reason>` (default `Disconnected by the server.`), stops a running
+   * transfer (its client gets 426) and closes the connection. Resolves when it is closed.
+   */
+  disconnect(reason?: string): Promise<void>;
+}
+
+/** The live sessions: iterable, and by id. */
+export interface SessionList extends Iterable<Session> {
+  /** Sessions open now. */
+  readonly size: number;
+  get(id: string): Session | undefined;
+  /** A snapshot of the sessions open now. */
+  list(): Session[];
+}
+
+class SessionView implements Session {
+  constructor(private readonly conn: Connection) {}
+
+  get id(): string {
+    return this.conn.id;
+  }
+  get remoteAddress(): string {
+    return this.conn.remoteAddress;
+  }
+  get user(): string | undefined {
+    return this.conn.session.user?.name;
+  }
+  get secure(): boolean {
+    return this.conn.secure;
+  }
+  get dataProtection(): 'clear' | 'private' {
+    return this.conn.session.prot === 'P' ? 'private' : 'clear';
+  }
+  get implicit(): boolean {
+    return this.conn.implicit;
+  }
+  get connectedAt(): Date {
+    return new Date(this.conn.connectedAt.getTime());
+  }
+  get transferring(): boolean {
+    return this.conn.transferring;
+  }
+  get bytes(): { sent: number; received: number } {
+    return this.conn.totalBytes;
+  }
+  get closed(): boolean {
+    return this.conn.ended;
+  }
+
+  async disconnect(reason = 'Disconnected by the server.'): Promise<void> {
+    const conn = this.conn;
+    if (!conn.ended) {
+      conn.log.info({ reason }, 'disconnected by the server');
+      // The reply is best effort: a connection that cannot take it is closed all the same.
+      await Promise.race([conn.channel.write(formatReply(reply(421, reason))).catch(() => {}), new Promise((r) => setTimeout(r, 1000).unref())]);
+      conn.destroy();
+    }
+    await conn.closed;
+  }
+
+  toJSON(): object {
+    const { id, remoteAddress, user, secure, dataProtection, implicit, connectedAt, transferring, bytes, closed } = this;
+    return { id, remoteAddress, user, secure, dataProtection, implicit, connectedAt, transferring, bytes, closed };
+  }
+}
+
+/** The view over a server's session map (by id); views are made once per connection. */
+export class Sessions implements SessionList {
+  private readonly views = new WeakMap<Connection, SessionView>();
+
+  constructor(private readonly source: () => ReadonlyMap<string, Connection> | undefined) {}
+
+  private view(conn: Connection): Session {
+    let v = this.views.get(conn);
+    if (!v) {
+      v = new SessionView(conn);
+      this.views.set(conn, v);
+    }
+    return v;
+  }
+
+  /** Open connections (a connection leaves the server's map a little after its `disconnect` event). */
+  private open(): Connection[] {
+    return [...(this.source()?.values() ?? [])].filter((c) => !c.ended);
+  }
+
+  get size(): number {
+    return this.open().length;
+  }
+
+  get(id: string): Session | undefined {
+    const conn = this.source()?.get(id);
+    return conn && !conn.ended ? this.view(conn) : undefined;
+  }
+
+  list(): Session[] {
+    return [...this];
+  }
+
+  *[Symbol.iterator](): Iterator<Session> {
+    for (const conn of this.open()) yield this.view(conn);
+  }
+}

@@ -1,0 +1,218 @@
+/**
+ * Prometheus metrics for one server, in a registry of its own (two servers in one process never share
+ * or clash), fed by the server's events. `MetricsEndpoint` (metrics-endpoint.ts) serves them over HTTP.
+ *
+ * Every metric is named in METRIC_NAMES below (and in the README's Operations section).
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { CommandEvent, LoginAttemptEvent, ServerEvents, TlsHandshakeEvent, TransferEndEvent } from '../events.js';
+import type { DeliveryQueue } from './delivery-queue.js';
+
+/** What the metrics need from a server. */
+export interface MetricsSource {
+  readonly events: ServerEvents;
+  /** Live sessions (read at each scrape). */
+  readonly sessions: { readonly size: number };
+}
+
+export interface MetricsOptions {
+  /** Also Node's process metrics (`process_*`, `nodejs_*`: CPU, memory, event loop lag, GC). Default: false. */
+  processMetrics?: boolean;
+  /** Count the deliveries of this hook/webhook queue too. */
+  deliveries?: DeliveryQueue;
+}
+
+export const METRIC_NAMES = [
+  'ftpsd_sessions',
+  'ftpsd_sessions_total',
+  'ftpsd_logins_total',
+  'ftpsd_login_bans_total',
+  'ftpsd_commands_total',
+  'ftpsd_command_errors_total',
+  'ftpsd_transfers_total',
+  'ftpsd_transfer_bytes_total',
+  'ftpsd_transfer_duration_seconds',
+  'ftpsd_tls_handshakes_total',
+  'ftpsd_tls_reuse_refused_total',
+  'ftpsd_event_deliveries_total',
+  'ftpsd_event_delivery_retries_total',
+  'ftpsd_event_queue_length',
+  'ftpsd_up',
+] as const;
+
+const DIRECTIONS = ['upload', 'download'] as const;
+const PROTECTIONS = ['clear', 'private'] as const;
+
+export class FtpMetrics {
+  readonly registry = new Registry();
+  /** Set once the server began to shut down (`/healthz` answers 503). */
+  shuttingDown = false;
+  private readonly detachers: (() => void)[] = [];
+
+  constructor(source: MetricsSource, options: MetricsOptions = {}) {
+    const registers = [this.registry];
+    const self = this;
+    new Gauge({
+      name: 'ftpsd_up',
+      help: '1 while the server accepts connections, 0 once it is shutting down.',
+      registers,
+      collect() {
+        this.set(self.shuttingDown ? 0 : 1);
+      },
+    });
+    new Gauge({
+      name: 'ftpsd_sessions',
+      help: 'Control connections open now.',
+      registers,
+      collect() {
+        this.set(source.sessions.size);
+      },
+    });
+    const sessionsTotal = new Counter({ name: 'ftpsd_sessions_total', help: 'Control connections accepted.', registers });
+    const logins = new Counter({
+      name: 'ftpsd_logins_total',
+      help: 'Password checks (PASS) by result: ok, failed (wrong user or password), banned (refused: the address is banned), too_many_sessions.',
+      labelNames: ['result'],
+      registers,
+    });
+    const bans = new Counter({ name: 'ftpsd_login_bans_total', help: 'Addresses banned after repeated failed logins.', registers });
+    const commands = new Counter({
+      name: 'ftpsd_commands_total',
+      help: 'Commands by final reply code (unknown and malformed lines included).',
+      labelNames: ['code'],
+      registers,
+    });
+    const commandErrors = new Counter({
+      name: 'ftpsd_command_errors_total',
+      help: 'Commands answered with a 4xx or 5xx reply, by command (UNKNOWN: not a known command) and code.',
+      labelNames: ['command', 'code'],
+      registers,
+    });
+    const transfers = new Counter({
+      name: 'ftpsd_transfers_total',
+      help: 'File transfers (RETR, STOR, APPE, STOU) by direction, protection (clear: PROT C, private: PROT P) and result (ok, failed).',
+      labelNames: ['direction', 'protection', 'result'],
+      registers,
+    });
+    const bytes = new Counter({
+      name: 'ftpsd_transfer_bytes_total',
+      help: 'Bytes of file transfers (failed ones included) by direction and protection.',
+      labelNames: ['direction', 'protection'],
+      registers,
+    });
+    const durations = new Histogram({
+      name: 'ftpsd_transfer_duration_seconds',
+      help: 'Duration of file transfers, from the command to the final reply, by direction and result.',
+      labelNames: ['direction', 'result'],
+      buckets: [0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 1800],
+      registers,
+    });
+    const handshakes = new Counter({
+      name: 'ftpsd_tls_handshakes_total',
+      help: 'TLS handshakes by channel (control, data) and result (ok, failed).',
+      labelNames: ['channel', 'result'],
+      registers,
+    });
+    const reuseRefused = new Counter({
+      name: 'ftpsd_tls_reuse_refused_total',
+      help: 'Protected data connections refused (425) because they did not resume their control connection\'s TLS session.',
+      registers,
+    });
+
+    // Known series start at 0, so rate() and alerts see them before the first event.
+    for (const result of ['ok', 'failed', 'banned', 'too_many_sessions']) logins.inc({ result }, 0);
+    for (const direction of DIRECTIONS) {
+      for (const protection of PROTECTIONS) {
+        bytes.inc({ direction, protection }, 0);
+        for (const result of ['ok', 'failed']) transfers.inc({ direction, protection, result }, 0);
+      }
+    }
+    for (const channel of ['control', 'data']) for (const result of ['ok', 'failed']) handshakes.inc({ channel, result }, 0);
+
+    const on = <K extends 'connect' | 'login-attempt' | 'command' | 'transfer-end' | 'tls-handshake' | 'reuse-refused' | 'shutdown'>(
+      event: K,
+      listener: (...args: never[]) => void,
+    ) => {
+      source.events.on(event, listener as never);
+      this.detachers.push(() => source.events.off(event, listener as never));
+    };
+    on('connect', () => sessionsTotal.inc());
+    on('login-attempt', (e: LoginAttemptEvent) => {
+      logins.inc({ result: e.result.replace(/-/g, '_') });
+      if (e.banStarted) bans.inc();
+    });
+    on('command', (e: CommandEvent) => {
+      const code = e.code === undefined ? 'none' : String(e.code);
+      commands.inc({ code });
+      if (e.code !== undefined && e.code >= 400) commandErrors.inc({ command: e.command ?? 'UNKNOWN', code });
+    });
+    on('transfer-end', (e: TransferEndEvent) => {
+      const result = e.ok ? 'ok' : 'failed';
+      transfers.inc({ direction: e.direction, protection: e.protection, result });
+      bytes.inc({ direction: e.direction, protection: e.protection }, e.bytes);
+      durations.observe({ direction: e.direction, result }, e.durationMs / 1000);
+    });
+    on('tls-handshake', (e: TlsHandshakeEvent) => handshakes.inc({ channel: e.channel, result: e.ok ? 'ok' : 'failed' }));
+    on('reuse-refused', () => reuseRefused.inc());
+    on('shutdown', () => (this.shuttingDown = true));
+
+    if (options.deliveries) this.countDeliveries(options.deliveries);
+    if (options.processMetrics) collectDefaultMetrics({ register: this.registry });
+  }
+
+  private countDeliveries(queue: DeliveryQueue): void {
+    const registers = [this.registry];
+    const deliveries = new Counter({
+      name: 'ftpsd_event_deliveries_total',
+      help: 'Hook commands and webhook requests by kind (hook, webhook) and result (ok; failed: retries spent or not retryable; dropped: the queue was full).',
+      labelNames: ['kind', 'result'],
+      registers,
+    });
+    const retries = new Counter({
+      name: 'ftpsd_event_delivery_retries_total',
+      help: 'Failed hook and webhook attempts that will be retried, by kind.',
+      labelNames: ['kind'],
+      registers,
+    });
+    new Gauge({
+      name: 'ftpsd_event_queue_length',
+      help: 'Hook and webhook deliveries waiting (queued or waiting for a retry).',
+      registers,
+      collect() {
+        this.set(queue.pending);
+      },
+    });
+    for (const kind of ['hook', 'webhook']) {
+      retries.inc({ kind }, 0);
+      for (const result of ['ok', 'failed', 'dropped']) deliveries.inc({ kind, result }, 0);
+    }
+    const ok = (d: { kind: string }) => deliveries.inc({ kind: d.kind, result: 'ok' });
+    const failed = (d: { kind: string }) => deliveries.inc({ kind: d.kind, result: 'failed' });
+    const dropped = (d: { kind: string }) => deliveries.inc({ kind: d.kind, result: 'dropped' });
+    const retry = (d: { kind: string }) => retries.inc({ kind: d.kind });
+    queue.on('delivered', ok);
+    queue.on('failed', failed);
+    queue.on('dropped', dropped);
+    queue.on('retry', retry);
+    this.detachers.push(() => {
+      queue.off('delivered', ok);
+      queue.off('failed', failed);
+      queue.off('dropped', dropped);
+      queue.off('retry', retry);
+    });
+  }
+
+  /** The exposition text (Prometheus text format). */
+  metrics(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+
+  /** Stops listening to the server's events. */
+  detach(): void {
+    for (const d of this.detachers.splice(0)) d();
+  }
+}
