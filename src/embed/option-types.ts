@@ -1,0 +1,166 @@
+/**
+ * The types of `createServer`'s options (see options.ts for how they are checked), and the lists of
+ * option names: the config file's, the command's own, and those only a program can give.
+ */
+import type { Buffer } from 'node:buffer';
+import type { Authenticator } from '../auth/authenticator.js';
+import type { Permission } from '../auth/permissions.js';
+import type { PermissionRule } from '../auth/rules.js';
+import type { UploadPolicy } from '../auth/users.js';
+import type { CommandSpec } from '../commands/define.js';
+import type { SiteCommandSpec } from '../commands/site.js';
+import type { PortRange } from '../data/passive.js';
+import type { Logger, LogLevel } from '../logger.js';
+import type { BanPolicy, Limits, SessionReuse, Timeouts, TlsRequired } from '../settings.js';
+import type { QuotaLimits } from '../storage/quota.js';
+import type { Storage } from '../storage/storage.js';
+
+/** A listen address: `'HOST:PORT'` (`'127.0.0.1:2121'`, `'[::1]:2121'`, `':2121'`), a port, or `{host, port}`. */
+export type ListenOption = string | number | { readonly host: string; readonly port: number };
+
+/** An account, as in the config file's `users`. */
+export interface UserOption {
+  readonly name: string;
+  /**
+   * An argon2id hash (`$argon2id$...`, from `ftpsd hash-password` or `hashPassword()`), or a plain
+   * password kept in memory; `{hash}` or `{plain}` say which explicitly.
+   */
+  readonly password: string | { readonly hash: string } | { readonly plain: string };
+  /** Home directory, relative to `root` (or absolute), created if missing. Default: `root`. */
+  readonly home?: string;
+  /** Download only: the default permissions become `list` and `read`. */
+  readonly readOnly?: boolean;
+  /** What the user may do. Default: every permission (or `list`, `read` with `readOnly`). */
+  readonly permissions?: readonly Permission[];
+  /** Per-directory overrides of `permissions` (the longest matching path that names a permission decides). */
+  readonly rules?: readonly PermissionRule[];
+  /** Limits on the home: 552 when an upload would exceed them. */
+  readonly quota?: QuotaLimits;
+}
+
+/**
+ * The certificate: `'self-signed'` (an ECDSA certificate for localhost, 127.0.0.1, ::1 and this host,
+ * made at `listen()`; kept in `stateDir` when that is set), PEM text, or PEM files.
+ */
+export type TlsOption =
+  | 'self-signed'
+  | { readonly cert: string | Buffer; readonly key: string | Buffer }
+  | { readonly certFile: string; readonly keyFile: string };
+
+/** What each user gets as files: one Storage for everyone, or one per account (called once per account). */
+export type StorageOption = Storage | ((user: string) => Storage | Promise<Storage>);
+
+/** A hook: `'EVENT=COMMAND'` or `{event, command}` (see the README's Operations section). */
+export type HookOption = string | { readonly event: string; readonly command: string | readonly string[] };
+/** A webhook: a URL, or `{url, events}`. */
+export type WebhookOption = string | { readonly url: string; readonly events?: readonly string[] };
+
+/**
+ * The options of {@link createServer}. Every config file option has the same name and meaning here (see
+ * the README's config file section); the last group is for programs only.
+ */
+export interface ServerOptions {
+  /** Explicit FTP(S) listeners (clients upgrade with AUTH TLS). Default: `'[::]:2121'`; `'off'` for none. */
+  readonly listen?: ListenOption | readonly ListenOption[] | 'off';
+  /** Implicit FTPS listeners (TLS from the first byte). Needs `tls`. Default: none. */
+  readonly implicitListen?: ListenOption | readonly ListenOption[] | 'off';
+  /** The served directory, created if missing; users' homes are relative to it. Needed by `users` and `anonymous` unless `storage` is given. */
+  readonly root?: string;
+  /** Accounts checked by the built-in authenticator. */
+  readonly users?: readonly UserOption[];
+  /** Read-only anonymous logins (users `anonymous` and `ftp`, any password): `true`, or `{home}`. Default: off. */
+  readonly anonymous?: boolean | { readonly home?: string };
+  /** Certificate and key; without it there is no FTPS (and `tlsRequired` must be `off`). */
+  readonly tls?: TlsOption;
+  /** Passive data ports, `'MIN-MAX'` or `{min, max}`. Default: any free port. */
+  readonly pasvPorts?: string | PortRange;
+  /** The IPv4 address (or host name) PASV advertises, for NAT; or rules by client network. Default: the address the client connected to. */
+  readonly pasvAddress?: string | readonly { readonly network?: string; readonly address: string }[];
+  /** The passive ports as clients must see them when a port mapping differs from `pasvPorts`. */
+  readonly pasvAdvertisedPorts?: string | PortRange;
+  /** Trusted proxies (CIDR) whose connections start with a PROXY protocol header. Default: none. */
+  readonly proxyProtocol?: string | readonly string[] | 'off';
+  /** `off`: plain FTP allowed; `login` (default): TLS before USER/PASS; `all`: also PROT P for every transfer. */
+  readonly tlsRequired?: TlsRequired;
+  /** `require` (default): a protected data connection must resume its control connection's TLS session; `allow`; `off`. */
+  readonly sessionReuse?: SessionReuse;
+  /** Without `logger`: log JSON lines (or pretty lines, see `logFormat`) at this level to stdout. Default: no logs. */
+  readonly logLevel?: LogLevel;
+  /** With `logLevel`: `auto` (pretty on a terminal), `json` or `pretty`. */
+  readonly logFormat?: 'auto' | 'json' | 'pretty';
+  /** With `tls: 'self-signed'`: keep the generated certificate here (cert.pem, key.pem) and reuse it. */
+  readonly stateDir?: string;
+  /** Timeouts in milliseconds (idleMs, loginMs, dataConnectMs, handshakeMs, cccMs, stalledTransferMs). */
+  readonly timeouts?: Partial<Timeouts>;
+  /** Protocol limits (maxLineBytes, maxSessions, loginFailureDelayMs, ...). */
+  readonly limits?: Partial<Limits>;
+  /** Login bans (`ban`, or `ban: 'off'`) and access lists (`allow`, `deny`: CIDR networks). */
+  readonly security?: {
+    readonly ban?: Partial<BanPolicy> | false | 'off';
+    readonly allow?: string | readonly string[];
+    readonly deny?: string | readonly string[];
+  };
+  /** How uploads to `root` and homes are written (`atomic`, `partial`). */
+  readonly uploads?: UploadPolicy;
+  /** Serve Prometheus metrics (/metrics, /healthz) here. Default: off. */
+  readonly metricsListen?: ListenOption | false | 'off';
+  /** Append a transfer log in the xferlog format to this file. Default: off. */
+  readonly xferlog?: string | false;
+  /** Commands run for events. */
+  readonly hooks?: HookOption | readonly HookOption[];
+  /** URLs that get a JSON POST for each event. */
+  readonly webhooks?: WebhookOption | readonly WebhookOption[];
+  /** How hooks and webhooks are delivered (queueSize, concurrency, timeoutMs, retries, retryDelayMs, drainMs). */
+  readonly hookDelivery?: Readonly<Record<string, number>>;
+
+  // --- for programs only ----------------------------------------------------------------------
+
+  /** The first line a client sees (`220 <greeting>`). Default: `ftpsd ready.` */
+  readonly greeting?: string;
+  /** Who may log in, instead of `users` and `anonymous`: its `login()` returns the user's storage and permissions. */
+  readonly authenticator?: Authenticator;
+  /** The files of `users` and `anonymous`, instead of directories under `root`. */
+  readonly storage?: StorageOption;
+  /** Extra commands (see `defineCommand`); one with the name of a built-in replaces it. */
+  readonly commands?: readonly CommandSpec[];
+  /** Extra SITE subcommands (see `defineSiteCommand`). */
+  readonly siteCommands?: readonly SiteCommandSpec[];
+  /** A pino logger, or anything with its methods; default: silent (or `logLevel`). */
+  readonly logger?: Logger;
+}
+
+/** The options only a program can give; the config schema does not know them. */
+export const PROGRAM_OPTIONS = ['greeting', 'authenticator', 'storage', 'commands', 'siteCommands', 'logger'] as const;
+/** Config file options that belong to the `ftpsd` command (a process with a config file). */
+export const COMMAND_ONLY_OPTIONS = ['watchConfig', 'runAs'] as const;
+/**
+ * Config file options `createServer` understands (besides the program options). A new config file
+ * option must be added here, or to COMMAND_ONLY_OPTIONS, once createServer does what it says
+ * (test/api/options.test.ts checks that every config option is one or the other).
+ */
+export const CONFIG_OPTIONS = [
+  'listen',
+  'implicitListen',
+  'root',
+  'users',
+  'anonymous',
+  'tls',
+  'pasvPorts',
+  'pasvAddress',
+  'pasvAdvertisedPorts',
+  'proxyProtocol',
+  'tlsRequired',
+  'sessionReuse',
+  'logLevel',
+  'logFormat',
+  'stateDir',
+  'timeouts',
+  'limits',
+  'security',
+  'uploads',
+  'metricsListen',
+  'xferlog',
+  'hooks',
+  'webhooks',
+  'hookDelivery',
+] as const;
