@@ -1,5 +1,8 @@
 /**
  * Directory commands: CWD CDUP PWD MKD RMD and their X- aliases (RFC 775).
+ *
+ * CWD also carries the TVFS FEAT line (RFC 3659 section 6): every path argument is a virtual Unix-style
+ * path, `/`-separated and rooted at the user's root, resolved by one normaliser (storage/virtual-path.ts).
  */
 import { FtpError } from '../protocol/errors.js';
 import { quotePath, reply } from '../protocol/reply.js';
@@ -12,6 +15,7 @@ export const CWD = defineCommand({
   arg: 'required',
   access: 'user',
   path: 'arg',
+  feat: 'TVFS',
   help: 'CWD <sp> pathname',
   async handle(ctx, _arg, path) {
     const st = await ctx.storage.stat(path);

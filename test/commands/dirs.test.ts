@@ -44,6 +44,23 @@ describe('directories', () => {
     c.close();
   });
 
+  it('TVFS (RFC 3659): announced, and every path argument is a /-separated path from the root', async () => {
+    const c = await loggedIn(t);
+    const feat = await c.expectCmd('FEAT', 211);
+    expect(feat.lines).toContain(' TVFS');
+    await c.expectCmd('TYPE I', 200);
+    await c.expectCmd('CWD /a/b', 250);
+    // Absolute paths name the same file from anywhere; relative ones start at the current directory.
+    await c.expectCmd('SIZE /a/file.txt', 213, /^213 1$/);
+    await c.expectCmd('SIZE ../file.txt', 213, /^213 1$/);
+    await c.expectCmd('SIZE //a///./file.txt', 213, /^213 1$/);
+    // The root is the top: .. never leaves it, and a backslash is part of a name, not a separator.
+    await c.expectCmd('CWD /../../a', 250);
+    await c.expectCmd('PWD', 257, /^257 "\/a" is the current directory\.$/);
+    await c.expectCmd('SIZE \\a\\file.txt', 550);
+    c.close();
+  });
+
   it('CWD to a missing directory or a file: 550, the directory does not change', async () => {
     const c = await loggedIn(t);
     await c.expectCmd('CWD a', 250);

@@ -38,6 +38,7 @@ describe('informational commands', () => {
       ' RANG STREAM',
       ' REST STREAM',
       ' SIZE',
+      ' TVFS',
       ' UTF8',
     ]);
     c.close();
