@@ -36,6 +36,18 @@ export interface ServerEventMap {
 /** The server's typed event emitter (`createServer`'s server is one). */
 export class ServerEvents extends EventEmitter<ServerEventMap> {}
 
+/** A listener for each of some events. */
+export type ServerListeners = { [K in keyof ServerEventMap]?: (...args: ServerEventMap[K]) => void };
+
+/** Adds each of `listeners` to `events`; returns a function that removes them all again. */
+export function listenTo(events: ServerEvents, listeners: ServerListeners): () => void {
+  const pairs = Object.entries(listeners) as [keyof ServerEventMap, (...args: unknown[]) => void][];
+  for (const [event, listener] of pairs) events.on(event, listener as never);
+  return () => {
+    for (const [event, listener] of pairs) events.off(event, listener as never);
+  };
+}
+
 // ---------------------------------------------------------------------------------------------------
 // Operations events (logs, metrics, xferlog, hooks: src/ops/). They merge into ServerEventMap above
 // (interface declaration merging), so `server.events.on('command', ...)` is typed like the others.

@@ -10,6 +10,7 @@ import { LOG_FORMATS } from '../ops/log-format.js';
 import { parseWebhook, type WebhookSpec } from '../ops/webhooks.js';
 import type { ListenAddress } from '../server.js';
 import { parseListenAddress } from './listen-address.js';
+import { parsed } from './zod-forms.js';
 
 /** How long hooks and webhooks may still run at shutdown, after the FTP server stopped. */
 export const DEFAULT_DRAIN_MS = 10_000;
@@ -26,18 +27,6 @@ function pathOrOff(what: string) {
       .string({ error: (iss) => (iss.input === undefined ? 'is required' : `must be ${what}, or off`) })
       .min(1, 'must not be empty'),
   );
-}
-
-/** A parser that throws plain-language errors, as a zod transform. */
-function parsed<T>(parse: (s: string) => T) {
-  return (s: string, ctx: z.RefinementCtx): T => {
-    try {
-      return parse(s);
-    } catch (err) {
-      ctx.addIssue({ code: 'custom', message: (err as Error).message });
-      return z.NEVER;
-    }
-  };
 }
 
 const EVENT_LIST = `${HOOK_EVENTS.join(', ')}, or * for all`;

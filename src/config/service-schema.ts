@@ -8,24 +8,7 @@ import { z } from 'zod';
 import { checkPasvAddress, type PasvAddressRule } from '../data/pasv-address.js';
 import { parseNetwork } from '../security/access-list.js';
 import { parsePortRange } from './listen-address.js';
-
-/** A parser that throws plain-language errors, as a zod transform. */
-function parsed<T>(parse: (s: string) => T) {
-  return (s: string, ctx: z.RefinementCtx): T => {
-    try {
-      return parse(s);
-    } catch (err) {
-      ctx.addIssue({ code: 'custom', message: (err as Error).message });
-      return z.NEVER;
-    }
-  };
-}
-
-function text(what: string) {
-  return z
-    .string({ error: (iss) => (iss.input === undefined ? 'is required' : `must be ${what}`) })
-    .min(1, 'must not be empty');
-}
+import { parsed, text } from './zod-forms.js';
 
 const checkNetwork = (s: string) => {
   parseNetwork(s);

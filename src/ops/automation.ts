@@ -3,7 +3,7 @@
  * directories made, logins and logouts. Listeners only build a small record and queue it (see
  * delivery-queue.ts), so neither a transfer nor the event loop ever waits for a hook or a webhook.
  */
-import type { ServerEvents, SessionInfo, TransferInfo } from '../events.js';
+import { listenTo, type ServerEvents, type ServerListeners, type SessionInfo, type TransferInfo } from '../events.js';
 import type { Logger } from '../logger.js';
 import { silentLogger } from '../logger.js';
 import { DeliveryQueue, type DeliveryOptions } from './delivery-queue.js';
@@ -49,36 +49,21 @@ export class Automation {
     });
     const transfer = (event: 'upload' | 'download') => (info: TransferInfo) =>
       this.dispatch({ event, ...base(info), path: info.path, bytes: info.bytes, durationMs: info.durationMs, secure: info.secure });
-    const listeners = {
+    const listeners: ServerListeners = {
       upload: transfer('upload'),
       download: transfer('download'),
-      delete: (info: SessionInfo & { path: string; directory: boolean }) =>
+      delete: (info) =>
         this.dispatch({ event: 'delete', ...base(info), path: info.path, directory: info.directory }),
-      rename: (info: SessionInfo & { from: string; to: string }) =>
+      rename: (info) =>
         this.dispatch({ event: 'rename', ...base(info), path: info.to, from: info.from, to: info.to }),
-      mkdir: (info: SessionInfo & { path: string }) => this.dispatch({ event: 'mkdir', ...base(info), path: info.path }),
-      login: (info: SessionInfo & { user: string }) => this.dispatch({ event: 'login', ...base(info) }),
+      mkdir: (info) => this.dispatch({ event: 'mkdir', ...base(info), path: info.path }),
+      login: (info) => this.dispatch({ event: 'login', ...base(info) }),
       // A session that was logged in when it ended logged out.
-      disconnect: (info: SessionInfo) => {
+      disconnect: (info) => {
         if (info.user !== undefined) this.dispatch({ event: 'logout', ...base(info) });
       },
     };
-    events.on('upload', listeners.upload);
-    events.on('download', listeners.download);
-    events.on('delete', listeners.delete);
-    events.on('rename', listeners.rename);
-    events.on('mkdir', listeners.mkdir);
-    events.on('login', listeners.login);
-    events.on('disconnect', listeners.disconnect);
-    const detach = () => {
-      events.off('upload', listeners.upload);
-      events.off('download', listeners.download);
-      events.off('delete', listeners.delete);
-      events.off('rename', listeners.rename);
-      events.off('mkdir', listeners.mkdir);
-      events.off('login', listeners.login);
-      events.off('disconnect', listeners.disconnect);
-    };
+    const detach = listenTo(events, listeners);
     this.detachers.push(detach);
     return detach;
   }
