@@ -10,6 +10,7 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { createServer, LocalStorage, MemoryStorage, type FtpsdServer, type Storage, type UserOption } from '../../src/index.js';
 import { download, loggedIn } from '../helpers/flows.js';
 import { RawClient } from '../helpers/raw-client.js';
+import { requiredOnly } from '../helpers/storage.js';
 import { portOf, removeTempDirs, tempDir } from './helpers.js';
 
 afterAll(removeTempDirs);
@@ -26,17 +27,7 @@ type Capability = (typeof CAPABILITIES)[number];
 /** A storage with the required methods of `memory` and only the capabilities named. */
 function storageWith(memory: MemoryStorage, caps: readonly Capability[]): Storage & { linked: string[] } {
   const linked: string[] = [];
-  const s: Storage & { linked: string[] } = {
-    linked,
-    stat: (p) => memory.stat(p),
-    list: (p) => memory.list(p),
-    read: (p, o) => memory.read(p, o),
-    write: (p, o) => memory.write(p, o),
-    mkdir: (p) => memory.mkdir(p),
-    rmdir: (p) => memory.rmdir(p),
-    remove: (p) => memory.remove(p),
-    rename: (a, b) => memory.rename(a, b),
-  };
+  const s: Storage & { linked: string[] } = { ...requiredOnly(memory), linked };
   if (caps.includes('setTime')) s.setTime = (p, t) => memory.setTime(p, t);
   if (caps.includes('chmod')) s.chmod = (p, m) => memory.chmod(p, m);
   if (caps.includes('checksum')) s.checksum = (p, a, from, to) => memory.checksum(p, a, from, to);

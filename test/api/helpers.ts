@@ -1,24 +1,14 @@
 /**
  * Helpers for the embedding API tests: temp directories, a basic-ftp client, and small waits.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Client } from 'basic-ftp';
 import type { FtpsdServer } from '../../src/embed/server.js';
+import { tempDir as sharedTempDir } from '../helpers/temp-dirs.js';
 
-const dirs: string[] = [];
+export { removeTempDirs } from '../helpers/temp-dirs.js';
 
 /** A fresh temp directory, removed by `removeTempDirs()`. */
-export async function tempDir(prefix = 'ftpsd-api-'): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), prefix));
-  dirs.push(dir);
-  return dir;
-}
-
-export async function removeTempDirs(): Promise<void> {
-  await Promise.all(dirs.splice(0).map((d) => rm(d, { recursive: true, force: true })));
-}
+export const tempDir = (prefix = 'ftpsd-api-'): Promise<string> => sharedTempDir(prefix);
 
 /** The first explicit listener's port. */
 export function portOf(server: FtpsdServer): number {

@@ -6,8 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loggedIn } from '../helpers/flows.js';
 import { RawClient } from '../helpers/raw-client.js';
 import { startServer, type TestServer } from '../helpers/server.js';
+import { requiredOnly } from '../helpers/storage.js';
 import { MemoryStorage } from '../../src/storage/memory.js';
-import type { Storage } from '../../src/storage/storage.js';
 
 describe('informational commands', () => {
   let t: TestServer;
@@ -54,16 +54,7 @@ describe('informational commands', () => {
 
   it('FEAT leaves out MFMT when the storage cannot set times', async () => {
     const memory = new MemoryStorage({});
-    const noSetTime: Storage = {
-      stat: (p) => memory.stat(p),
-      list: (p) => memory.list(p),
-      read: (p, o) => memory.read(p, o),
-      write: (p, o) => memory.write(p, o),
-      mkdir: (p) => memory.mkdir(p),
-      rmdir: (p) => memory.rmdir(p),
-      remove: (p) => memory.remove(p),
-      rename: (a, b) => memory.rename(a, b),
-    };
+    const noSetTime = requiredOnly(memory);
     const t2 = await startServer({ storage: noSetTime });
     try {
       const c = await loggedIn(t2);

@@ -4,11 +4,10 @@
  * stderr and exits with code 70. The server itself installs no such handler; this is test harness only.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
 import { readdirSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { tempDir as sharedTempDir } from '../helpers/temp-dirs.js';
 
 export const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const LOUD = pathToFileURL(join(REPO, 'test/hardening/loud.mjs')).href;
@@ -41,7 +40,8 @@ export class ChildServer {
   static async start(args: string[], env: Record<string, string> = {}, nodeArgs: string[] = []): Promise<ChildServer> {
     const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', '--import', LOUD, MAIN, 'serve', ...args], {
       cwd: REPO,
-      env: { ...cleanEnv(), ...env },
+      // One process (the tests look at its pid, memory and in-process state), unless `env` says otherwise.
+      env: { ...cleanEnv(), FTPSD_WORKERS: '1', ...env },
       stdio: 'pipe',
     });
     const s = new ChildServer(child);
@@ -157,14 +157,7 @@ function cleanEnv(): NodeJS.ProcessEnv {
   return env;
 }
 
-const dirs: string[] = [];
+export { removeTempDirs } from '../helpers/temp-dirs.js';
 
-export async function tempDir(prefix = 'ftpsd-hard-'): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), prefix));
-  dirs.push(dir);
-  return dir;
-}
-
-export async function removeTempDirs(): Promise<void> {
-  await Promise.all(dirs.splice(0).map((d) => rm(d, { recursive: true, force: true })));
-}
+/** A fresh temp directory, removed by `removeTempDirs()`. */
+export const tempDir = (prefix = 'ftpsd-hard-'): Promise<string> => sharedTempDir(prefix);
