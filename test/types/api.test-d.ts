@@ -23,10 +23,12 @@ import {
   type LoginRequest,
   type LoginResult,
   type Reply,
+  type ServerEventMap,
   type ServerOptions,
   type Session,
   type SessionList,
   type Storage,
+  type TransferInfo,
   type VirtualPath,
 } from 'ftpsd';
 import { errnoOf, storageContract, type StorageContractCase, type StorageFixture } from 'ftpsd/testing';
@@ -97,6 +99,7 @@ describe('events', () => {
       expectTypeOf(e.bytes).toBeNumber();
       expectTypeOf(e.secure).toBeBoolean();
     });
+    server.on('download', (e) => expectTypeOf(e).toEqualTypeOf<TransferInfo>());
     server.on('login', (e) => expectTypeOf(e.user).toBeString());
     server.on('login-failed', (e) => expectTypeOf(e.user).toBeString());
     server.on('delete', (e) => expectTypeOf(e.directory).toBeBoolean());
@@ -105,6 +108,9 @@ describe('events', () => {
     server.on('connect', (e) => expectTypeOf(e.remoteAddress).toBeString());
     server.on('disconnect', (e) => expectTypeOf(e.id).toBeString());
     server.on('error', (e) => expectTypeOf(e.sessionId).toEqualTypeOf<string | undefined>());
+    // The events of issue 6 are all in the map (which also has the operations events: command, ...).
+    type Issue6Events = 'connect' | 'login' | 'login-failed' | 'upload' | 'download' | 'delete' | 'rename' | 'mkdir' | 'disconnect' | 'error';
+    expectTypeOf<Issue6Events>().toMatchTypeOf<keyof ServerEventMap>();
     // @ts-expect-error no such event
     server.on('uploaded', () => {});
     // @ts-expect-error the payload of upload has a string path
