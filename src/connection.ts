@@ -3,7 +3,7 @@
  * `CommandContext` that handlers use. Transfers run beside the loop, so ABOR and STAT act while one
  * runs; other commands wait for it to end.
  */
-import { randomBytes } from 'node:crypto';
+import { randomFillSync } from 'node:crypto';
 import { isIPv4, type Socket } from 'node:net';
 import type { Authenticator } from './auth/authenticator.js';
 import type { LoginThrottle } from './auth/throttle.js';
@@ -12,7 +12,7 @@ import type { CommandRegistry, CommandSpec } from './commands/define.js';
 import { normalizeAddress } from './data/address.js';
 import { Transfers } from './data/transfers.js';
 import type { ServerEvents, SessionInfo } from './events.js';
-import type { Logger } from './logger.js';
+import { logs, type Logger } from './logger.js';
 import { ControlChannel } from './protocol/control-channel.js';
 import { traceCommand, traceSession } from './diagnostics.js';
 import { dispatch, parseCommand } from './protocol/dispatcher.js';
@@ -49,11 +49,27 @@ export interface ConnectionPeer {
   proxy: string;
 }
 
+/**
+ * Session ids: 8 base64url characters from 6 random bytes, cut from a pool filled 512 ids at a time
+ * (one randomFillSync per id costs more than the rest of an id's making).
+ */
+const ID_BYTES = 6;
+const idPool = Buffer.alloc(ID_BYTES * 512);
+let idPos = idPool.length;
+function sessionId(): string {
+  if (idPos === idPool.length) {
+    randomFillSync(idPool);
+    idPos = 0;
+  }
+  idPos += ID_BYTES;
+  return idPool.toString('base64url', idPos - ID_BYTES, idPos);
+}
+
 export class Connection implements CommandContext {
-  readonly id = randomBytes(6).toString('base64url');
+  readonly id = sessionId();
   readonly session = new SessionState();
   readonly channel: ControlChannel;
-  readonly log: Logger;
+  private childLog: Logger | undefined;
   readonly remoteAddress: string;
   readonly localAddress: string;
   readonly family: 4 | 6;
@@ -92,7 +108,6 @@ export class Connection implements CommandContext {
     this.localAddress = peer?.localAddress ?? normalizeAddress(socket.localAddress);
     this.proxy = peer?.proxy;
     this.family = isIPv4(this.remoteAddress) ? 4 : 6;
-    this.log = server.log.child({ sid: this.id });
     socket.setNoDelay(true);
     socket.setKeepAlive(true, 60_000);
     this.channel = new ControlChannel(socket, {
@@ -104,6 +119,11 @@ export class Connection implements CommandContext {
   }
 
   // --- CommandContext -------------------------------------------------------------------------
+
+  /** The session's logger (a child with its id), made on first use: most sessions never log a line. */
+  get log(): Logger {
+    return (this.childLog ??= this.server.log.child({ sid: this.id }));
+  }
 
   get proxied(): boolean {
     return this.proxy !== undefined;
@@ -161,7 +181,7 @@ export class Connection implements CommandContext {
     this.binder = this.settings.sessionReuse === 'off' ? undefined : new SessionBinder();
     try {
       await this.channel.startTls(tls.current, this.binder);
-      this.events.emit('tls-handshake', { ...this.info, channel: 'control', ok: true });
+      if (this.events.listenerCount('tls-handshake') > 0) this.events.emit('tls-handshake', { ...this.info, channel: 'control', ok: true });
     } catch (err) {
       this.events.emit('tls-handshake', { ...this.info, channel: 'control', ok: false });
       this.log.info({ err: (err as Error).message }, 'TLS handshake failed');
@@ -217,9 +237,10 @@ export class Connection implements CommandContext {
     this.session.cwd = result.cwd ?? [];
     clearTimeout(this.loginTimer);
     this.loginTimer = undefined;
-    this.log.info({ user: name, peer: this.remoteAddress, secure: this.secure }, 'login');
-    this.events.emit('login', { ...this.info, user: name });
-    this.events.emit('login-attempt', { ...this.info, user: name, result: 'ok' });
+    if (logs(this.server.log, 'info')) this.log.info({ user: name, peer: this.remoteAddress, secure: this.secure }, 'login');
+    const events = this.events;
+    if (events.listenerCount('login') > 0) events.emit('login', { ...this.info, user: name });
+    if (events.listenerCount('login-attempt') > 0) events.emit('login-attempt', { ...this.info, user: name, result: 'ok' });
     return 'ok';
   }
 
@@ -271,7 +292,7 @@ export class Connection implements CommandContext {
       this.touch();
       await this.loop();
     } catch (err) {
-      this.log.debug({ err: (err as Error).message }, 'connection ended');
+      if (logs(this.server.log, 'debug')) this.log.debug({ err: (err as Error).message }, 'connection ended');
     } finally {
       await this.cleanup();
     }
@@ -341,9 +362,12 @@ export class Connection implements CommandContext {
    * argument of a `sensitive` command (PASS) is never logged, at any level.
    */
   private commandDone(verb: string | undefined, spec: CommandSpec | undefined, arg: string | undefined, code: number | undefined, started: number): void {
+    const emit = this.events.listenerCount('command') > 0;
+    const debug = logs(this.server.log, 'debug');
+    if (!emit && !debug) return;
     const durationMs = Math.round((performance.now() - started) * 1000) / 1000;
-    this.events.emit('command', { ...this.info, command: spec?.name, verb, code, durationMs });
-    this.log.debug(
+    if (emit) this.events.emit('command', { ...this.info, command: spec?.name, verb, code, durationMs });
+    if (debug) this.log.debug(
       { user: this.session.user?.name, cmd: verb, ...(arg === undefined || arg === '' || spec?.sensitive ? {} : { arg }), code, ms: durationMs },
       'command',
     );
@@ -380,9 +404,9 @@ export class Connection implements CommandContext {
     this.transfers.stop();
     if (this.channel.error) this.log.debug({ err: this.channel.error.message }, 'control connection error');
     await this.channel.end().catch(() => this.channel.destroy());
-    this.log.info({ peer: this.remoteAddress, user: this.session.user?.name, ms: Date.now() - this.startedAt }, 'disconnect');
+    if (logs(this.server.log, 'info')) this.log.info({ peer: this.remoteAddress, user: this.session.user?.name, ms: Date.now() - this.startedAt }, 'disconnect');
     this.ended = true;
-    this.events.emit('disconnect', this.info);
+    if (this.events.listenerCount('disconnect') > 0) this.events.emit('disconnect', this.info);
     this.resolveClosed();
   }
 }

@@ -27,5 +27,14 @@ export function createLogger(level: LogLevel = 'info', destination?: NodeJS.Writ
   );
 }
 
+/**
+ * Whether `log` writes lines of `level`: lets hot paths skip building the fields of a line nobody
+ * writes (pino's `isLevelEnabled`; a logger without it is asked to log, as before).
+ */
+export function logs(log: Logger, level: LogLevel): boolean {
+  const check = (log as { isLevelEnabled?: (level: string) => boolean }).isLevelEnabled;
+  return typeof check === 'function' ? check.call(log, level) : true;
+}
+
 /** A logger that drops everything. */
 export const silentLogger: Logger = pino({ level: 'silent' });

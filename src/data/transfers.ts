@@ -6,7 +6,7 @@
 import type { Duplex } from 'node:stream';
 import type { DataSetup, TransferSource } from '../commands/context.js';
 import type { ServerEvents, SessionInfo } from '../events.js';
-import type { Logger } from '../logger.js';
+import { logs, type Logger } from '../logger.js';
 import { FtpError } from '../protocol/errors.js';
 import { reply, type Reply } from '../protocol/reply.js';
 import type { SessionState } from '../session.js';
@@ -57,6 +57,8 @@ export class Transfers {
   private direction: 'sent' | 'received' = 'sent';
   /** The private-address warning was logged (once per session). */
   private warnedPrivate = false;
+  /** Whether the client's address is public (asked once: it does not change during a session). */
+  private remotePublic: boolean | undefined;
 
   constructor(private readonly host: TransferHost) {}
 
@@ -106,7 +108,8 @@ export class Transfers {
     const advertised = settings.pasvAddress ? await settings.pasvAddress.addressFor(remoteAddress) : { address: undefined };
     if (advertised.error) log.warn({ error: advertised.error, advertised: advertised.address ?? localAddress }, 'pasvAddress lookup failed');
     const host = advertised.address ?? localAddress;
-    if (!this.warnedPrivate && isPublicAddress(remoteAddress) && !isPublicAddress(host)) {
+    this.remotePublic ??= isPublicAddress(remoteAddress);
+    if (!this.warnedPrivate && this.remotePublic && !isPublicAddress(host)) {
       this.warnedPrivate = true;
       log.warn(
         { peer: remoteAddress, advertised: host },
@@ -165,7 +168,9 @@ export class Transfers {
             handshakeTimeoutMs: timeouts.handshakeMs,
             signal,
           });
-          this.host.events.emit('tls-handshake', { ...this.host.info, channel: 'data', ok: true, resumed: secured.isSessionReused() });
+          if (this.host.events.listenerCount('tls-handshake') > 0) {
+            this.host.events.emit('tls-handshake', { ...this.host.info, channel: 'data', ok: true, resumed: secured.isSessionReused() });
+          }
           return secured;
         } catch (err) {
           if (err instanceof FtpError && err.code === 'FTP_ERR_TLS_REUSE') {
@@ -235,7 +240,10 @@ export class Transfers {
    * log line. Listings and transfers refused before the file opened (550, ...) are not file transfers.
    */
   private transferEnded(direction: 'upload' | 'download', path: VirtualPath, outcome: TransferOutcome, started: number): void {
-    const { session } = this.host;
+    const { session, events, log } = this.host;
+    const emit = events.listenerCount('transfer-end') > 0;
+    const info = logs(log, 'info');
+    if (!emit && !info) return;
     const event = {
       ...this.host.info,
       direction,
@@ -248,9 +256,10 @@ export class Transfers {
       code: outcome.reply.code,
       anonymous: session.user?.anonymous === true,
     };
-    this.host.events.emit('transfer-end', event);
+    if (emit) events.emit('transfer-end', event);
+    if (!info) return;
     const { id: _id, remoteAddress, durationMs, ok, ...fields } = event;
-    this.host.log.info({ ...fields, peer: remoteAddress, ms: durationMs }, ok ? 'transfer complete' : 'transfer failed');
+    log.info({ ...fields, peer: remoteAddress, ms: durationMs }, ok ? 'transfer complete' : 'transfer failed');
   }
 
   /** Runs a download (RETR, or a listing: no path); resolves with its final reply code. */
@@ -271,7 +280,7 @@ export class Transfers {
         ),
       (outcome) => {
         if (path) this.transferEnded('download', path, outcome, started);
-        if (!outcome.ok || !path) return;
+        if (!outcome.ok || !path || this.host.events.listenerCount('download') === 0) return;
         this.host.events.emit('download', {
           ...this.host.info,
           path: formatPath(path),
@@ -298,7 +307,7 @@ export class Transfers {
       (link, signal) => runUpload(link, open, opening, signal),
       (outcome) => {
         if (opened) this.transferEnded('upload', path, outcome, started);
-        if (!outcome.ok) return;
+        if (!outcome.ok || this.host.events.listenerCount('upload') === 0) return;
         this.host.events.emit('upload', {
           ...this.host.info,
           path: formatPath(path),
