@@ -5,7 +5,7 @@
 import { Readable } from 'node:stream';
 import { markNetworkText } from '../data/ascii.js';
 import { lsLine } from '../listing/ls-format.js';
-import { MLST_FACTS, mlsxLine } from '../listing/mlsx-format.js';
+import { MLST_FACTS, mlsxLine, permsWithin } from '../listing/mlsx-format.js';
 import { safeName } from '../listing/safe-name.js';
 import { FtpError } from '../protocol/errors.js';
 import { reply, type Reply } from '../protocol/reply.js';
@@ -107,7 +107,8 @@ export const MLSD = defineCommand({
     return ctx.sendData(async () => {
       const st = await ctx.storage.stat(target);
       if (st.type !== 'dir') throw new FtpError(501, 'Not a directory.');
-      return { stream: listingStream(ctx, target, st, (s, p) => mlsxLine(s, p, perms, facts)) };
+      const within = permsWithin(perms, target);
+      return { stream: listingStream(ctx, target, st, (s, p) => mlsxLine(s, p, within, facts)) };
     }, 'Here comes the directory listing.');
   },
 });

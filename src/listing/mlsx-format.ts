@@ -10,9 +10,39 @@ import { safeName } from './safe-name.js';
 /** The facts ftpsd knows, in the spelling FEAT and OPTS MLST use. */
 export const MLST_FACTS = ['type', 'size', 'modify', 'perm', 'unique', 'UNIX.mode'] as const;
 
+/** The last second formatted by `timeVal` (entries of one directory often share it). */
+let lastSecond = NaN;
+let lastTimeVal = '';
+
 /** YYYYMMDDHHMMSS in UTC (RFC 3659 time-val), as MDTM and the modify fact use. */
 export function timeVal(date: Date): string {
-  return date.toISOString().replace(/[-:T]/g, '').slice(0, 14);
+  const second = Math.floor(date.getTime() / 1000);
+  if (second === lastSecond) return lastTimeVal;
+  const iso = date.toISOString(); // 2026-11-28T23:40:05.123Z (or +/-YYYYYY-... outside years 0-9999)
+  const text = iso.length === 24 ? iso.slice(0, 4) + iso.slice(5, 7) + iso.slice(8, 10) + iso.slice(11, 13) + iso.slice(14, 16) + iso.slice(17, 19) : iso.replace(/[-:T]/g, '').slice(0, 14);
+  if (Number.isFinite(second)) {
+    lastSecond = second;
+    lastTimeVal = text;
+  }
+  return text;
+}
+
+/**
+ * Permissions for the entries of one listed directory: when nothing below `dir` has rules of its own
+ * (`uniformBelow`), every entry has the permissions of `dir` itself, asked once per operation instead of
+ * several times per entry.
+ */
+export function permsWithin(perms: Permissions, dir: VirtualPath): Permissions {
+  if (!perms.uniformBelow?.(dir)) return perms;
+  const known = new Map<string, boolean>();
+  return {
+    allows(op) {
+      let ok = known.get(op);
+      if (ok === undefined) known.set(op, (ok = perms.allows(op, dir)));
+      return ok;
+    },
+    uniformBelow: () => true,
+  };
 }
 
 /** RFC 3659 7.5.5: what the user may do with the entry. */
