@@ -287,7 +287,7 @@ export class Runner {
   // ------------------------------------------------------------------ listing
   private async list(): Promise<void> {
     const f = await this.openRetry('list');
-    const res: Record<string, { verb: string; runs: { s: number; srv: number; cli: number }[]; lines: number }> = {};
+    const res: Record<string, { verb: string; runs: { s: number; srv: number; cli: number }[]; lines: number; baseRss: number; peakRss: number }> = {};
     try {
       if (this.tls) await f.protP();
       const feat = await f.cmd('FEAT');
@@ -300,15 +300,23 @@ export class Runner {
         const runs = [];
         let lines = 0;
         await f.transfer(`${verb} bench/list10k`, { secure: this.tls, countLines: true }); // warm-up (dentry cache)
-        for (let i = 0; i < this.c.reps; i++) {
-          const c0 = selfCpuSeconds();
-          const s0 = this.serverCpu();
-          const t0 = now();
-          const r = await f.transfer(`${verb} bench/list10k`, { secure: this.tls, countLines: true });
-          runs.push({ s: now() - t0, srv: this.serverCpu() - s0, cli: selfCpuSeconds() - c0 });
-          lines = r.lines;
+        const baseRss = proc.treeMem(this.t.pids).rss;
+        let peakRss = baseRss;
+        // The server's RSS while it lists, sampled (a listing must stream in bounded memory).
+        const sampler = setInterval(() => (peakRss = Math.max(peakRss, proc.treeRss(this.t.pids))), 50);
+        try {
+          for (let i = 0; i < this.c.reps; i++) {
+            const c0 = selfCpuSeconds();
+            const s0 = this.serverCpu();
+            const t0 = now();
+            const r = await f.transfer(`${verb} bench/list10k`, { secure: this.tls, countLines: true });
+            runs.push({ s: now() - t0, srv: this.serverCpu() - s0, cli: selfCpuSeconds() - c0 });
+            lines = r.lines;
+          }
+        } finally {
+          clearInterval(sampler);
         }
-        res[key] = { verb, runs, lines };
+        res[key] = { verb, runs, lines, baseRss, peakRss };
       }
       await f.quit();
     } catch (e) {
@@ -323,6 +331,8 @@ export class Runner {
       out(`${k}_client_cpu_s`, fmt(median(r.runs.map((x) => x.cli)), 3));
       out(`${k}_cmd`, r.verb);
       out(`${k}_lines`, r.lines);
+      out(`${k}_rss_before_KiB`, r.baseRss);
+      out(`${k}_peak_rss_KiB`, r.peakRss);
       if (r.lines !== this.c.listN) log(`${key} ${this.mode} (${r.verb}): ${r.lines} lines, expected ${this.c.listN}`);
       log(`${key} ${this.mode} (${r.verb}): ${fmt(median(r.runs.map((x) => x.s)), 4)} s, ${r.lines} lines`);
     }
