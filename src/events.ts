@@ -20,6 +20,7 @@ export interface TransferInfo extends SessionInfo {
   secure: boolean;
 }
 
+/** The server's events and their arguments: `server.on(name, (...args) => ...)`. Merged with the operations events below. */
 export interface ServerEventMap {
   connect: [SessionInfo];
   login: [SessionInfo & { user: string }];
@@ -103,6 +104,7 @@ export interface LoginAttemptEvent extends SessionInfo {
   banStarted?: boolean;
 }
 
+/** The server's operations events (logs, metrics, xferlog, hooks), merged into the events above. */
 export interface ServerEventMap {
   command: [CommandEvent];
   'transfer-end': [TransferEndEvent];
