@@ -91,6 +91,19 @@ interface ActiveConfig {
   proxies: TrustedProxies;
 }
 
+/**
+ * Sessions held by other processes serving the same ports (the other workers of a cluster, see
+ * src/cluster/), counted in the session caps. Read at each admission and login.
+ */
+export interface PeerSessions {
+  /** Their open sessions. */
+  readonly sessions: number;
+  /** Their sessions from `address`. */
+  sessionsFrom(address: string): number;
+  /** Their sessions logged in as `user`. */
+  userSessions(user: string): number;
+}
+
 export class FtpServer implements ServerCore {
   readonly events: ServerEvents;
   readonly registry: CommandRegistry;
@@ -109,9 +122,12 @@ export class FtpServer implements ServerCore {
     return this.gate.throttle;
   }
 
-  /** Sessions logged in as `user` right now. */
+  /** Sessions of the other workers of a cluster (undefined: this process is alone). */
+  peers: PeerSessions | undefined;
+
+  /** Sessions logged in as `user` right now (those of the other workers of a cluster included). */
   userSessions(user: string): number {
-    let n = 0;
+    let n = this.peers?.userSessions(user) ?? 0;
     for (const conn of this.sessions.values()) if (conn.session.user?.name === user) n++;
     return n;
   }
@@ -271,7 +287,8 @@ export class FtpServer implements ServerCore {
    * or greeting byte by the access lists, bans and session caps; else its session starts.
    */
   private admit(socket: Socket, implicit: boolean, address: string, peer: ConnectionPeer | undefined): void {
-    const refusal = this.gate.admit(address, this.sessions.size);
+    const { peers } = this;
+    const refusal = this.gate.admit(address, this.sessions.size + (peers?.sessions ?? 0), peers?.sessionsFrom(address) ?? 0);
     if (refusal) {
       refuse(socket, refusal, implicit);
       return;

@@ -91,6 +91,8 @@ export interface FtpsdOptions {
   nodeArgs?: string[];
   /** ftpsd's entry point (default: this repository's dist/cli/main.js), e.g. another build for an A/B run. */
   main?: string;
+  /** Worker processes (FTPSD_WORKERS: a number or auto); default: BENCH_WORKERS, else 1. */
+  workers?: string;
 }
 
 /**
@@ -124,7 +126,10 @@ async function spawnFtpsd(o: FtpsdOptions, configFile: string): Promise<Target> 
   // A --user flag replaces the config file's users.
   if (!o.argon2Hash) args.push('--user', `${o.user}:${o.pass}`);
   args.push('--tls-required', 'off', '--cert', o.cert, '--key', o.key, '--pasv-ports', o.pasvPorts, '--log-level', o.logLevel ?? 'warn');
-  const child = spawn(process.execPath, args, { cwd: o.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+  // One process by default (figures per process, like the single-process anchors); BENCH_WORKERS
+  // (a number or auto) runs ftpsd's cluster mode, whose whole process tree is measured from this pid.
+  const env = { ...process.env, FTPSD_WORKERS: o.workers ?? process.env.BENCH_WORKERS ?? '1' };
+  const child = spawn(process.execPath, args, { cwd: o.cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
   const port = await new Promise<number>((resolve, reject) => {
     let text = '';
     let err = '';

@@ -70,6 +70,18 @@ export class LoginThrottle {
     trim(this.failures, this.policy.maxEntries);
   }
 
+  /**
+   * Bans `address` until `until` (a ban started elsewhere: another worker of a cluster); a ban already
+   * in force that ends later stays as it is.
+   */
+  impose(address: string, until: number): void {
+    if (until <= this.now() || (this.bans.get(address) ?? 0) >= until) return;
+    this.bans.delete(address);
+    this.bans.set(address, until);
+    this.failures.delete(address);
+    trim(this.bans, this.policy.maxEntries);
+  }
+
   /** Lifts a ban and forgets the address's failures (for operators). */
   unban(address: string): void {
     this.bans.delete(address);

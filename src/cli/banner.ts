@@ -17,6 +17,8 @@ export interface BannerInput {
   certificate: Certificate;
   /** Where /metrics is served, when on. */
   metrics?: AddressInfo | undefined;
+  /** Worker processes (cluster mode), when more than one. */
+  workers?: number;
 }
 
 const CERT_SOURCE = {
@@ -45,6 +47,7 @@ export function formatBanner(input: BannerInput): string {
   lines.push(`tls:         required: ${config.tlsRequired}, session reuse: ${config.sessionReuse}`);
   lines.push(`certificate: ${certificate.certPath} (${CERT_SOURCE[certificate.source]})`);
   lines.push(`fingerprint: SHA-256 ${certificate.fingerprint256}`);
+  if (input.workers !== undefined && input.workers > 1) lines.push(`workers:     ${input.workers} processes (passive ports split between them)`);
   if (input.metrics) lines.push(`metrics:     http://${formatAddress(input.metrics.address, input.metrics.port)}/metrics`);
   const example = tryCommand(input);
   if (example) lines.push(`try:         ${example}`);

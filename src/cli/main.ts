@@ -13,7 +13,7 @@ import { checkConfigCommand } from './check-config.js';
 import { EXIT_USAGE, UsageError, exitCodeOf, oneLine, reportError } from './exit.js';
 import { genCertCommand, type GenCertFlags } from './gen-cert.js';
 import { hashPasswordCommand } from './hash-password.js';
-import { serve } from './serve.js';
+import { serveCommand } from '../cluster/launch.js';
 
 const version = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
@@ -56,6 +56,7 @@ function buildProgram(): Command {
     .option('--watch-config', `reload the config file when it changes, as on SIGHUP${env(ENV.watchConfig)}`)
     .option('--run-as-user <name|uid>', `after binding the ports and reading the certificate, switch to this user${env(ENV.runAsUser)}`)
     .option('--run-as-group <name|gid>', `with --run-as-user: this group instead of the user's primary group${env(ENV.runAsGroup)}`)
+    .option('--workers <n|auto>', `worker processes sharing the ports (cluster mode); 1: a single process (default: auto, one per core)${env(ENV.workers)}`)
     // `serve` is the default command, so `ftpsd frob` arrives here as an argument.
     .argument('[unexpected...]')
     .usage('[options]')
@@ -63,7 +64,7 @@ function buildProgram(): Command {
       if (unexpected.length > 0) {
         throw new UsageError(`unknown command '${unexpected[0]}' (commands: serve, hash-password, gen-cert, check-config)`);
       }
-      await serve(flags, { version });
+      await serveCommand(flags, { version });
     });
 
   program

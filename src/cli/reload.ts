@@ -46,6 +46,8 @@ export interface ConfigReloaderOptions {
   debounceMs?: number;
   /** The current time (tests). */
   now?: () => Date;
+  /** A cluster worker's share of each loaded config (src/cluster/worker.ts); throws a ConfigError. */
+  adjust?: (config: ResolvedConfig) => ResolvedConfig;
 }
 
 /** Options a running process keeps until it restarts. */
@@ -53,6 +55,7 @@ const RESTART_ONLY: readonly (keyof ResolvedConfig)[] = [
   'listen',
   'implicitListen',
   'runAs',
+  'workers',
   'logFormat',
   'metricsListen',
   'xferlog',
@@ -128,10 +131,11 @@ export class ConfigReloader {
 
   private async apply(reason: string, file: string): Promise<ConfigReloadResult> {
     const previous = this.current.config;
-    const loaded = await loadConfig(this.source.flags, {
+    const read = await loadConfig(this.source.flags, {
       env: this.source.env,
       ...(previous.generatedPassword !== undefined ? { generatedPassword: previous.generatedPassword } : {}),
     });
+    const loaded = this.options.adjust ? this.options.adjust(read) : read;
     const { changed, restartNeeded } = diff(previous, loaded);
     // What needs a restart stays as it is, so the config in force describes the process.
     const config: ResolvedConfig = { ...loaded };

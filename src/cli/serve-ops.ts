@@ -49,7 +49,8 @@ export function drainMs(config: Pick<ResolvedConfig, 'hookDelivery'>): number {
   return config.hookDelivery.drainMs ?? DEFAULT_DRAIN_MS;
 }
 
-function opsError(err: unknown, config: OpsConfig): Error {
+/** An operations start-up error as one line naming what failed. */
+export function opsError(err: unknown, config: Pick<OpsConfig, 'metricsListen' | 'xferlog'>): Error {
   const e = err as NodeJS.ErrnoException;
   const why =
     e.code === 'EADDRINUSE'

@@ -20,16 +20,35 @@ import { ConfigReloader } from './reload.js';
 import { dropPrivileges, handOver, resolveIdentity, RunAsError, type Identity } from './run-as.js';
 import { ConfigError } from '../config/errors.js';
 import type { Operations } from '../ops/index.js';
+import type { ResolvedConfig } from '../config/load.js';
 
 export interface ServeContext {
   version: string;
   env?: NodeJS.ProcessEnv;
   stdout?: NodeJS.WritableStream;
+  /** Set in a worker of cluster mode (src/cluster/worker.ts): what differs from a single process. */
+  worker?: ServeWorker;
+}
+
+/** How a cluster worker's `serve` differs: its share of the config, no banner, stopped by the primary. */
+export interface ServeWorker {
+  /** Fields added to every log line (the worker's number and pid). */
+  logFields: Record<string, unknown>;
+  /** The default account's password as the primary generated it (all workers share it). */
+  generatedPassword: string | undefined;
+  /** This worker's share of a loaded config (at start and at each reload); throws a ConfigError. */
+  adjust(config: ResolvedConfig): ResolvedConfig;
+  /** Once listening, instead of the banner. */
+  ready(server: FtpServer, ops: Operations, addresses: Awaited<ReturnType<FtpServer['listen']>>): void;
+  /** Registers the graceful stop, for the primary's shutdown message. */
+  onStop(stop: () => void): void;
 }
 
 /** Starts the server; resolves once it listens (the process then lives until a signal). */
 export async function serve(flags: CliFlags, ctx: ServeContext): Promise<FtpServer> {
-  const loaded = await loadConfig(flags, ctx.env ? { env: ctx.env } : {});
+  const generatedPassword = ctx.worker?.generatedPassword;
+  const read = await loadConfig(flags, { ...(ctx.env ? { env: ctx.env } : {}), ...(generatedPassword !== undefined ? { generatedPassword } : {}) });
+  const loaded = ctx.worker ? ctx.worker.adjust(read) : read;
   const config = {
     ...loaded,
     listen: await withIpv4Fallback(loaded.listen),
@@ -37,7 +56,9 @@ export async function serve(flags: CliFlags, ctx: ServeContext): Promise<FtpServ
   };
   // Synchronous, so log lines and the banner (both on stdout) never interleave mid-line.
   const stdout = pino.destination({ dest: 1, sync: true }) as unknown as NodeJS.WritableStream;
-  const logger = createLogger(config.logLevel, serveLogDestination(config, stdout, ctx.env ?? process.env));
+  const root = createLogger(config.logLevel, serveLogDestination(config, stdout, ctx.env ?? process.env));
+  // A worker's lines say which worker (and process) wrote them.
+  const logger = ctx.worker ? root.child(ctx.worker.logFields) : root;
   // A user that does not exist is a config error, found before anything starts.
   const identity = config.runAs ? runAsIdentity(config.runAs) : undefined;
   const { options, certificate, created } = await toServerOptions(config, logger);
@@ -62,9 +83,11 @@ export async function serve(flags: CliFlags, ctx: ServeContext): Promise<FtpServ
   reloader.setCurrent(certificate);
   await reloader.watch();
   const env = ctx.env ?? process.env;
-  const configReloader = new ConfigReloader(server, reloader, { flags, env }, { config: loaded, certificate }, logger);
+  const adjust = ctx.worker?.adjust;
+  const configReloader = new ConfigReloader(server, reloader, { flags, env }, { config: loaded, certificate }, logger, adjust ? { adjust } : {});
   if (config.watchConfig) await configReloader.watch();
-  handleSignals(server, configReloader, logger, () => ops.close(drainMs(config)));
+  const stop = handleSignals(server, configReloader, logger, () => ops.close(drainMs(config)));
+  ctx.worker?.onStop(stop);
   // Last privileged step: everything is bound and read; from here on ftpsd runs as the runAs user.
   if (identity) {
     try {
@@ -77,6 +100,10 @@ export async function serve(flags: CliFlags, ctx: ServeContext): Promise<FtpServ
     logger.info({ user: identity.name ?? identity.uid, uid: identity.uid, gid: identity.gid }, 'running as an unprivileged user');
   } else if (process.geteuid?.() === 0) {
     logger.info({}, 'running as root: set runAs (--run-as-user) to switch to an unprivileged user after binding');
+  }
+  if (ctx.worker) {
+    ctx.worker.ready(server, ops, addresses);
+    return server;
   }
   (ctx.stdout ?? process.stdout).write(
     formatBanner({ version: ctx.version, explicit: addresses.explicit, implicit: addresses.implicit, config, certificate, metrics: ops.metricsAddress }),
@@ -95,7 +122,8 @@ function runAsIdentity(runAs: { user: string; group?: string }): Identity {
   }
 }
 
-function handleSignals(server: FtpServer, reloader: { reload(reason: string): Promise<unknown>; close(): void }, logger: ReturnType<typeof createLogger>, closeOps: () => Promise<void>): void {
+/** Installs the signal handlers; returns the graceful stop (a no-op once stopping), for cluster workers. */
+function handleSignals(server: FtpServer, reloader: { reload(reason: string): Promise<unknown>; close(): void }, logger: ReturnType<typeof createLogger>, closeOps: () => Promise<void>): () => void {
   process.on('SIGHUP', () => void reloader.reload('SIGHUP'));
   let stopping = false;
   const stop = (signal: NodeJS.Signals) => {
@@ -117,6 +145,9 @@ function handleSignals(server: FtpServer, reloader: { reload(reason: string): Pr
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
+  return () => {
+    if (!stopping) stop('SIGTERM');
+  };
 }
 
 /** `cannot listen on 127.0.0.1:2121: address already in use`. */

@@ -19,6 +19,7 @@ import { checkAdvertisedPorts, type PasvAddressRule } from '../data/pasv-address
 import { pickUserPolicy, type UserPolicy } from './user-policy.js';
 import { ConfigError, type ConfigIssue } from './errors.js';
 import { readConfigFile } from './file.js';
+import { workerCount } from './cluster-schema.js';
 import { parseListenAddress } from './listen-address.js';
 import { ENV, envLayer, fileLayer, flagLayer, type CliFlags, type Layer, type Password } from './sources.js';
 
@@ -56,6 +57,8 @@ export interface ResolvedConfig {
   proxyProtocol: string[];
   /** Reload when the config file changes. */
   watchConfig: boolean;
+  /** Worker processes of `ftpsd serve` (`auto` resolved to the number of cores); 1: no cluster. */
+  workers: number;
   /** Who to become after binding (`ftpsd serve`); undefined: stay. */
   runAs: { user: string; group?: string } | undefined;
   tlsRequired: TlsRequired;
@@ -165,6 +168,7 @@ function merge(layers: Layer[], env: NodeJS.ProcessEnv, cwd: string, configFile:
     pasvAdvertisedPorts,
     proxyProtocol: pick(layers, 'proxyProtocol') ?? [],
     watchConfig: pick(layers, 'watchConfig') ?? false,
+    workers: workerCount(pick(layers, 'workers')),
     runAs: runAsUser === undefined ? undefined : { user: runAsUser, ...(runAsGroup !== undefined ? { group: runAsGroup } : {}) },
     tlsRequired: pick(layers, 'tlsRequired') ?? DEFAULTS.tlsRequired,
     sessionReuse: pick(layers, 'sessionReuse') ?? DEFAULTS.sessionReuse,

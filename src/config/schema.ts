@@ -14,6 +14,7 @@ import { parseListenAddress, parsePortRange } from './listen-address.js';
 import { refineUserPolicy, uploadsSchema, userPolicyShape } from './user-policy.js';
 import { opsFields, opsSchemaShape } from './ops-schema.js';
 import { pasvAddressField, serviceFields, serviceSchemaShape } from './service-schema.js';
+import { clusterFields, clusterSchemaShape } from './cluster-schema.js';
 
 export const HASH_HINT = 'must be an argon2id hash (use: ftpsd hash-password)';
 const ARGON2ID = /^\$argon2id\$v=\d+\$m=\d+,t=\d+,p=\d+\$[A-Za-z0-9+/]+\$[A-Za-z0-9+/]+$/;
@@ -87,6 +88,7 @@ export const fields = {
   ),
   ...opsFields,
   ...serviceFields,
+  ...clusterFields,
 } as const;
 
 export const userName = text('a user name')
@@ -228,6 +230,7 @@ export const configSchema = z
         .describe('Login bans and access lists.'),
       ...opsSchemaShape,
       ...serviceSchemaShape,
+      ...clusterSchemaShape,
     },
     { error: 'the config file must be a mapping of options (key: value)' },
   )

@@ -18,6 +18,7 @@ import type { HookSpec } from '../ops/hooks.js';
 import type { LogFormat } from '../ops/log-format.js';
 import type { WebhookSpec } from '../ops/webhooks.js';
 import type { PasvAddressRule } from '../data/pasv-address.js';
+import type { WorkersSetting } from './cluster-schema.js';
 
 export type Password = { hash: string } | { plain: string };
 
@@ -37,6 +38,8 @@ export interface Layer {
   proxyProtocol?: string[];
   watchConfig?: boolean;
   runAs?: { user?: string; group?: string };
+  /** Cluster mode (config/cluster-schema.ts). */
+  workers?: WorkersSetting;
   tlsRequired?: TlsRequired;
   sessionReuse?: SessionReuse;
   logLevel?: LogLevel;
@@ -71,6 +74,7 @@ export interface CliFlags {
   watchConfig?: boolean;
   runAsUser?: string;
   runAsGroup?: string;
+  workers?: string;
   tlsRequired?: string;
   sessionReuse?: string;
   logLevel?: string;
@@ -119,6 +123,7 @@ export function fileLayer(file: ConfigFile, dir: string): Layer {
     pasvAdvertisedPorts: file.pasvAdvertisedPorts,
     proxyProtocol: file.proxyProtocol,
     watchConfig: file.watchConfig,
+    workers: file.workers,
     runAs: file.runAs && { user: file.runAs.user, ...(file.runAs.group !== undefined ? { group: file.runAs.group } : {}) },
     tlsRequired: file.tlsRequired,
     sessionReuse: file.sessionReuse,
@@ -161,6 +166,7 @@ export const ENV = {
   watchConfig: 'FTPSD_WATCH_CONFIG',
   runAsUser: 'FTPSD_RUN_AS_USER',
   runAsGroup: 'FTPSD_RUN_AS_GROUP',
+  workers: 'FTPSD_WORKERS',
 } as const;
 
 /** The environment's layer (empty variables count as unset); lists are comma-separated. */
@@ -183,6 +189,7 @@ export function envLayer(env: NodeJS.ProcessEnv, cwd: string, issues: ConfigIssu
     pasvAdvertisedPorts: check('pasvAdvertisedPorts', get(ENV.pasvAdvertisedPorts), ENV.pasvAdvertisedPorts, issues),
     proxyProtocol: check('proxyProtocol', one(list(ENV.proxyProtocol)), ENV.proxyProtocol, issues),
     watchConfig: check('watchConfig', get(ENV.watchConfig), ENV.watchConfig, issues),
+    workers: check('workers', get(ENV.workers), ENV.workers, issues),
     runAs: runAsUser !== undefined || runAsGroup !== undefined ? compact({ user: runAsUser, group: runAsGroup }) : undefined,
     listen: check('listen', one(list(ENV.listen)), ENV.listen, issues),
     implicitListen: check('implicitListen', one(list(ENV.implicitListen)), ENV.implicitListen, issues),
@@ -219,6 +226,7 @@ export function flagLayer(flags: CliFlags, cwd: string, issues: ConfigIssue[]): 
     pasvAdvertisedPorts: check('pasvAdvertisedPorts', flags.pasvAdvertisedPorts, '--pasv-advertised-ports', issues),
     proxyProtocol: check('proxyProtocol', one(flags.proxyProtocol), '--proxy-protocol', issues),
     watchConfig: flags.watchConfig ? true : undefined,
+    workers: check('workers', flags.workers, '--workers', issues),
     runAs: flags.runAsUser !== undefined || flags.runAsGroup !== undefined
       ? compact({
           user: check('runAsUser', flags.runAsUser, '--run-as-user', issues),

@@ -14,12 +14,15 @@ import type { Logger } from '../logger.js';
 import { silentLogger } from '../logger.js';
 import type { FtpMetrics } from './metrics.js';
 
+/** What the endpoint serves: an FtpMetrics, or the aggregate of a cluster's workers (src/cluster/). */
+export type MetricsView = Pick<FtpMetrics, 'metrics' | 'contentType' | 'shuttingDown'>;
+
 export class MetricsEndpoint {
   private readonly http: Server;
   private readonly sockets = new Set<Socket>();
 
   constructor(
-    private readonly metrics: FtpMetrics,
+    private readonly metrics: MetricsView,
     private readonly log: Logger = silentLogger,
   ) {
     this.http = createServer((req, res) => void this.handle(req, res));

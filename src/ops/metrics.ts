@@ -56,6 +56,8 @@ export class FtpMetrics {
       name: 'ftpsd_up',
       help: '1 while the server accepts connections, 0 once it is shutting down.',
       registers,
+      // Cluster mode sums the workers' metrics: up only while every worker is.
+      aggregator: 'min',
       collect() {
         this.set(self.shuttingDown ? 0 : 1);
       },

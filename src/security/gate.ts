@@ -70,10 +70,11 @@ export class ConnectionGate {
 
   /**
    * Admits a new connection from `address` (canonical form) while `sessions` are open, and counts it
-   * (call `release` when it ends), or says why not.
+   * (call `release` when it ends), or says why not. `others`: sessions from the same address held
+   * elsewhere (other workers of a cluster), counted in the per-address cap.
    */
-  admit(address: string, sessions: number): RefusalReason | undefined {
-    const reason = this.check(address, sessions);
+  admit(address: string, sessions: number, others = 0): RefusalReason | undefined {
+    const reason = this.check(address, sessions, others);
     if (reason) {
       this.logRefusal(reason, address);
       return reason;
@@ -93,12 +94,12 @@ export class ConnectionGate {
     return this.perAddress.get(address) ?? 0;
   }
 
-  private check(address: string, sessions: number): RefusalReason | undefined {
+  private check(address: string, sessions: number, others: number): RefusalReason | undefined {
     const { limits } = this.settings;
     if (!this.access.allows(address)) return 'denied';
     if (this.throttle?.bannedUntil(address) !== undefined) return 'banned';
     if (sessions >= limits.maxSessions) return 'server-full';
-    if (this.sessionsFrom(address) >= limits.maxSessionsPerAddress) return 'address-full';
+    if (this.sessionsFrom(address) + others >= limits.maxSessionsPerAddress) return 'address-full';
     return undefined;
   }
 

@@ -46,6 +46,12 @@ export interface RunOptions {
   input?: string;
   /** Working directory; default: the system temp dir (so nothing lands in the repo). */
   cwd?: string;
+  /**
+   * `Served.start` runs a single process (FTPSD_WORKERS=1: in-process state, one pid, SIGHUP to the
+   * process that serves) unless this is set or `env` names FTPSD_WORKERS; then ftpsd's default applies
+   * (one worker per core).
+   */
+  defaultWorkers?: boolean;
 }
 
 /** Runs ftpsd to completion (commands that exit by themselves). */
@@ -122,7 +128,8 @@ export class Served {
 
   /** Starts ftpsd and resolves when the banner is out; rejects with the output if it exits first. */
   static async start(args: string[], options: RunOptions = {}): Promise<Served> {
-    const child = spawn(process.execPath, [MAIN, ...args], { cwd: options.cwd ?? tmpdir(), env: cleanEnv(options.env), stdio: 'pipe' });
+    const workers: Record<string, string> = options.defaultWorkers ? {} : { FTPSD_WORKERS: '1' };
+    const child = spawn(process.execPath, [MAIN, ...args], { cwd: options.cwd ?? tmpdir(), env: cleanEnv({ ...workers, ...options.env }), stdio: 'pipe' });
     live.add(child);
     const output = { stdout: '', stderr: '' };
     child.stdout.setEncoding('utf8').on('data', (d: string) => (output.stdout += d));

@@ -15,7 +15,8 @@ afterAll(removeTempDirs);
 describe('ftpsd serve', () => {
   it('prints a banner with real ports; the printed password logs in over explicit and implicit FTPS', async () => {
     const dir = await tempDir();
-    const ftpd = await Served.start(loopbackArgs(dir));
+    // The default number of workers (one per core): the banner is printed once, with the shared ports.
+    const ftpd = await Served.start(loopbackArgs(dir), { defaultWorkers: true });
     const b = ftpd.banner;
     expect(b.explicit).toEqual([{ host: '127.0.0.1', port: expect.any(Number) }]);
     expect(b.implicit).toEqual([{ host: '127.0.0.1', port: expect.any(Number) }]);
@@ -46,6 +47,7 @@ describe('ftpsd serve', () => {
     const end = await ftpd.stop('SIGTERM');
     expect(end.code).toBe(0);
     expect(end.signal).toBeNull();
+    expect(end.stdout.match(/^listening: explicit FTPS on /gm)).toHaveLength(1);
   });
 
   it('generates the certificate once (key mode 0600) and reuses it on the next start', async () => {

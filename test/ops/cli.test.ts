@@ -163,7 +163,8 @@ function runToEnd(args: string[]): Promise<{ code: number | null; stderr: string
 /** Runs ftpsd under script(1), on a pseudo-terminal, until its banner; then stops it and returns the output. */
 async function onTerminal(args: string[]): Promise<string> {
   const command = ['exec', process.execPath, MAIN, ...args].map((w) => `'${w.replace(/'/g, `'\\''`)}'`).join(' ').replace(/^'exec'/, 'exec');
-  const script = spawn('script', ['-qefc', command, '/dev/null'], { env: cleanEnv({ TERM: 'xterm' }), stdio: ['pipe', 'pipe', 'pipe'] });
+  // One process: script's only child is the server whose lines are checked.
+  const script = spawn('script', ['-qefc', command, '/dev/null'], { env: cleanEnv({ TERM: 'xterm', FTPSD_WORKERS: '1' }), stdio: ['pipe', 'pipe', 'pipe'] });
   let out = '';
   script.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
   const closed = new Promise<void>((r) => script.once('close', () => r()));

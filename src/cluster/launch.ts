@@ -1,0 +1,29 @@
+/**
+ * `ftpsd serve` with cluster mode: `workers` 1 is the single process of src/cli/serve.ts exactly; more
+ * starts the primary (primary.ts), and a process forked by it runs as a worker (worker.ts). The config
+ * is loaded and checked before anything forks, so a bad flag or file fails as it always did (one line,
+ * exit code 2).
+ */
+import cluster from 'node:cluster';
+import { loadConfig, type CliFlags } from '../config/load.js';
+import { UsageError } from '../cli/exit.js';
+import { serve, type ServeContext } from '../cli/serve.js';
+import { runPrimary, StartError } from './primary.js';
+import { runWorker } from './worker.js';
+
+/** Serves as a single process, the primary of a cluster, or one of its workers. */
+export async function serveCommand(flags: CliFlags, ctx: Pick<ServeContext, 'version' | 'env'>): Promise<void> {
+  if (cluster.isWorker) return runWorker(flags, ctx);
+  const config = await loadConfig(flags, ctx.env ? { env: ctx.env } : {});
+  if (config.workers <= 1) {
+    await serve(flags, ctx);
+    return;
+  }
+  try {
+    await runPrimary(flags, ctx, config);
+  } catch (err) {
+    // A worker's start-up error reads (and exits) as it would in a single process.
+    if (err instanceof StartError) throw err.exitCode === 2 ? new UsageError(err.message) : new Error(err.message);
+    throw err;
+  }
+}

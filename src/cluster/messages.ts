@@ -1,0 +1,56 @@
+/**
+ * The IPC messages between the cluster's primary and its workers (plain JSON over the cluster channel).
+ * Every message has `ftpsd: 1` so that other messages on the channel are ignored, and is checked by
+ * shape before use.
+ */
+
+/** Sessions of one worker: totals, by client address and by logged-in user. */
+export interface SessionSnapshot {
+  sessions: number;
+  addresses: [string, number][];
+  users: [string, number][];
+}
+
+/** The addresses a worker listens on (port 0 resolved), for the banner. */
+export interface ListeningReport {
+  explicit: { address: string; family: string; port: number }[];
+  implicit: { address: string; family: string; port: number }[];
+}
+
+/** Worker to primary. */
+export type WorkerMessage =
+  | { ftpsd: 1; type: 'hello' }
+  | { ftpsd: 1; type: 'listening'; addresses: ListeningReport }
+  | { ftpsd: 1; type: 'fatal'; message: string; exitCode: number }
+  | { ftpsd: 1; type: 'sessions'; snapshot: SessionSnapshot }
+  | { ftpsd: 1; type: 'failure'; address: string }
+  | { ftpsd: 1; type: 'ban'; address: string; until: number }
+  | { ftpsd: 1; type: 'metrics'; id: number; metrics: unknown };
+
+/** Primary to worker. */
+export type PrimaryMessage =
+  | { ftpsd: 1; type: 'init'; index: number; count: number; generatedPassword?: string; metrics: boolean }
+  | { ftpsd: 1; type: 'sessions'; from: number; snapshot: SessionSnapshot }
+  | { ftpsd: 1; type: 'failure'; address: string }
+  | { ftpsd: 1; type: 'ban'; address: string; until: number }
+  | { ftpsd: 1; type: 'metrics-request'; id: number }
+  | { ftpsd: 1; type: 'shutdown' };
+
+/** An empty snapshot (a worker that is gone). */
+export const NO_SESSIONS: SessionSnapshot = { sessions: 0, addresses: [], users: [] };
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null;
+}
+
+/** The message if `v` is one of ours (by its marker and type), else undefined. */
+export function ourMessage<T extends { type: string }>(v: unknown): T | undefined {
+  return isObject(v) && v.ftpsd === 1 && typeof v.type === 'string' ? (v as unknown as T) : undefined;
+}
+
+/** A snapshot from the channel, or an empty one when it is malformed. */
+export function checkedSnapshot(v: unknown): SessionSnapshot {
+  if (!isObject(v) || typeof v.sessions !== 'number' || !Array.isArray(v.addresses) || !Array.isArray(v.users)) return NO_SESSIONS;
+  const pairs = (a: unknown[]) => a.filter((p): p is [string, number] => Array.isArray(p) && typeof p[0] === 'string' && typeof p[1] === 'number');
+  return { sessions: v.sessions, addresses: pairs(v.addresses), users: pairs(v.users) };
+}

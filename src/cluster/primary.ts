@@ -1,0 +1,277 @@
+/**
+ * The primary of cluster mode (`ftpsd serve --workers N`, N > 1): it checks the config as a single
+ * process would (so errors read the same and exit with the same codes), prepares the certificate and
+ * directories, forks N workers (src/cluster/worker.ts) and prints the banner once all of them listen.
+ * The control listeners are shared through node:cluster (the primary accepts and hands connections round
+ * robin); each worker binds its own passive ports (its slice: port-slices.ts).
+ *
+ * It relays what must be process-wide (failed logins, bans, session counts; see worker.ts), serves
+ * `/metrics` summed over the workers (cluster-metrics.ts), forwards SIGHUP and SIGUSR1 to the workers,
+ * stops them all gracefully on SIGINT/SIGTERM (a second signal kills them), and replaces a worker that
+ * dies, with a growing delay. If workers keep dying before they listen, it stops and exits with 1;
+ * a worker that fails during the first start stops everything with that worker's error and exit code.
+ */
+import cluster, { type Worker } from 'node:cluster';
+import type { AddressInfo } from 'node:net';
+import { pino } from 'pino';
+import type { Certificate } from '../config/certificate.js';
+import type { CliFlags, ResolvedConfig } from '../config/load.js';
+import { toServerOptions } from '../config/server-options.js';
+import { ConfigError } from '../config/errors.js';
+import { DEFAULTS } from '../config/defaults.js';
+import { createLogger, type Logger } from '../logger.js';
+import { MetricsEndpoint } from '../ops/metrics-endpoint.js';
+import { formatBanner } from '../cli/banner.js';
+import { drainMs, opsError, serveLogDestination } from '../cli/serve-ops.js';
+import { handOver, resolveIdentity, RunAsError } from '../cli/run-as.js';
+import { ClusterMetrics, MetricsRequests } from './cluster-metrics.js';
+import { NO_SESSIONS, checkedSnapshot, ourMessage, type ListeningReport, type PrimaryMessage, type WorkerMessage } from './messages.js';
+import { workerShare } from './worker.js';
+
+/** Replacements that die before listening, in a row, before the primary gives up. */
+const MAX_START_FAILURES = 5;
+/** Restart delays: 100 ms doubling to 10 s, back to 100 ms once a worker ran for a minute. */
+const RESTART_MIN_MS = 100;
+const RESTART_MAX_MS = 10_000;
+const STABLE_MS = 60_000;
+/** Bans remembered for replacement workers. */
+const MAX_BANS = 100_000;
+
+interface Slot {
+  index: number;
+  worker: Worker | undefined;
+  ready: boolean;
+  startedAt: number;
+  /** Consecutive quick deaths (for the restart delay). */
+  crashes: number;
+  fatal: { message: string; exitCode: number } | undefined;
+}
+
+/** Runs the primary; resolves once every worker listens (the process lives until a signal). */
+export async function runPrimary(flags: CliFlags, ctx: { version: string; env?: NodeJS.ProcessEnv }, config: ResolvedConfig): Promise<void> {
+  const env = ctx.env ?? process.env;
+  const stdout = pino.destination({ dest: 1, sync: true }) as unknown as NodeJS.WritableStream;
+  const logger = createLogger(config.logLevel, serveLogDestination(config, stdout, env)).child({ pid: process.pid, role: 'primary' });
+  // What a single process would refuse is refused here, before any fork.
+  for (let i = 0; i < config.workers; i++) workerShare(config, i, config.workers);
+  let identity: ReturnType<typeof resolveIdentity> | undefined;
+  try {
+    identity = config.runAs ? resolveIdentity(config.runAs.user, config.runAs.group) : undefined;
+  } catch (err) {
+    if (err instanceof RunAsError) throw ConfigError.of('runAs', err.message.replace(/^runAs: /, ''));
+    throw err;
+  }
+  const { certificate, created } = await toServerOptions(config, logger);
+  if (identity) await handOver(created, identity);
+  if (certificate.source === 'generated' && !config.tls) logger.info({ path: certificate.certPath }, 'generated a self-signed certificate');
+  void flags;
+  await new Primary(config, logger, ctx.version, certificate).start();
+}
+
+class Primary {
+  private readonly slots: Slot[];
+  private readonly bans = new Map<string, number>();
+  private readonly snapshots = new Map<number, unknown>();
+  private readonly requests = new MetricsRequests();
+  private readonly metrics: ClusterMetrics | undefined;
+  private endpoint: MetricsEndpoint | undefined;
+  private metricsAddress: AddressInfo | undefined;
+  private announced = false;
+  private stopping = false;
+  private startFailures = 0;
+  private exitCode = 0;
+  private addresses: ListeningReport | undefined;
+  private started: { resolve: () => void; reject: (err: Error) => void } | undefined;
+
+  constructor(
+    private readonly config: ResolvedConfig,
+    private readonly log: Logger,
+    private readonly version: string,
+    private readonly certificate: Certificate,
+  ) {
+    this.slots = Array.from({ length: config.workers }, (_, index) => ({ index, worker: undefined, ready: false, startedAt: 0, crashes: 0, fatal: undefined }));
+    if (config.metricsListen) this.metrics = new ClusterMetrics(() => this.requests.ask((id) => this.broadcast({ ftpsd: 1, type: 'metrics-request', id })));
+  }
+
+  async start(): Promise<void> {
+    if (this.metrics && this.config.metricsListen) {
+      this.endpoint = new MetricsEndpoint(this.metrics, this.log);
+      try {
+        this.metricsAddress = await this.endpoint.listen(this.config.metricsListen);
+      } catch (err) {
+        throw opsError(err, this.config);
+      }
+    }
+    this.handleSignals();
+    const ready = new Promise<void>((resolve, reject) => (this.started = { resolve, reject }));
+    for (const slot of this.slots) this.fork(slot);
+    await ready;
+  }
+
+  private fork(slot: Slot): void {
+    const worker = cluster.fork();
+    Object.assign(slot, { worker, ready: false, startedAt: Date.now(), fatal: undefined });
+    worker.on('error', (err) => this.log.warn({ worker: slot.index + 1, err: err.message }, 'worker channel error'));
+    worker.on('message', (raw: unknown) => this.onMessage(slot, worker, raw));
+    worker.on('exit', (code, signal) => this.onExit(slot, worker, code, signal));
+  }
+
+  private send(worker: Worker | undefined, message: PrimaryMessage): boolean {
+    if (!worker?.isConnected()) return false;
+    try {
+      worker.send(message, undefined, () => {});
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Sends to every listening worker but `except`; returns how many it reached. */
+  private broadcast(message: PrimaryMessage, except?: Slot): number {
+    let n = 0;
+    for (const slot of this.slots) if (slot !== except && slot.ready && this.send(slot.worker, message)) n++;
+    return n;
+  }
+
+  private onMessage(slot: Slot, worker: Worker, raw: unknown): void {
+    const m = ourMessage<WorkerMessage>(raw);
+    if (!m || slot.worker !== worker) return;
+    switch (m.type) {
+      case 'hello':
+        this.send(worker, { ftpsd: 1, type: 'init', index: slot.index, count: this.slots.length, metrics: this.metrics !== undefined, ...(this.config.generatedPassword !== undefined ? { generatedPassword: this.config.generatedPassword } : {}) });
+        return;
+      case 'listening':
+        return this.onListening(slot, worker, m.addresses);
+      case 'fatal':
+        slot.fatal = { message: String(m.message), exitCode: m.exitCode === 2 ? 2 : 1 };
+        return;
+      case 'sessions': {
+        const snapshot = checkedSnapshot(m.snapshot);
+        this.snapshots.set(slot.index, snapshot);
+        this.broadcast({ ftpsd: 1, type: 'sessions', from: slot.index, snapshot }, slot);
+        return;
+      }
+      case 'failure':
+        if (typeof m.address === 'string') this.broadcast({ ftpsd: 1, type: 'failure', address: m.address }, slot);
+        return;
+      case 'ban':
+        if (typeof m.address !== 'string' || typeof m.until !== 'number') return;
+        this.rememberBan(m.address, m.until);
+        this.broadcast({ ftpsd: 1, type: 'ban', address: m.address, until: m.until }, slot);
+        return;
+      case 'metrics':
+        this.requests.answer(m.id, m.metrics);
+        return;
+      default:
+        return;
+    }
+  }
+
+  private onListening(slot: Slot, worker: Worker, addresses: ListeningReport): void {
+    slot.ready = true;
+    this.addresses ??= addresses;
+    // What the other workers hold now: their sessions and the bans in force.
+    for (const [from, snapshot] of this.snapshots) if (from !== slot.index) this.send(worker, { ftpsd: 1, type: 'sessions', from, snapshot: checkedSnapshot(snapshot) });
+    const now = Date.now();
+    for (const [address, until] of this.bans) if (until > now) this.send(worker, { ftpsd: 1, type: 'ban', address, until });
+    if (this.announced) {
+      this.startFailures = 0;
+      this.log.info({ worker: slot.index + 1, workerPid: worker.process.pid }, 'worker replaced');
+      return;
+    }
+    if (!this.slots.every((s) => s.ready)) return;
+    this.announced = true;
+    this.log.info({ workers: this.slots.length, workerPids: this.slots.map((s) => s.worker?.process.pid) }, 'cluster ready');
+    process.stdout.write(
+      formatBanner({ version: this.version, explicit: this.addresses.explicit, implicit: this.addresses.implicit, config: this.config, certificate: this.certificate, metrics: this.metricsAddress, workers: this.slots.length }),
+    );
+    this.started?.resolve();
+  }
+
+  private rememberBan(address: string, until: number): void {
+    if ((this.bans.get(address) ?? 0) >= until) return;
+    this.bans.delete(address);
+    this.bans.set(address, until);
+    const now = Date.now();
+    for (const [a, u] of this.bans) {
+      if (this.bans.size <= MAX_BANS && u > now) break;
+      this.bans.delete(a);
+    }
+  }
+
+  private onExit(slot: Slot, worker: Worker, code: number | null, signal: string | null): void {
+    if (slot.worker !== worker) return;
+    const wasReady = slot.ready;
+    Object.assign(slot, { worker: undefined, ready: false });
+    if (this.snapshots.delete(slot.index)) this.broadcast({ ftpsd: 1, type: 'sessions', from: slot.index, snapshot: NO_SESSIONS });
+    if (this.stopping) return this.exitWhenAllGone(code === 0 ? 0 : 1);
+    const why = slot.fatal?.message ?? `worker ${slot.index + 1} exited (${signal ?? `code ${code}`}) before it was ready`;
+    if (!this.announced) return this.fail(new StartError(why, slot.fatal?.exitCode ?? 1));
+    const ranFor = Date.now() - slot.startedAt;
+    slot.crashes = ranFor >= STABLE_MS ? 0 : slot.crashes + 1;
+    if (!wasReady && ++this.startFailures >= MAX_START_FAILURES) {
+      this.log.error({ worker: slot.index + 1, error: why }, 'workers keep failing at start; stopping');
+      process.stderr.write(`error: workers keep failing at start: ${why}\n`);
+      return this.stop('SIGTERM', 1);
+    }
+    const delay = Math.min(RESTART_MIN_MS * 2 ** Math.max(slot.crashes - 1, 0), RESTART_MAX_MS);
+    this.log.error({ worker: slot.index + 1, workerPid: worker.process.pid, code, signal, restartInMs: delay }, 'worker exited; starting a new one');
+    setTimeout(() => {
+      if (!this.stopping) this.fork(slot);
+    }, delay);
+  }
+
+  /** A failure during the first start: stop the others, then reject with the worker's error. */
+  private fail(err: StartError): void {
+    this.stopping = true;
+    for (const slot of this.slots) slot.worker?.process.kill('SIGKILL');
+    this.started?.reject(err);
+  }
+
+  private handleSignals(): void {
+    const forward = (signal: NodeJS.Signals) => () => {
+      this.log.info({ signal, workers: this.slots.length }, 'forwarding the signal to the workers');
+      for (const slot of this.slots) slot.worker?.process.kill(signal);
+    };
+    process.on('SIGHUP', forward('SIGHUP'));
+    process.on('SIGUSR1', forward('SIGUSR1'));
+    process.on('SIGINT', () => this.stop('SIGINT'));
+    process.on('SIGTERM', () => this.stop('SIGTERM'));
+  }
+
+  /** Graceful stop of every worker (they get the shutdown grace period); a second call kills them. */
+  private stop(signal: NodeJS.Signals, exitCode = 0): void {
+    if (this.stopping) {
+      this.log.warn({ signal }, 'second signal: stopping the workers at once');
+      for (const slot of this.slots) slot.worker?.process.kill('SIGKILL');
+      process.exit(1);
+    }
+    this.stopping = true;
+    this.exitCode = exitCode;
+    if (this.metrics) this.metrics.shuttingDown = true;
+    this.log.info({ signal, graceMs: DEFAULTS.shutdownGraceMs }, 'shutting down');
+    for (const slot of this.slots) if (!this.send(slot.worker, { ftpsd: 1, type: 'shutdown' })) slot.worker?.process.kill('SIGTERM');
+    // Workers drain transfers, then hooks; past that they are killed.
+    setTimeout(() => {
+      for (const slot of this.slots) slot.worker?.process.kill('SIGKILL');
+    }, DEFAULTS.shutdownGraceMs + drainMs(this.config) + 5000).unref();
+    this.exitWhenAllGone(0);
+  }
+
+  private exitWhenAllGone(code: number): void {
+    if (code !== 0) this.exitCode = 1;
+    if (this.slots.some((s) => s.worker !== undefined)) return;
+    void (this.endpoint?.close() ?? Promise.resolve()).finally(() => process.exit(this.exitCode));
+  }
+}
+
+/** A worker's start-up error, with the exit code it asked for (2: config). */
+export class StartError extends Error {
+  override name = 'StartError';
+  constructor(
+    message: string,
+    readonly exitCode: number,
+  ) {
+    super(message);
+  }
+}

@@ -1,0 +1,194 @@
+/**
+ * A worker of cluster mode: the normal `ftpsd serve` (src/cli/serve.ts) with its share of the config
+ * (its slice of the passive ports, no metrics endpoint of its own), and the state that must be
+ * process-wide kept in step through the primary:
+ *
+ * - failed logins: each is relayed to every other worker, whose ban table counts it too, so an address
+ *   is banned everywhere after `failures` failures, wherever they happened; bans are relayed as well
+ *   (a replaced worker gets those in force);
+ * - session counts (total, by address, by user): each worker sends a snapshot of its sessions when
+ *   they change, and the caps count the others' latest snapshots (FtpServer.peers);
+ * - metrics: the primary asks each worker for its registry and serves the sum.
+ *
+ * All of it is eventually consistent: a connection accepted within the IPC round trip (well under a
+ * millisecond on an idle host) of another worker's change does not see it yet.
+ */
+import { oneLine, exitCodeOf } from '../cli/exit.js';
+import { serve, type ServeContext } from '../cli/serve.js';
+import type { CliFlags, ResolvedConfig } from '../config/load.js';
+import { ConfigError } from '../config/errors.js';
+import { FtpMetrics } from '../ops/metrics.js';
+import type { Operations } from '../ops/index.js';
+import type { FtpServer } from '../server.js';
+import { checkedSnapshot, ourMessage, type PrimaryMessage, type WorkerMessage } from './messages.js';
+import { PeerSessionCounts, snapshotOf } from './peer-sessions.js';
+import { workerPassivePorts } from './port-slices.js';
+
+/** How long a worker waits for the primary's init message. */
+const INIT_TIMEOUT_MS = 30_000;
+/** A snapshot goes out this long after the first change (changes in between are folded in). */
+const SNAPSHOT_DELAY_MS = 10;
+/** And at least this often when something changed unseen (a REIN logs out without an event). */
+const SNAPSHOT_EVERY_MS = 1000;
+
+type Init = Extract<PrimaryMessage, { type: 'init' }>;
+
+/** Sends to the primary; a closed channel (the primary is gone) is not an error here. */
+export function toPrimary(message: WorkerMessage): void {
+  if (!process.connected || !process.send) return;
+  process.send(message, undefined, {}, () => {});
+}
+
+/** Asks the primary for this worker's place (index, count, the shared generated password). */
+function handshake(): Promise<Init> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      process.off('message', onMessage);
+      reject(new Error('cluster worker: no init message from the primary'));
+    }, INIT_TIMEOUT_MS);
+    const onMessage = (raw: unknown) => {
+      const m = ourMessage<PrimaryMessage>(raw);
+      if (m?.type !== 'init') return;
+      clearTimeout(timer);
+      process.off('message', onMessage);
+      resolve(m);
+    };
+    process.on('message', onMessage);
+    toPrimary({ ftpsd: 1, type: 'hello' });
+  });
+}
+
+/** This worker's share of a config; a range too small for the workers is a config error. */
+export function workerShare(config: ResolvedConfig, index: number, count: number): ResolvedConfig {
+  let passive: ReturnType<typeof workerPassivePorts>;
+  try {
+    passive = workerPassivePorts(config, index, count);
+  } catch (err) {
+    throw ConfigError.of('pasvPorts', `${(err as Error).message}; widen the range or lower workers`);
+  }
+  return { ...config, ...passive, metricsListen: undefined };
+}
+
+/** Runs `serve` as worker of the primary; a start-up failure goes to the primary (which reports it). */
+export async function runWorker(flags: CliFlags, ctx: Pick<ServeContext, 'version'>): Promise<void> {
+  let init: Init;
+  try {
+    init = await handshake();
+  } catch (err) {
+    process.stderr.write(`error: ${(err as Error).message}\n`);
+    process.exit(1);
+  }
+  const link = new WorkerLink(init);
+  try {
+    await serve(flags, { version: ctx.version, worker: link.hooks() });
+  } catch (err) {
+    const exitCode = exitCodeOf(err);
+    toPrimary({ ftpsd: 1, type: 'fatal', message: oneLine(err instanceof Error ? err.message : String(err)), exitCode });
+    // Let the message go out before exiting.
+    setTimeout(() => process.exit(exitCode), 50);
+  }
+}
+
+/** The worker's side of the IPC channel, once its server runs. */
+class WorkerLink {
+  private server: FtpServer | undefined;
+  private metrics: FtpMetrics | undefined;
+  private stop: (() => void) | undefined;
+  private readonly peers = new PeerSessionCounts();
+  private pending: NodeJS.Timeout | undefined;
+  private lastSent = '';
+
+  constructor(private readonly init: Init) {
+    process.on('message', (raw: unknown) => this.onMessage(raw));
+  }
+
+  hooks(): NonNullable<ServeContext['worker']> {
+    const { index, count } = this.init;
+    return {
+      logFields: { worker: index + 1, pid: process.pid },
+      generatedPassword: this.init.generatedPassword,
+      adjust: (config) => workerShare(config, index, count),
+      ready: (server, ops, addresses) => this.ready(server, ops, addresses),
+      onStop: (stop) => (this.stop = stop),
+    };
+  }
+
+  private ready(server: FtpServer, ops: Operations, addresses: Awaited<ReturnType<FtpServer['listen']>>): void {
+    this.server = server;
+    server.peers = this.peers;
+    if (this.init.metrics) {
+      this.metrics = new FtpMetrics(server, { processMetrics: true, ...(ops.automation ? { deliveries: ops.automation.queue } : {}) });
+    }
+    const { events } = server;
+    const changed = () => this.schedule();
+    events.on('connect', changed);
+    events.on('disconnect', changed);
+    events.on('login', changed);
+    events.on('login-attempt', (e) => {
+      if (e.result !== 'failed') return;
+      toPrimary({ ftpsd: 1, type: 'failure', address: e.remoteAddress });
+      const until = e.banStarted ? server.throttle?.bannedUntil(e.remoteAddress) : undefined;
+      if (until !== undefined) toPrimary({ ftpsd: 1, type: 'ban', address: e.remoteAddress, until });
+    });
+    setInterval(() => this.sendSnapshot(), SNAPSHOT_EVERY_MS).unref();
+    const plain = (a: { address: string; family: string; port: number }) => ({ address: a.address, family: a.family, port: a.port });
+    toPrimary({ ftpsd: 1, type: 'listening', addresses: { explicit: addresses.explicit.map(plain), implicit: addresses.implicit.map(plain) } });
+  }
+
+  private schedule(): void {
+    this.pending ??= setTimeout(() => {
+      this.pending = undefined;
+      this.sendSnapshot();
+    }, SNAPSHOT_DELAY_MS);
+  }
+
+  private sendSnapshot(): void {
+    if (!this.server) return;
+    const snapshot = snapshotOf(this.server.sessions.values());
+    const text = JSON.stringify(snapshot);
+    if (text === this.lastSent) return;
+    this.lastSent = text;
+    toPrimary({ ftpsd: 1, type: 'sessions', snapshot });
+  }
+
+  private onMessage(raw: unknown): void {
+    const m = ourMessage<PrimaryMessage>(raw);
+    if (!m) return;
+    const server = this.server;
+    switch (m.type) {
+      case 'shutdown':
+        if (this.stop) this.stop();
+        else process.exit(0); // not serving yet: nothing to drain
+        return;
+      case 'sessions':
+        if (typeof m.from === 'number' && m.from !== this.init.index) this.peers.set(m.from, checkedSnapshot(m.snapshot));
+        return;
+      case 'failure': {
+        if (typeof m.address !== 'string' || !server?.throttle) return;
+        const until = server.throttle.recordFailure(m.address);
+        if (until === undefined) return;
+        server.log.warn({ peer: m.address, until: new Date(until).toISOString() }, 'address banned after repeated failed logins (counted across workers)');
+        toPrimary({ ftpsd: 1, type: 'ban', address: m.address, until });
+        return;
+      }
+      case 'ban':
+        if (typeof m.address === 'string' && typeof m.until === 'number') server?.throttle?.impose(m.address, m.until);
+        return;
+      case 'metrics-request':
+        void this.replyMetrics(m.id);
+        return;
+      default:
+        return;
+    }
+  }
+
+  private async replyMetrics(id: number): Promise<void> {
+    let metrics: unknown = [];
+    try {
+      metrics = this.metrics ? await this.metrics.registry.getMetricsAsJSON() : [];
+    } catch (err) {
+      this.server?.log.error({ err }, 'collecting metrics failed');
+    }
+    toPrimary({ ftpsd: 1, type: 'metrics', id, metrics });
+  }
+}
