@@ -13,11 +13,12 @@ import { argon2Sessions, argon2Verifies, benchConfig } from './lib/config.js';
 import { ensureFixtures, fixtureDir } from './lib/fixtures.js';
 import { limits } from './lib/limits.js';
 import { loginCost } from './lib/login-cost.js';
+import { scaling } from './lib/scaling.js';
 import { ensureBuilt, kitCertificate, kitRoot, rsaCertificate, startAnchor, startFtpsd, type FtpsdOptions, type Target } from './lib/servers.js';
 import { firstLine, log, out, selfCpuSeconds, fmt } from './lib/stats.js';
 import { Runner, WORKLOADS, type Workload } from './lib/workloads.js';
 
-const EXTRA = ['argon2', 'limits'] as const;
+const EXTRA = ['argon2', 'limits', 'scaling'] as const;
 type Step = Workload | (typeof EXTRA)[number];
 
 const USAGE = `usage: npm run bench -- [run] [options]      measure ftpsd (default) or another server
@@ -26,7 +27,7 @@ const USAGE = `usage: npm run bench -- [run] [options]      measure ftpsd (defau
 run options:
   --mode plain|tls|both       (both) plain FTP and/or explicit FTPS (AUTH TLS, PROT P)
   --only LIST                 workloads: ${[...WORKLOADS, ...EXTRA].join(',')} (env BENCH_ONLY;
-                              default all; argon2 and limits only for ftpsd)
+                              default all; argon2, limits and scaling only for ftpsd)
   --reps N                    repetitions, medians are printed (env BENCH_REPS, 3)
   --root DIR                  local path of the FTP root; fixtures go to DIR/bench (env BENCH_ROOT)
   --host H --port P [--user U --pass P --pid PID[,PID]]
@@ -53,6 +54,8 @@ compare options:
 sizes (env): BENCH_BIG_MIB (1024) BENCH_SESSIONS (2000) BENCH_CONCURRENCY (50) BENCH_CLIENT_PROCS (1)
   BENCH_SMALL_FILES (1000) BENCH_SMALL_MAX_S (120) BENCH_LIST_ENTRIES (10000) BENCH_IDLE_SESSIONS (500)
   BENCH_ARGON2_SESSIONS (200) BENCH_ARGON2_VERIFIES (20) BENCH_CURL (curl)
+  BENCH_WORKERS (1): ftpsd's --workers for every workload but scaling (a number or auto)
+  BENCH_SCALING_CLIENTS (4) BENCH_SCALING_MIB (256) BENCH_SCALING_WORKERS (one per core, at least 2)
 `;
 
 async function run(argv: string[]): Promise<number> {
@@ -193,6 +196,15 @@ async function run(argv: string[]): Promise<number> {
       failed++;
       log(`limits FAILED: ${firstLine(e)}`);
       out('limits_failed', JSON.stringify(firstLine(e)));
+    }
+  }
+  if (only.has('scaling') && ftpsdOpts) {
+    try {
+      await scaling((workers) => startFtpsd({ ...ftpsdOpts, workers }), root, c.reps, c.curl);
+    } catch (e) {
+      failed++;
+      log(`scaling FAILED: ${firstLine(e)}`);
+      out('scaling_failed', JSON.stringify(firstLine(e)));
     }
   }
   out('run_cpu_s', fmt(selfCpuSeconds(), 2));
