@@ -104,7 +104,7 @@ export interface LoginAttemptEvent extends SessionInfo {
   banStarted?: boolean;
 }
 
-/** The server's operations events (logs, metrics, xferlog, hooks), merged into the events above. */
+// The server's operations events (logs, metrics, xferlog, hooks), merged into the events above.
 export interface ServerEventMap {
   command: [CommandEvent];
   'transfer-end': [TransferEndEvent];
