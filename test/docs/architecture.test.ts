@@ -1,0 +1,52 @@
+/**
+ * docs/architecture.md stays in step with the tree: every file its layout names exists where it says,
+ * and every folder of src/ is in the layout.
+ */
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+
+const REPO = resolve(fileURLToPath(new URL('.', import.meta.url)), '../..');
+const doc = readFileSync(join(REPO, 'docs', 'architecture.md'), 'utf8');
+
+/** The paths the layout block names: `dir/` lines set the folder, file names in them are in it. */
+function layoutPaths(): { files: string[]; dirs: string[] } {
+  const block = /## Layout\s+```\n([\s\S]*?)```/.exec(doc)?.[1];
+  if (!block) throw new Error('docs/architecture.md has no layout block');
+  const files: string[] = [];
+  const dirs: string[] = [];
+  let root = '';
+  let dir = '';
+  for (const line of block.split('\n')) {
+    const indent = line.length - line.trimStart().length;
+    const head = /^\s*([\w.-]+\/)/.exec(line)?.[1];
+    if (indent === 0 && head) root = dir = head.slice(0, -1);
+    else if (indent === 2 && head) dirs.push((dir = `${root}/${head.slice(0, -1)}`));
+    else if (indent === 2) dir = root;
+    // File names: a name with an extension (not inside backquotes: those are code), or Containerfile.
+    const text = line.replace(/`[^`]*`/g, '');
+    for (const m of text.matchAll(/(?<![\w./-])([\w-]+\.(?:ts|mjs|yaml|service)|Containerfile)(?![\w/])/g)) files.push(`${dir}/${m[1]}`);
+  }
+  return { files, dirs };
+}
+
+describe('docs/architecture.md', () => {
+  const { files, dirs } = layoutPaths();
+
+  it('names only files that exist, where they are', () => {
+    expect(files.length).toBeGreaterThan(100);
+    expect(files.filter((f) => !existsSync(join(REPO, f)))).toEqual([]);
+  });
+
+  it('has every folder of src/ in its layout', () => {
+    const actual = readdirSync(join(REPO, 'src'), { withFileTypes: true })
+      .filter((e) => e.isDirectory())
+      .map((e) => `src/${e.name}`);
+    expect(actual.filter((d) => !dirs.includes(d))).toEqual([]);
+  });
+
+  it('is linked from the README', () => {
+    expect(readFileSync(join(REPO, 'README.md'), 'utf8')).toContain('](docs/architecture.md)');
+  });
+});
