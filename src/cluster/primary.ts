@@ -138,6 +138,7 @@ class Primary {
     if (!m || slot.worker !== worker) return;
     switch (m.type) {
       case 'hello':
+        if (this.stopping) return void worker.process.kill('SIGTERM');
         this.send(worker, { ftpsd: 1, type: 'init', index: slot.index, count: this.slots.length, metrics: this.metrics !== undefined, ...(this.config.generatedPassword !== undefined ? { generatedPassword: this.config.generatedPassword } : {}) });
         return;
       case 'listening':
@@ -225,6 +226,8 @@ class Primary {
   private fail(err: StartError): void {
     this.stopping = true;
     for (const slot of this.slots) slot.worker?.process.kill('SIGKILL');
+    // Nothing may keep the process alive once the error is out.
+    void this.endpoint?.close();
     this.started?.reject(err);
   }
 

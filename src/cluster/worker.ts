@@ -48,6 +48,7 @@ function handshake(): Promise<Init> {
     }, INIT_TIMEOUT_MS);
     const onMessage = (raw: unknown) => {
       const m = ourMessage<PrimaryMessage>(raw);
+      if (m?.type === 'shutdown') process.exit(0); // the cluster stops before this worker started
       if (m?.type !== 'init') return;
       clearTimeout(timer);
       process.off('message', onMessage);
