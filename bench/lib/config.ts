@@ -22,7 +22,8 @@ export function benchConfig(reps?: number): BenchConfig {
     listN: num('BENCH_LIST_ENTRIES', 10000),
     idle: Math.max(2, num('BENCH_IDLE_SESSIONS', 500)),
     curl: process.env.BENCH_CURL || 'curl',
-    timeoutMs: 60_000,
+    // A reply may take this long (a 1,000,000-entry listing keeps the control connection quiet for minutes).
+    timeoutMs: num('BENCH_TIMEOUT_S', 60) * 1000,
   };
 }
 
