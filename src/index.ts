@@ -53,7 +53,7 @@ export { CHANNELS, type CommandTrace, type TransferTrace, type SessionTrace } fr
 export type { Logger, LogLevel } from './logger.js';
 
 // The lower-level server and TLS.
-export { FtpServer, type FtpServerOptions, type ListenAddress, type ReconfigureOptions } from './server.js';
+export { FtpServer, type FtpServerOptions, type ListenAddress, type PeerSessions, type ReconfigureOptions } from './server.js';
 export type { PasvAddressRule } from './data/pasv-address.js';
 export { generateSelfSigned, type GeneratedCert, type GenerateOptions } from './tls/self-signed.js';
 export { CertificateReloader, watchCertificate, type CertificateFiles, type ReloaderOptions, type ReloadResult, type ReloadTarget } from './tls/reload.js';
