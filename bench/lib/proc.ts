@@ -105,6 +105,13 @@ export function treeRss(roots: readonly number[]): number {
   return rss;
 }
 
+/** Summed peak RSS (VmHWM, KiB) of the live processes of the tree, over their whole life. */
+export function treeHwm(roots: readonly number[]): number {
+  let hwm = 0;
+  for (const st of tree(roots)) if (st.state !== 'Z') hwm += kib(`/proc/${st.pid}/status`, /^VmHWM:\s+(\d+) kB/m);
+  return hwm;
+}
+
 /** CPU seconds of this process's reaped children (the curl runs). */
 export function selfChildrenCpuSeconds(): number {
   const st = readStat('self');

@@ -287,7 +287,7 @@ export class Runner {
   // ------------------------------------------------------------------ listing
   private async list(): Promise<void> {
     const f = await this.openRetry('list');
-    const res: Record<string, { verb: string; runs: { s: number; srv: number; cli: number }[]; lines: number; baseRss: number; peakRss: number }> = {};
+    const res: Record<string, { verb: string; runs: { s: number; srv: number; cli: number }[]; lines: number; baseRss: number; peakRss: number; hwm: number }> = {};
     try {
       if (this.tls) await f.protP();
       const feat = await f.cmd('FEAT');
@@ -316,7 +316,7 @@ export class Runner {
         } finally {
           clearInterval(sampler);
         }
-        res[key] = { verb, runs, lines, baseRss, peakRss };
+        res[key] = { verb, runs, lines, baseRss, peakRss, hwm: proc.treeHwm(this.t.pids) };
       }
       await f.quit();
     } catch (e) {
@@ -333,6 +333,7 @@ export class Runner {
       out(`${k}_lines`, r.lines);
       out(`${k}_rss_before_KiB`, r.baseRss);
       out(`${k}_peak_rss_KiB`, r.peakRss);
+      out(`${k}_server_hwm_KiB`, r.hwm);
       if (r.lines !== this.c.listN) log(`${key} ${this.mode} (${r.verb}): ${r.lines} lines, expected ${this.c.listN}`);
       log(`${key} ${this.mode} (${r.verb}): ${fmt(median(r.runs.map((x) => x.s)), 4)} s, ${r.lines} lines`);
     }
