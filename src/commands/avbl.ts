@@ -5,7 +5,7 @@
  */
 import { FtpError } from '../protocol/errors.js';
 import { reply } from '../protocol/reply.js';
-import { defineCommand } from './define.js';
+import { defineCommand, storageHas } from './define.js';
 
 export const AVBL = defineCommand({
   name: 'AVBL',
@@ -15,7 +15,7 @@ export const AVBL = defineCommand({
   perm: 'list',
   feat: 'AVBL',
   help: 'AVBL [<sp> pathname]',
-  available: (ctx) => ctx.session.user === undefined || typeof ctx.session.user.storage.freeSpace === 'function',
+  available: storageHas('freeSpace'),
   async handle(ctx, _arg, path) {
     const st = await ctx.storage.stat(path);
     if (st.type !== 'dir') throw new FtpError(550, 'Not a directory.', { code: 'FTP_ERR_NOT_A_DIRECTORY' });

@@ -81,6 +81,17 @@ export function defineCommand(spec: CommandSpec): CommandSpec {
   return spec;
 }
 
+/** The optional Storage methods that switch commands on. */
+export type StorageCapability = 'setTime' | 'chmod' | 'checksum' | 'freeSpace' | 'symlink';
+
+/**
+ * An `available` test for a command that needs a storage capability: after login the user's storage
+ * decides; before login there is no storage yet, so the command counts as available (FEAT announces it).
+ */
+export function storageHas(capability: StorageCapability): (ctx: CommandContext) => boolean {
+  return (ctx) => ctx.session.user === undefined || typeof ctx.session.user.storage[capability] === 'function';
+}
+
 /** The commands of a server, by verb; FEAT and HELP are generated from it. */
 export class CommandRegistry {
   private readonly byVerb = new Map<string, CommandSpec>();

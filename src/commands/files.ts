@@ -5,7 +5,7 @@ import { FtpError } from '../protocol/errors.js';
 import { reply } from '../protocol/reply.js';
 import { timeVal } from '../listing/mlsx-format.js';
 import { formatPath } from '../storage/virtual-path.js';
-import { defineCommand } from './define.js';
+import { defineCommand, storageHas } from './define.js';
 
 function notAFile(): FtpError {
   return new FtpError(550, 'Not a regular file.', { code: 'FTP_ERR_IS_A_DIRECTORY' });
@@ -113,7 +113,7 @@ export const MFMT = defineCommand({
   access: 'user',
   feat: 'MFMT',
   help: 'MFMT <sp> YYYYMMDDHHMMSS <sp> pathname',
-  available: (ctx) => ctx.session.user === undefined || typeof ctx.session.user.storage.setTime === 'function',
+  available: storageHas('setTime'),
   async handle(ctx, arg) {
     const space = arg.indexOf(' ');
     const time = space > 0 ? parseTimeVal(arg.slice(0, space)) : undefined;

@@ -8,16 +8,13 @@ import { FtpError } from '../protocol/errors.js';
 import { reply } from '../protocol/reply.js';
 import { HASH_ALGORITHMS } from '../storage/checksum.js';
 import { formatPath } from '../storage/virtual-path.js';
-import type { CommandContext } from './context.js';
-import { defineCommand } from './define.js';
+import { defineCommand, storageHas } from './define.js';
 import { takeRange } from './range.js';
 
 export { HASH_ALGORITHMS };
 
 /** Whether HASH exists for this session: before login it is announced, after login the storage decides. */
-export function hashAvailable(ctx: CommandContext): boolean {
-  return ctx.session.user === undefined || typeof ctx.session.user.storage.checksum === 'function';
-}
+export const hashAvailable = storageHas('checksum');
 
 export const HASH = defineCommand({
   name: 'HASH',

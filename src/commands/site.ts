@@ -8,7 +8,7 @@ import { PERMISSIONS, type Permission } from '../auth/permissions.js';
 import { FtpError } from '../protocol/errors.js';
 import { reply, type Reply } from '../protocol/reply.js';
 import type { VirtualPath } from '../storage/virtual-path.js';
-import { defineCommand, type ArgPolicy } from './define.js';
+import { defineCommand, storageHas, type ArgPolicy } from './define.js';
 import type { CommandContext } from './context.js';
 
 /** A SITE subcommand: `SITE <name> <argument>`. */
@@ -61,7 +61,7 @@ export const SITE_CHMOD = defineSiteCommand({
   name: 'CHMOD',
   help: 'SITE CHMOD <sp> mode <sp> pathname',
   arg: 'required',
-  available: (ctx) => ctx.session.user === undefined || typeof ctx.session.user.storage.chmod === 'function',
+  available: storageHas('chmod'),
   async handle(ctx, arg) {
     const m = /^\s*([0-7]{1,4})\s+(.+)$/.exec(arg);
     if (!m) return reply(501, 'Syntax: SITE CHMOD mode pathname');
@@ -99,7 +99,7 @@ export const SITE_SYMLINK = defineSiteCommand({
   name: 'SYMLINK',
   help: 'SITE SYMLINK <sp> target <sp> link-name',
   arg: 'required',
-  available: (ctx) => ctx.session.user === undefined || typeof ctx.session.user.storage.symlink === 'function',
+  available: storageHas('symlink'),
   async handle(ctx, arg) {
     const names = splitNames(arg);
     if (names?.length !== 2) return reply(501, 'Syntax: SITE SYMLINK target link-name');

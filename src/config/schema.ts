@@ -15,28 +15,10 @@ import { refineUserPolicy, uploadsSchema, userPolicyShape } from './user-policy.
 import { opsFields, opsSchemaShape } from './ops-schema.js';
 import { pasvAddressField, serviceFields, serviceSchemaShape } from './service-schema.js';
 import { clusterFields, clusterSchemaShape } from './cluster-schema.js';
+import { parsed, text } from './zod-forms.js';
 
 export const HASH_HINT = 'must be an argon2id hash (use: ftpsd hash-password)';
 const ARGON2ID = /^\$argon2id\$v=\d+\$m=\d+,t=\d+,p=\d+\$[A-Za-z0-9+/]+\$[A-Za-z0-9+/]+$/;
-
-/** A non-empty string; `what` completes "must be ...". */
-function text(what: string) {
-  return z
-    .string({ error: (iss) => (iss.input === undefined ? 'is required' : `must be ${what}`) })
-    .min(1, 'must not be empty');
-}
-
-/** Runs a parser that throws plain-language errors, as a zod transform. */
-function parsed<T>(parse: (s: string) => T) {
-  return (s: string, ctx: z.RefinementCtx): T => {
-    try {
-      return parse(s);
-    } catch (err) {
-      ctx.addIssue({ code: 'custom', message: (err as Error).message });
-      return z.NEVER;
-    }
-  };
-}
 
 function oneOf<const T extends readonly [string, ...string[]]>(values: T) {
   return z.enum(values, { error: `must be one of ${values.join(', ')}` });
