@@ -5,10 +5,11 @@
  */
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { tempDir as sharedTempDir } from '../helpers/temp-dirs.js';
 
 export const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const MAIN = join(REPO, 'dist/cli/main.js');
@@ -171,16 +172,18 @@ export function killAll(): void {
   for (const child of live) child.kill('SIGKILL');
 }
 
-const dirs: string[] = [];
+export { removeTempDirs } from '../helpers/temp-dirs.js';
 
-export async function tempDir(): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'ftpsd-cli-'));
-  dirs.push(dir);
-  return dir;
-}
+/** A fresh temp directory, removed by `removeTempDirs()`. */
+export const tempDir = (): Promise<string> => sharedTempDir('ftpsd-cli-');
 
-export async function removeTempDirs(): Promise<void> {
-  await Promise.all(dirs.splice(0).map((d) => rm(d, { recursive: true, force: true })));
+/** A config file `etc/ftpsd.yaml` with `text` in a fresh temp directory (relative paths in it resolve to `etc/`). */
+export async function configFile(text: string): Promise<{ dir: string; file: string }> {
+  const dir = await tempDir();
+  await mkdir(join(dir, 'etc'));
+  const file = join(dir, 'etc', 'ftpsd.yaml');
+  await writeFile(file, text);
+  return { dir, file };
 }
 
 /** Loopback listeners on port 0, the server's root and state dir in `dir`. */

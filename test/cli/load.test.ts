@@ -1,24 +1,15 @@
 /**
  * loadConfig in-process: defaults, precedence (flags > env > file > defaults), path resolution, users.
  */
-import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/config/load.js';
 import { DEFAULT_LIMITS } from '../../src/settings.js';
-import { removeTempDirs, tempDir } from './cli.js';
+import { configFile, removeTempDirs } from './cli.js';
 
 afterAll(removeTempDirs);
 
 const HASH = '$argon2id$v=19$m=19456,t=2,p=1$lfhSDm2H83NGRKweNea69Q$wDxyCG3+dXBpsTqjnupT6OJu9bjQ/9OxsL+E2jj8Wt4';
-
-async function configFile(text: string): Promise<{ dir: string; file: string }> {
-  const dir = await tempDir();
-  await mkdir(join(dir, 'etc'));
-  const file = join(dir, 'etc', 'ftpsd.yaml');
-  await writeFile(file, text);
-  return { dir, file };
-}
 
 describe('loadConfig', () => {
   it('defaults: [::]:2121 explicit, [::]:2990 implicit, ./ftp-root, ./.ftpsd, user ftpsd with a random password', async () => {

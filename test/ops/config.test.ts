@@ -2,22 +2,13 @@
  * The operations options in the config file, the environment and on the command line: values,
  * precedence (flags > env > file), paths, and errors that name the field.
  */
-import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/config/load.js';
 import { parseConfigText } from '../../src/config/file.js';
-import { removeTempDirs, tempDir } from '../cli/cli.js';
+import { configFile, removeTempDirs } from '../cli/cli.js';
 
 afterAll(removeTempDirs);
-
-async function configFile(text: string): Promise<{ dir: string; file: string }> {
-  const dir = await tempDir();
-  await mkdir(join(dir, 'etc'));
-  const file = join(dir, 'etc', 'ftpsd.yaml');
-  await writeFile(file, text);
-  return { dir, file };
-}
 
 async function issues(run: () => Promise<unknown>): Promise<string[]> {
   try {
