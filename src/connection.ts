@@ -3,10 +3,7 @@
  * `CommandContext` that handlers use. Transfers run beside the loop, so ABOR and STAT act while one
  * runs; other commands wait for it to end.
  */
-import { randomFillSync } from 'node:crypto';
 import { isIPv4, type Socket } from 'node:net';
-import type { Authenticator } from './auth/authenticator.js';
-import type { LoginThrottle } from './auth/throttle.js';
 import type { CommandContext, DataSetup, LoginOutcome, TransferSource } from './commands/context.js';
 import type { CommandRegistry, CommandSpec } from './commands/define.js';
 import { normalizeAddress } from './data/address.js';
@@ -24,46 +21,10 @@ import type { Storage, Upload } from './storage/storage.js';
 import { resolvePath, type VirtualPath } from './storage/virtual-path.js';
 import type { TlsContexts } from './tls/context.js';
 import { SessionBinder } from './tls/session-reuse.js';
+import type { ConnectionPeer, ServerCore } from './server-core.js';
+import { sessionId } from './session-id.js';
 
-/** What a connection needs from its server. */
-export interface ServerCore {
-  readonly settings: ServerSettings;
-  readonly registry: CommandRegistry;
-  readonly authenticator: Authenticator;
-  readonly tls: TlsContexts | undefined;
-  readonly log: Logger;
-  readonly events: ServerEvents;
-  /** The login ban table shared by all listeners (undefined when bans are off). */
-  readonly throttle: LoginThrottle | undefined;
-  /** Sessions logged in as `user` right now. */
-  userSessions(user: string): number;
-}
-
-/** Who is at the other end, when not the socket's own peer (a PROXY-protocol header said so). */
-export interface ConnectionPeer {
-  /** The real client's address (canonical form). */
-  remoteAddress: string;
-  /** The address the client connected to (the header's destination). */
-  localAddress: string;
-  /** The proxy's own address. */
-  proxy: string;
-}
-
-/**
- * Session ids: 8 base64url characters from 6 random bytes, cut from a pool filled 512 ids at a time
- * (one randomFillSync per id costs more than the rest of an id's making).
- */
-const ID_BYTES = 6;
-const idPool = Buffer.alloc(ID_BYTES * 512);
-let idPos = idPool.length;
-function sessionId(): string {
-  if (idPos === idPool.length) {
-    randomFillSync(idPool);
-    idPos = 0;
-  }
-  idPos += ID_BYTES;
-  return idPool.toString('base64url', idPos - ID_BYTES, idPos);
-}
+export type { ConnectionPeer, ServerCore } from './server-core.js';
 
 export class Connection implements CommandContext {
   readonly id = sessionId();
