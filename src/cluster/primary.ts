@@ -78,6 +78,8 @@ class Primary {
   private metricsAddress: AddressInfo | undefined;
   private announced = false;
   private stopping = false;
+  /** The first start failed: the process exits with that worker's code once the others are gone. */
+  private failed = false;
   private startFailures = 0;
   private exitCode = 0;
   private addresses: ListeningReport | undefined;
@@ -205,7 +207,7 @@ class Primary {
     const wasReady = slot.ready;
     Object.assign(slot, { worker: undefined, ready: false });
     if (this.snapshots.delete(slot.index)) this.broadcast({ ftpsd: 1, type: 'sessions', from: slot.index, snapshot: NO_SESSIONS });
-    if (this.stopping) return this.exitWhenAllGone(code === 0 ? 0 : 1);
+    if (this.stopping) return this.exitWhenAllGone(code === 0 || this.failed ? 0 : 1);
     const why = slot.fatal?.message ?? `worker ${slot.index + 1} exited (${signal ?? `code ${code}`}) before it was ready`;
     if (!this.announced) return this.fail(new StartError(why, slot.fatal?.exitCode ?? 1));
     const ranFor = Date.now() - slot.startedAt;
@@ -225,6 +227,8 @@ class Primary {
   /** A failure during the first start: stop the others, then reject with the worker's error. */
   private fail(err: StartError): void {
     this.stopping = true;
+    this.failed = true;
+    this.exitCode = err.exitCode;
     for (const slot of this.slots) slot.worker?.process.kill('SIGKILL');
     // Nothing may keep the process alive once the error is out.
     void this.endpoint?.close();
@@ -232,12 +236,15 @@ class Primary {
   }
 
   private handleSignals(): void {
+    // Only to workers that listen (so have their handlers): one still starting reads the config anew.
     const forward = (signal: NodeJS.Signals) => () => {
       this.log.info({ signal, workers: this.slots.length }, 'forwarding the signal to the workers');
-      for (const slot of this.slots) slot.worker?.process.kill(signal);
+      for (const slot of this.slots) if (slot.ready) slot.worker?.process.kill(signal);
     };
     process.on('SIGHUP', forward('SIGHUP'));
-    process.on('SIGUSR1', forward('SIGUSR1'));
+    // Workers handle SIGUSR1 (reopen the transfer log) only with a transfer log; else it would start
+    // Node's inspector in them.
+    process.on('SIGUSR1', this.config.xferlog !== undefined ? forward('SIGUSR1') : () => this.log.info({ signal: 'SIGUSR1' }, 'no transfer log to reopen'));
     process.on('SIGINT', () => this.stop('SIGINT'));
     process.on('SIGTERM', () => this.stop('SIGTERM'));
   }

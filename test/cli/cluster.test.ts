@@ -88,7 +88,7 @@ describe('ftpsd serve --workers 2', () => {
       ...loopbackArgs(dir),
       '--workers', '2',
       '--pasv-ports', `${range.min}-${range.max}`,
-      ...users.flatMap((u) => ['--user', `${u}:pw-${u}`]),
+      ...[...users, 'c'].flatMap((u) => ['--user', `${u}:pw-${u}`]),
     ]);
     expect(ftpd.stdout.match(/^listening: explicit FTPS on /gm)).toHaveLength(1);
     expect(ftpd.stdout).toMatch(/^workers: +2 processes/m);
@@ -119,19 +119,23 @@ describe('ftpsd serve --workers 2', () => {
         }
       }),
     );
+    // Which worker served each user's session (before curl logs in more sessions below).
+    const logs = logLines(ftpd.stdout);
+    const pidOf = new Map(logs.filter((l) => l.msg === 'login' && l.user?.startsWith('u')).map((l) => [l.user!, l.pid!]));
+    expect(pidOf.size).toBe(users.length);
+
     // curl, EPSV and PASV (--disable-epsv), PROT P, in parallel.
     await writeFile(join(dir, 'root', 'shared.txt'), 'shared\n');
     const downloads = await Promise.all(
       Array.from({ length: 6 }, (_, i) =>
-        curl(['--ssl-reqd', '-k', ...(i % 2 ? ['--disable-epsv'] : []), '-u', 'u0:pw-u0', `ftp://127.0.0.1:${ftpd.port}/shared.txt`]),
+        curl(['--ssl-reqd', '-k', ...(i % 2 ? ['--disable-epsv'] : []), '-u', 'c:pw-c', `ftp://127.0.0.1:${ftpd.port}/shared.txt`]),
       ),
     );
     for (const d of downloads) expect(d).toMatchObject({ code: 0, stdout: 'shared\n' });
 
-    const logs = logLines(ftpd.stdout);
+    expect(new Set(logLines(ftpd.stdout).filter((l) => l.msg === 'login' && l.user === 'c').map((l) => l.pid)).size).toBe(2);
     const ready = logs.find((l) => l.msg === 'cluster ready');
     expect(ready?.workerPids).toHaveLength(2);
-    const pidOf = new Map(logs.filter((l) => l.msg === 'login' && l.user?.startsWith('u')).map((l) => [l.user!, l.pid!]));
     const byPid = new Map<number, number[]>();
     for (const user of users) {
       const pid = pidOf.get(user);
