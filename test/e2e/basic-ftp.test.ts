@@ -11,8 +11,8 @@ import { Readable, Writable } from 'node:stream';
 import { FileType } from 'basic-ftp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TestServer } from '../helpers/server.js';
+import { basicFtp } from './clients.js';
 import {
-  basicFtp,
   ipv6Available,
   MiB,
   sha256,

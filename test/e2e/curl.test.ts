@@ -19,9 +19,8 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TestServer } from '../helpers/server.js';
+import { curl, curlTarget } from './clients.js';
 import {
-  curl,
-  curlTarget,
   expectFailure,
   expectSuccess,
   ipv6Available,

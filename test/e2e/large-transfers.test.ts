@@ -10,16 +10,18 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type TestServer, type TestServerOptions } from '../helpers/server.js';
 import {
-  MiB,
   basicFtp,
   curl,
   curlTarget,
-  expectSuccess,
   lftp,
   lftpOpen,
   lftpQuote as q,
   python,
   pythonConfig,
+} from './clients.js';
+import {
+  MiB,
+  expectSuccess,
   reportRate,
   sha256File,
   tempDir,

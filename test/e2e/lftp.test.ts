@@ -22,13 +22,11 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TestServer } from '../helpers/server.js';
+import { lftp, lftpOpen, lftpQuote as q } from './clients.js';
 import {
   expectFailure,
   expectSuccess,
   ipv6Available,
-  lftp,
-  lftpOpen,
-  lftpQuote as q,
   MiB,
   sha256File,
   withLocalFile,

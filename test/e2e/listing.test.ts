@@ -13,16 +13,14 @@ import {
   basicFtp,
   curl,
   curlTarget,
-  expectSuccess,
   lftp,
   lftpOpen,
   lftpQuote as q,
   python,
   pythonConfig,
   pythonOutput,
-  tempDir,
-  type TempDir,
-} from './helpers.js';
+} from './clients.js';
+import { expectSuccess, tempDir, type TempDir } from './helpers.js';
 
 /** name -> content (files) or null (directory), in directory `listing`. */
 const ENTRIES: Record<string, string | null> = {

@@ -9,14 +9,12 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TestServer } from '../helpers/server.js';
+import { python, pythonConfig, pythonOutput } from './clients.js';
 import {
   expectFailure,
   expectSuccess,
   ipv6Available,
   MiB,
-  python,
-  pythonConfig,
-  pythonOutput,
   sha256File,
   withLocalFile,
   withServer,

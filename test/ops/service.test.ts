@@ -10,7 +10,8 @@ import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { curl, expectSuccess, run } from '../e2e/helpers.js';
+import { curl } from '../e2e/clients.js';
+import { expectSuccess, run } from '../e2e/helpers.js';
 import { ChildServer, killChildren, removeTempDirs, REPO, tempDir } from '../hardening/child-server.js';
 import { freeLowPort, freePort } from './service-helpers.js';
 
