@@ -20,7 +20,7 @@ export async function serveCommand(flags: CliFlags, ctx: Pick<ServeContext, 'ver
     return;
   }
   try {
-    await runPrimary(flags, ctx, config);
+    await runPrimary(ctx, config);
   } catch (err) {
     // A worker's start-up error reads (and exits) as it would in a single process.
     if (err instanceof StartError) throw err.exitCode === 2 ? new UsageError(err.message) : new Error(err.message);

@@ -15,7 +15,7 @@ import cluster, { type Worker } from 'node:cluster';
 import type { AddressInfo } from 'node:net';
 import { pino } from 'pino';
 import type { Certificate } from '../config/certificate.js';
-import type { CliFlags, ResolvedConfig } from '../config/load.js';
+import type { ResolvedConfig } from '../config/load.js';
 import { toServerOptions } from '../config/server-options.js';
 import { ConfigError } from '../config/errors.js';
 import { DEFAULTS } from '../config/defaults.js';
@@ -47,8 +47,12 @@ interface Slot {
   fatal: { message: string; exitCode: number } | undefined;
 }
 
-/** Runs the primary; resolves once every worker listens (the process lives until a signal). */
-export async function runPrimary(flags: CliFlags, ctx: { version: string; env?: NodeJS.ProcessEnv }, config: ResolvedConfig): Promise<void> {
+/**
+ * Runs the primary with the config already loaded (and checked) by the caller; resolves once every
+ * worker listens (the process then lives until a signal). Workers load the same flags, environment and
+ * file themselves (the argv and environment they inherit).
+ */
+export async function runPrimary(ctx: { version: string; env?: NodeJS.ProcessEnv }, config: ResolvedConfig): Promise<void> {
   const env = ctx.env ?? process.env;
   const stdout = pino.destination({ dest: 1, sync: true }) as unknown as NodeJS.WritableStream;
   const logger = createLogger(config.logLevel, serveLogDestination(config, stdout, env)).child({ pid: process.pid, role: 'primary' });
@@ -64,7 +68,6 @@ export async function runPrimary(flags: CliFlags, ctx: { version: string; env?: 
   const { certificate, created } = await toServerOptions(config, logger);
   if (identity) await handOver(created, identity);
   if (certificate.source === 'generated' && !config.tls) logger.info({ path: certificate.certPath }, 'generated a self-signed certificate');
-  void flags;
   await new Primary(config, logger, ctx.version, certificate).start();
 }
 
