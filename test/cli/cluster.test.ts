@@ -175,15 +175,25 @@ describe('ftpsd serve --workers 2', () => {
     expect((await ftpd.stop()).code).toBe(0);
   });
 
-  it('enforces the global session cap across workers', async () => {
+  it('enforces the global and per-user session caps across workers', async () => {
     const dir = await tempDir();
     const config = join(dir, 'ftpsd.yaml');
-    await writeFile(config, 'limits:\n  maxSessions: 3\n');
-    const ftpd = await Served.start([...loopbackArgs(dir), '--config', config, '--user', 'alice:pw', '--workers', '2']);
+    await writeFile(config, 'limits:\n  maxSessions: 3\n  maxSessionsPerUser: 2\n');
+    const ftpd = await Served.start([...loopbackArgs(dir), '--config', config, '--user', 'alice:pw', '--user', 'bob:pw', '--user', 'carol:pw', '--workers', '2']);
+    // Two sessions of bob, one on each worker: a third login of bob is refused wherever it lands.
+    const bobs = [await login(ftpd.port, 'bob', 'pw'), await login(ftpd.port, 'bob', 'pw')];
+    expect(new Set(logLines(ftpd.stdout).filter((l) => l.msg === 'login' && l.user === 'bob').map((l) => l.pid)).size).toBe(2);
+    await new Promise((r) => setTimeout(r, 200));
+    for (let i = 0; i < 4; i++) expect((await listExplicit(ftpd.port, 'bob', 'pw')).code).not.toBe(0);
+    const capped = logLines(ftpd.stdout).filter((l) => l.msg === 'login refused: too many sessions for this user');
+    expect(new Set(capped.map((l) => l.pid)).size).toBe(2);
+    for (const c of bobs) c.close();
+    await new Promise((r) => setTimeout(r, 300));
+
     const held = [];
-    for (let i = 0; i < 3; i++) held.push(await login(ftpd.port, 'alice', 'pw'));
+    for (const user of ['alice', 'carol', 'alice']) held.push(await login(ftpd.port, user, 'pw'));
     // Held on both workers: neither has 3 sessions of its own.
-    const holders = logLines(ftpd.stdout).filter((l) => l.msg === 'login').map((l) => l.pid);
+    const holders = logLines(ftpd.stdout).filter((l) => l.msg === 'login' && l.user !== 'bob').map((l) => l.pid);
     expect(new Set(holders).size).toBe(2);
     await new Promise((r) => setTimeout(r, 200));
     for (let i = 0; i < 4; i++) expect(await firstLine(ftpd.port)).toBe('421 Too many sessions; try again later.');
@@ -192,7 +202,7 @@ describe('ftpsd serve --workers 2', () => {
     // A session that ends frees its place for either worker.
     held.pop()!.close();
     await new Promise((r) => setTimeout(r, 300));
-    const again = await login(ftpd.port, 'alice', 'pw');
+    const again = await login(ftpd.port, 'carol', 'pw');
     again.close();
     for (const c of held) c.close();
     expect((await ftpd.stop()).code).toBe(0);
