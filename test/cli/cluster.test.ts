@@ -4,6 +4,7 @@
  * owning its session), bans and session caps across workers, SIGHUP, SIGTERM, a killed worker replaced,
  * metrics summed over the workers, and start-up errors reported as by a single process.
  */
+import { execFile } from 'node:child_process';
 import { connect } from 'node:net';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -251,6 +252,17 @@ describe('ftpsd serve --workers 2', () => {
     expect(text).toMatch(/^ftpsd_logins_total\{result="ok"\} 4$/m);
     expect(text).toMatch(/^ftpsd_up 1$/m);
     expect(await (await fetch(url.replace('/metrics', '/healthz'))).text()).toBe('ok\n');
+    expect((await ftpd.stop()).code).toBe(0);
+  });
+
+  it('--workers 1 is a single process: no children, no cluster lines', async () => {
+    const dir = await tempDir();
+    const ftpd = await Served.start([...loopbackArgs(dir), '--user', 'alice:pw', '--workers', '1']);
+    expect((await listExplicit(ftpd.port, 'alice', 'pw')).code).toBe(0);
+    const children = await new Promise<string>((resolve) => execFile('pgrep', ['-P', String(ftpd.child.pid)], (_e, out) => resolve(out.trim())));
+    expect(children).toBe('');
+    expect(ftpd.stdout).not.toMatch(/^workers:/m);
+    expect(logLines(ftpd.stdout).filter((l) => l.worker !== undefined || l.msg === 'cluster ready')).toEqual([]);
     expect((await ftpd.stop()).code).toBe(0);
   });
 
