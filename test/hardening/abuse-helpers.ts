@@ -9,6 +9,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { createLogger, type Logger } from '../../src/logger.js';
 import { RawClient } from '../helpers/raw-client.js';
 
+/** What a banned address gets at accept, before TLS or a greeting. */
+export const BANNED = '421 Too many failed logins from your address; try again later.\r\n';
+
 export interface Received {
   /** Every byte the server sent, as text. */
   text: string;
