@@ -136,7 +136,7 @@ export const COMMAND_ONLY_OPTIONS = ['watchConfig', 'runAs', 'workers'] as const
 /**
  * Config file options `createServer` understands (besides the program options). A new config file
  * option must be added here, or to COMMAND_ONLY_OPTIONS, once createServer does what it says
- * (test/api/options.test.ts checks that every config option is one or the other).
+ * (test/api/options-schema.test.ts checks that every config option is one or the other).
  */
 export const CONFIG_OPTIONS = [
   'listen',
