@@ -17,7 +17,7 @@
  *     (`/proc/self/fd/N/name` is looked up in that very directory, like openat()), so a swapped path cannot
  *     redirect them either.
  *
- * What remains (see `test/hardening/paths.test.ts`):
+ * What remains (see `test/hardening/path-races.test.ts`):
  *  - Without /proc (macOS, BSD, a Linux without procfs) name operations are path-based after the
  *    parent's check: a swap in that window can make one mkdir/rmdir/unlink/rename act outside the root
  *    (reads and writes are still verified on the descriptor; a temp file created outside is removed).
