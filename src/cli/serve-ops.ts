@@ -2,6 +2,7 @@
  * `ftpsd serve`'s operations: the log destination (pretty on a terminal), the transfer log, the
  * metrics endpoint, hooks and webhooks (src/ops/), and the signals that reopen the transfer log.
  */
+import { errnoText } from '../config/errno-text.js';
 import { formatAddress } from '../config/listen-address.js';
 import type { ResolvedConfig } from '../config/load.js';
 import { DEFAULT_DRAIN_MS } from '../config/ops-schema.js';
@@ -52,18 +53,7 @@ export function drainMs(config: Pick<ResolvedConfig, 'hookDelivery'>): number {
 /** An operations start-up error as one line naming what failed. */
 export function opsError(err: unknown, config: Pick<OpsConfig, 'metricsListen' | 'xferlog'>): Error {
   const e = err as NodeJS.ErrnoException;
-  const why =
-    e.code === 'EADDRINUSE'
-      ? 'address already in use'
-      : e.code === 'EACCES'
-        ? 'permission denied'
-        : e.code === 'ENOENT'
-          ? 'no such directory'
-          : e.code === 'EISDIR'
-            ? 'is a directory'
-            : e.code === 'EADDRNOTAVAIL'
-              ? 'address not available on this host'
-              : e.message;
+  const why = errnoText(err, { ENOENT: 'no such directory' });
   if (e.syscall === 'listen' && config.metricsListen) {
     return new Error(`cannot listen for metrics on ${formatAddress(config.metricsListen.host, config.metricsListen.port)}: ${why}`, { cause: err });
   }

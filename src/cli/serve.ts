@@ -5,6 +5,7 @@
  * certificate and key, which are also reloaded when their files change (src/tls/reload.ts). With
  * `runAs`, the process switches to that user once its ports are bound (src/cli/run-as.ts).
  */
+import { errnoText } from '../config/errno-text.js';
 import { formatAddress } from '../config/listen-address.js';
 import { DEFAULTS } from '../config/defaults.js';
 import { loadConfig, type CliFlags } from '../config/load.js';
@@ -154,13 +155,6 @@ function handleSignals(server: FtpServer, reloader: { reload(reason: string): Pr
 function listenError(err: unknown): Error {
   const e = err as NodeJS.ErrnoException & { address?: string; port?: number };
   const where = e.address !== undefined && e.port !== undefined ? ` on ${formatAddress(e.address, e.port)}` : '';
-  const why =
-    e.code === 'EADDRINUSE'
-      ? 'address already in use'
-      : e.code === 'EACCES'
-        ? 'permission denied (ports below 1024 need privileges)'
-        : e.code === 'EADDRNOTAVAIL'
-          ? 'address not available on this host'
-          : e.message;
+  const why = errnoText(err, { EACCES: 'permission denied (ports below 1024 need privileges)' });
   return new Error(`cannot listen${where}: ${why}`, { cause: err });
 }

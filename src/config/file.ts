@@ -4,6 +4,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { parseDocument } from 'yaml';
+import { errnoText } from './errno-text.js';
 import { ConfigError, zodIssues, type ConfigIssue } from './errors.js';
 import { configSchema, type ConfigFile } from './schema.js';
 
@@ -30,9 +31,7 @@ export async function readConfigFile(file: string, label = file): Promise<Config
   try {
     text = await readFile(file, 'utf8');
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'is a directory' : (err as Error).message;
-    throw ConfigError.of('', `cannot read config file: ${why}`, label);
+    throw ConfigError.of('', `cannot read config file: ${errnoText(err)}`, label);
   }
   return parseConfigText(text, label);
 }
