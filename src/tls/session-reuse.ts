@@ -18,6 +18,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { TLSSocket } from 'node:tls';
+import { DerReader } from './der.js';
 
 const MAX_SESSIONS = 16;
 
@@ -84,30 +85,18 @@ export class SessionBinder {
  * masterKey OCTET STRING, ... }. Returns a digest, so secrets are not kept.
  */
 export function masterKeyDigest(der: Buffer): string | undefined {
-  let pos = 0;
-  const header = (): { tag: number; len: number } | undefined => {
-    if (pos + 2 > der.length) return undefined;
-    const tag = der[pos++]!;
-    let len = der[pos++]!;
-    if (len & 0x80) {
-      const n = len & 0x7f;
-      if (n === 0 || n > 3 || pos + n > der.length) return undefined;
-      len = 0;
-      for (let i = 0; i < n; i++) len = len * 256 + der[pos++]!;
-    }
-    return { tag, len };
-  };
-  const outer = header();
+  const reader = new DerReader(der);
+  const outer = reader.header();
   if (!outer || outer.tag !== 0x30) return undefined;
   const expected = [0x02, 0x02, 0x04, 0x04, 0x04];
   for (let field = 0; field < expected.length; field++) {
-    const h = header();
-    if (!h || h.tag !== expected[field] || pos + h.len > der.length) return undefined;
+    const h = reader.header();
+    if (!h || h.tag !== expected[field] || reader.pos + h.len > der.length) return undefined;
     if (field === 4) {
       if (h.len === 0) return undefined;
-      return createHash('sha256').update(der.subarray(pos, pos + h.len)).digest('base64');
+      return createHash('sha256').update(der.subarray(reader.pos, reader.pos + h.len)).digest('base64');
     }
-    pos += h.len;
+    reader.pos += h.len;
   }
   return undefined;
 }

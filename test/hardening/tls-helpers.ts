@@ -8,6 +8,7 @@ import { X509Certificate, webcrypto } from 'node:crypto';
 import type { Socket } from 'node:net';
 import { Duplex } from 'node:stream';
 import { connect as tlsConnect, type ConnectionOptions, type TLSSocket } from 'node:tls';
+import { DerReader } from '../../src/tls/der.js';
 
 export interface Pem {
   cert: string;
@@ -79,32 +80,21 @@ export function probe(port: number, options: ConnectionOptions = {}, keep = fals
  * the top-level field tagged [9], an INTEGER of seconds.
  */
 export function ticketLifetimeHint(der: Buffer): number | undefined {
-  let pos = 0;
-  const header = (): { tag: number; len: number } | undefined => {
-    if (pos + 2 > der.length) return undefined;
-    const tag = der[pos++]!;
-    let len = der[pos++]!;
-    if (len & 0x80) {
-      const n = len & 0x7f;
-      len = 0;
-      for (let i = 0; i < n; i++) len = len * 256 + der[pos++]!;
-    }
-    return { tag, len };
-  };
-  const outer = header();
+  const reader = new DerReader(der);
+  const outer = reader.header();
   if (outer?.tag !== 0x30) return undefined;
-  const end = pos + outer.len;
-  while (pos < end) {
-    const h = header();
+  const end = reader.pos + outer.len;
+  while (reader.pos < end) {
+    const h = reader.header();
     if (!h) return undefined;
     if (h.tag === 0xa9) {
-      const inner = header();
+      const inner = reader.header();
       if (inner?.tag !== 0x02) return undefined;
       let v = 0;
-      for (let i = 0; i < inner.len; i++) v = v * 256 + der[pos + i]!;
+      for (let i = 0; i < inner.len; i++) v = v * 256 + der[reader.pos + i]!;
       return v;
     }
-    pos += h.len;
+    reader.pos += h.len;
   }
   return undefined;
 }
