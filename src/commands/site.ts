@@ -65,9 +65,12 @@ export const SITE_CHMOD = defineSiteCommand({
   async handle(ctx, arg) {
     const m = /^\s*([0-7]{1,4})\s+(.+)$/.exec(arg);
     if (!m) return reply(501, 'Syntax: SITE CHMOD mode pathname');
+    const mode = parseInt(m[1]!, 8);
+    // Storages keep only the permission bits: refused rather than dropped behind a 200.
+    if ((mode & 0o7000) !== 0) return reply(504, 'SITE CHMOD: setuid, setgid and sticky bits are not allowed.');
     const path: VirtualPath = ctx.resolve(m[2]!);
     if (!ctx.user.permissions.allows('chmod', path)) return reply(550, 'Permission denied.');
-    await ctx.storage.chmod!(path, parseInt(m[1]!, 8));
+    await ctx.storage.chmod!(path, mode);
     return reply(200, 'SITE CHMOD command ok.');
   },
 });
