@@ -45,7 +45,8 @@ const users = (home: string): UserAccount[] => [
     rules: [
       { path: '/archive', deny: [...NO_CHANGES] },
       { path: 'norename/', deny: ['rename'] },
-      { path: '/projects/locked', deny: ['delete'] },
+      // denying delete denies rename too unless the rule names it (it takes files away): allowed here
+      { path: '/projects/locked', deny: ['delete'], allow: ['rename'] },
     ],
   },
 ];
@@ -103,10 +104,13 @@ describe('an upload-only drop box', () => {
     await c.expectCmd('REST 1', 350);
     expect((await tryUpload(c, 'STOR mine.txt', 'tampered')).code).toBe(550);
     expect(await fs.readFile(join(root, 'incoming', 'someone-elses.txt'), 'utf8')).toBe('private upload');
-    // but an interrupted upload can be resumed at its end (REST + STOR adds only)
+    // nor appended to at its end with REST + STOR: that is APPE, and this drop box does not grant `append`
     await c.expectCmd('REST 7', 350);
-    expect((await tryUpload(c, 'STOR mine.txt', ' and resumed')).code).toBe(226);
-    expect(await fs.readFile(join(root, 'incoming', 'mine.txt'), 'utf8')).toBe('dropped and resumed');
+    expect((await tryUpload(c, 'STOR mine.txt', ' and resumed')).code).toBe(550);
+    await c.expectCmd('REST 14', 350);
+    expect((await tryUpload(c, 'STOR someone-elses.txt', ' and more')).code).toBe(550);
+    expect(await fs.readFile(join(root, 'incoming', 'mine.txt'), 'utf8')).toBe('dropped');
+    expect(await fs.readFile(join(root, 'incoming', 'someone-elses.txt'), 'utf8')).toBe('private upload');
     c.close();
   });
 
@@ -199,10 +203,9 @@ describe('a read-only subtree in a writable home', () => {
   it('a directory holding a rule path cannot be renamed (the protection would not move with it)', async () => {
     const c = await as('writer');
     await c.expectCmd('RNFR /projects', 550);
-    await c.expectCmd('RNFR /projects/locked', 350); // the rule's own directory: only `delete` is denied there
-    await c.expectCmd('RNTO /projects/unlocked', 250);
-    await c.expectCmd('RNFR /projects/unlocked', 350);
-    await c.expectCmd('RNTO /projects/locked', 250);
+    // nor the rule's own directory where `delete` is denied: moved away, its files could be deleted
+    await c.expectCmd('RNFR /projects/locked', 550);
+    await c.expectCmd('RNFR /projects/locked/keep.txt', 550); // nor a file in it (renaming takes it away)
     c.close();
   });
 });
