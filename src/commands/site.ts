@@ -110,13 +110,12 @@ export const SITE_SYMLINK = defineSiteCommand({
     const link = ctx.resolve(names[1]!);
     if (link.length === 0) throw new FtpError(553, 'File name not allowed.', { code: 'FTP_ERR_BAD_NAME' });
     const perms = ctx.user.permissions;
-    // Checked before the target is looked at: a target the user may neither list nor read gets the same
-    // reply whether it exists or not.
-    if (!perms.allows('write', link) || !(perms.allows('list', target) || perms.allows('read', target))) {
-      return reply(550, 'Permission denied.');
-    }
+    if (!perms.allows('write', link)) return reply(550, 'Permission denied.');
     const wider = reply(550, 'Permission denied: the link would allow more than its target.');
     if (widens(perms, target, link)) return wider;
+    // Checked before the target is looked at: a target the user may neither list nor read gets the same
+    // reply whether it exists or not.
+    if (!(perms.allows('list', target) || perms.allows('read', target))) return reply(550, 'Permission denied.');
     const st = await ctx.storage.stat(target);
     if (st.type === 'dir' && !(perms.uniformBelow?.(target) === true && perms.uniformBelow(link))) return wider;
     await ctx.storage.symlink!(target, link);

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashPassword } from '../../src/auth/password.js';
 import type { UserAccount } from '../../src/auth/users.js';
+import { PERMISSIONS } from '../../src/auth/permissions.js';
 import { RulePermissions } from '../../src/auth/rules.js';
 import { loadConfig } from '../../src/config/load.js';
 import { configSchema } from '../../src/config/schema.js';
@@ -49,11 +50,21 @@ const users = (home: string): UserAccount[] => [
       { path: '/projects/locked', deny: ['delete'], allow: ['rename'] },
     ],
   },
+  {
+    // A pickup area (read, list, move out; no writing) and a sealed one (no reading).
+    name: 'mover',
+    password: { plain: 'pw' },
+    home,
+    rules: [
+      { path: '/pickup', deny: ['write'], allow: ['rename'] },
+      { path: '/sealed', deny: ['read'] },
+    ],
+  },
 ];
 
 beforeAll(async () => {
   root = await fs.mkdtemp(join(tmpdir(), 'ftpsd-perms-'));
-  for (const d of ['incoming/public', 'archive/sub', 'norename', 'projects/locked']) await fs.mkdir(join(root, d), { recursive: true });
+  for (const d of ['incoming/public', 'archive/sub', 'norename', 'projects/locked', 'pickup', 'sealed/dir']) await fs.mkdir(join(root, d), { recursive: true });
   await fs.writeFile(join(root, 'readme.txt'), 'read me');
   await fs.writeFile(join(root, 'incoming', 'someone-elses.txt'), 'private upload');
   await fs.writeFile(join(root, 'incoming', 'public', 'shared.txt'), 'shared');
@@ -210,7 +221,44 @@ describe('a read-only subtree in a writable home', () => {
   });
 });
 
+describe('renaming may not widen what the user may do with the entry', () => {
+  it('out of a no-read area: refused (the file would become readable); out of a readable one: allowed', async () => {
+    await fs.writeFile(join(root, 'sealed', 's.txt'), 'sealed');
+    await fs.writeFile(join(root, 'pickup', 'p.txt'), 'pick me');
+    const c = await as('mover');
+    await c.expectCmd('RNFR /sealed/s.txt', 350); // delete is allowed there...
+    await c.expectCmd('RNTO /s.txt', 550, /^550 Permission denied: the new name would allow more than the old one\.$/);
+    await c.expectCmd('RNFR /sealed/dir', 350);
+    await c.expectCmd('RNTO /dir', 550);
+    await c.expectCmd('RNFR /sealed/s.txt', 350);
+    await c.expectCmd('RNTO /sealed/dir/s.txt', 250); // ...and moving within it widens nothing
+    expect(await fs.readFile(join(root, 'sealed', 'dir', 's.txt'), 'utf8')).toBe('sealed');
+    // the pickup area is readable and listable: the user could copy the file out anyway, so it may move
+    await c.expectCmd('RNFR /pickup/p.txt', 350);
+    await c.expectCmd('RNTO /p.txt', 250);
+    expect(await fs.readFile(join(root, 'p.txt'), 'utf8')).toBe('pick me');
+    // but not back in: the pickup area denies write, hence the changes it does not name (append, chmod...)
+    await c.expectCmd('SITE CHMOD 600 /pickup', 550);
+    c.close();
+  });
+});
+
 describe('the rule engine', () => {
+  it('a rule denying write or delete also denies the changes it does not name; it never grants', () => {
+    const p = new RulePermissions(PERMISSIONS, [
+      { path: '/in', allow: ['write', 'mkdir'], deny: ['read', 'list', 'delete'] },
+      { path: '/in/open', allow: ['read', 'list'] },
+      { path: '/ro', deny: ['write'], allow: ['rename'] },
+      { path: '/quiet', deny: ['list'] },
+    ]);
+    expect(p.effective(['in', 'f'])).toEqual(['write', 'mkdir']);
+    expect(p.effective(['in', 'open', 'f'])).toEqual(['list', 'read', 'write', 'mkdir']);
+    expect(p.effective(['ro'])).toEqual(['list', 'read', 'delete', 'rename', 'mkdir']);
+    expect(p.effective(['quiet'])).toEqual(PERMISSIONS.filter((op) => op !== 'list'));
+    const readOnlyBase = new RulePermissions(['list', 'read'], [{ path: '/x', deny: ['delete'], allow: ['write'] }]);
+    expect(readOnlyBase.effective(['x'])).toEqual(['list', 'read', 'write']);
+  });
+
   it('per permission, the longest matching rule that names it decides; else the base set', () => {
     const p = new RulePermissions(['list', 'read', 'write'], [
       { path: '/a', deny: ['write'], allow: ['delete'] },
