@@ -107,9 +107,12 @@ export const STOU = defineCommand({
   async handle(ctx, arg, given) {
     const dir = arg === '' ? ctx.session.cwd : given.slice(0, -1);
     const prefix = arg === '' ? 'ftpsd' : baseName(given);
+    // The name as given only where the user may list the directory: elsewhere a suffix always, so the
+    // reply does not tell whether the name was taken.
+    const asGiven = arg !== '' && ctx.user.permissions.allows('list', dir);
     let path: VirtualPath | undefined;
     for (let i = 0; i < 16 && !path; i++) {
-      const candidate = [...dir, i === 0 && arg !== '' ? prefix : `${prefix}.${randomBytes(4).toString('hex')}`];
+      const candidate = [...dir, i === 0 && asGiven ? prefix : `${prefix}.${randomBytes(4).toString('hex')}`];
       const exists = await ctx.storage.stat(candidate).then(
         () => true,
         () => false,

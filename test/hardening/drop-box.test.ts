@@ -171,14 +171,16 @@ describe.each(['mallory', 'eve'])('a drop box, as %s against alice', (user) => {
     expect(await snapshot()).toEqual(before);
   });
 
-  it('verbs that create: MKD and STOU on the name leave the upload alone', async () => {
+  it('verbs that create: MKD and STOU on the name leave the upload alone; STOU does not tell a taken name', async () => {
     expect((await c.cmd('MKD /incoming/alice.txt')).code).toBe(550);
-    const stou = await attempt(c, 'STOU /incoming/alice.txt');
-    expect(stou.reply.code).toBe(226);
-    const created = (await fs.readdir(home('incoming'))).filter((n) => !before.names.includes(n));
-    expect(created).toHaveLength(1);
-    expect(created[0]).toMatch(/^alice\.txt\.[0-9a-f]{8}$/);
-    await fs.rm(home('incoming', created[0]!));
+    for (const name of ['alice.txt', 'nothere.txt']) {
+      const stou = await attempt(c, `STOU /incoming/${name}`);
+      expect(stou.reply.code).toBe(226);
+      const created = (await fs.readdir(home('incoming'))).filter((n) => !before.names.includes(n));
+      expect(created).toHaveLength(1);
+      expect(created[0]).toMatch(new RegExp(`^${name.replace('.', '\\.')}\\.[0-9a-f]{8}$`));
+      await fs.rm(home('incoming', created[0]!));
+    }
     expect(await snapshot()).toEqual(before);
   });
 });
