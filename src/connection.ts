@@ -183,7 +183,7 @@ export class Connection implements CommandContext {
       this.events.emit('login-attempt', { ...this.info, user, result: 'failed', ...(until === undefined ? {} : { banStarted: true }) });
       if (until === undefined) return 'failed';
       this.log.warn(
-        { peer: this.remoteAddress, failures: throttle!.policy.failures, until: new Date(until).toISOString() },
+        { peer: this.remoteAddress, network: throttle!.networkOf(this.remoteAddress), failures: throttle!.policy.failures, until: new Date(until).toISOString() },
         'address banned after repeated failed logins',
       );
       return 'banned';

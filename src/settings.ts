@@ -44,15 +44,19 @@ export interface Limits {
   maxSessionsPerUser: number;
 }
 
-/** Per-address bans after repeated failed logins, counted across connections and listeners. */
+/** Per-network bans after repeated failed logins, counted across connections and listeners. */
 export interface BanPolicy {
-  /** Failed logins from one address within `windowMs` that start a ban. */
+  /** Failed logins from one network (see the prefixes) within `windowMs` that start a ban. */
   failures: number;
   windowMs: number;
   /** How long a ban lasts; a successful login does not end it. */
   durationMs: number;
-  /** Addresses remembered (failure counters and bans, each); the oldest are forgotten first. */
+  /** Networks remembered (failure counters and bans, each); the oldest are forgotten first. */
   maxEntries: number;
+  /** Leading bits of an IPv4 address that failures count and bans apply to (32: each address alone). */
+  ipv4Prefix: number;
+  /** Leading bits of an IPv6 address that failures count and bans apply to (64: the /64, one client's usual share). */
+  ipv6Prefix: number;
 }
 
 export interface SecuritySettings {
@@ -115,6 +119,8 @@ export const DEFAULT_BAN: BanPolicy = {
   windowMs: 10 * 60_000,
   durationMs: 60 * 60_000,
   maxEntries: 10_000,
+  ipv4Prefix: 32,
+  ipv6Prefix: 64,
 };
 
 export function resolveSettings(partial: Partial<Omit<ServerSettings, 'timeouts' | 'limits' | 'security' | 'pasvAddress'>> & {

@@ -34,6 +34,11 @@ export interface Permissions {
   uniformBelow?(path: VirtualPath): boolean;
 }
 
+/** Whether `to` allows something that `from` does not (a link or a rename would widen what the user may do). */
+export function widens(perms: Permissions, from: VirtualPath, to: VirtualPath): boolean {
+  return PERMISSIONS.some((op) => perms.allows(op, to) && !perms.allows(op, from));
+}
+
 const READ_ONLY: ReadonlySet<Permission> = new Set(['list', 'read']);
 const READ_WRITE: ReadonlySet<Permission> = new Set(PERMISSIONS);
 

@@ -15,6 +15,11 @@
  * only changes what it names: `/incoming/public: {allow: [read, list]}` opens reading below /incoming
  * while /incoming's `deny: [delete]` still holds there.
  *
+ * A rule that denies `write` or `delete` also denies the permissions that change or take away an entry
+ * that is already there (`append rename rmdir chmod settime`; much as ProFTPD's WRITE group), unless it names
+ * them itself: the drop box above keeps everyone's uploads as they are (no APPE, RNFR, SITE CHMOD or MFMT
+ * on them) without listing every permission. Only denials are implied, never grants.
+ *
  * Renaming a directory that contains a rule's path is refused: it would carry the protected subtree to
  * a name no rule covers. Rules match the path the client names, not where symlinks inside the home lead:
  * a link from an open area into a protected one is a way around them (ftpsd clients cannot make links).
@@ -29,6 +34,9 @@ export interface PermissionRule {
   readonly allow?: readonly Permission[];
   readonly deny?: readonly Permission[];
 }
+
+/** What a rule denying `write` or `delete` denies too, unless it names them (see above). */
+export const CHANGES_EXISTING: readonly Permission[] = ['append', 'rename', 'rmdir', 'chmod', 'settime'];
 
 interface CompiledRule {
   readonly path: VirtualPath;
@@ -53,15 +61,19 @@ export class RulePermissions implements Permissions {
 
   constructor(base: Iterable<Permission>, rules: readonly PermissionRule[] = []) {
     this.base = new Set(base);
-    const compiled = rules.map((r) => ({ path: rulePath(r.path), allow: new Set(r.allow ?? []), deny: new Set(r.deny ?? []) }));
     const seen = new Set<string>();
-    for (const r of compiled) {
-      const key = r.path.join('/');
+    const compiled = rules.map((r) => {
+      const rule = { path: rulePath(r.path), allow: new Set(r.allow ?? []), deny: new Set(r.deny ?? []) };
+      const key = rule.path.join('/');
       if (seen.has(key)) throw new Error(`two rules for the same path: /${key}`);
       seen.add(key);
-      const both = [...r.allow].filter((p) => r.deny.has(p));
+      const both = [...rule.allow].filter((p) => rule.deny.has(p));
       if (both.length > 0) throw new Error(`rule /${key} both allows and denies ${both.join(', ')}`);
-    }
+      if (rule.deny.has('write') || rule.deny.has('delete')) {
+        for (const op of CHANGES_EXISTING) if (!rule.allow.has(op)) rule.deny.add(op);
+      }
+      return rule;
+    });
     this.rules = compiled.sort((a, b) => b.path.length - a.path.length);
   }
 

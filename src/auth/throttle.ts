@@ -1,7 +1,9 @@
 /**
- * Per-address bans after repeated failed logins (fail2ban inside the server): `failures` failed logins
- * from one address within `windowMs` ban it for `durationMs`. One table serves every listener of a
- * server, so failures count across connections and ports.
+ * Per-network bans after repeated failed logins (fail2ban inside the server): `failures` failed logins
+ * from one network within `windowMs` ban it for `durationMs`. A network is the client's address cut to
+ * `ipv4Prefix` / `ipv6Prefix` bits (by default the IPv4 address itself and the IPv6 /64: one IPv6
+ * client has a whole /64 of fresh addresses); see ban-network.ts. Callers pass addresses. One table
+ * serves every listener of a server, so failures count across connections and ports.
  *
  * Memory is bounded: failure counters and bans live in two maps of at most `maxEntries` each, kept in
  * least-recently-updated order, so expired entries are swept from the front as new ones arrive and, when
@@ -12,11 +14,12 @@
  * valid account would let an attacker reset the count while guessing another's password).
  */
 import type { BanPolicy } from '../settings.js';
+import { banNetwork } from './ban-network.js';
 
 export class LoginThrottle {
-  /** Address -> times of its recent failures (at most `failures - 1` of them; the next one bans). */
+  /** Network -> times of its recent failures (at most `failures - 1` of them; the next one bans). */
   private readonly failures = new Map<string, number[]>();
-  /** Address -> end of its ban. Insertion order is expiry order (every ban lasts as long). */
+  /** Network -> end of its ban. Insertion order is expiry order (every ban lasts as long). */
   private readonly bans = new Map<string, number>();
 
   constructor(
@@ -24,12 +27,18 @@ export class LoginThrottle {
     private readonly now: () => number = Date.now,
   ) {}
 
-  /** When the address's ban ends (ms since the epoch), or undefined when it is not banned. */
+  /** The network `address` counts for: `2001:db8:1:2::/64`, or the address itself at full length. */
+  networkOf(address: string): string {
+    return banNetwork(address, this.policy);
+  }
+
+  /** When the ban of the address's network ends (ms since the epoch), or undefined when it is not banned. */
   bannedUntil(address: string): number | undefined {
-    const until = this.bans.get(address);
+    const key = this.networkOf(address);
+    const until = this.bans.get(key);
     if (until === undefined) return undefined;
     if (until <= this.now()) {
-      this.bans.delete(address);
+      this.bans.delete(key);
       return undefined;
     }
     return until;
@@ -43,18 +52,19 @@ export class LoginThrottle {
     const now = this.now();
     this.sweep(now);
     if (this.bannedUntil(address) !== undefined) return undefined;
+    const key = this.networkOf(address);
     const cutoff = now - this.policy.windowMs;
-    const times = (this.failures.get(address) ?? []).filter((t) => t > cutoff);
+    const times = (this.failures.get(key) ?? []).filter((t) => t > cutoff);
     times.push(now);
-    this.failures.delete(address);
+    this.failures.delete(key);
     if (times.length >= this.policy.failures) {
       const until = now + this.policy.durationMs;
-      this.bans.delete(address);
-      this.bans.set(address, until);
+      this.bans.delete(key);
+      this.bans.set(key, until);
       trim(this.bans, this.policy.maxEntries);
       return until;
     }
-    this.failures.set(address, times);
+    this.failures.set(key, times);
     trim(this.failures, this.policy.maxEntries);
     return undefined;
   }
@@ -62,10 +72,19 @@ export class LoginThrottle {
   /**
    * Takes over the bans and failure counts of `previous` (a reload with a new policy): bans in force keep
    * their end, counts go on; entries beyond this policy's `maxEntries` are forgotten, the oldest first.
+   * With new prefix lengths each entry moves to the network its address falls in now (bans merge to the
+   * latest end, failures add up).
    */
   adopt(previous: LoginThrottle): void {
-    for (const [address, until] of previous.bans) this.bans.set(address, until);
-    for (const [address, times] of previous.failures) this.failures.set(address, times.slice(-Math.max(this.policy.failures - 1, 0)));
+    for (const [network, until] of previous.bans) {
+      const key = this.networkOf(network);
+      this.bans.set(key, Math.max(until, this.bans.get(key) ?? 0));
+    }
+    for (const [network, times] of previous.failures) {
+      const key = this.networkOf(network);
+      const merged = [...(this.failures.get(key) ?? []), ...times].sort((a, b) => a - b);
+      this.failures.set(key, merged.slice(-Math.max(this.policy.failures - 1, 0)));
+    }
     trim(this.bans, this.policy.maxEntries);
     trim(this.failures, this.policy.maxEntries);
   }
@@ -75,34 +94,36 @@ export class LoginThrottle {
    * in force that ends later stays as it is.
    */
   impose(address: string, until: number): void {
-    if (until <= this.now() || (this.bans.get(address) ?? 0) >= until) return;
-    this.bans.delete(address);
-    this.bans.set(address, until);
-    this.failures.delete(address);
+    const key = this.networkOf(address);
+    if (until <= this.now() || (this.bans.get(key) ?? 0) >= until) return;
+    this.bans.delete(key);
+    this.bans.set(key, until);
+    this.failures.delete(key);
     trim(this.bans, this.policy.maxEntries);
   }
 
-  /** Lifts a ban and forgets the address's failures (for operators). */
+  /** Lifts the ban of the address's network (or of a network as `networkOf` names it) and forgets its failures (for operators). */
   unban(address: string): void {
-    this.bans.delete(address);
-    this.failures.delete(address);
+    const key = this.networkOf(address);
+    this.bans.delete(key);
+    this.failures.delete(key);
   }
 
-  /** Entries held now (for monitoring and tests). */
+  /** Entries (networks) held now (for monitoring and tests). */
   get size(): { failures: number; bans: number } {
     return { failures: this.failures.size, bans: this.bans.size };
   }
 
   /** Drops expired entries from the front of both maps (they are in update order). */
   private sweep(now: number): void {
-    for (const [address, until] of this.bans) {
+    for (const [network, until] of this.bans) {
       if (until > now) break;
-      this.bans.delete(address);
+      this.bans.delete(network);
     }
     const cutoff = now - this.policy.windowMs;
-    for (const [address, times] of this.failures) {
+    for (const [network, times] of this.failures) {
       if (times[times.length - 1]! > cutoff) break;
-      this.failures.delete(address);
+      this.failures.delete(network);
     }
   }
 }

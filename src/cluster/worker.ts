@@ -168,7 +168,7 @@ class WorkerLink {
         if (typeof m.address !== 'string' || !server?.throttle) return;
         const until = server.throttle.recordFailure(m.address);
         if (until === undefined) return;
-        server.log.warn({ peer: m.address, until: new Date(until).toISOString() }, 'address banned after repeated failed logins (counted across workers)');
+        server.log.warn({ peer: m.address, network: server.throttle.networkOf(m.address), until: new Date(until).toISOString() }, 'address banned after repeated failed logins (counted across workers)');
         toPrimary({ ftpsd: 1, type: 'ban', address: m.address, until });
         return;
       }

@@ -7,6 +7,7 @@ import { defineCommand } from './define.js';
 
 export const USER = defineCommand({
   name: 'USER',
+  credentials: true,
   arg: 'required',
   access: 'public',
   help: 'USER <sp> username',
@@ -20,6 +21,7 @@ export const USER = defineCommand({
 
 export const PASS = defineCommand({
   name: 'PASS',
+  credentials: true,
   arg: 'optional',
   access: 'public',
   sensitive: true,
@@ -54,6 +56,7 @@ export const PASS = defineCommand({
 
 export const ACCT = defineCommand({
   name: 'ACCT',
+  credentials: true,
   arg: 'required',
   access: 'public',
   help: 'ACCT <sp> account',

@@ -14,7 +14,7 @@ export type ArgPolicy = 'none' | 'optional' | 'required';
 /**
  * A command and its metadata, as every built-in command is defined. The dispatcher checks, in this
  * order, before `handle` runs: the verb exists and is `available` (else 500/502), the TLS policy
- * (`beforeTls`; 530), login (`access`; 530), the argument (`arg`; 501), the path (`path`; 553) and the
+ * (`beforeTls`, `credentials`; 530), login (`access`; 530), the argument (`arg`; 501), the path (`path`; 553) and the
  * permission on it (`perm`; 550). FEAT and HELP are made from these specs.
  */
 export interface CommandSpec {
@@ -39,6 +39,11 @@ export interface CommandSpec {
   readonly transfer?: boolean;
   /** May run while a transfer is active (ABOR, STAT, QUIT, NOOP). */
   readonly duringTransfer?: boolean;
+  /**
+   * The command carries login credentials (USER, PASS, ACCT): while TLS is required it needs a secure
+   * control channel even in a session that logged in before and cleared it (CCC).
+   */
+  readonly credentials?: boolean;
   /** The argument is secret (PASS): never logged. */
   readonly sensitive?: boolean;
   /** The FEAT line(s) this command contributes, if any (without the leading space). */

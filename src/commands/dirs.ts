@@ -18,8 +18,13 @@ export const CWD = defineCommand({
   feat: 'TVFS',
   help: 'CWD <sp> pathname',
   async handle(ctx, _arg, path) {
-    const st = await ctx.storage.stat(path);
-    if (st.type !== 'dir') throw new FtpError(550, 'Not a directory.', { code: 'FTP_ERR_NOT_A_DIRECTORY' });
+    // Where the user may not list the parent, a file and a missing name fail alike (no existence oracle).
+    const hidden = path.length > 0 && !ctx.user.permissions.allows('list', parentOf(path));
+    const failed = (err: unknown): never => {
+      throw hidden ? new FtpError(550, 'Failed to change directory.', { code: 'FTP_ERR_NOT_A_DIRECTORY' }) : err;
+    };
+    const st = await ctx.storage.stat(path).catch(failed);
+    if (st.type !== 'dir') failed(new FtpError(550, 'Not a directory.', { code: 'FTP_ERR_NOT_A_DIRECTORY' }));
     ctx.session.cwd = path;
     return reply(250, 'Directory successfully changed.');
   },

@@ -1,6 +1,7 @@
 /**
  * File commands: DELE RNFR RNTO SIZE MDTM MFMT (RFC 959, RFC 3659, draft-somers-ftp-mfxx).
  */
+import { widens } from '../auth/permissions.js';
 import { FtpError } from '../protocol/errors.js';
 import { reply } from '../protocol/reply.js';
 import { timeVal } from '../listing/mlsx-format.js';
@@ -34,7 +35,13 @@ export const RNFR = defineCommand({
   help: 'RNFR <sp> pathname',
   async handle(ctx, _arg, path) {
     if (path.length === 0) throw new FtpError(550, 'Permission denied.');
-    await ctx.storage.stat(path);
+    // A rename takes the entry away from here: it needs `delete` (and `rmdir` for a directory). `delete`
+    // is checked before the entry is looked at, so where it is denied the reply is the same whether the
+    // name exists or not.
+    const perms = ctx.user.permissions;
+    if (!perms.allows('delete', path)) throw new FtpError(550, 'Permission denied.');
+    const st = await ctx.storage.stat(path);
+    if (st.type === 'dir' && !perms.allows('rmdir', path)) throw new FtpError(550, 'Permission denied.');
     ctx.session.renameFrom = path;
     return reply(350, 'Ready for RNTO.');
   },
@@ -52,9 +59,15 @@ export const RNTO = defineCommand({
     ctx.session.renameFrom = undefined;
     if (!from) return reply(503, 'RNFR required first.');
     if (path.length === 0) throw new FtpError(553, 'File name not allowed.');
+    // The new name may not give the user rights the old one did not (as SITE SYMLINK), unless they could
+    // copy the entry there anyway: they may read and list it where it is (and delete it, checked at RNFR).
+    const perms = ctx.user.permissions;
+    if (widens(perms, from, path) && !(perms.allows('read', from) && perms.allows('list', from))) {
+      throw new FtpError(550, 'Permission denied: the new name would allow more than the old one.');
+    }
     // Renaming onto an existing entry replaces it: that needs the right to remove it too.
     const existing = await ctx.storage.stat(path).catch(() => undefined);
-    if (existing && !ctx.user.permissions.allows(existing.type === 'dir' ? 'rmdir' : 'delete', path)) {
+    if (existing && !perms.allows(existing.type === 'dir' ? 'rmdir' : 'delete', path)) {
       throw new FtpError(550, 'Permission denied.');
     }
     await ctx.storage.rename(from, path);

@@ -4,7 +4,7 @@
  * option) and get the same checks: argument shape (501), path resolution (553) and permission (550)
  * before the handler runs; SITE itself needs a logged-in user and follows the TLS policy.
  */
-import { PERMISSIONS, type Permission } from '../auth/permissions.js';
+import { widens, type Permission } from '../auth/permissions.js';
 import { FtpError } from '../protocol/errors.js';
 import { reply, type Reply } from '../protocol/reply.js';
 import type { VirtualPath } from '../storage/virtual-path.js';
@@ -65,9 +65,12 @@ export const SITE_CHMOD = defineSiteCommand({
   async handle(ctx, arg) {
     const m = /^\s*([0-7]{1,4})\s+(.+)$/.exec(arg);
     if (!m) return reply(501, 'Syntax: SITE CHMOD mode pathname');
+    const mode = parseInt(m[1]!, 8);
+    // Storages keep only the permission bits: refused rather than dropped behind a 200.
+    if ((mode & 0o7000) !== 0) return reply(504, 'SITE CHMOD: setuid, setgid and sticky bits are not allowed.');
     const path: VirtualPath = ctx.resolve(m[2]!);
     if (!ctx.user.permissions.allows('chmod', path)) return reply(550, 'Permission denied.');
-    await ctx.storage.chmod!(path, parseInt(m[1]!, 8));
+    await ctx.storage.chmod!(path, mode);
     return reply(200, 'SITE CHMOD command ok.');
   },
 });
@@ -90,7 +93,7 @@ export function splitNames(arg: string): string[] | undefined {
 
 /**
  * SITE SYMLINK target link-name (as ProFTPD's mod_site_misc): `link-name` becomes a symbolic link to the
- * existing `target`. Needs `write` where the link goes, and the link must not allow more than the target
+ * existing `target`. Needs `write` where the link goes and `list` or `read` at the target, and the link must not allow more than the target
  * does: every permission the user has at the link's place must hold at the target too, and a directory
  * is linked only when no per-directory rule applies below the target or below the link (the link would
  * carry its own place's permissions over the target's subtree).
@@ -108,10 +111,13 @@ export const SITE_SYMLINK = defineSiteCommand({
     if (link.length === 0) throw new FtpError(553, 'File name not allowed.', { code: 'FTP_ERR_BAD_NAME' });
     const perms = ctx.user.permissions;
     if (!perms.allows('write', link)) return reply(550, 'Permission denied.');
+    const wider = reply(550, 'Permission denied: the link would allow more than its target.');
+    if (widens(perms, target, link)) return wider;
+    // Checked before the target is looked at: a target the user may neither list nor read gets the same
+    // reply whether it exists or not.
+    if (!(perms.allows('list', target) || perms.allows('read', target))) return reply(550, 'Permission denied.');
     const st = await ctx.storage.stat(target);
-    const widens = PERMISSIONS.some((op) => perms.allows(op, link) && !perms.allows(op, target));
-    const ruledBelow = st.type === 'dir' && !(perms.uniformBelow?.(target) === true && perms.uniformBelow(link));
-    if (widens || ruledBelow) return reply(550, 'Permission denied: the link would allow more than its target.');
+    if (st.type === 'dir' && !(perms.uniformBelow?.(target) === true && perms.uniformBelow(link))) return wider;
     await ctx.storage.symlink!(target, link);
     return reply(200, 'SITE SYMLINK command ok.');
   },

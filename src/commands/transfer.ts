@@ -56,12 +56,15 @@ async function store(ctx: CommandContext, path: VirtualPath, mode: 'replace' | '
   ctx.session.restOffset = 0;
   ctx.session.range = undefined;
   const writeMode = mode === 'append' ? 'append' : offset > 0 ? 'offset' : 'replace';
+  // REST + STOR writes into a file that is there: at its end that is appending, so it needs `append`
+  // (checked before the file is looked at: the same reply whether it exists or not).
+  if (writeMode === 'offset' && !ctx.user.permissions.allows('append', path)) throw new FtpError(550, 'Permission denied.');
   return ctx.receiveData(
     async () => {
       const existing = await ctx.storage.stat(path).catch(() => undefined);
       if (writeMode === 'offset' && offset > (existing?.size ?? 0)) throw badRestart();
       // Overwriting destroys the old content, so it needs `delete` as well (a drop box with write but
-      // no delete keeps everyone's uploads). APPE, and REST at the end of the file, only add.
+      // no delete keeps everyone's uploads). APPE, and REST at the end of the file, only add (`append`).
       const overwrites = existing?.type === 'file' && (writeMode === 'replace' || (writeMode === 'offset' && offset < existing.size));
       if (overwrites && !ctx.user.permissions.allows('delete', path)) throw new FtpError(550, 'Permission denied.');
       return ctx.storage.write(path, { mode: writeMode, offset });
@@ -104,9 +107,12 @@ export const STOU = defineCommand({
   async handle(ctx, arg, given) {
     const dir = arg === '' ? ctx.session.cwd : given.slice(0, -1);
     const prefix = arg === '' ? 'ftpsd' : baseName(given);
+    // The name as given only where the user may list the directory: elsewhere a suffix always, so the
+    // reply does not tell whether the name was taken.
+    const asGiven = arg !== '' && ctx.user.permissions.allows('list', dir);
     let path: VirtualPath | undefined;
     for (let i = 0; i < 16 && !path; i++) {
-      const candidate = [...dir, i === 0 && arg !== '' ? prefix : `${prefix}.${randomBytes(4).toString('hex')}`];
+      const candidate = [...dir, i === 0 && asGiven ? prefix : `${prefix}.${randomBytes(4).toString('hex')}`];
       const exists = await ctx.storage.stat(candidate).then(
         () => true,
         () => false,

@@ -32,6 +32,10 @@ function count(min: number) {
   return z.int({ error: 'must be a whole number' }).min(min, `must be >= ${min}`);
 }
 
+function prefixLength(bits: number) {
+  return z.int({ error: `must be a prefix length from 1 to ${bits}` }).min(1, `must be >= 1`).max(bits, `must be <= ${bits}`);
+}
+
 const address = z.preprocess(
   (v) => (typeof v === 'number' ? String(v) : v),
   text('an address like 127.0.0.1:2121, [::1]:2121 or :2121').transform(parsed(parseListenAddress)),
@@ -156,10 +160,16 @@ const banShape = {
   failures: count(1).describe(`Failed logins from one address within windowMs that ban it. Default: ${DEFAULT_BAN.failures}.`),
   windowMs: ms('ban window').describe(`Default: ${DEFAULT_BAN.windowMs}.`),
   durationMs: ms('ban duration').describe(`How long a ban lasts. Default: ${DEFAULT_BAN.durationMs}.`),
-  maxEntries: count(1).describe(`Addresses remembered (oldest forgotten first). Default: ${DEFAULT_BAN.maxEntries}.`),
+  maxEntries: count(1).describe(`Networks remembered (oldest forgotten first). Default: ${DEFAULT_BAN.maxEntries}.`),
+  ipv4Prefix: prefixLength(32).describe(
+    `Leading bits of an IPv4 address that count and are banned together (32: each address). Default: ${DEFAULT_BAN.ipv4Prefix}.`,
+  ),
+  ipv6Prefix: prefixLength(128).describe(
+    `Leading bits of an IPv6 address that count and are banned together (64: a /64, one client's usual share). Default: ${DEFAULT_BAN.ipv6Prefix}.`,
+  ),
 } satisfies Record<keyof BanPolicy, z.ZodType>;
 
-const BAN_ERROR = 'must be off, or a mapping of failures, windowMs, durationMs, maxEntries';
+const BAN_ERROR = 'must be off, or a mapping of failures, windowMs, durationMs, maxEntries, ipv4Prefix, ipv6Prefix';
 const ban = z
   .preprocess(
     (v) => (v === 'off' ? false : v),

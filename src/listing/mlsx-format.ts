@@ -52,16 +52,16 @@ export function permFact(st: FileStat, path: VirtualPath, perms: Permissions): s
     if (perms.allows('write', [...path, 'x'])) out += 'c';
     if (perms.allows('delete', path) || perms.allows('rmdir', path)) out += 'd';
     out += 'e';
-    if (perms.allows('rename', path)) out += 'f';
+    if (perms.allows('rename', path) && perms.allows('delete', path) && perms.allows('rmdir', path)) out += 'f'; // as RNFR
     if (perms.allows('list', path)) out += 'l';
     if (perms.allows('mkdir', [...path, 'x'])) out += 'm';
     if (perms.allows('delete', [...path, 'x'])) out += 'p';
   } else {
     if (perms.allows('append', path)) out += 'a';
     if (perms.allows('delete', path)) out += 'd';
-    if (perms.allows('rename', path)) out += 'f';
+    if (perms.allows('rename', path) && perms.allows('delete', path)) out += 'f'; // RNFR takes it away
     if (perms.allows('read', path)) out += 'r';
-    if (perms.allows('write', path)) out += 'w';
+    if (perms.allows('write', path) && perms.allows('delete', path)) out += 'w'; // STOR onto it replaces it
   }
   return out;
 }

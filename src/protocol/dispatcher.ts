@@ -2,7 +2,7 @@
  * The dispatcher pipeline: each step owns one kind of reply.
  *  1. parse: verb upper-cased, argument verbatim                       -> 500 if no verb
  *  2. unknown verb 500; known but not available for this session 502
- *  3. TLS policy: TLS required and not on                              -> 530
+ *  3. TLS policy: TLS required and not on (credentials: always, even after CCC) -> 530
  *  4. not logged in                                                    -> 530
  *  5. argument shape                                                   -> 501
  *  6. path resolution (553) and permission (550)
@@ -48,8 +48,9 @@ export async function dispatch(ctx: CommandContext, spec: CommandSpec | undefine
   const { session, settings } = ctx;
   if (spec.name !== 'RNTO') session.renameFrom = undefined;
 
-  // Under `login` a session that logged in over TLS may clear the channel (CCC) and go on in plaintext.
-  if (settings.tlsRequired !== 'off' && !ctx.secure && !spec.beforeTls && !session.user) {
+  // Under `login` a session that logged in over TLS may clear the channel (CCC) and go on in plaintext,
+  // but commands that carry credentials (USER, PASS, ACCT) never cross a clear channel while TLS is required.
+  if (settings.tlsRequired !== 'off' && !ctx.secure && (spec.credentials === true || (!spec.beforeTls && !session.user))) {
     return result(reply(530, 'TLS required: send AUTH TLS first.'));
   }
   if (spec.access === 'user' && !session.user) return result(reply(530, 'Please login with USER and PASS.'));

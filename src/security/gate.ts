@@ -122,7 +122,7 @@ export class ConnectionGate {
 }
 
 function samePolicy(a: BanPolicy, b: BanPolicy): boolean {
-  return a.failures === b.failures && a.windowMs === b.windowMs && a.durationMs === b.durationMs && a.maxEntries === b.maxEntries;
+  return (Object.keys(a) as (keyof BanPolicy)[]).every((k) => a[k] === b[k]);
 }
 
 /** Sends the refusal line (explicit listeners only) and closes the socket. */

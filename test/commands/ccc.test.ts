@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { authClearable, ccc } from '../helpers/ccc.js';
 import { download } from '../helpers/flows.js';
 import { RawClient } from '../helpers/raw-client.js';
-import { PASS, USER, startServer, type TestServer } from '../helpers/server.js';
+import { PASS, RO_PASS, RO_USER, USER, startServer, type TestServer } from '../helpers/server.js';
 
 describe('CCC', () => {
   let t: TestServer;
@@ -88,6 +88,38 @@ describe('CCC', () => {
     await c.login(USER, PASS);
     await c.expectCmd('STAT', 211, /Control connection: TLS/);
     c.close();
+  });
+
+  it('after CCC, USER, PASS and ACCT are refused in clear (530) and the session stays logged in', async () => {
+    const c = await RawClient.connect(t.port);
+    await authClearable(c);
+    await c.login(USER, PASS);
+    await ccc(c);
+    for (const cmd of [`USER ${USER}`, `PASS ${PASS}`, 'ACCT acct', `USER ${RO_USER}`]) {
+      await c.expectCmd(cmd, 530, /^530 TLS required: send AUTH TLS first\.$/);
+    }
+    // Nothing was reset: still logged in as before, and a new login needs TLS again.
+    await c.expectCmd('PWD', 257);
+    await c.expectCmd('STAT', 211, new RegExp(`Logged in as ${USER}`));
+    await c.auth();
+    await c.expectCmd(`USER ${RO_USER}`, 331);
+    await c.expectCmd(`PASS ${RO_PASS}`, 230);
+    c.close();
+  });
+
+  it('without a TLS requirement USER after CCC starts a new login as before', async () => {
+    const t2 = await startServer({ tlsRequired: 'off' });
+    try {
+      const c = await RawClient.connect(t2.port);
+      await authClearable(c);
+      await c.login(USER, PASS);
+      await ccc(c);
+      await c.expectCmd(`USER ${RO_USER}`, 331);
+      await c.expectCmd(`PASS ${RO_PASS}`, 230);
+      c.close();
+    } finally {
+      await t2.close();
+    }
   });
 
   it('drops a client that never completes the close_notify exchange', async () => {

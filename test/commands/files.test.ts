@@ -135,6 +135,19 @@ describe('files', () => {
     c.close();
   });
 
+  it('SITE CHMOD refuses setuid, setgid and sticky bits (504) instead of dropping them; the mode is unchanged', async () => {
+    await writeFile(join(t.root, 'special.txt'), 's');
+    const c = await loggedIn(t);
+    await c.expectCmd('SITE CHMOD 640 special.txt', 200);
+    for (const mode of ['4755', '2755', '1777', '7777', '6000']) {
+      await c.expectCmd(`SITE CHMOD ${mode} special.txt`, 504, /^504 SITE CHMOD: setuid, setgid and sticky bits are not allowed\.$/);
+      await c.expectCmd(`SITE CHMOD ${mode} dir`, 504);
+    }
+    expect((await stat(join(t.root, 'special.txt'))).mode & 0o7777).toBe(0o640);
+    await c.expectCmd('SITE CHMOD 0755 special.txt', 200); // a leading zero is not a special bit
+    c.close();
+  });
+
   it('SITE HELP lists the SITE commands; an unknown one is 504; SITE alone is 501', async () => {
     const c = await loggedIn(t);
     const help = await c.expectCmd('SITE HELP', 214);

@@ -10,7 +10,7 @@ import { PASS, USER, startServer } from '../helpers/server.js';
 import { BANNED, clientFrom, receiveAll, timed } from './abuse-helpers.js';
 
 describe('LoginThrottle', () => {
-  const policy = { failures: 3, windowMs: 1000, durationMs: 5000, maxEntries: 100 };
+  const policy = { failures: 3, windowMs: 1000, durationMs: 5000, maxEntries: 100, ipv4Prefix: 32, ipv6Prefix: 64 };
   function clock() {
     let now = 1_000_000;
     return { now: () => now, advance: (ms: number) => (now += ms) };
@@ -83,8 +83,8 @@ describe('LoginThrottle', () => {
     expect(th.bannedUntil('192.0.2.9')).toBeUndefined();
   });
 
-  it('defaults: 10 failures in 10 minutes ban for an hour; 1 s failure delay; 5 failures per connection', () => {
-    expect(DEFAULT_BAN).toEqual({ failures: 10, windowMs: 600_000, durationMs: 3_600_000, maxEntries: 10_000 });
+  it('defaults: 10 failures in 10 minutes ban for an hour (an IPv4 address, an IPv6 /64); 1 s failure delay; 5 failures per connection', () => {
+    expect(DEFAULT_BAN).toEqual({ failures: 10, windowMs: 600_000, durationMs: 3_600_000, maxEntries: 10_000, ipv4Prefix: 32, ipv6Prefix: 64 });
     expect(DEFAULT_LIMITS.loginFailureDelayMs).toBe(1000);
     expect(DEFAULT_LIMITS.maxLoginFailures).toBe(5);
   });

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashPassword } from '../../src/auth/password.js';
 import type { UserAccount } from '../../src/auth/users.js';
+import { PERMISSIONS } from '../../src/auth/permissions.js';
 import { RulePermissions } from '../../src/auth/rules.js';
 import { loadConfig } from '../../src/config/load.js';
 import { configSchema } from '../../src/config/schema.js';
@@ -45,14 +46,25 @@ const users = (home: string): UserAccount[] => [
     rules: [
       { path: '/archive', deny: [...NO_CHANGES] },
       { path: 'norename/', deny: ['rename'] },
-      { path: '/projects/locked', deny: ['delete'] },
+      // denying delete denies rename too unless the rule names it (it takes files away): allowed here
+      { path: '/projects/locked', deny: ['delete'], allow: ['rename'] },
+    ],
+  },
+  {
+    // A pickup area (read, list, move out; no writing) and a sealed one (no reading).
+    name: 'mover',
+    password: { plain: 'pw' },
+    home,
+    rules: [
+      { path: '/pickup', deny: ['write'], allow: ['rename'] },
+      { path: '/sealed', deny: ['read'] },
     ],
   },
 ];
 
 beforeAll(async () => {
   root = await fs.mkdtemp(join(tmpdir(), 'ftpsd-perms-'));
-  for (const d of ['incoming/public', 'archive/sub', 'norename', 'projects/locked']) await fs.mkdir(join(root, d), { recursive: true });
+  for (const d of ['incoming/public', 'archive/sub', 'norename', 'projects/locked', 'pickup', 'sealed/dir']) await fs.mkdir(join(root, d), { recursive: true });
   await fs.writeFile(join(root, 'readme.txt'), 'read me');
   await fs.writeFile(join(root, 'incoming', 'someone-elses.txt'), 'private upload');
   await fs.writeFile(join(root, 'incoming', 'public', 'shared.txt'), 'shared');
@@ -103,10 +115,13 @@ describe('an upload-only drop box', () => {
     await c.expectCmd('REST 1', 350);
     expect((await tryUpload(c, 'STOR mine.txt', 'tampered')).code).toBe(550);
     expect(await fs.readFile(join(root, 'incoming', 'someone-elses.txt'), 'utf8')).toBe('private upload');
-    // but an interrupted upload can be resumed at its end (REST + STOR adds only)
+    // nor appended to at its end with REST + STOR: that is APPE, and this drop box does not grant `append`
     await c.expectCmd('REST 7', 350);
-    expect((await tryUpload(c, 'STOR mine.txt', ' and resumed')).code).toBe(226);
-    expect(await fs.readFile(join(root, 'incoming', 'mine.txt'), 'utf8')).toBe('dropped and resumed');
+    expect((await tryUpload(c, 'STOR mine.txt', ' and resumed')).code).toBe(550);
+    await c.expectCmd('REST 14', 350);
+    expect((await tryUpload(c, 'STOR someone-elses.txt', ' and more')).code).toBe(550);
+    expect(await fs.readFile(join(root, 'incoming', 'mine.txt'), 'utf8')).toBe('dropped');
+    expect(await fs.readFile(join(root, 'incoming', 'someone-elses.txt'), 'utf8')).toBe('private upload');
     c.close();
   });
 
@@ -130,7 +145,7 @@ describe('an upload-only drop box', () => {
     expect((await c.cmd('MLSD /incoming')).code).toBe(550); // refused before any data connection
     expect((await c.cmd('MLST /incoming')).code).toBe(550); // no list in the drop box itself
     expect((await c.cmd('MLST /incoming/public')).text).toMatch(/perm=celm;/);
-    expect(await permOf(c, '/incoming/public', 'shared.txt')).toBe('rw');
+    expect(await permOf(c, '/incoming/public', 'shared.txt')).toBe('r'); // no `w`: replacing it needs delete
     c.close();
   });
 });
@@ -199,15 +214,51 @@ describe('a read-only subtree in a writable home', () => {
   it('a directory holding a rule path cannot be renamed (the protection would not move with it)', async () => {
     const c = await as('writer');
     await c.expectCmd('RNFR /projects', 550);
-    await c.expectCmd('RNFR /projects/locked', 350); // the rule's own directory: only `delete` is denied there
-    await c.expectCmd('RNTO /projects/unlocked', 250);
-    await c.expectCmd('RNFR /projects/unlocked', 350);
-    await c.expectCmd('RNTO /projects/locked', 250);
+    // nor the rule's own directory where `delete` is denied: moved away, its files could be deleted
+    await c.expectCmd('RNFR /projects/locked', 550);
+    await c.expectCmd('RNFR /projects/locked/keep.txt', 550); // nor a file in it (renaming takes it away)
+    c.close();
+  });
+});
+
+describe('renaming may not widen what the user may do with the entry', () => {
+  it('out of a no-read area: refused (the file would become readable); out of a readable one: allowed', async () => {
+    await fs.writeFile(join(root, 'sealed', 's.txt'), 'sealed');
+    await fs.writeFile(join(root, 'pickup', 'p.txt'), 'pick me');
+    const c = await as('mover');
+    await c.expectCmd('RNFR /sealed/s.txt', 350); // delete is allowed there...
+    await c.expectCmd('RNTO /s.txt', 550, /^550 Permission denied: the new name would allow more than the old one\.$/);
+    await c.expectCmd('RNFR /sealed/dir', 350);
+    await c.expectCmd('RNTO /dir', 550);
+    await c.expectCmd('RNFR /sealed/s.txt', 350);
+    await c.expectCmd('RNTO /sealed/dir/s.txt', 250); // ...and moving within it widens nothing
+    expect(await fs.readFile(join(root, 'sealed', 'dir', 's.txt'), 'utf8')).toBe('sealed');
+    // the pickup area is readable and listable: the user could copy the file out anyway, so it may move
+    await c.expectCmd('RNFR /pickup/p.txt', 350);
+    await c.expectCmd('RNTO /p.txt', 250);
+    expect(await fs.readFile(join(root, 'p.txt'), 'utf8')).toBe('pick me');
+    // but not back in: the pickup area denies write, hence the changes it does not name (append, chmod...)
+    await c.expectCmd('SITE CHMOD 600 /pickup', 550);
     c.close();
   });
 });
 
 describe('the rule engine', () => {
+  it('a rule denying write or delete also denies the changes it does not name; it never grants', () => {
+    const p = new RulePermissions(PERMISSIONS, [
+      { path: '/in', allow: ['write', 'mkdir'], deny: ['read', 'list', 'delete'] },
+      { path: '/in/open', allow: ['read', 'list'] },
+      { path: '/ro', deny: ['write'], allow: ['rename'] },
+      { path: '/quiet', deny: ['list'] },
+    ]);
+    expect(p.effective(['in', 'f'])).toEqual(['write', 'mkdir']);
+    expect(p.effective(['in', 'open', 'f'])).toEqual(['list', 'read', 'write', 'mkdir']);
+    expect(p.effective(['ro'])).toEqual(['list', 'read', 'delete', 'rename', 'mkdir']);
+    expect(p.effective(['quiet'])).toEqual(PERMISSIONS.filter((op) => op !== 'list'));
+    const readOnlyBase = new RulePermissions(['list', 'read'], [{ path: '/x', deny: ['delete'], allow: ['write'] }]);
+    expect(readOnlyBase.effective(['x'])).toEqual(['list', 'read', 'write']);
+  });
+
   it('per permission, the longest matching rule that names it decides; else the base set', () => {
     const p = new RulePermissions(['list', 'read', 'write'], [
       { path: '/a', deny: ['write'], allow: ['delete'] },

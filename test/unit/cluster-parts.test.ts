@@ -81,7 +81,7 @@ describe('workers setting', () => {
 describe('bans imposed from another worker', () => {
   it('ban until the given time, keep a longer ban, ignore one already over', () => {
     let t = 1000;
-    const throttle = new LoginThrottle({ failures: 3, windowMs: 60_000, durationMs: 60_000, maxEntries: 10 }, () => t);
+    const throttle = new LoginThrottle({ failures: 3, windowMs: 60_000, durationMs: 60_000, maxEntries: 10, ipv4Prefix: 32, ipv6Prefix: 64 }, () => t);
     throttle.impose('10.0.0.1', 5000);
     expect(throttle.bannedUntil('10.0.0.1')).toBe(5000);
     throttle.impose('10.0.0.1', 3000);

@@ -84,7 +84,9 @@ describe('MLSx facts', () => {
     expect(permFact(dir, ['d'], readOnly)).toBe('el');
     expect(permFact(file, ['a.txt'], readWrite)).toBe('adfrw');
     expect(permFact(dir, ['d'], readWrite)).toBe('cdeflmp');
-    expect(permFact(file, ['a.txt'], permissionSet(['read', 'write']))).toBe('rw');
+    // STOR onto a file replaces it and RNFR takes it away: `w` and `f` need delete too
+    expect(permFact(file, ['a.txt'], permissionSet(['read', 'write', 'rename']))).toBe('r');
+    expect(permFact(file, ['a.txt'], permissionSet(['read', 'write', 'rename', 'delete']))).toBe('dfrw');
     expect(permFact(dir, ['d'], permissionSet(['mkdir', 'list']))).toBe('elm');
     expect(permFact(dir, ['d'], permissionSet(['rmdir']))).toBe('de');
   });
