@@ -72,14 +72,31 @@ export async function protectDataSocket(socket: Socket, options: ProtectOptions)
   if (options.reuse === 'require' && !options.binder?.owns(tls)) {
     const resumed = tls.isSessionReused(); // ask before destroy(): afterwards it is always false
     tls.destroy();
-    throw dataError(
-      resumed
-        ? 'Data connection refused: it resumed a TLS session of another control connection.'
-        : 'Data connection refused: TLS session reuse required (resume the control connection\'s TLS session).',
-      'FTP_ERR_TLS_REUSE',
-    );
+    throw dataError(resumed ? REFUSED_OTHER : REFUSED_FRESH, 'FTP_ERR_TLS_REUSE');
   }
   return tls;
+}
+
+const REFUSED_OTHER = 'Data connection refused: it resumed a TLS session of another control connection.';
+const REFUSED_FRESH = "Data connection refused: TLS session reuse required (resume the control connection's TLS session).";
+const LET_IN = 'sessionReuse: allow (--session-reuse allow) lets such clients in; see docs/troubleshooting.md';
+
+/**
+ * The log fields for a data connection refused under `require` (`reply`: the 425's text): a stable
+ * reason key, the reply, and which clients this usually is and the setting that lets them in.
+ */
+export function reuseRefusal(reply: string): { reason: string; detail: string; hint: string } {
+  return reply === REFUSED_OTHER
+    ? {
+        reason: 'tls-session-of-another-connection',
+        detail: reply,
+        hint: `the client presented a TLS session issued on another control connection (a client sharing one session cache across parallel connections, or someone trying to take this transfer); ${LET_IN}`,
+      }
+    : {
+        reason: 'tls-session-not-resumed',
+        detail: reply,
+        hint: `clients that cannot resume the control connection's TLS session on data connections: Java/JSSE (Apache commons-net FTPSClient), curl with several URLs under TLS 1.3; ${LET_IN}`,
+      };
 }
 
 /**
