@@ -70,11 +70,24 @@ export async function protectDataSocket(socket: Socket, options: ProtectOptions)
     options.signal.addEventListener('abort', onAbort, { once: true });
   });
   if (options.reuse === 'require' && !options.binder?.owns(tls)) {
-    const resumed = tls.isSessionReused(); // ask before destroy(): afterwards it is always false
-    tls.destroy();
+    const resumed = tls.isSessionReused(); // ask before closing: afterwards it is always false
+    closeGently(tls);
     throw dataError(resumed ? REFUSED_OTHER : REFUSED_FRESH, 'FTP_ERR_TLS_REUSE');
   }
   return tls;
+}
+
+/**
+ * Ends a refused data connection with close_notify instead of a reset, bounded by a short timer. A TLS
+ * 1.2 handshake ends with the server's Finished, still on its way when 'secure' fires: destroying at once
+ * cut it, and the client reported a broken handshake (Java: "Remote host terminated the handshake")
+ * instead of going on to read the 425 on the control connection.
+ */
+function closeGently(tls: TLSSocket): void {
+  const timer = setTimeout(() => tls.destroy(), 2000);
+  timer.unref();
+  tls.once('close', () => clearTimeout(timer));
+  tls.end();
 }
 
 const REFUSED_OTHER = 'Data connection refused: it resumed a TLS session of another control connection.';
@@ -108,8 +121,8 @@ export function reuseRefusal(reply: string): { reason: string; detail: string; h
  *
  * Under `require` (no `hello`: it is not read) every data connection gets the control context: one that
  * resumes sends no tickets, and one that does not is refused right after its handshake, which in TLS
- * 1.3 is complete on the client's side by then (a TLS 1.2 handshake ends with the server's flight, which
- * the refusal would cut: the client would report a broken handshake instead of reading the 425).
+ * 1.3 is complete on the client's side by then (a TLS 1.2 handshake ends with the server's flight, so
+ * the refusal closes gently, `closeGently`, letting that flight out before the close_notify).
  */
 function chooseContext(hello: ClientHelloInfo | undefined, options: ProtectOptions): SecureContext {
   if (!hello || !offersTls12(hello)) return options.contexts.current;
