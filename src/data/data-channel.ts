@@ -71,17 +71,21 @@ export async function protectDataSocket(socket: Socket, options: ProtectOptions)
   });
   if (options.reuse === 'require' && !options.binder?.owns(tls)) {
     const resumed = tls.isSessionReused(); // ask before closing: afterwards it is always false
-    closeGently(tls);
+    // TLS 1.3: the client's handshake is complete; a reset makes its read fail, so no client can take
+    // the refusal for an empty transfer. TLS 1.2: the server's last flight must get out first.
+    if (tls.getProtocol() === 'TLSv1.2') closeGently(tls);
+    else tls.destroy();
     throw dataError(resumed ? REFUSED_OTHER : REFUSED_FRESH, 'FTP_ERR_TLS_REUSE');
   }
   return tls;
 }
 
 /**
- * Ends a refused data connection with close_notify instead of a reset, bounded by a short timer. A TLS
- * 1.2 handshake ends with the server's Finished, still on its way when 'secure' fires: destroying at once
- * cut it, and the client reported a broken handshake (Java: "Remote host terminated the handshake")
- * instead of going on to read the 425 on the control connection.
+ * Ends a refused TLS 1.2 data connection with close_notify instead of a reset, bounded by a short timer.
+ * A TLS 1.2 handshake ends with the server's Finished, still on its way when 'secure' fires: destroying
+ * at once cut it, and the client reported a broken handshake (Java: "Remote host terminated the
+ * handshake") instead of going on to read the 425 on the control connection. The client then sees an
+ * empty transfer followed by the 425 as the command's final reply.
  */
 function closeGently(tls: TLSSocket): void {
   const timer = setTimeout(() => tls.destroy(), 2000);
@@ -122,7 +126,7 @@ export function reuseRefusal(reply: string): { reason: string; detail: string; h
  * Under `require` (no `hello`: it is not read) every data connection gets the control context: one that
  * resumes sends no tickets, and one that does not is refused right after its handshake, which in TLS
  * 1.3 is complete on the client's side by then (a TLS 1.2 handshake ends with the server's flight, so
- * the refusal closes gently, `closeGently`, letting that flight out before the close_notify).
+ * a TLS 1.2 refusal closes gently, `closeGently`, letting that flight out before the close_notify).
  */
 function chooseContext(hello: ClientHelloInfo | undefined, options: ProtectOptions): SecureContext {
   if (!hello || !offersTls12(hello)) return options.contexts.current;
