@@ -23,6 +23,17 @@ async function ticketOf(c: RawClient): Promise<Buffer> {
   return c.session!;
 }
 
+/** RETR over a data connection that resumes `session`; expects the 425 that refuses it. */
+async function expectRefused(c: RawClient, session: Buffer, text: RegExp): Promise<void> {
+  const data = await c.epsv();
+  c.send('RETR file.txt');
+  await c.expect(150);
+  const tls = tlsConnect({ socket: data, rejectUnauthorized: false, servername: 'localhost', session });
+  tls.on('error', () => {});
+  await Promise.race([once(tls, 'secureConnect'), once(tls, 'close')]).catch(() => {});
+  await c.expect(425, text);
+}
+
 describe('data connections of a control connection that resumed a TLS session', () => {
   let t: TestServer;
   beforeAll(async () => {
@@ -66,15 +77,7 @@ describe('data connections of a control connection that resumed a TLS session', 
     expect((second.socket as TLSSocket).isSessionReused()).toBe(true);
     await second.expectCmd('PROT P', 200);
     expect(other).toBeDefined();
-    {
-      const data = await second.epsv();
-      second.send('RETR file.txt');
-      await second.expect(150);
-      const tls = tlsConnect({ socket: data, rejectUnauthorized: false, servername: 'localhost', session: other! });
-      tls.on('error', () => {});
-      await Promise.race([once(tls, 'secureConnect'), once(tls, 'close')]).catch(() => {});
-      await second.expect(425, /^425 Data connection refused: it resumed a TLS session of another control connection\.$/);
-    }
+    await expectRefused(second, other!, /^425 Data connection refused: it resumed a TLS session of another control connection\.$/);
     // The session it resumed itself still works.
     expect((await download(second, 'RETR file.txt', { tls: true })).toString()).toBe('resumed control');
     first.close();
@@ -87,13 +90,7 @@ describe('data connections of a control connection that resumed a TLS session', 
     const second = await loggedIn(t, { auth: 'TLS', binary: true, tls: { maxVersion: 'TLSv1.3', session: ticket } });
     const thief = await loggedIn(t, { auth: 'TLS', binary: true, tls: { maxVersion: 'TLSv1.3' } });
     await thief.expectCmd('PROT P', 200);
-    const data = await thief.epsv();
-    thief.send('RETR file.txt');
-    await thief.expect(150);
-    const tls = tlsConnect({ socket: data, rejectUnauthorized: false, servername: 'localhost', session: ticket });
-    tls.on('error', () => {});
-    await Promise.race([once(tls, 'secureConnect'), once(tls, 'close')]).catch(() => {});
-    await thief.expect(425, /another control connection/);
+    await expectRefused(thief, ticket, /another control connection/);
     for (const c of [first, second, thief]) c.close();
   });
 });
