@@ -61,17 +61,19 @@ export class SessionBinder {
    * Takes the session of a finished control handshake: the TLS 1.2 session, and the session a resumed
    * TLS 1.3 handshake resumed. (A full TLS 1.3 handshake's sessions come as tickets, via `newSession`.)
    *
-   * A resumed handshake is issued no new ticket (Node's ticket key callback never asks OpenSSL to
-   * renew one, and the TLS 1.2 session stays the same anyway), so without this a control connection
-   * that resumed another connection's ticket, as clients sharing one session cache do (rclone, Go),
-   * would own no session and refuse every data connection. Accepting the session it resumed is as safe
-   * as accepting the tickets of a full handshake:
+   * A resumed handshake is issued no new ticket: OpenSSL sends one after a TLS 1.3 resumption only when
+   * the ticket key callback asks to renew the ticket, and Node's never does (a plain tls.Server behaves
+   * the same, so it is not the binder; a TLS 1.2 resumption keeps its session anyway). Without this, a
+   * control connection that resumed another connection's ticket, as clients sharing one session cache do
+   * (rclone, Go), would own no session and refuse every data connection. Accepting the session it
+   * resumed is as safe as accepting the tickets of a full handshake:
    * - Resuming proves knowledge of the session's secret (the TLS 1.3 PSK binder, the TLS 1.2 Finished
    *   messages). That secret went only to the client of the connection the ticket was issued on, inside
    *   its TLS; a ticket seen on the wire (TLS 1.2 tickets and TLS 1.3 ticket identities travel in clear)
    *   is useless without it. So whoever can present this session on a data connection is the client that
    *   resumed it on this control connection, or a party that client shared its secrets with, which could
-   *   equally have logged in with them (and already could take that first connection's transfers).
+   *   as well have resumed it on a control connection of its own (and could already take the first
+   *   connection's transfers).
    * - The rule stays "exactly this session": a data connection of this control connection that resumes a
    *   different session of the first connection (TLS 1.3 issues two tickets) is still refused, and no
    *   other control connection gains anything: the session is owned here in addition, not moved.
