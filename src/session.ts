@@ -42,6 +42,8 @@ export class SessionState {
   hashAlgorithm: HashAlgorithm = 'SHA-256';
   /** Failed logins on this connection. */
   failedLogins = 0;
+  /** A command was refused for want of TLS and that was logged (once per connection). */
+  tlsRefusalLogged = false;
 
   /** Forget the login and everything tied to it (REIN, or USER again). */
   resetLogin(): void {

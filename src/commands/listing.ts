@@ -7,7 +7,8 @@ import { markNetworkText } from '../data/ascii.js';
 import { lsLine } from '../listing/ls-format.js';
 import { MLST_FACTS, mlsxLine, permsWithin } from '../listing/mlsx-format.js';
 import { safeName } from '../listing/safe-name.js';
-import { FtpError } from '../protocol/errors.js';
+import { compileGlob, hasWildcard, MAX_GLOB_MATCHES } from '../listing/glob.js';
+import { errorToReply, FtpError } from '../protocol/errors.js';
 import { reply, type Reply } from '../protocol/reply.js';
 import type { FileStat } from '../storage/storage.js';
 import { formatPath, type VirtualPath } from '../storage/virtual-path.js';
@@ -58,14 +59,66 @@ function listingStream(ctx: CommandContext, target: VirtualPath, st: FileStat, l
 async function listCommand(ctx: CommandContext, arg: string, line: (st: FileStat, path: VirtualPath, prefix: string) => string, dirsOnly: boolean): Promise<void> {
   const { path: pathArg } = splitListArg(arg);
   const target = pathArg === '' ? ctx.session.cwd : ctx.resolve(pathArg);
-  if (!ctx.user.permissions.allows('list', target)) throw new FtpError(550, 'Permission denied.');
+  const glob = pathArg === '' ? undefined : globOf(ctx, pathArg);
+  if (!glob && !ctx.user.permissions.allows('list', target)) throw new FtpError(550, 'Permission denied.');
   const prefix = pathArg === '' ? '' : pathArg.replace(/\/+$/, '') + '/';
   return ctx.sendData(async () => {
-    const st = await ctx.storage.stat(target);
+    // A name with wildcard characters that exists as it is (a file named `a*b`) is listed as it is.
+    const st = glob ? await statIfExists(ctx, target) : await ctx.storage.stat(target);
+    if (!st) return { stream: await globStream(ctx, glob!, line) };
+    if (glob && !ctx.user.permissions.allows('list', target)) throw new FtpError(550, 'Permission denied.');
     if (dirsOnly && st.type !== 'dir') throw new FtpError(501, 'Not a directory.');
     const fileLine = (s: FileStat, p: VirtualPath) => line(s, p, st.type === 'dir' ? prefix : '');
     return { stream: listingStream(ctx, target, st, fileLine) };
   }, 'Here comes the directory listing.');
+}
+
+interface Glob {
+  /** The directory the pattern is matched in, and the argument's text for it (NLST's prefix). */
+  dir: VirtualPath;
+  dirText: string;
+  matches: (name: string) => boolean;
+}
+
+/** The wildcard pattern in the argument's last segment, if it has one. */
+function globOf(ctx: CommandContext, pathArg: string): Glob | undefined {
+  const slash = pathArg.lastIndexOf('/');
+  const last = pathArg.slice(slash + 1);
+  if (!hasWildcard(last)) return undefined;
+  const dirText = pathArg.slice(0, slash + 1);
+  return { dir: dirText === '' ? ctx.session.cwd : ctx.resolve(dirText), dirText, matches: compileGlob(last) };
+}
+
+async function statIfExists(ctx: CommandContext, path: VirtualPath): Promise<FileStat | undefined> {
+  try {
+    return await ctx.storage.stat(path);
+  } catch (err) {
+    const code = errorToReply(err).code;
+    if (code === 'FTP_ERR_NOT_FOUND') return undefined;
+    throw err;
+  }
+}
+
+/**
+ * The entries of the pattern's directory whose names match, sorted, one line each (matched directories
+ * are not descended into). Needs `list` on that directory, as listing it would; no match is 550, and
+ * more than MAX_GLOB_MATCHES is refused (550) rather than cut short, so an mget never silently misses
+ * files. Collected before the 150, so both refusals are replies of their own.
+ */
+async function globStream(ctx: CommandContext, glob: Glob, line: (st: FileStat, path: VirtualPath, prefix: string) => string): Promise<Readable> {
+  if (!ctx.user.permissions.allows('list', glob.dir)) throw new FtpError(550, 'Permission denied.');
+  const dir = await ctx.storage.stat(glob.dir);
+  if (dir.type !== 'dir') throw new FtpError(550, 'No files found.');
+  const found: FileStat[] = [];
+  for await (const entry of ctx.storage.list(glob.dir)) {
+    if (!glob.matches(entry.name)) continue;
+    if (found.length >= MAX_GLOB_MATCHES) throw new FtpError(550, `Too many matches (more than ${MAX_GLOB_MATCHES}): narrow the pattern.`);
+    found.push(entry);
+  }
+  if (found.length === 0) throw new FtpError(550, 'No files found.');
+  found.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const text = found.map((st) => line(st, [...glob.dir, st.name], glob.dirText) + '\r\n').join('');
+  return markNetworkText(Readable.from([Buffer.from(text)], { objectMode: false }));
 }
 
 export const LIST = defineCommand({

@@ -70,16 +70,50 @@ export async function protectDataSocket(socket: Socket, options: ProtectOptions)
     options.signal.addEventListener('abort', onAbort, { once: true });
   });
   if (options.reuse === 'require' && !options.binder?.owns(tls)) {
-    const resumed = tls.isSessionReused(); // ask before destroy(): afterwards it is always false
-    tls.destroy();
-    throw dataError(
-      resumed
-        ? 'Data connection refused: it resumed a TLS session of another control connection.'
-        : 'Data connection refused: TLS session reuse required (resume the control connection\'s TLS session).',
-      'FTP_ERR_TLS_REUSE',
-    );
+    const resumed = tls.isSessionReused(); // ask before closing: afterwards it is always false
+    // TLS 1.3: the client's handshake is complete; a reset makes its read fail, so no client can take
+    // the refusal for an empty transfer. TLS 1.2: the server's last flight must get out first.
+    if (tls.getProtocol() === 'TLSv1.2') closeGently(tls);
+    else tls.destroy();
+    throw dataError(resumed ? REFUSED_OTHER : REFUSED_FRESH, 'FTP_ERR_TLS_REUSE');
   }
   return tls;
+}
+
+/**
+ * Ends a refused TLS 1.2 data connection with close_notify instead of a reset, bounded by a short timer.
+ * A TLS 1.2 handshake ends with the server's Finished, still on its way when 'secure' fires: destroying
+ * at once cut it, and the client reported a broken handshake (Java: "Remote host terminated the
+ * handshake") instead of going on to read the 425 on the control connection. The client then sees an
+ * empty transfer followed by the 425 as the command's final reply.
+ */
+function closeGently(tls: TLSSocket): void {
+  const timer = setTimeout(() => tls.destroy(), 2000);
+  timer.unref();
+  tls.once('close', () => clearTimeout(timer));
+  tls.end();
+}
+
+const REFUSED_OTHER = 'Data connection refused: it resumed a TLS session of another control connection.';
+const REFUSED_FRESH = "Data connection refused: TLS session reuse required (resume the control connection's TLS session).";
+const LET_IN = 'sessionReuse: allow (--session-reuse allow) lets such clients in; see docs/troubleshooting.md';
+
+/**
+ * The log fields for a data connection refused under `require` (`reply`: the 425's text): a stable
+ * reason key, the reply, and which clients this usually is and the setting that lets them in.
+ */
+export function reuseRefusal(reply: string): { reason: string; detail: string; hint: string } {
+  return reply === REFUSED_OTHER
+    ? {
+        reason: 'tls-session-of-another-connection',
+        detail: reply,
+        hint: `the client presented a TLS session issued on another control connection (a client sharing one session cache across parallel connections, or someone trying to take this transfer); ${LET_IN}`,
+      }
+    : {
+        reason: 'tls-session-not-resumed',
+        detail: reply,
+        hint: `clients that cannot resume the control connection's TLS session on data connections: Java/JSSE (Apache commons-net FTPSClient), curl with several URLs under TLS 1.3; ${LET_IN}`,
+      };
 }
 
 /**
@@ -91,8 +125,8 @@ export async function protectDataSocket(socket: Socket, options: ProtectOptions)
  *
  * Under `require` (no `hello`: it is not read) every data connection gets the control context: one that
  * resumes sends no tickets, and one that does not is refused right after its handshake, which in TLS
- * 1.3 is complete on the client's side by then (a TLS 1.2 handshake ends with the server's flight, which
- * the refusal would cut: the client would report a broken handshake instead of reading the 425).
+ * 1.3 is complete on the client's side by then (a TLS 1.2 handshake ends with the server's flight, so
+ * a TLS 1.2 refusal closes gently, `closeGently`, letting that flight out before the close_notify).
  */
 function chooseContext(hello: ClientHelloInfo | undefined, options: ProtectOptions): SecureContext {
   if (!hello || !offersTls12(hello)) return options.contexts.current;

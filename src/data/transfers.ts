@@ -16,7 +16,7 @@ import { formatPath, type VirtualPath } from '../storage/virtual-path.js';
 import type { TlsContexts } from '../tls/context.js';
 import type { SessionBinder } from '../tls/session-reuse.js';
 import { connectActive, type ActiveTarget } from './active.js';
-import { protectDataSocket } from './data-channel.js';
+import { protectDataSocket, reuseRefusal } from './data-channel.js';
 import { PassiveListener } from './passive.js';
 import { advertisedPort, isPublicAddress } from './pasv-address.js';
 import { isIPv4 } from 'node:net';
@@ -177,7 +177,7 @@ export class Transfers {
             // The handshake itself completed; the session it used is what is refused.
             this.host.events.emit('tls-handshake', { ...this.host.info, channel: 'data', ok: true, resumed: false });
             this.host.events.emit('reuse-refused', this.host.info);
-            this.host.log.info({ peer: this.host.remoteAddress, reason: err.message }, 'data connection refused: TLS session not resumed');
+            this.host.log.info({ peer: this.host.remoteAddress, ...reuseRefusal(err.message) }, 'data connection refused: TLS session reuse');
           } else if (!signal.aborted) {
             this.host.events.emit('tls-handshake', { ...this.host.info, channel: 'data', ok: false });
           }

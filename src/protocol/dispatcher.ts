@@ -51,6 +51,12 @@ export async function dispatch(ctx: CommandContext, spec: CommandSpec | undefine
   // Under `login` a session that logged in over TLS may clear the channel (CCC) and go on in plaintext,
   // but commands that carry credentials (USER, PASS, ACCT) never cross a clear channel while TLS is required.
   if (settings.tlsRequired !== 'off' && !ctx.secure && (spec.credentials === true || (!spec.beforeTls && !session.user))) {
+    // Logged once per connection, so an operator sees why a plain ftp:// client left (and no client can
+    // flood the log with it).
+    if (!session.tlsRefusalLogged) {
+      session.tlsRefusalLogged = true;
+      ctx.log.info({ peer: ctx.remoteAddress, cmd: spec.name, reason: 'tls-required', setting: `tlsRequired: ${settings.tlsRequired}` }, 'command refused: TLS required');
+    }
     return result(reply(530, 'TLS required: send AUTH TLS first.'));
   }
   if (spec.access === 'user' && !session.user) return result(reply(530, 'Please login with USER and PASS.'));

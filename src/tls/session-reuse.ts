@@ -6,7 +6,8 @@
  * How: the control connection's TLSSocket gets a `SessionBinder` as its `server`, so Node reports every
  * TLS 1.3 ticket it issues through `newSession`. A TLS 1.2 session is not reported when it is carried in
  * a ticket (OpenSSL gives it no session id, so it never reaches the session cache callbacks), so the
- * binder also takes the control connection's own session once its handshake is done (`adopt()`). The
+ * binder also takes the control connection's own session once its handshake is done (`adopt()`), as it
+ * does the session a resumed control handshake resumed (TLS 1.2 or 1.3: see `adopt()` for why). The
  * binder keeps a digest of each one's master secret (the ticket's resumption PSK in TLS 1.3). A resumed
  * data connection carries the same master secret, so `owns()` can tell whether it resumed one of ours -
  * a ticket taken from another control connection (even of the same client address) does not match.
@@ -56,9 +57,32 @@ export class SessionBinder {
     },
   };
 
-  /** Takes the session of a finished TLS 1.2 control handshake (TLS 1.3 sessions come as tickets). */
+  /**
+   * Takes the session of a finished control handshake: the TLS 1.2 session, and the session a resumed
+   * TLS 1.3 handshake resumed. (A full TLS 1.3 handshake's sessions come as tickets, via `newSession`.)
+   *
+   * A resumed handshake is issued no new ticket: OpenSSL sends one after a TLS 1.3 resumption only when
+   * the ticket key callback asks to renew the ticket, and Node's never does (a plain tls.Server behaves
+   * the same, so it is not the binder; a TLS 1.2 resumption keeps its session anyway). Without this, a
+   * control connection that resumed another connection's ticket, as clients sharing one session cache do
+   * (rclone, Go), would own no session and refuse every data connection. Accepting the session it
+   * resumed is as safe as accepting the tickets of a full handshake:
+   * - Resuming proves knowledge of the session's secret (the TLS 1.3 PSK binder, the TLS 1.2 Finished
+   *   messages). That secret went only to the client of the connection the ticket was issued on, inside
+   *   its TLS; a ticket seen on the wire (TLS 1.2 tickets and TLS 1.3 ticket identities travel in clear)
+   *   is useless without it. So whoever can present this session on a data connection is the client that
+   *   resumed it on this control connection, or a party that client shared its secrets with, which could
+   *   as well have resumed it on a control connection of its own (and could already take the first
+   *   connection's transfers).
+   * - The rule stays "exactly this session": a data connection of this control connection that resumes a
+   *   different session of the first connection (TLS 1.3 issues two tickets) is still refused, and no
+   *   other control connection gains anything: the session is owned here in addition, not moved.
+   * - Sessions issued on data connections are never recorded, so a ticket given to whoever completed a
+   *   refused handshake on a data connection never binds anything; resuming it on a control connection
+   *   binds only that new control connection, which still has to log in.
+   */
   adopt(control: TLSSocket): void {
-    if (control.getProtocol() === 'TLSv1.3') return;
+    if (control.getProtocol() === 'TLSv1.3' && !control.isSessionReused()) return;
     const session = control.getSession();
     if (session) this.remember(session);
   }

@@ -4,7 +4,7 @@
  */
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
-import { RawClient, readAll, writeAll, type FtpReply } from './raw-client.js';
+import { RawClient, readAll, writeAll, type ClientTls, type FtpReply } from './raw-client.js';
 import { PASS, USER, type TestServer } from './server.js';
 
 export interface LoginOptions {
@@ -16,13 +16,17 @@ export interface LoginOptions {
   implicit?: boolean;
   /** Send TYPE I after login. */
   binary?: boolean;
+  /** The control handshake: a session to resume, a version cap. */
+  tls?: ClientTls;
 }
 
 /** A logged-in client (plain, explicit FTPS with `auth`, or implicit). */
 export async function loggedIn(t: TestServer, opts: LoginOptions = {}): Promise<RawClient> {
-  const c = opts.implicit ? await RawClient.connect(t.implicitPort!, t.host, { implicit: true }) : await RawClient.connect(t.port, t.host);
+  const c = opts.implicit
+    ? await RawClient.connect(t.implicitPort!, t.host, { implicit: true, ...(opts.tls ? { tls: opts.tls } : {}) })
+    : await RawClient.connect(t.port, t.host);
   if (opts.auth) {
-    await c.auth(opts.auth);
+    await c.auth(opts.auth, opts.tls);
     await c.expectCmd('PBSZ 0', 200, /^200 PBSZ=0$/);
   }
   await c.login(opts.user ?? USER, opts.pass ?? PASS);

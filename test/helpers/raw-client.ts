@@ -3,7 +3,7 @@
  * Speaks TLS (AUTH TLS, implicit, data connections resuming the control session) and CCC.
  */
 import { connect as netConnect, type Socket } from 'node:net';
-import { connect as tlsConnect, type TLSSocket } from 'node:tls';
+import { connect as tlsConnect, type SecureVersion, type TLSSocket } from 'node:tls';
 import { once } from 'node:events';
 import { StringDecoder } from 'node:string_decoder';
 
@@ -11,6 +11,12 @@ export interface FtpReply {
   code: number;
   text: string;
   lines: string[];
+}
+
+/** How the client's control TLS handshake goes: resume `session`, cap the version. */
+export interface ClientTls {
+  session?: Buffer;
+  maxVersion?: SecureVersion;
 }
 
 export class RawClient {
@@ -22,6 +28,10 @@ export class RawClient {
   /** The raw TCP socket under TLS. */
   readonly raw: Socket;
   session: Buffer | undefined;
+  /** Every session (ticket) the control connection was given, oldest first (at most 8). */
+  readonly tickets: Buffer[] = [];
+  /** The control connection's version cap; data connections use it too, as real clients do. */
+  maxVersion: SecureVersion | undefined;
   /** The source address given to connect(); data connections use it too. */
   localAddress: string | undefined;
 
@@ -35,7 +45,7 @@ export class RawClient {
   static async connect(
     port: number,
     host = '127.0.0.1',
-    opts: { implicit?: boolean; greeting?: boolean; localAddress?: string; before?: (raw: Socket) => void } = {},
+    opts: { implicit?: boolean; greeting?: boolean; localAddress?: string; before?: (raw: Socket) => void; tls?: ClientTls } = {},
   ): Promise<RawClient> {
     const raw = netConnect({ port, host, ...(opts.localAddress ? { localAddress: opts.localAddress } : {}) });
     raw.on('error', () => {});
@@ -44,7 +54,7 @@ export class RawClient {
     c.localAddress = opts.localAddress;
     // Bytes to send first (a PROXY protocol header, as a proxy in front would).
     opts.before?.(raw);
-    if (opts.implicit) await c.upgrade();
+    if (opts.implicit) await c.upgrade(opts.tls);
     if (opts.greeting !== false) await c.expect(220);
     return c;
   }
@@ -151,12 +161,18 @@ export class RawClient {
   }
 
   /** Upgrades the control connection to TLS (after 234, or at once for implicit FTPS). */
-  async upgrade(): Promise<void> {
+  async upgrade(opts: ClientTls = {}): Promise<void> {
     const raw = this.raw;
     raw.removeAllListeners('data');
     raw.removeAllListeners('close');
-    const tls = tlsConnect({ socket: raw, rejectUnauthorized: false, servername: 'localhost' });
-    tls.on('session', (s: Buffer) => (this.session = s));
+    const tls = tlsConnect({ socket: raw, rejectUnauthorized: false, servername: 'localhost', ...opts });
+    // A resumed TLS 1.3 handshake brings no new ticket: data connections then resume the same session.
+    if (opts.session) this.session = opts.session;
+    this.maxVersion = opts.maxVersion;
+    tls.on('session', (s: Buffer) => {
+      this.session = s;
+      if (this.tickets.length < 8) this.tickets.push(s);
+    });
     tls.on('error', () => {});
     await once(tls, 'secureConnect');
     this.socket = tls;
@@ -164,9 +180,9 @@ export class RawClient {
   }
 
   /** AUTH TLS + handshake. */
-  async auth(mechanism = 'TLS'): Promise<void> {
+  async auth(mechanism = 'TLS', opts?: ClientTls): Promise<void> {
     await this.expectCmd(`AUTH ${mechanism}`, 234);
-    await this.upgrade();
+    await this.upgrade(opts);
   }
 
   async expectCmd(line: string, code: number, text?: RegExp): Promise<FtpReply> {
@@ -209,6 +225,7 @@ export class RawClient {
       rejectUnauthorized: false,
       servername: 'localhost',
       ...(resume && this.session ? { session: this.session } : {}),
+      ...(this.maxVersion ? { maxVersion: this.maxVersion } : {}),
     });
     tls.on('error', () => {});
     await once(tls, 'secureConnect');

@@ -1,0 +1,75 @@
+/**
+ * Apache commons-net FTPSClient (Java 17, JSSE) against a real ftpsd. JSSE keys its client session cache
+ * by host and port, so a data connection (another port) never resumes the control connection's TLS
+ * session: under session reuse `require` every protected transfer is refused (425), under `allow` it
+ * works. What is tested here is that the Java client gets to read the 425 (the refused data connection is
+ * closed with close_notify, not cut mid-handshake: before, TLS 1.2 failed with "Remote host terminated
+ * the handshake"), and that `allow` lets it in (docs/troubleshooting.md).
+ *
+ * The probe (java/FtpsProbe.java) is compiled once per run into a temp directory; skipped, with the
+ * reason, when javac or commons-net (Debian: default-jdk-headless, libcommons-net-java) is missing.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PASS, USER } from '../helpers/server.js';
+import { describeRun, expectSuccess, run, tempDir, withServer, type TempDir } from './helpers.js';
+
+const JAR = '/usr/share/java/commons-net.jar';
+const SOURCE = new URL('./java/FtpsProbe.java', import.meta.url).pathname;
+const hasJava = spawnSync('javac', ['-version'], { stdio: 'ignore' }).status === 0 && existsSync(JAR);
+if (!hasJava) console.warn(`Java commons-net tests skipped: needs javac and ${JAR} (Debian: default-jdk-headless, libcommons-net-java)`);
+
+interface ProbeResult {
+  download: string | null;
+  downloaded: string | null;
+  upload: string | null;
+  error: string | null;
+}
+
+describe.skipIf(!hasJava)('Apache commons-net FTPSClient', () => {
+  let classes: TempDir;
+  beforeAll(async () => {
+    classes = await tempDir('ftpsd-java-');
+    expectSuccess(await run('javac', ['-d', classes.path, '-cp', JAR, SOURCE], { timeoutMs: 60_000 }));
+  });
+  afterAll(() => classes?.remove());
+
+  async function probe(port: number, mode: 'explicit' | 'implicit', version: 'TLSv1.2' | 'TLSv1.3'): Promise<ProbeResult> {
+    const r = expectSuccess(
+      await run('java', ['-cp', `${JAR}:${classes.path}`, 'FtpsProbe', '127.0.0.1', String(port), USER, PASS, mode, version, 'hello.txt'], { timeoutMs: 60_000 }),
+    );
+    const last = r.stdout.trim().split('\n').at(-1)!;
+    try {
+      return JSON.parse(last) as ProbeResult;
+    } catch {
+      throw new Error(describeRun(r));
+    }
+  }
+
+  for (const reuse of ['require', 'allow'] as const) {
+    describe(`sessionReuse: ${reuse}`, () => {
+      const server = withServer({ implicit: true, tlsRequired: 'login', sessionReuse: reuse });
+      beforeAll(() => writeFile(join(server().root, 'hello.txt'), 'hello from ftpsd'));
+
+      for (const [mode, version] of [['explicit', 'TLSv1.3'], ['explicit', 'TLSv1.2'], ['implicit', 'TLSv1.3']] as const) {
+        it(`${mode} ${version}: ${reuse === 'require' ? 'the client reads the 425 with its reason' : 'download and upload work'}`, async () => {
+          const t = server();
+          const res = await probe(mode === 'implicit' ? t.implicitPort! : t.port, mode, version);
+          expect(res.error).toBeNull();
+          if (reuse === 'require') {
+            expect(res.download).toMatch(/^425 Data connection refused: TLS session reuse required/);
+            expect(res.upload).toMatch(/^425 Data connection refused: TLS session reuse required/);
+          } else {
+            expect(res.download).toMatch(/^226 /);
+            expect(res.downloaded).toBe('hello from ftpsd');
+            expect(res.upload).toMatch(/^226 /);
+            expect(await readFile(join(t.root, 'from-java.txt'), 'utf8')).toBe('uploaded by commons-net');
+          }
+        });
+      }
+    });
+  }
+});
