@@ -142,6 +142,7 @@ export class Connection implements CommandContext {
     this.binder = this.settings.sessionReuse === 'off' ? undefined : new SessionBinder();
     try {
       await this.channel.startTls(tls.current, this.binder);
+      this.session.usedTls = true;
       if (this.events.listenerCount('tls-handshake') > 0) this.events.emit('tls-handshake', { ...this.info, channel: 'control', ok: true });
     } catch (err) {
       this.events.emit('tls-handshake', { ...this.info, channel: 'control', ok: false });

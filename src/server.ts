@@ -11,7 +11,7 @@ import { Connection, type ConnectionPeer, type ServerCore } from './connection.j
 import { ServerEvents } from './events.js';
 import { reportError } from './diagnostics.js';
 import { silentLogger, type Logger } from './logger.js';
-import { resolveSettings, type Limits, type SecurityOptions, type ServerSettings, type SessionReuse, type Timeouts, type TlsRequired } from './settings.js';
+import { resolveSettings, type Limits, type SecurityOptions, type ServerSettings, type DataProtection, type SessionReuse, type Timeouts, type TlsRequired } from './settings.js';
 import type { PortRange } from './data/passive.js';
 import { TlsContexts, type TlsMaterial } from './tls/context.js';
 import { formatReply, reply } from './protocol/reply.js';
@@ -38,6 +38,12 @@ export interface FtpServerOptions {
   tlsRequired?: TlsRequired;
   /** `require` (default): protected data connections must resume their control connection's TLS session. */
   sessionReuse?: SessionReuse;
+  /**
+   * `tls-sessions` (default): a session that used TLS must protect its data connections (PROT P).
+   * `optional`: PROT C allowed; then anyone on the client's address (CGNAT) who reaches the passive
+   * port first takes the transfer. See `DataProtection` in settings.ts.
+   */
+  dataProtection?: DataProtection;
   pasvPorts?: PortRange;
   /**
    * The IPv4 address PASV advertises (NAT): one address or host name, or rules by client network
@@ -73,6 +79,7 @@ export type ReconfigureOptions = Partial<
     | 'tls'
     | 'tlsRequired'
     | 'sessionReuse'
+    | 'dataProtection'
     | 'pasvPorts'
     | 'pasvAddress'
     | 'pasvAdvertisedPorts'
@@ -169,6 +176,7 @@ export class FtpServer implements ServerCore {
       ...(options.greeting !== undefined ? { greeting: options.greeting } : {}),
       ...(options.tlsRequired !== undefined ? { tlsRequired: options.tlsRequired } : {}),
       ...(options.sessionReuse !== undefined ? { sessionReuse: options.sessionReuse } : {}),
+      ...(options.dataProtection !== undefined ? { dataProtection: options.dataProtection } : {}),
       pasvPorts: options.pasvPorts,
       pasvAddress: options.pasvAddress,
       pasvAdvertisedPorts: options.pasvAdvertisedPorts,

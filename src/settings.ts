@@ -7,6 +7,15 @@ import { checkAdvertisedPorts, PasvAddresses, type PasvAddressRule } from './dat
 
 export type TlsRequired = 'off' | 'login' | 'all';
 export type SessionReuse = 'require' | 'allow' | 'off';
+/**
+ * Data protection for sessions whose control connection used TLS (AUTH TLS or implicit FTPS; CCC does
+ * not end it). `tls-sessions` (default): such a session must send PROT P before any transfer (PROT C is
+ * refused with 534, a clear transfer with 521). `optional`: PROT C allowed, so anyone who reaches the
+ * passive port first (same address: carrier-grade NAT, a shared host) can take the transfer: the
+ * passive port is only checked against the client's address, and clear data carries no proof of who
+ * opened it. `tlsRequired: all` requires PROT P whatever this says.
+ */
+export type DataProtection = 'tls-sessions' | 'optional';
 
 export interface Timeouts {
   /** Idle control connection (never while a transfer runs). */
@@ -75,6 +84,7 @@ export interface ServerSettings {
   greeting: string;
   tlsRequired: TlsRequired;
   sessionReuse: SessionReuse;
+  dataProtection: DataProtection;
   pasvPorts: PortRange | undefined;
   /**
    * The address advertised in PASV replies (NAT), per client network; default (and for clients no rule
@@ -130,6 +140,7 @@ export function resolveSettings(partial: Partial<Omit<ServerSettings, 'timeouts'
     greeting: partial.greeting ?? 'ftpsd ready.',
     tlsRequired: partial.tlsRequired ?? 'login',
     sessionReuse: partial.sessionReuse ?? 'require',
+    dataProtection: partial.dataProtection ?? 'tls-sessions',
     pasvPorts: partial.pasvPorts,
     pasvAddress: pasvAddress === undefined || pasvAddress instanceof PasvAddresses ? pasvAddress : new PasvAddresses(pasvAddress),
     pasvAdvertisedPorts: partial.pasvAdvertisedPorts,
@@ -142,4 +153,10 @@ export function resolveSettings(partial: Partial<Omit<ServerSettings, 'timeouts'
       deny: [...(partial.security?.deny ?? [])],
     },
   };
+}
+
+/** Whether this session may transfer over a clear (PROT C) data connection. */
+export function clearDataAllowed(settings: Pick<ServerSettings, 'tlsRequired' | 'dataProtection'>, usedTls: boolean): boolean {
+  if (settings.tlsRequired === 'all') return false;
+  return settings.dataProtection === 'optional' || !usedTls;
 }

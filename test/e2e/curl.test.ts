@@ -109,28 +109,15 @@ describe('curl, explicit FTPS (TLS required for login)', () => {
   it('--ssl-reqd with TLS 1.2: data connections resume the control session by session id', () =>
     roundTrip(server(), 'explicit', 'tls12.bin', ['--tls-max', '1.2']));
 
-  it('--ftp-ssl-control: TLS control connection, clear data, active mode', () =>
-    roundTrip(server(), 'plain', 'control-only.bin', ['--ftp-ssl-control', '--insecure', '--ftp-port', '-']));
-
-  it('--ftp-ssl-ccc with clear data: CCC returns the control connection to plaintext', () =>
-    roundTrip(server(), 'plain', 'ccc-clear.bin', ['--ftp-ssl-control', '--insecure', '--ftp-ssl-ccc']));
-
   it('--ftp-ssl-ccc --ftp-ssl-ccc-mode active with protected data', () =>
     roundTrip(server(), 'explicit', 'ccc-prot-p.bin', ['--ftp-ssl-ccc', '--ftp-ssl-ccc-mode', 'active']));
 
-  // curl in active CCC mode sends its close_notify as soon as it reads the 200, which can reach the
-  // server before the server has switched the channel to clearing; that once read as the end of the
-  // connection (the next reply was dropped, curl exit 56, one session in 15 to 70 here). A timing race,
-  // so this guard is probabilistic: 100 sessions caught the old code most of the time.
-  it('CCC in active mode, many sessions in a row: the early close_notify never ends the connection', async () => {
+  it('--ftp-ssl-control on defaults: PROT C is refused and a clear upload fails without creating the file', async () => {
     const t = server();
-    await writeFile(join(t.root, 'ccc-race.txt'), 'race\n');
     const { args, url } = curlTarget(t, 'plain');
-    const ccc = [...args, '--ftp-ssl-control', '--insecure', '--ftp-ssl-ccc', '--ftp-ssl-ccc-mode', 'active'];
-    for (let i = 0; i < 100; i++) {
-      const r = expectSuccess(await curl([...ccc, `${url}/ccc-race.txt`]));
-      expect(r.stdout).toBe('race\n');
-    }
+    const r = expectFailure(await curl([...args, '--ftp-ssl-control', '--insecure', '--upload-file', file.path, `${url}/clear-default.bin`]));
+    expect(r.code).not.toBe(0);
+    expect(existsSync(join(t.root, 'clear-default.bin'))).toBe(false);
   });
 
   it('refuses a login without TLS (exit 67, 530)', async () => {
@@ -145,6 +132,32 @@ describe('curl, explicit FTPS (TLS required for login)', () => {
     const r = expectFailure(await curl([...args, '--ftp-ssl-ccc', '--upload-file', file.path, `${url}/ccc-refused.bin`]));
     expect(r.stderr).toMatch(/425|\(55\)|\(18\)|\(56\)/);
     expect(existsSync(join(t.root, 'ccc-refused.bin'))).toBe(false);
+  });
+});
+
+// Clear data after a TLS login is the admin's opt-out (hardening/clear-data.test.ts has the default).
+describe('curl, explicit FTPS with clear data (dataProtection: optional)', () => {
+  const server = withServer({ tlsRequired: 'login', dataProtection: 'optional' });
+
+  it('--ftp-ssl-control: TLS control connection, clear data, active mode', () =>
+    roundTrip(server(), 'plain', 'control-only.bin', ['--ftp-ssl-control', '--insecure', '--ftp-port', '-']));
+
+  it('--ftp-ssl-ccc with clear data: CCC returns the control connection to plaintext', () =>
+    roundTrip(server(), 'plain', 'ccc-clear.bin', ['--ftp-ssl-control', '--insecure', '--ftp-ssl-ccc']));
+
+  // curl in active CCC mode sends its close_notify as soon as it reads the 200, which can reach the
+  // server before the server has switched the channel to clearing; that once read as the end of the
+  // connection (the next reply was dropped, curl exit 56, one session in 15 to 70 here). A timing race,
+  // so this guard is probabilistic: 100 sessions caught the old code most of the time.
+  it('CCC in active mode, many sessions in a row: the early close_notify never ends the connection', async () => {
+    const t = server();
+    await writeFile(join(t.root, 'ccc-race.txt'), 'race\n');
+    const { args, url } = curlTarget(t, 'plain');
+    const ccc = [...args, '--ftp-ssl-control', '--insecure', '--ftp-ssl-ccc', '--ftp-ssl-ccc-mode', 'active'];
+    for (let i = 0; i < 100; i++) {
+      const r = expectSuccess(await curl([...ccc, `${url}/ccc-race.txt`]));
+      expect(r.stdout).toBe('race\n');
+    }
   });
 });
 
@@ -186,7 +199,8 @@ describe('curl, implicit FTPS', () => {
 });
 
 describe.skipIf(!hasV6)('curl over IPv6 (::1)', () => {
-  const server = withServer({ tlsRequired: 'off', host: '::1', implicit: true });
+  // optional: the clear-data case below checks EPRT over IPv6 with a TLS control connection.
+  const server = withServer({ tlsRequired: 'off', host: '::1', implicit: true, dataProtection: 'optional' });
 
   it('plain FTP, passive (EPSV)', () => roundTrip(server(), 'plain', 'v6-epsv.bin'));
 
