@@ -45,7 +45,8 @@ export class Connection implements CommandContext {
   private readonly transfers = new Transfers(this);
   private idleTimer: NodeJS.Timeout | undefined;
   private loginTimer: NodeJS.Timeout | undefined;
-  private closing = false;
+  /** On its way out (destroy() was called). */
+  closing = false;
   private badCommands = 0;
   /** The code of the last reply written, and the final code of the last transfer (for `command` events). */
   private lastCode: number | undefined;
@@ -352,6 +353,23 @@ export class Connection implements CommandContext {
     if (this.transfers.transferring) return;
     this.log.info({ reason: text }, 'timeout');
     void this.send(reply(421, text)).finally(() => this.destroy());
+  }
+
+  /** Not logged in (yet, or again after REIN). */
+  get unauthenticated(): boolean {
+    return this.session.user === undefined;
+  }
+
+  /**
+   * Pushed out to make room for a newer connection (the pre-login pool is full, see
+   * security/login-pool.ts): a 421 (none before the implicit TLS handshake: it would not be TLS), then closed.
+   */
+  evict(text: string): void {
+    if (this.closing) return;
+    this.closing = true;
+    this.log.info({ peer: this.remoteAddress }, 'pushed out: too many connections waiting to log in');
+    if (this.implicit && !this.secure) this.destroy();
+    else void this.send(reply(421, text)).finally(() => this.destroy());
   }
 
   destroy(): void {

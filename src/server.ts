@@ -17,7 +17,8 @@ import { TlsContexts, type TlsMaterial } from './tls/context.js';
 import { formatReply, reply } from './protocol/reply.js';
 import { normalizeAddress } from './data/address.js';
 import type { LoginThrottle } from './auth/throttle.js';
-import { ConnectionGate, refuse } from './security/gate.js';
+import { ConnectionGate, REFUSALS, refuse } from './security/gate.js';
+import { roomFor } from './security/login-pool.js';
 import type { PasvAddressRule } from './data/pasv-address.js';
 import { guardUntrusted, readProxyHeader, TrustedProxies } from './proxy/accept.js';
 
@@ -296,10 +297,18 @@ export class FtpServer implements ServerCore {
    */
   private admit(socket: Socket, implicit: boolean, address: string, peer: ConnectionPeer | undefined): void {
     const { peers } = this;
-    const refusal = this.gate.admit(address, this.sessions.size + (peers?.sessions ?? 0), peers?.sessionsFrom(address) ?? 0);
+    const others = peers?.sessions ?? 0;
+    // A full pre-login pool (or a full server with someone waiting to log in) makes room by pushing out
+    // the oldest connection waiting to log in, once the new one passed every other check.
+    const { live, evict } = roomFor(this.sessions.values(), this.settings.limits, others);
+    const refusal = this.gate.admit(address, live + others - (evict ? 1 : 0), peers?.sessionsFrom(address) ?? 0);
     if (refusal) {
       refuse(socket, refusal, implicit);
       return;
+    }
+    if (evict) {
+      this.gate.noteEviction(evict.remoteAddress);
+      evict.evict(REFUSALS['prelogin-full'].slice(4));
     }
     const conn = new Connection(this, socket, implicit, peer);
     // After a PROXY header the socket was left paused, with any bytes after the header put back.

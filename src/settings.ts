@@ -47,6 +47,12 @@ export interface Limits {
   loginFailureDelayMs: number;
   /** Sessions on the whole server (all listeners). */
   maxSessions: number;
+  /**
+   * Connections not logged in (yet, or again after REIN), a part of `maxSessions`. When they are this
+   * many, a new connection pushes out the oldest of them (421), so idle connections that never log in
+   * cannot take the room of logged-in sessions and of new logins. Default: a quarter of maxSessions.
+   */
+  maxUnauthenticated: number;
   /** Sessions from one client address. */
   maxSessionsPerAddress: number;
   /** Logged-in sessions of one user (checked at PASS, after the password). */
@@ -116,6 +122,8 @@ export const DEFAULT_LIMITS: Limits = {
   maxLoginFailures: 5,
   loginFailureDelayMs: 1000,
   maxSessions: 1000,
+  /** With the default maxSessions; otherwise a quarter of it (see unauthenticatedCap). */
+  maxUnauthenticated: 250,
   maxSessionsPerAddress: 50,
   maxSessionsPerUser: 20,
 };
@@ -146,7 +154,7 @@ export function resolveSettings(partial: Partial<Omit<ServerSettings, 'timeouts'
     pasvAdvertisedPorts: partial.pasvAdvertisedPorts,
     proxyProtocol: [...(partial.proxyProtocol ?? [])],
     timeouts: { ...DEFAULT_TIMEOUTS, ...partial.timeouts },
-    limits: { ...DEFAULT_LIMITS, ...partial.limits },
+    limits: withUnauthenticatedCap({ ...DEFAULT_LIMITS, ...partial.limits }, partial.limits?.maxUnauthenticated),
     security: {
       ban: ban === false ? undefined : { ...DEFAULT_BAN, ...ban },
       allow: [...(partial.security?.allow ?? [])],
@@ -159,4 +167,9 @@ export function resolveSettings(partial: Partial<Omit<ServerSettings, 'timeouts'
 export function clearDataAllowed(settings: Pick<ServerSettings, 'tlsRequired' | 'dataProtection'>, usedTls: boolean): boolean {
   if (settings.tlsRequired === 'all') return false;
   return settings.dataProtection === 'optional' || !usedTls;
+}
+
+/** The default pre-login cap follows maxSessions (a quarter of it) unless it is set. */
+function withUnauthenticatedCap(limits: Limits, given: number | undefined): Limits {
+  return { ...limits, maxUnauthenticated: given ?? Math.max(1, Math.floor(limits.maxSessions / 4)) };
 }

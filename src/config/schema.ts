@@ -147,6 +147,9 @@ const limitsShape = {
     `Every failed login is answered this many milliseconds after PASS arrived (the same for every cause). Default: ${DEFAULT_LIMITS.loginFailureDelayMs}.`,
   ),
   maxSessions: count(1).describe(`Sessions on the whole server. Default: ${DEFAULT_LIMITS.maxSessions}.`),
+  maxUnauthenticated: count(1).describe(
+    `Connections not logged in, a part of maxSessions; when full, a new connection pushes out the oldest of them (421). Default: a quarter of maxSessions (${DEFAULT_LIMITS.maxUnauthenticated}).`,
+  ),
   maxSessionsPerAddress: count(1).describe(
     `Sessions from one client address. Default: ${DEFAULT_LIMITS.maxSessionsPerAddress}.`,
   ),
