@@ -367,7 +367,8 @@ export class Connection implements CommandContext {
   evict(text: string): void {
     if (this.closing) return;
     this.closing = true;
-    this.log.info({ peer: this.remoteAddress }, 'pushed out: too many connections waiting to log in');
+    // debug: the gate logs these at warn, at most once a minute (a flood makes thousands).
+    this.log.debug({ peer: this.remoteAddress }, 'pushed out: too many connections waiting to log in');
     if (this.implicit && !this.secure) this.destroy();
     else void this.send(reply(421, text)).finally(() => this.destroy());
   }

@@ -17,6 +17,8 @@ import { download } from '../helpers/flows.js';
 import { authClearable, ccc } from '../helpers/ccc.js';
 import { RawClient } from '../helpers/raw-client.js';
 import { PASS, USER, startServer, type TestServer } from '../helpers/server.js';
+import { loadConfig } from '../../src/config/load.js';
+import { configFile, removeTempDirs } from '../cli/cli.js';
 
 const SECRET = 'the victim secret\n';
 const EVIL = 'attacker bytes\n';
@@ -164,5 +166,32 @@ describe('dataProtection: optional (the opt-out) allows clear data, with the doc
     await thief2.closed;
     expect(thief2.received().toString()).toBe(SECRET);
     c.close();
+  });
+});
+
+describe('the dataProtection setting', () => {
+  afterAll(removeTempDirs);
+
+  it('defaults to tls-sessions; file, environment and flag set it; anything else is refused', async () => {
+    expect((await loadConfig({}, { env: {}, cwd: '/srv' })).dataProtection).toBe('tls-sessions');
+    const { dir, file } = await configFile('dataProtection: optional\n');
+    expect((await loadConfig({ config: file }, { env: {}, cwd: dir })).dataProtection).toBe('optional');
+    expect((await loadConfig({}, { env: { FTPSD_DATA_PROTECTION: 'optional' }, cwd: '/srv' })).dataProtection).toBe('optional');
+    expect((await loadConfig({ dataProtection: 'tls-sessions' }, { env: { FTPSD_DATA_PROTECTION: 'optional' }, cwd: '/srv' })).dataProtection).toBe('tls-sessions');
+    await expect(loadConfig({ dataProtection: 'never' }, { env: {}, cwd: '/srv' })).rejects.toThrow(/--data-protection: must be one of tls-sessions, optional/);
+  });
+
+  it('reconfigure switches it for new connections; tlsRequired: all refuses PROT C whatever it says', async () => {
+    const t = await startServer({ tlsRequired: 'login' });
+    try {
+      t.server.reconfigure({ dataProtection: 'optional' });
+      const c = await victim(t, 'C', 200);
+      c.close();
+      t.server.reconfigure({ tlsRequired: 'all', dataProtection: 'optional' });
+      const d = await victim(t, 'C', 534);
+      d.close();
+    } finally {
+      await t.close();
+    }
   });
 });

@@ -32,7 +32,10 @@ afterEach(runCleanups);
 /** A shell hook that starts `sleep 30` in the background (its pid in `pidFile`), then `then`. */
 const forking = (pidFile: string, then: 'wait' | 'exit 0') => ['/bin/sh', '-c', `sleep 30 & echo $! > "$0"; ${then}`, pidFile];
 
-/** Running (not gone, not a zombie waiting to be reaped). */
+/**
+ * Running (not gone, not a zombie waiting to be reaped). ftpsd reaps the hook program itself; a child it
+ * orphaned is reaped by init (PID 1, or a container's --init), which ftpsd cannot stand in for.
+ */
 function running(pid: number): boolean {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
