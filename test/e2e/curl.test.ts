@@ -51,6 +51,14 @@ async function roundTrip(t: TestServer, mode: Mode, remote: string, extra: strin
 }
 
 
+/** curl with TLS on the control connection only (PROT C): the upload fails and creates no file. */
+async function clearUploadRefused(t: TestServer, name: string): Promise<void> {
+  const { args, url } = curlTarget(t, 'explicit');
+  const r = expectFailure(await curl([...args.filter((a) => a !== '--ssl-reqd'), '--ftp-ssl-control', '--upload-file', file.path, `${url}/${name}`]));
+  expect(r.code).not.toBe(0);
+  expect(existsSync(join(t.root, name))).toBe(false);
+}
+
 describe('curl, plain FTP', () => {
   const server = withServer({ tlsRequired: 'off' });
 
@@ -112,13 +120,8 @@ describe('curl, explicit FTPS (TLS required for login)', () => {
   it('--ftp-ssl-ccc --ftp-ssl-ccc-mode active with protected data', () =>
     roundTrip(server(), 'explicit', 'ccc-prot-p.bin', ['--ftp-ssl-ccc', '--ftp-ssl-ccc-mode', 'active']));
 
-  it('--ftp-ssl-control on defaults: PROT C is refused and a clear upload fails without creating the file', async () => {
-    const t = server();
-    const { args, url } = curlTarget(t, 'plain');
-    const r = expectFailure(await curl([...args, '--ftp-ssl-control', '--insecure', '--upload-file', file.path, `${url}/clear-default.bin`]));
-    expect(r.code).not.toBe(0);
-    expect(existsSync(join(t.root, 'clear-default.bin'))).toBe(false);
-  });
+  it('--ftp-ssl-control on defaults: PROT C is refused and a clear upload fails without creating the file', () =>
+    clearUploadRefused(server(), 'clear-default.bin'));
 
   it('refuses a login without TLS (exit 67, 530)', async () => {
     const t = server();
@@ -173,15 +176,8 @@ describe('curl, explicit FTPS (TLS required for everything)', () => {
 
   it('--ssl-reqd: protected data', () => roundTrip(server(), 'explicit', 'all.bin'));
 
-  it('--ftp-ssl-control: PROT C is refused and a clear upload fails without creating the file', async () => {
-    const t = server();
-    const { args, url } = curlTarget(t, 'explicit');
-    const r = expectFailure(
-      await curl([...args.filter((a) => a !== '--ssl-reqd'), '--ftp-ssl-control', '--upload-file', file.path, `${url}/clear.bin`]),
-    );
-    expect(r.code).not.toBe(0);
-    expect(existsSync(join(t.root, 'clear.bin'))).toBe(false);
-  });
+  it('--ftp-ssl-control: PROT C is refused and a clear upload fails without creating the file', () =>
+    clearUploadRefused(server(), 'clear.bin'));
 });
 
 describe('curl, implicit FTPS', () => {
