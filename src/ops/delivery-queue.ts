@@ -124,9 +124,8 @@ export class DeliveryQueue extends EventEmitter<DeliveryQueueEvents> {
 
   private drop(delivery: Delivery, reason: DropReason): void {
     this.emit('dropped', delivery, { reason });
-    const { kind, event, target, user, path } = delivery;
     this.log.warn(
-      { kind, event, target, user, path, reason, queueSize: this.options.queueSize },
+      { ...about(delivery), reason, queueSize: this.options.queueSize },
       reason === 'shutdown' ? 'event delivery dropped: shutting down' : `event delivery dropped: ${reason === 'queue-full' ? 'queue full' : 'pushed out by a user with fewer events waiting'}`,
     );
   }
@@ -163,19 +162,19 @@ export class DeliveryQueue extends EventEmitter<DeliveryQueueEvents> {
     if (error === undefined) {
       entry.lane.finished(entry);
       this.emit('delivered', delivery, { attempts: entry.attempts });
-      this.log.debug({ kind: delivery.kind, event: delivery.event, target: delivery.target, attempts: entry.attempts }, 'event delivered');
+      this.log.debug({ ...about(delivery), attempts: entry.attempts }, 'event delivered');
     } else {
       const message = timeout.aborted ? `timed out after ${this.options.timeoutMs} ms` : (error as Error)?.message ?? String(error);
       const permanent = error instanceof PermanentFailure;
       if (!permanent && entry.attempts <= this.options.retries && !this.stop.signal.aborted) {
         this.emit('retry', delivery, { attempt: entry.attempts, error: message });
-        this.log.info({ kind: delivery.kind, event: delivery.event, target: delivery.target, attempt: entry.attempts, err: message }, 'event delivery failed; will retry');
+        this.log.info({ ...about(delivery), attempt: entry.attempts, err: message }, 'event delivery failed; will retry');
         this.scheduleRetry(entry);
       } else {
         entry.lane.finished(entry);
         this.emit('failed', delivery, { attempts: entry.attempts, error: message });
         this.log.warn(
-          { kind: delivery.kind, event: delivery.event, target: delivery.target, attempts: entry.attempts, err: message },
+          { ...about(delivery), attempts: entry.attempts, err: message },
           this.stop.signal.aborted ? 'event delivery abandoned at shutdown' : 'event delivery failed',
         );
       }
@@ -236,11 +235,19 @@ export class DeliveryQueue extends EventEmitter<DeliveryQueueEvents> {
       }
       lane.waiting.clear();
     }
-    for (const entry of left) this.emit('failed', entry.delivery, { attempts: entry.attempts, error: 'abandoned at shutdown' });
+    for (const entry of left) {
+      this.emit('failed', entry.delivery, { attempts: entry.attempts, error: 'abandoned at shutdown' });
+      this.log.warn({ ...about(entry.delivery), attempts: entry.attempts }, 'event delivery abandoned at shutdown');
+    }
     this.stop.abort();
     // Running attempts see the abort and settle (each reports its own failure).
     await this.idle();
     if (abandoned > 0) this.log.warn({ abandoned, deadlineMs }, 'event deliveries abandoned at shutdown');
     return abandoned;
   }
+}
+
+/** A delivery's fields in log lines: what, where, whose (never the attempt function or a secret). */
+function about(d: Delivery): { kind: string; event: string; target: string; user?: string; path?: string } {
+  return { kind: d.kind, event: d.event, target: d.target, ...(d.user !== undefined ? { user: d.user } : {}), ...(d.path !== undefined ? { path: d.path } : {}) };
 }
