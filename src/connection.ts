@@ -45,7 +45,8 @@ export class Connection implements CommandContext {
   private readonly transfers = new Transfers(this);
   private idleTimer: NodeJS.Timeout | undefined;
   private loginTimer: NodeJS.Timeout | undefined;
-  private closing = false;
+  /** On its way out (destroy() was called). */
+  closing = false;
   private badCommands = 0;
   /** The code of the last reply written, and the final code of the last transfer (for `command` events). */
   private lastCode: number | undefined;
@@ -142,6 +143,7 @@ export class Connection implements CommandContext {
     this.binder = this.settings.sessionReuse === 'off' ? undefined : new SessionBinder();
     try {
       await this.channel.startTls(tls.current, this.binder);
+      this.session.usedTls = true;
       if (this.events.listenerCount('tls-handshake') > 0) this.events.emit('tls-handshake', { ...this.info, channel: 'control', ok: true });
     } catch (err) {
       this.events.emit('tls-handshake', { ...this.info, channel: 'control', ok: false });
@@ -351,6 +353,24 @@ export class Connection implements CommandContext {
     if (this.transfers.transferring) return;
     this.log.info({ reason: text }, 'timeout');
     void this.send(reply(421, text)).finally(() => this.destroy());
+  }
+
+  /** Not logged in (yet, or again after REIN). */
+  get unauthenticated(): boolean {
+    return this.session.user === undefined;
+  }
+
+  /**
+   * Pushed out to make room for a newer connection (the pre-login pool is full, see
+   * security/login-pool.ts): a 421 (none before the implicit TLS handshake: it would not be TLS), then closed.
+   */
+  evict(text: string): void {
+    if (this.closing) return;
+    this.closing = true;
+    // debug: the gate logs these at warn, at most once a minute (a flood makes thousands).
+    this.log.debug({ peer: this.remoteAddress }, 'pushed out: too many connections waiting to log in');
+    if (this.implicit && !this.secure) this.destroy();
+    else void this.send(reply(421, text)).finally(() => this.destroy());
   }
 
   destroy(): void {

@@ -11,13 +11,14 @@ import { Connection, type ConnectionPeer, type ServerCore } from './connection.j
 import { ServerEvents } from './events.js';
 import { reportError } from './diagnostics.js';
 import { silentLogger, type Logger } from './logger.js';
-import { resolveSettings, type Limits, type SecurityOptions, type ServerSettings, type SessionReuse, type Timeouts, type TlsRequired } from './settings.js';
+import { resolveSettings, type Limits, type SecurityOptions, type ServerSettings, type DataProtection, type SessionReuse, type Timeouts, type TlsRequired } from './settings.js';
 import type { PortRange } from './data/passive.js';
 import { TlsContexts, type TlsMaterial } from './tls/context.js';
 import { formatReply, reply } from './protocol/reply.js';
 import { normalizeAddress } from './data/address.js';
 import type { LoginThrottle } from './auth/throttle.js';
-import { ConnectionGate, refuse } from './security/gate.js';
+import { ConnectionGate, REFUSALS, refuse } from './security/gate.js';
+import { roomFor } from './security/login-pool.js';
 import type { PasvAddressRule } from './data/pasv-address.js';
 import { guardUntrusted, readProxyHeader, TrustedProxies } from './proxy/accept.js';
 
@@ -38,6 +39,12 @@ export interface FtpServerOptions {
   tlsRequired?: TlsRequired;
   /** `require` (default): protected data connections must resume their control connection's TLS session. */
   sessionReuse?: SessionReuse;
+  /**
+   * `tls-sessions` (default): a session that used TLS must protect its data connections (PROT P).
+   * `optional`: PROT C allowed; then anyone on the client's address (CGNAT) who reaches the passive
+   * port first takes the transfer. See `DataProtection` in settings.ts.
+   */
+  dataProtection?: DataProtection;
   pasvPorts?: PortRange;
   /**
    * The IPv4 address PASV advertises (NAT): one address or host name, or rules by client network
@@ -73,6 +80,7 @@ export type ReconfigureOptions = Partial<
     | 'tls'
     | 'tlsRequired'
     | 'sessionReuse'
+    | 'dataProtection'
     | 'pasvPorts'
     | 'pasvAddress'
     | 'pasvAdvertisedPorts'
@@ -169,6 +177,7 @@ export class FtpServer implements ServerCore {
       ...(options.greeting !== undefined ? { greeting: options.greeting } : {}),
       ...(options.tlsRequired !== undefined ? { tlsRequired: options.tlsRequired } : {}),
       ...(options.sessionReuse !== undefined ? { sessionReuse: options.sessionReuse } : {}),
+      ...(options.dataProtection !== undefined ? { dataProtection: options.dataProtection } : {}),
       pasvPorts: options.pasvPorts,
       pasvAddress: options.pasvAddress,
       pasvAdvertisedPorts: options.pasvAdvertisedPorts,
@@ -288,10 +297,18 @@ export class FtpServer implements ServerCore {
    */
   private admit(socket: Socket, implicit: boolean, address: string, peer: ConnectionPeer | undefined): void {
     const { peers } = this;
-    const refusal = this.gate.admit(address, this.sessions.size + (peers?.sessions ?? 0), peers?.sessionsFrom(address) ?? 0);
+    const others = peers?.sessions ?? 0;
+    // A full pre-login pool (or a full server with someone waiting to log in) makes room by pushing out
+    // the oldest connection waiting to log in, once the new one passed every other check.
+    const { live, evict } = roomFor(this.sessions.values(), this.settings.limits, others);
+    const refusal = this.gate.admit(address, live + others - (evict ? 1 : 0), peers?.sessionsFrom(address) ?? 0);
     if (refusal) {
       refuse(socket, refusal, implicit);
       return;
+    }
+    if (evict) {
+      this.gate.noteEviction(evict.remoteAddress);
+      evict.evict(REFUSALS['prelogin-full'].slice(4));
     }
     const conn = new Connection(this, socket, implicit, peer);
     // After a PROXY header the socket was left paused, with any bytes after the header put back.

@@ -32,6 +32,8 @@ export class SessionState {
   renameFrom: VirtualPath | undefined;
   /** PBSZ seen (after TLS). */
   pbsz = false;
+  /** The control connection used TLS (AUTH or implicit FTPS); stays true after CCC and REIN. */
+  usedTls = false;
   /** Data channel protection: C (clear) or P (private). */
   prot: 'C' | 'P' = 'C';
   /** EPSV ALL: only EPSV may set up data connections from now on. */

@@ -7,6 +7,15 @@ import { checkAdvertisedPorts, PasvAddresses, type PasvAddressRule } from './dat
 
 export type TlsRequired = 'off' | 'login' | 'all';
 export type SessionReuse = 'require' | 'allow' | 'off';
+/**
+ * Data protection for sessions whose control connection used TLS (AUTH TLS or implicit FTPS; CCC does
+ * not end it). `tls-sessions` (default): such a session must send PROT P before any transfer (PROT C is
+ * refused with 534, a clear transfer with 521). `optional`: PROT C allowed, so anyone who reaches the
+ * passive port first (same address: carrier-grade NAT, a shared host) can take the transfer: the
+ * passive port is only checked against the client's address, and clear data carries no proof of who
+ * opened it. `tlsRequired: all` requires PROT P whatever this says.
+ */
+export type DataProtection = 'tls-sessions' | 'optional';
 
 export interface Timeouts {
   /** Idle control connection (never while a transfer runs). */
@@ -38,6 +47,12 @@ export interface Limits {
   loginFailureDelayMs: number;
   /** Sessions on the whole server (all listeners). */
   maxSessions: number;
+  /**
+   * Connections not logged in (yet, or again after REIN), a part of `maxSessions`. When they are this
+   * many, a new connection pushes out the oldest of them (421), so idle connections that never log in
+   * cannot take the room of logged-in sessions and of new logins. Default: a quarter of maxSessions.
+   */
+  maxUnauthenticated: number;
   /** Sessions from one client address. */
   maxSessionsPerAddress: number;
   /** Logged-in sessions of one user (checked at PASS, after the password). */
@@ -79,6 +94,7 @@ export interface ServerSettings {
   greeting: string;
   tlsRequired: TlsRequired;
   sessionReuse: SessionReuse;
+  dataProtection: DataProtection;
   pasvPorts: PortRange | undefined;
   /**
    * The address advertised in PASV replies (NAT), per client network; default (and for clients no rule
@@ -110,6 +126,8 @@ export const DEFAULT_LIMITS: Limits = {
   maxLoginFailures: 5,
   loginFailureDelayMs: 1000,
   maxSessions: 1000,
+  /** With the default maxSessions; otherwise a quarter of it (see unauthenticatedCap). */
+  maxUnauthenticated: 250,
   maxSessionsPerAddress: 50,
   maxSessionsPerUser: 20,
 };
@@ -136,16 +154,28 @@ export function resolveSettings(partial: Partial<Omit<ServerSettings, 'timeouts'
     greeting: partial.greeting ?? 'ftpsd ready.',
     tlsRequired: partial.tlsRequired ?? 'login',
     sessionReuse: partial.sessionReuse ?? 'require',
+    dataProtection: partial.dataProtection ?? 'tls-sessions',
     pasvPorts: partial.pasvPorts,
     pasvAddress: pasvAddress === undefined || pasvAddress instanceof PasvAddresses ? pasvAddress : new PasvAddresses(pasvAddress),
     pasvAdvertisedPorts: partial.pasvAdvertisedPorts,
     proxyProtocol: [...(partial.proxyProtocol ?? [])],
     timeouts: { ...DEFAULT_TIMEOUTS, ...partial.timeouts },
-    limits: { ...DEFAULT_LIMITS, ...partial.limits },
+    limits: withUnauthenticatedCap({ ...DEFAULT_LIMITS, ...partial.limits }, partial.limits?.maxUnauthenticated),
     security: {
       ban: ban === false ? undefined : { ...DEFAULT_BAN, ...ban },
       allow: [...(partial.security?.allow ?? [])],
       deny: [...(partial.security?.deny ?? [])],
     },
   };
+}
+
+/** Whether this session may transfer over a clear (PROT C) data connection. */
+export function clearDataAllowed(settings: Pick<ServerSettings, 'tlsRequired' | 'dataProtection'>, usedTls: boolean): boolean {
+  if (settings.tlsRequired === 'all') return false;
+  return settings.dataProtection === 'optional' || !usedTls;
+}
+
+/** The default pre-login cap follows maxSessions (a quarter of it) unless it is set. */
+function withUnauthenticatedCap(limits: Limits, given: number | undefined): Limits {
+  return { ...limits, maxUnauthenticated: given ?? Math.max(1, Math.floor(limits.maxSessions / 4)) };
 }

@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
-import { DEFAULTS, LOG_LEVELS, SESSION_REUSE, TLS_REQUIRED } from '../config/defaults.js';
+import { DATA_PROTECTION, DEFAULTS, LOG_LEVELS, SESSION_REUSE, TLS_REQUIRED } from '../config/defaults.js';
 import { ENV, type CliFlags } from '../config/sources.js';
 import { HOOK_EVENTS } from '../ops/hooks.js';
 import { LOG_FORMATS } from '../ops/log-format.js';
@@ -45,6 +45,7 @@ function buildProgram(): Command {
     .option('--pasv-advertised-ports <min-max>', `passive ports as clients see them (port mapping; same size as --pasv-ports)${env(ENV.pasvAdvertisedPorts)}`)
     .option('--tls-required <when>', `${TLS_REQUIRED.join('|')} (default: ${DEFAULTS.tlsRequired})${env(ENV.tlsRequired)}`)
     .option('--session-reuse <policy>', `${SESSION_REUSE.join('|')} (default: ${DEFAULTS.sessionReuse})${env(ENV.sessionReuse)}`)
+    .option('--data-protection <policy>', `${DATA_PROTECTION.join('|')}: optional lets TLS sessions use clear data (PROT C), which a neighbour on the client's address can take (default: ${DEFAULTS.dataProtection})${env(ENV.dataProtection)}`)
     .option('--log-level <level>', `${LOG_LEVELS.join('|')} (default: ${DEFAULTS.logLevel})${env(ENV.logLevel)}`)
     .option('--state-dir <dir>', `where the generated certificate is kept (default: ${DEFAULTS.stateDir})${env(ENV.stateDir)}`)
     .option('--log-format <format>', `${LOG_FORMATS.join('|')}: auto is pretty on a terminal, json otherwise (default: auto)${env(ENV.logFormat)}`)

@@ -158,6 +158,7 @@ export class ConfigReloader {
       ...(newPair && o.tls ? { tls: o.tls } : {}),
       tlsRequired: o.tlsRequired,
       sessionReuse: o.sessionReuse,
+      dataProtection: o.dataProtection,
       pasvPorts: o.pasvPorts,
       pasvAddress: o.pasvAddress,
       pasvAdvertisedPorts: o.pasvAdvertisedPorts,

@@ -2,6 +2,7 @@
  * Security commands (RFC 2228, RFC 4217): AUTH, PBSZ, PROT, CCC.
  */
 import { reply } from '../protocol/reply.js';
+import { clearDataAllowed } from '../settings.js';
 import { defineCommand } from './define.js';
 
 /** AUTH mechanisms: all mean TLS; SSL and TLS-P also switch data protection on (as vsftpd and ProFTPD). */
@@ -62,7 +63,8 @@ export const PROT = defineCommand({
     if (!ctx.session.pbsz) return reply(503, 'PROT needs PBSZ first.');
     const level = arg.trim().toUpperCase();
     if (level === 'C') {
-      if (ctx.settings.tlsRequired === 'all') return reply(534, 'PROT C refused: data connections must be protected.');
+      // RFC 4217 section 9: 534, refused for policy reasons (see `dataProtection` in settings.ts).
+      if (!clearDataAllowed(ctx.settings, ctx.session.usedTls)) return reply(534, 'PROT C refused: data connections must be protected.');
       ctx.session.prot = 'C';
       return reply(200, 'Protection level set to Clear.');
     }

@@ -2,7 +2,7 @@
  * The defaults of the command line and the config file, stated once. Protocol defaults (TLS policy,
  * session reuse, timeouts, limits) come from src/settings.ts, which stays their single source.
  */
-import { resolveSettings, type SessionReuse, type TlsRequired } from '../settings.js';
+import { resolveSettings, type DataProtection, type SessionReuse, type TlsRequired } from '../settings.js';
 import type { LogLevel } from '../logger.js';
 
 const protocol = resolveSettings();
@@ -21,6 +21,7 @@ export const DEFAULTS = {
   logLevel: 'info' as LogLevel,
   tlsRequired: protocol.tlsRequired,
   sessionReuse: protocol.sessionReuse,
+  dataProtection: protocol.dataProtection,
   /** How long running transfers may finish after SIGINT/SIGTERM. */
   shutdownGraceMs: 10_000,
 } as const;
@@ -28,3 +29,4 @@ export const DEFAULTS = {
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const satisfies readonly LogLevel[];
 export const TLS_REQUIRED = ['off', 'login', 'all'] as const satisfies readonly TlsRequired[];
 export const SESSION_REUSE = ['require', 'allow', 'off'] as const satisfies readonly SessionReuse[];
+export const DATA_PROTECTION = ['tls-sessions', 'optional'] as const satisfies readonly DataProtection[];

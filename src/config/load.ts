@@ -8,7 +8,7 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import type { PortRange } from '../data/passive.js';
 import type { LogLevel } from '../logger.js';
 import type { ListenAddress } from '../server.js';
-import type { Limits, SecurityOptions, SessionReuse, Timeouts, TlsRequired } from '../settings.js';
+import type { DataProtection, Limits, SecurityOptions, SessionReuse, Timeouts, TlsRequired } from '../settings.js';
 import type { UploadPolicy } from '../auth/users.js';
 import type { HookSpec } from '../ops/hooks.js';
 import type { LogFormat } from '../ops/log-format.js';
@@ -63,6 +63,7 @@ export interface ResolvedConfig {
   runAs: { user: string; group?: string } | undefined;
   tlsRequired: TlsRequired;
   sessionReuse: SessionReuse;
+  dataProtection: DataProtection;
   logLevel: LogLevel;
   /** `auto`: pretty on a terminal, JSON otherwise. */
   logFormat: LogFormat;
@@ -172,6 +173,7 @@ function merge(layers: Layer[], env: NodeJS.ProcessEnv, cwd: string, configFile:
     runAs: runAsUser === undefined ? undefined : { user: runAsUser, ...(runAsGroup !== undefined ? { group: runAsGroup } : {}) },
     tlsRequired: pick(layers, 'tlsRequired') ?? DEFAULTS.tlsRequired,
     sessionReuse: pick(layers, 'sessionReuse') ?? DEFAULTS.sessionReuse,
+    dataProtection: pick(layers, 'dataProtection') ?? DEFAULTS.dataProtection,
     logLevel: pick(layers, 'logLevel') ?? DEFAULTS.logLevel,
     logFormat: pick(layers, 'logFormat') ?? 'auto',
     metricsListen: pick(layers, 'metricsListen') || undefined,

@@ -100,8 +100,8 @@ export const opsFields = {
 } as const;
 
 const deliveryShape = {
-  queueSize: count(1).describe(`Deliveries waiting (more are dropped, logged and counted). Default: ${DEFAULT_DELIVERY.queueSize}.`),
-  concurrency: count(1).describe(`Deliveries running at once. Default: ${DEFAULT_DELIVERY.concurrency}.`),
+  queueSize: count(1).describe(`Deliveries waiting, per hook or webhook, with a fair share per user (more are dropped, each logged with its user and path, and counted). Default: ${DEFAULT_DELIVERY.queueSize}.`),
+  concurrency: count(1).describe(`Deliveries running at once, per hook or webhook. Default: ${DEFAULT_DELIVERY.concurrency}.`),
   timeoutMs: count(1).describe(`Time for one attempt. Default: ${DEFAULT_DELIVERY.timeoutMs}.`),
   retries: count(0).describe(`Attempts after a failed first one. Default: ${DEFAULT_DELIVERY.retries}.`),
   retryDelayMs: count(0).describe(`Delay before the first retry, doubled for each next one. Default: ${DEFAULT_DELIVERY.retryDelayMs}.`),

@@ -9,7 +9,7 @@
 import { z } from 'zod';
 import { DEFAULT_BAN, DEFAULT_LIMITS, DEFAULT_TIMEOUTS, type BanPolicy, type Limits, type Timeouts } from '../settings.js';
 import { parseNetwork } from '../security/access-list.js';
-import { DEFAULTS, LOG_LEVELS, SESSION_REUSE, TLS_REQUIRED } from './defaults.js';
+import { DATA_PROTECTION, DEFAULTS, LOG_LEVELS, SESSION_REUSE, TLS_REQUIRED } from './defaults.js';
 import { parseListenAddress, parsePortRange } from './listen-address.js';
 import { refineUserPolicy, uploadsSchema, userPolicyShape } from './user-policy.js';
 import { opsFields, opsSchemaShape } from './ops-schema.js';
@@ -67,6 +67,9 @@ export const fields = {
   ),
   sessionReuse: oneOf(SESSION_REUSE).describe(
     `require: protected data connections must resume their control connection's TLS session; allow: resumption offered, not required; off: never offered. Default: ${DEFAULTS.sessionReuse}.`,
+  ),
+  dataProtection: oneOf(DATA_PROTECTION).describe(
+    `tls-sessions: a session that used TLS must protect its data connections (PROT P); optional: PROT C allowed, and then anyone on the client's address (carrier-grade NAT, a shared host) who connects to the passive port first receives the download or supplies the upload. Default: ${DEFAULTS.dataProtection}.`,
   ),
   logLevel: oneOf(LOG_LEVELS).describe(`Log level of the JSON log lines on stdout. Default: ${DEFAULTS.logLevel}.`),
   stateDir: text('a directory path').describe(
@@ -148,6 +151,9 @@ const limitsShape = {
     `Every failed login is answered this many milliseconds after PASS arrived (the same for every cause). Default: ${DEFAULT_LIMITS.loginFailureDelayMs}.`,
   ),
   maxSessions: count(1).describe(`Sessions on the whole server. Default: ${DEFAULT_LIMITS.maxSessions}.`),
+  maxUnauthenticated: count(1).describe(
+    `Connections not logged in, a part of maxSessions; when full, a new connection pushes out the oldest of them (421). Default: a quarter of maxSessions (${DEFAULT_LIMITS.maxUnauthenticated}).`,
+  ),
   maxSessionsPerAddress: count(1).describe(
     `Sessions from one client address. Default: ${DEFAULT_LIMITS.maxSessionsPerAddress}.`,
   ),
@@ -210,6 +216,7 @@ export const configSchema = z
       pasvAddress: fields.pasvAddress.optional(),
       tlsRequired: fields.tlsRequired.optional(),
       sessionReuse: fields.sessionReuse.optional(),
+      dataProtection: fields.dataProtection.optional(),
       logLevel: fields.logLevel.optional(),
       stateDir: fields.stateDir.optional(),
       timeouts: z.strictObject(timeoutsShape, mapping('timeouts')).partial().optional().describe('Timeouts in milliseconds.'),

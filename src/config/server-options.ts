@@ -48,6 +48,7 @@ export function protocolOptions(config: ResolvedConfig, logger: Logger): Omit<Ft
     implicitListen: config.implicitListen,
     tlsRequired: config.tlsRequired,
     sessionReuse: config.sessionReuse,
+    dataProtection: config.dataProtection,
     timeouts: config.timeouts,
     limits: config.limits,
     security: config.security,

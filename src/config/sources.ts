@@ -8,7 +8,7 @@ import type { z } from 'zod';
 import type { PortRange } from '../data/passive.js';
 import type { LogLevel } from '../logger.js';
 import type { ListenAddress } from '../server.js';
-import type { Limits, SecurityOptions, SessionReuse, Timeouts, TlsRequired } from '../settings.js';
+import type { DataProtection, Limits, SecurityOptions, SessionReuse, Timeouts, TlsRequired } from '../settings.js';
 import type { ConfigIssue } from './errors.js';
 import { fields, userName, type ConfigFile } from './schema.js';
 import { pickUserPolicy, type UserPolicy } from './user-policy.js';
@@ -42,6 +42,7 @@ export interface Layer {
   workers?: WorkersSetting;
   tlsRequired?: TlsRequired;
   sessionReuse?: SessionReuse;
+  dataProtection?: DataProtection;
   logLevel?: LogLevel;
   stateDir?: string;
   // Operations (config/ops-schema.ts): `false` is off.
@@ -77,6 +78,7 @@ export interface CliFlags {
   workers?: string;
   tlsRequired?: string;
   sessionReuse?: string;
+  dataProtection?: string;
   logLevel?: string;
   stateDir?: string;
   logFormat?: string;
@@ -127,6 +129,7 @@ export function fileLayer(file: ConfigFile, dir: string): Layer {
     runAs: file.runAs && { user: file.runAs.user, ...(file.runAs.group !== undefined ? { group: file.runAs.group } : {}) },
     tlsRequired: file.tlsRequired,
     sessionReuse: file.sessionReuse,
+    dataProtection: file.dataProtection,
     logLevel: file.logLevel,
     stateDir: abs(dir, file.stateDir),
     logFormat: file.logFormat,
@@ -148,6 +151,7 @@ export const ENV = {
   root: 'FTPSD_ROOT',
   tlsRequired: 'FTPSD_TLS_REQUIRED',
   sessionReuse: 'FTPSD_SESSION_REUSE',
+  dataProtection: 'FTPSD_DATA_PROTECTION',
   pasvPorts: 'FTPSD_PASV_PORTS',
   pasvAddress: 'FTPSD_PASV_ADDRESS',
   logLevel: 'FTPSD_LOG_LEVEL',
@@ -198,6 +202,7 @@ export function envLayer(env: NodeJS.ProcessEnv, cwd: string, issues: ConfigIssu
     pasvAddress: check('pasvAddress', get(ENV.pasvAddress), ENV.pasvAddress, issues),
     tlsRequired: check('tlsRequired', get(ENV.tlsRequired), ENV.tlsRequired, issues),
     sessionReuse: check('sessionReuse', get(ENV.sessionReuse), ENV.sessionReuse, issues),
+    dataProtection: check('dataProtection', get(ENV.dataProtection), ENV.dataProtection, issues),
     logLevel: check('logLevel', get(ENV.logLevel), ENV.logLevel, issues),
     logFormat: check('logFormat', get(ENV.logFormat), ENV.logFormat, issues),
     metricsListen: check('metricsListen', get(ENV.metricsListen), ENV.metricsListen, issues),
@@ -235,6 +240,7 @@ export function flagLayer(flags: CliFlags, cwd: string, issues: ConfigIssue[]): 
       : undefined,
     tlsRequired: check('tlsRequired', flags.tlsRequired, '--tls-required', issues),
     sessionReuse: check('sessionReuse', flags.sessionReuse, '--session-reuse', issues),
+    dataProtection: check('dataProtection', flags.dataProtection, '--data-protection', issues),
     logLevel: check('logLevel', flags.logLevel, '--log-level', issues),
     logFormat: check('logFormat', flags.logFormat, '--log-format', issues),
     metricsListen: check('metricsListen', flags.metricsListen, '--metrics-listen', issues),

@@ -10,7 +10,7 @@ import { logs, type Logger } from '../logger.js';
 import { FtpError } from '../protocol/errors.js';
 import { reply, type Reply } from '../protocol/reply.js';
 import type { SessionState } from '../session.js';
-import type { ServerSettings } from '../settings.js';
+import { clearDataAllowed, type ServerSettings } from '../settings.js';
 import type { Upload } from '../storage/storage.js';
 import { formatPath, type VirtualPath } from '../storage/virtual-path.js';
 import type { TlsContexts } from '../tls/context.js';
@@ -137,7 +137,9 @@ export class Transfers {
     this.active = undefined;
     if (!passive && !active) throw new FtpError(425, 'Use PORT or PASV first.', { code: 'FTP_ERR_DATA_CONNECTION' });
     const protectedData = this.host.session.prot === 'P';
-    if (this.host.settings.tlsRequired === 'all' && !protectedData) {
+    // Checked before the passive connection is taken: whoever connected there (the client, or someone
+    // on its address who came first) is closed with the listener, and no byte moves.
+    if (!protectedData && !clearDataAllowed(this.host.settings, this.host.session.usedTls)) {
       passive?.close();
       throw new FtpError(521, 'Data connections must be protected: send PROT P.');
     }

@@ -11,7 +11,7 @@ import type { CommandSpec } from '../commands/define.js';
 import type { SiteCommandSpec } from '../commands/site.js';
 import type { PortRange } from '../data/passive.js';
 import type { Logger, LogLevel } from '../logger.js';
-import type { BanPolicy, Limits, SessionReuse, Timeouts, TlsRequired } from '../settings.js';
+import type { BanPolicy, DataProtection, Limits, SessionReuse, Timeouts, TlsRequired } from '../settings.js';
 import type { QuotaLimits } from '../storage/quota.js';
 import type { Storage } from '../storage/storage.js';
 
@@ -84,6 +84,8 @@ export interface ServerOptions {
   readonly tlsRequired?: TlsRequired;
   /** `require` (default): a protected data connection must resume its control connection's TLS session; `allow`; `off`. */
   readonly sessionReuse?: SessionReuse;
+  /** `tls-sessions` (default): sessions that used TLS must send PROT P; `optional`: PROT C allowed (a neighbour on the client's address can then take a transfer). */
+  readonly dataProtection?: DataProtection;
   /** Without `logger`: log JSON lines (or pretty lines, see `logFormat`) at this level to stdout. Default: no logs. */
   readonly logLevel?: LogLevel;
   /** With `logLevel`: `auto` (pretty on a terminal), `json` or `pretty`. */
@@ -151,6 +153,7 @@ export const CONFIG_OPTIONS = [
   'proxyProtocol',
   'tlsRequired',
   'sessionReuse',
+  'dataProtection',
   'logLevel',
   'logFormat',
   'stateDir',

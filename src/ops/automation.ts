@@ -70,16 +70,18 @@ export class Automation {
 
   /** Queues the hooks and webhooks that want `e`. */
   dispatch(e: AutomationEvent): void {
-    for (const hook of this.hooks) {
-      if (hook.event !== '*' && hook.event !== e.event) continue;
+    // Each hook and each webhook is a lane of its own; the user and path are for fair shares and drop logs.
+    const who = { event: e.event, ...(e.user !== undefined ? { user: e.user } : {}), ...(e.path !== undefined ? { path: e.path } : {}) };
+    this.hooks.forEach((hook, i) => {
+      if (hook.event !== '*' && hook.event !== e.event) return;
       const env = { ...this.baseEnv, ...hookEnvironment(e) };
-      this.queue.push({ kind: 'hook', event: e.event, target: hook.argv[0]!, attempt: (signal) => runHook(hook.argv, env, signal) });
-    }
-    for (const target of this.webhooks) {
-      if (target.events && !target.events.has(e.event as HookEvent)) continue;
+      this.queue.push({ kind: 'hook', ...who, target: hook.argv[0]!, lane: `hook ${i}`, attempt: (signal) => runHook(hook.argv, env, signal) });
+    });
+    this.webhooks.forEach((target, i) => {
+      if (target.events && !target.events.has(e.event as HookEvent)) return;
       const id = newDeliveryId();
-      this.queue.push({ kind: 'webhook', event: e.event, target: target.label, attempt: (signal) => postWebhook(target, e, id, signal) });
-    }
+      this.queue.push({ kind: 'webhook', ...who, target: target.label, lane: `webhook ${i}`, attempt: (signal) => postWebhook(target, e, id, signal) });
+    });
   }
 
   /** Stops listening and drains the queue until `deadlineMs`; resolves with the deliveries given up. */

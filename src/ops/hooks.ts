@@ -20,8 +20,8 @@
  * The program inherits ftpsd's environment except every FTPSD_* variable of its own (FTPSD_PASSWORD
  * above all): no password ever reaches a hook. Its working directory is ftpsd's; stdin is empty, and
  * the last lines of its output are logged when it fails. A non-zero exit, a signal, or running past the
- * timeout (SIGTERM, then SIGKILL 2 s later) is a failure and is retried; a program that cannot be
- * started (missing, not executable) is not.
+ * timeout (SIGTERM to its process group, then SIGKILL 2 s later: see runHook) is a failure and is
+ * retried; a program that cannot be started (missing, not executable) is not.
  */
 import { spawn } from 'node:child_process';
 import { PermanentFailure } from './delivery-queue.js';
@@ -135,12 +135,24 @@ export function inheritedEnvironment(env: NodeJS.ProcessEnv = process.env): Reco
 
 const OUTPUT_KEPT = 2048;
 const KILL_GRACE_MS = 2000;
+/** After the program exits, how long what it started may keep its output open before the group is ended. */
+const PIPE_LINGER_MS = 500;
 
-/** Runs `argv` once with `env`; rejects on a non-zero exit, a signal, or an abort (killed). */
+/**
+ * Runs `argv` once with `env`; rejects on a non-zero exit, a signal, or an abort (killed).
+ *
+ * The program runs in a process group of its own (`detached`), and it is the group that is signalled:
+ * on timeout or shutdown SIGTERM, then SIGKILL after 2 s, so children it forked die with it. The result
+ * is the program's own exit; when it has exited, anything it left behind that still holds its output
+ * open gets 0.5 s, then the group is ended the same way, so a forgotten background child can neither
+ * keep the delivery slot busy nor hold up the drain at shutdown. (A child that leaves the group with
+ * setsid escapes this, as it would any supervisor short of a cgroup: run ftpsd under systemd, which
+ * kills the whole cgroup at stop.)
+ */
 export function runHook(argv: readonly string[], env: Record<string, string>, signal: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
     if (signal.aborted) return reject(new Error('aborted before start'));
-    const child = spawn(argv[0]!, argv.slice(1), { env, stdio: ['ignore', 'pipe', 'pipe'], windowsHide: true });
+    const child = spawn(argv[0]!, argv.slice(1), { env, stdio: ['ignore', 'pipe', 'pipe'], windowsHide: true, detached: true });
     let output = '';
     // The end of the output says why a program failed: keep its last 2 KiB.
     const keep = (d: Buffer) => {
@@ -148,29 +160,56 @@ export function runHook(argv: readonly string[], env: Record<string, string>, si
     };
     child.stdout.on('data', keep);
     child.stderr.on('data', keep);
-    let killTimer: NodeJS.Timeout | undefined;
-    const onAbort = () => {
-      child.kill('SIGTERM');
-      killTimer = setTimeout(() => child.kill('SIGKILL'), KILL_GRACE_MS);
+    const group = child.pid;
+    const signalGroup = (sig: NodeJS.Signals) => {
+      if (group === undefined) return;
+      try {
+        process.kill(-group, sig);
+      } catch {
+        // ESRCH: nothing left in the group.
+      }
     };
+    let killTimer: NodeJS.Timeout | undefined;
+    /** SIGTERM to the group now, SIGKILL in 2 s (the timer outlives the promise: the group must end). */
+    const endGroup = () => {
+      if (killTimer) return;
+      signalGroup('SIGTERM');
+      killTimer = setTimeout(() => signalGroup('SIGKILL'), KILL_GRACE_MS);
+      killTimer.unref();
+    };
+    const onAbort = () => endGroup();
     signal.addEventListener('abort', onAbort, { once: true });
     let settled = false;
+    let lingerTimer: NodeJS.Timeout | undefined;
     const done = (err?: Error) => {
       if (settled) return;
       settled = true;
       signal.removeEventListener('abort', onAbort);
-      clearTimeout(killTimer);
+      clearTimeout(lingerTimer);
       if (err) reject(err);
       else resolve();
+    };
+    let exit: { code: number | null; sig: NodeJS.Signals | null } | undefined;
+    const finish = () => {
+      if (!exit) return;
+      if (exit.code === 0) return done();
+      const tail = output.trim() ? `: ${output.trim().split('\n').slice(-3).join(' | ')}` : '';
+      done(new Error(`${exit.sig ? `killed by ${exit.sig}` : `exit code ${exit.code}`}${tail}`));
     };
     child.once('error', (err: NodeJS.ErrnoException) => {
       const permanent = err.code === 'ENOENT' || err.code === 'EACCES' || err.code === 'ENOEXEC';
       done(permanent ? new PermanentFailure(`cannot run ${argv[0]}: ${err.code}`) : err);
     });
-    child.once('close', (code, sig) => {
-      if (code === 0) return done();
-      const tail = output.trim() ? `: ${output.trim().split('\n').slice(-3).join(' | ')}` : '';
-      done(new Error(`${sig ? `killed by ${sig}` : `exit code ${code}`}${tail}`));
+    child.once('exit', (code, sig) => {
+      exit = { code, sig };
+      // Normally the output closes with the program; if something it started still holds it, end them.
+      lingerTimer = setTimeout(() => {
+        endGroup();
+        child.stdout.destroy();
+        child.stderr.destroy();
+        finish();
+      }, PIPE_LINGER_MS);
     });
+    child.once('close', finish);
   });
 }

@@ -36,6 +36,7 @@ export const METRIC_NAMES = [
   'ftpsd_tls_reuse_refused_total',
   'ftpsd_event_deliveries_total',
   'ftpsd_event_delivery_retries_total',
+  'ftpsd_event_deliveries_dropped_total',
   'ftpsd_event_queue_length',
   'ftpsd_up',
 ] as const;
@@ -176,6 +177,12 @@ export class FtpMetrics {
       labelNames: ['kind'],
       registers,
     });
+    const drops = new Counter({
+      name: 'ftpsd_event_deliveries_dropped_total',
+      help: 'Hook and webhook deliveries dropped, by kind, event and reason (queue-full: the target\'s queue was full; pushed-out: a user with fewer events waiting took the place; shutdown). Each is also logged with its user and path.',
+      labelNames: ['kind', 'event', 'reason'],
+      registers,
+    });
     new Gauge({
       name: 'ftpsd_event_queue_length',
       help: 'Hook and webhook deliveries waiting (queued or waiting for a retry).',
@@ -190,7 +197,10 @@ export class FtpMetrics {
     }
     const ok = (d: { kind: string }) => deliveries.inc({ kind: d.kind, result: 'ok' });
     const failed = (d: { kind: string }) => deliveries.inc({ kind: d.kind, result: 'failed' });
-    const dropped = (d: { kind: string }) => deliveries.inc({ kind: d.kind, result: 'dropped' });
+    const dropped = (d: { kind: string; event: string }, r: { reason: string }) => {
+      deliveries.inc({ kind: d.kind, result: 'dropped' });
+      drops.inc({ kind: d.kind, event: d.event, reason: r.reason });
+    };
     const retry = (d: { kind: string }) => retries.inc({ kind: d.kind });
     queue.on('delivered', ok);
     queue.on('failed', failed);

@@ -13,7 +13,7 @@ import type { Logger } from '../logger.js';
 import type { BanPolicy, ServerSettings } from '../settings.js';
 import { AccessList } from './access-list.js';
 
-export type RefusalReason = 'denied' | 'banned' | 'server-full' | 'address-full';
+export type RefusalReason = 'denied' | 'banned' | 'server-full' | 'address-full' | 'prelogin-full';
 
 /** The fixed reply line of each refusal. */
 export const REFUSALS: Readonly<Record<RefusalReason, string>> = {
@@ -21,6 +21,8 @@ export const REFUSALS: Readonly<Record<RefusalReason, string>> = {
   banned: '421 Too many failed logins from your address; try again later.',
   'server-full': '421 Too many sessions; try again later.',
   'address-full': '421 Too many sessions from your address; try again later.',
+  /** Sent to the oldest connection waiting to log in when it is pushed out for a new one. */
+  'prelogin-full': '421 Too many connections waiting to log in; try again later.',
 };
 
 const LOG_EVERY_MS = 60_000;
@@ -103,8 +105,13 @@ export class ConnectionGate {
     return undefined;
   }
 
+  /** A connection waiting to log in was pushed out for a new one (logged like a refusal, rate-limited). */
+  noteEviction(address: string): void {
+    this.logRefusal('prelogin-full', address);
+  }
+
   private logRefusal(reason: RefusalReason, address: string): void {
-    const key = reason === 'server-full' ? reason : `${reason} ${address}`;
+    const key = reason === 'server-full' || reason === 'prelogin-full' ? reason : `${reason} ${address}`;
     const now = this.now();
     const last = this.lastLogged.get(key);
     if (last && now - last.at < LOG_EVERY_MS) {

@@ -151,9 +151,12 @@ describe('TLS required for login', () => {
     expect(await c.waitClosed()).toBe(true);
   });
 
-  it('allows plain data connections after a TLS login (PROT C is the default)', async () => {
+  it('after a TLS login, data must be protected: no PROT P, no transfer (521); PROT P works', async () => {
     const c = await loggedIn(t, { auth: 'TLS' });
-    expect((await download(c, 'LIST')).length).toBe(0);
+    await c.epsv();
+    await c.expectCmd('LIST', 521, /^521 Data connections must be protected: send PROT P\.$/);
+    await c.expectCmd('PROT P', 200);
+    expect((await download(c, 'LIST', { tls: true })).length).toBe(0);
     c.close();
   });
 

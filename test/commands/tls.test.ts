@@ -93,7 +93,8 @@ describe('AUTH', () => {
 describe('PBSZ and PROT', () => {
   let t: TestServer;
   beforeAll(async () => {
-    t = await startServer();
+    // PROT C and clear data after TLS need the opt-out; the default refuses them (hardening/clear-data.test.ts).
+    t = await startServer({ dataProtection: 'optional' });
     await writeFile(join(t.root, 'file.txt'), 'protected bytes');
   });
   afterAll(() => t.close());
@@ -189,7 +190,7 @@ describe('PBSZ and PROT', () => {
 describe('implicit FTPS', () => {
   let t: TestServer;
   beforeAll(async () => {
-    t = await startServer({ implicit: true });
+    t = await startServer({ implicit: true, dataProtection: 'optional' });
     await writeFile(join(t.root, 'file.txt'), 'implicit');
   });
   afterAll(() => t.close());

@@ -51,6 +51,14 @@ async function roundTrip(t: TestServer, mode: Mode, remote: string, extra: strin
 }
 
 
+/** curl with TLS on the control connection only (PROT C): the upload fails and creates no file. */
+async function clearUploadRefused(t: TestServer, name: string): Promise<void> {
+  const { args, url } = curlTarget(t, 'explicit');
+  const r = expectFailure(await curl([...args.filter((a) => a !== '--ssl-reqd'), '--ftp-ssl-control', '--upload-file', file.path, `${url}/${name}`]));
+  expect(r.code).not.toBe(0);
+  expect(existsSync(join(t.root, name))).toBe(false);
+}
+
 describe('curl, plain FTP', () => {
   const server = withServer({ tlsRequired: 'off' });
 
@@ -109,29 +117,11 @@ describe('curl, explicit FTPS (TLS required for login)', () => {
   it('--ssl-reqd with TLS 1.2: data connections resume the control session by session id', () =>
     roundTrip(server(), 'explicit', 'tls12.bin', ['--tls-max', '1.2']));
 
-  it('--ftp-ssl-control: TLS control connection, clear data, active mode', () =>
-    roundTrip(server(), 'plain', 'control-only.bin', ['--ftp-ssl-control', '--insecure', '--ftp-port', '-']));
-
-  it('--ftp-ssl-ccc with clear data: CCC returns the control connection to plaintext', () =>
-    roundTrip(server(), 'plain', 'ccc-clear.bin', ['--ftp-ssl-control', '--insecure', '--ftp-ssl-ccc']));
-
   it('--ftp-ssl-ccc --ftp-ssl-ccc-mode active with protected data', () =>
     roundTrip(server(), 'explicit', 'ccc-prot-p.bin', ['--ftp-ssl-ccc', '--ftp-ssl-ccc-mode', 'active']));
 
-  // curl in active CCC mode sends its close_notify as soon as it reads the 200, which can reach the
-  // server before the server has switched the channel to clearing; that once read as the end of the
-  // connection (the next reply was dropped, curl exit 56, one session in 15 to 70 here). A timing race,
-  // so this guard is probabilistic: 100 sessions caught the old code most of the time.
-  it('CCC in active mode, many sessions in a row: the early close_notify never ends the connection', async () => {
-    const t = server();
-    await writeFile(join(t.root, 'ccc-race.txt'), 'race\n');
-    const { args, url } = curlTarget(t, 'plain');
-    const ccc = [...args, '--ftp-ssl-control', '--insecure', '--ftp-ssl-ccc', '--ftp-ssl-ccc-mode', 'active'];
-    for (let i = 0; i < 100; i++) {
-      const r = expectSuccess(await curl([...ccc, `${url}/ccc-race.txt`]));
-      expect(r.stdout).toBe('race\n');
-    }
-  });
+  it('--ftp-ssl-control on defaults: PROT C is refused and a clear upload fails without creating the file', () =>
+    clearUploadRefused(server(), 'clear-default.bin'));
 
   it('refuses a login without TLS (exit 67, 530)', async () => {
     const t = server();
@@ -148,6 +138,32 @@ describe('curl, explicit FTPS (TLS required for login)', () => {
   });
 });
 
+// Clear data after a TLS login is the admin's opt-out (hardening/clear-data.test.ts has the default).
+describe('curl, explicit FTPS with clear data (dataProtection: optional)', () => {
+  const server = withServer({ tlsRequired: 'login', dataProtection: 'optional' });
+
+  it('--ftp-ssl-control: TLS control connection, clear data, active mode', () =>
+    roundTrip(server(), 'plain', 'control-only.bin', ['--ftp-ssl-control', '--insecure', '--ftp-port', '-']));
+
+  it('--ftp-ssl-ccc with clear data: CCC returns the control connection to plaintext', () =>
+    roundTrip(server(), 'plain', 'ccc-clear.bin', ['--ftp-ssl-control', '--insecure', '--ftp-ssl-ccc']));
+
+  // curl in active CCC mode sends its close_notify as soon as it reads the 200, which can reach the
+  // server before the server has switched the channel to clearing; that once read as the end of the
+  // connection (the next reply was dropped, curl exit 56, one session in 15 to 70 here). A timing race,
+  // so this guard is probabilistic: 100 sessions caught the old code most of the time.
+  it('CCC in active mode, many sessions in a row: the early close_notify never ends the connection', async () => {
+    const t = server();
+    await writeFile(join(t.root, 'ccc-race.txt'), 'race\n');
+    const { args, url } = curlTarget(t, 'plain');
+    const ccc = [...args, '--ftp-ssl-control', '--insecure', '--ftp-ssl-ccc', '--ftp-ssl-ccc-mode', 'active'];
+    for (let i = 0; i < 100; i++) {
+      const r = expectSuccess(await curl([...ccc, `${url}/ccc-race.txt`]));
+      expect(r.stdout).toBe('race\n');
+    }
+  });
+});
+
 describe('curl, explicit FTPS with session reuse "allow"', () => {
   const server = withServer({ tlsRequired: 'login', sessionReuse: 'allow' });
 
@@ -160,15 +176,8 @@ describe('curl, explicit FTPS (TLS required for everything)', () => {
 
   it('--ssl-reqd: protected data', () => roundTrip(server(), 'explicit', 'all.bin'));
 
-  it('--ftp-ssl-control: PROT C is refused and a clear upload fails without creating the file', async () => {
-    const t = server();
-    const { args, url } = curlTarget(t, 'explicit');
-    const r = expectFailure(
-      await curl([...args.filter((a) => a !== '--ssl-reqd'), '--ftp-ssl-control', '--upload-file', file.path, `${url}/clear.bin`]),
-    );
-    expect(r.code).not.toBe(0);
-    expect(existsSync(join(t.root, 'clear.bin'))).toBe(false);
-  });
+  it('--ftp-ssl-control: PROT C is refused and a clear upload fails without creating the file', () =>
+    clearUploadRefused(server(), 'clear.bin'));
 });
 
 describe('curl, implicit FTPS', () => {
@@ -186,7 +195,8 @@ describe('curl, implicit FTPS', () => {
 });
 
 describe.skipIf(!hasV6)('curl over IPv6 (::1)', () => {
-  const server = withServer({ tlsRequired: 'off', host: '::1', implicit: true });
+  // optional: the clear-data case below checks EPRT over IPv6 with a TLS control connection.
+  const server = withServer({ tlsRequired: 'off', host: '::1', implicit: true, dataProtection: 'optional' });
 
   it('plain FTP, passive (EPSV)', () => roundTrip(server(), 'plain', 'v6-epsv.bin'));
 

@@ -90,6 +90,16 @@ describe('lftp, explicit FTPS (TLS required for login)', () => {
   it('protected data, active mode (the server is the TLS server of the data connection)', () =>
     roundTrip(server(), 'explicit', 'prot-p-active.bin', [ACTIVE]));
 
+  it('refuses plain FTP for login: lftp without TLS fails', async () => {
+    const t = server();
+    expectFailure(await lftp(`set ftp:ssl-allow no; open -u alice,secret ftp://127.0.0.1:${t.port}; ls`));
+  });
+});
+
+// Clear data after a TLS login is the admin's opt-out (hardening/clear-data.test.ts has the default).
+describe('lftp, explicit FTPS with clear data (dataProtection: optional)', () => {
+  const server = withServer({ tlsRequired: 'login', dataProtection: 'optional' });
+
   it('clear data (PROT C) after a TLS login', () =>
     roundTrip(server(), 'explicit', 'prot-c.bin', ['set ftp:ssl-protect-data no']));
 
@@ -97,11 +107,6 @@ describe('lftp, explicit FTPS (TLS required for login)', () => {
     const ccc = ['set ftp:ssl-use-ccc yes', 'set ftp:ssl-protect-data no', CCC_RETRIES];
     await roundTrip(server(), 'explicit', 'ccc.bin', ccc);
     await roundTrip(server(), 'explicit', 'ccc-active.bin', [...ccc, ACTIVE]);
-  });
-
-  it('refuses plain FTP for login: lftp without TLS fails', async () => {
-    const t = server();
-    expectFailure(await lftp(`set ftp:ssl-allow no; open -u alice,secret ftp://127.0.0.1:${t.port}; ls`));
   });
 });
 

@@ -124,15 +124,8 @@ describe('ftplib.FTP_TLS, explicit FTPS (TLS required for login)', () => {
     await roundTrip(server(), 'explicit', 'tls12-active.bin', { tlsMax: '1.2', pasv: false });
   });
 
-  it('PROT C: clear data after a TLS login', () => roundTrip(server(), 'explicit', 'prot-c.bin', { prot: 'C' }));
-
   it('CCC, then protected data resuming the session saved before CCC', async () => {
     const res = await roundTrip(server(), 'explicit', 'ccc-prot-p.bin', { ccc: true });
-    expect(res.controlTls).toBe(false);
-  });
-
-  it('CCC, then clear data, active', async () => {
-    const res = await roundTrip(server(), 'explicit', 'ccc-clear.bin', { ccc: true, prot: 'C', pasv: false });
     expect(res.controlTls).toBe(false);
   });
 
@@ -177,6 +170,18 @@ except ftplib.error_perm as e:
 `;
     const res = pythonOutput<{ error: string | null }>(expectSuccess(await python(script, pythonConfig(t, 'plain'))));
     expect(res.error).toMatch(/^530 /);
+  });
+});
+
+// Clear data after a TLS login is the admin's opt-out (hardening/clear-data.test.ts has the default).
+describe('FTP_TLS with clear data (dataProtection: optional)', () => {
+  const server = withServer({ tlsRequired: 'login', dataProtection: 'optional' });
+
+  it('PROT C: clear data after a TLS login', () => roundTrip(server(), 'explicit', 'prot-c.bin', { prot: 'C' }));
+
+  it('CCC, then clear data, active', async () => {
+    const res = await roundTrip(server(), 'explicit', 'ccc-clear.bin', { ccc: true, prot: 'C', pasv: false });
+    expect(res.controlTls).toBe(false);
   });
 });
 

@@ -23,8 +23,12 @@ describe('session caps', () => {
   it('refuses connections over maxSessions with 421 before the greeting, and admits again when one leaves', async () => {
     const t = await startServer({ implicit: true, limits: { maxSessions: 2 } });
     try {
+      // Logged in: a connection waiting to log in would be pushed out for the new one instead
+      // (limits.maxUnauthenticated, prelogin-flood.test.ts).
       const a = await clientFrom(t.port, '127.0.10.1');
+      await a.login(USER, PASS);
       const b = await clientFrom(t.port, '127.0.10.2');
+      await b.login(USER, PASS);
       expect(await receiveAll(t.port, '127.0.10.3')).toEqual({ text: '421 Too many sessions; try again later.\r\n', closed: true });
       // The cap is server-wide: the implicit listener is full too (closed without a byte).
       expect(await receiveAll(t.implicitPort!, '127.0.10.3')).toEqual({ text: '', closed: true });
