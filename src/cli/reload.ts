@@ -167,6 +167,7 @@ export class ConfigReloader {
       security: o.security,
     });
     if (config.logLevel !== previous.logLevel) setLevel(this.log, config.logLevel);
+    if (config.umask !== previous.umask) process.umask(config.umask);
     await this.followCertificate(certificate);
     this.current = { config, certificate };
     if (config.watchConfig && !this.watcher) await this.watch();

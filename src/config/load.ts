@@ -61,6 +61,8 @@ export interface ResolvedConfig {
   workers: number;
   /** Who to become after binding (`ftpsd serve`); undefined: stay. */
   runAs: { user: string; group?: string } | undefined;
+  /** The file mode creation mask `ftpsd serve` sets (instead of the one it inherited). */
+  umask: number;
   tlsRequired: TlsRequired;
   sessionReuse: SessionReuse;
   logLevel: LogLevel;
@@ -170,6 +172,7 @@ function merge(layers: Layer[], env: NodeJS.ProcessEnv, cwd: string, configFile:
     watchConfig: pick(layers, 'watchConfig') ?? false,
     workers: workerCount(pick(layers, 'workers')),
     runAs: runAsUser === undefined ? undefined : { user: runAsUser, ...(runAsGroup !== undefined ? { group: runAsGroup } : {}) },
+    umask: pick(layers, 'umask') ?? DEFAULTS.umask,
     tlsRequired: pick(layers, 'tlsRequired') ?? DEFAULTS.tlsRequired,
     sessionReuse: pick(layers, 'sessionReuse') ?? DEFAULTS.sessionReuse,
     logLevel: pick(layers, 'logLevel') ?? DEFAULTS.logLevel,
