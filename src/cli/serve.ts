@@ -75,7 +75,7 @@ export async function serve(flags: CliFlags, ctx: ServeContext): Promise<FtpServ
   }
   let ops: Operations;
   try {
-    ops = await startServeOperations(server, config, logger, ctx.env ?? process.env);
+    ops = await startServeOperations(server, config, logger, ctx.env ?? process.env, identity?.uid);
   } catch (err) {
     await server.close();
     throw err;
