@@ -20,6 +20,7 @@ import { drainMs, reopenOnSignals, serveLogDestination, startServeOperations } f
 import { ConfigReloader } from './reload.js';
 import { dropPrivileges, resolveIdentity, RunAsError, type Identity } from './run-as.js';
 import { ConfigError } from '../config/errors.js';
+import { checkCertificateFiles, trustedOwners } from '../config/file-trust.js';
 import type { Operations } from '../ops/index.js';
 import type { ResolvedConfig } from '../config/load.js';
 
@@ -82,7 +83,8 @@ export async function serve(flags: CliFlags, ctx: ServeContext): Promise<FtpServ
   }
   reopenOnSignals(ops);
   // Signals are handled from before the banner: whoever waits for it may signal at once.
-  const reloader = new CertificateReloader(server, { cert: certificate.certPath, key: certificate.keyPath }, { logger });
+  const checkFiles = (files: { cert: string; key: string }) => checkCertificateFiles(files, trustedOwners(identity?.uid));
+  const reloader = new CertificateReloader(server, { cert: certificate.certPath, key: certificate.keyPath }, { logger, checkFiles });
   reloader.setCurrent(certificate);
   await reloader.watch();
   const env = ctx.env ?? process.env;

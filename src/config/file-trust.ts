@@ -24,11 +24,27 @@ export class UntrustedFileError extends Error {
 
 export type TrustedKind = 'config file' | 'certificate' | 'key' | 'state directory' | 'xferlog';
 
-/** Who may own what ftpsd trusts: root, the user it was started as, and (where given) the `runAs` uid. */
+/**
+ * Who may own what ftpsd trusts: root, the user it was started as, the user it runs as now and (before
+ * the switch) the `runAs` uid.
+ */
 export function trustedOwners(runAsUid?: number): Set<number> {
-  const owners = new Set([0, STARTED_AS]);
+  const owners = configOwners();
+  owners.add(process.geteuid?.() ?? -1);
   if (runAsUid !== undefined) owners.add(runAsUid);
   return owners;
+}
+
+/** Who may own the config file: root and the user ftpsd was started as (never the `runAs` user). */
+export function configOwners(): Set<number> {
+  return new Set([0, STARTED_AS]);
+}
+
+/** The certificate and key files (`tls`), or those of the state directory and the directory itself. */
+export function checkCertificateFiles(files: { cert: string; key: string; stateDir?: string }, owners: ReadonlySet<number>): void {
+  if (files.stateDir !== undefined) checkTrusted(files.stateDir, 'state directory', owners);
+  checkTrusted(files.cert, 'certificate', owners);
+  checkTrusted(files.key, 'key', owners);
 }
 
 const octal = (mode: number) => (mode & 0o7777).toString(8).padStart(4, '0');

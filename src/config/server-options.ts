@@ -3,12 +3,13 @@
  * generates) the certificate and builds the authenticator. This is the step with side effects.
  */
 import { mkdir } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
 import { UserAuthenticator, type UserAccount } from '../auth/users.js';
 import type { Logger } from '../logger.js';
 import type { FtpServerOptions } from '../server.js';
 import { loadCertificate, stateCertificate, type Certificate } from './certificate.js';
 import { ConfigError } from './errors.js';
+import { checkCertificateFiles, trustedOwners } from './file-trust.js';
 import { makeOwnedDir, type Owner } from './owned-dir.js';
 import type { ResolvedConfig } from './load.js';
 import { pickUserPolicy } from './user-policy.js';
@@ -30,6 +31,7 @@ export async function toServerOptions(config: ResolvedConfig, logger: Logger, ow
   for (const [i, user] of config.users.entries()) created.push(...(await makeDir(user.home, `users[${i}].home`, owner)));
   if (config.anonymous) created.push(...(await makeDir(config.anonymous.home, 'anonymous.home', owner)));
 
+  checkCertificateFiles(certificateFiles(config), trustedOwners(owner?.uid));
   const certificate = config.tls
     ? await loadCertificate(config.tls.cert, config.tls.key, config.tls.fields)
     : await stateCertificate(config.stateDir);
@@ -41,6 +43,12 @@ export async function toServerOptions(config: ResolvedConfig, logger: Logger, ow
     authenticator: new UserAuthenticator(users, config.anonymous, { uploads: config.uploads }),
   };
   return { options, certificate, created };
+}
+
+/** The certificate files the config names (or those of the state directory), for the mode checks. */
+export function certificateFiles(config: Pick<ResolvedConfig, 'tls' | 'stateDir'>): { cert: string; key: string; stateDir?: string } {
+  if (config.tls) return { cert: config.tls.cert, key: config.tls.key };
+  return { cert: join(config.stateDir, 'cert.pem'), key: join(config.stateDir, 'key.pem'), stateDir: config.stateDir };
 }
 
 /**
