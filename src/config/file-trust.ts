@@ -68,7 +68,10 @@ export function checkTrusted(path: string, kind: TrustedKind, owners: ReadonlySe
     st = statSync(path);
     real = realpathSync(path);
   } catch {
-    return; // not there (or unreadable): the caller's read says so
+    // Not there (the caller's read says so, or creates it): then whoever may write its directory must be trusted.
+    const problem = dirProblem(dirname(path), kind, owners);
+    if (problem) throw new UntrustedFileError(problem);
+    return;
   }
   const problem =
     modeProblem(`${kind} ${path}`, path, st, owners, kind === 'key') ??

@@ -80,6 +80,11 @@ describe('StrictModes: refused at start, one line naming the file and the fix', 
     chmodSync(state, 0o755);
     chmodSync(join(state, 'key.pem'), 0o604);
     await refused(args, `key ${join(state, 'key.pem')} is readable by others (mode 0604): chmod 600 ${join(state, 'key.pem')} (or 640 with the runAs user's group)`);
+    // One still to be made, in a directory anyone may write: someone could plant it (a symlink) first.
+    const open = join(dir, 'open');
+    mkdirSync(open, { mode: 0o777 });
+    chmodSync(open, 0o777);
+    await refused([...base(dir), '--state-dir', join(open, 'state')], `the directory of the state directory, ${open}, is writable by others (mode 0777): chmod go-w ${open}`);
   }, 60_000);
 
   it.skipIf(!isRoot)('a state directory owned by another user is not reused', async () => {
