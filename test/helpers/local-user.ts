@@ -6,6 +6,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { afterAll, beforeAll } from 'vitest';
 
 export const isRoot = process.getuid?.() === 0;
 
@@ -31,6 +32,16 @@ export function createLocalUser(prefix = 'ftpsdt'): LocalUser {
     uid,
     gid,
     spawn: (command, args) => spawn(command, args, { uid, gid, stdio: 'ignore' }),
-    remove: () => void spawnSync('userdel', [name]),
+    remove: () => void spawnSync('userdel', ['--force', name]),
   };
+}
+
+/** For a describe block: a user made before its tests and removed after them; call the result in a test. */
+export function useLocalUser(): () => LocalUser {
+  let user: LocalUser | undefined;
+  beforeAll(() => {
+    user = createLocalUser();
+  });
+  afterAll(() => user?.remove());
+  return () => user!;
 }

@@ -8,10 +8,10 @@
  */
 import { chmodSync, chownSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { run } from '../e2e/helpers.js';
 import { ChildServer, killChildren, removeTempDirs, REPO, tempDir } from '../hardening/child-server.js';
-import { createLocalUser, isRoot, type LocalUser } from '../helpers/local-user.js';
+import { isRoot, useLocalUser } from '../helpers/local-user.js';
 
 afterEach(killChildren);
 afterAll(removeTempDirs);
@@ -44,18 +44,14 @@ const args = (dir: string, root: string, user: string) => [
 ];
 
 describe.skipIf(!isRoot)('runAs: the served directories are created for the user, never chowned by path', () => {
-  let user: LocalUser;
-  beforeAll(() => {
-    user = createLocalUser();
-  });
-  afterAll(() => user?.remove());
+  const localUser = useLocalUser();
 
   async function setup() {
     const dir = await tempDir('ftpsd-runas-dirs-');
     chmodSync(dir, 0o755);
     const parent = join(dir, 'parent');
     mkdirSync(parent, { mode: 0o755 });
-    chownSync(parent, user.uid, user.gid);
+    chownSync(parent, localUser().uid, localUser().gid);
     mkdirSync(join(dir, 'secret'), { mode: 0o700 });
     const target = join(dir, 'secret', 'shadow');
     writeFileSync(target, 'root only\n', { mode: 0o600 });
@@ -65,10 +61,10 @@ describe.skipIf(!isRoot)('runAs: the served directories are created for the user
   it('a user racing the start with rename + symlink never gets a root-only file (3 starts)', async () => {
     for (let attempt = 0; attempt < 3; attempt++) {
       const { dir, parent, target } = await setup();
-      const attacker = user.spawn('python3', ['-c', ATTACK, parent, target]);
+      const attacker = localUser().spawn('python3', ['-c', ATTACK, parent, target]);
       try {
         await new Promise((r) => setTimeout(r, 100)); // the loop runs before ftpsd starts
-        const ftpd = await ChildServer.start(args(dir, join(parent, 'served'), user.name)).catch(() => undefined);
+        const ftpd = await ChildServer.start(args(dir, join(parent, 'served'), localUser().name)).catch(() => undefined);
         await ftpd?.stop();
       } finally {
         attacker.kill('SIGKILL');
@@ -81,14 +77,14 @@ describe.skipIf(!isRoot)('runAs: the served directories are created for the user
   it('in a parent the user owns, the served root is made by the user itself; in a root-only parent, by root and handed over', async () => {
     const { dir, parent } = await setup();
     const inUsers = join(parent, 'a', 'b');
-    let ftpd = await ChildServer.start(args(dir, inUsers, user.name));
-    expect(statSync(inUsers).uid).toBe(user.uid);
-    expect(statSync(join(parent, 'a')).uid).toBe(user.uid);
+    let ftpd = await ChildServer.start(args(dir, inUsers, localUser().name));
+    expect(statSync(inUsers).uid).toBe(localUser().uid);
+    expect(statSync(join(parent, 'a')).uid).toBe(localUser().uid);
     await ftpd.stop();
     const inRoots = join(dir, 'served', 'x');
-    ftpd = await ChildServer.start(args(dir, inRoots, user.name));
-    expect(statSync(join(dir, 'served')).uid).toBe(user.uid);
-    expect(statSync(inRoots)).toMatchObject({ uid: user.uid, gid: user.gid });
+    ftpd = await ChildServer.start(args(dir, inRoots, localUser().name));
+    expect(statSync(join(dir, 'served')).uid).toBe(localUser().uid);
+    expect(statSync(inRoots)).toMatchObject({ uid: localUser().uid, gid: localUser().gid });
     expect((await ftpd.stop()).code).toBe(0);
   }, 60_000);
 
@@ -97,8 +93,8 @@ describe.skipIf(!isRoot)('runAs: the served directories are created for the user
     const other = join(dir, 'other');
     mkdirSync(other, { mode: 0o755 });
     chownSync(other, 65534, 65534); // nobody's: not root's alone, and not writable by the runAs user
-    const r = await run(process.execPath, ['--import', 'tsx', join(REPO, 'src/cli/main.ts'), ...args(dir, join(other, 'served'), user.name)], { cwd: REPO, env: { ...process.env, FTPSD_WORKERS: '1' } });
+    const r = await run(process.execPath, ['--import', 'tsx', join(REPO, 'src/cli/main.ts'), ...args(dir, join(other, 'served'), localUser().name)], { cwd: REPO, env: { ...process.env, FTPSD_WORKERS: '1' }, timeoutMs: 30_000 });
     expect(r.code).toBe(2);
-    expect(r.stderr.trim()).toBe(`error: root: cannot create directory ${join(other, 'served')}: ${user.name} (runAs) may not create it (its parent is not root's alone, so ftpsd creates it as ${user.name}): create it and give it to ${user.name}`);
+    expect(r.stderr.trim()).toBe(`error: root: cannot create directory ${join(other, 'served')}: ${localUser().name} (runAs) may not create it (its parent is not root's alone, so ftpsd creates it as ${localUser().name}): create it and give it to ${localUser().name}`);
   }, 60_000);
 });

@@ -8,19 +8,19 @@
  */
 import { chmodSync, chownSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { hashPassword } from '../../src/auth/password.js';
 import { generateCertificateFiles } from '../../src/config/certificate.js';
 import { curl } from '../e2e/clients.js';
 import { expectFailure, expectSuccess, run } from '../e2e/helpers.js';
 import { ChildServer, killChildren, removeTempDirs, REPO, tempDir } from '../hardening/child-server.js';
-import { createLocalUser, isRoot, type LocalUser } from '../helpers/local-user.js';
+import { isRoot, useLocalUser } from '../helpers/local-user.js';
 
 afterEach(killChildren);
 afterAll(removeTempDirs);
 
 const base = (dir: string) => ['--listen', '127.0.0.1:0', '--implicit-listen', 'off', '--root', join(dir, 'served'), '--tls-required', 'off'];
-const start = (args: string[]) => run(process.execPath, ['--import', 'tsx', join(REPO, 'src/cli/main.ts'), ...args], { cwd: REPO, env: { ...process.env, FTPSD_WORKERS: '1' } });
+const start = (args: string[]) => run(process.execPath, ['--import', 'tsx', join(REPO, 'src/cli/main.ts'), ...args], { cwd: REPO, env: { ...process.env, FTPSD_WORKERS: '1' }, timeoutMs: 30_000 });
 
 /** Starts with `args` and expects exit code 1 with exactly `line` on stderr. */
 async function refused(args: string[], line: string): Promise<void> {
@@ -33,6 +33,15 @@ async function dirWith(): Promise<string> {
   const dir = await tempDir('ftpsd-strict-');
   chmodSync(dir, 0o755);
   return dir;
+}
+
+/** A directory with a certificate and key (0600) and the arguments that serve them. */
+async function withPair(): Promise<{ dir: string; cert: string; key: string; args: string[] }> {
+  const dir = await dirWith();
+  const cert = join(dir, 'cert.pem');
+  const key = join(dir, 'key.pem');
+  await generateCertificateFiles(cert, key);
+  return { dir, cert, key, args: ['--cert', cert, '--key', key, ...base(dir), '--state-dir', join(dir, 'state')] };
 }
 
 describe('StrictModes: refused at start, one line naming the file and the fix', () => {
@@ -54,11 +63,7 @@ describe('StrictModes: refused at start, one line naming the file and the fix', 
   }, 60_000);
 
   it('a key readable by everyone or a certificate writable by others; a key 0640 (group read) is fine', async () => {
-    const dir = await dirWith();
-    const cert = join(dir, 'cert.pem');
-    const key = join(dir, 'key.pem');
-    await generateCertificateFiles(cert, key);
-    const args = ['--cert', cert, '--key', key, ...base(dir), '--state-dir', join(dir, 'state')];
+    const { dir, cert, key, args } = await withPair();
     chmodSync(key, 0o644);
     await refused(args, `key ${key} is readable by others (mode 0644): chmod 600 ${key} (or 640 with the runAs user's group)`);
     chmodSync(key, 0o640);
@@ -97,11 +102,8 @@ describe('StrictModes: refused at start, one line naming the file and the fix', 
   }, 60_000);
 
   it('SIGHUP: a key made readable by everyone is refused; the running certificate stays', async () => {
-    const dir = await dirWith();
-    const cert = join(dir, 'cert.pem');
-    const key = join(dir, 'key.pem');
-    await generateCertificateFiles(cert, key);
-    const ftpd = await ChildServer.start(['--cert', cert, '--key', key, ...base(dir), '--state-dir', join(dir, 'state')]);
+    const { dir, cert, key, args } = await withPair();
+    const ftpd = await ChildServer.start(args);
     await generateCertificateFiles(cert, key, { force: true });
     chmodSync(key, 0o644);
     ftpd.signal('SIGHUP');
@@ -112,11 +114,7 @@ describe('StrictModes: refused at start, one line naming the file and the fix', 
 });
 
 describe.skipIf(!isRoot)('StrictModes: another local user edits a world-writable config under --watch-config (real user)', () => {
-  let user: LocalUser;
-  beforeAll(() => {
-    user = createLocalUser();
-  });
-  afterAll(() => user?.remove());
+  const localUser = useLocalUser();
   if (!isRoot) console.warn('strict-modes user tests skipped: they need root (useradd)');
 
   it('the edit is refused and logged; the added account with home: / cannot log in; the running one can', async () => {
@@ -129,7 +127,7 @@ describe.skipIf(!isRoot)('StrictModes: another local user edits a world-writable
     const ftpd = await ChildServer.start(['--config', file, '--watch-config', ...base(dir), '--state-dir', join(dir, 'state')]);
     chmodSync(file, 0o666); // the admin's mistake
     const edited = users(`  - { name: mallory, password: "${mallory}", home: / }\n`);
-    const editor = user.spawn('python3', ['-c', 'import sys; open(sys.argv[1], "w").write(sys.argv[2])', file, edited]);
+    const editor = localUser().spawn('python3', ['-c', 'import sys; open(sys.argv[1], "w").write(sys.argv[2])', file, edited]);
     await new Promise((r) => editor.once('exit', r));
     const line = await ftpd.waitForLog((l) => /^config reload refused/.test(String(l.msg)));
     expect(line.msg).toBe(`config reload refused (config file ${file} is writable by others (mode 0666): chmod go-w ${file}); keeping the current config`);

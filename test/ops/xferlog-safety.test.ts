@@ -8,14 +8,14 @@
  */
 import { chmodSync, chownSync, lchownSync, linkSync, mkdirSync, readFileSync, renameSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import type { TransferEndEvent } from '../../src/events.js';
 import { trustedOwners, UntrustedFileError } from '../../src/config/file-trust.js';
 import { XferLog, formatXferlogLine } from '../../src/ops/xferlog.js';
 import { curl } from '../e2e/clients.js';
 import { expectSuccess, run } from '../e2e/helpers.js';
 import { ChildServer, killChildren, removeTempDirs, REPO, tempDir } from '../hardening/child-server.js';
-import { createLocalUser, isRoot, type LocalUser } from '../helpers/local-user.js';
+import { isRoot, useLocalUser } from '../helpers/local-user.js';
 import { captureLogger, eventually } from './service-helpers.js';
 
 afterEach(killChildren);
@@ -113,24 +113,20 @@ describe('xferlog: a hostile file name cannot add a field or a line', () => {
 });
 
 describe.skipIf(!isRoot)('xferlog: the runAs account plants links (real user, ftpsd as root)', () => {
-  let user: LocalUser;
-  beforeAll(() => {
-    user = createLocalUser();
-  });
-  afterAll(() => user?.remove());
+  const localUser = useLocalUser();
   if (!isRoot) console.warn('xferlog runAs tests skipped: they need root (useradd, switching users)');
 
   const args = (dir: string, xferlog: string) => [
     '--listen', '127.0.0.1:0', '--implicit-listen', 'off', '--root', join(dir, 'served'), '--state-dir', join(dir, 'state'),
-    '--user', 'u:p', '--tls-required', 'off', '--run-as-user', user.name, '--xferlog', xferlog,
+    '--user', 'u:p', '--tls-required', 'off', '--run-as-user', localUser().name, '--xferlog', xferlog,
   ];
-  const start = (a: string[]) => run(process.execPath, ['--import', 'tsx', join(REPO, 'src/cli/main.ts'), ...a], { cwd: REPO, env: { ...process.env, FTPSD_WORKERS: '1' } });
+  const start = (a: string[]) => run(process.execPath, ['--import', 'tsx', join(REPO, 'src/cli/main.ts'), ...a], { cwd: REPO, env: { ...process.env, FTPSD_WORKERS: '1' }, timeoutMs: 30_000 });
 
   it('a link planted before the start stops the start with one line; the target keeps its owner and content', async () => {
     const { dir, logs, target } = await setup();
-    chownSync(logs, user.uid, user.gid);
+    chownSync(logs, localUser().uid, localUser().gid);
     symlinkSync(target, join(logs, 'xferlog'));
-    lchownSync(join(logs, 'xferlog'), user.uid, user.gid); // the link is the user's
+    lchownSync(join(logs, 'xferlog'), localUser().uid, localUser().gid); // the link is the user's
     const r = await start(args(dir, join(logs, 'xferlog')));
     expect(r.code).toBe(1);
     expect(r.stderr.trim()).toBe(`error: xferlog ${join(logs, 'xferlog')} is a symbolic link: ftpsd does not follow one there; give the real path`);
@@ -147,7 +143,7 @@ describe.skipIf(!isRoot)('xferlog: the runAs account plants links (real user, ft
 
   it('a link planted before a SIGUSR1 reopen is not followed; the log goes on in the old file', async () => {
     const { dir, logs, target } = await setup();
-    chownSync(logs, user.uid, user.gid);
+    chownSync(logs, localUser().uid, localUser().gid);
     const file = join(logs, 'xferlog');
     const ftpd = await ChildServer.start(args(dir, file));
     const local = join(dir, 'up.txt');
