@@ -87,15 +87,20 @@ function createAsRoot(dir: string, owner: Owner): void {
   }
 }
 
-/** mkdir with the owner's effective ids (and only its group), back to root's afterwards. Synchronous:
- * the ids are the whole process's, so nothing else may run meanwhile. */
+/**
+ * mkdir with the owner's effective ids and groups (as it will run), back to root's afterwards.
+ * Synchronous: the ids are the whole process's, so nothing else may run meanwhile.
+ */
 function createAs(dir: string, owner: Owner): void {
   const groups = process.getgroups!();
   const egid = process.getegid!();
-  process.setgroups!([owner.gid]);
-  process.setegid!(owner.gid);
-  process.seteuid!(owner.uid);
+  // initgroups is in Node (POSIX) but not in @types/node.
+  const initgroups = (process as { initgroups?: (user: string, extraGroup: number) => void }).initgroups;
   try {
+    if (owner.name !== undefined && initgroups) initgroups(owner.name, owner.gid);
+    else process.setgroups!([owner.gid]);
+    process.setegid!(owner.gid);
+    process.seteuid!(owner.uid);
     mkdirSync(dir);
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
@@ -105,7 +110,7 @@ function createAs(dir: string, owner: Owner): void {
     }
     throw err;
   } finally {
-    process.seteuid!(0);
+    if (process.geteuid!() !== 0) process.seteuid!(0);
     process.setegid!(egid);
     process.setgroups!(groups);
   }
