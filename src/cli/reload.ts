@@ -20,6 +20,7 @@ import { basename, dirname } from 'node:path';
 import { UserAuthenticator } from '../auth/users.js';
 import type { Certificate } from '../config/certificate.js';
 import { ConfigError } from '../config/errors.js';
+import { checkCertificateFiles, trustedOwners } from '../config/file-trust.js';
 import { loadConfig, type CliFlags, type ResolvedConfig } from '../config/load.js';
 import { toServerOptions } from '../config/server-options.js';
 import type { Logger, LogLevel } from '../logger.js';
@@ -168,6 +169,7 @@ export class ConfigReloader {
       security: o.security,
     });
     if (config.logLevel !== previous.logLevel) setLevel(this.log, config.logLevel);
+    if (config.umask !== previous.umask) process.umask(config.umask);
     await this.followCertificate(certificate);
     this.current = { config, certificate };
     if (config.watchConfig && !this.watcher) await this.watch();
@@ -185,7 +187,8 @@ export class ConfigReloader {
       return;
     }
     this.certificates.close();
-    const next = new CertificateReloader(this.server, { cert: certificate.certPath, key: certificate.keyPath }, { logger: this.log });
+    const checkFiles = (files: { cert: string; key: string }) => checkCertificateFiles(files, trustedOwners());
+    const next = new CertificateReloader(this.server, { cert: certificate.certPath, key: certificate.keyPath }, { logger: this.log, checkFiles });
     next.setCurrent(certificate);
     await next.watch();
     this.certificates = next;

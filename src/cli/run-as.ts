@@ -1,7 +1,7 @@
 /**
  * Running as an unprivileged user after the privileged work is done (`runAs`, `--run-as-user`): ftpsd
  * starts as root, binds its ports (21 and 990 are below 1024), reads the certificate and key, creates
- * its directories, and then switches for good to the given user and group (supplementary groups from
+ * the served directories for that user (src/config/owned-dir.ts: never a chown by path), and then switches for good to the given user and group (supplementary groups from
  * the group database, then the group, then the user, so there is no way back). Files created afterwards,
  * uploads among them, belong to that user.
  *
@@ -10,7 +10,6 @@
  */
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { chown } from 'node:fs/promises';
 
 export interface Identity {
   /** The name, when the user has a passwd entry. */
@@ -75,11 +74,6 @@ export function resolveIdentity(user: string, group?: string): Identity {
   }
   if (uid === 0) throw new RunAsError('runAs: the user to run as must not be root');
   return { name: pw?.name, uid, gid };
-}
-
-/** Gives `paths` (directories ftpsd created itself) to the user it will run as. */
-export async function handOver(paths: readonly string[], id: Identity): Promise<void> {
-  for (const p of paths) await chown(p, id.uid, id.gid);
 }
 
 /**

@@ -3,6 +3,7 @@
  * metrics endpoint, hooks and webhooks (src/ops/), and the signals that reopen the transfer log.
  */
 import { errnoText } from '../config/errno-text.js';
+import { trustedOwners } from '../config/file-trust.js';
 import { formatAddress } from '../config/listen-address.js';
 import type { ResolvedConfig } from '../config/load.js';
 import { DEFAULT_DRAIN_MS } from '../config/ops-schema.js';
@@ -21,13 +22,16 @@ export function serveLogDestination(config: Pick<ResolvedConfig, 'logFormat'>, t
   }) as NodeJS.WritableStream;
 }
 
-/** Starts what the config asks for; errors name what failed (`cannot open xferlog ...`). */
-export async function startServeOperations(server: MetricsSource, config: OpsConfig, logger: Logger, env: NodeJS.ProcessEnv): Promise<Operations> {
+/**
+ * Starts what the config asks for; errors name what failed (`cannot open xferlog ...`). `runAsUid`: the
+ * user ftpsd will switch to, who may own the xferlog and its directory too.
+ */
+export async function startServeOperations(server: MetricsSource, config: OpsConfig, logger: Logger, env: NodeJS.ProcessEnv, runAsUid?: number): Promise<Operations> {
   const { drainMs: _drain, ...delivery } = config.hookDelivery;
   try {
     return await Operations.start(server, {
       logger,
-      ...(config.xferlog !== undefined ? { xferlog: config.xferlog } : {}),
+      ...(config.xferlog !== undefined ? { xferlog: config.xferlog, xferlogOwners: trustedOwners(runAsUid) } : {}),
       ...(config.metricsListen !== undefined ? { metricsListen: config.metricsListen } : {}),
       hooks: config.hooks,
       webhooks: config.webhooks,

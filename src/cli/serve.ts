@@ -18,8 +18,9 @@ import { formatBanner } from './banner.js';
 import { withIpv4Fallback } from './ipv6.js';
 import { drainMs, reopenOnSignals, serveLogDestination, startServeOperations } from './serve-ops.js';
 import { ConfigReloader } from './reload.js';
-import { dropPrivileges, handOver, resolveIdentity, RunAsError, type Identity } from './run-as.js';
+import { dropPrivileges, resolveIdentity, RunAsError, type Identity } from './run-as.js';
 import { ConfigError } from '../config/errors.js';
+import { checkCertificateFiles, trustedOwners } from '../config/file-trust.js';
 import type { Operations } from '../ops/index.js';
 import type { ResolvedConfig } from '../config/load.js';
 
@@ -62,7 +63,9 @@ export async function serve(flags: CliFlags, ctx: ServeContext): Promise<FtpServ
   const logger = ctx.worker ? root.child(ctx.worker.logFields) : root;
   // A user that does not exist is a config error, found before anything starts.
   const identity = config.runAs ? runAsIdentity(config.runAs) : undefined;
-  const { options, certificate, created } = await toServerOptions(config, logger);
+  // Our own mask, not the one inherited (under 000 every MKD directory would be 0777).
+  process.umask(config.umask);
+  const { options, certificate } = await toServerOptions(config, logger, identity);
   const server = new FtpServer(options);
   let addresses: Awaited<ReturnType<FtpServer['listen']>>;
   try {
@@ -73,14 +76,15 @@ export async function serve(flags: CliFlags, ctx: ServeContext): Promise<FtpServ
   }
   let ops: Operations;
   try {
-    ops = await startServeOperations(server, config, logger, ctx.env ?? process.env);
+    ops = await startServeOperations(server, config, logger, ctx.env ?? process.env, identity?.uid);
   } catch (err) {
     await server.close();
     throw err;
   }
   reopenOnSignals(ops);
   // Signals are handled from before the banner: whoever waits for it may signal at once.
-  const reloader = new CertificateReloader(server, { cert: certificate.certPath, key: certificate.keyPath }, { logger });
+  const checkFiles = (files: { cert: string; key: string }) => checkCertificateFiles(files, trustedOwners(identity?.uid));
+  const reloader = new CertificateReloader(server, { cert: certificate.certPath, key: certificate.keyPath }, { logger, checkFiles });
   reloader.setCurrent(certificate);
   await reloader.watch();
   const env = ctx.env ?? process.env;
@@ -92,7 +96,6 @@ export async function serve(flags: CliFlags, ctx: ServeContext): Promise<FtpServ
   // Last privileged step: everything is bound and read; from here on ftpsd runs as the runAs user.
   if (identity) {
     try {
-      await handOver(created, identity);
       dropPrivileges(identity);
     } catch (err) {
       await server.close();
@@ -100,7 +103,7 @@ export async function serve(flags: CliFlags, ctx: ServeContext): Promise<FtpServ
     }
     logger.info({ user: identity.name ?? identity.uid, uid: identity.uid, gid: identity.gid }, 'running as an unprivileged user');
   } else if (process.geteuid?.() === 0) {
-    logger.info({}, 'running as root: set runAs (--run-as-user) to switch to an unprivileged user after binding');
+    logger.warn({}, 'running as root: set runAs (--run-as-user) to switch to an unprivileged user after binding');
   }
   if (ctx.worker) {
     ctx.worker.ready(server, ops, addresses);

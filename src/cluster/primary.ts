@@ -23,7 +23,7 @@ import { createLogger, type Logger } from '../logger.js';
 import { MetricsEndpoint } from '../ops/metrics-endpoint.js';
 import { formatBanner } from '../cli/banner.js';
 import { drainMs, opsError, serveLogDestination } from '../cli/serve-ops.js';
-import { handOver, resolveIdentity, RunAsError } from '../cli/run-as.js';
+import { resolveIdentity, RunAsError } from '../cli/run-as.js';
 import { ClusterMetrics, MetricsRequests } from './cluster-metrics.js';
 import { NO_SESSIONS, checkedSnapshot, ourMessage, type ListeningReport, type PrimaryMessage, type WorkerMessage } from './messages.js';
 import { workerShare } from './worker.js';
@@ -65,8 +65,8 @@ export async function runPrimary(ctx: { version: string; env?: NodeJS.ProcessEnv
     if (err instanceof RunAsError) throw ConfigError.of('runAs', err.message.replace(/^runAs: /, ''));
     throw err;
   }
-  const { certificate, created } = await toServerOptions(config, logger);
-  if (identity) await handOver(created, identity);
+  process.umask(config.umask);
+  const { certificate } = await toServerOptions(config, logger, identity);
   if (certificate.source === 'generated' && !config.tls) logger.info({ path: certificate.certPath }, 'generated a self-signed certificate');
   await new Primary(config, logger, ctx.version, certificate).start();
 }

@@ -19,6 +19,8 @@ export const DEFAULTS = {
   /** The account created when no user is configured. */
   userName: 'ftpsd',
   logLevel: 'info' as LogLevel,
+  /** The process's file mode creation mask (whatever it inherited): new directories 0755, files 0644. */
+  umask: 0o022,
   tlsRequired: protocol.tlsRequired,
   sessionReuse: protocol.sessionReuse,
   dataProtection: protocol.dataProtection,

@@ -19,6 +19,7 @@ import { checkAdvertisedPorts, type PasvAddressRule } from '../data/pasv-address
 import { pickUserPolicy, type UserPolicy } from './user-policy.js';
 import { ConfigError, type ConfigIssue } from './errors.js';
 import { readConfigFile } from './file.js';
+import { checkTrusted, configOwners } from './file-trust.js';
 import { workerCount } from './cluster-schema.js';
 import { parseListenAddress } from './listen-address.js';
 import { ENV, envLayer, fileLayer, flagLayer, type CliFlags, type Layer, type Password } from './sources.js';
@@ -61,6 +62,8 @@ export interface ResolvedConfig {
   workers: number;
   /** Who to become after binding (`ftpsd serve`); undefined: stay. */
   runAs: { user: string; group?: string } | undefined;
+  /** The file mode creation mask `ftpsd serve` sets (instead of the one it inherited). */
+  umask: number;
   tlsRequired: TlsRequired;
   sessionReuse: SessionReuse;
   dataProtection: DataProtection;
@@ -106,6 +109,8 @@ export async function loadConfig(flags: CliFlags, options: LoadOptions = {}): Pr
   let fromFile: Layer = {};
   const configPath = flags.config ?? (env[ENV.config] || undefined);
   const configFile = configPath === undefined ? undefined : resolve(cwd, configPath);
+  // Whoever may change the file decides what ftpsd (root, often) does: refused unless only root or we can.
+  if (configFile !== undefined) checkTrusted(configFile, 'config file', configOwners());
   if (configFile !== undefined) fromFile = fileLayer(await readConfigFile(configFile, configPath), dirname(configFile));
   return merge([fromFlags, fromEnv, fromFile], env, cwd, configFile, options.generatedPassword);
 }
@@ -171,6 +176,7 @@ function merge(layers: Layer[], env: NodeJS.ProcessEnv, cwd: string, configFile:
     watchConfig: pick(layers, 'watchConfig') ?? false,
     workers: workerCount(pick(layers, 'workers')),
     runAs: runAsUser === undefined ? undefined : { user: runAsUser, ...(runAsGroup !== undefined ? { group: runAsGroup } : {}) },
+    umask: pick(layers, 'umask') ?? DEFAULTS.umask,
     tlsRequired: pick(layers, 'tlsRequired') ?? DEFAULTS.tlsRequired,
     sessionReuse: pick(layers, 'sessionReuse') ?? DEFAULTS.sessionReuse,
     dataProtection: pick(layers, 'dataProtection') ?? DEFAULTS.dataProtection,

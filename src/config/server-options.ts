@@ -3,28 +3,35 @@
  * generates) the certificate and builds the authenticator. This is the step with side effects.
  */
 import { mkdir } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
 import { UserAuthenticator, type UserAccount } from '../auth/users.js';
 import type { Logger } from '../logger.js';
 import type { FtpServerOptions } from '../server.js';
 import { loadCertificate, stateCertificate, type Certificate } from './certificate.js';
 import { ConfigError } from './errors.js';
+import { checkCertificateFiles, trustedOwners } from './file-trust.js';
+import { makeOwnedDir, type Owner } from './owned-dir.js';
 import type { ResolvedConfig } from './load.js';
 import { pickUserPolicy } from './user-policy.js';
 
 export interface PreparedServer {
   options: FtpServerOptions;
   certificate: Certificate;
-  /** The directories this call created (parents first), e.g. to hand them to the `runAs` user. */
+  /** The directories this call created (parents first). */
   created: string[];
 }
 
-export async function toServerOptions(config: ResolvedConfig, logger: Logger): Promise<PreparedServer> {
+/**
+ * `owner`: started as root with `runAs`, the user the served directories must belong to; they are
+ * created for it without a chown by path (owned-dir.ts).
+ */
+export async function toServerOptions(config: ResolvedConfig, logger: Logger, owner?: Owner): Promise<PreparedServer> {
   const created: string[] = [];
-  created.push(...(await makeDir(config.root, 'root')));
-  for (const [i, user] of config.users.entries()) created.push(...(await makeDir(user.home, `users[${i}].home`)));
-  if (config.anonymous) created.push(...(await makeDir(config.anonymous.home, 'anonymous.home')));
+  created.push(...(await makeDir(config.root, 'root', owner)));
+  for (const [i, user] of config.users.entries()) created.push(...(await makeDir(user.home, `users[${i}].home`, owner)));
+  if (config.anonymous) created.push(...(await makeDir(config.anonymous.home, 'anonymous.home', owner)));
 
+  checkCertificateFiles(certificateFiles(config), trustedOwners(owner?.uid));
   const certificate = config.tls
     ? await loadCertificate(config.tls.cert, config.tls.key, config.tls.fields)
     : await stateCertificate(config.stateDir);
@@ -36,6 +43,12 @@ export async function toServerOptions(config: ResolvedConfig, logger: Logger): P
     authenticator: new UserAuthenticator(users, config.anonymous, { uploads: config.uploads }),
   };
   return { options, certificate, created };
+}
+
+/** The certificate files the config names (or those of the state directory), for the mode checks. */
+export function certificateFiles(config: Pick<ResolvedConfig, 'tls' | 'stateDir'>): { cert: string; key: string; stateDir?: string } {
+  if (config.tls) return { cert: config.tls.cert, key: config.tls.key };
+  return { cert: join(config.stateDir, 'cert.pem'), key: join(config.stateDir, 'key.pem'), stateDir: config.stateDir };
 }
 
 /**
@@ -60,9 +73,10 @@ export function protocolOptions(config: ResolvedConfig, logger: Logger): Omit<Ft
   };
 }
 
-/** Creates `path` and its parents; returns the directories it created, parents first. */
-export async function makeDir(path: string, field: string): Promise<string[]> {
+/** Creates `path` and its parents (for `owner`); returns the directories it created, parents first. */
+export async function makeDir(path: string, field: string, owner?: Owner): Promise<string[]> {
   try {
+    if (owner) return makeOwnedDir(path, owner);
     const first = await mkdir(path, { recursive: true });
     if (first === undefined) return [];
     const out = [path];
@@ -70,6 +84,7 @@ export async function makeDir(path: string, field: string): Promise<string[]> {
     return out;
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    throw ConfigError.of(field, `cannot create directory ${path}: ${code === 'EEXIST' || code === 'ENOTDIR' ? 'not a directory' : code ?? (err as Error).message}`);
+    const why = code === 'EEXIST' || code === 'ENOTDIR' ? 'not a directory' : code ?? (err as Error).message;
+    throw ConfigError.of(field, `cannot create directory ${path}: ${why}`);
   }
 }

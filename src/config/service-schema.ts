@@ -130,12 +130,21 @@ export const serviceFields = {
   watchConfig: flag.describe('Reload the config file when it changes (as on SIGHUP). Default: false.'),
   runAsUser: principal('user'),
   runAsGroup: principal('group'),
+  umask: z
+    .preprocess(
+      // YAML reads an unquoted 022 as the number 22 (and 0o22 as 18): give such a number its digits back.
+      (v) => (typeof v === 'number' && Number.isInteger(v) && v >= 0 ? String(v) : v),
+      text('an octal mode like 022').regex(/^0?[0-7]{1,3}$/, 'must be an octal mode like 022 or 027'),
+    )
+    .transform((s) => parseInt(s, 8))
+    .describe('The file mode creation mask of the process (new directories and files), octal. Default: 022.'),
 } as const;
 
 export const serviceSchemaShape = {
   pasvAdvertisedPorts: serviceFields.pasvAdvertisedPorts.optional(),
   proxyProtocol: serviceFields.proxyProtocol.optional(),
   watchConfig: serviceFields.watchConfig.optional(),
+  umask: serviceFields.umask.optional(),
   runAs: z
     .strictObject(
       { user: serviceFields.runAsUser, group: serviceFields.runAsGroup.optional() },

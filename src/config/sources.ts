@@ -38,6 +38,7 @@ export interface Layer {
   proxyProtocol?: string[];
   watchConfig?: boolean;
   runAs?: { user?: string; group?: string };
+  umask?: number;
   /** Cluster mode (config/cluster-schema.ts). */
   workers?: WorkersSetting;
   tlsRequired?: TlsRequired;
@@ -75,6 +76,7 @@ export interface CliFlags {
   watchConfig?: boolean;
   runAsUser?: string;
   runAsGroup?: string;
+  umask?: string;
   workers?: string;
   tlsRequired?: string;
   sessionReuse?: string;
@@ -126,6 +128,7 @@ export function fileLayer(file: ConfigFile, dir: string): Layer {
     proxyProtocol: file.proxyProtocol,
     watchConfig: file.watchConfig,
     workers: file.workers,
+    umask: file.umask,
     runAs: file.runAs && { user: file.runAs.user, ...(file.runAs.group !== undefined ? { group: file.runAs.group } : {}) },
     tlsRequired: file.tlsRequired,
     sessionReuse: file.sessionReuse,
@@ -170,6 +173,7 @@ export const ENV = {
   watchConfig: 'FTPSD_WATCH_CONFIG',
   runAsUser: 'FTPSD_RUN_AS_USER',
   runAsGroup: 'FTPSD_RUN_AS_GROUP',
+  umask: 'FTPSD_UMASK',
   workers: 'FTPSD_WORKERS',
 } as const;
 
@@ -194,6 +198,7 @@ export function envLayer(env: NodeJS.ProcessEnv, cwd: string, issues: ConfigIssu
     proxyProtocol: check('proxyProtocol', one(list(ENV.proxyProtocol)), ENV.proxyProtocol, issues),
     watchConfig: check('watchConfig', get(ENV.watchConfig), ENV.watchConfig, issues),
     workers: check('workers', get(ENV.workers), ENV.workers, issues),
+    umask: check('umask', get(ENV.umask), ENV.umask, issues),
     runAs: runAsUser !== undefined || runAsGroup !== undefined ? compact({ user: runAsUser, group: runAsGroup }) : undefined,
     listen: check('listen', one(list(ENV.listen)), ENV.listen, issues),
     implicitListen: check('implicitListen', one(list(ENV.implicitListen)), ENV.implicitListen, issues),
@@ -232,6 +237,7 @@ export function flagLayer(flags: CliFlags, cwd: string, issues: ConfigIssue[]): 
     proxyProtocol: check('proxyProtocol', one(flags.proxyProtocol), '--proxy-protocol', issues),
     watchConfig: flags.watchConfig ? true : undefined,
     workers: check('workers', flags.workers, '--workers', issues),
+    umask: check('umask', flags.umask, '--umask', issues),
     runAs: flags.runAsUser !== undefined || flags.runAsGroup !== undefined
       ? compact({
           user: check('runAsUser', flags.runAsUser, '--run-as-user', issues),

@@ -37,6 +37,8 @@ export interface OperationsOptions {
   logger?: Logger;
   /** Append a transfer log in the xferlog format to this file. */
   xferlog?: string;
+  /** Who may own the xferlog and its directory (ops/xferlog.ts); default: root and the current user. */
+  xferlogOwners?: ReadonlySet<number>;
   /** Serve /metrics and /healthz here. */
   metricsListen?: ListenAddress;
   /** Add Node's process metrics to /metrics. Default: true. */
@@ -60,7 +62,7 @@ export class Operations {
 
   static async start(server: MetricsSource, options: OperationsOptions = {}): Promise<Operations> {
     const logger = options.logger ?? silentLogger;
-    const xferlog = options.xferlog === undefined ? undefined : new XferLog(options.xferlog, { logger });
+    const xferlog = options.xferlog === undefined ? undefined : new XferLog(options.xferlog, { logger, ...(options.xferlogOwners ? { owners: options.xferlogOwners } : {}) });
     let automation: Automation | undefined;
     let metrics: FtpMetrics | undefined;
     let endpoint: MetricsEndpoint | undefined;

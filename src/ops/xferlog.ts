@@ -13,13 +13,22 @@
  * (`ftp`, also for FTPS), authentication-method (`0`: none), authenticated-user-id (`*`), and
  * completion-status (`c` complete, `i` incomplete).
  *
- * Names keep the line to its fixed count of space-separated fields the way vsftpd does: every space in
- * a file or user name becomes `_`, and control and line-separator characters become `?`.
+ * That is 18 space-separated tokens (the time is 5). Names keep the line to them the way vsftpd does:
+ * every white space in a file or user name (any Unicode space) becomes `_`, and control, line-separator
+ * and bidirectional-override characters become `?`, so a name can neither add a field or a line nor
+ * make a terminal show the line in another order. Other characters (`;`, `$`, `{}`, quotes) are legal in
+ * file names and mean nothing in the format: they are kept, so the path stays the path; a tool that
+ * hands a field to a shell must quote it.
  *
  * The file is opened for appending at start (a failure then is a start-up error) and reopened by
- * `reopen()` (SIGHUP and SIGUSR1 in `ftpsd serve`), so logrotate can move it away and signal.
+ * `reopen()` (SIGHUP and SIGUSR1 in `ftpsd serve`), so logrotate can move it away and signal. ftpsd
+ * opens it as root before switching users, in a directory the `runAs` user may write: it never follows
+ * a symlink there (O_NOFOLLOW), takes only a regular file with one link owned by root, the user ftpsd
+ * was started as or the `runAs` user, and refuses a directory that anyone else may write (as ProFTPD).
  */
-import { createWriteStream, openSync, closeSync, type WriteStream } from 'node:fs';
+import { closeSync, constants, createWriteStream, fstatSync, openSync, type WriteStream } from 'node:fs';
+import { dirname } from 'node:path';
+import { dirProblem, trustedOwners, UntrustedFileError } from '../config/file-trust.js';
 import type { ServerEvents, TransferEndEvent } from '../events.js';
 import type { Logger } from '../logger.js';
 import { silentLogger } from '../logger.js';
@@ -39,7 +48,7 @@ export function xferlogTime(d: Date): string {
 /** A name as one xferlog field: spaces become `_`, control and separator characters `?`. */
 export function xferlogName(name: string): string {
   // eslint-disable-next-line no-control-regex
-  return name.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, '?').replace(/\s/g, '_') || '_';
+  return name.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]/g, '?').replace(/\s/g, '_') || '_';
 }
 
 /** One xferlog line (with its newline) for a transfer that ended at `end`. */
@@ -67,6 +76,8 @@ export function formatXferlogLine(e: TransferEndEvent, end: Date = new Date()): 
 
 export interface XferLogOptions {
   logger?: Logger;
+  /** Who may own the file and its directory; default: root and the user ftpsd was started as. */
+  owners?: ReadonlySet<number>;
   /** The clock (tests). */
   now?: () => Date;
 }
@@ -89,7 +100,7 @@ export class XferLog {
   }
 
   private open(): WriteStream {
-    const fd = openSync(this.file, 'a', 0o640);
+    const fd = openLogFile(this.file, this.options.owners ?? trustedOwners());
     const stream = createWriteStream('', { fd, flags: 'a' });
     stream.on('error', (err) => this.log.error({ err, file: this.file }, 'xferlog write failed'));
     return stream;
@@ -139,7 +150,34 @@ export class XferLog {
   }
 }
 
-/** Checks that `file` can be opened for appending (config validation); throws the fs error. */
-export function checkWritable(file: string): void {
-  closeSync(openSync(file, 'a', 0o640));
+const APPEND = constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW | constants.O_NONBLOCK;
+
+/**
+ * Opens `file` for appending without following a symlink, and only if it is a regular file with one
+ * link owned by one of `owners`, in a directory nobody else may write; throws an UntrustedFileError
+ * that says what is wrong (or the fs error: a missing directory).
+ */
+export function openLogFile(file: string, owners: ReadonlySet<number>): number {
+  const dirWrong = dirProblem(dirname(file), 'xferlog', owners);
+  if (dirWrong) throw new UntrustedFileError(dirWrong);
+  let fd: number;
+  try {
+    fd = openSync(file, APPEND, 0o640);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ELOOP') throw new UntrustedFileError(`xferlog ${file} is a symbolic link: ftpsd does not follow one there; give the real path`);
+    throw err;
+  }
+  const st = fstatSync(fd);
+  const wrong = !st.isFile()
+    ? 'is not a regular file'
+    : st.nlink !== 1
+      ? `has ${st.nlink} hard links`
+      : !owners.has(st.uid)
+        ? `is owned by uid ${st.uid}, not root or the user ftpsd runs as`
+        : undefined;
+  if (wrong) {
+    closeSync(fd);
+    throw new UntrustedFileError(`xferlog ${file} ${wrong}: remove it (ftpsd creates it)`);
+  }
+  return fd;
 }

@@ -36,6 +36,8 @@ export interface ReloaderOptions {
   debounceMs?: number;
   /** The current time (tests). */
   now?: () => Date;
+  /** Checks the files before reading them (`ftpsd serve`: owner and mode, config/file-trust.ts); throws to refuse. */
+  checkFiles?: (files: CertificateFiles) => void;
 }
 
 export type ReloadResult =
@@ -93,6 +95,7 @@ export class CertificateReloader {
   private async reloadOnce(reason: string): Promise<ReloadResult> {
     const { cert: certPath, key: keyPath } = this.files;
     try {
+      this.options.checkFiles?.(this.files);
       const [cert, key] = await Promise.all([readPem(certPath), readPem(keyPath)]);
       const checked = checkPair(cert, key, { cert: certPath, key: keyPath });
       const now = (this.options.now ?? (() => new Date()))();

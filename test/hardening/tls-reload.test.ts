@@ -22,7 +22,7 @@ afterAll(removeTempDirs);
 
 async function writePair(dir: string, pem: { cert: string; key: string }): Promise<void> {
   await writeFile(join(dir, 'cert.pem'), pem.cert);
-  await writeFile(join(dir, 'key.pem'), pem.key);
+  await writeFile(join(dir, 'key.pem'), pem.key, { mode: 0o600 });
 }
 
 /** The certificate a new TLS connection to `port` (implicit FTPS) sees. */
@@ -198,7 +198,7 @@ describe('certificate reload for embedders', () => {
 
     const d = await generateSelfSigned();
     await writeFile(join(dir, 'cert.pem.new'), d.cert);
-    await writeFile(join(dir, 'key.pem.new'), d.key);
+    await writeFile(join(dir, 'key.pem.new'), d.key, { mode: 0o600 });
     await rename(join(dir, 'key.pem.new'), join(dir, 'key.pem'));
     await rename(join(dir, 'cert.pem.new'), join(dir, 'cert.pem'));
     await eventually(async () => (await servedFingerprint(t.implicitPort!)) === d.fingerprint256, 'renamed files picked up');
@@ -237,7 +237,7 @@ describe('certificate reload in ftpsd serve', () => {
     expect(await servedFingerprint(implicit)).toBe(b.fingerprint256);
 
     // The key arrives: the file watcher completes the switch without a signal.
-    await writeFile(join(dir, 'key.pem'), c.key);
+    await writeFile(join(dir, 'key.pem'), c.key, { mode: 0o600 });
     await s.waitForLog((l) => l.msg === 'certificate reloaded' && l.reason === 'file change' && l.fingerprint256 === c.fingerprint256);
     expect(await servedFingerprint(implicit)).toBe(c.fingerprint256);
     await protectedRoundTrip(session.c, session.session(), 'TLS 1.3', 'y.bin');

@@ -77,7 +77,7 @@ describe('reload under load, with no session dropped', () => {
     const dir = await tempDir('ftpsd-reload-');
     for (const [name, pem] of [['a', certA], ['b', certB]] as const) {
       await writeFile(join(dir, `${name}-cert.pem`), pem.cert);
-      await writeFile(join(dir, `${name}-key.pem`), pem.key);
+      await writeFile(join(dir, `${name}-key.pem`), pem.key, { mode: 0o600 });
     }
     const file = join(dir, 'ftpsd.yaml');
     const v1 = { users: [{ name: 'alice', hash: hashes.alice! }, { name: 'bob', hash: hashes.bob! }], cert: 'a', extra: ['limits: {loginFailureDelayMs: 10}'] };
@@ -204,7 +204,7 @@ describe('watchConfig', () => {
   it('reloads when the file changes, and refuses a broken one the same way', async () => {
     const dir = await tempDir('ftpsd-watch-');
     await writeFile(join(dir, 'a-cert.pem'), certA.cert);
-    await writeFile(join(dir, 'a-key.pem'), certA.key);
+    await writeFile(join(dir, 'a-key.pem'), certA.key, { mode: 0o600 });
     const file = join(dir, 'ftpsd.yaml');
     const users = [{ name: 'alice', hash: hashes.alice! }];
     await writeFile(file, configText({ users, cert: 'a', extra: ['watchConfig: true', 'limits: {loginFailureDelayMs: 10}'] }));
@@ -229,13 +229,13 @@ describe('watchConfig', () => {
   it('without a config file, SIGHUP reloads the certificate only', async () => {
     const dir = await tempDir('ftpsd-hup-');
     await writeFile(join(dir, 'cert.pem'), certA.cert);
-    await writeFile(join(dir, 'key.pem'), certA.key);
+    await writeFile(join(dir, 'key.pem'), certA.key, { mode: 0o600 });
     const ftpd = await ChildServer.start([
       '--listen', '127.0.0.1:0', '--implicit-listen', 'off', '--root', join(dir, 'root'),
       '--cert', join(dir, 'cert.pem'), '--key', join(dir, 'key.pem'), '--user', 'u:p', '--tls-required', 'off',
     ]);
     await writeFile(join(dir, 'cert.pem'), certB.cert);
-    await writeFile(join(dir, 'key.pem'), certB.key);
+    await writeFile(join(dir, 'key.pem'), certB.key, { mode: 0o600 });
     ftpd.signal('SIGHUP');
     await ftpd.waitForLog((l) => l.msg === 'certificate reloaded');
     const c = await connectFrom(ftpd.port());

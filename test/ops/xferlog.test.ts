@@ -34,7 +34,7 @@ function fields(line: string): XferFields {
   const w = line.trim().split(/\s+/);
   expect(w, line).toHaveLength(18);
   return {
-    time: w.slice(0, 5).join(' '),
+    time: line.trim().slice(0, 24), // ctime's fixed width: the day of the month is padded with a space
     seconds: Number(w[5]),
     host: w[6]!,
     size: Number(w[7]),
