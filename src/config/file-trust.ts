@@ -8,12 +8,14 @@
  * Trusted owners are root and the user ftpsd was started as; for what the `runAs` user must be able
  * to use after the switch (key, certificate, state directory, the xferlog's directory) that user too.
  * The config file is never trusted to the `runAs` user: it decides what root does at the next start.
- * "Writable by others" means by a group or by everyone (the group's members are other users); the
+ * "Writable by others" means by a group or by everyone (the group's members are other users; a user's
+ * private group with nobody else in it does not count, see private-group.ts); the
  * file's directory is checked the same way (whoever may write it can replace the file), for a
  * symlink both the link's directory and the real file's.
  */
 import { lstatSync, realpathSync, statSync, type Stats } from 'node:fs';
 import { dirname } from 'node:path';
+import { isPrivateGroup } from './private-group.js';
 
 /** The user ftpsd was started as (before any switch), read once when this module loads. */
 const STARTED_AS = process.geteuid?.() ?? -1;
@@ -52,7 +54,8 @@ const octal = (mode: number) => (mode & 0o7777).toString(8).padStart(4, '0');
 /** What is wrong with `st` (one phrase with the fix), or undefined. `label` names it (`key /x/key.pem`). */
 export function modeProblem(label: string, path: string, st: Stats, owners: ReadonlySet<number>, secret = false): string | undefined {
   if (!owners.has(st.uid)) return `${label} is owned by uid ${st.uid}, not root or the user ftpsd runs as: chown root ${path}`;
-  if ((st.mode & 0o022) !== 0) return `${label} is writable by others (mode ${octal(st.mode)}): chmod go-w ${path}`;
+  const groupWrites = (st.mode & 0o020) !== 0 && !isPrivateGroup(st.uid, st.gid);
+  if ((st.mode & 0o002) !== 0 || groupWrites) return `${label} is writable by others (mode ${octal(st.mode)}): chmod go-w ${path}`;
   if (secret && (st.mode & 0o007) !== 0) return `${label} is readable by others (mode ${octal(st.mode)}): chmod 600 ${path} (or 640 with the runAs user's group)`;
   return undefined;
 }

@@ -6,15 +6,17 @@
  * --watch-config attack of the issue (a world-writable config file, an account with `home: /` added by
  * another local user) runs as root with a real user made by the test.
  */
-import { chmodSync, chownSync, mkdirSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, chownSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { hashPassword } from '../../src/auth/password.js';
 import { generateCertificateFiles } from '../../src/config/certificate.js';
+import { modeProblem } from '../../src/config/file-trust.js';
 import { curl } from '../e2e/clients.js';
 import { expectFailure, expectSuccess, run } from '../e2e/helpers.js';
 import { ChildServer, killChildren, removeTempDirs, REPO, tempDir } from '../hardening/child-server.js';
-import { isRoot, useLocalUser } from '../helpers/local-user.js';
+import { createLocalUser, isRoot, useLocalUser } from '../helpers/local-user.js';
 
 afterEach(killChildren);
 afterAll(removeTempDirs);
@@ -68,6 +70,8 @@ describe('StrictModes: refused at start, one line naming the file and the fix', 
     await refused(args, `key ${key} is readable by others (mode 0644): chmod 600 ${key} (or 640 with the runAs user's group)`);
     chmodSync(key, 0o640);
     chmodSync(cert, 0o664);
+    // Writable by a group that is not the owner's own private group (gid 100, `users` on Debian).
+    if (isRoot) chownSync(cert, 0, 100);
     await refused(args, `certificate ${cert} is writable by others (mode 0664): chmod go-w ${cert}`);
     chmodSync(cert, 0o644);
     const ftpd = await ChildServer.start(args);
@@ -134,6 +138,35 @@ describe.skipIf(!isRoot)('StrictModes: another local user edits a world-writable
     const url = `ftp://127.0.0.1:${ftpd.port()}/`;
     expectFailure(await curl(['--noproxy', '*', '-u', 'mallory:mallory-pw', url]));
     expectSuccess(await curl(['--noproxy', '*', '-u', 'alice:alice-pw', url]));
+    expect((await ftpd.stop()).code).toBe(0);
+  }, 60_000);
+});
+
+describe.skipIf(!isRoot)('StrictModes: a user private group (umask 002 on Debian and Ubuntu) is not "others" (real user)', () => {
+  const localUser = useLocalUser();
+  if (!isRoot) console.warn('strict-modes private-group tests skipped: they need root (useradd)');
+
+  it('a state directory in a group-writable directory of its owner\'s private group starts; a shared group is refused', async () => {
+    const user = localUser();
+    const dir = await dirWith();
+    const home = join(dir, 'home');
+    mkdirSync(home);
+    chownSync(home, user.uid, user.gid);
+    chmodSync(home, 0o775);
+    expect(modeProblem(`x ${home}`, home, statSync(home), new Set([user.uid]))).toBeUndefined();
+    // The same directory in a group that someone else belongs to (or has as primary group) is writable by others.
+    const other = createLocalUser();
+    try {
+      spawnSync('usermod', ['-a', '-G', user.name, other.name]);
+      expect(modeProblem(`x ${home}`, home, statSync(home), new Set([user.uid]))).toBe(`x ${home} is writable by others (mode 0775): chmod go-w ${home}`);
+    } finally {
+      other.remove();
+    }
+    chownSync(home, user.uid, 100); // `users`, or any group that is not the owner's own
+    expect(modeProblem(`x ${home}`, home, statSync(home), new Set([user.uid]))).toMatch(/is writable by others/);
+    // Owned by root in root's own group, mode 0775: ftpsd (root here) starts with its state directory in it.
+    chownSync(home, 0, 0);
+    const ftpd = await ChildServer.start([...base(dir), '--state-dir', join(home, 'state')]);
     expect((await ftpd.stop()).code).toBe(0);
   }, 60_000);
 });
