@@ -165,6 +165,7 @@ export class ConfigReloader {
       timeouts: o.timeouts,
       limits: o.limits,
       security: o.security,
+      uploads: o.uploads,
     });
     if (config.logLevel !== previous.logLevel) setLevel(this.log, config.logLevel);
     await this.followCertificate(certificate);
