@@ -28,8 +28,8 @@
  * the client closed without close_notify (or reset).
  */
 import type { Socket } from 'node:net';
-import { Duplex } from 'node:stream';
 import { TLSSocket, type TLSSocketOptions } from 'node:tls';
+import { SocketPipe } from '../protocol/record-pipe.js';
 
 /** Why an upload's data connection did not end cleanly. */
 export type DataEndFailure = 'reset' | 'no-close-notify';
@@ -137,13 +137,14 @@ export function uploadTls(raw: Socket, options: UploadTlsOptions): TLSSocket {
  * every byte before it (TLS processes what it is given at once, so by then it has seen a close_notify if
  * one came). A raw socket closed before either (destroyed) counts as a reset.
  */
-class TcpPipe extends Duplex {
+class TcpPipe extends SocketPipe {
   onTcpEnd: ((how: 'fin' | 'reset') => void) | undefined;
   private tcp: 'fin' | 'reset' | undefined;
   private reported = false;
 
-  constructor(private readonly raw: Socket) {
-    super({ allowHalfOpen: true });
+  constructor(raw: Socket) {
+    // A failed write (our close_notify after the client's, say) is not TLS's error: the TCP end decides.
+    super(raw, false);
     raw.on('data', (chunk: Buffer) => {
       if (!this.push(chunk)) raw.pause();
     });
@@ -167,18 +168,6 @@ class TcpPipe extends Duplex {
   /** Passes the end of the stream to TLS (relaxed mode: a FIN ends the upload). */
   endTls(): void {
     this.push(null);
-  }
-
-  override _read(): void {
-    if (!this.raw.destroyed) this.raw.resume();
-  }
-
-  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
-    if (this.raw.destroyed || !this.raw.writable) {
-      callback();
-      return;
-    }
-    this.raw.write(chunk, () => callback());
   }
 
   override _final(callback: (error?: Error | null) => void): void {

@@ -39,8 +39,11 @@ async function client(port: number): Promise<Socket> {
   return s;
 }
 
-/** Reads `s`, fast (flowing) or slow (paused 2 ms after each chunk); what Node reported and the bytes. */
-function reader(s: Socket, slow: boolean): Promise<{ bytes: number; reported: 'end' | 'error' }> {
+/**
+ * Reads `s`, fast (flowing) or slow (paused 2 ms after each chunk): the bytes, and how it ended (`'end'`,
+ * or the error).
+ */
+function reader(s: Socket, slow: boolean): Promise<{ bytes: number; end: 'end' | Error }> {
   return new Promise((resolve) => {
     let bytes = 0;
     s.on('data', (d: Buffer) => {
@@ -50,8 +53,8 @@ function reader(s: Socket, slow: boolean): Promise<{ bytes: number; reported: 'e
         setTimeout(() => s.resume(), 2);
       }
     });
-    s.once('end', () => resolve({ bytes, reported: 'end' }));
-    s.once('error', () => resolve({ bytes, reported: 'error' }));
+    s.once('end', () => resolve({ bytes, end: 'end' }));
+    s.once('error', (err) => resolve({ bytes, end: err }));
   });
 }
 
@@ -68,7 +71,7 @@ describe('tcpEnd and probeReset (clear data connections)', () => {
       const read = reader(s, slow);
       c.end(Buffer.alloc(SIZE, 1));
       expect(await ended).toBe('fin');
-      expect(await read).toEqual({ bytes: SIZE, reported: 'end' });
+      expect(await read).toEqual({ bytes: SIZE, end: 'end' });
       s.destroy();
     }
   });
@@ -83,8 +86,7 @@ describe('tcpEnd and probeReset (clear data connections)', () => {
         const read = reader(s, slow);
         c.write(Buffer.alloc(SIZE, 1), () => c.resetAndDestroy());
         expect(await ended).toBe('reset');
-        const { reported } = await read;
-        if (reported === 'end') hidden++;
+        if ((await read).end === 'end') hidden++;
         s.destroy();
       }
     }
@@ -133,18 +135,10 @@ describe('uploadTls (protected data connections)', () => {
     const s = await l.accepted();
     const tls = uploadTls(s, { isServer: true, secureContext: context, requireCloseNotify });
     tls.on('error', () => {});
-    const result = new Promise<{ bytes: number; end: 'end' | string }>((resolve) => {
-      let bytes = 0;
-      tls.on('data', (d: Buffer) => {
-        bytes += d.length;
-        if (slow) {
-          tls.pause();
-          setTimeout(() => tls.resume(), 2);
-        }
-      });
-      tls.once('end', () => resolve({ bytes, end: 'end' }));
-      tls.once('error', (err) => resolve({ bytes, end: err instanceof DataEndError ? err.reason : `other: ${err.message}` }));
-    });
+    const result = reader(tls, slow).then(({ bytes, end }) => ({
+      bytes,
+      end: end === 'end' ? end : end instanceof DataEndError ? end.reason : `other: ${end.message}`,
+    }));
     const own = await ownedTls(raw, undefined, { maxVersion: version });
     // A TLS client on a stream we own: ending TLS sends close_notify only; the TCP end is ours to send.
     await new Promise<void>((resolve) => own.tls.write(Buffer.alloc(SIZE, 7), () => resolve()));
