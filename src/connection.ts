@@ -78,6 +78,9 @@ export class Connection implements CommandContext {
       handshakeTimeoutMs: this.settings.timeouts.handshakeMs,
     });
     this.closed = new Promise((resolve) => (this.resolveClosed = resolve));
+    // The session ends with its control connection: a transfer still running is aborted at once (an
+    // upload whose client is gone is never committed, even if its data connection then ends cleanly).
+    this.channel.onEnded = () => this.transfers.stop();
   }
 
   // --- CommandContext -------------------------------------------------------------------------
@@ -317,7 +320,12 @@ export class Connection implements CommandContext {
         break;
       }
     }
-    if (pending) await pending;
+    // A transfer still running here outlives the commands: the connection ended, or is being closed
+    // (421). It is aborted, never completed (QUIT waits for a transfer before it runs).
+    if (pending) {
+      this.transfers.stop();
+      await pending;
+    }
   }
 
   /**

@@ -35,7 +35,19 @@ export { defineCommand, CommandRegistry, type CommandSpec, type ArgPolicy } from
 export { defineSiteCommand, type SiteCommandSpec } from './commands/site.js';
 export type { CommandContext, DataSetup, LoginOutcome, TransferSource } from './commands/context.js';
 export type { SessionState, LoggedInUser, TransferType } from './session.js';
-export type { ServerSettings, Timeouts, Limits, BanPolicy, SecurityOptions, SecuritySettings, TlsRequired, SessionReuse, DataProtection } from './settings.js';
+export type {
+  ServerSettings,
+  Timeouts,
+  Limits,
+  BanPolicy,
+  SecurityOptions,
+  SecuritySettings,
+  TlsRequired,
+  SessionReuse,
+  DataProtection,
+  UploadSettings,
+  UploadOptions,
+} from './settings.js';
 export type { PortRange } from './data/passive.js';
 
 // Events and tracing.

@@ -11,7 +11,17 @@ import { Connection, type ConnectionPeer, type ServerCore } from './connection.j
 import { ServerEvents } from './events.js';
 import { reportError } from './diagnostics.js';
 import { silentLogger, type Logger } from './logger.js';
-import { resolveSettings, type Limits, type SecurityOptions, type ServerSettings, type DataProtection, type SessionReuse, type Timeouts, type TlsRequired } from './settings.js';
+import {
+  resolveSettings,
+  type DataProtection,
+  type Limits,
+  type SecurityOptions,
+  type ServerSettings,
+  type SessionReuse,
+  type Timeouts,
+  type TlsRequired,
+  type UploadSettings,
+} from './settings.js';
 import type { PortRange } from './data/passive.js';
 import { TlsContexts, type TlsMaterial } from './tls/context.js';
 import { formatReply, reply } from './protocol/reply.js';
@@ -64,6 +74,8 @@ export interface FtpServerOptions {
   limits?: Partial<Limits>;
   /** Login bans and access lists (see settings.ts for the defaults). */
   security?: SecurityOptions;
+  /** How uploads end: `requireCloseNotify` (default true; see docs/uploads.md). */
+  uploads?: Partial<UploadSettings>;
   logger?: Logger;
   /** Extra commands (replacing built-ins of the same name). */
   commands?: CommandSpec[];
@@ -89,6 +101,7 @@ export type ReconfigureOptions = Partial<
     | 'timeouts'
     | 'limits'
     | 'security'
+    | 'uploads'
   >
 >;
 
@@ -185,6 +198,7 @@ export class FtpServer implements ServerCore {
       ...(options.timeouts ? { timeouts: options.timeouts } : {}),
       ...(options.limits ? { limits: options.limits } : {}),
       ...(options.security ? { security: options.security } : {}),
+      ...(options.uploads ? { uploads: options.uploads } : {}),
     });
     if (!options.tls && settings.tlsRequired !== 'off') {
       throw new Error('tlsRequired must be "off" when no certificate is configured');

@@ -2,6 +2,7 @@
  * Server-wide protocol settings, resolved from options with defaults: what the connection and the
  * command handlers read. Each field has one default, here.
  */
+import type { UploadPolicy } from './auth/users.js';
 import type { PortRange } from './data/passive.js';
 import { checkAdvertisedPorts, PasvAddresses, type PasvAddressRule } from './data/pasv-address.js';
 
@@ -90,6 +91,24 @@ export interface SecurityOptions {
   deny?: readonly string[];
 }
 
+/** How the protocol side ends uploads (the storage side, `atomic` and `partial`, is the storage's). */
+export interface UploadSettings {
+  /**
+   * A protected (PROT P) upload is complete only when the client ended TLS with close_notify before
+   * closing; without it the upload gets 426 and is aborted. false: a TCP FIN ends it too, as in clear.
+   * A reset never ends an upload cleanly. See docs/uploads.md.
+   */
+  requireCloseNotify: boolean;
+}
+
+export const DEFAULT_UPLOADS: UploadSettings = { requireCloseNotify: true };
+
+/**
+ * The `uploads` option of the config file and of `createServer`: how the storage writes uploads
+ * (`atomic`, `partial`: the built-in authenticator's LocalStorage) and how the protocol ends them.
+ */
+export interface UploadOptions extends UploadPolicy, Partial<UploadSettings> {}
+
 export interface ServerSettings {
   greeting: string;
   tlsRequired: TlsRequired;
@@ -108,6 +127,7 @@ export interface ServerSettings {
   timeouts: Timeouts;
   limits: Limits;
   security: SecuritySettings;
+  uploads: UploadSettings;
 }
 
 export const DEFAULT_TIMEOUTS: Timeouts = {
@@ -141,8 +161,9 @@ export const DEFAULT_BAN: BanPolicy = {
   ipv6Prefix: 64,
 };
 
-export function resolveSettings(partial: Partial<Omit<ServerSettings, 'timeouts' | 'limits' | 'security' | 'pasvAddress'>> & {
+export function resolveSettings(partial: Partial<Omit<ServerSettings, 'timeouts' | 'limits' | 'security' | 'pasvAddress' | 'uploads'>> & {
   timeouts?: Partial<Timeouts>;
+  uploads?: Partial<UploadSettings>;
   limits?: Partial<Limits>;
   security?: SecurityOptions;
   pasvAddress?: string | readonly PasvAddressRule[] | PasvAddresses | undefined;
@@ -166,6 +187,7 @@ export function resolveSettings(partial: Partial<Omit<ServerSettings, 'timeouts'
       allow: [...(partial.security?.allow ?? [])],
       deny: [...(partial.security?.deny ?? [])],
     },
+    uploads: { ...DEFAULT_UPLOADS, ...partial.uploads },
   };
 }
 

@@ -167,6 +167,7 @@ export class ConfigReloader {
       timeouts: o.timeouts,
       limits: o.limits,
       security: o.security,
+      uploads: o.uploads,
     });
     if (config.logLevel !== previous.logLevel) setLevel(this.log, config.logLevel);
     if (config.umask !== previous.umask) process.umask(config.umask);

@@ -8,8 +8,7 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import type { PortRange } from '../data/passive.js';
 import type { LogLevel } from '../logger.js';
 import type { ListenAddress } from '../server.js';
-import type { DataProtection, Limits, SecurityOptions, SessionReuse, Timeouts, TlsRequired } from '../settings.js';
-import type { UploadPolicy } from '../auth/users.js';
+import type { DataProtection, Limits, SecurityOptions, SessionReuse, Timeouts, TlsRequired, UploadOptions } from '../settings.js';
 import type { HookSpec } from '../ops/hooks.js';
 import type { LogFormat } from '../ops/log-format.js';
 import type { WebhookSpec } from '../ops/webhooks.js';
@@ -84,8 +83,8 @@ export interface ResolvedConfig {
   limits: Partial<Limits>;
   /** Login bans and access lists (file only). */
   security: SecurityOptions;
-  /** How uploads are written (file only); unset fields take the LocalStorage defaults. */
-  uploads: UploadPolicy;
+  /** How uploads are written and ended (file only); unset fields take their defaults. */
+  uploads: UploadOptions;
   /** The default account's random password (to print once); undefined when the user chose passwords. */
   generatedPassword: string | undefined;
   /** True when the default account's password came from FTPSD_PASSWORD. */

@@ -70,6 +70,7 @@ export function protocolOptions(config: ResolvedConfig, logger: Logger): Omit<Ft
     ...(config.pasvAddress !== undefined ? { pasvAddress: config.pasvAddress } : {}),
     ...(config.pasvAdvertisedPorts ? { pasvAdvertisedPorts: config.pasvAdvertisedPorts } : {}),
     ...(config.proxyProtocol.length > 0 ? { proxyProtocol: config.proxyProtocol } : {}),
+    ...(config.uploads.requireCloseNotify !== undefined ? { uploads: { requireCloseNotify: config.uploads.requireCloseNotify } } : {}),
   };
 }
 

@@ -8,11 +8,10 @@ import type { z } from 'zod';
 import type { PortRange } from '../data/passive.js';
 import type { LogLevel } from '../logger.js';
 import type { ListenAddress } from '../server.js';
-import type { DataProtection, Limits, SecurityOptions, SessionReuse, Timeouts, TlsRequired } from '../settings.js';
+import type { DataProtection, Limits, SecurityOptions, SessionReuse, Timeouts, TlsRequired, UploadOptions } from '../settings.js';
 import type { ConfigIssue } from './errors.js';
 import { fields, userName, type ConfigFile } from './schema.js';
 import { pickUserPolicy, type UserPolicy } from './user-policy.js';
-import type { UploadPolicy } from '../auth/users.js';
 import type { DeliverySettings } from './ops-schema.js';
 import type { HookSpec } from '../ops/hooks.js';
 import type { LogFormat } from '../ops/log-format.js';
@@ -56,7 +55,7 @@ export interface Layer {
   timeouts?: Partial<Timeouts>;
   limits?: Partial<Limits>;
   security?: SecurityOptions;
-  uploads?: UploadPolicy;
+  uploads?: UploadOptions;
 }
 
 /** Command-line flags as commander hands them over (unvalidated strings). */

@@ -83,7 +83,7 @@ export function refineUserPolicy(
   });
 }
 
-export const UPLOAD_DEFAULTS = { atomic: true, partial: 'delete' } as const;
+export const UPLOAD_DEFAULTS = { atomic: true, partial: 'delete', requireCloseNotify: true } as const;
 
 export const uploadsSchema = z
   .strictObject(
@@ -98,10 +98,16 @@ export const uploadsSchema = z
         .enum(['delete', 'keep'], { error: 'must be one of delete, keep' })
         .optional()
         .describe(`What a failed upload of a new file leaves: delete it, or keep the bytes that arrived. Default: ${UPLOAD_DEFAULTS.partial}.`),
+      requireCloseNotify: z
+        .boolean({ error: 'must be true or false' })
+        .optional()
+        .describe(
+          `true: a protected (PROT P) upload is complete only when the client ends TLS with close_notify, else it gets 426 and is aborted; false: a TCP FIN without close_notify completes it too (a reset never does). Default: ${UPLOAD_DEFAULTS.requireCloseNotify}.`,
+        ),
     },
-    { error: 'must be a mapping {atomic: BOOL, partial: delete|keep}' },
+    { error: 'must be a mapping {atomic: BOOL, partial: delete|keep, requireCloseNotify: BOOL}' },
   )
-  .describe('How uploads are written.');
+  .describe('How uploads are written and ended.');
 
 /** A user's policy fields after validation, as they travel from the config to the authenticator. */
 export interface UserPolicy {

@@ -20,6 +20,8 @@ export function connectActive(target: ActiveTarget, timeoutMs: number, signal: A
       port: target.port,
       ...(target.localAddress ? { localAddress: target.localAddress } : {}),
       noDelay: true,
+      // Half-open allowed: an upload checks after the client's FIN whether it was really a reset (data-end.ts).
+      allowHalfOpen: true,
     });
     const fail = () => {
       cleanup();

@@ -8,6 +8,9 @@
  * that does not gets the TLS 1.2 context without tickets, so no session ticket is sent on a data
  * connection that carries a transfer (TLS 1.3 sends tickets after a full handshake, and Node cannot turn
  * that off; see src/tls/context.ts). Under `require` resumed handshakes send none anyway.
+ *
+ * An upload's TLS runs over a pipe that shows the TCP end apart from TLS's (data-end.ts), so that only a
+ * close_notify ends it; downloads and listings keep TLS directly on the socket.
  */
 import type { Socket } from 'node:net';
 import { TLSSocket, type SecureContext } from 'node:tls';
@@ -15,6 +18,7 @@ import { FtpError } from '../protocol/errors.js';
 import type { SessionReuse } from '../settings.js';
 import { MAX_PEEK_BYTES, offersTls12, peekClientHello, type ClientHelloInfo } from '../tls/client-hello.js';
 import type { SessionBinder } from '../tls/session-reuse.js';
+import { uploadTls } from './data-end.js';
 
 export interface DataContexts {
   /** For data connections that resume (the control connections' context). */
@@ -29,6 +33,8 @@ export interface ProtectOptions {
   reuse: SessionReuse;
   handshakeTimeoutMs: number;
   signal: AbortSignal;
+  /** For an upload: whether it must end with close_notify (else a FIN ends it too; see data-end.ts). */
+  upload?: { requireCloseNotify: boolean };
 }
 
 export async function protectDataSocket(socket: Socket, options: ProtectOptions): Promise<TLSSocket> {
@@ -36,11 +42,12 @@ export async function protectDataSocket(socket: Socket, options: ProtectOptions)
   // Under `require` every connection that does not resume is refused anyway (see chooseContext).
   const hello = options.reuse === 'require' ? undefined : await readClientHello(socket, options.handshakeTimeoutMs, options.signal);
   const context = chooseContext(hello, options);
-  const tls = new TLSSocket(socket, {
+  const tlsOptions = {
     isServer: true,
     secureContext: context,
     ...(options.binder ? { server: options.binder.dataServer as never } : {}),
-  });
+  };
+  const tls = options.upload ? uploadTls(socket, { ...tlsOptions, ...options.upload }) : new TLSSocket(socket, tlsOptions);
   tls.on('error', () => {}); // failures are handled below and by the transfer
   await new Promise<void>((resolve, reject) => {
     const fail = (reason: string) => () => {

@@ -64,7 +64,8 @@ export class PassiveListener {
     for (let i = 0; i < attempts; i++) {
       // Random start, then a stride through the range, so busy ports are skipped quickly.
       const port = ports ? ports.min + ((first + i * 7919) % span) : 0;
-      const server = createServer({ pauseOnConnect: true, noDelay: true });
+      // Half-open allowed: an upload checks after the client's FIN whether it was really a reset (data-end.ts).
+      const server = createServer({ pauseOnConnect: true, noDelay: true, allowHalfOpen: true });
       try {
         await new Promise<void>((resolve, reject) => {
           server.once('error', reject);

@@ -4,6 +4,11 @@
  * only once the data connection is open, `226` only when every byte is written (downloads) or committed
  * (uploads). Streams use backpressure (`pipeline`) and an AbortSignal (ABOR, stalled transfer, closed
  * control connection); nothing is buffered whole and nothing polls.
+ *
+ * An upload is complete when the client ended its data connection cleanly: under TLS with close_notify
+ * (or, with `uploads.requireCloseNotify: false`, a FIN), in clear with a FIN; never with a reset, not even
+ * one Node reports as an end (data-end.ts). In clear, a FIN is all there is: stream mode cannot tell a
+ * client that stopped half-way and closed from the end of the file (RFC 959, section 3.4.1).
  */
 import type { Duplex, Readable, Transform } from 'node:stream';
 import type { Socket } from 'node:net';
@@ -14,14 +19,18 @@ import type { Upload } from '../storage/storage.js';
 import { FileReader } from '../storage/file-reader.js';
 import { fromNetworkAscii, isNetworkText, toNetworkAscii } from './ascii.js';
 import { sendFile } from './send-file.js';
+import { DataEndError, tcpEnd, type DataEndFailure } from './data-end.js';
 
 export interface DataLink {
   /** The TCP data connection (passive accept or active connect). */
   connect(signal: AbortSignal): Promise<Socket>;
   /** Writes the 150 reply. */
   opening(text: string): Promise<void>;
-  /** TLS on the data connection when PROT P is in force, else the socket itself. */
-  protect(socket: Socket, signal: AbortSignal): Promise<Duplex>;
+  /**
+   * TLS on the data connection when PROT P is in force, else the socket itself. For an upload (`upload`
+   * true) the TLS stream ends only on a clean end of the client's data, else fails with a DataEndError.
+   */
+  protect(socket: Socket, signal: AbortSignal, upload?: boolean): Promise<Duplex>;
   ascii: boolean;
   stalledMs: number;
   lingerMs: number;
@@ -34,6 +43,8 @@ export interface TransferOutcome {
   bytes: number;
   /** Unexpected failure to log (storage read error and such). */
   error?: unknown;
+  /** An upload's data connection did not end cleanly: how (a reset, no TLS close_notify). */
+  cut?: DataEndFailure;
 }
 
 /** Sends `open()`'s stream to the client. */
@@ -99,7 +110,10 @@ export async function runDownload(
   }
 }
 
-/** Receives the client's data into `open()`'s upload; commits only when all of it arrived. */
+/**
+ * Receives the client's data into `open()`'s upload; commits only when all of it arrived (a clean end of
+ * the data connection, see above) and while the session is alive (`signal` not aborted).
+ */
 export async function runUpload(
   link: DataLink,
   open: () => Promise<Upload>,
@@ -119,6 +133,7 @@ export async function runUpload(
   let storageError: unknown;
   let data: Duplex | undefined;
   let dataFailed = false;
+  let cut: DataEndFailure | undefined;
   let stall: Stall | undefined;
   upload.stream.on('error', (err: NodeJS.ErrnoException) => {
     const plumbing = err.name === 'AbortError' || (typeof err.code === 'string' && err.code.startsWith('ERR_'));
@@ -129,11 +144,20 @@ export async function runUpload(
     signal.throwIfAborted();
     const socket = await link.connect(signal);
     data = socket;
-    socket.once('error', () => (dataFailed = true));
+    socket.once('error', (err: NodeJS.ErrnoException) => {
+      dataFailed = true;
+      if (err.code === 'ECONNRESET') cut ??= 'reset';
+    });
     await link.opening(openingText);
     signal.throwIfAborted();
-    data = await link.protect(socket, signal);
-    data.once('error', () => (dataFailed = true));
+    data = await link.protect(socket, signal, true);
+    // In clear, how the TCP stream ended (a FIN, or a reset Node may report as the end); under TLS the
+    // protected stream itself fails unless the end was clean.
+    const ended = data === socket ? tcpEnd(socket) : undefined;
+    data.once('error', (err) => {
+      dataFailed = true;
+      if (err instanceof DataEndError) cut ??= err.reason;
+    });
     stall = watchStall(socket, link.stalledMs, signal);
     data.on('data', (chunk: Buffer) => {
       bytes += chunk.length;
@@ -142,7 +166,14 @@ export async function runUpload(
     const stages: NodeJS.ReadWriteStream[] = [data];
     if (link.ascii) stages.push(fromNetworkAscii());
     await pipeline([...stages, upload.stream], { signal: stall.signal });
-    await upload.commit();
+    if (ended && (await ended) === 'reset') {
+      dataFailed = true;
+      cut = 'reset';
+      throw new DataEndError('reset');
+    }
+    // The control connection may have gone while the data still came: the session is over.
+    signal.throwIfAborted();
+    await upload.commit(signal);
     return { reply: reply(226, 'Transfer complete.'), ok: true, bytes };
   } catch (err) {
     await upload.abort().catch(() => {});
@@ -150,6 +181,10 @@ export async function runUpload(
     if (stall?.stalled) return { reply: reply(426, 'Data connection stalled; transfer aborted.'), ok: false, bytes };
     if (err instanceof FtpError) return { reply: err.reply, ok: false, bytes };
     if (storageError !== undefined) return failed(storageError, bytes);
+    if (cut === 'no-close-notify') {
+      return { reply: reply(426, 'Data connection closed without TLS close_notify; transfer aborted.'), ok: false, bytes, cut };
+    }
+    if (cut === 'reset') return { reply: reply(426, 'Data connection reset; transfer aborted.'), ok: false, bytes, cut };
     if (dataFailed || data === undefined) {
       return { reply: reply(426, 'Connection closed; transfer aborted.'), ok: false, bytes };
     }

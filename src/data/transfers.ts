@@ -158,7 +158,7 @@ export class Transfers {
         return connectActive(active!, timeouts.dataConnectMs, signal);
       },
       opening: (text) => this.host.send(reply(150, text)),
-      protect: async (socket, signal): Promise<Duplex> => {
+      protect: async (socket, signal, upload): Promise<Duplex> => {
         if (!protectedData) return socket;
         const tls = this.host.tls;
         if (!tls) throw new FtpError(425, 'TLS is not configured.');
@@ -169,6 +169,7 @@ export class Transfers {
             reuse: this.host.settings.sessionReuse,
             handshakeTimeoutMs: timeouts.handshakeMs,
             signal,
+            ...(upload ? { upload: { requireCloseNotify: this.host.settings.uploads.requireCloseNotify } } : {}),
           });
           if (this.host.events.listenerCount('tls-handshake') > 0) {
             this.host.events.emit('tls-handshake', { ...this.host.info, channel: 'data', ok: true, resumed: secured.isSessionReused() });
@@ -261,7 +262,7 @@ export class Transfers {
     if (emit) events.emit('transfer-end', event);
     if (!info) return;
     const { id: _id, remoteAddress, durationMs, ok, ...fields } = event;
-    log.info({ ...fields, peer: remoteAddress, ms: durationMs }, ok ? 'transfer complete' : 'transfer failed');
+    log.info({ ...fields, peer: remoteAddress, ms: durationMs, ...(outcome.cut ? { cut: outcome.cut } : {}) }, ok ? 'transfer complete' : 'transfer failed');
   }
 
   /** Runs a download (RETR, or a listing: no path); resolves with its final reply code. */
@@ -309,6 +310,12 @@ export class Transfers {
       (link, signal) => runUpload(link, open, opening, signal),
       (outcome) => {
         if (opened) this.transferEnded('upload', path, outcome, started);
+        if (outcome.cut === 'no-close-notify') {
+          this.host.log.warn(
+            { peer: this.host.remoteAddress, user: this.host.session.user?.name, path: formatPath(path), setting: 'uploads.requireCloseNotify' },
+            'upload aborted (426): the data connection ended without TLS close_notify; uploads.requireCloseNotify: false accepts such uploads',
+          );
+        }
         if (!outcome.ok || this.host.events.listenerCount('upload') === 0) return;
         this.host.events.emit('upload', {
           ...this.host.info,

@@ -6,12 +6,11 @@ import type { Buffer } from 'node:buffer';
 import type { Authenticator } from '../auth/authenticator.js';
 import type { Permission } from '../auth/permissions.js';
 import type { PermissionRule } from '../auth/rules.js';
-import type { UploadPolicy } from '../auth/users.js';
 import type { CommandSpec } from '../commands/define.js';
 import type { SiteCommandSpec } from '../commands/site.js';
 import type { PortRange } from '../data/passive.js';
 import type { Logger, LogLevel } from '../logger.js';
-import type { BanPolicy, DataProtection, Limits, SessionReuse, Timeouts, TlsRequired } from '../settings.js';
+import type { BanPolicy, DataProtection, Limits, SessionReuse, Timeouts, TlsRequired, UploadOptions } from '../settings.js';
 import type { QuotaLimits } from '../storage/quota.js';
 import type { Storage } from '../storage/storage.js';
 
@@ -102,8 +101,8 @@ export interface ServerOptions {
     readonly allow?: string | readonly string[];
     readonly deny?: string | readonly string[];
   };
-  /** How uploads to `root` and homes are written (`atomic`, `partial`). */
-  readonly uploads?: UploadPolicy;
+  /** How uploads to `root` and homes are written (`atomic`, `partial`) and ended (`requireCloseNotify`). */
+  readonly uploads?: UploadOptions;
   /** Serve Prometheus metrics (/metrics, /healthz) here. Default: off. */
   readonly metricsListen?: ListenOption | false | 'off';
   /** Append a transfer log in the xferlog format to this file. Default: off. */

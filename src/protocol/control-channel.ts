@@ -37,6 +37,11 @@ export class ControlChannel {
   private readonly onEnd = () => this.finish();
   /** Set when the connection failed; the reason is logged by the owner. */
   error: Error | undefined;
+  /**
+   * Called once when the connection ends (end, close, error, the end of its TLS), whatever the reader
+   * is doing: the owner stops what must not outlive the connection (a running transfer).
+   */
+  onEnded: (() => void) | undefined;
 
   constructor(
     readonly raw: Socket,
@@ -68,7 +73,10 @@ export class ControlChannel {
   }
 
   private finish(): void {
-    this.ended = true;
+    if (!this.ended) {
+      this.ended = true;
+      this.onEnded?.();
+    }
     this.wake();
   }
 

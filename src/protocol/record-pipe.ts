@@ -18,7 +18,33 @@ function canStartRecord(b: number): boolean {
   return b >= 20 && b <= 23; // change_cipher_spec, alert, handshake, application_data
 }
 
-export class RecordPipe extends Duplex {
+/**
+ * A stream over a raw socket for a TLS socket to run on (instead of on the socket itself): what it writes
+ * goes to the socket, reading resumes the socket; the subclass decides what the socket's bytes and its
+ * end become. `passWriteErrors` false: a failed write is the raw socket's own error to report, not TLS's.
+ */
+export abstract class SocketPipe extends Duplex {
+  constructor(
+    protected readonly raw: Socket,
+    private readonly passWriteErrors: boolean,
+  ) {
+    super({ allowHalfOpen: true });
+  }
+
+  override _read(): void {
+    if (!this.raw.destroyed) this.raw.resume();
+  }
+
+  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
+    if (this.raw.destroyed || !this.raw.writable) {
+      callback();
+      return;
+    }
+    this.raw.write(chunk, (err) => callback(this.passWriteErrors ? (err ?? null) : null));
+  }
+}
+
+export class RecordPipe extends SocketPipe {
   /** Set once the TLS layer is being removed: plaintext may follow the last record. */
   clearing = false;
   private remaining = 0;
@@ -27,8 +53,8 @@ export class RecordPipe extends Duplex {
   /** The first plaintext byte was seen: the TLS stream is over, every later byte is plaintext. */
   private cleared = false;
 
-  constructor(private readonly raw: Socket) {
-    super({ allowHalfOpen: true });
+  constructor(raw: Socket) {
+    super(raw, true);
   }
 
   /** Gives raw bytes to TLS; returns the plaintext that follows the TLS stream, if any. */
@@ -59,18 +85,6 @@ export class RecordPipe extends Duplex {
 
   private deliver(data: Buffer): void {
     if (!this.push(data)) this.raw.pause();
-  }
-
-  override _read(): void {
-    if (!this.raw.destroyed) this.raw.resume();
-  }
-
-  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
-    if (this.raw.destroyed || !this.raw.writable) {
-      callback();
-      return;
-    }
-    this.raw.write(chunk, (err) => callback(err ?? null));
   }
 
   override _final(callback: (error?: Error | null) => void): void {

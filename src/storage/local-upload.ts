@@ -53,8 +53,9 @@ export async function keepAs(temp: string, target: string): Promise<void> {
 
 /**
  * An upload on an open descriptor (`stream` from `writeStreamOn`). On commit, once all data is written:
- * `beforeClose` (on the open descriptor), then `commit` (after it is closed); `abort` runs after the
- * descriptor is closed. A commit that fails aborts the upload itself, so nothing is left behind either way.
+ * `beforeClose` (on the open descriptor), then `commit` (after it is closed) unless the commit's signal
+ * aborted meanwhile; `abort` runs after the descriptor is closed. A commit that fails (or is aborted)
+ * aborts the upload itself, so nothing is left behind either way.
  */
 export function descriptorUpload(
   stream: WriteStream,
@@ -83,12 +84,14 @@ export function descriptorUpload(
   };
   return {
     stream,
-    async commit() {
+    async commit(signal) {
       if (settled) throw new StorageError('EINVAL', 'upload already finished');
       try {
         if (!stream.writableFinished) await finished(stream);
         await done.beforeClose?.();
         await close();
+        // The session ended during the flush and fdatasync: publish nothing.
+        signal?.throwIfAborted();
         await done.commit();
       } catch (err) {
         await abort();

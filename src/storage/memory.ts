@@ -167,8 +167,9 @@ export class MemoryStorage implements Storage {
     }
     return {
       stream,
-      commit: async () => {
+      commit: async (signal) => {
         if (!stream.writableFinished) await finished(stream);
+        signal?.throwIfAborted();
         const current = dir.entries.get(name);
         if (current?.type === 'dir') throw new StorageError('EISDIR');
         const file = this.newFile([...prefix, ...received]);

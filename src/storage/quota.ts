@@ -250,9 +250,9 @@ export class QuotaStorage implements Storage {
     };
     return {
       stream,
-      commit: async () => {
+      commit: async (signal) => {
         if (!stream.writableFinished) await finished(stream);
-        await inner.commit();
+        await inner.commit(signal);
         settle({ bytes: base + written - (before ?? 0), files: isNew ? 1 : 0 });
       },
       abort: async () => {

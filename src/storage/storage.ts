@@ -69,7 +69,13 @@ export interface WriteOptions {
  */
 export interface Upload {
   readonly stream: Writable;
-  commit(): Promise<void>;
+  /**
+   * Makes the upload final. `signal` is the session's: it aborts when the client goes away (its control
+   * connection ends) while the commit runs. A backend that can should check it just before the upload
+   * becomes visible (a rename, the last request) and, if it aborted, leave things as `abort()` would and
+   * reject; one that ignores it only commits an upload whose client left during its last steps.
+   */
+  commit(signal?: AbortSignal): Promise<void>;
   abort(): Promise<void>;
 }
 

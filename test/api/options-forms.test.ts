@@ -224,6 +224,19 @@ describe('createServer options: forms, certificates, accounts', () => {
     const log = await readFile(join(dir, 'xferlog'), 'utf8');
     expect(log).toMatch(/ 127\.0\.0\.1 6 \/logged\.txt b _ i r u ftp 0 \* c\n$/);
   });
+
+  it('uploads: requireCloseNotify reaches the protocol (default true), atomic and partial the storage', async () => {
+    const root = await tempDir();
+    const strict = createServer({ listen: '127.0.0.1:0', tlsRequired: 'off', root, users: [{ name: 'u', password: 'p' }] });
+    const relaxed = createServer({ listen: '127.0.0.1:0', tlsRequired: 'off', root, users: [{ name: 'u', password: 'p' }], uploads: { requireCloseNotify: false, partial: 'keep' } });
+    await strict.listen();
+    await relaxed.listen();
+    expect(strict.core?.settings.uploads.requireCloseNotify).toBe(true);
+    expect(relaxed.core?.settings.uploads.requireCloseNotify).toBe(false);
+    await strict.close();
+    await relaxed.close();
+    expect(() => createServer({ listen: '127.0.0.1:0', uploads: { requireCloseNotify: 'no' as unknown as boolean } })).toThrow(/uploads\.requireCloseNotify: must be true or false/);
+  });
 });
 
 describe('FtpsdServer lifecycle', () => {

@@ -315,23 +315,31 @@ describe('transfers', () => {
     data.write(Buffer.alloc(50_000, 0x42));
     await sleep(20);
     data.resetAndDestroy();
-    await c.expect(426, /^426 Connection closed; transfer aborted\.$/);
+    await c.expect(426, /^426 Data connection reset; transfer aborted\.$/);
     expect((await onDisk('precious2.txt')).toString()).toBe('original 2');
     expect((await readdir(t.root)).filter((n) => n.startsWith('.ftpsd-upload-'))).toEqual([]);
     await c.expectCmd('NOOP', 200);
     c.close();
   });
 
-  it('the control connection closing during a STOR: the upload still completes (as vsftpd and ProFTPD)', async () => {
-    const { c, ended } = await tracked();
-    const data = await c.epsv();
-    c.send('STOR late.txt');
-    await c.expect(150);
-    data.write('first half, ');
-    c.close();
-    await writeAll(data, 'second half');
-    await ended;
-    expect((await onDisk('late.txt')).toString()).toBe('first half, second half');
+  it('the control connection closing during a STOR: the upload is aborted at once, even if the data then ends cleanly (issue 20)', async () => {
+    await writeFile(join(t.root, 'late-old.txt'), 'old content');
+    for (const name of ['late.txt', 'late-old.txt']) {
+      const { c, ended } = await tracked();
+      const data = await c.epsv();
+      c.send(`STOR ${name}`);
+      await c.expect(150);
+      data.write('first half, ');
+      c.close();
+      await ended; // the session is over before the data connection ends
+      data.on('error', () => {});
+      data.end('second half');
+      await sleep(50);
+      data.destroy();
+    }
+    await expect(onDisk('late.txt')).rejects.toThrow(/ENOENT/);
+    expect((await onDisk('late-old.txt')).toString()).toBe('old content');
+    expect((await readdir(t.root)).filter((n) => n.startsWith('.ftpsd-upload-'))).toEqual([]);
   });
 
   it('the control connection closing, then the data connection breaking: the existing file keeps its content', async () => {

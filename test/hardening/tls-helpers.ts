@@ -130,13 +130,13 @@ export interface OwnedTls {
 }
 
 /** Client TLS on a data socket, over a stream we own, resuming `session` if given. */
-export async function ownedTls(raw: Socket, session?: Buffer): Promise<OwnedTls> {
+export async function ownedTls(raw: Socket, session?: Buffer, options: ConnectionOptions = {}): Promise<OwnedTls> {
   const rawErrors: Error[] = [];
   raw.on('error', (err) => rawErrors.push(err));
   const rawClosed = new Promise<void>((r) => raw.once('close', () => r()));
   const pipe = new OwnPipe(raw);
   pipe.on('error', () => {});
-  const tls = tlsConnect({ socket: pipe, rejectUnauthorized: false, servername: 'localhost', ...(session ? { session } : {}) });
+  const tls = tlsConnect({ socket: pipe, rejectUnauthorized: false, servername: 'localhost', ...(session ? { session } : {}), ...options });
   tls.on('error', () => {});
   const closeNotify = new Promise<void>((r) => tls.once('end', () => r()));
   await new Promise<void>((resolve, reject) => {
