@@ -46,7 +46,7 @@ function buildProgram(): Command {
     .option('--tls-required <when>', `${TLS_REQUIRED.join('|')} (default: ${DEFAULTS.tlsRequired})${env(ENV.tlsRequired)}`)
     .option('--session-reuse <policy>', `${SESSION_REUSE.join('|')} (default: ${DEFAULTS.sessionReuse})${env(ENV.sessionReuse)}`)
     .option('--log-level <level>', `${LOG_LEVELS.join('|')} (default: ${DEFAULTS.logLevel})${env(ENV.logLevel)}`)
-    .option('--state-dir <dir>', `where the generated certificate is kept (default: ${DEFAULTS.stateDir})${env(ENV.stateDir)}`)
+    .option('--state-dir <dir>', `where the generated certificate and the upload journals are kept (default: ${DEFAULTS.stateDir})${env(ENV.stateDir)}`)
     .option('--log-format <format>', `${LOG_FORMATS.join('|')}: auto is pretty on a terminal, json otherwise (default: auto)${env(ENV.logFormat)}`)
     .option('--xferlog <file|off>', `transfer log in the xferlog format, reopened on SIGHUP/SIGUSR1 (default: off)${env(ENV.xferlog)}`)
     .option('--metrics-listen <host:port|off>', `serve Prometheus /metrics and /healthz here (default: off)${env(ENV.metricsListen)}`)

@@ -9,7 +9,8 @@ import { errnoText } from '../config/errno-text.js';
 import { formatAddress } from '../config/listen-address.js';
 import { DEFAULTS } from '../config/defaults.js';
 import { loadConfig, type CliFlags } from '../config/load.js';
-import { toServerOptions } from '../config/server-options.js';
+import { startUploadJournal, toServerOptions } from '../config/server-options.js';
+import { dirname } from 'node:path';
 import { pino } from 'pino';
 import { createLogger } from '../logger.js';
 import { FtpServer } from '../server.js';
@@ -62,7 +63,11 @@ export async function serve(flags: CliFlags, ctx: ServeContext): Promise<FtpServ
   const logger = ctx.worker ? root.child(ctx.worker.logFields) : root;
   // A user that does not exist is a config error, found before anything starts.
   const identity = config.runAs ? runAsIdentity(config.runAs) : undefined;
-  const { options, certificate, created } = await toServerOptions(config, logger);
+  // Before anything is served: the temp files of uploads a crashed process (or worker) left are removed.
+  const journal = await startUploadJournal(config, logger);
+  // Kept when uploads still run (a stop past the grace period): the next start recovers it.
+  if (journal) process.once('exit', () => journal.close());
+  const { options, certificate, created } = await toServerOptions(config, logger, journal);
   const server = new FtpServer(options);
   let addresses: Awaited<ReturnType<FtpServer['listen']>>;
   try {
@@ -85,14 +90,14 @@ export async function serve(flags: CliFlags, ctx: ServeContext): Promise<FtpServ
   await reloader.watch();
   const env = ctx.env ?? process.env;
   const adjust = ctx.worker?.adjust;
-  const configReloader = new ConfigReloader(server, reloader, { flags, env }, { config: loaded, certificate }, logger, adjust ? { adjust } : {});
+  const configReloader = new ConfigReloader(server, reloader, { flags, env }, { config: loaded, certificate }, logger, { ...(adjust ? { adjust } : {}), ...(journal ? { journal } : {}) });
   if (config.watchConfig) await configReloader.watch();
   const stop = handleSignals(server, configReloader, logger, () => ops.close(drainMs(config)));
   ctx.worker?.onStop(stop);
   // Last privileged step: everything is bound and read; from here on ftpsd runs as the runAs user.
   if (identity) {
     try {
-      await handOver(created, identity);
+      await handOver(journal ? [...created, dirname(journal.file), journal.file] : created, identity);
       dropPrivileges(identity);
     } catch (err) {
       await server.close();

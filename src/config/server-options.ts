@@ -3,9 +3,10 @@
  * generates) the certificate and builds the authenticator. This is the step with side effects.
  */
 import { mkdir } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
 import { UserAuthenticator, type UserAccount } from '../auth/users.js';
 import type { Logger } from '../logger.js';
+import { JOURNAL_DIR, openUploadJournal, type UploadJournal } from '../storage/upload-journal.js';
 import type { FtpServerOptions } from '../server.js';
 import { loadCertificate, stateCertificate, type Certificate } from './certificate.js';
 import { ConfigError } from './errors.js';
@@ -19,7 +20,8 @@ export interface PreparedServer {
   created: string[];
 }
 
-export async function toServerOptions(config: ResolvedConfig, logger: Logger): Promise<PreparedServer> {
+/** `journal`: where uploads to local homes record their temp files (see storage/upload-journal.ts). */
+export async function toServerOptions(config: ResolvedConfig, logger: Logger, journal?: UploadJournal): Promise<PreparedServer> {
   const created: string[] = [];
   created.push(...(await makeDir(config.root, 'root')));
   for (const [i, user] of config.users.entries()) created.push(...(await makeDir(user.home, `users[${i}].home`)));
@@ -33,7 +35,7 @@ export async function toServerOptions(config: ResolvedConfig, logger: Logger): P
   const options: FtpServerOptions = {
     ...protocolOptions(config, logger),
     tls: { cert: certificate.cert, key: certificate.key },
-    authenticator: new UserAuthenticator(users, config.anonymous, { uploads: config.uploads }),
+    authenticator: new UserAuthenticator(users, config.anonymous, { uploads: config.uploads, ...(journal ? { journal } : {}) }),
   };
   return { options, certificate, created };
 }
@@ -57,6 +59,26 @@ export function protocolOptions(config: ResolvedConfig, logger: Logger): Omit<Ft
     ...(config.pasvAdvertisedPorts ? { pasvAdvertisedPorts: config.pasvAdvertisedPorts } : {}),
     ...(config.proxyProtocol.length > 0 ? { proxyProtocol: config.proxyProtocol } : {}),
   };
+}
+
+/** The directories a config serves from disk: the root and every home (where temp files can be). */
+export function servedRoots(config: Pick<ResolvedConfig, 'root' | 'users' | 'anonymous'>): string[] {
+  return [...new Set([config.root, ...config.users.map((u) => u.home), ...(config.anonymous ? [config.anonymous.home] : [])])];
+}
+
+/**
+ * Opens this process's upload journal in `stateDir/upload-journals`, after removing what crashed
+ * processes left (logged). A journal that cannot be made is a warning, not an error: uploads work
+ * without it, only a crash's temp files then stay.
+ */
+export async function startUploadJournal(config: Pick<ResolvedConfig, 'stateDir' | 'root' | 'users' | 'anonymous'>, logger: Logger): Promise<UploadJournal | undefined> {
+  const dir = join(config.stateDir, JOURNAL_DIR);
+  try {
+    return (await openUploadJournal({ dir, roots: servedRoots(config), logger })).journal;
+  } catch (err) {
+    logger.warn({ dir, err: (err as Error).message }, 'upload journal unavailable; temp files of uploads cut by a crash will not be removed');
+    return undefined;
+  }
 }
 
 /** Creates `path` and its parents; returns the directories it created, parents first. */
