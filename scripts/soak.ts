@@ -3,20 +3,43 @@
  *
  * Hundreds of concurrent clients log in (plain, explicit FTPS, implicit FTPS) and do random work:
  * PASV/EPSV, RETR (verified), STOR/APPE (tracked), LIST/MLSD/NLST, MKD/RMD, DELE, RNFR+RNTO, ABOR in the
- * middle of transfers, and disconnects (RST or FIN, also mid-transfer). When the load ends it checks:
+ * middle of transfers, and disconnects (RST or FIN, also mid-transfer).
+ *
+ * Interrupted uploads (STOR of a new file, STOR over a tracked file, APPE, REST+STOR), with these faults
+ * in the middle of the data:
+ *  - `kill`: the client dies: control and data sockets closed at once, as the kernel does for a killed
+ *    process (FIN, no TLS close_notify);
+ *  - `process-kill`: a real client process (scripts/lib/soak-victim.ts) killed with SIGKILL
+ *    (`--process-kills N` of them, spread over the run);
+ *  - `reset`: the data connection reset (RST, `resetAndDestroy()`); the session goes on;
+ *  - `no-close-notify` (PROT P): the TLS data connection closed by a plain TCP FIN, without close_notify;
+ *  - `cut-control`: the control connection cut (RST or FIN), then the data connection ends cleanly.
+ * Each one's target is then left alone, and checked at the end.
+ *
+ * When the load ends it checks:
  *  - the process is alive and never crashed;
  *  - memory is back near its start (RSS from /proc; and the heap after a forced GC);
  *  - no file descriptor leaked (/proc/PID/fd before and after);
  *  - every upload that got 226 is byte-identical on disk to what was sent (unless the same client later
- *    deleted or renamed it, which is tracked; files whose upload was cut or aborted are not checked).
+ *    deleted or renamed it, which is tracked): 0 lost or corrupted files;
+ *  - every interrupted upload left what the table of upload outcomes says: an interrupted new file does
+ *    not exist, an interrupted overwrite left the old content byte-identical, an interrupted APPE left the
+ *    old content plus a prefix of what was sent, an interrupted REST+STOR at offset O left the old first O
+ *    bytes, then a prefix of what was sent (then either nothing or the old rest): 0 partial files under a
+ *    final name. No interrupted upload may be answered 226. The one limit of the docs is counted apart:
+ *    in stream mode without TLS (PROT C) a client killed mid-upload closes the data connection as a
+ *    finished upload does, so the server cannot tell the two apart;
+ *  - no upload temp file (`.ftpsd-upload-*`) is left once every session has ended.
  * Exits non-zero on any failure.
  *
  * Options: --duration S (default 180), --clients N (default 300), --max-file BYTES (default 262144),
- * --seed N.
+ * --process-kills N (default 10), --seed N. A run is bounded: the load stops after --duration, settling
+ * takes at most a minute more.
  */
+import { spawn } from 'node:child_process';
 import { createHash, randomInt } from 'node:crypto';
 import { createReadStream, readdirSync } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import type { Socket } from 'node:net';
 import { join } from 'node:path';
 import type { TLSSocket } from 'node:tls';
@@ -25,15 +48,18 @@ import { pathToFileURL } from 'node:url';
 import { ChildServer, REPO, removeTempDirs, tempDir } from '../test/hardening/child-server.js';
 import { RawClient, type FtpReply } from '../test/helpers/raw-client.js';
 import { mulberry32, type Rng } from './lib/rng.js';
+import { contentOf, digestOf, segmentBytes, type Segment } from './lib/segments.js';
 
 const { values: opts } = parseArgs({
   options: {
     duration: { type: 'string', default: '180' },
     clients: { type: 'string', default: '300' },
     'max-file': { type: 'string', default: String(256 * 1024) },
+    'process-kills': { type: 'string', default: '10' },
     seed: { type: 'string' },
   },
 });
+const PROCESS_KILLS = Number(opts['process-kills']);
 const DURATION = Number(opts.duration) * 1000;
 const CLIENTS = Number(opts.clients);
 const MAX_FILE = Number(opts['max-file']);
@@ -41,32 +67,6 @@ const SEED = opts.seed !== undefined ? Number(opts.seed) : randomInt(1, 2 ** 31 
 const SHARED_SIZE = 8 * 1024 * 1024;
 const REPLY_MS = 120_000;
 const MiB = 1024 * 1024;
-
-// --- content that can be regenerated: a file is a list of segments, each (seed, length) ----------------
-
-interface Segment {
-  seed: number;
-  length: number;
-}
-
-function segmentBytes(seg: Segment): Buffer {
-  const rng = mulberry32(seg.seed);
-  const out = Buffer.alloc(seg.length);
-  for (let i = 0; i < seg.length; i += 4) {
-    const v = (rng() * 2 ** 32) >>> 0;
-    out[i] = v & 255;
-    if (i + 1 < seg.length) out[i + 1] = (v >>> 8) & 255;
-    if (i + 2 < seg.length) out[i + 2] = (v >>> 16) & 255;
-    if (i + 3 < seg.length) out[i + 3] = v >>> 24;
-  }
-  return out;
-}
-
-function digestOf(segments: Segment[]): string {
-  const h = createHash('sha256');
-  for (const s of segments) h.update(segmentBytes(s));
-  return h.digest('hex');
-}
 
 // --- figures --------------------------------------------------------------------------------------
 
@@ -80,7 +80,29 @@ const stats = {
   cuts: 0,
   problems: [] as string[],
   verifiedDownloads: 0,
+  /** Interrupted uploads, to check at the end. */
+  interrupted: [] as Interrupted[],
 };
+
+type Fault = 'kill' | 'process-kill' | 'reset' | 'no-close-notify' | 'cut-control';
+type InterruptedVerb = 'STOR new' | 'STOR over' | 'APPE' | 'REST+STOR';
+
+/** An upload cut on purpose, and what its target held before. */
+interface Interrupted {
+  /** The file on disk, relative to the root. */
+  path: string;
+  verb: InterruptedVerb;
+  fault: Fault;
+  prot: boolean;
+  /** The target's content before (undefined: a new file). */
+  old: Segment[] | undefined;
+  offset: number;
+  /** The body the upload would have sent, and how many bytes of it were sent. */
+  body: Segment;
+  sent: number;
+  /** The final reply, when the session lived to read it. */
+  reply: number | undefined;
+}
 
 function count(op: string): void {
   stats.ops.set(op, (stats.ops.get(op) ?? 0) + 1);
@@ -220,7 +242,8 @@ class SoakClient {
       await this.cmd(c, `RMD ${name}`, [250]);
       return;
     }
-    if (r < 0.85) return this.cutTransfer(c, prot);
+    if (r < 0.83) return this.cutDownload(c, prot);
+    if (r < 0.9) return this.interruptedUpload(c, prot);
     count('SIZE/MDTM/NOOP');
     await this.cmd(c, this.pick(['NOOP', 'PWD', 'SIZE /shared.bin', 'MDTM /shared.bin', 'STAT']), [200, 257, 213, 211]);
   }
@@ -314,21 +337,18 @@ class SoakClient {
     data.destroy();
   }
 
-  /** A transfer whose connection goes away: the data connection (RST) or the whole session. */
-  private async cutTransfer(c: RawClient, prot: boolean): Promise<void> {
-    count('cut mid-transfer');
+  /** A download whose connection goes away: the data connection (RST) or the whole session. */
+  private async cutDownload(c: RawClient, prot: boolean): Promise<void> {
+    count('cut mid-download');
     stats.cuts++;
-    const upload = this.rng() < 0.5;
     const data = await this.dataConnection(c);
-    c.send(upload ? `STOR cut${this.counter++}` : 'RETR /shared.bin');
-    await this.expect(c, [150], 'transfer to cut');
+    c.send('RETR /shared.bin');
+    await this.expect(c, [150], 'download to cut');
     const stream = await this.protect(c, data, prot);
-    if (upload) stream.write(segmentBytes({ seed: 2, length: 32 * 1024 }));
-    else
-      await new Promise<void>((resolve) => {
-        stream.once('data', () => resolve());
-        stream.once('close', () => resolve());
-      });
+    await new Promise<void>((resolve) => {
+      stream.once('data', () => resolve());
+      stream.once('close', () => resolve());
+    });
     if (this.rng() < 0.5) {
       data.resetAndDestroy();
       await this.expect(c, [426, 226], 'after a cut data connection');
@@ -337,6 +357,67 @@ class SoakClient {
     this.cut(c);
     data.destroy();
     throw new Cut();
+  }
+
+  /**
+   * An upload interrupted on purpose (see the file comment): its target is taken out of this client's
+   * files (never used again) and checked at the end.
+   */
+  private async interruptedUpload(c: RawClient, prot: boolean): Promise<void> {
+    const names = [...this.files.keys()];
+    const verb: InterruptedVerb = names.length === 0 ? 'STOR new' : this.pick(['STOR new', 'STOR over', 'APPE', 'REST+STOR'] as const);
+    const faults: Fault[] = prot ? ['kill', 'reset', 'no-close-notify', 'cut-control'] : ['kill', 'reset', 'cut-control'];
+    const fault = this.pick(faults);
+    const name = verb === 'STOR new' ? `x${this.counter++}` : this.pick(names);
+    const old = verb === 'STOR new' ? undefined : this.files.get(name)!.segments;
+    const oldSize = old?.reduce((n, s) => n + s.length, 0) ?? 0;
+    const offset = verb === 'REST+STOR' ? Math.floor(this.rng() * (oldSize + 1)) : 0;
+    // Big enough to be cut in the middle: at least 64 KiB, of which about half is sent.
+    const body: Segment = { seed: (this.rng() * 2 ** 31) >>> 0, length: 64 * 1024 + Math.floor(this.rng() * MAX_FILE) };
+    const sent = Math.floor(body.length * (0.2 + this.rng() * 0.6));
+    this.files.delete(name);
+    const record: Interrupted = { path: `c${this.id}/${name}`, verb, fault, prot, old, offset, body, sent, reply: undefined };
+    stats.interrupted.push(record);
+    count(`interrupted upload (${fault})`);
+    const data = await this.dataConnection(c);
+    if (verb === 'REST+STOR') await this.cmd(c, `REST ${offset}`, [350]);
+    c.send(`${verb === 'APPE' ? 'APPE' : 'STOR'} ${name}`);
+    await this.expect(c, [150], `${verb} to interrupt`);
+    const out = await this.protect(c, data, prot);
+    await new Promise<void>((resolve) => out.write(segmentBytes(body).subarray(0, sent), () => resolve()));
+    await new Promise((r) => setTimeout(r, 5 + Math.floor(this.rng() * 30)));
+    switch (fault) {
+      case 'kill':
+        // As the kernel closes a killed process's sockets: both at once, FIN, no close_notify.
+        c.raw.destroy();
+        data.destroy();
+        throw new Cut();
+      case 'reset':
+        data.resetAndDestroy();
+        record.reply = (await c.reply(REPLY_MS)).code;
+        out.destroy();
+        return;
+      case 'no-close-notify':
+        // FIN on the TCP connection under the TLS one: the TLS layer never sends its close_notify.
+        data.end();
+        record.reply = (await c.reply(REPLY_MS)).code;
+        out.destroy();
+        data.destroy();
+        return;
+      case 'cut-control':
+        if (this.rng() < 0.5) c.raw.resetAndDestroy();
+        else c.raw.destroy();
+        await new Promise((r) => setTimeout(r, 20));
+        // The data connection then ends as a finished upload does (close_notify under TLS).
+        await new Promise<void>((resolve) => {
+          out.end(() => resolve());
+          setTimeout(resolve, 5000).unref();
+        });
+        data.destroy();
+        throw new Cut();
+      default:
+        throw new Error(`unknown fault ${fault as string}`);
+    }
   }
 
   private async rename(c: RawClient): Promise<void> {
@@ -390,6 +471,118 @@ function memOf(server: ChildServer): Promise<{ rss: number; heapUsed: number } |
   });
 }
 
+// --- interrupted uploads: real client processes killed, and the checks at the end ------------------
+
+/** Files of the killed client processes: `k/o<i>.bin`, written before the server starts. */
+function victimFile(i: number): Segment[] {
+  const rng = mulberry32(7000 + i);
+  return [{ seed: 7000 + i, length: 1 + Math.floor(rng() * MAX_FILE) }];
+}
+
+/**
+ * `count` client processes, one after the other, spread over the run: each starts an interrupted upload
+ * (see soak-victim.ts) and is killed with SIGKILL once it sent part of the body.
+ */
+async function processKills(kills: number, port: number, until: number, rng: Rng): Promise<void> {
+  const start = Date.now();
+  const span = until - start;
+  for (let i = 0; i < kills; i++) {
+    const at = start + ((i + 0.5) * span) / kills;
+    if (at > Date.now()) await new Promise((r) => setTimeout(r, at - Date.now()));
+    if (Date.now() > until) return;
+    const verbs: InterruptedVerb[] = ['STOR new', 'STOR over', 'APPE', 'REST+STOR'];
+    const verb = verbs[Math.floor(rng() * verbs.length)]!;
+    const old = verb === 'STOR new' ? undefined : victimFile(i);
+    const oldSize = old?.[0]!.length ?? 0;
+    const offset = verb === 'REST+STOR' ? Math.floor(rng() * (oldSize + 1)) : 0;
+    const body: Segment = { seed: (rng() * 2 ** 31) >>> 0, length: 64 * 1024 + Math.floor(rng() * MAX_FILE) };
+    const sent = Math.floor(body.length * (0.2 + rng() * 0.6));
+    const tls = rng() < 0.6;
+    const prot = tls && rng() < 0.8;
+    const path = verb === 'STOR new' ? `k/n${i}.bin` : `k/o${i}.bin`;
+    const job = { port, tls, prot, user: 'soak', pass: 'secret', verb: verb === 'APPE' ? 'APPE' : verb === 'REST+STOR' ? 'REST' : 'STOR', offset, path: `/${path}`, body, send: sent };
+    stats.interrupted.push({ path, verb, fault: 'process-kill', prot, old, offset, body, sent, reply: undefined });
+    count('interrupted upload (process-kill)');
+    const child = spawn(process.execPath, ['--import', 'tsx', join(REPO, 'scripts/lib/soak-victim.ts'), JSON.stringify(job)], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (out += d));
+    const exited = new Promise((r) => child.once('exit', r));
+    const ready = await Promise.race([
+      new Promise<boolean>((resolve) => {
+        const check = () => (out.includes('SENT') ? resolve(true) : setTimeout(check, 10));
+        check();
+      }),
+      exited.then(() => false),
+      new Promise<boolean>((r) => setTimeout(() => r(false), 60_000)),
+    ]);
+    if (!ready) problem(`client process ${i} did not start its upload: ${out.slice(0, 300)}`);
+    else await new Promise((r) => setTimeout(r, 5 + Math.floor(rng() * 30)));
+    child.kill('SIGKILL');
+    await exited;
+  }
+}
+
+type Outcome = 'ok' | 'partial' | 'lost' | 'limit';
+
+/** Whether `a` starts with `b`. */
+function startsWith(a: Buffer, b: Buffer): boolean {
+  return a.length >= b.length && a.subarray(0, b.length).equals(b);
+}
+
+/** What an interrupted upload left on disk, against what the table of upload outcomes allows. */
+function judge(rec: Interrupted, got: Buffer | undefined): { outcome: Outcome; why: string } {
+  const old = rec.old ? contentOf(rec.old) : undefined;
+  const sent = segmentBytes(rec.body).subarray(0, rec.sent);
+  let ok: boolean;
+  let why: string;
+  if (rec.verb === 'STOR new') {
+    ok = got === undefined;
+    why = `a new file; ${got?.length ?? 0} bytes of it under its final name`;
+  } else if (got === undefined) {
+    return { outcome: 'lost', why: 'the file it wrote over is gone' };
+  } else if (rec.verb === 'STOR over') {
+    ok = got.equals(old!);
+    why = `an overwrite; ${got.length} bytes on disk, the old content had ${old!.length}`;
+  } else if (rec.verb === 'APPE') {
+    ok = startsWith(got, old!) && startsWith(sent, got.subarray(old!.length));
+    why = `APPE: ${got.length} bytes on disk (old ${old!.length}, sent ${rec.sent}), not the old content and a prefix of what was sent`;
+  } else {
+    // REST+STOR at offset o: the old first o bytes, a prefix of what was sent, then nothing or the old rest.
+    const o = rec.offset;
+    const tail = got.subarray(o);
+    const oldTail = old!.subarray(o);
+    let m = 0; // tail and what was sent agree on their first m bytes
+    while (m < tail.length && m < sent.length && tail[m] === sent[m]) m++;
+    // Either cut after what arrived (the tail is a prefix of what was sent), or the old rest kept after it.
+    let oldRest = false;
+    if (tail.length === oldTail.length) {
+      let j = tail.length;
+      while (j > 0 && tail[j - 1] === oldTail[j - 1]) j--;
+      oldRest = j <= m;
+    }
+    ok = startsWith(got, old!.subarray(0, o)) && (m === tail.length || oldRest);
+    why = `REST ${o} + STOR: ${got.length} bytes on disk (old ${old!.length}, sent ${rec.sent}), not the old first ${o} bytes + a prefix of what was sent (+ the old rest)`;
+  }
+  if (ok) return { outcome: 'ok', why: '' };
+  // Stream mode without TLS: a killed client's FIN reads as the end of the file (the documented limit).
+  if (!rec.prot && (rec.fault === 'kill' || rec.fault === 'process-kill')) return { outcome: 'limit', why };
+  return { outcome: 'partial', why };
+}
+
+/** Every upload temp file under `root` (the soak may walk the tree; the server never does). */
+function tempFilesUnder(root: string): string[] {
+  const out: string[] = [];
+  const walk = (d: string) => {
+    for (const e of readdirSync(d, { withFileTypes: true })) {
+      if (e.isDirectory()) walk(join(d, e.name));
+      else if (e.name.startsWith('.ftpsd-upload-')) out.push(join(d, e.name));
+    }
+  };
+  walk(root);
+  return out;
+}
+
 function fmt(bytes: number | undefined): string {
   return bytes === undefined ? '?' : `${(bytes / MiB).toFixed(1)} MiB`;
 }
@@ -402,6 +595,8 @@ async function main(): Promise<number> {
   const shared = segmentBytes({ seed: 4242, length: SHARED_SIZE });
   sharedDigest = createHash('sha256').update(shared).digest('hex');
   await writeFile(join(root, 'shared.bin'), shared);
+  await mkdir(join(root, 'k'));
+  for (let i = 0; i < PROCESS_KILLS; i++) await writeFile(join(root, 'k', `o${i}.bin`), contentOf(victimFile(i)));
   await writeFile(
     join(dir, 'ftpsd.yaml'),
     [
@@ -442,10 +637,13 @@ async function main(): Promise<number> {
   const until = Date.now() + DURATION;
   const clients = Array.from({ length: CLIENTS }, (_, i) => new SoakClient(i, mulberry32((master() * 2 ** 31) >>> 0), ports));
   // Ramp up over a few seconds rather than 300 handshakes in the same millisecond.
-  await Promise.all(clients.map(async (c, i) => {
-    await new Promise((r) => setTimeout(r, Math.floor((i / CLIENTS) * 5000)));
-    await c.run(until);
-  }));
+  await Promise.all([
+    ...clients.map(async (c, i) => {
+      await new Promise((r) => setTimeout(r, Math.floor((i / CLIENTS) * 5000)));
+      await c.run(until);
+    }),
+    processKills(PROCESS_KILLS, ports.explicit, until, mulberry32((master() * 2 ** 31) >>> 0)),
+  ]);
   clearInterval(progress);
   clearInterval(sampler);
   const alive = server.alive;
@@ -473,6 +671,40 @@ async function main(): Promise<number> {
     }
   }
 
+  // Every interrupted upload left what the table of upload outcomes allows.
+  const outcomes = new Map<string, Map<Outcome | 'answered 226', number>>();
+  const tally = (key: string, o: Outcome | 'answered 226') => {
+    const m = outcomes.get(key) ?? new Map<Outcome | 'answered 226', number>();
+    m.set(o, (m.get(o) ?? 0) + 1);
+    outcomes.set(key, m);
+  };
+  let partial = 0;
+  let lostInterrupted = 0;
+  let limits = 0;
+  let answered226 = 0;
+  for (const rec of stats.interrupted) {
+    const got = await readFile(join(root, rec.path)).catch(() => undefined);
+    const { outcome, why } = judge(rec, got);
+    for (const key of [rec.fault, rec.verb, `PROT ${rec.prot ? 'P' : 'C'}`]) {
+      tally(key, outcome);
+      if (rec.reply === 226) tally(key, 'answered 226');
+    }
+    const what = `${rec.path} (${rec.verb}, ${rec.fault}, PROT ${rec.prot ? 'P' : 'C'})`;
+    if (outcome === 'partial') {
+      partial++;
+      problem(`partial file under a final name: ${what}: ${why}`);
+    } else if (outcome === 'lost') {
+      lostInterrupted++;
+      problem(`file lost by an interrupted upload: ${what}: ${why}`);
+    } else if (outcome === 'limit') limits++;
+    if (rec.reply === 226) {
+      answered226++;
+      problem(`interrupted upload answered 226: ${what}`);
+    }
+  }
+  const leftovers = alive ? tempFilesUnder(root) : [];
+  for (const t of leftovers.slice(0, 5)) problem(`upload temp file left behind: ${t.slice(root.length + 1)}`);
+
   const stopped = alive ? await Promise.race([server.stop('SIGTERM'), new Promise<undefined>((r) => setTimeout(() => r(undefined), 30_000))]) : server.exit;
   const entries = (() => {
     try {
@@ -492,13 +724,24 @@ async function main(): Promise<number> {
   console.log(`memory (rss):    start ${fmt(startRss)}, peak ${fmt(peakRss)}, end ${fmt(endRss)}`);
   console.log(`heap after GC:   start ${fmt(startMem?.heapUsed)}, end ${fmt(endMem?.heapUsed)}`);
   console.log(`fds:             start ${startFds ?? '?'}, peak ${peakFds}, end ${endFds ?? '?'} (leaked ${startFds !== undefined && endFds !== undefined ? Math.max(0, endFds - startFds) : '?'})`);
-  console.log(`uploads checked: ${checked} files on disk (${entries} client dirs), lost ${lost}`);
+  console.log(`uploads checked: ${checked} files on disk (${entries} client dirs), lost or corrupted ${lost}`);
+  const show = (m: Map<Outcome | 'answered 226', number> | undefined) =>
+    (['ok', 'partial', 'lost', 'limit', 'answered 226'] as const).filter((o) => m?.get(o)).map((o) => `${o} ${m!.get(o)}`).join(', ') || '-';
+  console.log(`interrupted:     ${stats.interrupted.length} uploads; partial under a final name ${partial}, lost ${lostInterrupted}, answered 226 ${answered226}, PROT C limit ${limits}`);
+  for (const key of ['kill', 'process-kill', 'reset', 'no-close-notify', 'cut-control', 'STOR new', 'STOR over', 'APPE', 'REST+STOR', 'PROT C', 'PROT P']) {
+    console.log(`  ${key.padEnd(16)} ${show(outcomes.get(key))}`);
+  }
+  console.log(`temp files left: ${leftovers.length}`);
 
   const failures: string[] = [];
   if (!alive || server.crash) failures.push(`server died: ${server.crash ?? JSON.stringify(server.exit)}`);
   if (stopped?.code !== 0) failures.push(`server did not exit cleanly on SIGTERM: ${JSON.stringify(stopped)}`);
   if (startFds !== undefined && endFds !== undefined && endFds > startFds) failures.push(`${endFds - startFds} file descriptors leaked`);
   if (lost > 0) failures.push(`${lost} uploads lost or changed`);
+  if (partial > 0) failures.push(`${partial} interrupted uploads left a partial file under a final name`);
+  if (lostInterrupted > 0) failures.push(`${lostInterrupted} files lost by interrupted uploads`);
+  if (answered226 > 0) failures.push(`${answered226} interrupted uploads answered 226`);
+  if (leftovers.length > 0) failures.push(`${leftovers.length} upload temp files left behind`);
   if (startMem && endMem && endMem.heapUsed > startMem.heapUsed * 1.5 + 16 * MiB) failures.push(`heap grew from ${fmt(startMem.heapUsed)} to ${fmt(endMem.heapUsed)}`);
   if (startRss && endRss && endRss > startRss + Math.max(128 * MiB, startRss)) failures.push(`rss did not come back: ${fmt(startRss)} -> ${fmt(endRss)}`);
   const errors = server.logs().filter((l) => (l.level as number) >= 50);

@@ -26,6 +26,16 @@ import { sessionId } from './session-id.js';
 
 export type { ConnectionPeer, ServerCore } from './server-core.js';
 
+/** At shutdown, how long each of the last replies (a transfer's 426, the 421) may take to go out. */
+export const SHUTDOWN_REPLY_MS = 2000;
+
+/** Waits for `p` (its failure too) at most `ms`. */
+async function bounded(p: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([p.catch(() => {}), new Promise((r) => (timer = setTimeout(r, ms)))]);
+  clearTimeout(timer);
+}
+
 export class Connection implements CommandContext {
   readonly id = sessionId();
   readonly session = new SessionState();
@@ -58,6 +68,7 @@ export class Connection implements CommandContext {
   /** The session is over (set just before the `disconnect` event). */
   ended = false;
   private resolveClosed!: () => void;
+  private shuttingDown: Promise<void> | undefined;
 
   constructor(
     private readonly server: ServerCore,
@@ -379,6 +390,24 @@ export class Connection implements CommandContext {
     this.log.debug({ peer: this.remoteAddress }, 'pushed out: too many connections waiting to log in');
     if (this.implicit && !this.secure) this.destroy();
     else void this.send(reply(421, text)).finally(() => this.destroy());
+  }
+
+  /**
+   * The server is going down: a running transfer is stopped first (its `426` goes out as its final reply;
+   * an upload is aborted), then `421`, then the connection closes. Each reply gets at most
+   * `SHUTDOWN_REPLY_MS` to go out, so a client that does not read cannot hold the shutdown. Safe to call
+   * more than once: resolves when the connection is destroyed.
+   */
+  shutdown(): Promise<void> {
+    this.shuttingDown ??= (async () => {
+      this.closing = true;
+      if (!this.ended) {
+        await bounded(this.transfers.abort(), SHUTDOWN_REPLY_MS);
+        await bounded(this.send(reply(421, 'Server shutting down.')), SHUTDOWN_REPLY_MS);
+      }
+      this.destroy();
+    })();
+    return this.shuttingDown;
   }
 
   destroy(): void {

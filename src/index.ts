@@ -23,6 +23,7 @@ export type { LoginThrottle } from './auth/throttle.js';
 // Storage.
 export type { Storage, FileStat, FileType, ReadOptions, WriteOptions, Upload, HashAlgorithm } from './storage/storage.js';
 export { LocalStorage, type LocalStorageOptions, type PartialUploadPolicy } from './storage/local.js';
+export { openUploadJournal, UploadJournal, type UploadJournalOptions, type RecoveryReport, type TempFileRecord } from './storage/upload-journal.js';
 export { QuotaStorage, QuotaUsage, type QuotaLimits } from './storage/quota.js';
 export { MemoryStorage, type MemoryTree } from './storage/memory.js';
 export { checksumByReading, hashStream, HASH_ALGORITHMS } from './storage/checksum.js';

@@ -24,7 +24,6 @@ import {
 } from './settings.js';
 import type { PortRange } from './data/passive.js';
 import { TlsContexts, type TlsMaterial } from './tls/context.js';
-import { formatReply, reply } from './protocol/reply.js';
 import { normalizeAddress } from './data/address.js';
 import type { LoginThrottle } from './auth/throttle.js';
 import { ConnectionGate, REFUSALS, refuse } from './security/gate.js';
@@ -350,24 +349,26 @@ export class FtpServer implements ServerCore {
 
   /**
    * Stops accepting, tells idle sessions the server is going down (421), and resolves when every
-   * connection is closed. Running transfers get until `graceMs` to finish.
+   * connection is closed. Running transfers get until `graceMs` to finish (then their 226 and a 421);
+   * those still running then are stopped with `426` (an upload is aborted: nothing of it is kept), and
+   * their sessions get the 421 too. Every reply gets a bounded time to go out before the connection closes.
    */
   async close(graceMs = 0): Promise<void> {
     this.closing = true;
     this.events.emit('shutdown');
     const stopped = Promise.all(this.servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
-    const bye = formatReply(reply(421, 'Server shutting down.'));
     const all = () => Promise.all([...this.sessions.values()].map((c) => c.closed));
     for (const conn of this.sessions.values()) {
-      if (!conn.transferring || graceMs <= 0) void conn.channel.write(bye).finally(() => conn.destroy());
-      else void conn.transferDone().then(() => conn.channel.write(bye)).finally(() => conn.destroy());
+      if (!conn.transferring || graceMs <= 0) void conn.shutdown();
+      else void conn.transferDone().then(() => conn.shutdown());
     }
     if (graceMs > 0) {
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([all(), new Promise((r) => (timer = setTimeout(r, graceMs)))]);
       clearTimeout(timer);
     }
-    for (const conn of this.sessions.values()) conn.destroy();
+    // Past the grace period: whatever still runs is stopped (426), and every session told (421).
+    await Promise.all([...this.sessions.values()].map((c) => c.shutdown()));
     await Promise.all([...this.sessions.values()].map((c) => c.closed));
     for (const s of this.sockets) s.destroy();
     await stopped;

@@ -11,6 +11,7 @@ import { resolve } from 'node:path';
 import { LocalStorage, type PartialUploadPolicy } from '../storage/local.js';
 import { QuotaStorage, QuotaUsage, type QuotaLimits } from '../storage/quota.js';
 import type { Storage } from '../storage/storage.js';
+import type { UploadJournal } from '../storage/upload-journal.js';
 import type { Authenticator, LoginRequest, LoginResult } from './authenticator.js';
 import { readOnly, type Permission, type Permissions } from './permissions.js';
 import { defaultPermissions, RulePermissions, type PermissionRule } from './rules.js';
@@ -42,6 +43,8 @@ export interface UploadPolicy {
 
 export interface UserAuthenticatorOptions {
   uploads?: UploadPolicy;
+  /** Records the temp files of uploads to local homes, for the clean-up after a crash (see `openUploadJournal`). */
+  journal?: UploadJournal;
 }
 
 export interface AnonymousAccess {
@@ -85,6 +88,7 @@ export class UserAuthenticator implements Authenticator {
       s = new LocalStorage(home, {
         ...(uploads.atomic !== undefined ? { atomicUploads: uploads.atomic } : {}),
         ...(uploads.partial !== undefined ? { partialUploads: uploads.partial } : {}),
+        ...(this.options.journal ? { journal: this.options.journal } : {}),
       });
       this.homes.set(homeKey(home), s);
     }

@@ -47,7 +47,7 @@ function buildProgram(): Command {
     .option('--session-reuse <policy>', `${SESSION_REUSE.join('|')} (default: ${DEFAULTS.sessionReuse})${env(ENV.sessionReuse)}`)
     .option('--data-protection <policy>', `${DATA_PROTECTION.join('|')}: optional lets TLS sessions use clear data (PROT C), which a neighbour on the client's address can take (default: ${DEFAULTS.dataProtection})${env(ENV.dataProtection)}`)
     .option('--log-level <level>', `${LOG_LEVELS.join('|')} (default: ${DEFAULTS.logLevel})${env(ENV.logLevel)}`)
-    .option('--state-dir <dir>', `where the generated certificate is kept (default: ${DEFAULTS.stateDir})${env(ENV.stateDir)}`)
+    .option('--state-dir <dir>', `where the generated certificate and the upload journals are kept (default: ${DEFAULTS.stateDir})${env(ENV.stateDir)}`)
     .option('--log-format <format>', `${LOG_FORMATS.join('|')}: auto is pretty on a terminal, json otherwise (default: auto)${env(ENV.logFormat)}`)
     .option('--xferlog <file|off>', `transfer log in the xferlog format, reopened on SIGHUP/SIGUSR1 (default: off)${env(ENV.xferlog)}`)
     .option('--metrics-listen <host:port|off>', `serve Prometheus /metrics and /healthz here (default: off)${env(ENV.metricsListen)}`)

@@ -23,6 +23,7 @@ import { ConfigError } from '../config/errors.js';
 import { checkCertificateFiles, trustedOwners } from '../config/file-trust.js';
 import { loadConfig, type CliFlags, type ResolvedConfig } from '../config/load.js';
 import { toServerOptions } from '../config/server-options.js';
+import type { UploadJournal } from '../storage/upload-journal.js';
 import type { Logger, LogLevel } from '../logger.js';
 import type { FtpServer } from '../server.js';
 import { CertificateReloader } from '../tls/reload.js';
@@ -49,6 +50,8 @@ export interface ConfigReloaderOptions {
   now?: () => Date;
   /** A cluster worker's share of each loaded config (src/cluster/worker.ts); throws a ConfigError. */
   adjust?: (config: ResolvedConfig) => ResolvedConfig;
+  /** The process's upload journal, given to the storages of the reloaded accounts too. */
+  journal?: UploadJournal;
 }
 
 /** Options a running process keeps until it restarts. */
@@ -57,6 +60,7 @@ const RESTART_ONLY: readonly (keyof ResolvedConfig)[] = [
   'implicitListen',
   'runAs',
   'workers',
+  'workerHeartbeat',
   'logFormat',
   'metricsListen',
   'xferlog',
@@ -141,7 +145,7 @@ export class ConfigReloader {
     // What needs a restart stays as it is, so the config in force describes the process.
     const config: ResolvedConfig = { ...loaded };
     for (const key of restartNeeded) (config as unknown as Record<string, unknown>)[key] = previous[key];
-    const prepared = await toServerOptions(config, this.log);
+    const prepared = await toServerOptions(config, this.log, undefined, this.options.journal);
     const { certificate } = prepared;
     const now = (this.options.now ?? (() => new Date()))();
     if (certificate.validTo <= now) {

@@ -9,7 +9,8 @@ import { errnoText } from '../config/errno-text.js';
 import { formatAddress } from '../config/listen-address.js';
 import { DEFAULTS } from '../config/defaults.js';
 import { loadConfig, type CliFlags } from '../config/load.js';
-import { toServerOptions } from '../config/server-options.js';
+import { startUploadJournal, toServerOptions } from '../config/server-options.js';
+import { dirname } from 'node:path';
 import { pino } from 'pino';
 import { createLogger } from '../logger.js';
 import { FtpServer } from '../server.js';
@@ -65,7 +66,12 @@ export async function serve(flags: CliFlags, ctx: ServeContext): Promise<FtpServ
   const identity = config.runAs ? runAsIdentity(config.runAs) : undefined;
   // Our own mask, not the one inherited (under 000 every MKD directory would be 0777).
   process.umask(config.umask);
-  const { options, certificate } = await toServerOptions(config, logger, identity);
+  // Before anything is served: the temp files of uploads a crashed process (or worker) left are removed.
+  // Opened as root (with runAs): after the switch the journal is written through its descriptor only.
+  const journal = await startUploadJournal(config, logger, identity);
+  // Kept when uploads still run (a stop past the grace period): the next start recovers it.
+  if (journal) process.once('exit', () => journal.close());
+  const { options, certificate } = await toServerOptions(config, logger, identity, journal);
   const server = new FtpServer(options);
   let addresses: Awaited<ReturnType<FtpServer['listen']>>;
   try {
@@ -89,7 +95,7 @@ export async function serve(flags: CliFlags, ctx: ServeContext): Promise<FtpServ
   await reloader.watch();
   const env = ctx.env ?? process.env;
   const adjust = ctx.worker?.adjust;
-  const configReloader = new ConfigReloader(server, reloader, { flags, env }, { config: loaded, certificate }, logger, adjust ? { adjust } : {});
+  const configReloader = new ConfigReloader(server, reloader, { flags, env }, { config: loaded, certificate }, logger, { ...(adjust ? { adjust } : {}), ...(journal ? { journal } : {}) });
   if (config.watchConfig) await configReloader.watch();
   const stop = handleSignals(server, configReloader, logger, () => ops.close(drainMs(config)));
   ctx.worker?.onStop(stop);

@@ -25,7 +25,8 @@ export type WorkerMessage =
   | { ftpsd: 1; type: 'sessions'; snapshot: SessionSnapshot }
   | { ftpsd: 1; type: 'failure'; address: string }
   | { ftpsd: 1; type: 'ban'; address: string; until: number }
-  | { ftpsd: 1; type: 'metrics'; id: number; metrics: unknown };
+  | { ftpsd: 1; type: 'metrics'; id: number; metrics: unknown }
+  | { ftpsd: 1; type: 'pong'; seq: number };
 
 /** Primary to worker. */
 export type PrimaryMessage =
@@ -34,6 +35,7 @@ export type PrimaryMessage =
   | { ftpsd: 1; type: 'failure'; address: string }
   | { ftpsd: 1; type: 'ban'; address: string; until: number }
   | { ftpsd: 1; type: 'metrics-request'; id: number }
+  | { ftpsd: 1; type: 'ping'; seq: number }
   | { ftpsd: 1; type: 'shutdown' };
 
 /** An empty snapshot (a worker that is gone). */

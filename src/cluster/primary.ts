@@ -8,8 +8,9 @@
  * It relays what must be process-wide (failed logins, bans, session counts; see worker.ts), serves
  * `/metrics` summed over the workers (cluster-metrics.ts), forwards SIGHUP and SIGUSR1 to the workers,
  * stops them all gracefully on SIGINT/SIGTERM (a second signal kills them), and replaces a worker that
- * dies, with a growing delay. If workers keep dying before they listen, it stops and exits with 1;
- * a worker that fails during the first start stops everything with that worker's error and exit code.
+ * dies, with a growing delay, or that stops answering its heartbeat (killed first; see beat()). If
+ * workers keep dying before they listen, it stops and exits with 1; a worker that fails during the first
+ * start stops everything with that worker's error and exit code.
  */
 import cluster, { type Worker } from 'node:cluster';
 import type { AddressInfo } from 'node:net';
@@ -44,6 +45,10 @@ interface Slot {
   startedAt: number;
   /** Consecutive quick deaths (for the restart delay). */
   crashes: number;
+  /** When the worker last answered a ping (or started listening). */
+  answeredAt: number;
+  /** Killed for not answering (it was listening: its exit is not a failure to start). */
+  silenced: boolean;
   fatal: { message: string; exitCode: number } | undefined;
 }
 
@@ -87,6 +92,9 @@ class Primary {
   private exitCode = 0;
   private addresses: ListeningReport | undefined;
   private started: { resolve: () => void; reject: (err: Error) => void } | undefined;
+  private heartbeat: NodeJS.Timeout | undefined;
+  private pingSeq = 0;
+  private lastBeat = 0;
 
   constructor(
     private readonly config: ResolvedConfig,
@@ -94,7 +102,7 @@ class Primary {
     private readonly version: string,
     private readonly certificate: Certificate,
   ) {
-    this.slots = Array.from({ length: config.workers }, (_, index) => ({ index, worker: undefined, ready: false, startedAt: 0, crashes: 0, fatal: undefined }));
+    this.slots = Array.from({ length: config.workers }, (_, index) => ({ index, worker: undefined, ready: false, startedAt: 0, crashes: 0, answeredAt: 0, silenced: false, fatal: undefined }));
     if (config.metricsListen) this.metrics = new ClusterMetrics(() => this.requests.ask((id) => this.broadcast({ ftpsd: 1, type: 'metrics-request', id })));
   }
 
@@ -110,15 +118,52 @@ class Primary {
     this.handleSignals();
     const ready = new Promise<void>((resolve, reject) => (this.started = { resolve, reject }));
     for (const slot of this.slots) this.fork(slot);
+    this.lastBeat = Date.now();
+    this.heartbeat = setInterval(() => this.beat(), this.config.workerHeartbeat.intervalMs);
+    this.heartbeat.unref();
     await ready;
+  }
+
+  /**
+   * The heartbeat: pings every listening worker; one that has not answered for `timeoutMs` (stopped,
+   * or stuck in a synchronous call, so the connections handed to it hang) is killed and replaced as if
+   * it had died (onExit). A tick that itself comes late (this process was stopped or the host
+   * suspended) restarts the count instead of blaming the workers.
+   */
+  private beat(): void {
+    const now = Date.now();
+    const { timeoutMs } = this.config.workerHeartbeat;
+    const late = now - this.lastBeat > timeoutMs;
+    this.lastBeat = now;
+    if (this.stopping) return;
+    const seq = ++this.pingSeq;
+    for (const slot of this.slots) {
+      const worker = slot.worker;
+      if (!slot.ready || !worker) continue;
+      if (late) slot.answeredAt = now;
+      const silentMs = now - slot.answeredAt;
+      if (silentMs > timeoutMs) {
+        this.log.error({ worker: slot.index + 1, workerPid: worker.process.pid, silentMs, timeoutMs }, 'worker not responding; replacing it');
+        // Not ready any more: no pings, no broadcasts; onExit starts the replacement.
+        slot.ready = false;
+        slot.silenced = true;
+        worker.process.kill('SIGKILL');
+        continue;
+      }
+      this.send(worker, { ftpsd: 1, type: 'ping', seq });
+    }
   }
 
   private fork(slot: Slot): void {
     const worker = cluster.fork();
-    Object.assign(slot, { worker, ready: false, startedAt: Date.now(), fatal: undefined });
+    const closeUntaken = trackHandedConnections(worker);
+    Object.assign(slot, { worker, ready: false, startedAt: Date.now(), silenced: false, fatal: undefined });
     worker.on('error', (err) => this.log.warn({ worker: slot.index + 1, err: err.message }, 'worker channel error'));
     worker.on('message', (raw: unknown) => this.onMessage(slot, worker, raw));
-    worker.on('exit', (code, signal) => this.onExit(slot, worker, code, signal));
+    worker.on('exit', (code, signal) => {
+      closeUntaken();
+      this.onExit(slot, worker, code, signal);
+    });
   }
 
   private send(worker: Worker | undefined, message: PrimaryMessage): boolean {
@@ -168,6 +213,9 @@ class Primary {
       case 'metrics':
         this.requests.answer(m.id, m.metrics);
         return;
+      case 'pong':
+        slot.answeredAt = Date.now();
+        return;
       default:
         return;
     }
@@ -175,6 +223,7 @@ class Primary {
 
   private onListening(slot: Slot, worker: Worker, addresses: ListeningReport): void {
     slot.ready = true;
+    slot.answeredAt = Date.now();
     this.addresses ??= addresses;
     // What the other workers hold now: their sessions and the bans in force.
     for (const [from, snapshot] of this.snapshots) if (from !== slot.index) this.send(worker, { ftpsd: 1, type: 'sessions', from, snapshot: checkedSnapshot(snapshot) });
@@ -207,7 +256,7 @@ class Primary {
 
   private onExit(slot: Slot, worker: Worker, code: number | null, signal: string | null): void {
     if (slot.worker !== worker) return;
-    const wasReady = slot.ready;
+    const wasReady = slot.ready || slot.silenced;
     Object.assign(slot, { worker: undefined, ready: false });
     if (this.snapshots.delete(slot.index)) this.broadcast({ ftpsd: 1, type: 'sessions', from: slot.index, snapshot: NO_SESSIONS });
     if (this.stopping) return this.exitWhenAllGone(code === 0 || this.failed ? 0 : 1);
@@ -230,6 +279,7 @@ class Primary {
   /** A failure during the first start: stop the others, then reject with the worker's error. */
   private fail(err: StartError): void {
     this.stopping = true;
+    clearInterval(this.heartbeat);
     this.failed = true;
     this.exitCode = err.exitCode;
     for (const slot of this.slots) slot.worker?.process.kill('SIGKILL');
@@ -260,6 +310,7 @@ class Primary {
       process.exit(1);
     }
     this.stopping = true;
+    clearInterval(this.heartbeat);
     this.exitCode = exitCode;
     if (this.metrics) this.metrics.shuttingDown = true;
     this.log.info({ signal, graceMs: DEFAULTS.shutdownGraceMs }, 'shutting down');
@@ -276,6 +327,48 @@ class Primary {
     if (this.slots.some((s) => s.worker !== undefined)) return;
     void (this.endpoint?.close() ?? Promise.resolve()).finally(() => process.exit(this.exitCode));
   }
+}
+
+/** A message of node:cluster's own protocol (internal; read defensively). */
+interface ClusterInternal {
+  cmd?: unknown;
+  act?: unknown;
+  seq?: unknown;
+  ack?: unknown;
+}
+
+/**
+ * Keeps track of the connections the primary hands to `worker` (node:cluster's round robin sends each
+ * accepted socket's handle with a `newconn` message) until the worker answers for it, and returns what
+ * closes those still unanswered. Node keeps its copy of such a handle until that answer, so one handed
+ * to a worker that dies first (SIGKILL, or killed by the heartbeat while stopped) is never closed, and
+ * its client waits for a greeting for ever. Closed, the client sees the connection end and can connect
+ * again (another worker serves it). Round robin hands a worker its next connection only after the
+ * answer for the previous one, so this is at most one connection per worker.
+ */
+function trackHandedConnections(worker: Worker): () => void {
+  const proc = worker.process;
+  const handed = new Map<number, { close?: () => void }>();
+  const send = proc.send;
+  // Every argument passes through unchanged; only newconn handles are noted.
+  proc.send = function (this: typeof proc, ...args: unknown[]): boolean {
+    const [message, handle] = args as [ClusterInternal | undefined, { close?: () => void } | undefined];
+    if (handle && message?.cmd === 'NODE_CLUSTER' && message.act === 'newconn' && typeof message.seq === 'number') handed.set(message.seq, handle);
+    return (send as (...a: unknown[]) => boolean).apply(this, args);
+  } as typeof proc.send;
+  proc.on('internalMessage', (m: ClusterInternal | undefined) => {
+    if (m?.cmd === 'NODE_CLUSTER' && typeof m.ack === 'number') handed.delete(m.ack);
+  });
+  return () => {
+    for (const handle of handed.values()) {
+      try {
+        handle.close?.();
+      } catch {
+        // already closed
+      }
+    }
+    handed.clear();
+  };
 }
 
 /** A worker's start-up error, with the exit code it asked for (2: config). */

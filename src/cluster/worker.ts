@@ -8,7 +8,8 @@
  *   (a replaced worker gets those in force);
  * - session counts (total, by address, by user): each worker sends a snapshot of its sessions when
  *   they change, and the caps count the others' latest snapshots (FtpServer.peers);
- * - metrics: the primary asks each worker for its registry and serves the sum.
+ * - metrics: the primary asks each worker for its registry and serves the sum;
+ * - the heartbeat: the primary pings each listening worker and replaces one that stops answering.
  *
  * All of it is eventually consistent: a connection accepted within the IPC round trip (well under a
  * millisecond on an idle host) of another worker's change does not see it yet.
@@ -177,6 +178,10 @@ class WorkerLink {
         return;
       case 'metrics-request':
         void this.replyMetrics(m.id);
+        return;
+      case 'ping':
+        // The heartbeat: answered from the event loop, so a stopped or blocked worker stays silent.
+        if (typeof m.seq === 'number') toPrimary({ ftpsd: 1, type: 'pong', seq: m.seq });
         return;
       default:
         return;

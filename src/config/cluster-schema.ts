@@ -1,10 +1,24 @@
 /**
- * Config schema of cluster mode (`workers`): how many worker processes `ftpsd serve` runs (src/cluster/).
+ * Config schema of cluster mode (`workers`): how many worker processes `ftpsd serve` runs (src/cluster/),
+ * and `workerHeartbeat`: how the primary notices a worker that stopped answering.
  * Kept apart from schema.ts, which spreads it in; the same schema checks the file, FTPSD_WORKERS and
  * `--workers`.
  */
 import { availableParallelism } from 'node:os';
 import { z } from 'zod';
+
+/** How the primary checks that each worker still answers (cluster-schema's `workerHeartbeat`). */
+export interface HeartbeatSettings {
+  /** A ping to every worker this often. */
+  intervalMs: number;
+  /** A worker that has not answered for this long is killed (SIGKILL) and replaced. */
+  timeoutMs: number;
+}
+
+export const DEFAULT_HEARTBEAT: HeartbeatSettings = { intervalMs: 1000, timeoutMs: 10_000 };
+
+const heartbeatMs = (what: string) =>
+  z.int({ error: `must be a whole number of milliseconds (${what})` }).min(10, 'must be >= 10').max(3_600_000, 'must be <= 3600000');
 
 /** The most workers accepted (a typo such as 1000 is an error, not a fork bomb). */
 export const MAX_WORKERS = 256;
@@ -33,7 +47,27 @@ export const clusterFields = {
 
 export const clusterSchemaShape = {
   workers: clusterFields.workers.optional(),
+  workerHeartbeat: z
+    .strictObject(
+      {
+        intervalMs: heartbeatMs('ping interval').describe(`The primary pings every worker this often. Default: ${DEFAULT_HEARTBEAT.intervalMs}.`),
+        timeoutMs: heartbeatMs('no answer').describe(
+          `A worker that has not answered for this long (stopped, or stuck in a long synchronous call) is killed and replaced; must be more than intervalMs. Default: ${DEFAULT_HEARTBEAT.timeoutMs}.`,
+        ),
+      },
+      { error: 'must be a mapping of intervalMs, timeoutMs' },
+    )
+    .partial()
+    .optional()
+    .describe('Cluster mode: how the primary notices a worker that stops answering.'),
 };
+
+/** `workerHeartbeat` with its defaults; timeoutMs must exceed intervalMs (message for the field `timeoutMs`). */
+export function resolveHeartbeat(given: Partial<HeartbeatSettings> | undefined): HeartbeatSettings | { error: string } {
+  const hb = { ...DEFAULT_HEARTBEAT, ...given };
+  if (hb.timeoutMs <= hb.intervalMs) return { error: `must be more than intervalMs (${hb.intervalMs})` };
+  return hb;
+}
 
 /** The number of workers a setting means on this host (`auto`: one per core). */
 export function workerCount(setting: WorkersSetting | undefined): number {

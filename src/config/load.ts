@@ -19,7 +19,7 @@ import { pickUserPolicy, type UserPolicy } from './user-policy.js';
 import { ConfigError, type ConfigIssue } from './errors.js';
 import { readConfigFile } from './file.js';
 import { checkTrusted, configOwners } from './file-trust.js';
-import { workerCount } from './cluster-schema.js';
+import { resolveHeartbeat, workerCount, type HeartbeatSettings } from './cluster-schema.js';
 import { parseListenAddress } from './listen-address.js';
 import { ENV, envLayer, fileLayer, flagLayer, type CliFlags, type Layer, type Password } from './sources.js';
 
@@ -59,6 +59,8 @@ export interface ResolvedConfig {
   watchConfig: boolean;
   /** Worker processes of `ftpsd serve` (`auto` resolved to the number of cores); 1: no cluster. */
   workers: number;
+  /** How the primary of cluster mode checks its workers (defaults applied). */
+  workerHeartbeat: HeartbeatSettings;
   /** Who to become after binding (`ftpsd serve`); undefined: stay. */
   runAs: { user: string; group?: string } | undefined;
   /** The file mode creation mask `ftpsd serve` sets (instead of the one it inherited). */
@@ -152,6 +154,8 @@ function merge(layers: Layer[], env: NodeJS.ProcessEnv, cwd: string, configFile:
   const runAsUser = layers.find((l) => l.runAs?.user !== undefined)?.runAs?.user;
   const runAsGroup = layers.find((l) => l.runAs?.group !== undefined)?.runAs?.group;
   if (runAsGroup !== undefined && runAsUser === undefined) throw ConfigError.of('runAs.group', 'needs runAs.user (--run-as-user)');
+  const workerHeartbeat = resolveHeartbeat(pick(layers, 'workerHeartbeat'));
+  if ('error' in workerHeartbeat) throw ConfigError.of('workerHeartbeat.timeoutMs', workerHeartbeat.error);
   const timeouts: Partial<Timeouts> = {};
   const limits: Partial<Limits> = {};
   const security: SecurityOptions = {};
@@ -174,6 +178,7 @@ function merge(layers: Layer[], env: NodeJS.ProcessEnv, cwd: string, configFile:
     proxyProtocol: pick(layers, 'proxyProtocol') ?? [],
     watchConfig: pick(layers, 'watchConfig') ?? false,
     workers: workerCount(pick(layers, 'workers')),
+    workerHeartbeat,
     runAs: runAsUser === undefined ? undefined : { user: runAsUser, ...(runAsGroup !== undefined ? { group: runAsGroup } : {}) },
     umask: pick(layers, 'umask') ?? DEFAULTS.umask,
     tlsRequired: pick(layers, 'tlsRequired') ?? DEFAULTS.tlsRequired,

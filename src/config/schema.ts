@@ -73,7 +73,7 @@ export const fields = {
   ),
   logLevel: oneOf(LOG_LEVELS).describe(`Log level of the JSON log lines on stdout. Default: ${DEFAULTS.logLevel}.`),
   stateDir: text('a directory path').describe(
-    `Where the generated self-signed certificate (cert.pem, key.pem) is kept. Default: ${DEFAULTS.stateDir}.`,
+    `Where the generated self-signed certificate (cert.pem, key.pem) and the upload journals (upload-journals/: temp files of uploads cut by a crash, removed at the next start) are kept. Default: ${DEFAULTS.stateDir}.`,
   ),
   ...opsFields,
   ...serviceFields,

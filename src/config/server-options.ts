@@ -6,10 +6,11 @@ import { mkdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { UserAuthenticator, type UserAccount } from '../auth/users.js';
 import type { Logger } from '../logger.js';
+import { JOURNAL_DIR, openUploadJournal, type UploadJournal } from '../storage/upload-journal.js';
 import type { FtpServerOptions } from '../server.js';
 import { loadCertificate, stateCertificate, type Certificate } from './certificate.js';
 import { ConfigError } from './errors.js';
-import { checkCertificateFiles, trustedOwners } from './file-trust.js';
+import { checkCertificateFiles, checkTrusted, trustedOwners } from './file-trust.js';
 import { makeOwnedDir, type Owner } from './owned-dir.js';
 import type { ResolvedConfig } from './load.js';
 import { pickUserPolicy } from './user-policy.js';
@@ -23,9 +24,10 @@ export interface PreparedServer {
 
 /**
  * `owner`: started as root with `runAs`, the user the served directories must belong to; they are
- * created for it without a chown by path (owned-dir.ts).
+ * created for it without a chown by path (owned-dir.ts). `journal`: where uploads to local homes record
+ * their temp files (see storage/upload-journal.ts).
  */
-export async function toServerOptions(config: ResolvedConfig, logger: Logger, owner?: Owner): Promise<PreparedServer> {
+export async function toServerOptions(config: ResolvedConfig, logger: Logger, owner?: Owner, journal?: UploadJournal): Promise<PreparedServer> {
   const created: string[] = [];
   created.push(...(await makeDir(config.root, 'root', owner)));
   for (const [i, user] of config.users.entries()) created.push(...(await makeDir(user.home, `users[${i}].home`, owner)));
@@ -40,7 +42,7 @@ export async function toServerOptions(config: ResolvedConfig, logger: Logger, ow
   const options: FtpServerOptions = {
     ...protocolOptions(config, logger),
     tls: { cert: certificate.cert, key: certificate.key },
-    authenticator: new UserAuthenticator(users, config.anonymous, { uploads: config.uploads }),
+    authenticator: new UserAuthenticator(users, config.anonymous, { uploads: config.uploads, ...(journal ? { journal } : {}) }),
   };
   return { options, certificate, created };
 }
@@ -72,6 +74,30 @@ export function protocolOptions(config: ResolvedConfig, logger: Logger): Omit<Ft
     ...(config.proxyProtocol.length > 0 ? { proxyProtocol: config.proxyProtocol } : {}),
     ...(config.uploads.requireCloseNotify !== undefined ? { uploads: { requireCloseNotify: config.uploads.requireCloseNotify } } : {}),
   };
+}
+
+/** The directories a config serves from disk: the root and every home (where temp files can be). */
+export function servedRoots(config: Pick<ResolvedConfig, 'root' | 'users' | 'anonymous'>): string[] {
+  return [...new Set([config.root, ...config.users.map((u) => u.home), ...(config.anonymous ? [config.anonymous.home] : [])])];
+}
+
+/**
+ * Opens this process's upload journal in `stateDir/upload-journals`, after removing what crashed
+ * processes left (logged). A journal that cannot be made is a warning, not an error: uploads work
+ * without it, only a crash's temp files then stay.
+ */
+export async function startUploadJournal(config: Pick<ResolvedConfig, 'stateDir' | 'root' | 'users' | 'anonymous'>, logger: Logger, owner?: Owner): Promise<UploadJournal | undefined> {
+  const dir = join(config.stateDir, JOURNAL_DIR);
+  try {
+    // The state directory must be trusted (StrictModes) before a journal in it may make root remove
+    // anything; when it is not, toServerOptions refuses the start (generated certificate) or the
+    // journal stays off (with a warning).
+    checkTrusted(config.stateDir, 'state directory', trustedOwners(owner?.uid));
+    return (await openUploadJournal({ dir, roots: servedRoots(config), logger })).journal;
+  } catch (err) {
+    logger.warn({ dir, err: (err as Error).message }, 'upload journal unavailable; temp files of uploads cut by a crash will not be removed');
+    return undefined;
+  }
 }
 
 /** Creates `path` and its parents (for `owner`); returns the directories it created, parents first. */

@@ -17,7 +17,7 @@ import type { HookSpec } from '../ops/hooks.js';
 import type { LogFormat } from '../ops/log-format.js';
 import type { WebhookSpec } from '../ops/webhooks.js';
 import type { PasvAddressRule } from '../data/pasv-address.js';
-import type { WorkersSetting } from './cluster-schema.js';
+import type { HeartbeatSettings, WorkersSetting } from './cluster-schema.js';
 
 export type Password = { hash: string } | { plain: string };
 
@@ -40,6 +40,7 @@ export interface Layer {
   umask?: number;
   /** Cluster mode (config/cluster-schema.ts). */
   workers?: WorkersSetting;
+  workerHeartbeat?: Partial<HeartbeatSettings>;
   tlsRequired?: TlsRequired;
   sessionReuse?: SessionReuse;
   dataProtection?: DataProtection;
@@ -128,6 +129,7 @@ export function fileLayer(file: ConfigFile, dir: string): Layer {
     watchConfig: file.watchConfig,
     workers: file.workers,
     umask: file.umask,
+    workerHeartbeat: file.workerHeartbeat,
     runAs: file.runAs && { user: file.runAs.user, ...(file.runAs.group !== undefined ? { group: file.runAs.group } : {}) },
     tlsRequired: file.tlsRequired,
     sessionReuse: file.sessionReuse,

@@ -11,6 +11,8 @@
  * - Nobody is made up: no `ftpsd` account with a random password; give `users`, `anonymous` or an
  *   `authenticator`. A user's `password` may be plain text (kept in memory) as well as an argon2id hash.
  * - Nothing is read from the environment (`FTPSD_*`), and `watchConfig`/`runAs` belong to the command.
+ * - The upload journal (temp files of uploads cut by a crash are removed at the next `listen()`) is kept
+ *   only when `stateDir` is given: without one there is no place of the program's own to keep it.
  */
 import type { Authenticator } from '../auth/authenticator.js';
 import type { CommandSpec } from '../commands/define.js';
@@ -21,6 +23,8 @@ import { configSchema } from '../config/schema.js';
 import { fileLayer } from '../config/sources.js';
 import type { Logger } from '../logger.js';
 import type { Storage } from '../storage/storage.js';
+import { JOURNAL_DIR } from '../storage/upload-journal.js';
+import { join } from 'node:path';
 import { addressForm, addressForms, isObject, rangeForm, usersForSchema } from './option-forms.js';
 import { COMMAND_ONLY_OPTIONS, type ServerOptions, type StorageOption } from './option-types.js';
 import { planTls, type TlsPlan } from './tls-option.js';
@@ -43,6 +47,11 @@ export interface Plan {
   commands: CommandSpec[];
   siteCommands: SiteCommandSpec[];
   logger: Logger | undefined;
+  /**
+   * Where the upload journal goes (`stateDir/upload-journals`): only when `stateDir` was given and
+   * ftpsd serves `root` itself (no `storage`, no `authenticator`).
+   */
+  journalDir: string | undefined;
 }
 
 const STORAGE_METHODS = ['stat', 'list', 'read', 'write', 'mkdir', 'rmdir', 'remove', 'rename'] as const;
@@ -144,6 +153,7 @@ export function planServer(input: ServerOptions, cwd = process.cwd()): Plan {
     commands: [...((commands as CommandSpec[] | undefined) ?? [])],
     siteCommands: [...((siteCommands as SiteCommandSpec[] | undefined) ?? [])],
     logger: logger as Logger | undefined,
+    journalDir: given('stateDir') && storage === undefined && authenticator === undefined ? join(config.stateDir, JOURNAL_DIR) : undefined,
   };
 }
 

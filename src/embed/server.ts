@@ -17,13 +17,14 @@ import type { LoginThrottle } from '../auth/throttle.js';
 import { UserAuthenticator, type UserAccount } from '../auth/users.js';
 import { loadCertificate, stateCertificate } from '../config/certificate.js';
 import { ConfigError } from '../config/errors.js';
-import { makeDir, protocolOptions } from '../config/server-options.js';
+import { makeDir, protocolOptions, servedRoots } from '../config/server-options.js';
 import { pickUserPolicy } from '../config/user-policy.js';
 import { ServerEvents } from '../events.js';
 import { createLogger, silentLogger, type Logger } from '../logger.js';
 import type { Operations } from '../ops/index.js';
 import { FtpServer } from '../server.js';
 import type { Storage } from '../storage/storage.js';
+import { openUploadJournal, type UploadJournal } from '../storage/upload-journal.js';
 import type { TlsMaterial } from '../tls/context.js';
 import { planServer, type Plan, type ServerOptions } from './options.js';
 import { Sessions, type SessionList } from './sessions.js';
@@ -67,6 +68,7 @@ export class FtpsdServer extends ServerEvents {
   #addresses: ListeningAddresses | undefined;
   #certificate: CertificateInfo | undefined;
   #closing: Promise<void> | undefined;
+  #journal: UploadJournal | undefined;
 
   /** Checks the options now: a ConfigError names every bad field. Nothing listens until `listen()`. */
   constructor(options: ServerOptions) {
@@ -123,7 +125,7 @@ export class FtpsdServer extends ServerEvents {
     const serveOps = plan.logToStdout || wantsOps ? await import('../cli/serve-ops.js') : undefined;
     const logger = plan.logger ?? (serveOps && plan.logToStdout ? createLogger(config.logLevel, serveOps.serveLogDestination(config, process.stdout, process.env)) : silentLogger);
     const tls = await this.#loadTls();
-    const authenticator = plan.authenticator ?? (await this.#builtinAuthenticator());
+    const authenticator = plan.authenticator ?? (await this.#builtinAuthenticator(logger));
     const core = new FtpServer({
       ...protocolOptions(config, logger),
       ...(tls ? { tls } : {}),
@@ -143,6 +145,7 @@ export class FtpsdServer extends ServerEvents {
       return addresses;
     } catch (err) {
       await core.close();
+      this.#journal?.close();
       throw err;
     }
   }
@@ -164,7 +167,7 @@ export class FtpsdServer extends ServerEvents {
     return { cert: material.cert, key: material.key };
   }
 
-  async #builtinAuthenticator(): Promise<Authenticator> {
+  async #builtinAuthenticator(logger: Logger): Promise<Authenticator> {
     const { config, storage } = this.#plan;
     const storageFor = async (user: string, field: string): Promise<Storage> => {
       const s = typeof storage === 'function' ? await storage(user) : storage!;
@@ -185,7 +188,15 @@ export class FtpsdServer extends ServerEvents {
       accounts.push({ name: u.name, password: u.password, home, readOnly: u.readOnly, ...pickUserPolicy(u) });
     }
     const anonymous = config.anonymous && { home: storage === undefined ? config.anonymous.home : await storageFor('anonymous', 'anonymous') };
-    return new UserAuthenticator(accounts, anonymous || undefined, { uploads: config.uploads });
+    // With a stateDir: what a crash of an earlier run left is removed now, and this run's temp files are recorded.
+    if (this.#plan.journalDir !== undefined) {
+      try {
+        ({ journal: this.#journal } = await openUploadJournal({ dir: this.#plan.journalDir, roots: servedRoots(config), logger }));
+      } catch (err) {
+        throw ConfigError.of('stateDir', `cannot keep the upload journal in ${this.#plan.journalDir}: ${(err as Error).message}`);
+      }
+    }
+    return new UserAuthenticator(accounts, anonymous || undefined, { uploads: config.uploads, ...(this.#journal ? { journal: this.#journal } : {}) });
   }
 
   /**
@@ -198,6 +209,7 @@ export class FtpsdServer extends ServerEvents {
       await this.#starting?.catch(() => {});
       await this.#core?.close(options.graceMs ?? 0);
       await this.#ops?.ops.close(this.#ops.drainMs);
+      this.#journal?.close();
     })();
     return this.#closing;
   }

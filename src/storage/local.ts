@@ -14,6 +14,8 @@
  * the existing file. A new file goes through a temp file too when `atomicUploads` is true (the default),
  * else it is written in place under its final name. `partialUploads` says what a failed upload of a new
  * file leaves: nothing (`delete`, the default) or what arrived (`keep`; a file that got no byte is removed).
+ * With a `journal` (upload-journal.ts) every temp file is recorded while it exists, so the next start
+ * removes those a crash (SIGKILL, power loss aside) left behind.
  */
 import { constants, fchmod, futimes, type Stats } from 'node:fs';
 import * as fs from 'node:fs/promises';
@@ -28,6 +30,7 @@ import { listDirectory } from './local-list.js';
 import { LocalRoot, O_NOFOLLOW, O_NONBLOCK, TEMP_PREFIX } from './local-root.js';
 import { closeWritten, descriptorUpload, isFsError, keepAs, syncData, truncateTo, writeStreamOn, type CheckedDir } from './local-upload.js';
 import type { FileStat, HashAlgorithm, ReadOptions, Storage, Upload, WriteOptions } from './storage.js';
+import type { UploadJournal } from './upload-journal.js';
 import type { VirtualPath } from './virtual-path.js';
 
 export { TEMP_PREFIX } from './local-root.js';
@@ -46,6 +49,11 @@ export interface LocalStorageOptions {
    * thread pool, for roots on network file systems (see local-fs.ts).
    */
   blockingMetadata?: boolean;
+  /**
+   * Where temp files are recorded while they exist, so that those a crash leaves behind are removed at
+   * the next start (see `openUploadJournal`). Default: none (a crash leaves them; they stay hidden).
+   */
+  journal?: UploadJournal;
 }
 
 const { O_RDONLY, O_WRONLY, O_CREAT, O_EXCL, O_APPEND } = constants;
@@ -59,12 +67,14 @@ export class LocalStorage extends LocalRoot implements Storage {
   private readonly chunk: number;
   private readonly atomic: boolean;
   private readonly partial: PartialUploadPolicy;
+  private readonly journal: UploadJournal | undefined;
 
   constructor(root: string, options: LocalStorageOptions = {}) {
     super(root, options.blockingMetadata ?? true);
     this.chunk = options.readChunkBytes ?? 256 * 1024;
     this.atomic = options.atomicUploads ?? true;
     this.partial = options.partialUploads ?? 'delete';
+    this.journal = options.journal;
   }
 
   private toStat(name: string, st: Stats): FileStat {
@@ -130,7 +140,8 @@ export class LocalStorage extends LocalRoot implements Storage {
 
   async write(path: VirtualPath, options: WriteOptions): Promise<Upload> {
     const parent = await this.parentOf(path);
-    let dir = await this.openDir(parent.dirReal);
+    let dirReal = parent.dirReal;
+    let dir = await this.openDir(dirReal);
     let name = parent.name;
     try {
       let existing = await this.fs.lstat(dir.at(name)).catch(() => undefined);
@@ -139,14 +150,15 @@ export class LocalStorage extends LocalRoot implements Storage {
         // target (in every mode, as open() would), and the target's type and mode count.
         const target = await this.resolve(path);
         await dir.close();
-        dir = await this.openDir(nodePath.dirname(target));
+        dirReal = nodePath.dirname(target);
+        dir = await this.openDir(dirReal);
         name = nodePath.basename(target);
         existing = await this.fs.lstat(dir.at(name));
         if (existing.isSymbolicLink()) throw new StorageError('ELOOP');
       }
       if (existing?.isDirectory()) throw new StorageError('EISDIR');
       if (existing && !existing.isFile()) throw new StorageError('EACCES', 'not a regular file');
-      if (options.mode === 'replace') return await this.replaceUpload(dir, name, existing);
+      if (options.mode === 'replace') return await this.replaceUpload(dir, dirReal, name, existing);
       if (options.mode === 'offset' && (options.offset ?? 0) > (existing?.size ?? 0)) {
         throw new StorageError('EINVAL', 'offset past the end of the file');
       }
@@ -159,7 +171,7 @@ export class LocalStorage extends LocalRoot implements Storage {
   }
 
   /** A `replace` upload: through a temp file, or in place for a new file when uploads are not atomic. */
-  private async replaceUpload(dir: CheckedDir, name: string, existing: Stats | undefined): Promise<Upload> {
+  private async replaceUpload(dir: CheckedDir, dirReal: string, name: string, existing: Stats | undefined): Promise<Upload> {
     if (!existing && !this.atomic) {
       try {
         return await this.inPlaceUpload(dir, name, NEW_FILE, true, undefined);
@@ -168,17 +180,36 @@ export class LocalStorage extends LocalRoot implements Storage {
       }
     }
     const temp = TEMP_PREFIX + randomBytes(8).toString('hex');
-    const { fd } = await this.openInside(dir.at(temp), NEW_FILE, existing ? existing.mode & 0o777 : 0o644);
+    // Recorded before it exists: a crash from here on leaves a file the next start finds (upload-journal.ts).
+    const entry = await this.recordTemp(dirReal, temp);
+    let fd: number;
+    try {
+      ({ fd } = await this.openInside(dir.at(temp), NEW_FILE, existing ? existing.mode & 0o777 : 0o644));
+    } catch (err) {
+      if (entry !== undefined) this.journal!.end(entry); // not created, or removed again by openInside
+      throw err;
+    }
     const stream = writeStreamOn(fd);
     return descriptorUpload(stream, dir, {
       // The old content is only replaced once the new one is on disk.
       beforeClose: existing ? () => syncData(fd) : undefined,
-      commit: () => fs.rename(dir.at(temp), dir.at(name)),
+      commit: async () => {
+        await fs.rename(dir.at(temp), dir.at(name));
+        if (entry !== undefined) this.journal!.end(entry);
+      },
       abort: async () => {
         if (!existing && this.partial === 'keep' && stream.bytesWritten > 0) await keepAs(dir.at(temp), dir.at(name));
         await fs.rm(dir.at(temp), { force: true });
+        if (entry !== undefined) this.journal!.end(entry);
       },
     });
+  }
+
+  /** Journals a temp file about to be made in `dirReal` (a checked real directory inside the root). */
+  private async recordTemp(dirReal: string, name: string): Promise<number | undefined> {
+    if (!this.journal) return undefined;
+    const root = await this.rootPath();
+    return this.journal.begin({ root, dir: nodePath.relative(root, dirReal).split(nodePath.sep).join('/'), name });
   }
 
   /** Writes the file itself: APPE, REST + STOR, and new files when uploads are not atomic. */

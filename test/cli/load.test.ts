@@ -116,4 +116,14 @@ describe('loadConfig', () => {
       'FTPSD_PASV_PORTS: range start 9 is greater than its end 1',
     ]);
   });
+
+  it('workerHeartbeat: defaults, a partial mapping, and timeoutMs that must exceed intervalMs', async () => {
+    expect((await loadConfig({}, { env: {}, cwd: '/srv' })).workerHeartbeat).toEqual({ intervalMs: 1000, timeoutMs: 10_000 });
+    const { dir, file } = await configFile('workerHeartbeat:\n  timeoutMs: 3000\n');
+    expect((await loadConfig({ config: file }, { env: {}, cwd: dir })).workerHeartbeat).toEqual({ intervalMs: 1000, timeoutMs: 3000 });
+    const bad = await configFile('workerHeartbeat:\n  intervalMs: 5000\n  timeoutMs: 5000\n');
+    await expect(loadConfig({ config: bad.file }, { env: {}, cwd: bad.dir })).rejects.toThrow('workerHeartbeat.timeoutMs: must be more than intervalMs (5000)');
+    const typo = await configFile('workerHeartbeat:\n  timeout: 5000\n');
+    await expect(loadConfig({ config: typo.file }, { env: {}, cwd: typo.dir })).rejects.toThrow(ConfigError);
+  });
 });

@@ -1,8 +1,11 @@
 /**
  * Graceful shutdown on SIGTERM: no new sessions, 421 to idle ones, running transfers get the grace
- * period, then ftpsd exits 0 (it cuts what still runs).
+ * period, then ftpsd exits 0; what still runs then gets 426 (an upload is aborted) and 421 before its
+ * connection closes.
  */
 import { once } from 'node:events';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { connect as netConnect, type Socket } from 'node:net';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { RawClient, readAll } from '../helpers/raw-client.js';
@@ -19,8 +22,14 @@ describe('graceful shutdown on SIGTERM', () => {
   afterEach(killChildren);
 
   /** A logged-in idle client and one whose download of big.bin waits while we hold its data socket. */
-  async function setup(): Promise<{ s: ChildServer; idle: RawClient; busy: RawClient; data: Socket }> {
-    const { args } = await prepare();
+  let root = '';
+
+  /** `stalledMs`: the stalled-transfer timeout (longer than the grace period: only the deadline may cut). */
+  async function setup(stalledMs = 5000): Promise<{ s: ChildServer; idle: RawClient; busy: RawClient; data: Socket }> {
+    const { dir, args } = await prepare();
+    root = join(dir, 'root');
+    const config = join(dir, 'ftpsd.yaml');
+    await writeFile(config, (await readFile(config, 'utf8')).replace('stalledTransferMs: 5000', `stalledTransferMs: ${stalledMs}`));
     const s = await ChildServer.start(args);
     const idle = await plain(s.port());
     const busy = await plain(s.port());
@@ -55,20 +64,34 @@ describe('graceful shutdown on SIGTERM', () => {
     expect(s.crash).toBeUndefined();
   });
 
-  it('cuts a download that is still running when the grace period ends, then exits 0', async () => {
-    const { s, idle, busy, data } = await setup();
+  it('stops what still runs when the grace period ends: 426 for the transfer, then 421, then exits 0', async () => {
+    const { s, idle, busy, data } = await setup(60_000);
+    // An upload over big.bin that never ends: it must be aborted, the old content kept, no temp file left.
+    const uploader = await plain(s.port());
+    const up = await uploader.epsv();
+    uploader.send('STOR big.bin');
+    await uploader.expect(150);
+    await new Promise<void>((r) => up.write(Buffer.alloc(1024 * 1024, 0x21), () => r()));
     let got = 0;
     s.signal('SIGTERM');
     await idle.expect(421);
-    // We never read: the transfer cannot end by itself, so the deadline (10 s) cuts it.
+    // We never read, nor finish the upload: neither transfer can end by itself, so the deadline (10 s) cuts them.
     const end = await within(s.exited, 30_000, 'exit');
     expect(end).toEqual({ code: 0, signal: null });
     data.on('data', (b: Buffer) => (got += b.length));
     data.resume();
     await Promise.race([once(data, 'close'), sleep(10_000)]);
     expect(got).toBeLessThan(BIG);
-    const r = await busy.reply().catch(() => undefined);
-    expect(r?.code).not.toBe(226);
+    // The replies went out before the connections closed: the transfer's 426, then the 421.
+    await busy.expect(426, /^426 Transfer aborted/);
+    await busy.expect(421, /shutting down/i);
+    await uploader.expect(426, /^426 Transfer aborted/);
+    await uploader.expect(421, /shutting down/i);
+    expect(await uploader.waitClosed()).toBe(true);
+    const big = await readFile(join(root, 'big.bin'));
+    expect(big.length).toBe(BIG);
+    expect(big.every((b) => b === 0x5a)).toBe(true);
+    expect((await readdir(root)).filter((n) => n.startsWith('.ftpsd-upload-'))).toEqual([]);
     expect(s.crash).toBeUndefined();
   });
 });
