@@ -602,7 +602,9 @@ async function main(): Promise<number> {
     [
       'timeouts:', '  dataConnectMs: 60000', '  handshakeMs: 60000', '  stalledTransferMs: 120000',
       'limits:', '  loginFailureDelayMs: 10', '  maxSessions: 100000', '  maxSessionsPerAddress: 100000', '  maxSessionsPerUser: 100000',
-      'security:', '  ban: off', '',
+      'security:', '  ban: off',
+      // The soak mixes clear (PROT C) and protected data on TLS sessions on purpose, to fault both.
+      'dataProtection: optional', '',
     ].join('\n'),
   );
   const probe = pathToFileURL(join(REPO, 'scripts/lib/memory-probe.mjs')).href;
