@@ -49,14 +49,14 @@ export type TlsOption =
 /** What each user gets as files: one Storage for everyone, or one per account (called once per account). */
 export type StorageOption = Storage | ((user: string) => Storage | Promise<Storage>);
 
-/** A hook: `'EVENT=COMMAND'` or `{event, command}` (see the README's Operations section). */
+/** A hook: `'EVENT=COMMAND'` or `{event, command}` (see docs/operations.md, Hooks and webhooks). */
 export type HookOption = string | { readonly event: string; readonly command: string | readonly string[] };
 /** A webhook: a URL, or `{url, events}`. */
 export type WebhookOption = string | { readonly url: string; readonly events?: readonly string[] };
 
 /**
  * The options of {@link createServer}. Every config file option has the same name and meaning here (see
- * the README's config file section); the last group is for programs only.
+ * docs/configuration.md, Config file); the last group is for programs only.
  */
 export interface ServerOptions {
   /** Explicit FTP(S) listeners (clients upgrade with AUTH TLS). Default: `'[::]:2121'`; `'off'` for none. */

@@ -2,7 +2,7 @@
  * Prometheus metrics for one server, in a registry of its own (two servers in one process never share
  * or clash), fed by the server's events. `MetricsEndpoint` (metrics-endpoint.ts) serves them over HTTP.
  *
- * Every metric is named in METRIC_NAMES below (and in the README's Operations section).
+ * Every metric is named in METRIC_NAMES below (and in docs/operations.md, Metrics).
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { CommandEvent, LoginAttemptEvent, ServerEvents, TlsHandshakeEvent, TransferEndEvent } from '../events.js';

@@ -1,9 +1,10 @@
 /**
- * docs/architecture.md stays in step with the tree: every file its layout names exists where it says,
- * and every folder of src/ is in the layout.
+ * docs/architecture.md stays in step with the tree, both ways: every file its layout names exists where it
+ * says, and every file of src/, examples/, deploy/, bench/, scripts/ and docs/ (its pages) is named in
+ * the layout; every folder of src/ is in it; and it names no path outside the repository.
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 
@@ -26,9 +27,17 @@ function layoutPaths(): { files: string[]; dirs: string[] } {
     else if (indent === 2) dir = root;
     // File names: a name with an extension (not inside backquotes: those are code), or Containerfile.
     const text = line.replace(/`[^`]*`/g, '');
-    for (const m of text.matchAll(/(?<![\w./-])([\w-]+\.(?:ts|mjs|yaml|service)|Containerfile)(?![\w/])/g)) files.push(`${dir}/${m[1]}`);
+    for (const m of text.matchAll(/(?<![\w./-])([\w-]+\.(?:ts|mjs|yaml|service|md)|Containerfile)(?![\w/])/g)) files.push(`${dir}/${m[1]}`);
   }
   return { files, dirs };
+}
+
+/** Every file below `dir` (relative to the repository), except dotfiles and what git ignores there (TypeDoc's docs/api/, bench/results/). */
+function tree(dir: string): string[] {
+  return readdirSync(join(REPO, dir), { withFileTypes: true, recursive: true })
+    .filter((e) => e.isFile())
+    .map((e) => relative(REPO, join(e.parentPath, e.name)))
+    .filter((f) => !f.startsWith('docs/api/') && !f.startsWith('bench/results/') && !f.split('/').some((part) => part.startsWith('.')));
 }
 
 describe('docs/architecture.md', () => {
@@ -37,6 +46,16 @@ describe('docs/architecture.md', () => {
   it('names only files that exist, where they are', () => {
     expect(files.length).toBeGreaterThan(100);
     expect(files.filter((f) => !existsSync(join(REPO, f)))).toEqual([]);
+  });
+
+  it('names every file of src/, examples/, deploy/, bench/, scripts/ and docs/', () => {
+    const actual = ['src', 'examples', 'deploy', 'bench', 'scripts', 'docs'].flatMap(tree);
+    expect(actual.length).toBeGreaterThan(150);
+    expect(actual.filter((f) => !files.includes(f))).toEqual([]);
+  });
+
+  it('names no path outside the repository', () => {
+    expect(doc).not.toMatch(/(^|[\s(`'"])(\/work|\/home|\/root|\/tmp|\.\.\/\.\.)\//m);
   });
 
   it('has every folder of src/ in its layout', () => {

@@ -22,7 +22,8 @@ const BODY = 'alice private upload';
 const OLD = new Date('2020-01-02T03:04:05Z');
 
 const DROP_BOX = { path: '/incoming', allow: ['write', 'mkdir'], deny: ['read', 'list', 'delete'] } as const;
-const README_DROP_BOX = { path: '/incoming', allow: ['write', 'mkdir'], deny: ['read', 'list'] } as const;
+// The example of docs/configuration.md (Permissions, rules and quotas).
+const CONFIG_DOC_DROP_BOX = { path: '/incoming', allow: ['write', 'mkdir'], deny: ['read', 'list'] } as const;
 
 let t: TestServer;
 let root: string;
@@ -33,7 +34,7 @@ beforeAll(async () => {
   const users: UserAccount[] = [
     { name: 'alice', password: { plain: 'pw' }, home: root, rules: [DROP_BOX] },
     { name: 'mallory', password: { plain: 'pw' }, home: root, rules: [DROP_BOX] },
-    { name: 'eve', password: { plain: 'pw' }, home: root, permissions: ['list', 'read'], rules: [README_DROP_BOX] },
+    { name: 'eve', password: { plain: 'pw' }, home: root, permissions: ['list', 'read'], rules: [CONFIG_DOC_DROP_BOX] },
   ];
   t = await startServer({ users });
   await fs.mkdir(home('incoming'));

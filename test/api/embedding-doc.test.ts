@@ -1,7 +1,7 @@
 /**
- * The README's embedding example is true: this test takes the block after the `embedding-example`
- * marker, checks it is a short server with a custom authenticator, and runs it as written, except for
- * the port (a free one instead of 2121), with a real FTPS client.
+ * The embedding example of docs/embedding.md is true: this test takes the block after the
+ * `embedding-example` marker, checks it is a short server with a custom authenticator, and runs it as
+ * written, except for the port (a free one instead of 2121), with a real FTPS client.
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -16,13 +16,13 @@ import { describe, expect, it } from 'vitest';
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
 
 async function snippet(): Promise<string> {
-  const readme = await readFile(join(REPO, 'README.md'), 'utf8');
-  const m = /<!-- embedding-example[^>]*-->\n```ts\n([\s\S]*?)```\n/.exec(readme);
-  if (!m) throw new Error('README.md has no embedding-example block');
+  const doc = await readFile(join(REPO, 'docs', 'embedding.md'), 'utf8');
+  const m = /<!-- embedding-example: test\/api\/embedding-doc\.test\.ts runs this block -->\n```ts\n([\s\S]*?)```\n/.exec(doc);
+  if (!m) throw new Error('docs/embedding.md has no embedding-example block');
   return m[1]!;
 }
 
-describe('README: Embedding', () => {
+describe('docs/embedding.md: the example', () => {
   it('the example is at most 15 lines, imports ftpsd and has its own authenticator', async () => {
     const code = await snippet();
     expect(code.trimEnd().split('\n').length).toBeLessThanOrEqual(15);
@@ -33,8 +33,8 @@ describe('README: Embedding', () => {
   it('runs: an FTPS server that lets demo/demo in and serves hello.txt; SIGINT closes it', async () => {
     const code = await snippet();
     expect(code.split("'127.0.0.1:2121'").length).toBe(2);
-    const dir = await mkdtemp(join(tmpdir(), 'ftpsd-readme-'));
-    // .mts: an ES module wherever it is (the README's code uses top-level await, as an ESM project would).
+    const dir = await mkdtemp(join(tmpdir(), 'ftpsd-embedding-doc-'));
+    // .mts: an ES module wherever it is (the example uses top-level await, as an ESM project would).
     const file = join(dir, 'embedding.mts');
     await writeFile(file, code.replace("'127.0.0.1:2121'", "'127.0.0.1:0'"));
     // From the repository root, tsx maps 'ftpsd' to the source (tsconfig.json paths), as an install maps it to dist.
