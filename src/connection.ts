@@ -21,6 +21,7 @@ import type { Storage, Upload } from './storage/storage.js';
 import { resolvePath, type VirtualPath } from './storage/virtual-path.js';
 import type { TlsContexts } from './tls/context.js';
 import { SessionBinder } from './tls/session-reuse.js';
+import { sessionReuse } from './policy.js';
 import type { ConnectionPeer, ServerCore } from './server-core.js';
 import { sessionId } from './session-id.js';
 
@@ -154,7 +155,7 @@ export class Connection implements CommandContext {
   async startTls(): Promise<void> {
     const tls = this.server.tls;
     if (!tls) throw new FtpError(431, 'TLS is not configured.');
-    this.binder = this.settings.sessionReuse === 'off' ? undefined : new SessionBinder();
+    this.binder = sessionReuse(this.settings).bind ? new SessionBinder() : undefined;
     try {
       await this.channel.startTls(tls.current, this.binder);
       this.session.usedTls = true;

@@ -10,7 +10,8 @@ import { logs, type Logger } from '../logger.js';
 import { FtpError } from '../protocol/errors.js';
 import { reply, type Reply } from '../protocol/reply.js';
 import type { SessionState } from '../session.js';
-import { clearDataAllowed, type ServerSettings } from '../settings.js';
+import { clearDataAllowed, sessionReuse } from '../policy.js';
+import type { ServerSettings } from '../settings.js';
 import type { Upload } from '../storage/storage.js';
 import { formatPath, type VirtualPath } from '../storage/virtual-path.js';
 import type { TlsContexts } from '../tls/context.js';
@@ -166,7 +167,7 @@ export class Transfers {
           const secured = await protectDataSocket(socket, {
             contexts: tls,
             binder: this.host.binder,
-            reuse: this.host.settings.sessionReuse,
+            reuse: sessionReuse(this.host.settings),
             handshakeTimeoutMs: timeouts.handshakeMs,
             signal,
             ...(upload ? { upload: { requireCloseNotify: this.host.settings.uploads.requireCloseNotify } } : {}),

@@ -13,6 +13,7 @@
 import type { CommandContext } from '../commands/context.js';
 import type { CommandSpec } from '../commands/define.js';
 import { reportError } from '../diagnostics.js';
+import { tlsRequiredFor } from '../policy.js';
 import { errorToReply } from './errors.js';
 import { reply, type Reply } from './reply.js';
 import type { VirtualPath } from '../storage/virtual-path.js';
@@ -48,9 +49,7 @@ export async function dispatch(ctx: CommandContext, spec: CommandSpec | undefine
   const { session, settings } = ctx;
   if (spec.name !== 'RNTO') session.renameFrom = undefined;
 
-  // Under `login` a session that logged in over TLS may clear the channel (CCC) and go on in plaintext,
-  // but commands that carry credentials (USER, PASS, ACCT) never cross a clear channel while TLS is required.
-  if (settings.tlsRequired !== 'off' && !ctx.secure && (spec.credentials === true || (!spec.beforeTls && !session.user))) {
+  if (tlsRequiredFor(settings, spec, { secure: ctx.secure, loggedIn: session.user !== undefined })) {
     // Logged once per connection, so an operator sees why a plain ftp:// client left (and no client can
     // flood the log with it).
     if (!session.tlsRefusalLogged) {
