@@ -1,10 +1,11 @@
 /**
  * One client connection: drives the command loop over the control channel and implements the
- * `CommandContext` that handlers use. Transfers run beside the loop, so ABOR and STAT act while one
+ * `SessionContext` that handlers use (commands that need a login get it with their user and storage,
+ * commands/user-context.ts). Transfers run beside the loop, so ABOR and STAT act while one
  * runs; other commands wait for it to end.
  */
 import { isIPv4, type Socket } from 'node:net';
-import type { CommandContext, DataSetup, LoginOutcome, TransferSource } from './commands/context.js';
+import type { SessionContext, DataSetup, LoginOutcome, TransferSource } from './commands/context.js';
 import type { CommandRegistry } from './commands/define.js';
 import { normalizeAddress } from './data/address.js';
 import { Transfers } from './data/transfers.js';
@@ -15,9 +16,9 @@ import { traceCommand, traceSession } from './diagnostics.js';
 import { dispatch, parseCommand } from './protocol/dispatcher.js';
 import { FtpError } from './protocol/errors.js';
 import { formatReply, reply, type Reply } from './protocol/reply.js';
-import { SessionState, type LoggedInUser } from './session.js';
+import { SessionState } from './session.js';
 import type { ServerSettings } from './settings.js';
-import type { Storage, Upload } from './storage/storage.js';
+import type { Upload } from './storage/storage.js';
 import { resolvePath, type VirtualPath } from './storage/virtual-path.js';
 import { SessionObserver } from './session-observer.js';
 import type { ConnectionPeer, ServerCore } from './server-core.js';
@@ -35,7 +36,7 @@ async function bounded(p: Promise<unknown>, ms: number): Promise<void> {
   clearTimeout(timer);
 }
 
-export class Connection implements CommandContext {
+export class Connection implements SessionContext {
   readonly id = sessionId();
   readonly session = new SessionState();
   readonly channel: ControlChannel;
@@ -111,7 +112,7 @@ export class Connection implements CommandContext {
     this.channel.onEnded = () => this.transfers.stop();
   }
 
-  // --- CommandContext -------------------------------------------------------------------------
+  // --- SessionContext -------------------------------------------------------------------------
 
   /** The session's logger (a child with its id), made on first use: most sessions never log a line. */
   get log(): Logger {
@@ -123,14 +124,6 @@ export class Connection implements CommandContext {
   }
   get events(): ServerEvents {
     return this.server.events;
-  }
-  get user(): LoggedInUser {
-    const user = this.session.user;
-    if (!user) throw new FtpError(530, 'Please login with USER and PASS.');
-    return user;
-  }
-  get storage(): Storage {
-    return this.user.storage;
   }
   get secure(): boolean {
     return this.channel.secure;
