@@ -46,7 +46,7 @@ export async function protectDataSocket(socket: Socket, options: ProtectOptions)
   const tlsOptions = {
     isServer: true,
     secureContext: context,
-    ...(options.binder ? { server: options.binder.dataServer as never } : {}),
+    ...(options.binder ? { server: options.binder.dataServer() } : {}),
   };
   const tls = options.upload ? uploadTls(socket, { ...tlsOptions, ...options.upload }) : new TLSSocket(socket, tlsOptions);
   tls.on('error', () => {}); // failures are handled below and by the transfer
@@ -140,7 +140,7 @@ function chooseContext(hello: ClientHelloInfo | undefined, options: ProtectOptio
   if (!hello || !offersTls12(hello)) return options.contexts.current;
   // Under `off` nothing is resumed: a ticket the client still offers (TLS 1.3 sends stateful ones even
   // without ticket keys) must not lead it back to TLS 1.3 and its tickets.
-  const resumes = options.reuse.bind && options.binder !== undefined && (hello.psk || hello.ticket);
+  const resumes = options.reuse.bind && (hello.psk || hello.ticket);
   return resumes ? options.contexts.current : options.contexts.data;
 }
 
