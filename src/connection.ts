@@ -1,11 +1,12 @@
 /**
  * One client connection: drives the command loop over the control channel and implements the
- * `CommandContext` that handlers use. Transfers run beside the loop, so ABOR and STAT act while one
+ * `SessionContext` that handlers use (commands that need a login get it with their user and storage,
+ * commands/user-context.ts). Transfers run beside the loop, so ABOR and STAT act while one
  * runs; other commands wait for it to end.
  */
 import { isIPv4, type Socket } from 'node:net';
-import type { CommandContext, DataSetup, LoginOutcome, TransferSource } from './commands/context.js';
-import type { CommandRegistry, CommandSpec } from './commands/define.js';
+import type { SessionContext, DataSetup, LoginOutcome, TransferSource } from './commands/context.js';
+import type { CommandRegistry } from './commands/define.js';
 import { normalizeAddress } from './data/address.js';
 import { Transfers } from './data/transfers.js';
 import type { ServerEvents, SessionInfo } from './events.js';
@@ -15,12 +16,11 @@ import { traceCommand, traceSession } from './diagnostics.js';
 import { dispatch, parseCommand } from './protocol/dispatcher.js';
 import { FtpError } from './protocol/errors.js';
 import { formatReply, reply, type Reply } from './protocol/reply.js';
-import { SessionState, type LoggedInUser } from './session.js';
+import { SessionState } from './session.js';
 import type { ServerSettings } from './settings.js';
-import type { Storage, Upload } from './storage/storage.js';
+import type { Upload } from './storage/storage.js';
 import { resolvePath, type VirtualPath } from './storage/virtual-path.js';
-import type { TlsContexts } from './tls/context.js';
-import { SessionBinder } from './tls/session-reuse.js';
+import { SessionObserver } from './session-observer.js';
 import type { ConnectionPeer, ServerCore } from './server-core.js';
 import { sessionId } from './session-id.js';
 
@@ -36,7 +36,7 @@ async function bounded(p: Promise<unknown>, ms: number): Promise<void> {
   clearTimeout(timer);
 }
 
-export class Connection implements CommandContext {
+export class Connection implements SessionContext {
   readonly id = sessionId();
   readonly session = new SessionState();
   readonly channel: ControlChannel;
@@ -51,8 +51,10 @@ export class Connection implements CommandContext {
    * new connections only. Logins always check the server's current users.
    */
   readonly settings: ServerSettings;
-  binder: SessionBinder | undefined;
-  private readonly transfers = new Transfers(this);
+  /** Turns what happens in the session into events, log lines and trace fields. */
+  private readonly observer: SessionObserver;
+  /** The session's data side: prepared data connections, transfers, the TLS session binder. */
+  private readonly transfers: Transfers;
   private idleTimer: NodeJS.Timeout | undefined;
   private loginTimer: NodeJS.Timeout | undefined;
   /** On its way out (destroy() was called). */
@@ -89,34 +91,39 @@ export class Connection implements CommandContext {
       handshakeTimeoutMs: this.settings.timeouts.handshakeMs,
     });
     this.closed = new Promise((resolve) => (this.resolveClosed = resolve));
+    this.observer = new SessionObserver(server.events, server.log, this);
+    const conn = this;
+    this.transfers = new Transfers({
+      settings: this.settings,
+      session: this.session,
+      localAddress: this.localAddress,
+      remoteAddress: this.remoteAddress,
+      proxied: this.proxy !== undefined,
+      tls: server.tls,
+      get log() {
+        return conn.log;
+      },
+      observer: this.observer,
+      reply: (r) => this.send(r),
+      touch: () => this.touch(),
+    });
     // The session ends with its control connection: a transfer still running is aborted at once (an
     // upload whose client is gone is never committed, even if its data connection then ends cleanly).
     this.channel.onEnded = () => this.transfers.stop();
   }
 
-  // --- CommandContext -------------------------------------------------------------------------
+  // --- SessionContext -------------------------------------------------------------------------
 
   /** The session's logger (a child with its id), made on first use: most sessions never log a line. */
   get log(): Logger {
     return (this.childLog ??= this.server.log.child({ sid: this.id }));
   }
 
-  get proxied(): boolean {
-    return this.proxy !== undefined;
-  }
   get registry(): CommandRegistry {
     return this.server.registry;
   }
   get events(): ServerEvents {
     return this.server.events;
-  }
-  get user(): LoggedInUser {
-    const user = this.session.user;
-    if (!user) throw new FtpError(530, 'Please login with USER and PASS.');
-    return user;
-  }
-  get storage(): Storage {
-    return this.user.storage;
   }
   get secure(): boolean {
     return this.channel.secure;
@@ -133,9 +140,6 @@ export class Connection implements CommandContext {
   }
   get transferredBytes(): number {
     return this.transfers.bytes;
-  }
-  get tls(): TlsContexts | undefined {
-    return this.server.tls;
   }
 
   get info(): SessionInfo {
@@ -154,14 +158,12 @@ export class Connection implements CommandContext {
   async startTls(): Promise<void> {
     const tls = this.server.tls;
     if (!tls) throw new FtpError(431, 'TLS is not configured.');
-    this.binder = this.settings.sessionReuse === 'off' ? undefined : new SessionBinder();
     try {
-      await this.channel.startTls(tls.current, this.binder);
+      await this.channel.startTls(tls.current, this.transfers.bindTls());
       this.session.usedTls = true;
-      if (this.events.listenerCount('tls-handshake') > 0) this.events.emit('tls-handshake', { ...this.info, channel: 'control', ok: true });
+      this.observer.controlHandshake();
     } catch (err) {
-      this.events.emit('tls-handshake', { ...this.info, channel: 'control', ok: false });
-      this.log.info({ err: (err as Error).message }, 'TLS handshake failed');
+      this.observer.controlHandshake(err as Error);
       this.destroy();
       // The connection is gone: an expected end, not a failure of the command (the reply goes nowhere).
       throw new FtpError(421, 'TLS negotiation failed.', { cause: err });
@@ -172,7 +174,7 @@ export class Connection implements CommandContext {
     try {
       await this.channel.clearTls(formatReply(r), this.settings.timeouts.cccMs);
     } catch (err) {
-      this.log.info({ err: (err as Error).message }, 'CCC failed');
+      this.observer.clearFailed(err as Error);
       this.destroy();
       throw new FtpError(421, 'Clearing the command channel failed.', { cause: err });
     }
@@ -189,35 +191,26 @@ export class Connection implements CommandContext {
     const banned = throttle?.bannedUntil(this.remoteAddress) !== undefined;
     if (!result || banned) {
       this.session.failedLogins++;
-      this.events.emit('login-failed', { ...this.info, user });
-      this.log.info({ user, peer: this.remoteAddress }, 'login failed');
       if (banned) {
-        this.events.emit('login-attempt', { ...this.info, user, result: 'banned' });
+        this.observer.login({ result: 'banned', user });
         return 'banned';
       }
       const until = throttle?.recordFailure(this.remoteAddress);
-      this.events.emit('login-attempt', { ...this.info, user, result: 'failed', ...(until === undefined ? {} : { banStarted: true }) });
-      if (until === undefined) return 'failed';
-      this.log.warn(
-        { peer: this.remoteAddress, network: throttle!.networkOf(this.remoteAddress), failures: throttle!.policy.failures, until: new Date(until).toISOString() },
-        'address banned after repeated failed logins',
-      );
-      return 'banned';
+      const ban = until === undefined ? undefined : { network: throttle!.networkOf(this.remoteAddress), failures: throttle!.policy.failures, until };
+      this.observer.login({ result: 'failed', user, ...(ban ? { ban } : {}) });
+      return ban ? 'banned' : 'failed';
     }
     const name = result.name ?? user;
-    if (this.server.userSessions(name) >= this.settings.limits.maxSessionsPerUser) {
-      this.log.warn({ user: name, max: this.settings.limits.maxSessionsPerUser }, 'login refused: too many sessions for this user');
-      this.events.emit('login-attempt', { ...this.info, user: name, result: 'too-many-sessions' });
+    const max = this.settings.limits.maxSessionsPerUser;
+    if (this.server.userSessions(name) >= max) {
+      this.observer.login({ result: 'too-many-sessions', user: name, max });
       return 'too-many-sessions';
     }
     this.session.user = { name, storage: result.storage, permissions: result.permissions, anonymous: result.anonymous === true };
     this.session.cwd = result.cwd ?? [];
     clearTimeout(this.loginTimer);
     this.loginTimer = undefined;
-    if (logs(this.server.log, 'info')) this.log.info({ user: name, peer: this.remoteAddress, secure: this.secure }, 'login');
-    const events = this.events;
-    if (events.listenerCount('login') > 0) events.emit('login', { ...this.info, user: name });
-    if (events.listenerCount('login-attempt') > 0) events.emit('login-attempt', { ...this.info, user: name, result: 'ok' });
+    this.observer.login({ result: 'ok', user: name, secure: this.secure });
     return 'ok';
   }
 
@@ -288,7 +281,7 @@ export class Connection implements CommandContext {
       if (event.kind !== 'line') {
         const started = performance.now();
         await this.send(event.kind === 'tooLong' ? reply(500, 'Line too long.') : reply(501, 'Invalid UTF-8 in command.'));
-        this.commandDone(undefined, undefined, undefined, this.lastCode, started);
+        this.observer.command(undefined, undefined, undefined, this.lastCode, started);
         if (++this.badCommands >= this.settings.limits.maxBadCommands) {
           await this.send(reply(421, 'Too many bad commands; closing connection.'));
           break;
@@ -312,7 +305,7 @@ export class Connection implements CommandContext {
         this.badCommands = result.bad ? this.badCommands + 1 : 0;
         // A transfer writes its own final reply; other commands that return none wrote theirs (PASS: 530 + 421).
         const code = result.reply?.code ?? (spec?.transfer ? this.transferCode : undefined) ?? this.lastCode;
-        this.commandDone(parsed?.verb, spec, parsed?.arg, code, started);
+        this.observer.command(parsed?.verb, spec, parsed?.arg, code, started);
       });
       if (spec?.transfer) {
         pending = run;
@@ -337,22 +330,6 @@ export class Connection implements CommandContext {
       this.transfers.stop();
       await pending;
     }
-  }
-
-  /**
-   * One command is done: the `command` event, and a debug line with its reply code and time. The
-   * argument of a `sensitive` command (PASS) is never logged, at any level.
-   */
-  private commandDone(verb: string | undefined, spec: CommandSpec | undefined, arg: string | undefined, code: number | undefined, started: number): void {
-    const emit = this.events.listenerCount('command') > 0;
-    const debug = logs(this.server.log, 'debug');
-    if (!emit && !debug) return;
-    const durationMs = Math.round((performance.now() - started) * 1000) / 1000;
-    if (emit) this.events.emit('command', { ...this.info, command: spec?.name, verb, code, durationMs });
-    if (debug) this.log.debug(
-      { user: this.session.user?.name, cmd: verb, ...(arg === undefined || arg === '' || spec?.sensitive ? {} : { arg }), code, ms: durationMs },
-      'command',
-    );
   }
 
   /** Starts the login timeout unless it is running. */
@@ -420,11 +397,10 @@ export class Connection implements CommandContext {
     clearTimeout(this.idleTimer);
     clearTimeout(this.loginTimer);
     this.transfers.stop();
-    if (this.channel.error) this.log.debug({ err: this.channel.error.message }, 'control connection error');
+    if (this.channel.error) this.observer.controlError(this.channel.error);
     await this.channel.end().catch(() => this.channel.destroy());
-    if (logs(this.server.log, 'info')) this.log.info({ peer: this.remoteAddress, user: this.session.user?.name, ms: Date.now() - this.startedAt }, 'disconnect');
     this.ended = true;
-    if (this.events.listenerCount('disconnect') > 0) this.events.emit('disconnect', this.info);
+    this.observer.disconnect(this.startedAt);
     this.resolveClosed();
   }
 }

@@ -32,9 +32,9 @@ export { FtpError, StorageError, type FtpErrorCode } from './protocol/errors.js'
 
 // Commands.
 export { reply, type Reply } from './protocol/reply.js';
-export { defineCommand, CommandRegistry, type CommandSpec, type ArgPolicy } from './commands/define.js';
+export { defineCommand, CommandRegistry, type CommandSpec, type CommandSpecBase, type PublicCommandSpec, type UserCommandSpec, type ArgPolicy } from './commands/define.js';
 export { defineSiteCommand, type SiteCommandSpec } from './commands/site.js';
-export type { CommandContext, DataSetup, LoginOutcome, TransferSource } from './commands/context.js';
+export type { CommandContext, SessionContext, DataSetup, LoginOutcome, TransferSource } from './commands/context.js';
 export type { SessionState, LoggedInUser, TransferType } from './session.js';
 export type {
   ServerSettings,

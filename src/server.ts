@@ -10,6 +10,7 @@ import type { SiteCommandSpec } from './commands/site.js';
 import { Connection, type ConnectionPeer, type ServerCore } from './connection.js';
 import { ServerEvents } from './events.js';
 import { reportError } from './diagnostics.js';
+import { sessionReuse } from './policy.js';
 import { silentLogger, type Logger } from './logger.js';
 import {
   resolveSettings,
@@ -176,7 +177,7 @@ export class FtpServer implements ServerCore {
     }
     this.active = { options, settings, proxies: new TrustedProxies(settings.proxyProtocol) };
     this.tls = options.tls
-      ? new TlsContexts(options.tls, { resumption: settings.sessionReuse !== 'off' })
+      ? new TlsContexts(options.tls, { resumption: sessionReuse(settings).bind })
       : undefined;
     this.log = options.logger ?? silentLogger;
     this.gate = new ConnectionGate(settings, this.log);
@@ -221,8 +222,8 @@ export class FtpServer implements ServerCore {
     const switchGate = this.gate.prepare(settings);
     let switchTls: (() => void) | undefined;
     if (this.tls) {
-      const resumption = settings.sessionReuse !== 'off';
-      if (changes.tls || resumption !== (this.active.settings.sessionReuse !== 'off')) {
+      const resumption = sessionReuse(settings).bind;
+      if (changes.tls || resumption !== sessionReuse(this.active.settings).bind) {
         switchTls = this.tls.prepare(changes.tls, { resumption });
       }
     } else if (changes.tls) {

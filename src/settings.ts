@@ -191,12 +191,6 @@ export function resolveSettings(partial: Partial<Omit<ServerSettings, 'timeouts'
   };
 }
 
-/** Whether this session may transfer over a clear (PROT C) data connection. */
-export function clearDataAllowed(settings: Pick<ServerSettings, 'tlsRequired' | 'dataProtection'>, usedTls: boolean): boolean {
-  if (settings.tlsRequired === 'all') return false;
-  return settings.dataProtection === 'optional' || !usedTls;
-}
-
 /** The default pre-login cap follows maxSessions (a quarter of it) unless it is set. */
 function withUnauthenticatedCap(limits: Limits, given: number | undefined): Limits {
   return { ...limits, maxUnauthenticated: given ?? Math.max(1, Math.floor(limits.maxSessions / 4)) };

@@ -25,10 +25,11 @@ export interface TransferSource {
 }
 
 /**
- * What a command handler gets: the session's state, the logged-in user and their storage, and the
- * ways to reply and to move data. Custom commands (`defineCommand`) get the same context as built-ins.
+ * What every command handler gets: the session's state and the ways to reply and to move data. A
+ * command that needs no login (`access: 'public'`) gets this; the logged-in user, if any, is
+ * `session.user`. Custom commands (`defineCommand`) get the same contexts as built-ins.
  */
-export interface CommandContext {
+export interface SessionContext {
   /** The session id (in the session's log lines and events). */
   readonly id: string;
   /** The protocol state: current directory, TYPE, PROT, REST offset, ... */
@@ -41,10 +42,6 @@ export interface CommandContext {
   readonly log: Logger;
   /** The server's events, to emit the built-in events from a custom command. */
   readonly events: ServerEvents;
-  /** The logged-in user; the dispatcher guarantees it for `access: 'user'` commands (else it throws a 530). */
-  readonly user: LoggedInUser;
-  /** The user's storage (`user.storage`). */
-  readonly storage: Storage;
   /** TLS is on for the control connection. */
   readonly secure: boolean;
   /** The session arrived on the implicit-FTPS listener. */
@@ -84,4 +81,15 @@ export interface CommandContext {
   abortTransfer(): Promise<boolean>;
   /** Closes the connection after the pending replies. */
   close(): void;
+}
+
+/**
+ * What a command that needs a login (`access: 'user'`) gets: the session's context plus the logged-in
+ * user and their storage (the dispatcher answers 530 before such a command runs without a login).
+ */
+export interface CommandContext extends SessionContext {
+  /** The logged-in user. */
+  readonly user: LoggedInUser;
+  /** The user's storage (`user.storage`). */
+  readonly storage: Storage;
 }

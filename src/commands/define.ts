@@ -6,26 +6,19 @@
 import type { Permission } from '../auth/permissions.js';
 import type { Reply } from '../protocol/reply.js';
 import type { VirtualPath } from '../storage/virtual-path.js';
-import type { CommandContext } from './context.js';
+import type { CommandContext, SessionContext } from './context.js';
 
 /** Whether a command takes an argument: `none` (501 if one is given), `optional`, `required` (501 without one). */
 export type ArgPolicy = 'none' | 'optional' | 'required';
 
-/**
- * A command and its metadata, as every built-in command is defined. The dispatcher checks, in this
- * order, before `handle` runs: the verb exists and is `available` (else 500/502), the TLS policy
- * (`beforeTls`, `credentials`; 530), login (`access`; 530), the argument (`arg`; 501), the path (`path`; 553) and the
- * permission on it (`perm`; 550). FEAT and HELP are made from these specs.
- */
-export interface CommandSpec {
+/** The metadata every command has, whatever its `access`. */
+export interface CommandSpecBase {
   /** The verb, upper case (A-Z, 0-9, `-`; at most 16 characters). */
   readonly name: string;
   /** Other verbs for the same command (XMKD for MKD, ...). */
   readonly aliases?: readonly string[];
   /** Whether the command takes an argument. */
   readonly arg: ArgPolicy;
-  /** `public`: allowed before login; `user`: needs a logged-in user. */
-  readonly access: 'public' | 'user';
   /** Allowed while TLS is required but not yet on (AUTH, FEAT, QUIT, ...). */
   readonly beforeTls?: boolean;
   /**
@@ -47,7 +40,7 @@ export interface CommandSpec {
   /** The argument is secret (PASS): never logged. */
   readonly sensitive?: boolean;
   /** The FEAT line(s) this command contributes, if any (without the leading space). */
-  readonly feat?: string | ((ctx: CommandContext) => string | readonly string[] | undefined);
+  readonly feat?: string | ((ctx: SessionContext) => string | readonly string[] | undefined);
   /** Short syntax for HELP (`HELP VERB` answers `214 Syntax: <help>`). */
   readonly help: string;
   /**
@@ -55,7 +48,21 @@ export interface CommandSpec {
    * no, the command is left out of HELP and FEAT and answers 502. Before login there is no storage:
    * built-in capability commands then say yes, so FEAT announces them.
    */
-  readonly available?: (ctx: CommandContext) => boolean;
+  readonly available?: (ctx: SessionContext) => boolean;
+}
+
+/** A command allowed before login: its handler gets the session's context (the user, if any, is `session.user`). */
+export interface PublicCommandSpec extends CommandSpecBase {
+  /** `public`: allowed before login. */
+  readonly access: 'public';
+  /** Runs the command (see {@link UserCommandSpec.handle}). */
+  readonly handle: (ctx: SessionContext, arg: string, path: VirtualPath) => Promise<Reply | void> | Reply | void;
+}
+
+/** A command that needs a login: its handler gets the user and their storage. */
+export interface UserCommandSpec extends CommandSpecBase {
+  /** `user`: needs a logged-in user (530 before login). */
+  readonly access: 'user';
   /**
    * Runs the command. `arg` is the argument verbatim (spaces kept); `path` is the resolved path when
    * `path` is set (else the current directory). Return the reply, or nothing when the handler wrote its
@@ -65,6 +72,15 @@ export interface CommandSpec {
    */
   readonly handle: (ctx: CommandContext, arg: string, path: VirtualPath) => Promise<Reply | void> | Reply | void;
 }
+
+/**
+ * A command and its metadata, as every built-in command is defined. The dispatcher checks, in this
+ * order, before `handle` runs: the verb exists and is `available` (else 500/502), the TLS policy
+ * (`beforeTls`, `credentials`; 530), login (`access`; 530), the argument (`arg`; 501), the path (`path`; 553) and the
+ * permission on it (`perm`; 550). FEAT and HELP are made from these specs. `access` decides what the
+ * handler gets: `public` the session's context, `user` also the user and their storage.
+ */
+export type CommandSpec = PublicCommandSpec | UserCommandSpec;
 
 /**
  * Defines a command with the metadata the built-in commands use; pass it in the server's `commands`
@@ -93,7 +109,7 @@ export type StorageCapability = 'setTime' | 'chmod' | 'checksum' | 'freeSpace' |
  * An `available` test for a command that needs a storage capability: after login the user's storage
  * decides; before login there is no storage yet, so the command counts as available (FEAT announces it).
  */
-export function storageHas(capability: StorageCapability): (ctx: CommandContext) => boolean {
+export function storageHas(capability: StorageCapability): (ctx: SessionContext) => boolean {
   return (ctx) => ctx.session.user === undefined || typeof ctx.session.user.storage[capability] === 'function';
 }
 
@@ -123,7 +139,7 @@ export class CommandRegistry {
   }
 
   /** Every verb including aliases, sorted (for HELP). */
-  verbs(ctx: CommandContext): string[] {
+  verbs(ctx: SessionContext): string[] {
     const out: string[] = [];
     for (const spec of this.ordered) {
       if (spec.available && !spec.available(ctx)) continue;
@@ -133,7 +149,7 @@ export class CommandRegistry {
   }
 
   /** The FEAT lines for this session, sorted and without duplicates. */
-  features(ctx: CommandContext): string[] {
+  features(ctx: SessionContext): string[] {
     const lines = new Set<string>();
     for (const spec of this.ordered) {
       if (!spec.feat || (spec.available && !spec.available(ctx))) continue;

@@ -7,6 +7,7 @@
 import { FtpError } from '../protocol/errors.js';
 import { quotePath, reply } from '../protocol/reply.js';
 import { formatPath, parentOf } from '../storage/virtual-path.js';
+import { fileEvent } from '../session-observer.js';
 import { defineCommand } from './define.js';
 
 export const CWD = defineCommand({
@@ -65,7 +66,7 @@ export const MKD = defineCommand({
   async handle(ctx, _arg, path) {
     if (path.length === 0) throw new FtpError(550, 'File exists.');
     await ctx.storage.mkdir(path);
-    ctx.events.emit('mkdir', { id: ctx.id, remoteAddress: ctx.remoteAddress, user: ctx.user.name, path: formatPath(path) });
+    fileEvent(ctx, 'mkdir', { path: formatPath(path) });
     return reply(257, `${quotePath(formatPath(path))} created.`);
   },
 });
@@ -81,7 +82,7 @@ export const RMD = defineCommand({
   async handle(ctx, _arg, path) {
     if (path.length === 0) throw new FtpError(550, 'Permission denied.');
     await ctx.storage.rmdir(path);
-    ctx.events.emit('delete', { id: ctx.id, remoteAddress: ctx.remoteAddress, user: ctx.user.name, path: formatPath(path), directory: true });
+    fileEvent(ctx, 'delete', { path: formatPath(path), directory: true });
     return reply(250, 'Directory removed.');
   },
 });

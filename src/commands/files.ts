@@ -6,6 +6,7 @@ import { FtpError } from '../protocol/errors.js';
 import { reply } from '../protocol/reply.js';
 import { timeVal } from '../listing/mlsx-format.js';
 import { formatPath } from '../storage/virtual-path.js';
+import { fileEvent } from '../session-observer.js';
 import { defineCommand, storageHas } from './define.js';
 
 function notAFile(): FtpError {
@@ -21,7 +22,7 @@ export const DELE = defineCommand({
   help: 'DELE <sp> pathname',
   async handle(ctx, _arg, path) {
     await ctx.storage.remove(path);
-    ctx.events.emit('delete', { id: ctx.id, remoteAddress: ctx.remoteAddress, user: ctx.user.name, path: formatPath(path), directory: false });
+    fileEvent(ctx, 'delete', { path: formatPath(path), directory: false });
     return reply(250, 'File deleted.');
   },
 });
@@ -71,7 +72,7 @@ export const RNTO = defineCommand({
       throw new FtpError(550, 'Permission denied.');
     }
     await ctx.storage.rename(from, path);
-    ctx.events.emit('rename', { id: ctx.id, remoteAddress: ctx.remoteAddress, user: ctx.user.name, from: formatPath(from), to: formatPath(path) });
+    fileEvent(ctx, 'rename', { from: formatPath(from), to: formatPath(path) });
     return reply(250, 'Rename successful.');
   },
 });

@@ -13,7 +13,8 @@ import { reply, type Reply } from '../protocol/reply.js';
 import type { FileStat } from '../storage/storage.js';
 import { formatPath, type VirtualPath } from '../storage/virtual-path.js';
 import { defineCommand } from './define.js';
-import type { CommandContext } from './context.js';
+import type { CommandContext, SessionContext } from './context.js';
+import type { LoggedInUser } from '../session.js';
 
 const BATCH_BYTES = 64 * 1024;
 
@@ -183,15 +184,16 @@ export const MLST = defineCommand({
 
 const STAT_MAX_LINES = 10_000;
 
-async function statusOf(ctx: CommandContext, arg: string): Promise<Reply> {
+async function statusOf(ctx: SessionContext, user: LoggedInUser, arg: string): Promise<Reply> {
   const { path: pathArg } = splitListArg(arg);
   const target = ctx.resolve(pathArg === '' ? '.' : pathArg);
-  if (!ctx.user.permissions.allows('list', target)) throw new FtpError(550, 'Permission denied.');
-  const st = await ctx.storage.stat(target);
+  if (!user.permissions.allows('list', target)) throw new FtpError(550, 'Permission denied.');
+  const storage = user.storage;
+  const st = await storage.stat(target);
   const now = Date.now();
   const lines = [`Status of ${formatPath(target)}:`];
   if (st.type === 'dir') {
-    for await (const entry of ctx.storage.list(target)) {
+    for await (const entry of storage.list(target)) {
       if (lines.length > STAT_MAX_LINES) {
         lines.push('(listing truncated: use LIST or MLSD)');
         break;
@@ -215,7 +217,7 @@ export const STAT = defineCommand({
     if (ctx.transferring) return reply(213, `Transfer in progress: ${ctx.transferredBytes} bytes.`);
     if (arg !== '') {
       if (!ctx.session.user) return reply(530, 'Please login with USER and PASS.');
-      return statusOf(ctx, arg);
+      return statusOf(ctx, ctx.session.user, arg);
     }
     const s = ctx.session;
     return reply(

@@ -5,7 +5,7 @@ import { MLST_FACTS } from '../listing/mlsx-format.js';
 import { reply } from '../protocol/reply.js';
 import type { HashAlgorithm } from '../storage/storage.js';
 import { defineCommand } from './define.js';
-import type { CommandContext } from './context.js';
+import type { SessionContext } from './context.js';
 import { HASH_ALGORITHMS, hashAvailable } from './hash.js';
 
 export const SYST = defineCommand({
@@ -66,7 +66,7 @@ export const HELP = defineCommand({
   },
 });
 
-function optsMlst(ctx: CommandContext, value: string) {
+function optsMlst(ctx: SessionContext, value: string) {
   const wanted = new Set(value.toLowerCase().split(';').filter(Boolean));
   const chosen = MLST_FACTS.filter((f) => wanted.has(f.toLowerCase()));
   ctx.session.mlstFacts = new Set(chosen.map((f) => f.toLowerCase()));

@@ -2,7 +2,7 @@
  * Security commands (RFC 2228, RFC 4217): AUTH, PBSZ, PROT, CCC.
  */
 import { reply } from '../protocol/reply.js';
-import { clearDataAllowed } from '../settings.js';
+import { cccAllowed, cccOffered, clearDataAllowed } from '../policy.js';
 import { defineCommand } from './define.js';
 
 /** AUTH mechanisms: all mean TLS; SSL and TLS-P also switch data protection on (as vsftpd and ProFTPD). */
@@ -82,12 +82,11 @@ export const CCC = defineCommand({
   arg: 'none',
   access: 'public',
   beforeTls: true,
-  feat: (ctx) => (ctx.tlsAvailable && ctx.settings.tlsRequired !== 'all' ? 'CCC' : undefined),
+  feat: (ctx) => (ctx.tlsAvailable && cccOffered(ctx.settings) ? 'CCC' : undefined),
   help: 'CCC (clear the command channel)',
   async handle(ctx) {
     if (!ctx.secure) return reply(533, 'The command channel is not protected.');
-    const policy = ctx.settings.tlsRequired;
-    if (policy === 'all' || (policy === 'login' && !ctx.session.user)) {
+    if (!cccAllowed(ctx.settings, ctx.session.user !== undefined)) {
       return reply(533, 'CCC refused by policy: the command channel must stay protected.');
     }
     await ctx.clearTls(reply(200, 'Clearing the command channel.'));

@@ -15,7 +15,7 @@
 import type { Socket } from 'node:net';
 import { TLSSocket, type SecureContext } from 'node:tls';
 import { FtpError } from '../protocol/errors.js';
-import type { SessionReuse } from '../settings.js';
+import type { ReuseDecision } from '../policy.js';
 import { MAX_PEEK_BYTES, offersTls12, peekClientHello, type ClientHelloInfo } from '../tls/client-hello.js';
 import type { SessionBinder } from '../tls/session-reuse.js';
 import { uploadTls } from './data-end.js';
@@ -30,7 +30,8 @@ export interface DataContexts {
 export interface ProtectOptions {
   contexts: DataContexts;
   binder: SessionBinder | undefined;
-  reuse: SessionReuse;
+  /** The session-reuse decision (policy.ts). */
+  reuse: ReuseDecision;
   handshakeTimeoutMs: number;
   signal: AbortSignal;
   /** For an upload: whether it must end with close_notify (else a FIN ends it too; see data-end.ts). */
@@ -40,12 +41,12 @@ export interface ProtectOptions {
 export async function protectDataSocket(socket: Socket, options: ProtectOptions): Promise<TLSSocket> {
   const deadline = Date.now() + options.handshakeTimeoutMs;
   // Under `require` every connection that does not resume is refused anyway (see chooseContext).
-  const hello = options.reuse === 'require' ? undefined : await readClientHello(socket, options.handshakeTimeoutMs, options.signal);
+  const hello = options.reuse.require ? undefined : await readClientHello(socket, options.handshakeTimeoutMs, options.signal);
   const context = chooseContext(hello, options);
   const tlsOptions = {
     isServer: true,
     secureContext: context,
-    ...(options.binder ? { server: options.binder.dataServer as never } : {}),
+    ...(options.binder ? { server: options.binder.dataServer() } : {}),
   };
   const tls = options.upload ? uploadTls(socket, { ...tlsOptions, ...options.upload }) : new TLSSocket(socket, tlsOptions);
   tls.on('error', () => {}); // failures are handled below and by the transfer
@@ -76,7 +77,7 @@ export async function protectDataSocket(socket: Socket, options: ProtectOptions)
     tls.once('close', onError);
     options.signal.addEventListener('abort', onAbort, { once: true });
   });
-  if (options.reuse === 'require' && !options.binder?.owns(tls)) {
+  if (options.reuse.require && !options.binder?.owns(tls)) {
     const resumed = tls.isSessionReused(); // ask before closing: afterwards it is always false
     // TLS 1.3: the client's handshake is complete; a reset makes its read fail, so no client can take
     // the refusal for an empty transfer. TLS 1.2: the server's last flight must get out first.
@@ -139,7 +140,7 @@ function chooseContext(hello: ClientHelloInfo | undefined, options: ProtectOptio
   if (!hello || !offersTls12(hello)) return options.contexts.current;
   // Under `off` nothing is resumed: a ticket the client still offers (TLS 1.3 sends stateful ones even
   // without ticket keys) must not lead it back to TLS 1.3 and its tickets.
-  const resumes = options.binder !== undefined && (hello.psk || hello.ticket);
+  const resumes = options.reuse.bind && (hello.psk || hello.ticket);
   return resumes ? options.contexts.current : options.contexts.data;
 }
 

@@ -1,43 +1,49 @@
 /**
- * The data side of one session: the prepared data connection (PASV/EPSV listener or PORT/EPRT target)
- * and the transfer running over it. Transfers write their own final reply, so an ABOR's reply always
- * follows the transfer's 426 (RFC 959 4.1.3).
+ * The data side of one session: the prepared data connection (PASV/EPSV listener or PORT/EPRT target),
+ * the transfer running over it, and the TLS session binder of the control connection that protected
+ * data connections must resume (policy.ts decides how). It is built with its own collaborators (the
+ * settings, the TLS contexts, the reply writer, the session observer) and calls nothing else of the
+ * connection. Transfers write their own final reply, so an ABOR's reply always follows the transfer's
+ * 426 (RFC 959 4.1.3); each transfer's outcome goes to the observer just before that reply.
  */
 import type { Duplex } from 'node:stream';
 import type { DataSetup, TransferSource } from '../commands/context.js';
-import type { ServerEvents, SessionInfo } from '../events.js';
-import { logs, type Logger } from '../logger.js';
+import type { Logger } from '../logger.js';
 import { FtpError } from '../protocol/errors.js';
 import { reply, type Reply } from '../protocol/reply.js';
 import type { SessionState } from '../session.js';
-import { clearDataAllowed, type ServerSettings } from '../settings.js';
+import { clearDataAllowed, sessionReuse } from '../policy.js';
+import type { ServerSettings } from '../settings.js';
 import type { Upload } from '../storage/storage.js';
-import { formatPath, type VirtualPath } from '../storage/virtual-path.js';
+import type { VirtualPath } from '../storage/virtual-path.js';
 import type { TlsContexts } from '../tls/context.js';
-import type { SessionBinder } from '../tls/session-reuse.js';
+import { SessionBinder } from '../tls/session-reuse.js';
+import type { SessionObserver } from '../session-observer.js';
 import { connectActive, type ActiveTarget } from './active.js';
-import { protectDataSocket, reuseRefusal } from './data-channel.js';
+import { protectDataSocket } from './data-channel.js';
 import { PassiveListener } from './passive.js';
 import { advertisedPort, isPublicAddress } from './pasv-address.js';
 import { isIPv4 } from 'node:net';
 import { runDownload, runUpload, type DataLink, type TransferOutcome } from './transfer.js';
-import { reportError, traceTransfer } from '../diagnostics.js';
+import { traceTransfer } from '../diagnostics.js';
 
-/** What the transfers of a session need from its connection. */
-export interface TransferHost {
+/** What a session's data side is built with. */
+export interface TransferParts {
   readonly settings: ServerSettings;
+  /** The protocol state (TYPE, PROT, the user): read when a transfer starts. */
   readonly session: SessionState;
-  readonly log: Logger;
-  readonly events: ServerEvents;
-  readonly info: SessionInfo;
+  /** The control connection's addresses (from the PROXY header when `proxied`). */
   readonly localAddress: string;
   readonly remoteAddress: string;
-  /** The control connection came through a PROXY-protocol proxy: the addresses above are from its header. */
-  readonly proxied?: boolean;
+  /** The control connection came through a PROXY-protocol proxy. */
+  readonly proxied: boolean;
   readonly tls: TlsContexts | undefined;
-  /** The control connection's TLS session binder (undefined without TLS or with session reuse off). */
-  readonly binder: SessionBinder | undefined;
-  send(r: Reply): Promise<void>;
+  /** The session's logger. */
+  readonly log: Logger;
+  /** Where each transfer's outcome goes (events, logs, traces). */
+  readonly observer: SessionObserver;
+  /** Writes a reply on the control connection (150, and each transfer's final reply). */
+  reply(r: Reply): Promise<void>;
   /** Restarts the idle timer. */
   touch(): void;
 }
@@ -60,7 +66,19 @@ export class Transfers {
   /** Whether the client's address is public (asked once: it does not change during a session). */
   private remotePublic: boolean | undefined;
 
-  constructor(private readonly host: TransferHost) {}
+  /** The control connection's TLS session binder (none before TLS or with session reuse off). */
+  private binder: SessionBinder | undefined;
+
+  constructor(private readonly host: TransferParts) {}
+
+  /**
+   * The control connection starts TLS (AUTH, implicit FTPS): a new binder, when the session-reuse policy
+   * binds data to the control connection's TLS sessions, to hand to the control TLSSocket.
+   */
+  bindTls(): SessionBinder | undefined {
+    this.binder = sessionReuse(this.host.settings).bind ? new SessionBinder() : undefined;
+    return this.binder;
+  }
 
   get transferring(): boolean {
     return this.running !== undefined;
@@ -157,7 +175,7 @@ export class Transfers {
         }
         return connectActive(active!, timeouts.dataConnectMs, signal);
       },
-      opening: (text) => this.host.send(reply(150, text)),
+      opening: (text) => this.host.reply(reply(150, text)),
       protect: async (socket, signal, upload): Promise<Duplex> => {
         if (!protectedData) return socket;
         const tls = this.host.tls;
@@ -165,25 +183,18 @@ export class Transfers {
         try {
           const secured = await protectDataSocket(socket, {
             contexts: tls,
-            binder: this.host.binder,
-            reuse: this.host.settings.sessionReuse,
+            binder: this.binder,
+            reuse: sessionReuse(this.host.settings),
             handshakeTimeoutMs: timeouts.handshakeMs,
             signal,
             ...(upload ? { upload: { requireCloseNotify: this.host.settings.uploads.requireCloseNotify } } : {}),
           });
-          if (this.host.events.listenerCount('tls-handshake') > 0) {
-            this.host.events.emit('tls-handshake', { ...this.host.info, channel: 'data', ok: true, resumed: secured.isSessionReused() });
-          }
+          this.host.observer.dataHandshake({ ok: true, resumed: secured.isSessionReused() });
           return secured;
         } catch (err) {
-          if (err instanceof FtpError && err.code === 'FTP_ERR_TLS_REUSE') {
-            // The handshake itself completed; the session it used is what is refused.
-            this.host.events.emit('tls-handshake', { ...this.host.info, channel: 'data', ok: true, resumed: false });
-            this.host.events.emit('reuse-refused', this.host.info);
-            this.host.log.info({ peer: this.host.remoteAddress, ...reuseRefusal(err.message) }, 'data connection refused: TLS session reuse');
-          } else if (!signal.aborted) {
-            this.host.events.emit('tls-handshake', { ...this.host.info, channel: 'data', ok: false });
-          }
+          // A refused session: the handshake itself completed; the session it used is what is refused.
+          if (err instanceof FtpError && err.code === 'FTP_ERR_TLS_REUSE') this.host.observer.dataHandshake({ ok: false, refused: err.message });
+          else if (!signal.aborted) this.host.observer.dataHandshake({ ok: false });
           throw err;
         }
       },
@@ -199,35 +210,29 @@ export class Transfers {
   }
 
   /**
-   * Runs one transfer and writes its final reply. `done` resolves only after that reply was written, so
-   * an ABOR's own reply always follows the transfer's 426 (RFC 959 4.1.3).
+   * Runs one transfer, hands its outcome to the observer and writes its final reply. `done` resolves
+   * only after that reply was written, so an ABOR's own reply always follows the transfer's 426 (RFC 959
+   * 4.1.3). Resolves with the final reply code.
    */
   private async runTransfer(
-    run: (link: DataLink, signal: AbortSignal) => Promise<TransferOutcome>,
-    ended: (outcome: TransferOutcome) => void,
     direction: 'download' | 'upload',
-    pathOf: () => VirtualPath | undefined,
+    run: (link: DataLink, signal: AbortSignal) => Promise<TransferOutcome>,
+    /** The file, once known, and whether it was opened (a file transfer, not one refused before). */
+    target: () => { path: VirtualPath | undefined; opened: boolean },
   ): Promise<number> {
     const { link, release } = this.dataLink();
     const controller = new AbortController();
+    const started = Date.now();
     let finish!: () => void;
     this.running = { controller, done: new Promise((r) => (finish = r)), bytes: 0 };
     this.direction = direction === 'download' ? 'sent' : 'received';
-    const { info, session } = this.host;
-    const trace = () => ({ sessionId: info.id, remoteAddress: info.remoteAddress, user: session.user?.name, direction, protected: session.prot === 'P' });
+    const { session, remoteAddress, observer } = this.host;
+    const trace = () => ({ sessionId: observer.sessionId, remoteAddress, user: session.user?.name, direction, protected: session.prot === 'P' });
     return traceTransfer(trace, async (traced) => {
       try {
         const outcome = await run(link, controller.signal);
-        if (outcome.error !== undefined) {
-          this.host.log.error({ err: outcome.error }, 'transfer failed');
-          reportError(this.host.events, outcome.error, info.id);
-        }
-        if (traced) {
-          const path = pathOf();
-          Object.assign(traced, { path: path && formatPath(path), bytes: outcome.bytes, code: outcome.reply.code, ok: outcome.ok });
-        }
-        ended(outcome);
-        await this.host.send(outcome.reply);
+        observer.transfer({ direction, ...target(), outcome, started }, traced);
+        await this.host.reply(outcome.reply);
         return outcome.reply.code;
       } finally {
         release();
@@ -238,96 +243,26 @@ export class Transfers {
     });
   }
 
-  /**
-   * A file transfer whose file was opened ended: the `transfer-end` event (completed or not) and its
-   * log line. Listings and transfers refused before the file opened (550, ...) are not file transfers.
-   */
-  private transferEnded(direction: 'upload' | 'download', path: VirtualPath, outcome: TransferOutcome, started: number): void {
-    const { session, events, log } = this.host;
-    const emit = events.listenerCount('transfer-end') > 0;
-    const info = logs(log, 'info');
-    if (!emit && !info) return;
-    const event = {
-      ...this.host.info,
-      direction,
-      path: formatPath(path),
-      bytes: outcome.bytes,
-      durationMs: Date.now() - started,
-      mode: session.type === 'A' ? ('ascii' as const) : ('binary' as const),
-      protection: session.prot === 'P' ? ('private' as const) : ('clear' as const),
-      ok: outcome.ok,
-      code: outcome.reply.code,
-      anonymous: session.user?.anonymous === true,
-    };
-    if (emit) events.emit('transfer-end', event);
-    if (!info) return;
-    const { id: _id, remoteAddress, durationMs, ok, ...fields } = event;
-    log.info({ ...fields, peer: remoteAddress, ms: durationMs, ...(outcome.cut ? { cut: outcome.cut } : {}) }, ok ? 'transfer complete' : 'transfer failed');
-  }
-
   /** Runs a download (RETR, or a listing: no path); resolves with its final reply code. */
   async download(source: () => Promise<TransferSource>, opening: string): Promise<number> {
     let path: VirtualPath | undefined;
-    const started = Date.now();
-    return this.runTransfer(
-      (link, signal) =>
-        runDownload(
-          link,
-          async () => {
-            const s = await source();
-            path = s.path;
-            return s.stream;
-          },
-          opening,
-          signal,
-        ),
-      (outcome) => {
-        if (path) this.transferEnded('download', path, outcome, started);
-        if (!outcome.ok || !path || this.host.events.listenerCount('download') === 0) return;
-        this.host.events.emit('download', {
-          ...this.host.info,
-          path: formatPath(path),
-          bytes: outcome.bytes,
-          durationMs: Date.now() - started,
-          secure: this.host.session.prot === 'P',
-        });
-      },
-      'download',
-      () => path,
-    );
+    const open = async () => {
+      const s = await source();
+      path = s.path;
+      return s.stream;
+    };
+    return this.runTransfer('download', (link, signal) => runDownload(link, open, opening, signal), () => ({ path, opened: path !== undefined }));
   }
 
   /** Runs an upload (STOR, APPE, STOU); resolves with its final reply code. */
   async upload(upload: () => Promise<Upload>, opening: string, path: VirtualPath): Promise<number> {
-    const started = Date.now();
     let opened = false;
     const open = async () => {
       const target = await upload();
       opened = true;
       return target;
     };
-    return this.runTransfer(
-      (link, signal) => runUpload(link, open, opening, signal),
-      (outcome) => {
-        if (opened) this.transferEnded('upload', path, outcome, started);
-        if (outcome.cut === 'no-close-notify') {
-          this.host.log.warn(
-            { peer: this.host.remoteAddress, user: this.host.session.user?.name, path: formatPath(path), setting: 'uploads.requireCloseNotify' },
-            'upload aborted (426): the data connection ended without TLS close_notify; uploads.requireCloseNotify: false accepts such uploads',
-          );
-        }
-        if (!outcome.ok || this.host.events.listenerCount('upload') === 0) return;
-        this.host.events.emit('upload', {
-          ...this.host.info,
-          path: formatPath(path),
-          bytes: outcome.bytes,
-          durationMs: Date.now() - started,
-          secure: this.host.session.prot === 'P',
-        });
-      },
-      'upload',
-      () => path,
-    );
+    return this.runTransfer('upload', (link, signal) => runUpload(link, open, opening, signal), () => ({ path, opened }));
   }
 
   /** ABOR: stops the running transfer (its reply is written first); false if none ran. */

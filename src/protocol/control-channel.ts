@@ -132,7 +132,7 @@ export class ControlChannel {
     const tls = new TLSSocket(pipe as unknown as Socket, {
       isServer: true,
       secureContext: context,
-      ...(binder ? { server: binder as never } : {}),
+      ...(binder ? { server: binder.controlServer() } : {}),
     });
     this.tls = tls;
     tls.on('error', (err) => this.fail(err));

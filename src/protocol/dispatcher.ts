@@ -10,12 +10,16 @@
  *  8. one-shot state: RNFR is forgotten unless RNTO follows at once; REST/RANG are spent by the next
  *     transfer command, also one refused before its handler (bad path, permission).
  */
-import type { CommandContext } from '../commands/context.js';
+import type { SessionContext } from '../commands/context.js';
+import { UserContext } from '../commands/user-context.js';
 import type { CommandSpec } from '../commands/define.js';
+import type { Permission } from '../auth/permissions.js';
 import { reportError } from '../diagnostics.js';
-import { errorToReply } from './errors.js';
+import { tlsRequiredFor } from '../policy.js';
+import { errorToReply, FtpError } from './errors.js';
 import { reply, type Reply } from './reply.js';
 import type { VirtualPath } from '../storage/virtual-path.js';
+import type { LoggedInUser } from '../session.js';
 
 export interface ParsedCommand {
   verb: string;
@@ -39,7 +43,7 @@ export interface DispatchResult {
   bad: boolean;
 }
 
-export async function dispatch(ctx: CommandContext, spec: CommandSpec | undefined, parsed: ParsedCommand | undefined): Promise<DispatchResult> {
+export async function dispatch(ctx: SessionContext, spec: CommandSpec | undefined, parsed: ParsedCommand | undefined): Promise<DispatchResult> {
   const result = (r: Reply | undefined, bad = false): DispatchResult => ({ spec, reply: r, bad });
   if (!parsed) return result(reply(500, 'Syntax error, command unrecognized.'), true);
   if (!spec) return result(reply(500, 'Unknown command.'), true);
@@ -48,9 +52,7 @@ export async function dispatch(ctx: CommandContext, spec: CommandSpec | undefine
   const { session, settings } = ctx;
   if (spec.name !== 'RNTO') session.renameFrom = undefined;
 
-  // Under `login` a session that logged in over TLS may clear the channel (CCC) and go on in plaintext,
-  // but commands that carry credentials (USER, PASS, ACCT) never cross a clear channel while TLS is required.
-  if (settings.tlsRequired !== 'off' && !ctx.secure && (spec.credentials === true || (!spec.beforeTls && !session.user))) {
+  if (tlsRequiredFor(settings, spec, { secure: ctx.secure, loggedIn: session.user !== undefined })) {
     // Logged once per connection, so an operator sees why a plain ftp:// client left (and no client can
     // flood the log with it).
     if (!session.tlsRefusalLogged) {
@@ -59,7 +61,8 @@ export async function dispatch(ctx: CommandContext, spec: CommandSpec | undefine
     }
     return result(reply(530, 'TLS required: send AUTH TLS first.'));
   }
-  if (spec.access === 'user' && !session.user) return result(reply(530, 'Please login with USER and PASS.'));
+  const user = session.user;
+  if (spec.access === 'user' && !user) return result(reply(530, NOT_LOGGED_IN));
 
   const arg = parsed.arg;
   if (spec.arg === 'none' && arg.trim() !== '') return result(reply(501, `${spec.name} takes no argument.`), true);
@@ -69,13 +72,14 @@ export async function dispatch(ctx: CommandContext, spec: CommandSpec | undefine
     let path: VirtualPath = session.cwd;
     if (spec.path) {
       path = arg === '' && spec.path === 'optional-arg' ? session.cwd : ctx.resolve(arg);
-      if (spec.perm && !ctx.user.permissions.allows(spec.perm, path)) {
+      if (spec.perm && !permitted(user, spec.perm, path)) {
         // A refused transfer still spends a REST/RANG: it must not carry over to a later STOR or RETR.
         if (spec.transfer) spendRestart(ctx);
         return result(reply(550, 'Permission denied.'));
       }
     }
-    const out = await spec.handle(ctx, arg, path);
+    // A `user` command got here with a user (530 above): its handler gets the user and storage as values.
+    const out = spec.access === 'public' ? await spec.handle(ctx, arg, path) : await spec.handle(new UserContext(ctx, user!), arg, path);
     return result(out ?? undefined);
   } catch (err) {
     if (spec.transfer) spendRestart(ctx);
@@ -88,7 +92,15 @@ export async function dispatch(ctx: CommandContext, spec: CommandSpec | undefine
   }
 }
 
-function spendRestart(ctx: CommandContext): void {
+const NOT_LOGGED_IN = 'Please login with USER and PASS.';
+
+/** Whether `user` has `perm` on `path`; a public command with a permission needs a login too (530). */
+function permitted(user: LoggedInUser | undefined, perm: Permission, path: VirtualPath): boolean {
+  if (!user) throw new FtpError(530, NOT_LOGGED_IN);
+  return user.permissions.allows(perm, path);
+}
+
+function spendRestart(ctx: SessionContext): void {
   ctx.session.restOffset = 0;
   ctx.session.range = undefined;
 }

@@ -18,6 +18,7 @@
  * answers `resumeSession` from them. Sessions issued on data connections are never recorded.
  */
 import { createHash } from 'node:crypto';
+import type { Server } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { DerReader } from './der.js';
 
@@ -46,8 +47,8 @@ export class SessionBinder {
     return true;
   }
 
-  /** The `server` of a data connection's TLSSocket: resumes this control connection's session ids. */
-  readonly dataServer = {
+  /** What a data connection's TLSSocket gets as its `server`: resumes this control connection's session ids. */
+  private readonly dataSide = {
     listenerCount: (event: string): number => (event === 'resumeSession' ? 1 : 0),
     emit: (event: string, ...args: unknown[]): boolean => {
       if (event !== 'resumeSession') return false;
@@ -56,6 +57,19 @@ export class SessionBinder {
       return true;
     },
   };
+
+  /**
+   * The `server` option of the control connection's TLSSocket. Node types it as a net.Server but only
+   * calls `listenerCount` and `emit` on it (the session callbacks): the binder has just those.
+   */
+  controlServer(): Server {
+    return this as unknown as Server;
+  }
+
+  /** The `server` option of a data connection's TLSSocket (see `controlServer`). */
+  dataServer(): Server {
+    return this.dataSide as unknown as Server;
+  }
 
   /**
    * Takes the session of a finished control handshake: the TLS 1.2 session, and the session a resumed

@@ -18,6 +18,9 @@ import {
   StorageError,
   type Authenticator,
   type CommandContext,
+  type CommandSpec,
+  type LoggedInUser,
+  type SessionContext,
   type FileStat,
   type ListeningAddresses,
   type LoginRequest,
@@ -183,6 +186,26 @@ describe('commands', () => {
     defineCommand({ name: 'B', arg: 'required', access: 'user', path: 'arg', perm: 'fly', help: 'B', handle: () => reply(200, 'b') });
     // @ts-expect-error help is required
     defineSiteCommand({ name: 'Y', handle: () => reply(200, 'y') });
+  });
+
+  test('only a command that needs a login sees a user and a storage', () => {
+    defineCommand({
+      name: 'PUB',
+      arg: 'none',
+      access: 'public',
+      help: 'PUB',
+      handle: (ctx) => {
+        expectTypeOf(ctx).toEqualTypeOf<SessionContext>();
+        expectTypeOf(ctx.session.user).toEqualTypeOf<LoggedInUser | undefined>();
+        // @ts-expect-error before login there is no storage: a public command has none
+        void ctx.storage;
+        // @ts-expect-error nor a user (read `session.user`)
+        return reply(200, ctx.user.name);
+      },
+    });
+    defineCommand({ name: 'USR', arg: 'none', access: 'user', help: 'USR', handle: (ctx) => reply(200, `${ctx.user.name} ${typeof ctx.storage.stat}`) });
+    // Capability tests and FEAT lines run before login too: they get the session's context.
+    expectTypeOf<NonNullable<CommandSpec['available']>>().parameter(0).toEqualTypeOf<SessionContext>();
   });
 });
 

@@ -1,0 +1,59 @@
+/**
+ * The session's security policies, each decided here and only here: whether a command needs TLS on
+ * the control connection (`tlsRequired`), whether CCC may clear it, whether data may go in clear
+ * (`dataProtection`), and how data connections must reuse the control connection's TLS session
+ * (`sessionReuse`). The dispatcher, the TLS commands and the data side ask; none decides on its own.
+ */
+import type { ServerSettings } from './settings.js';
+
+type TlsSettings = Pick<ServerSettings, 'tlsRequired'>;
+
+/** What the TLS-required check needs to know about a command (a subset of CommandSpec). */
+export interface CommandTlsNeeds {
+  /** Allowed while TLS is required but not yet on (AUTH, FEAT, QUIT, ...). */
+  readonly beforeTls?: boolean;
+  /** Carries credentials (USER, PASS, ACCT): never over a clear channel while TLS is required. */
+  readonly credentials?: boolean;
+}
+
+/**
+ * Whether `command` must be refused (530) because TLS is required and the control connection is clear.
+ * Under `login` a session that logged in over TLS may clear the channel (CCC) and go on in plaintext,
+ * but commands that carry credentials never cross a clear channel while TLS is required.
+ */
+export function tlsRequiredFor(settings: TlsSettings, command: CommandTlsNeeds, state: { secure: boolean; loggedIn: boolean }): boolean {
+  if (settings.tlsRequired === 'off' || state.secure) return false;
+  return command.credentials === true || (!command.beforeTls && !state.loggedIn);
+}
+
+/** Whether CCC is offered at all (FEAT): never while every command must be protected. */
+export function cccOffered(settings: TlsSettings): boolean {
+  return settings.tlsRequired !== 'all';
+}
+
+/** Whether CCC may clear the control connection now: under `login` only after a login. */
+export function cccAllowed(settings: TlsSettings, loggedIn: boolean): boolean {
+  return cccOffered(settings) && (settings.tlsRequired !== 'login' || loggedIn);
+}
+
+/**
+ * Whether this session may transfer over a clear (PROT C) data connection: never under
+ * `tlsRequired: all`; under `dataProtection: tls-sessions` only in a session that never used TLS.
+ */
+export function clearDataAllowed(settings: Pick<ServerSettings, 'tlsRequired' | 'dataProtection'>, usedTls: boolean): boolean {
+  if (settings.tlsRequired === 'all') return false;
+  return settings.dataProtection === 'optional' || !usedTls;
+}
+
+/** How protected data connections relate to the control connection's TLS sessions. */
+export interface ReuseDecision {
+  /** The control connection records the TLS sessions it issues (a SessionBinder), and data may resume them. */
+  readonly bind: boolean;
+  /** A data connection that does not resume one of those sessions is refused (425). */
+  readonly require: boolean;
+}
+
+/** The session-reuse decision for `sessionReuse` (`require`, `allow`, `off`). */
+export function sessionReuse(settings: Pick<ServerSettings, 'sessionReuse'>): ReuseDecision {
+  return { bind: settings.sessionReuse !== 'off', require: settings.sessionReuse === 'require' };
+}

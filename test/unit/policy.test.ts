@@ -1,0 +1,43 @@
+/**
+ * policy.ts: each security policy decided in one place. The protocol tests (test/commands/tls.test.ts,
+ * ccc.test.ts, data-connections.test.ts, test/hardening) check the replies; this pins the table.
+ */
+import { describe, expect, it } from 'vitest';
+import { cccAllowed, cccOffered, clearDataAllowed, sessionReuse, tlsRequiredFor } from '../../src/policy.js';
+
+const PLAIN = { secure: false, loggedIn: false };
+
+describe('policy', () => {
+  it('TLS required for a command: none under off; credentials always, others until a login, under login and all', () => {
+    expect(tlsRequiredFor({ tlsRequired: 'off' }, { credentials: true }, PLAIN)).toBe(false);
+    for (const tlsRequired of ['login', 'all'] as const) {
+      expect(tlsRequiredFor({ tlsRequired }, {}, PLAIN)).toBe(true);
+      expect(tlsRequiredFor({ tlsRequired }, { beforeTls: true }, PLAIN)).toBe(false);
+      expect(tlsRequiredFor({ tlsRequired }, {}, { secure: false, loggedIn: true })).toBe(false);
+      // After CCC: a logged-in session still may not send credentials in clear.
+      expect(tlsRequiredFor({ tlsRequired }, { credentials: true, beforeTls: true }, { secure: false, loggedIn: true })).toBe(true);
+      expect(tlsRequiredFor({ tlsRequired }, { credentials: true }, { secure: true, loggedIn: false })).toBe(false);
+    }
+  });
+
+  it('CCC: not offered under all; under login only after a login', () => {
+    expect([cccOffered({ tlsRequired: 'off' }), cccOffered({ tlsRequired: 'login' }), cccOffered({ tlsRequired: 'all' })]).toEqual([true, true, false]);
+    expect(cccAllowed({ tlsRequired: 'off' }, false)).toBe(true);
+    expect(cccAllowed({ tlsRequired: 'login' }, false)).toBe(false);
+    expect(cccAllowed({ tlsRequired: 'login' }, true)).toBe(true);
+    expect(cccAllowed({ tlsRequired: 'all' }, true)).toBe(false);
+  });
+
+  it('clear data: never under tlsRequired all; under tls-sessions only in sessions that never used TLS', () => {
+    expect(clearDataAllowed({ tlsRequired: 'all', dataProtection: 'optional' }, false)).toBe(false);
+    expect(clearDataAllowed({ tlsRequired: 'login', dataProtection: 'tls-sessions' }, false)).toBe(true);
+    expect(clearDataAllowed({ tlsRequired: 'login', dataProtection: 'tls-sessions' }, true)).toBe(false);
+    expect(clearDataAllowed({ tlsRequired: 'off', dataProtection: 'optional' }, true)).toBe(true);
+  });
+
+  it('session reuse: require binds and requires, allow binds, off does neither', () => {
+    expect(sessionReuse({ sessionReuse: 'require' })).toEqual({ bind: true, require: true });
+    expect(sessionReuse({ sessionReuse: 'allow' })).toEqual({ bind: true, require: false });
+    expect(sessionReuse({ sessionReuse: 'off' })).toEqual({ bind: false, require: false });
+  });
+});
