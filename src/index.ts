@@ -38,6 +38,7 @@ export type { CommandContext, DataSetup, LoginOutcome, TransferSource } from './
 export type { SessionState, LoggedInUser, TransferType } from './session.js';
 export type {
   ServerSettings,
+  SettingsOptions,
   Timeouts,
   Limits,
   BanPolicy,
@@ -49,6 +50,7 @@ export type {
   UploadSettings,
   UploadOptions,
 } from './settings.js';
+export type { PolicySettings, PolicyName } from './policy-options.js';
 export type { PortRange } from './data/passive.js';
 
 // Events and tracing.

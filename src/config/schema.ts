@@ -9,7 +9,8 @@
 import { z } from 'zod';
 import { DEFAULT_BAN, DEFAULT_LIMITS, DEFAULT_TIMEOUTS, type BanPolicy, type Limits, type Timeouts } from '../settings.js';
 import { parseNetwork } from '../security/access-list.js';
-import { DATA_PROTECTION, DEFAULTS, LOG_LEVELS, SESSION_REUSE, TLS_REQUIRED } from './defaults.js';
+import { DEFAULTS, LOG_LEVELS } from './defaults.js';
+import { oneOf, policyFields } from '../policy-options.js';
 import { parseListenAddress, parsePortRange } from './listen-address.js';
 import { refineUserPolicy, uploadsSchema, userPolicyShape } from './user-policy.js';
 import { opsFields, opsSchemaShape } from './ops-schema.js';
@@ -19,10 +20,6 @@ import { parsed, text } from './zod-forms.js';
 
 export const HASH_HINT = 'must be an argon2id hash (use: ftpsd hash-password)';
 const ARGON2ID = /^\$argon2id\$v=\d+\$m=\d+,t=\d+,p=\d+\$[A-Za-z0-9+/]+\$[A-Za-z0-9+/]+$/;
-
-function oneOf<const T extends readonly [string, ...string[]]>(values: T) {
-  return z.enum(values, { error: `must be one of ${values.join(', ')}` });
-}
 
 function ms(what: string) {
   return z.int({ error: `must be a whole number of milliseconds (${what})` }).min(1, 'must be >= 1');
@@ -62,15 +59,7 @@ export const fields = {
     .transform(parsed(parsePortRange))
     .describe('Passive data ports, MIN-MAX (e.g. 50000-50100). Default: any free port.'),
   pasvAddress: pasvAddressField,
-  tlsRequired: oneOf(TLS_REQUIRED).describe(
-    `off: plain FTP allowed; login: TLS before USER/PASS; all: also PROT P for every transfer. Default: ${DEFAULTS.tlsRequired}.`,
-  ),
-  sessionReuse: oneOf(SESSION_REUSE).describe(
-    `require: protected data connections must resume their control connection's TLS session; allow: resumption offered, not required; off: never offered. Default: ${DEFAULTS.sessionReuse}.`,
-  ),
-  dataProtection: oneOf(DATA_PROTECTION).describe(
-    `tls-sessions: a session that used TLS must protect its data connections (PROT P); optional: PROT C allowed, and then anyone on the client's address (carrier-grade NAT, a shared host) who connects to the passive port first receives the download or supplies the upload. Default: ${DEFAULTS.dataProtection}.`,
-  ),
+  ...policyFields,
   logLevel: oneOf(LOG_LEVELS).describe(`Log level of the JSON log lines on stdout. Default: ${DEFAULTS.logLevel}.`),
   stateDir: text('a directory path').describe(
     `Where the generated self-signed certificate (cert.pem, key.pem) and the upload journals (upload-journals/: temp files of uploads cut by a crash, removed at the next start) are kept. Default: ${DEFAULTS.stateDir}.`,
@@ -201,6 +190,11 @@ const securityShape = {
   deny: networkList.describe('These networks are refused at connect; deny wins over allow. Default: none.'),
 };
 
+/** Each field of `shape`, optional (as every top-level option is). */
+function optional<S extends Record<string, z.ZodType>>(shape: S): { [K in keyof S]: z.ZodOptional<S[K]> } {
+  return Object.fromEntries(Object.entries(shape).map(([k, v]) => [k, v.optional()])) as { [K in keyof S]: z.ZodOptional<S[K]> };
+}
+
 const mapping = (what: string) => ({ error: `must be a mapping of ${what}` });
 
 export const configSchema = z
@@ -214,9 +208,7 @@ export const configSchema = z
       tls: tls.optional(),
       pasvPorts: fields.pasvPorts.optional(),
       pasvAddress: fields.pasvAddress.optional(),
-      tlsRequired: fields.tlsRequired.optional(),
-      sessionReuse: fields.sessionReuse.optional(),
-      dataProtection: fields.dataProtection.optional(),
+      ...optional(policyFields),
       logLevel: fields.logLevel.optional(),
       stateDir: fields.stateDir.optional(),
       timeouts: z.strictObject(timeoutsShape, mapping('timeouts')).partial().optional().describe('Timeouts in milliseconds.'),
