@@ -5,7 +5,7 @@
 import type { UploadPolicy } from './auth/users.js';
 import type { PortRange } from './data/passive.js';
 import { checkAdvertisedPorts, PasvAddresses, type PasvAddressRule } from './data/pasv-address.js';
-import { pickPolicy, POLICY_DEFAULTS, type PolicySettings } from './policy-options.js';
+import { pickPolicy, POLICY_DEFAULTS, POLICY_NAMES, type PolicySettings } from './policy-options.js';
 
 export type { TlsRequired, SessionReuse, DataProtection } from './policy-options.js';
 
@@ -178,6 +178,23 @@ export interface SettingsOptions extends Partial<PolicySettings> {
   /** How uploads end: `requireCloseNotify` (default true; see docs/uploads.md). */
   uploads?: Partial<UploadSettings>;
 }
+
+/** The names of SettingsOptions, for code that copies them all (a config reload). */
+export const SETTINGS_OPTIONS = [
+  'greeting',
+  ...POLICY_NAMES,
+  'pasvPorts',
+  'pasvAddress',
+  'pasvAdvertisedPorts',
+  'proxyProtocol',
+  'timeouts',
+  'limits',
+  'security',
+  'uploads',
+] as const satisfies readonly (keyof SettingsOptions)[];
+// Every option of SettingsOptions is in the list (a compile error names the one missing).
+const settingsListed: Record<Exclude<keyof SettingsOptions, (typeof SETTINGS_OPTIONS)[number]>, never> = {};
+void settingsListed;
 
 export function resolveSettings(partial: SettingsOptions = {}): ServerSettings {
   const ban = partial.security?.ban;

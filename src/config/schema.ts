@@ -10,7 +10,7 @@ import { z } from 'zod';
 import { DEFAULT_BAN, DEFAULT_LIMITS, DEFAULT_TIMEOUTS, type BanPolicy, type Limits, type Timeouts } from '../settings.js';
 import { parseNetwork } from '../security/access-list.js';
 import { DEFAULTS, LOG_LEVELS } from './defaults.js';
-import { oneOf, policyFields } from '../policy-options.js';
+import { oneOf, policyFields, type PolicyName, type ReloadMode } from '../policy-options.js';
 import { parseListenAddress, parsePortRange } from './listen-address.js';
 import { refineUserPolicy, uploadsSchema, userPolicyShape } from './user-policy.js';
 import { opsFields, opsSchemaShape } from './ops-schema.js';
@@ -197,34 +197,79 @@ function optional<S extends Record<string, z.ZodType>>(shape: S): { [K in keyof 
 
 const mapping = (what: string) => ({ error: `must be a mapping of ${what}` });
 
+const configShape = {
+  listen: fields.listen.optional(),
+  implicitListen: fields.implicitListen.optional(),
+  root: fields.root.optional(),
+  users: z.array(user, { error: 'must be a list of users' }).optional().describe('Accounts. Default: one account "ftpsd" with a random password printed at start.'),
+  anonymous: anonymous.optional(),
+  tls: tls.optional(),
+  pasvPorts: fields.pasvPorts.optional(),
+  pasvAddress: fields.pasvAddress.optional(),
+  ...optional(policyFields),
+  logLevel: fields.logLevel.optional(),
+  stateDir: fields.stateDir.optional(),
+  timeouts: z.strictObject(timeoutsShape, mapping('timeouts')).partial().optional().describe('Timeouts in milliseconds.'),
+  limits: z.strictObject(limitsShape, mapping('limits')).partial().optional().describe('Protocol limits.'),
+  uploads: uploadsSchema.optional(),
+  security: z
+    .strictObject(securityShape, mapping('ban, allow, deny'))
+    .partial()
+    .optional()
+    .describe('Login bans and access lists.'),
+  ...opsSchemaShape,
+  ...serviceSchemaShape,
+  ...clusterSchemaShape,
+};
+
+type ConfigKey = keyof typeof configShape;
+
+/**
+ * How a config reload (cli/reload.ts) applies each top-level option, set on the schema as its `reload`
+ * metadata; the policy options carry theirs (policy-options.ts). See ReloadMode.
+ */
+const RELOAD: Record<Exclude<ConfigKey, PolicyName>, ReloadMode> = {
+  listen: 'restart',
+  implicitListen: 'restart',
+  root: 'live',
+  users: 'live',
+  anonymous: 'live',
+  tls: 'new-connections',
+  pasvPorts: 'new-connections',
+  pasvAddress: 'new-connections',
+  logLevel: 'live',
+  stateDir: 'new-connections',
+  timeouts: 'new-connections',
+  limits: 'new-connections',
+  uploads: 'new-connections',
+  security: 'new-connections',
+  logFormat: 'restart',
+  metricsListen: 'restart',
+  xferlog: 'restart',
+  hooks: 'restart',
+  webhooks: 'restart',
+  hookDelivery: 'restart',
+  pasvAdvertisedPorts: 'new-connections',
+  proxyProtocol: 'new-connections',
+  watchConfig: 'live',
+  umask: 'live',
+  runAs: 'restart',
+  workers: 'restart',
+  workerHeartbeat: 'restart',
+};
+
+/** The shape with each option's reload mode in its metadata. */
+function withReload<S extends Record<ConfigKey, z.ZodType>>(shape: S): S {
+  const out: Record<string, z.ZodType> = {};
+  for (const [key, field] of Object.entries(shape)) {
+    const reload = (RELOAD as Record<string, ReloadMode | undefined>)[key] ?? (field as z.ZodOptional<z.ZodType>).unwrap().meta()?.reload;
+    out[key] = field.meta({ reload });
+  }
+  return out as S;
+}
+
 export const configSchema = z
-  .strictObject(
-    {
-      listen: fields.listen.optional(),
-      implicitListen: fields.implicitListen.optional(),
-      root: fields.root.optional(),
-      users: z.array(user, { error: 'must be a list of users' }).optional().describe('Accounts. Default: one account "ftpsd" with a random password printed at start.'),
-      anonymous: anonymous.optional(),
-      tls: tls.optional(),
-      pasvPorts: fields.pasvPorts.optional(),
-      pasvAddress: fields.pasvAddress.optional(),
-      ...optional(policyFields),
-      logLevel: fields.logLevel.optional(),
-      stateDir: fields.stateDir.optional(),
-      timeouts: z.strictObject(timeoutsShape, mapping('timeouts')).partial().optional().describe('Timeouts in milliseconds.'),
-      limits: z.strictObject(limitsShape, mapping('limits')).partial().optional().describe('Protocol limits.'),
-      uploads: uploadsSchema.optional(),
-      security: z
-        .strictObject(securityShape, mapping('ban, allow, deny'))
-        .partial()
-        .optional()
-        .describe('Login bans and access lists.'),
-      ...opsSchemaShape,
-      ...serviceSchemaShape,
-      ...clusterSchemaShape,
-    },
-    { error: 'the config file must be a mapping of options (key: value)' },
-  )
+  .strictObject(withReload(configShape), { error: 'the config file must be a mapping of options (key: value)' })
   .superRefine((config, ctx) => {
     const seen = new Set<string>();
     config.users?.forEach((u, i) => {
@@ -234,3 +279,8 @@ export const configSchema = z
   });
 
 export type ConfigFile = z.output<typeof configSchema>;
+
+/** How a reload applies the top-level option `key` (undefined: not an option of the config file). */
+export function reloadMode(key: string): ReloadMode | undefined {
+  return (configSchema.shape as Record<string, z.ZodType | undefined>)[key]?.meta()?.reload;
+}
