@@ -100,7 +100,7 @@ export const DEFAULT_UPLOADS: UploadSettings = { requireCloseNotify: true };
  */
 export interface UploadOptions extends UploadPolicy, Partial<UploadSettings> {}
 
-/** The policy options (tlsRequired, sessionReuse, dataProtection) come from policy-options.ts. */
+/** The policy options (TLS policy, session reuse, data protection) come from policy-options.ts. */
 export interface ServerSettings extends PolicySettings {
   greeting: string;
   pasvPorts: PortRange | undefined;

@@ -38,7 +38,7 @@ export interface ResolvedUser {
   quota?: UserPolicy['quota'];
 }
 
-/** The resolved config; the policy options (tlsRequired, sessionReuse, dataProtection) come from policy-options.ts. */
+/** The resolved config; the policy options (TLS policy, session reuse, data protection) come from policy-options.ts. */
 export interface ResolvedConfig extends PolicySettings {
   /** Absolute path of the config file, if one was given. */
   configFile: string | undefined;

@@ -80,7 +80,7 @@ export interface ServerOptions extends Readonly<Partial<PolicySettings>> {
   readonly pasvAdvertisedPorts?: string | PortRange;
   /** Trusted proxies (CIDR) whose connections start with a PROXY protocol header. Default: none. */
   readonly proxyProtocol?: string | readonly string[] | 'off';
-  // tlsRequired, sessionReuse, dataProtection: the policy options (policy-options.ts), as in the config file.
+  // The policy options (TLS policy, session reuse, data protection: policy-options.ts), as in the config file.
   /** Without `logger`: log JSON lines (or pretty lines, see `logFormat`) at this level to stdout. Default: no logs. */
   readonly logLevel?: LogLevel;
   /** With `logLevel`: `auto` (pretty on a terminal), `json` or `pretty`. */
