@@ -73,24 +73,37 @@ export const userName = text('a user name')
   .max(64, 'must be at most 64 characters')
   .regex(/^[^\s:\p{Cc}]+$/u, 'must not contain spaces, colons or control characters');
 
-const user = z
-  .strictObject(
-    {
-      name: userName.describe('Login name.'),
-      password: z
-        .string({ error: (iss) => (iss.input === undefined ? 'is required' : HASH_HINT) })
-        .regex(ARGON2ID, HASH_HINT)
-        .describe('An argon2id PHC hash, from `ftpsd hash-password`. Plain passwords are refused.'),
-      home: text('a directory path')
-        .optional()
-        .describe('Home directory, relative to root (or absolute), created if missing. Default: root.'),
-      readOnly: z.boolean({ error: 'must be true or false' }).optional().describe('Download only. Default: false.'),
-      ...userPolicyShape,
-    },
-    { error: 'must be a mapping with name, password, home, readOnly, permissions, rules, quota' },
-  )
-  .superRefine(refineUserPolicy)
-  .describe('One account.');
+/** An argon2id PHC hash: the config file's form of a password. */
+export const passwordHash = z
+  .string({ error: (iss) => (iss.input === undefined ? 'is required' : HASH_HINT) })
+  .regex(ARGON2ID, HASH_HINT)
+  .describe('An argon2id PHC hash, from `ftpsd hash-password`. Plain passwords are refused.');
+
+/** One account, with `password` in the given form (createServer extends it with plain passwords). */
+export function userSchema<P extends z.ZodType>(password: P) {
+  return z
+    .strictObject(
+      {
+        name: userName.describe('Login name.'),
+        password,
+        home: text('a directory path')
+          .optional()
+          .describe('Home directory, relative to root (or absolute), created if missing. Default: root.'),
+        readOnly: z.boolean({ error: 'must be true or false' }).optional().describe('Download only. Default: false.'),
+        ...userPolicyShape,
+      },
+      { error: 'must be a mapping with name, password, home, readOnly, permissions, rules, quota' },
+    )
+    .superRefine(refineUserPolicy)
+    .describe('One account.');
+}
+
+/** A list of accounts. */
+export function usersSchema<U extends z.ZodType>(user: U) {
+  return z.array(user, { error: 'must be a list of users' });
+}
+
+const user = userSchema(passwordHash);
 
 const anonymous = z
   .preprocess(
@@ -201,7 +214,7 @@ const configShape = {
   listen: fields.listen.optional(),
   implicitListen: fields.implicitListen.optional(),
   root: fields.root.optional(),
-  users: z.array(user, { error: 'must be a list of users' }).optional().describe('Accounts. Default: one account "ftpsd" with a random password printed at start.'),
+  users: usersSchema(user).optional().describe('Accounts. Default: one account "ftpsd" with a random password printed at start.'),
   anonymous: anonymous.optional(),
   tls: tls.optional(),
   pasvPorts: fields.pasvPorts.optional(),
@@ -259,7 +272,7 @@ const RELOAD: Record<Exclude<ConfigKey, PolicyName>, ReloadMode> = {
 };
 
 /** The shape with each option's reload mode in its metadata. */
-function withReload<S extends Record<ConfigKey, z.ZodType>>(shape: S): S {
+function withReload<S extends Record<string, z.ZodType>>(shape: S): S {
   const out: Record<string, z.ZodType> = {};
   for (const [key, field] of Object.entries(shape)) {
     const reload = (RELOAD as Record<string, ReloadMode | undefined>)[key] ?? (field as z.ZodOptional<z.ZodType>).unwrap().meta()?.reload;
@@ -268,15 +281,28 @@ function withReload<S extends Record<ConfigKey, z.ZodType>>(shape: S): S {
   return out as S;
 }
 
-export const configSchema = z
-  .strictObject(withReload(configShape), { error: 'the config file must be a mapping of options (key: value)' })
-  .superRefine((config, ctx) => {
-    const seen = new Set<string>();
-    config.users?.forEach((u, i) => {
-      if (seen.has(u.name)) ctx.addIssue({ code: 'custom', path: ['users', i, 'name'], message: `duplicate user name "${u.name}"` });
-      seen.add(u.name);
-    });
+/** Checks across options: user names are unique. */
+function refineConfig(config: { users?: readonly { name: string }[] | undefined }, ctx: z.RefinementCtx): void {
+  const seen = new Set<string>();
+  config.users?.forEach((u, i) => {
+    if (seen.has(u.name)) ctx.addIssue({ code: 'custom', path: ['users', i, 'name'], message: `duplicate user name "${u.name}"` });
+    seen.add(u.name);
   });
+}
+
+/**
+ * The config schema with some top-level options in other forms (the forms a program can write, see
+ * embed/option-forms.ts); each keeps its reload mark, and the checks across options stay.
+ */
+export function configSchemaWith<O extends { [K in ConfigKey]?: z.ZodType }>(overrides: O) {
+  return z
+    .strictObject(withReload({ ...configShape, ...overrides } as Omit<typeof configShape, keyof O> & O), {
+      error: 'the config file must be a mapping of options (key: value)',
+    })
+    .superRefine((config, ctx) => refineConfig(config as Parameters<typeof refineConfig>[0], ctx));
+}
+
+export const configSchema = configSchemaWith({});
 
 export type ConfigFile = z.output<typeof configSchema>;
 

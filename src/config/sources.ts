@@ -119,13 +119,18 @@ function compact<T extends object>(layer: T): T {
 const abs = (base: string, p: string | undefined) => (p === undefined ? undefined : isAbsolute(p) ? p : resolve(base, p));
 const absOrOff = (base: string, p: string | false | undefined) => (p === false ? false : abs(base, p));
 
+/** The config file's options, or createServer's (whose passwords may be plain: embed/option-forms.ts). */
+export type FileOptions = Omit<ConfigFile, 'users'> & {
+  users?: (Omit<NonNullable<ConfigFile['users']>[number], 'password'> & { password: string | Password })[] | undefined;
+};
+
 /** The file's layer: relative paths are relative to the file's directory. */
-export function fileLayer(file: ConfigFile, dir: string): Layer {
+export function fileLayer(file: FileOptions, dir: string): Layer {
   return compact({
     listen: file.listen,
     implicitListen: file.implicitListen,
     root: abs(dir, file.root),
-    users: file.users?.map((u) => ({ name: u.name, password: { hash: u.password }, home: u.home, readOnly: u.readOnly ?? false, ...pickUserPolicy(u) })),
+    users: file.users?.map((u) => ({ name: u.name, password: typeof u.password === 'string' ? { hash: u.password } : u.password, home: u.home, readOnly: u.readOnly ?? false, ...pickUserPolicy(u) })),
     anonymous: file.anonymous,
     tls: file.tls && {
       cert: abs(dir, file.tls.cert)!,
