@@ -68,6 +68,12 @@ export interface PeerSessions {
   userSessions(user: string): number;
 }
 
+/**
+ * The engine every server runs (the `ftpsd` command, its cluster workers, and `createServer`'s
+ * FtpsdServer, the embedding API's one server class: it has `reconfigure` and `updateTls` too). Its
+ * options are the resolved forms (objects, PEM, an authenticator); a program should start from
+ * `createServer`.
+ */
 export class FtpServer implements ServerCore {
   readonly events: ServerEvents;
   readonly registry: CommandRegistry;

@@ -12,6 +12,7 @@ import type { PortRange } from '../data/passive.js';
 import type { Logger, LogLevel } from '../logger.js';
 import type { BanPolicy, Limits, Timeouts, UploadOptions } from '../settings.js';
 import { POLICY_NAMES, type PolicySettings } from '../policy-options.js';
+import { SETTINGS_OPTIONS, type SettingsOptions } from '../settings.js';
 import type { QuotaLimits } from '../storage/quota.js';
 import type { Storage } from '../storage/storage.js';
 
@@ -125,6 +126,15 @@ export interface ServerOptions extends Readonly<Partial<PolicySettings>> {
   /** A pino logger, or anything with its methods; default: silent (or `logLevel`). */
   readonly logger?: Logger;
 }
+
+/**
+ * The options {@link FtpsdServer.reconfigure} changes on a running server: the settings new connections
+ * get (SETTINGS_OPTIONS of settings.ts but `uploads`, whose `atomic` and `partial` belong to the storage).
+ */
+export type ReconfigurableOption = Exclude<keyof SettingsOptions, 'uploads'>;
+export const RECONFIGURABLE_OPTIONS: readonly ReconfigurableOption[] = SETTINGS_OPTIONS.filter((k): k is ReconfigurableOption => k !== 'uploads');
+/** The argument of {@link FtpsdServer.reconfigure}: each option given replaces the one in force. */
+export type LiveOptions = Pick<ServerOptions, ReconfigurableOption>;
 
 /** The options only a program can give; the config schema does not know them. */
 export const PROGRAM_OPTIONS = ['greeting', 'authenticator', 'storage', 'commands', 'siteCommands', 'logger'] as const;
