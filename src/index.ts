@@ -8,7 +8,7 @@
 
 // Embedding: createServer and what it takes and gives.
 export { createServer, FtpsdServer, type ListeningAddresses, type CertificateInfo, type CloseOptions } from './embed/server.js';
-export type { ServerOptions, ListenOption, UserOption, TlsOption, StorageOption, HookOption, WebhookOption } from './embed/options.js';
+export type { ServerOptions, LiveOptions, ReconfigurableOption, ListenOption, UserOption, TlsOption, StorageOption, HookOption, WebhookOption } from './embed/options.js';
 export type { Session, SessionList } from './embed/sessions.js';
 export { ConfigError, type ConfigIssue } from './config/errors.js';
 
@@ -38,6 +38,7 @@ export type { CommandContext, SessionContext, DataSetup, LoginOutcome, TransferS
 export type { SessionState, LoggedInUser, TransferType } from './session.js';
 export type {
   ServerSettings,
+  SettingsOptions,
   Timeouts,
   Limits,
   BanPolicy,
@@ -49,6 +50,7 @@ export type {
   UploadSettings,
   UploadOptions,
 } from './settings.js';
+export type { PolicySettings, PolicyName } from './policy-options.js';
 export type { PortRange } from './data/passive.js';
 
 // Events and tracing.

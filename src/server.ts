@@ -12,24 +12,12 @@ import { ServerEvents } from './events.js';
 import { reportError } from './diagnostics.js';
 import { sessionReuse } from './policy.js';
 import { silentLogger, type Logger } from './logger.js';
-import {
-  resolveSettings,
-  type DataProtection,
-  type Limits,
-  type SecurityOptions,
-  type ServerSettings,
-  type SessionReuse,
-  type Timeouts,
-  type TlsRequired,
-  type UploadSettings,
-} from './settings.js';
-import type { PortRange } from './data/passive.js';
+import { resolveSettings, type ServerSettings, type SettingsOptions } from './settings.js';
 import { TlsContexts, type TlsMaterial } from './tls/context.js';
 import { normalizeAddress } from './data/address.js';
 import type { LoginThrottle } from './auth/throttle.js';
 import { ConnectionGate, REFUSALS, refuse } from './security/gate.js';
 import { roomFor } from './security/login-pool.js';
-import type { PasvAddressRule } from './data/pasv-address.js';
 import { guardUntrusted, readProxyHeader, TrustedProxies } from './proxy/accept.js';
 
 export interface ListenAddress {
@@ -37,7 +25,12 @@ export interface ListenAddress {
   port: number;
 }
 
-export interface FtpServerOptions {
+/**
+ * The server's options: where it listens, the certificate, who may log in, and the settings
+ * (SettingsOptions in settings.ts: TLS policy, passive ports, proxies, timeouts, limits, security,
+ * uploads, greeting), which reconfigure() can change.
+ */
+export interface FtpServerOptions extends SettingsOptions {
   /** Explicit FTP(S) listeners (AUTH TLS). Default: `[::]:2121`. */
   listen?: ListenAddress[];
   /** Implicit FTPS listeners (TLS before the greeting). Default: none. */
@@ -45,37 +38,6 @@ export interface FtpServerOptions {
   /** Certificate and key (PEM). Without them there is no FTPS and `tlsRequired` must be `off`. */
   tls?: TlsMaterial;
   authenticator: Authenticator;
-  /** `login` (default): TLS before USER/PASS; `all`: also PROT P for every transfer; `off`: plain FTP allowed. */
-  tlsRequired?: TlsRequired;
-  /** `require` (default): protected data connections must resume their control connection's TLS session. */
-  sessionReuse?: SessionReuse;
-  /**
-   * `tls-sessions` (default): a session that used TLS must protect its data connections (PROT P).
-   * `optional`: PROT C allowed; then anyone on the client's address (CGNAT) who reaches the passive
-   * port first takes the transfer. See `DataProtection` in settings.ts.
-   */
-  dataProtection?: DataProtection;
-  pasvPorts?: PortRange;
-  /**
-   * The IPv4 address PASV advertises (NAT): one address or host name, or rules by client network
-   * (first match wins; a rule without `network` matches everyone). Default: the address the client
-   * connected to.
-   */
-  pasvAddress?: string | readonly PasvAddressRule[];
-  /** Passive ports as the client must see them when a port mapping differs from `pasvPorts`. */
-  pasvAdvertisedPorts?: PortRange;
-  /**
-   * Trusted proxies (CIDR): connections from them must start with a PROXY protocol header (v1 or v2),
-   * whose client address then counts for everything; anyone else must not send one.
-   */
-  proxyProtocol?: readonly string[];
-  greeting?: string;
-  timeouts?: Partial<Timeouts>;
-  limits?: Partial<Limits>;
-  /** Login bans and access lists (see settings.ts for the defaults). */
-  security?: SecurityOptions;
-  /** How uploads end: `requireCloseNotify` (default true; see docs/uploads.md). */
-  uploads?: Partial<UploadSettings>;
   logger?: Logger;
   /** Extra commands (replacing built-ins of the same name). */
   commands?: CommandSpec[];
@@ -84,26 +46,8 @@ export interface FtpServerOptions {
   events?: ServerEvents;
 }
 
-/** What `reconfigure()` changes on a running server. */
-export type ReconfigureOptions = Partial<
-  Pick<
-    FtpServerOptions,
-    | 'authenticator'
-    | 'tls'
-    | 'tlsRequired'
-    | 'sessionReuse'
-    | 'dataProtection'
-    | 'pasvPorts'
-    | 'pasvAddress'
-    | 'pasvAdvertisedPorts'
-    | 'proxyProtocol'
-    | 'greeting'
-    | 'timeouts'
-    | 'limits'
-    | 'security'
-    | 'uploads'
-  >
->;
+/** What `reconfigure()` changes on a running server: the settings, the authenticator and the certificate. */
+export interface ReconfigureOptions extends SettingsOptions, Partial<Pick<FtpServerOptions, 'authenticator' | 'tls'>> {}
 
 /** The parts of a server that `reconfigure()` swaps together. */
 interface ActiveConfig {
@@ -125,6 +69,12 @@ export interface PeerSessions {
   userSessions(user: string): number;
 }
 
+/**
+ * The engine every server runs (the `ftpsd` command, its cluster workers, and `createServer`'s
+ * FtpsdServer, the embedding API's one server class: it has `reconfigure` and `updateTls` too). Its
+ * options are the resolved forms (objects, PEM, an authenticator); a program should start from
+ * `createServer`.
+ */
 export class FtpServer implements ServerCore {
   readonly events: ServerEvents;
   readonly registry: CommandRegistry;
@@ -186,20 +136,7 @@ export class FtpServer implements ServerCore {
 
   /** Settings from options, checked (throws with a plain message). */
   private static resolve(options: FtpServerOptions): ServerSettings {
-    const settings = resolveSettings({
-      ...(options.greeting !== undefined ? { greeting: options.greeting } : {}),
-      ...(options.tlsRequired !== undefined ? { tlsRequired: options.tlsRequired } : {}),
-      ...(options.sessionReuse !== undefined ? { sessionReuse: options.sessionReuse } : {}),
-      ...(options.dataProtection !== undefined ? { dataProtection: options.dataProtection } : {}),
-      pasvPorts: options.pasvPorts,
-      pasvAddress: options.pasvAddress,
-      pasvAdvertisedPorts: options.pasvAdvertisedPorts,
-      ...(options.proxyProtocol ? { proxyProtocol: options.proxyProtocol } : {}),
-      ...(options.timeouts ? { timeouts: options.timeouts } : {}),
-      ...(options.limits ? { limits: options.limits } : {}),
-      ...(options.security ? { security: options.security } : {}),
-      ...(options.uploads ? { uploads: options.uploads } : {}),
-    });
+    const settings = resolveSettings(options);
     if (!options.tls && settings.tlsRequired !== 'off') {
       throw new Error('tlsRequired must be "off" when no certificate is configured');
     }

@@ -5,18 +5,9 @@
 import type { UploadPolicy } from './auth/users.js';
 import type { PortRange } from './data/passive.js';
 import { checkAdvertisedPorts, PasvAddresses, type PasvAddressRule } from './data/pasv-address.js';
+import { pickPolicy, POLICY_DEFAULTS, POLICY_NAMES, type PolicySettings } from './policy-options.js';
 
-export type TlsRequired = 'off' | 'login' | 'all';
-export type SessionReuse = 'require' | 'allow' | 'off';
-/**
- * Data protection for sessions whose control connection used TLS (AUTH TLS or implicit FTPS; CCC does
- * not end it). `tls-sessions` (default): such a session must send PROT P before any transfer (PROT C is
- * refused with 534, a clear transfer with 521). `optional`: PROT C allowed, so anyone who reaches the
- * passive port first (same address: carrier-grade NAT, a shared host) can take the transfer: the
- * passive port is only checked against the client's address, and clear data carries no proof of who
- * opened it. `tlsRequired: all` requires PROT P whatever this says.
- */
-export type DataProtection = 'tls-sessions' | 'optional';
+export type { TlsRequired, SessionReuse, DataProtection } from './policy-options.js';
 
 export interface Timeouts {
   /** Idle control connection (never while a transfer runs). */
@@ -109,11 +100,9 @@ export const DEFAULT_UPLOADS: UploadSettings = { requireCloseNotify: true };
  */
 export interface UploadOptions extends UploadPolicy, Partial<UploadSettings> {}
 
-export interface ServerSettings {
+/** The policy options (TLS policy, session reuse, data protection) come from policy-options.ts. */
+export interface ServerSettings extends PolicySettings {
   greeting: string;
-  tlsRequired: TlsRequired;
-  sessionReuse: SessionReuse;
-  dataProtection: DataProtection;
   pasvPorts: PortRange | undefined;
   /**
    * The address advertised in PASV replies (NAT), per client network; default (and for clients no rule
@@ -161,21 +150,60 @@ export const DEFAULT_BAN: BanPolicy = {
   ipv6Prefix: 64,
 };
 
-export function resolveSettings(partial: Partial<Omit<ServerSettings, 'timeouts' | 'limits' | 'security' | 'pasvAddress' | 'uploads'>> & {
-  timeouts?: Partial<Timeouts>;
-  uploads?: Partial<UploadSettings>;
-  limits?: Partial<Limits>;
-  security?: SecurityOptions;
+/**
+ * The options that resolve into ServerSettings (FtpServer's options, reconfigure()'s): each undefined
+ * one takes its default.
+ */
+export interface SettingsOptions extends Partial<PolicySettings> {
+  /** The first line a client sees (`220 <greeting>`). Default: `ftpsd ready.` */
+  greeting?: string;
+  pasvPorts?: PortRange | undefined;
+  /**
+   * The IPv4 address PASV advertises (NAT): one address or host name, or rules by client network
+   * (first match wins; a rule without `network` matches everyone). Default: the address the client
+   * connected to.
+   */
   pasvAddress?: string | readonly PasvAddressRule[] | PasvAddresses | undefined;
-} = {}): ServerSettings {
+  /** Passive ports as the client must see them when a port mapping differs from `pasvPorts`. */
+  pasvAdvertisedPorts?: PortRange | undefined;
+  /**
+   * Trusted proxies (CIDR): connections from them must start with a PROXY protocol header (v1 or v2),
+   * whose client address then counts for everything; anyone else must not send one.
+   */
+  proxyProtocol?: readonly string[];
+  timeouts?: Partial<Timeouts>;
+  limits?: Partial<Limits>;
+  /** Login bans and access lists (see the defaults below). */
+  security?: SecurityOptions;
+  /** How uploads end: `requireCloseNotify` (default true; see docs/uploads.md). */
+  uploads?: Partial<UploadSettings>;
+}
+
+/** The names of SettingsOptions, for code that copies them all (a config reload). */
+export const SETTINGS_OPTIONS = [
+  'greeting',
+  ...POLICY_NAMES,
+  'pasvPorts',
+  'pasvAddress',
+  'pasvAdvertisedPorts',
+  'proxyProtocol',
+  'timeouts',
+  'limits',
+  'security',
+  'uploads',
+] as const satisfies readonly (keyof SettingsOptions)[];
+// Every option of SettingsOptions is in the list (a compile error names the one missing).
+const settingsListed: Record<Exclude<keyof SettingsOptions, (typeof SETTINGS_OPTIONS)[number]>, never> = {};
+void settingsListed;
+
+export function resolveSettings(partial: SettingsOptions = {}): ServerSettings {
   const ban = partial.security?.ban;
   const pasvAddress = partial.pasvAddress;
   if (partial.pasvAdvertisedPorts) checkAdvertisedPorts(partial.pasvPorts, partial.pasvAdvertisedPorts);
   return {
     greeting: partial.greeting ?? 'ftpsd ready.',
-    tlsRequired: partial.tlsRequired ?? 'login',
-    sessionReuse: partial.sessionReuse ?? 'require',
-    dataProtection: partial.dataProtection ?? 'tls-sessions',
+    ...POLICY_DEFAULTS,
+    ...pickPolicy(partial),
     pasvPorts: partial.pasvPorts,
     pasvAddress: pasvAddress === undefined || pasvAddress instanceof PasvAddresses ? pasvAddress : new PasvAddresses(pasvAddress),
     pasvAdvertisedPorts: partial.pasvAdvertisedPorts,

@@ -5,7 +5,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
-import { DATA_PROTECTION, DEFAULTS, LOG_LEVELS, SESSION_REUSE, TLS_REQUIRED } from '../config/defaults.js';
+import { DEFAULTS, LOG_LEVELS } from '../config/defaults.js';
+import { POLICY_NAMES, policyFields, policyValues } from '../policy-options.js';
 import { ENV, type CliFlags } from '../config/sources.js';
 import { HOOK_EVENTS } from '../ops/hooks.js';
 import { LOG_FORMATS } from '../ops/log-format.js';
@@ -29,7 +30,7 @@ function buildProgram(): Command {
     .configureOutput({ outputError: (text, write) => write(`${oneLine(text)}\n`) })
     .addHelpText('after', '\nWithout a command, ftpsd serves: see "ftpsd serve --help" for its options.');
 
-  program
+  const serve = program
     .command('serve', { isDefault: true })
     .description('Run the server (the default command). Flags override the environment, which overrides the config file.')
     .option('--config <file>', `YAML config file (see examples/ftpsd.yaml); SIGHUP reloads it${env(ENV.config)}`)
@@ -42,10 +43,13 @@ function buildProgram(): Command {
     .option('--key <file>', `PEM private key; with --cert${env(ENV.key)}`)
     .option('--pasv-ports <min-max>', `passive data port range, e.g. 50000-50100 (default: any free port)${env(ENV.pasvPorts)}`)
     .option('--pasv-address <address>', `IPv4 address or host name advertised in PASV replies (NAT), or rules NETWORK=ADDRESS,...,ADDRESS${env(ENV.pasvAddress)}`)
-    .option('--pasv-advertised-ports <min-max>', `passive ports as clients see them (port mapping; same size as --pasv-ports)${env(ENV.pasvAdvertisedPorts)}`)
-    .option('--tls-required <when>', `${TLS_REQUIRED.join('|')} (default: ${DEFAULTS.tlsRequired})${env(ENV.tlsRequired)}`)
-    .option('--session-reuse <policy>', `${SESSION_REUSE.join('|')} (default: ${DEFAULTS.sessionReuse})${env(ENV.sessionReuse)}`)
-    .option('--data-protection <policy>', `${DATA_PROTECTION.join('|')}: optional lets TLS sessions use clear data (PROT C), which a neighbour on the client's address can take (default: ${DEFAULTS.dataProtection})${env(ENV.dataProtection)}`)
+    .option('--pasv-advertised-ports <min-max>', `passive ports as clients see them (port mapping; same size as --pasv-ports)${env(ENV.pasvAdvertisedPorts)}`);
+  // The policy options' flags, from their declaration (policy-options.ts).
+  for (const name of POLICY_NAMES) {
+    const { flag, flagNote } = policyFields[name].meta()!;
+    serve.option(flag!, `${policyValues(name).join('|')}${flagNote ? `: ${flagNote}` : ''} (default: ${DEFAULTS[name]})${env(ENV[name])}`);
+  }
+  serve
     .option('--log-level <level>', `${LOG_LEVELS.join('|')} (default: ${DEFAULTS.logLevel})${env(ENV.logLevel)}`)
     .option('--state-dir <dir>', `where the generated certificate and the upload journals are kept (default: ${DEFAULTS.stateDir})${env(ENV.stateDir)}`)
     .option('--log-format <format>', `${LOG_FORMATS.join('|')}: auto is pretty on a terminal, json otherwise (default: auto)${env(ENV.logFormat)}`)

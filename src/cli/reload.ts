@@ -23,6 +23,8 @@ import { ConfigError } from '../config/errors.js';
 import { checkCertificateFiles, trustedOwners } from '../config/file-trust.js';
 import { loadConfig, type CliFlags, type ResolvedConfig } from '../config/load.js';
 import { toServerOptions } from '../config/server-options.js';
+import { reloadMode } from '../config/schema.js';
+import { SETTINGS_OPTIONS, type SettingsOptions } from '../settings.js';
 import type { UploadJournal } from '../storage/upload-journal.js';
 import type { Logger, LogLevel } from '../logger.js';
 import type { FtpServer } from '../server.js';
@@ -53,21 +55,6 @@ export interface ConfigReloaderOptions {
   /** The process's upload journal, given to the storages of the reloaded accounts too. */
   journal?: UploadJournal;
 }
-
-/** Options a running process keeps until it restarts. */
-const RESTART_ONLY: readonly (keyof ResolvedConfig)[] = [
-  'listen',
-  'implicitListen',
-  'runAs',
-  'workers',
-  'workerHeartbeat',
-  'logFormat',
-  'metricsListen',
-  'xferlog',
-  'hooks',
-  'webhooks',
-  'hookDelivery',
-];
 
 /** Options not compared at all (derived, or reported through another key). */
 const IGNORED: readonly string[] = ['configFile', 'generatedPassword', 'passwordFromEnv'];
@@ -157,22 +144,10 @@ export class ConfigReloader {
     }
     const newPair = certificate.cert !== this.current.certificate.cert || certificate.key !== this.current.certificate.key;
     const o = prepared.options;
+    // Every setting the config makes, each given (undefined: its default); the greeting is a program's only.
+    const settings = Object.fromEntries(SETTINGS_OPTIONS.filter((k) => k !== 'greeting').map((k) => [k, o[k]])) as SettingsOptions;
     // All or nothing: throws (changing nothing) on a value the server refuses.
-    this.server.reconfigure({
-      authenticator,
-      ...(newPair && o.tls ? { tls: o.tls } : {}),
-      tlsRequired: o.tlsRequired,
-      sessionReuse: o.sessionReuse,
-      dataProtection: o.dataProtection,
-      pasvPorts: o.pasvPorts,
-      pasvAddress: o.pasvAddress,
-      pasvAdvertisedPorts: o.pasvAdvertisedPorts,
-      proxyProtocol: o.proxyProtocol,
-      timeouts: o.timeouts,
-      limits: o.limits,
-      security: o.security,
-      uploads: o.uploads,
-    });
+    this.server.reconfigure({ authenticator, ...(newPair && o.tls ? { tls: o.tls } : {}), ...settings });
     if (config.logLevel !== previous.logLevel) setLevel(this.log, config.logLevel);
     if (config.umask !== previous.umask) process.umask(config.umask);
     await this.followCertificate(certificate);
@@ -250,14 +225,14 @@ export class ConfigReloader {
   }
 }
 
-/** Top-level options that differ, and those of them that need a restart. */
+/** Top-level options that differ, and those of them that need a restart (their `reload` mark on the schema). */
 function diff(a: ResolvedConfig, b: ResolvedConfig): { changed: string[]; restartNeeded: (keyof ResolvedConfig)[] } {
   const changed: string[] = [];
   const restartNeeded: (keyof ResolvedConfig)[] = [];
   for (const key of new Set([...Object.keys(a), ...Object.keys(b)]) as Set<keyof ResolvedConfig>) {
     if (IGNORED.includes(key)) continue;
     if (JSON.stringify(a[key]) === JSON.stringify(b[key])) continue;
-    if (RESTART_ONLY.includes(key)) restartNeeded.push(key);
+    if (reloadMode(key) === 'restart') restartNeeded.push(key);
     else changed.push(key);
   }
   return { changed, restartNeeded };

@@ -8,7 +8,8 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import type { PortRange } from '../data/passive.js';
 import type { LogLevel } from '../logger.js';
 import type { ListenAddress } from '../server.js';
-import type { DataProtection, Limits, SecurityOptions, SessionReuse, Timeouts, TlsRequired, UploadOptions } from '../settings.js';
+import type { Limits, SecurityOptions, Timeouts, UploadOptions } from '../settings.js';
+import { POLICY_DEFAULTS, POLICY_NAMES, type PolicySettings } from '../policy-options.js';
 import type { HookSpec } from '../ops/hooks.js';
 import type { LogFormat } from '../ops/log-format.js';
 import type { WebhookSpec } from '../ops/webhooks.js';
@@ -37,7 +38,8 @@ export interface ResolvedUser {
   quota?: UserPolicy['quota'];
 }
 
-export interface ResolvedConfig {
+/** The resolved config; the policy options (TLS policy, session reuse, data protection) come from policy-options.ts. */
+export interface ResolvedConfig extends PolicySettings {
   /** Absolute path of the config file, if one was given. */
   configFile: string | undefined;
   listen: ListenAddress[];
@@ -65,9 +67,6 @@ export interface ResolvedConfig {
   runAs: { user: string; group?: string } | undefined;
   /** The file mode creation mask `ftpsd serve` sets (instead of the one it inherited). */
   umask: number;
-  tlsRequired: TlsRequired;
-  sessionReuse: SessionReuse;
-  dataProtection: DataProtection;
   logLevel: LogLevel;
   /** `auto`: pretty on a terminal, JSON otherwise. */
   logFormat: LogFormat;
@@ -181,9 +180,7 @@ function merge(layers: Layer[], env: NodeJS.ProcessEnv, cwd: string, configFile:
     workerHeartbeat,
     runAs: runAsUser === undefined ? undefined : { user: runAsUser, ...(runAsGroup !== undefined ? { group: runAsGroup } : {}) },
     umask: pick(layers, 'umask') ?? DEFAULTS.umask,
-    tlsRequired: pick(layers, 'tlsRequired') ?? DEFAULTS.tlsRequired,
-    sessionReuse: pick(layers, 'sessionReuse') ?? DEFAULTS.sessionReuse,
-    dataProtection: pick(layers, 'dataProtection') ?? DEFAULTS.dataProtection,
+    ...(Object.fromEntries(POLICY_NAMES.map((name) => [name, pick(layers, name) ?? POLICY_DEFAULTS[name]])) as PolicySettings),
     logLevel: pick(layers, 'logLevel') ?? DEFAULTS.logLevel,
     logFormat: pick(layers, 'logFormat') ?? 'auto',
     metricsListen: pick(layers, 'metricsListen') || undefined,

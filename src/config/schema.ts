@@ -9,7 +9,8 @@
 import { z } from 'zod';
 import { DEFAULT_BAN, DEFAULT_LIMITS, DEFAULT_TIMEOUTS, type BanPolicy, type Limits, type Timeouts } from '../settings.js';
 import { parseNetwork } from '../security/access-list.js';
-import { DATA_PROTECTION, DEFAULTS, LOG_LEVELS, SESSION_REUSE, TLS_REQUIRED } from './defaults.js';
+import { DEFAULTS, LOG_LEVELS } from './defaults.js';
+import { oneOf, policyFields, type PolicyName, type ReloadMode } from '../policy-options.js';
 import { parseListenAddress, parsePortRange } from './listen-address.js';
 import { refineUserPolicy, uploadsSchema, userPolicyShape } from './user-policy.js';
 import { opsFields, opsSchemaShape } from './ops-schema.js';
@@ -19,10 +20,6 @@ import { parsed, text } from './zod-forms.js';
 
 export const HASH_HINT = 'must be an argon2id hash (use: ftpsd hash-password)';
 const ARGON2ID = /^\$argon2id\$v=\d+\$m=\d+,t=\d+,p=\d+\$[A-Za-z0-9+/]+\$[A-Za-z0-9+/]+$/;
-
-function oneOf<const T extends readonly [string, ...string[]]>(values: T) {
-  return z.enum(values, { error: `must be one of ${values.join(', ')}` });
-}
 
 function ms(what: string) {
   return z.int({ error: `must be a whole number of milliseconds (${what})` }).min(1, 'must be >= 1');
@@ -62,15 +59,7 @@ export const fields = {
     .transform(parsed(parsePortRange))
     .describe('Passive data ports, MIN-MAX (e.g. 50000-50100). Default: any free port.'),
   pasvAddress: pasvAddressField,
-  tlsRequired: oneOf(TLS_REQUIRED).describe(
-    `off: plain FTP allowed; login: TLS before USER/PASS; all: also PROT P for every transfer. Default: ${DEFAULTS.tlsRequired}.`,
-  ),
-  sessionReuse: oneOf(SESSION_REUSE).describe(
-    `require: protected data connections must resume their control connection's TLS session; allow: resumption offered, not required; off: never offered. Default: ${DEFAULTS.sessionReuse}.`,
-  ),
-  dataProtection: oneOf(DATA_PROTECTION).describe(
-    `tls-sessions: a session that used TLS must protect its data connections (PROT P); optional: PROT C allowed, and then anyone on the client's address (carrier-grade NAT, a shared host) who connects to the passive port first receives the download or supplies the upload. Default: ${DEFAULTS.dataProtection}.`,
-  ),
+  ...policyFields,
   logLevel: oneOf(LOG_LEVELS).describe(`Log level of the JSON log lines on stdout. Default: ${DEFAULTS.logLevel}.`),
   stateDir: text('a directory path').describe(
     `Where the generated self-signed certificate (cert.pem, key.pem) and the upload journals (upload-journals/: temp files of uploads cut by a crash, removed at the next start) are kept. Default: ${DEFAULTS.stateDir}.`,
@@ -84,24 +73,37 @@ export const userName = text('a user name')
   .max(64, 'must be at most 64 characters')
   .regex(/^[^\s:\p{Cc}]+$/u, 'must not contain spaces, colons or control characters');
 
-const user = z
-  .strictObject(
-    {
-      name: userName.describe('Login name.'),
-      password: z
-        .string({ error: (iss) => (iss.input === undefined ? 'is required' : HASH_HINT) })
-        .regex(ARGON2ID, HASH_HINT)
-        .describe('An argon2id PHC hash, from `ftpsd hash-password`. Plain passwords are refused.'),
-      home: text('a directory path')
-        .optional()
-        .describe('Home directory, relative to root (or absolute), created if missing. Default: root.'),
-      readOnly: z.boolean({ error: 'must be true or false' }).optional().describe('Download only. Default: false.'),
-      ...userPolicyShape,
-    },
-    { error: 'must be a mapping with name, password, home, readOnly, permissions, rules, quota' },
-  )
-  .superRefine(refineUserPolicy)
-  .describe('One account.');
+/** An argon2id PHC hash: the config file's form of a password. */
+export const passwordHash = z
+  .string({ error: (iss) => (iss.input === undefined ? 'is required' : HASH_HINT) })
+  .regex(ARGON2ID, HASH_HINT)
+  .describe('An argon2id PHC hash, from `ftpsd hash-password`. Plain passwords are refused.');
+
+/** One account, with `password` in the given form (createServer extends it with plain passwords). */
+export function userSchema<P extends z.ZodType>(password: P) {
+  return z
+    .strictObject(
+      {
+        name: userName.describe('Login name.'),
+        password,
+        home: text('a directory path')
+          .optional()
+          .describe('Home directory, relative to root (or absolute), created if missing. Default: root.'),
+        readOnly: z.boolean({ error: 'must be true or false' }).optional().describe('Download only. Default: false.'),
+        ...userPolicyShape,
+      },
+      { error: 'must be a mapping with name, password, home, readOnly, permissions, rules, quota' },
+    )
+    .superRefine(refineUserPolicy)
+    .describe('One account.');
+}
+
+/** A list of accounts. */
+export function usersSchema<U extends z.ZodType>(user: U) {
+  return z.array(user, { error: 'must be a list of users' });
+}
+
+const user = userSchema(passwordHash);
 
 const anonymous = z
   .preprocess(
@@ -201,44 +203,110 @@ const securityShape = {
   deny: networkList.describe('These networks are refused at connect; deny wins over allow. Default: none.'),
 };
 
+/** Each field of `shape`, optional (as every top-level option is). */
+function optional<S extends Record<string, z.ZodType>>(shape: S): { [K in keyof S]: z.ZodOptional<S[K]> } {
+  return Object.fromEntries(Object.entries(shape).map(([k, v]) => [k, v.optional()])) as { [K in keyof S]: z.ZodOptional<S[K]> };
+}
+
 const mapping = (what: string) => ({ error: `must be a mapping of ${what}` });
 
-export const configSchema = z
-  .strictObject(
-    {
-      listen: fields.listen.optional(),
-      implicitListen: fields.implicitListen.optional(),
-      root: fields.root.optional(),
-      users: z.array(user, { error: 'must be a list of users' }).optional().describe('Accounts. Default: one account "ftpsd" with a random password printed at start.'),
-      anonymous: anonymous.optional(),
-      tls: tls.optional(),
-      pasvPorts: fields.pasvPorts.optional(),
-      pasvAddress: fields.pasvAddress.optional(),
-      tlsRequired: fields.tlsRequired.optional(),
-      sessionReuse: fields.sessionReuse.optional(),
-      dataProtection: fields.dataProtection.optional(),
-      logLevel: fields.logLevel.optional(),
-      stateDir: fields.stateDir.optional(),
-      timeouts: z.strictObject(timeoutsShape, mapping('timeouts')).partial().optional().describe('Timeouts in milliseconds.'),
-      limits: z.strictObject(limitsShape, mapping('limits')).partial().optional().describe('Protocol limits.'),
-      uploads: uploadsSchema.optional(),
-      security: z
-        .strictObject(securityShape, mapping('ban, allow, deny'))
-        .partial()
-        .optional()
-        .describe('Login bans and access lists.'),
-      ...opsSchemaShape,
-      ...serviceSchemaShape,
-      ...clusterSchemaShape,
-    },
-    { error: 'the config file must be a mapping of options (key: value)' },
-  )
-  .superRefine((config, ctx) => {
-    const seen = new Set<string>();
-    config.users?.forEach((u, i) => {
-      if (seen.has(u.name)) ctx.addIssue({ code: 'custom', path: ['users', i, 'name'], message: `duplicate user name "${u.name}"` });
-      seen.add(u.name);
-    });
+const configShape = {
+  listen: fields.listen.optional(),
+  implicitListen: fields.implicitListen.optional(),
+  root: fields.root.optional(),
+  users: usersSchema(user).optional().describe('Accounts. Default: one account "ftpsd" with a random password printed at start.'),
+  anonymous: anonymous.optional(),
+  tls: tls.optional(),
+  pasvPorts: fields.pasvPorts.optional(),
+  pasvAddress: fields.pasvAddress.optional(),
+  ...optional(policyFields),
+  logLevel: fields.logLevel.optional(),
+  stateDir: fields.stateDir.optional(),
+  timeouts: z.strictObject(timeoutsShape, mapping('timeouts')).partial().optional().describe('Timeouts in milliseconds.'),
+  limits: z.strictObject(limitsShape, mapping('limits')).partial().optional().describe('Protocol limits.'),
+  uploads: uploadsSchema.optional(),
+  security: z
+    .strictObject(securityShape, mapping('ban, allow, deny'))
+    .partial()
+    .optional()
+    .describe('Login bans and access lists.'),
+  ...opsSchemaShape,
+  ...serviceSchemaShape,
+  ...clusterSchemaShape,
+};
+
+type ConfigKey = keyof typeof configShape;
+
+/**
+ * How a config reload (cli/reload.ts) applies each top-level option, set on the schema as its `reload`
+ * metadata; the policy options carry theirs (policy-options.ts). See ReloadMode.
+ */
+const RELOAD: Record<Exclude<ConfigKey, PolicyName>, ReloadMode> = {
+  listen: 'restart',
+  implicitListen: 'restart',
+  root: 'live',
+  users: 'live',
+  anonymous: 'live',
+  tls: 'new-connections',
+  pasvPorts: 'new-connections',
+  pasvAddress: 'new-connections',
+  logLevel: 'live',
+  stateDir: 'new-connections',
+  timeouts: 'new-connections',
+  limits: 'new-connections',
+  uploads: 'new-connections',
+  security: 'new-connections',
+  logFormat: 'restart',
+  metricsListen: 'restart',
+  xferlog: 'restart',
+  hooks: 'restart',
+  webhooks: 'restart',
+  hookDelivery: 'restart',
+  pasvAdvertisedPorts: 'new-connections',
+  proxyProtocol: 'new-connections',
+  watchConfig: 'live',
+  umask: 'live',
+  runAs: 'restart',
+  workers: 'restart',
+  workerHeartbeat: 'restart',
+};
+
+/** The shape with each option's reload mode in its metadata. */
+function withReload<S extends Record<string, z.ZodType>>(shape: S): S {
+  const out: Record<string, z.ZodType> = {};
+  for (const [key, field] of Object.entries(shape)) {
+    const reload = (RELOAD as Record<string, ReloadMode | undefined>)[key] ?? (field as z.ZodOptional<z.ZodType>).unwrap().meta()?.reload;
+    out[key] = field.meta({ reload });
+  }
+  return out as S;
+}
+
+/** Checks across options: user names are unique. */
+function refineConfig(config: { users?: readonly { name: string }[] | undefined }, ctx: z.RefinementCtx): void {
+  const seen = new Set<string>();
+  config.users?.forEach((u, i) => {
+    if (seen.has(u.name)) ctx.addIssue({ code: 'custom', path: ['users', i, 'name'], message: `duplicate user name "${u.name}"` });
+    seen.add(u.name);
   });
+}
+
+/**
+ * The config schema with some top-level options in other forms (the forms a program can write, see
+ * embed/option-forms.ts); each keeps its reload mark, and the checks across options stay.
+ */
+export function configSchemaWith<O extends { [K in ConfigKey]?: z.ZodType }>(overrides: O) {
+  return z
+    .strictObject(withReload({ ...configShape, ...overrides } as Omit<typeof configShape, keyof O> & O), {
+      error: 'the config file must be a mapping of options (key: value)',
+    })
+    .superRefine((config, ctx) => refineConfig(config as Parameters<typeof refineConfig>[0], ctx));
+}
+
+export const configSchema = configSchemaWith({});
 
 export type ConfigFile = z.output<typeof configSchema>;
+
+/** How a reload applies the top-level option `key` (undefined: not an option of the config file). */
+export function reloadMode(key: string): ReloadMode | undefined {
+  return (configSchema.shape as Record<string, z.ZodType | undefined>)[key]?.meta()?.reload;
+}

@@ -14,6 +14,7 @@ import { checkCertificateFiles, checkTrusted, trustedOwners } from './file-trust
 import { makeOwnedDir, type Owner } from './owned-dir.js';
 import type { ResolvedConfig } from './load.js';
 import { pickUserPolicy } from './user-policy.js';
+import { pickPolicy } from '../policy-options.js';
 
 export interface PreparedServer {
   options: FtpServerOptions;
@@ -61,9 +62,7 @@ export function protocolOptions(config: ResolvedConfig, logger: Logger): Omit<Ft
   return {
     listen: config.listen,
     implicitListen: config.implicitListen,
-    tlsRequired: config.tlsRequired,
-    sessionReuse: config.sessionReuse,
-    dataProtection: config.dataProtection,
+    ...pickPolicy(config),
     timeouts: config.timeouts,
     limits: config.limits,
     security: config.security,

@@ -8,7 +8,8 @@ import type { z } from 'zod';
 import type { PortRange } from '../data/passive.js';
 import type { LogLevel } from '../logger.js';
 import type { ListenAddress } from '../server.js';
-import type { DataProtection, Limits, SecurityOptions, SessionReuse, Timeouts, TlsRequired, UploadOptions } from '../settings.js';
+import type { Limits, SecurityOptions, Timeouts, UploadOptions } from '../settings.js';
+import { POLICY_NAMES, policyFields, pickPolicy, type PolicyName, type PolicySettings } from '../policy-options.js';
 import type { ConfigIssue } from './errors.js';
 import { fields, userName, type ConfigFile } from './schema.js';
 import { pickUserPolicy, type UserPolicy } from './user-policy.js';
@@ -22,7 +23,7 @@ import type { HeartbeatSettings, WorkersSetting } from './cluster-schema.js';
 export type Password = { hash: string } | { plain: string };
 
 /** One source's settings; paths are absolute, users' homes still relative to root. */
-export interface Layer {
+export interface Layer extends Partial<PolicySettings> {
   listen?: ListenAddress[];
   implicitListen?: ListenAddress[];
   root?: string;
@@ -41,9 +42,6 @@ export interface Layer {
   /** Cluster mode (config/cluster-schema.ts). */
   workers?: WorkersSetting;
   workerHeartbeat?: Partial<HeartbeatSettings>;
-  tlsRequired?: TlsRequired;
-  sessionReuse?: SessionReuse;
-  dataProtection?: DataProtection;
   logLevel?: LogLevel;
   stateDir?: string;
   // Operations (config/ops-schema.ts): `false` is off.
@@ -59,8 +57,8 @@ export interface Layer {
   uploads?: UploadOptions;
 }
 
-/** Command-line flags as commander hands them over (unvalidated strings). */
-export interface CliFlags {
+/** Command-line flags as commander hands them over (unvalidated strings); the policy flags by option name. */
+export interface CliFlags extends Partial<Record<PolicyName, string>> {
   config?: string;
   root?: string;
   user?: string[];
@@ -78,9 +76,6 @@ export interface CliFlags {
   runAsGroup?: string;
   umask?: string;
   workers?: string;
-  tlsRequired?: string;
-  sessionReuse?: string;
-  dataProtection?: string;
   logLevel?: string;
   stateDir?: string;
   logFormat?: string;
@@ -101,6 +96,21 @@ function check<K extends FieldName>(key: K, value: unknown, field: string, issue
   return undefined;
 }
 
+/** The policy options' `env` or `flag` metadata (policy-options.ts), by option name. */
+export function policyMeta(key: 'env' | 'flag'): Record<PolicyName, string> {
+  return Object.fromEntries(POLICY_NAMES.map((name) => [name, policyFields[name].meta()![key]!])) as Record<PolicyName, string>;
+}
+
+/** The policy options of one source: `read` gives each one's raw value and the name errors use. */
+function policyLayer(read: (name: PolicyName) => [unknown, string], issues: ConfigIssue[]): Partial<PolicySettings> {
+  const out: Partial<Record<PolicyName, unknown>> = {};
+  for (const name of POLICY_NAMES) {
+    const [value, field] = read(name);
+    out[name] = check(name, value, field, issues);
+  }
+  return out as Partial<PolicySettings>;
+}
+
 /** Drops undefined values so that layers merge with `??` semantics. */
 function compact<T extends object>(layer: T): T {
   return Object.fromEntries(Object.entries(layer).filter(([, v]) => v !== undefined)) as T;
@@ -109,13 +119,18 @@ function compact<T extends object>(layer: T): T {
 const abs = (base: string, p: string | undefined) => (p === undefined ? undefined : isAbsolute(p) ? p : resolve(base, p));
 const absOrOff = (base: string, p: string | false | undefined) => (p === false ? false : abs(base, p));
 
+/** The config file's options, or createServer's (whose passwords may be plain: embed/option-forms.ts). */
+export type FileOptions = Omit<ConfigFile, 'users'> & {
+  users?: (Omit<NonNullable<ConfigFile['users']>[number], 'password'> & { password: string | Password })[] | undefined;
+};
+
 /** The file's layer: relative paths are relative to the file's directory. */
-export function fileLayer(file: ConfigFile, dir: string): Layer {
+export function fileLayer(file: FileOptions, dir: string): Layer {
   return compact({
     listen: file.listen,
     implicitListen: file.implicitListen,
     root: abs(dir, file.root),
-    users: file.users?.map((u) => ({ name: u.name, password: { hash: u.password }, home: u.home, readOnly: u.readOnly ?? false, ...pickUserPolicy(u) })),
+    users: file.users?.map((u) => ({ name: u.name, password: typeof u.password === 'string' ? { hash: u.password } : u.password, home: u.home, readOnly: u.readOnly ?? false, ...pickUserPolicy(u) })),
     anonymous: file.anonymous,
     tls: file.tls && {
       cert: abs(dir, file.tls.cert)!,
@@ -131,9 +146,7 @@ export function fileLayer(file: ConfigFile, dir: string): Layer {
     umask: file.umask,
     workerHeartbeat: file.workerHeartbeat,
     runAs: file.runAs && { user: file.runAs.user, ...(file.runAs.group !== undefined ? { group: file.runAs.group } : {}) },
-    tlsRequired: file.tlsRequired,
-    sessionReuse: file.sessionReuse,
-    dataProtection: file.dataProtection,
+    ...pickPolicy(file),
     logLevel: file.logLevel,
     stateDir: abs(dir, file.stateDir),
     logFormat: file.logFormat,
@@ -153,9 +166,7 @@ export const ENV = {
   listen: 'FTPSD_LISTEN',
   implicitListen: 'FTPSD_IMPLICIT_LISTEN',
   root: 'FTPSD_ROOT',
-  tlsRequired: 'FTPSD_TLS_REQUIRED',
-  sessionReuse: 'FTPSD_SESSION_REUSE',
-  dataProtection: 'FTPSD_DATA_PROTECTION',
+  ...policyMeta('env'),
   pasvPorts: 'FTPSD_PASV_PORTS',
   pasvAddress: 'FTPSD_PASV_ADDRESS',
   logLevel: 'FTPSD_LOG_LEVEL',
@@ -206,9 +217,7 @@ export function envLayer(env: NodeJS.ProcessEnv, cwd: string, issues: ConfigIssu
     root: abs(cwd, check('root', get(ENV.root), ENV.root, issues)),
     pasvPorts: check('pasvPorts', get(ENV.pasvPorts), ENV.pasvPorts, issues),
     pasvAddress: check('pasvAddress', get(ENV.pasvAddress), ENV.pasvAddress, issues),
-    tlsRequired: check('tlsRequired', get(ENV.tlsRequired), ENV.tlsRequired, issues),
-    sessionReuse: check('sessionReuse', get(ENV.sessionReuse), ENV.sessionReuse, issues),
-    dataProtection: check('dataProtection', get(ENV.dataProtection), ENV.dataProtection, issues),
+    ...policyLayer((name) => [get(ENV[name]), ENV[name]], issues),
     logLevel: check('logLevel', get(ENV.logLevel), ENV.logLevel, issues),
     logFormat: check('logFormat', get(ENV.logFormat), ENV.logFormat, issues),
     metricsListen: check('metricsListen', get(ENV.metricsListen), ENV.metricsListen, issues),
@@ -245,9 +254,7 @@ export function flagLayer(flags: CliFlags, cwd: string, issues: ConfigIssue[]): 
           group: check('runAsGroup', flags.runAsGroup, '--run-as-group', issues),
         })
       : undefined,
-    tlsRequired: check('tlsRequired', flags.tlsRequired, '--tls-required', issues),
-    sessionReuse: check('sessionReuse', flags.sessionReuse, '--session-reuse', issues),
-    dataProtection: check('dataProtection', flags.dataProtection, '--data-protection', issues),
+    ...policyLayer((name) => [flags[name], policyMeta('flag')[name].split(' ')[0]!], issues),
     logLevel: check('logLevel', flags.logLevel, '--log-level', issues),
     logFormat: check('logFormat', flags.logFormat, '--log-format', issues),
     metricsListen: check('metricsListen', flags.metricsListen, '--metrics-listen', issues),

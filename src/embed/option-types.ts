@@ -10,7 +10,9 @@ import type { CommandSpec } from '../commands/define.js';
 import type { SiteCommandSpec } from '../commands/site.js';
 import type { PortRange } from '../data/passive.js';
 import type { Logger, LogLevel } from '../logger.js';
-import type { BanPolicy, DataProtection, Limits, SessionReuse, Timeouts, TlsRequired, UploadOptions } from '../settings.js';
+import type { BanPolicy, Limits, Timeouts, UploadOptions } from '../settings.js';
+import { POLICY_NAMES, type PolicySettings } from '../policy-options.js';
+import { SETTINGS_OPTIONS, type SettingsOptions } from '../settings.js';
 import type { QuotaLimits } from '../storage/quota.js';
 import type { Storage } from '../storage/storage.js';
 
@@ -58,7 +60,7 @@ export type WebhookOption = string | { readonly url: string; readonly events?: r
  * The options of {@link createServer}. Every config file option has the same name and meaning here (see
  * docs/configuration.md, Config file); the last group is for programs only.
  */
-export interface ServerOptions {
+export interface ServerOptions extends Readonly<Partial<PolicySettings>> {
   /** Explicit FTP(S) listeners (clients upgrade with AUTH TLS). Default: `'[::]:2121'`; `'off'` for none. */
   readonly listen?: ListenOption | readonly ListenOption[] | 'off';
   /** Implicit FTPS listeners (TLS from the first byte). Needs `tls`. Default: none. */
@@ -79,12 +81,7 @@ export interface ServerOptions {
   readonly pasvAdvertisedPorts?: string | PortRange;
   /** Trusted proxies (CIDR) whose connections start with a PROXY protocol header. Default: none. */
   readonly proxyProtocol?: string | readonly string[] | 'off';
-  /** `off`: plain FTP allowed; `login` (default): TLS before USER/PASS; `all`: also PROT P for every transfer. */
-  readonly tlsRequired?: TlsRequired;
-  /** `require` (default): a protected data connection must resume its control connection's TLS session; `allow`; `off`. */
-  readonly sessionReuse?: SessionReuse;
-  /** `tls-sessions` (default): sessions that used TLS must send PROT P; `optional`: PROT C allowed (a neighbour on the client's address can then take a transfer). */
-  readonly dataProtection?: DataProtection;
+  // The policy options (TLS policy, session reuse, data protection: policy-options.ts), as in the config file.
   /** Without `logger`: log JSON lines (or pretty lines, see `logFormat`) at this level to stdout. Default: no logs. */
   readonly logLevel?: LogLevel;
   /** With `logLevel`: `auto` (pretty on a terminal), `json` or `pretty`. */
@@ -130,6 +127,15 @@ export interface ServerOptions {
   readonly logger?: Logger;
 }
 
+/**
+ * The options {@link FtpsdServer.reconfigure} changes on a running server: the settings new connections
+ * get (SETTINGS_OPTIONS of settings.ts but `uploads`, whose `atomic` and `partial` belong to the storage).
+ */
+export type ReconfigurableOption = Exclude<keyof SettingsOptions, 'uploads'>;
+export const RECONFIGURABLE_OPTIONS: readonly ReconfigurableOption[] = SETTINGS_OPTIONS.filter((k): k is ReconfigurableOption => k !== 'uploads');
+/** The argument of {@link FtpsdServer.reconfigure}: each option given replaces the one in force. */
+export type LiveOptions = Pick<ServerOptions, ReconfigurableOption>;
+
 /** The options only a program can give; the config schema does not know them. */
 export const PROGRAM_OPTIONS = ['greeting', 'authenticator', 'storage', 'commands', 'siteCommands', 'logger'] as const;
 /** Config file options that belong to the `ftpsd` command (a process with a config file). */
@@ -139,7 +145,7 @@ export const COMMAND_ONLY_OPTIONS = ['watchConfig', 'runAs', 'workers', 'umask',
  * option must be added here, or to COMMAND_ONLY_OPTIONS, once createServer does what it says
  * (test/api/options-schema.test.ts checks that every config option is one or the other).
  */
-export const CONFIG_OPTIONS = [
+export const CONFIG_OPTIONS: readonly string[] = [
   'listen',
   'implicitListen',
   'root',
@@ -150,9 +156,7 @@ export const CONFIG_OPTIONS = [
   'pasvAddress',
   'pasvAdvertisedPorts',
   'proxyProtocol',
-  'tlsRequired',
-  'sessionReuse',
-  'dataProtection',
+  ...POLICY_NAMES,
   'logLevel',
   'logFormat',
   'stateDir',
@@ -165,4 +169,4 @@ export const CONFIG_OPTIONS = [
   'hooks',
   'webhooks',
   'hookDelivery',
-] as const;
+];

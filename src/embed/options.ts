@@ -19,13 +19,12 @@ import type { CommandSpec } from '../commands/define.js';
 import type { SiteCommandSpec } from '../commands/site.js';
 import { ConfigError, zodIssues, type ConfigIssue } from '../config/errors.js';
 import { resolveLayers, type ResolvedConfig } from '../config/load.js';
-import { configSchema } from '../config/schema.js';
 import { fileLayer } from '../config/sources.js';
 import type { Logger } from '../logger.js';
 import type { Storage } from '../storage/storage.js';
 import { JOURNAL_DIR } from '../storage/upload-journal.js';
 import { join } from 'node:path';
-import { addressForm, addressForms, isObject, rangeForm, usersForSchema } from './option-forms.js';
+import { isObject, programSchema } from './option-forms.js';
 import { COMMAND_ONLY_OPTIONS, type ServerOptions, type StorageOption } from './option-types.js';
 import { planTls, type TlsPlan } from './tls-option.js';
 
@@ -77,20 +76,14 @@ export function planServer(input: ServerOptions, cwd = process.cwd()): Plan {
   }
   const tlsPlan = planTls(tls, rest.stateDir, issues);
 
-  // The config options: the config file's schema, once the forms only a program can write are turned into file forms.
+  // The config options: the config file's schema, extended with the forms only a program can write.
   for (const key of COMMAND_ONLY_OPTIONS) {
     if (rest[key] !== undefined) {
       issues.push({ field: key, message: 'is an option of the ftpsd command (a process with a config file), not of createServer' });
       delete rest[key];
     }
   }
-  const plain = new Map<number, string>();
-  const forSchema: Record<string, unknown> = { ...rest };
-  for (const key of ['listen', 'implicitListen'] as const) if (rest[key] !== undefined) forSchema[key] = addressForms(rest[key]);
-  if (rest.metricsListen !== undefined) forSchema.metricsListen = addressForm(rest.metricsListen);
-  for (const key of ['pasvPorts', 'pasvAdvertisedPorts'] as const) if (rest[key] !== undefined) forSchema[key] = rangeForm(rest[key]);
-  if (users !== undefined) forSchema.users = usersForSchema(users, plain, issues);
-  const parsed = configSchema.safeParse(forSchema);
+  const parsed = programSchema.safeParse(users === undefined ? rest : { ...rest, users });
   if (!parsed.success) issues.push(...zodIssues(parsed.error));
   if (issues.length > 0 || !parsed.success) throw new ConfigError(issues);
 
@@ -136,9 +129,7 @@ export function planServer(input: ServerOptions, cwd = process.cwd()): Plan {
   // The same resolution as the command's: absolute paths, defaults, `listen` + `implicitListen` not both empty.
   const layer = fileLayer(file, cwd);
   const config = resolveLayers([{ implicitListen: [], ...layer }], cwd);
-  config.users = hasUsers
-    ? config.users.map((u, i) => (plain.has(i) ? { ...u, password: { plain: plain.get(i)! } } : u))
-    : [];
+  if (!hasUsers) config.users = [];
   config.generatedPassword = undefined;
   config.passwordFromEnv = false;
   config.tls = undefined;

@@ -26,7 +26,8 @@ import { FtpServer } from '../server.js';
 import type { Storage } from '../storage/storage.js';
 import { openUploadJournal, type UploadJournal } from '../storage/upload-journal.js';
 import type { TlsMaterial } from '../tls/context.js';
-import { planServer, type Plan, type ServerOptions } from './options.js';
+import { isObject } from './option-forms.js';
+import { planServer, RECONFIGURABLE_OPTIONS, type LiveOptions, type Plan, type ServerOptions } from './options.js';
 import { Sessions, type SessionList } from './sessions.js';
 
 /** Where the server listens, as `listen()` resolves it (port 0 becomes the real port). */
@@ -61,7 +62,8 @@ export interface CloseOptions {
 export class FtpsdServer extends ServerEvents {
   /** The live sessions (empty before `listen()`). */
   readonly sessions: SessionList;
-  readonly #plan: Plan;
+  #plan: Plan;
+  #options: ServerOptions;
   #core: FtpServer | undefined;
   #ops: { ops: Operations; drainMs: number } | undefined;
   #starting: Promise<ListeningAddresses> | undefined;
@@ -74,6 +76,7 @@ export class FtpsdServer extends ServerEvents {
   constructor(options: ServerOptions) {
     super();
     this.#plan = planServer(options);
+    this.#options = options;
     this.sessions = new Sessions(() => this.#core?.sessions);
   }
 
@@ -98,11 +101,38 @@ export class FtpsdServer extends ServerEvents {
   }
 
   /**
-   * The underlying `FtpServer` once listening, for what this class does not wrap (`reconfigure`,
-   * `updateTls`, `watchCertificate(server.core, ...)`). Its sessions are internal objects: prefer `sessions`.
+   * The underlying engine once listening (its settings, for tests and diagnostics). Its sessions are
+   * internal objects: prefer `sessions`; `reconfigure` and `updateTls` are on this class.
    */
   get core(): FtpServer | undefined {
     return this.#core;
+  }
+
+  /**
+   * Changes settings of the running server without dropping anyone (options as in {@link createServer},
+   * checked the same way with the options in force: a ConfigError names every bad field and nothing
+   * changes). Each option given replaces the one in force (`undefined`: its default); new connections
+   * get the new settings, running sessions keep theirs. Options not in `LiveOptions` need a new server.
+   */
+  reconfigure(changes: LiveOptions): void {
+    const core = this.#core;
+    if (!core) throw new Error('reconfigure: the server is not listening');
+    if (!isObject(changes)) throw ConfigError.of('', 'reconfigure: changes must be an object');
+    const fixed = Object.keys(changes).filter((k) => !(RECONFIGURABLE_OPTIONS as readonly string[]).includes(k));
+    if (fixed.length > 0) throw new ConfigError(fixed.map((field) => ({ field, message: 'cannot change on a running server (make a new server)' })));
+    const options = { ...this.#options, ...changes } as ServerOptions;
+    const plan = planServer(options);
+    const made = protocolOptions(plan.config, core.log) as Record<string, unknown>;
+    const settings = Object.fromEntries(RECONFIGURABLE_OPTIONS.map((k) => [k, k === 'greeting' ? plan.greeting : made[k]]));
+    core.reconfigure(settings);
+    this.#plan = plan;
+    this.#options = options;
+  }
+
+  /** Replaces certificate and key (PEM) for new connections; also the target of `watchCertificate(server, files)`. */
+  updateTls(material: TlsMaterial): void {
+    if (!this.#core) throw new Error('updateTls: the server is not listening');
+    this.#core.updateTls(material);
   }
 
   /**

@@ -140,6 +140,21 @@ describe('createServer options: checks across options', () => {
       ['storage: give either root or storage, not both', 'users[0].home: is not used with storage (storage decides what each user sees)'],
     ],
     ['an empty password', { tlsRequired: 'off', root: '/tmp', users: [{ name: 'a', password: '' }] }, ['users[0].password: must not be empty']],
+    [
+      'passwords in program forms, checked by the extended schema',
+      { tlsRequired: 'off', root: '/tmp', users: [{ name: 'a', password: { plain: '' } }, { name: 'b', password: { hash: 'x' } }, { name: 'c', password: 5 }, { name: 'd' }, { name: 'e', password: { plain: 'ok' } }] },
+      [
+        'users[0].password: must not be empty',
+        'users[1].password: must be an argon2id hash (use: ftpsd hash-password)',
+        'users[2].password: must be a password, an argon2id hash, {plain: PASSWORD} or {hash: HASH}',
+        'users[3].password: is required',
+      ],
+    ],
+    [
+      'addresses and ranges in program forms, checked as their file forms',
+      { tlsRequired: 'off', authenticator, listen: [{ host: '127.0.0.1', port: 70000 }], pasvPorts: { min: 10, max: 5 } },
+      ['listen[0]: port must be <= 65535', 'pasvPorts: range start 10 is greater than its end 5'],
+    ],
     ['no listener at all', { tlsRequired: 'off', authenticator, listen: 'off' }, ['listen: no listener left: give at least one address in listen or implicitListen']],
     [
       'program options of the wrong shape',

@@ -52,6 +52,17 @@ describe('createServer', () => {
     expectTypeOf<FtpsdServer['sessions']>().toEqualTypeOf<SessionList>();
   });
 
+  test('reconfigure() takes the live options in createServer forms; the rest needs a new server', () => {
+    const server = createServer({ authenticator: { login: async () => null }, tlsRequired: 'off' });
+    server.reconfigure({ greeting: 'hi', sessionReuse: 'allow', pasvPorts: '50000-50010', limits: { maxSessions: 10 } });
+    server.reconfigure({ pasvPorts: { min: 50000, max: 50010 }, security: { ban: 'off' } });
+    // @ts-expect-error listeners need a new server
+    server.reconfigure({ listen: '127.0.0.1:2121' });
+    // @ts-expect-error not a session reuse policy
+    server.reconfigure({ sessionReuse: 'sometimes' });
+    expectTypeOf<FtpsdServer['updateTls']>().parameter(0).toHaveProperty('cert');
+  });
+
   test('the config file forms of the options', () => {
     createServer({
       listen: ['127.0.0.1:2121', { host: '::1', port: 0 }, 2121],
