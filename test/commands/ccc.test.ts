@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { authClearable, ccc } from '../helpers/ccc.js';
 import { download } from '../helpers/flows.js';
 import { RawClient } from '../helpers/raw-client.js';
-import { PASS, RO_PASS, RO_USER, USER, startServer, type TestServer } from '../helpers/server.js';
+import { PASS, RO_PASS, RO_USER, USER, startServer, usingServer, type TestServer } from '../helpers/server.js';
 
 describe('CCC', () => {
   let t: TestServer;
@@ -108,8 +108,7 @@ describe('CCC', () => {
   });
 
   it('without a TLS requirement USER after CCC starts a new login as before', async () => {
-    const t2 = await startServer({ tlsRequired: 'off' });
-    try {
+    await usingServer({ tlsRequired: 'off' }, async (t2) => {
       const c = await RawClient.connect(t2.port);
       await authClearable(c);
       await c.login(USER, PASS);
@@ -117,14 +116,11 @@ describe('CCC', () => {
       await c.expectCmd(`USER ${RO_USER}`, 331);
       await c.expectCmd(`PASS ${RO_PASS}`, 230);
       c.close();
-    } finally {
-      await t2.close();
-    }
+    });
   });
 
   it('drops a client that never completes the close_notify exchange', async () => {
-    const t2 = await startServer({ tlsRequired: 'login', timeouts: { cccMs: 100 } });
-    try {
+    await usingServer({ tlsRequired: 'login', timeouts: { cccMs: 100 } }, async (t2) => {
       const c = await RawClient.connect(t2.port);
       await authClearable(c);
       await c.login(USER, PASS);
@@ -135,8 +131,6 @@ describe('CCC', () => {
       c.raw.resume();
       await Promise.race([once(c.raw, 'close'), new Promise((r) => setTimeout(r, 5000))]);
       expect(c.raw.destroyed).toBe(true);
-    } finally {
-      await t2.close();
-    }
+    });
   });
 });

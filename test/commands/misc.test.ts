@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loggedIn } from '../helpers/flows.js';
 import { RawClient } from '../helpers/raw-client.js';
-import { startServer, type TestServer } from '../helpers/server.js';
+import { startServer, usingServer, type TestServer } from '../helpers/server.js';
 import { requiredOnly } from '../helpers/storage.js';
 import { MemoryStorage } from '../../src/storage/memory.js';
 
@@ -55,8 +55,7 @@ describe('informational commands', () => {
   it('FEAT leaves out MFMT when the storage cannot set times', async () => {
     const memory = new MemoryStorage({});
     const noSetTime = requiredOnly(memory);
-    const t2 = await startServer({ storage: noSetTime });
-    try {
+    await usingServer({ storage: noSetTime }, async (t2) => {
       const c = await loggedIn(t2);
       const r = await c.expectCmd('FEAT', 211);
       expect(r.lines).not.toContain(' MFMT');
@@ -65,9 +64,7 @@ describe('informational commands', () => {
       const help = await c.expectCmd('HELP', 214);
       expect(help.text).not.toMatch(/MFMT/);
       c.close();
-    } finally {
-      await t2.close();
-    }
+    });
   });
 
   it('HELP lists the commands (214), HELP CMD gives its syntax', async () => {
@@ -188,14 +185,11 @@ describe('transfer parameters', () => {
   });
 
   it('ALLO beyond the free space of the disk: 452', async () => {
-    const t2 = await startServer();
-    try {
+    await usingServer({}, async (t2) => {
       const c = await loggedIn(t2);
       await c.expectCmd('ALLO 999999999999999999', 452, /^452 Insufficient storage space\.$/);
       await c.expectCmd('ALLO 1', 202);
       c.close();
-    } finally {
-      await t2.close();
-    }
+    });
   });
 });

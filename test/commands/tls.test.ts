@@ -9,7 +9,7 @@ import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { allBytes, download, loggedIn, upload } from '../helpers/flows.js';
 import { RawClient, readAll } from '../helpers/raw-client.js';
-import { PASS, USER, startServer, type TestServer } from '../helpers/server.js';
+import { PASS, USER, startServer, usingServer, type TestServer } from '../helpers/server.js';
 
 describe('AUTH', () => {
   let t: TestServer;
@@ -76,17 +76,14 @@ describe('AUTH', () => {
   });
 
   it('answers AUTH with 431 when the server has no certificate, and leaves TLS out of FEAT', async () => {
-    const t2 = await startServer({ tls: undefined });
-    try {
+    await usingServer({ tls: undefined }, async (t2) => {
       const c = await RawClient.connect(t2.port);
       await c.expectCmd('AUTH TLS', 431, /^431 TLS is not available on this server\.$/);
       const feat = await c.expectCmd('FEAT', 211);
       expect(feat.text).not.toMatch(/AUTH|PBSZ|PROT|CCC/);
       await c.expectCmd('PBSZ 0', 503);
       c.close();
-    } finally {
-      await t2.close();
-    }
+    });
   });
 });
 
@@ -270,8 +267,7 @@ describe('TLS session reuse on data connections', () => {
   });
 
   it("under 'allow', a data connection that does not resume is accepted", async () => {
-    const t2 = await startServer({ sessionReuse: 'allow' });
-    try {
+    await usingServer({ sessionReuse: 'allow' }, async (t2) => {
       await writeFile(join(t2.root, 'file.txt'), 'allowed');
       const c = await loggedIn(t2, { auth: 'TLS', binary: true });
       await c.expectCmd('PROT P', 200);
@@ -283,8 +279,6 @@ describe('TLS session reuse on data connections', () => {
       expect((await readAll(tls)).toString()).toBe('allowed');
       await c.expect(226);
       c.close();
-    } finally {
-      await t2.close();
-    }
+    });
   });
 });

@@ -16,7 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { download } from '../helpers/flows.js';
 import { authClearable, ccc } from '../helpers/ccc.js';
 import { RawClient } from '../helpers/raw-client.js';
-import { PASS, USER, startServer, type TestServer } from '../helpers/server.js';
+import { PASS, USER, startServer, usingServer, type TestServer } from '../helpers/server.js';
 import { loadConfig } from '../../src/config/load.js';
 import { configFile, removeTempDirs } from '../cli/cli.js';
 
@@ -91,15 +91,12 @@ describe('clear data on defaults (tlsRequired: login, dataProtection: tls-sessio
   });
 
   it('implicit FTPS: PROT C is refused as well', async () => {
-    const t2 = await startServer({ tlsRequired: 'login', implicit: true });
-    try {
+    await usingServer({ tlsRequired: 'login', implicit: true }, async (t2) => {
       const c = await RawClient.connect(t2.implicitPort!, t2.host, { implicit: true });
       await c.login(USER, PASS);
       await c.expectCmd('PROT C', 534);
       c.close();
-    } finally {
-      await t2.close();
-    }
+    });
   });
 
   it('after CCC, data stays protected: PROT P downloads work, PROT C cannot be sent', async () => {
@@ -118,8 +115,7 @@ describe('clear data on defaults (tlsRequired: login, dataProtection: tls-sessio
   });
 
   it('plain FTP sessions (no TLS at all) are not affected under tlsRequired: off', async () => {
-    const t2 = await startServer({ tlsRequired: 'off' });
-    try {
+    await usingServer({ tlsRequired: 'off' }, async (t2) => {
       await writeFile(join(t2.root, 'f.txt'), 'plain');
       const c = await RawClient.connect(t2.port, t2.host);
       await c.login(USER, PASS);
@@ -130,9 +126,7 @@ describe('clear data on defaults (tlsRequired: login, dataProtection: tls-sessio
       await s.expectCmd('RETR f.txt', 521);
       s.close();
       c.close();
-    } finally {
-      await t2.close();
-    }
+    });
   });
 });
 
@@ -182,16 +176,13 @@ describe('the dataProtection setting', () => {
   });
 
   it('reconfigure switches it for new connections; tlsRequired: all refuses PROT C whatever it says', async () => {
-    const t = await startServer({ tlsRequired: 'login' });
-    try {
+    await usingServer({ tlsRequired: 'login' }, async (t) => {
       t.server.reconfigure({ dataProtection: 'optional' });
       const c = await victim(t, 'C', 200);
       c.close();
       t.server.reconfigure({ tlsRequired: 'all', dataProtection: 'optional' });
       const d = await victim(t, 'C', 534);
       d.close();
-    } finally {
-      await t.close();
-    }
+    });
   });
 });

@@ -11,7 +11,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Authenticator } from '../../src/auth/authenticator.js';
 import { hashPassword } from '../../src/auth/password.js';
-import { PASS, USER, startServer, type TestServer } from '../helpers/server.js';
+import { PASS, USER, startServer, usingServer, type TestServer } from '../helpers/server.js';
 import { BANNED, captureLog, clientFrom, eventually, greeted, receiveAll, timed, type CapturedLog } from './abuse-helpers.js';
 
 describe('constant-time failed logins', () => {
@@ -24,8 +24,7 @@ describe('constant-time failed logins', () => {
         return null;
       },
     };
-    const t = await startServer({ authenticator: slow, limits: { loginFailureDelayMs: 2000 } });
-    try {
+    await usingServer({ authenticator: slow, limits: { loginFailureDelayMs: 2000 } }, async (t) => {
       const attempt = async (local: string, user: string) => {
         const c = await clientFrom(t.port, local);
         await c.expectCmd(`USER ${user}`, 331);
@@ -41,9 +40,7 @@ describe('constant-time failed logins', () => {
       expect(b.ms).toBeGreaterThanOrEqual(1990);
       // Without the deadline the slow one takes 3.5 s and the fast one 2 s.
       expect(Math.abs(a.ms - b.ms)).toBeLessThan(750);
-    } finally {
-      await t.close();
-    }
+    });
   });
 
   it('answers unknown users, wrong plain and wrong argon2id passwords alike; successes are not delayed', async () => {

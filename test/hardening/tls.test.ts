@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TLS12_CIPHERS } from '../../src/tls/context.js';
 import { allBytes, loggedIn } from '../helpers/flows.js';
 import { RawClient, readAll } from '../helpers/raw-client.js';
-import { startServer, type TestServer } from '../helpers/server.js';
+import { startServer, usingServer, type TestServer } from '../helpers/server.js';
 import { ownedTls, probe, rsaCert, ticketLifetimeHint, within, type Pem } from './tls-helpers.js';
 
 const ALLOWED_TLS12 = new Set(TLS12_CIPHERS.split(':'));
@@ -168,23 +168,19 @@ describe('no session tickets on data connections', () => {
   }
 
   it("under 'require', a resuming data connection gets no ticket", async () => {
-    const t = await startServer();
-    try {
+    await usingServer({}, async (t) => {
       const r = await protectedUpload(t, { resume: true });
       expect(r.reused).toBe(true);
       expect(r.protocol).toBe('TLSv1.3');
       expect(r.tickets).toBe(0);
       expect(r.reply.code).toBe(226);
       expect(r.stored!.equals(r.body)).toBe(true);
-    } finally {
-      await t.close();
-    }
+    });
   });
 
   for (const reuse of ['allow', 'off'] as const) {
     it(`under '${reuse}', a TLS 1.3 client that does not resume gets a ticketless TLS 1.2 data connection`, async () => {
-      const t = await startServer({ sessionReuse: reuse });
-      try {
+      await usingServer({ sessionReuse: reuse }, async (t) => {
         const r = await protectedUpload(t, { resume: false });
         expect(r.reused).toBe(false);
         expect(r.protocol).toBe('TLSv1.2');
@@ -196,27 +192,21 @@ describe('no session tickets on data connections', () => {
           expect(again).toMatchObject({ reused: true, protocol: 'TLSv1.3', tickets: 0 });
           expect(again.reply.code).toBe(226);
         }
-      } finally {
-        await t.close();
-      }
+      });
     });
   }
 
   it("under 'allow', a client that only speaks TLS 1.3 and does not resume still connects", async () => {
-    const t = await startServer({ sessionReuse: 'allow' });
-    try {
+    await usingServer({ sessionReuse: 'allow' }, async (t) => {
       const r = await protectedUpload(t, { resume: false, minVersion: 'TLSv1.3' });
       expect(r.protocol).toBe('TLSv1.3');
       expect(r.reply.code).toBe(226);
       expect(r.stored!.equals(r.body)).toBe(true);
-    } finally {
-      await t.close();
-    }
+    });
   });
 
   it('a TLS 1.2 client without tickets resumes by session id (as curl does) and gets no ticket', async () => {
-    const t = await startServer();
-    try {
+    await usingServer({}, async (t) => {
         const c = await RawClient.connect(t.port);
       await c.expectCmd('AUTH TLS', 234);
       const raw = c.raw;
@@ -247,9 +237,7 @@ describe('no session tickets on data connections', () => {
       expect((await readAll(tls)).toString()).toBe('by session id');
       await c.expect(226);
       c.close();
-    } finally {
-      await t.close();
-    }
+    });
   });
 });
 

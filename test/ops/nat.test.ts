@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { formatV1 } from '../../src/proxy/proxy-protocol.js';
 import { RawClient, readAll } from '../helpers/raw-client.js';
-import { PASS, USER, startServer, type TestServer } from '../helpers/server.js';
+import { PASS, USER, startServer, usingServer, type TestServer } from '../helpers/server.js';
 import { captureLogger, freePortRange, viaHeader, type CapturedLog } from './service-helpers.js';
 
 function pasvTarget(text: string): { host: string; port: number } {
@@ -95,14 +95,11 @@ describe('pasvAddress by client network', () => {
   });
 
   it('the single-address form keeps working', async () => {
-    const single = await startServer({ pasvAddress: '127.0.0.1' });
-    try {
+    await usingServer({ pasvAddress: '127.0.0.1' }, async (single) => {
       const c = track(await RawClient.connect(single.port));
       await c.login(USER, PASS);
       expect(pasvTarget((await c.expectCmd('PASV', 227)).text).host).toBe('127.0.0.1');
-    } finally {
-      await single.close();
-    }
+    });
   });
 });
 
@@ -185,14 +182,11 @@ describe('a private PASV address for a client with a public address', () => {
     const c = track(await viaHeader(t.port, header('10.0.0.9')));
     await c.login(USER, PASS);
     await c.expectCmd('PASV', 227);
-    const pub = await startServer({ logger: log.logger, proxyProtocol: ['127.0.0.1/32'], pasvAddress: [{ network: '203.0.113.0/24', address: '198.51.100.7' }] });
-    try {
+    await usingServer({ logger: log.logger, proxyProtocol: ['127.0.0.1/32'], pasvAddress: [{ network: '203.0.113.0/24', address: '198.51.100.7' }] }, async (pub) => {
       const p = track(await viaHeader(pub.port, formatV1({ address: '203.0.113.9', port: 1 }, { address: '127.0.0.1', port: pub.port })));
       await p.login(USER, PASS);
       expect(pasvTarget((await p.expectCmd('PASV', 227)).text).host).toBe('198.51.100.7');
-    } finally {
-      await pub.close();
-    }
+    });
     expect(warnings()).toHaveLength(before);
   });
 });
