@@ -9,7 +9,7 @@ import { once } from 'node:events';
 import * as fs from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable, type Readable } from 'node:stream';
+import { Writable } from 'node:stream';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { hashPassword } from '../../src/auth/password.js';
 import { UserAuthenticator, type UploadPolicy, type UserAccount } from '../../src/auth/users.js';
@@ -19,7 +19,8 @@ import { silentLogger } from '../../src/logger.js';
 import { FtpServer } from '../../src/server.js';
 import { LocalStorage, TEMP_PREFIX } from '../../src/storage/local.js';
 import type { QuotaLimits } from '../../src/storage/quota.js';
-import type { FileStat, ReadOptions, Storage, Upload, WriteOptions } from '../../src/storage/storage.js';
+import { ForwardingStorage } from '../../src/storage/forwarding.js';
+import type { Storage, Upload, WriteOptions } from '../../src/storage/storage.js';
 import type { VirtualPath } from '../../src/storage/virtual-path.js';
 import { loggedIn } from '../helpers/flows.js';
 import { RawClient } from '../helpers/raw-client.js';
@@ -80,33 +81,14 @@ afterEach(async () => {
 // ---------------------------------------------------------------------------------------------------
 
 /** A Storage wrapper whose uploads fail with ENOSPC after `limit` bytes reached the backend. */
-class DiskFullStorage implements Storage {
+class DiskFullStorage extends ForwardingStorage {
   constructor(
-    private readonly inner: Storage,
+    inner: Storage,
     private readonly limit: number,
-  ) {}
-  stat(path: VirtualPath): Promise<FileStat> {
-    return this.inner.stat(path);
+  ) {
+    super(inner);
   }
-  list(path: VirtualPath): AsyncIterable<FileStat> {
-    return this.inner.list(path);
-  }
-  read(path: VirtualPath, options?: ReadOptions): Promise<Readable> {
-    return this.inner.read(path, options);
-  }
-  mkdir(path: VirtualPath): Promise<void> {
-    return this.inner.mkdir(path);
-  }
-  rmdir(path: VirtualPath): Promise<void> {
-    return this.inner.rmdir(path);
-  }
-  remove(path: VirtualPath): Promise<void> {
-    return this.inner.remove(path);
-  }
-  rename(from: VirtualPath, to: VirtualPath): Promise<void> {
-    return this.inner.rename(from, to);
-  }
-  async write(path: VirtualPath, options: WriteOptions): Promise<Upload> {
+  override async write(path: VirtualPath, options: WriteOptions): Promise<Upload> {
     const inner = await this.inner.write(path, options);
     let written = 0;
     const limit = this.limit;
