@@ -162,6 +162,13 @@ export function ipv6Available(): Promise<boolean> {
   return v6;
 }
 
+/** Whether a client suite's IPv6 cases run here; when they cannot, says so on the console. */
+export async function ipv6Cases(): Promise<boolean> {
+  const available = await ipv6Available();
+  if (!available) console.warn('IPv6 tests skipped: cannot listen on ::1 on this machine');
+  return available;
+}
+
 /** `host` as it goes in a URL: `[::1]` for IPv6. */
 export function urlHost(host: string): string {
   return host.includes(':') ? `[${host}]` : host;
