@@ -9,7 +9,8 @@ import { AccessList, parseNetwork } from '../../src/security/access-list.js';
 import { configSchema } from '../../src/config/schema.js';
 import { PASS, USER, startServer, type TestServer } from '../helpers/server.js';
 import { ipv6Available } from '../e2e/helpers.js';
-import { captureLog, clientFrom, receiveAll, type CapturedLog } from './abuse-helpers.js';
+import { clientFrom, receiveAll } from './abuse-helpers.js';
+import { type CapturedLog, captureLog } from '../helpers/log-capture.js';
 
 const DENIED = '421 Access denied.\r\n';
 const hasV6 = await ipv6Available();

@@ -12,7 +12,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Authenticator } from '../../src/auth/authenticator.js';
 import { hashPassword } from '../../src/auth/password.js';
 import { PASS, USER, startServer, usingServer, type TestServer } from '../helpers/server.js';
-import { BANNED, captureLog, clientFrom, eventually, greeted, receiveAll, timed, type CapturedLog } from './abuse-helpers.js';
+import { BANNED, clientFrom, eventually, greeted, receiveAll, timed } from './abuse-helpers.js';
+import { type CapturedLog, captureLog } from '../helpers/log-capture.js';
 
 describe('constant-time failed logins', () => {
   it('pads every failure to the same deadline, also when the password check is slow', async () => {

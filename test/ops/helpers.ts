@@ -1,32 +1,8 @@
 /**
- * Helpers for the operations tests: a logger whose JSON lines are kept in memory, HTTP GETs against the
- * metrics endpoint, waiting for a condition without fixed sleeps, and reading Prometheus text.
+ * Helpers for the operations tests: HTTP GETs against the metrics endpoint, waiting for a condition without fixed sleeps, and reading Prometheus text.
  */
 import { get } from 'node:http';
-import { createLogger, type Logger } from '../../src/logger.js';
 import type { FtpServer } from '../../src/server.js';
-
-export interface CapturedLog {
-  logger: Logger;
-  /** Every line written so far, raw. */
-  text(): string;
-  /** Every line, parsed. */
-  lines(): Record<string, unknown>[];
-}
-
-export function captureLogger(level: Parameters<typeof createLogger>[0] = 'trace'): CapturedLog {
-  let out = '';
-  const logger = createLogger(level, { write: (s: string) => (out += s) } as unknown as NodeJS.WritableStream);
-  return {
-    logger,
-    text: () => out,
-    lines: () =>
-      out
-        .split('\n')
-        .filter((l) => l !== '')
-        .map((l) => JSON.parse(l) as Record<string, unknown>),
-  };
-}
 
 export interface HttpResult {
   status: number;

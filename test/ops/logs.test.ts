@@ -8,7 +8,8 @@ import { formatPrettyLine, logDestination, PrettyDestination } from '../../src/o
 import { download, loggedIn, upload } from '../helpers/flows.js';
 import { RawClient } from '../helpers/raw-client.js';
 import { startServer, type TestServer } from '../helpers/server.js';
-import { captureLogger, sessionsGone } from './helpers.js';
+import { sessionsGone } from './helpers.js';
+import { captureLog } from '../helpers/log-capture.js';
 
 const SECRET = 'Tr0ub4dor&3-horse-battery';
 const WRONG = 'wr0ng-Staple-9431';
@@ -20,7 +21,7 @@ afterEach(async () => {
 
 describe('session logs', () => {
   it('never contain a password, at any level, whatever the login path', async () => {
-    const log = captureLogger('trace');
+    const log = captureLog('trace');
     const t = await startServer({
       logger: log.logger,
       users: [{ name: 'dave', password: { plain: SECRET }, home: new MemoryStorage() }],
@@ -63,7 +64,7 @@ describe('session logs', () => {
   });
 
   it('writes connect, login, command, transfer and disconnect lines with their fields', async () => {
-    const log = captureLogger('debug');
+    const log = captureLog('debug');
     const t = await startServer({ logger: log.logger });
     servers.push(t);
     const c = await loggedIn(t, { auth: 'TLS', binary: true });
@@ -113,7 +114,7 @@ describe('session logs', () => {
   });
 
   it('logs failed transfers at info with their reply code', async () => {
-    const log = captureLogger('info');
+    const log = captureLog('info');
     const t = await startServer({ logger: log.logger });
     servers.push(t);
     const c = await loggedIn(t, { binary: true });

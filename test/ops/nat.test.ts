@@ -12,7 +12,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { formatV1 } from '../../src/proxy/proxy-protocol.js';
 import { RawClient, readAll } from '../helpers/raw-client.js';
 import { PASS, USER, startServer, usingServer, type TestServer } from '../helpers/server.js';
-import { captureLogger, freePortRange, viaHeader, type CapturedLog } from './service-helpers.js';
+import { freePortRange, viaHeader } from './service-helpers.js';
+import { type CapturedLog, captureLog } from '../helpers/log-capture.js';
 
 function pasvTarget(text: string): { host: string; port: number } {
   const n = /\((\d+),(\d+),(\d+),(\d+),(\d+),(\d+)\)/.exec(text)!.slice(1).map(Number);
@@ -42,7 +43,7 @@ describe('pasvAddress by client network', () => {
   let log: CapturedLog;
 
   beforeAll(async () => {
-    log = captureLogger();
+    log = captureLog();
     t = await startServer({
       logger: log.logger,
       pasvAddress: [
@@ -155,7 +156,7 @@ describe('a private PASV address for a client with a public address', () => {
   let t: TestServer;
 
   beforeAll(async () => {
-    log = captureLogger();
+    log = captureLog();
     t = await startServer({ logger: log.logger, proxyProtocol: ['127.0.0.1/32'] });
   });
   afterAll(() => t.close());

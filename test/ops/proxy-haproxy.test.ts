@@ -17,7 +17,8 @@ import { curl, lftp, lftpQuote as q } from '../e2e/clients.js';
 import { expectSuccess, sha256 } from '../e2e/helpers.js';
 import { RawClient } from '../helpers/raw-client.js';
 import { PASS, USER, startServer, type TestServer } from '../helpers/server.js';
-import { captureLogger, eventually, haproxyPath, startHaproxy, type CapturedLog, type Haproxy } from './service-helpers.js';
+import { eventually, haproxyPath, startHaproxy, type Haproxy } from './service-helpers.js';
+import { type CapturedLog, captureLog } from '../helpers/log-capture.js';
 
 const HAPROXY = haproxyPath();
 if (!HAPROXY) console.warn('HAProxy tests skipped: haproxy is not installed (apt-get install -y haproxy)');
@@ -35,7 +36,7 @@ describe.skipIf(!HAPROXY)('through HAProxy (mode tcp, PROXY protocol v1 and v2)'
   const url = (name: string, path = '/') => `ftp://127.0.0.1:${proxy.ports[name]}${path}`;
 
   beforeAll(async () => {
-    log = captureLogger('info');
+    log = captureLog('info');
     t = await startServer({ implicit: true, tlsRequired: 'off', proxyProtocol: ['127.0.0.1/32'], logger: log.logger });
     t.server.events.on('connect', (i) => connects.push(i));
     t.server.events.on('upload', (i) => uploads.push(i));

@@ -13,7 +13,8 @@ import type { SessionInfo } from '../../src/events.js';
 import { formatV1, formatV2 } from '../../src/proxy/proxy-protocol.js';
 import { RawClient, readAll } from '../helpers/raw-client.js';
 import { PASS, USER, startServer, type TestServer } from '../helpers/server.js';
-import { captureLogger, eventually, viaHeader, type CapturedLog } from './service-helpers.js';
+import { eventually, viaHeader } from './service-helpers.js';
+import { type CapturedLog, captureLog } from '../helpers/log-capture.js';
 
 const REAL = '127.0.0.5';
 
@@ -48,7 +49,7 @@ describe('PROXY protocol from a trusted proxy', () => {
   const track = (c: RawClient) => (clients.push(c), c);
 
   beforeAll(async () => {
-    log = captureLogger();
+    log = captureLog();
     t = await startServer({
       implicit: true,
       proxyProtocol: ['127.0.0.1/32'],
@@ -162,7 +163,7 @@ describe('PROXY protocol: who must (not) send a header', () => {
   let log: CapturedLog;
 
   beforeAll(async () => {
-    log = captureLogger();
+    log = captureLog();
     // Only 127.0.0.9 is a proxy; 127.0.0.1 is an ordinary client. A short header deadline.
     t = await startServer({ implicit: true, proxyProtocol: ['127.0.0.9/32'], logger: log.logger, timeouts: { handshakeMs: 300 } });
   });

@@ -7,7 +7,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { loggedIn } from '../helpers/flows.js';
 import { RawClient } from '../helpers/raw-client.js';
 import { USER, PASS, startServer, type TestServer } from '../helpers/server.js';
-import { captureLogger, sessionsGone } from './helpers.js';
+import { sessionsGone } from './helpers.js';
+import { captureLog } from '../helpers/log-capture.js';
 
 const servers: TestServer[] = [];
 afterEach(async () => {
@@ -16,7 +17,7 @@ afterEach(async () => {
 
 describe('refusal log lines at info', () => {
   it('a plain client on a TLS-required server: one "command refused: TLS required" line per connection', async () => {
-    const log = captureLogger('info');
+    const log = captureLog('info');
     const t = await startServer({ logger: log.logger, tlsRequired: 'login' });
     servers.push(t);
     const c = await RawClient.connect(t.port, t.host);
@@ -31,7 +32,7 @@ describe('refusal log lines at info', () => {
   });
 
   it('a data connection that does not resume: the reason, the client families and the setting', async () => {
-    const log = captureLogger('info');
+    const log = captureLog('info');
     const t = await startServer({ logger: log.logger });
     servers.push(t);
     const c = await loggedIn(t, { auth: 'TLS', binary: true });

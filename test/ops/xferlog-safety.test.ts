@@ -16,7 +16,8 @@ import { curl } from '../e2e/clients.js';
 import { expectSuccess, run } from '../e2e/helpers.js';
 import { ChildServer, killChildren, removeTempDirs, REPO, tempDir } from '../hardening/child-server.js';
 import { isRoot, useLocalUser } from '../helpers/local-user.js';
-import { captureLogger, eventually } from './service-helpers.js';
+import { eventually } from './service-helpers.js';
+import { captureLog } from '../helpers/log-capture.js';
 
 afterEach(killChildren);
 afterAll(removeTempDirs);
@@ -69,7 +70,7 @@ describe('xferlog: what it opens', () => {
   it('a reopen (SIGHUP, SIGUSR1) that finds a symlink keeps writing to the old file', async () => {
     const { logs, target } = await setup();
     const file = join(logs, 'xferlog');
-    const log = captureLogger();
+    const log = captureLog();
     const x = new XferLog(file, { logger: log.logger });
     x.write(event);
     renameSync(file, `${file}.1`);
