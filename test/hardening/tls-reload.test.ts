@@ -12,7 +12,7 @@ import { createLogger } from '../../src/logger.js';
 import { CertificateReloader, watchCertificate } from '../../src/tls/reload.js';
 import { generateSelfSigned, type GeneratedCert } from '../../src/tls/self-signed.js';
 import { allBytes } from '../helpers/flows.js';
-import { RawClient, readAll, writeAll } from '../helpers/raw-client.js';
+import { RawClient, readAll, writeAll, type ClientTls } from '../helpers/raw-client.js';
 import { startServer, type TestServer } from '../helpers/server.js';
 import { ChildServer, killChildren, removeTempDirs, tempDir } from './child-server.js';
 import { probe, within } from './tls-helpers.js';
@@ -41,25 +41,18 @@ async function eventually(check: () => Promise<boolean>, what: string, timeoutMs
 
 type ClientKind = 'TLS 1.3' | 'TLS 1.2 tickets' | 'TLS 1.2 session ids';
 
-/** A logged-in explicit-FTPS client with PROT P, TLS as a given kind of client does it. */
-async function protectedClient(port: number, kind: ClientKind): Promise<{ c: RawClient; session: () => Buffer }> {
-  const c = await RawClient.connect(port);
-  await c.expectCmd('AUTH TLS', 234);
-  const opts = {
-    rejectUnauthorized: false,
-    servername: 'localhost',
+/** How a kind of client does TLS (control and data connections alike). */
+function tlsOf(kind: ClientKind): ClientTls {
+  return {
     ...(kind === 'TLS 1.3' ? {} : { maxVersion: 'TLSv1.2' as const }),
     ...(kind === 'TLS 1.2 session ids' ? { secureOptions: constants.SSL_OP_NO_TICKET } : {}),
   };
-  c.raw.removeAllListeners('data');
-  c.raw.removeAllListeners('close');
-  const tls = tlsConnect({ socket: c.raw, ...opts });
-  let session: Buffer | undefined;
-  tls.on('session', (s: Buffer) => (session = s));
-  tls.on('error', () => {});
-  await once(tls, 'secureConnect');
-  c.socket = tls;
-  c.attach(tls);
+}
+
+/** A logged-in explicit-FTPS client with PROT P, TLS as a given kind of client does it. */
+async function protectedClient(port: number, kind: ClientKind): Promise<{ c: RawClient; session: () => Buffer }> {
+  const c = await RawClient.connect(port);
+  await c.auth('TLS', tlsOf(kind));
   await c.login('alice', 'secret');
   await c.expectCmd('PBSZ 0', 200);
   await c.expectCmd('PROT P', 200);
@@ -67,21 +60,15 @@ async function protectedClient(port: number, kind: ClientKind): Promise<{ c: Raw
   return {
     c,
     session: () => {
-      if (!session) throw new Error('no TLS session yet');
-      return session;
+      if (!c.session) throw new Error('no TLS session yet');
+      return c.session;
     },
   };
 }
 
 /** One protected download and one upload on `c`; both must resume its session. */
 async function protectedRoundTrip(c: RawClient, session: Buffer, kind: ClientKind, name: string): Promise<void> {
-  const opts = {
-    rejectUnauthorized: false,
-    servername: 'localhost',
-    session,
-    ...(kind === 'TLS 1.3' ? {} : { maxVersion: 'TLSv1.2' as const }),
-    ...(kind === 'TLS 1.2 session ids' ? { secureOptions: constants.SSL_OP_NO_TICKET } : {}),
-  };
+  const opts = { rejectUnauthorized: false, servername: 'localhost', session, ...tlsOf(kind) };
   const body = allBytes(200_000);
   const up = await c.epsv();
   c.send(`STOR ${name}`);

@@ -7,7 +7,7 @@ import { once } from 'node:events';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { constants } from 'node:crypto';
-import { connect, createServer as createTlsServer, getCiphers } from 'node:tls';
+import { connect, createServer as createTlsServer, getCiphers, type TLSSocket } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TLS12_CIPHERS } from '../../src/tls/context.js';
 import { allBytes, loggedIn } from '../helpers/flows.js';
@@ -207,31 +207,18 @@ describe('no session tickets on data connections', () => {
 
   it('a TLS 1.2 client without tickets resumes by session id (as curl does) and gets no ticket', async () => {
     await usingServer({}, async (t) => {
-        const c = await RawClient.connect(t.port);
-      await c.expectCmd('AUTH TLS', 234);
-      const raw = c.raw;
-      raw.removeAllListeners('data');
-      raw.removeAllListeners('close');
-      const noTickets = { maxVersion: 'TLSv1.2' as const, secureOptions: constants.SSL_OP_NO_TICKET, rejectUnauthorized: false, servername: 'localhost' };
-      const control = connect({ socket: raw, ...noTickets });
-      control.on('error', () => {});
-      let session: Buffer | undefined;
-      control.on('session', (s: Buffer) => (session = s));
-      await once(control, 'secureConnect');
-      c.socket = control;
-      c.attach(control);
+      const c = await RawClient.connect(t.port);
+      await c.auth('TLS', { maxVersion: 'TLSv1.2', secureOptions: constants.SSL_OP_NO_TICKET });
       await c.login('alice', 'secret');
       await c.expectCmd('PBSZ 0', 200);
       await c.expectCmd('PROT P', 200);
       await writeFile(join(t.root, 'f.txt'), 'by session id');
-      expect(session).toBeDefined();
-      expect(control.getTLSTicket()).toBeUndefined();
+      expect(c.session).toBeDefined();
+      expect((c.socket as TLSSocket).getTLSTicket()).toBeUndefined();
       const data = await c.epsv();
       c.send('RETR f.txt');
       await c.expect(150);
-      const tls = connect({ socket: data, session: session!, ...noTickets });
-      tls.on('error', () => {});
-      await once(tls, 'secureConnect');
+      const tls = await c.protect(data); // resumes c.session, TLS 1.2 without tickets
       expect(tls.isSessionReused()).toBe(true);
       expect(tls.getTLSTicket()).toBeUndefined();
       expect((await readAll(tls)).toString()).toBe('by session id');
