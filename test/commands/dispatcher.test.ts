@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loggedIn } from '../helpers/flows.js';
+import { failLogins, loggedIn } from '../helpers/flows.js';
 import { RawClient } from '../helpers/raw-client.js';
 import { PASS, RO_PASS, RO_USER, USER, startServer, type TestServer } from '../helpers/server.js';
 
@@ -212,12 +212,7 @@ describe('dispatcher limits', () => {
 
   it('closes the connection after too many failed logins (530 then 421)', async () => {
     const c = await RawClient.connect(t.port);
-    await c.expectCmd(`USER ${USER}`, 331);
-    await c.expectCmd('PASS wrong', 530, /^530 Login incorrect\.$/);
-    await c.expectCmd(`USER ${USER}`, 331);
-    c.send('PASS wrong');
-    await c.expect(530, /^530 Login incorrect\.$/);
-    await c.expect(421, /^421 Too many failed logins; closing connection\.$/);
+    await failLogins(c, USER, 2);
     expect(await c.waitClosed()).toBe(true);
   });
 

@@ -10,7 +10,7 @@ import { configSchema } from '../../src/config/schema.js';
 import { PASS, USER, startServer, type TestServer } from '../helpers/server.js';
 import { ipv6Available } from '../e2e/helpers.js';
 import { clientFrom, receiveAll } from './abuse-helpers.js';
-import { type CapturedLog, captureLog } from '../helpers/log-capture.js';
+import { captureLog, type CapturedLog } from '../helpers/log-capture.js';
 
 const DENIED = '421 Access denied.\r\n';
 const hasV6 = await ipv6Available();

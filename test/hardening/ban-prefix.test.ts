@@ -14,7 +14,7 @@ import { DEFAULT_BAN } from '../../src/settings.js';
 import type { RawClient } from '../helpers/raw-client.js';
 import { PASS, USER, startServer, type TestServer } from '../helpers/server.js';
 import { viaHeader } from '../ops/service-helpers.js';
-import { type CapturedLog, captureLog } from '../helpers/log-capture.js';
+import { captureLog, type CapturedLog } from '../helpers/log-capture.js';
 
 describe('the network a ban covers', () => {
   const p = (ipv4Prefix: number, ipv6Prefix: number) => ({ ipv4Prefix, ipv6Prefix });

@@ -11,9 +11,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Authenticator } from '../../src/auth/authenticator.js';
 import { hashPassword } from '../../src/auth/password.js';
+import { failLogins } from '../helpers/flows.js';
 import { PASS, USER, startServer, usingServer, type TestServer } from '../helpers/server.js';
 import { BANNED, clientFrom, eventually, greeted, receiveAll, timed } from './abuse-helpers.js';
-import { type CapturedLog, captureLog } from '../helpers/log-capture.js';
+import { captureLog, type CapturedLog } from '../helpers/log-capture.js';
 
 describe('constant-time failed logins', () => {
   it('pads every failure to the same deadline, also when the password check is slow', async () => {
@@ -97,14 +98,7 @@ describe('failed logins per connection', () => {
 
   it('closes the connection after maxLoginFailures (530, then 421)', async () => {
     const c = await clientFrom(t.port, '127.0.2.1');
-    for (let i = 0; i < 2; i++) {
-      await c.expectCmd(`USER ${USER}`, 331);
-      await c.expectCmd('PASS wrong', 530, /^530 Login incorrect\.$/);
-    }
-    await c.expectCmd(`USER ${USER}`, 331);
-    c.send('PASS wrong');
-    await c.expect(530, /^530 Login incorrect\.$/);
-    await c.expect(421, /^421 Too many failed logins; closing connection\.$/);
+    await failLogins(c, USER, 3);
     expect(await c.waitClosed()).toBe(true);
   });
 

@@ -26,7 +26,7 @@ import { PASS, USER, startServer, type TestServer } from '../helpers/server.js';
 
 import { ownedTls, type OwnedTls } from './tls-helpers.js';
 import { until } from './transfer-helpers.js';
-import { type CapturedLog, captureLog } from '../helpers/log-capture.js';
+import { captureLog, type CapturedLog } from '../helpers/log-capture.js';
 
 const ENDLESS = fileURLToPath(new URL('./endless-upload.mjs', import.meta.url));
 const ORIGINAL = Buffer.alloc(300_000, 0x41); // 'A'

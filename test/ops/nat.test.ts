@@ -13,7 +13,7 @@ import { formatV1 } from '../../src/proxy/proxy-protocol.js';
 import { RawClient, readAll } from '../helpers/raw-client.js';
 import { PASS, USER, startServer, usingServer, type TestServer } from '../helpers/server.js';
 import { freePortRange, viaHeader } from './service-helpers.js';
-import { type CapturedLog, captureLog } from '../helpers/log-capture.js';
+import { captureLog, type CapturedLog } from '../helpers/log-capture.js';
 
 function pasvTarget(text: string): { host: string; port: number } {
   const n = /\((\d+),(\d+),(\d+),(\d+),(\d+),(\d+)\)/.exec(text)!.slice(1).map(Number);

@@ -18,7 +18,7 @@ import { expectSuccess, sha256 } from '../e2e/helpers.js';
 import { RawClient } from '../helpers/raw-client.js';
 import { PASS, USER, startServer, type TestServer } from '../helpers/server.js';
 import { eventually, haproxyPath, startHaproxy, type Haproxy } from './service-helpers.js';
-import { type CapturedLog, captureLog } from '../helpers/log-capture.js';
+import { captureLog, type CapturedLog } from '../helpers/log-capture.js';
 
 const HAPROXY = haproxyPath();
 if (!HAPROXY) console.warn('HAProxy tests skipped: haproxy is not installed (apt-get install -y haproxy)');

@@ -14,7 +14,7 @@ import { formatV1, formatV2 } from '../../src/proxy/proxy-protocol.js';
 import { RawClient, readAll } from '../helpers/raw-client.js';
 import { PASS, USER, startServer, type TestServer } from '../helpers/server.js';
 import { eventually, viaHeader } from './service-helpers.js';
-import { type CapturedLog, captureLog } from '../helpers/log-capture.js';
+import { captureLog, type CapturedLog } from '../helpers/log-capture.js';
 
 const REAL = '127.0.0.5';
 
