@@ -16,6 +16,7 @@ import { RawClient, readAll, writeAll, type ClientTls } from '../helpers/raw-cli
 import { startServer, type TestServer } from '../helpers/server.js';
 import { ChildServer, killChildren, removeTempDirs, tempDir } from './child-server.js';
 import { probe, within } from './tls-helpers.js';
+import { until } from '../helpers/poll.js';
 
 afterEach(killChildren);
 afterAll(removeTempDirs);
@@ -29,14 +30,6 @@ async function writePair(dir: string, pem: { cert: string; key: string }): Promi
 async function servedFingerprint(port: number): Promise<string | undefined> {
   const p = await probe(port);
   return p.ok ? p.fingerprint256 : `failed: ${p.error}`;
-}
-
-async function eventually(check: () => Promise<boolean>, what: string, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out: ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 type ClientKind = 'TLS 1.3' | 'TLS 1.2 tickets' | 'TLS 1.2 session ids';
@@ -181,14 +174,14 @@ describe('certificate reload for embedders', () => {
     const watcher = await watchCertificate(t.server, files(), { debounceMs: 100, logger });
     const c = await generateSelfSigned();
     await writePair(dir, c);
-    await eventually(async () => (await servedFingerprint(t.implicitPort!)) === c.fingerprint256, 'in-place change picked up');
+    await until(async () => (await servedFingerprint(t.implicitPort!)) === c.fingerprint256, 'in-place change picked up');
 
     const d = await generateSelfSigned();
     await writeFile(join(dir, 'cert.pem.new'), d.cert);
     await writeFile(join(dir, 'key.pem.new'), d.key, { mode: 0o600 });
     await rename(join(dir, 'key.pem.new'), join(dir, 'key.pem'));
     await rename(join(dir, 'cert.pem.new'), join(dir, 'cert.pem'));
-    await eventually(async () => (await servedFingerprint(t.implicitPort!)) === d.fingerprint256, 'renamed files picked up');
+    await until(async () => (await servedFingerprint(t.implicitPort!)) === d.fingerprint256, 'renamed files picked up');
     expect(logged.some((l) => l.msg === 'certificate reloaded' && l.reason === 'file change')).toBe(true);
     watcher.close();
   });

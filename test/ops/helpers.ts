@@ -3,6 +3,7 @@
  */
 import { get } from 'node:http';
 import type { FtpServer } from '../../src/server.js';
+import { until } from '../helpers/poll.js';
 
 export interface HttpResult {
   status: number;
@@ -22,13 +23,8 @@ export function httpGet(url: string): Promise<HttpResult> {
 }
 
 /** Polls `check` until it returns true (or throws after `timeoutMs`). */
-export async function eventually(check: () => boolean | Promise<boolean>, timeoutMs = 10_000, what = 'condition'): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await check()) return;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
+export function eventually(check: () => boolean | Promise<boolean>, timeoutMs = 10_000, what = 'condition'): Promise<void> {
+  return until(check, what, timeoutMs, 20);
 }
 
 /** Resolves once every session of `server` is gone (so every event of those sessions was emitted). */

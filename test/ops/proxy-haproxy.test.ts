@@ -17,8 +17,9 @@ import { curl, lftp, lftpQuote as q } from '../e2e/clients.js';
 import { expectSuccess, sha256 } from '../e2e/helpers.js';
 import { RawClient } from '../helpers/raw-client.js';
 import { PASS, USER, startServer, type TestServer } from '../helpers/server.js';
-import { eventually, haproxyPath, startHaproxy, type Haproxy } from './service-helpers.js';
+import { haproxyPath, startHaproxy, type Haproxy } from './service-helpers.js';
 import { captureLog, type CapturedLog } from '../helpers/log-capture.js';
+import { until } from '../helpers/poll.js';
 
 const HAPROXY = haproxyPath();
 if (!HAPROXY) console.warn('HAProxy tests skipped: haproxy is not installed (apt-get install -y haproxy)');
@@ -73,7 +74,7 @@ describe.skipIf(!HAPROXY)('through HAProxy (mode tcp, PROXY protocol v1 and v2)'
     await writeFile(local, body);
     expectSuccess(await curl([...NOPROXY, '--user', `${USER}:${PASS}`, '-T', local, url('v1', '/curl-v1.bin')]));
     expect(sha256(await readFile(join(t.root, 'curl-v1.bin')))).toBe(sha256(body));
-    await eventually(() => uploads.some((u) => u.path === '/curl-v1.bin'), 'the upload event');
+    await until(() => uploads.some((u) => u.path === '/curl-v1.bin'), 'the upload event');
     expect(uploads.find((u) => u.path === '/curl-v1.bin')?.remoteAddress).toBe(CLIENT);
     const back = join(work, 'back.bin');
     expectSuccess(await curl([...NOPROXY, '--disable-epsv', '--user', `${USER}:${PASS}`, '-o', back, url('v1', '/curl-v1.bin')]));
@@ -122,7 +123,7 @@ describe.skipIf(!HAPROXY)('through HAProxy (mode tcp, PROXY protocol v1 and v2)'
     expectSuccess(r);
     expect(sha256(await readFile(join(t.root, 'lftp.bin')))).toBe(sha256(body));
     expect(sha256(await readFile(back))).toBe(sha256(body));
-    await eventually(() => uploads.some((u) => u.path === '/lftp.bin'), 'the upload event');
+    await until(() => uploads.some((u) => u.path === '/lftp.bin'), 'the upload event');
     expect(uploads.find((u) => u.path === '/lftp.bin')?.remoteAddress).toBe(CLIENT);
   });
 

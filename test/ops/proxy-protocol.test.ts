@@ -13,8 +13,9 @@ import type { SessionInfo } from '../../src/events.js';
 import { formatV1, formatV2 } from '../../src/proxy/proxy-protocol.js';
 import { RawClient, readAll } from '../helpers/raw-client.js';
 import { PASS, USER, startServer, type TestServer } from '../helpers/server.js';
-import { eventually, viaHeader } from './service-helpers.js';
+import { viaHeader } from './service-helpers.js';
 import { captureLog, type CapturedLog } from '../helpers/log-capture.js';
+import { until } from '../helpers/poll.js';
 
 const REAL = '127.0.0.5';
 
@@ -68,7 +69,7 @@ describe('PROXY protocol from a trusted proxy', () => {
     const c = track(await viaHeader(t.port, v1(t.port)));
     expect(await statFrom(c)).toBe(REAL);
     expect(connects.at(-1)?.remoteAddress).toBe(REAL);
-    await eventually(() => log.find('connect').some((l) => l.peer === REAL && l.proxy === '127.0.0.1'), 'the connect log line');
+    await until(() => log.find('connect').some((l) => l.peer === REAL && l.proxy === '127.0.0.1'), 'the connect log line');
     await c.login(USER, PASS);
   });
 
@@ -93,7 +94,7 @@ describe('PROXY protocol from a trusted proxy', () => {
   it('a malformed header closes the connection, with a log line', async () => {
     const c = track(await viaHeader(t.port, Buffer.from('PROXY TCP4 127.0.0.5 127.0.0.1 1 99999\r\n'), { greeting: false }));
     expect(await c.waitClosed()).toBe(true);
-    await eventually(() => log.find('PROXY header refused; closing').some((l) => /port/.test(String(l.reason))), 'the refusal log line');
+    await until(() => log.find('PROXY header refused; closing').some((l) => /port/.test(String(l.reason))), 'the refusal log line');
   });
 
   it('access lists, session caps and bans apply to the real address, not the proxy', async () => {
@@ -129,7 +130,7 @@ describe('PROXY protocol from a trusted proxy', () => {
     const foreign = connect({ port, host: '127.0.0.1', localAddress: '127.0.0.1' });
     foreign.on('error', () => {});
     expect(await closedWithin(foreign)).toBe(true);
-    await eventually(() => log.find('refused a data connection from a foreign address').length > 0, 'the foreign-peer log line');
+    await until(() => log.find('refused a data connection from a foreign address').length > 0, 'the foreign-peer log line');
     // From the real client: the listing arrives.
     const data = connect({ port, host: '127.0.0.1', localAddress: REAL });
     data.on('error', () => {});
@@ -180,7 +181,7 @@ describe('PROXY protocol: who must (not) send a header', () => {
     const c = await RawClient.connect(t.port);
     c.write(v1(t.port, '127.0.0.99'));
     expect(await c.waitClosed()).toBe(true);
-    await eventually(() => log.find(/not a trusted proxy/).some((l) => l.peer === '127.0.0.1'), 'the refusal log line');
+    await until(() => log.find(/not a trusted proxy/).some((l) => l.peer === '127.0.0.1'), 'the refusal log line');
     const c2 = await RawClient.connect(t.port);
     c2.write(v2(t.port, '127.0.0.99'));
     expect(await c2.waitClosed()).toBe(true);
@@ -193,13 +194,13 @@ describe('PROXY protocol: who must (not) send a header', () => {
     await once(s, 'connect');
     s.write(v2(t.implicitPort!, '127.0.0.99'));
     expect(await closedWithin(s)).toBe(true);
-    await eventually(() => log.find(/not a trusted proxy/).length >= 3, 'the refusal log line');
+    await until(() => log.find(/not a trusted proxy/).length >= 3, 'the refusal log line');
   });
 
   it('a trusted proxy that sends no header in time is closed', async () => {
     const c = await RawClient.connect(t.port, '127.0.0.1', { localAddress: '127.0.0.9', greeting: false });
     expect(await c.waitClosed(10_000)).toBe(true);
-    await eventually(() => log.find('PROXY header refused; closing').some((l) => /no PROXY header within/.test(String(l.reason))), 'the log line');
+    await until(() => log.find('PROXY header refused; closing').some((l) => /no PROXY header within/.test(String(l.reason))), 'the log line');
   });
 
   it('a trusted proxy that starts a TLS handshake instead of a header is closed', async () => {
@@ -208,6 +209,6 @@ describe('PROXY protocol: who must (not) send a header', () => {
     const tls = tlsConnect({ socket: s, rejectUnauthorized: false });
     tls.on('error', () => {});
     expect(await closedWithin(s)).toBe(true);
-    await eventually(() => log.find('PROXY header refused; closing').some((l) => /not a PROXY/.test(String(l.reason))), 'the log line');
+    await until(() => log.find('PROXY header refused; closing').some((l) => /not a PROXY/.test(String(l.reason))), 'the log line');
   });
 });

@@ -8,17 +8,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { until } from '../helpers/poll.js';
 import { RawClient } from '../helpers/raw-client.js';
-
-/** Polls `check` until it returns true; throws after `timeoutMs` (a bound for a hang, not a timing test). */
-export async function eventually(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await check()) return;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 function tryListen(port: number, host: string): Promise<Server | undefined> {
   return new Promise((resolve) => {
@@ -121,7 +112,7 @@ export async function startHaproxy(binary: string, frontends: HaproxyFrontend[])
   child.stderr!.setEncoding('utf8').on('data', (d: string) => (output += d));
   const exited = once(child, 'exit');
   // Ready when every frontend accepts connections.
-  await eventually(
+  await until(
     async () => {
       if (child.exitCode !== null) throw new Error(`haproxy exited: ${output}`);
       const ok = await Promise.all(Object.values(ports).map((p) => canConnect(p)));

@@ -16,8 +16,8 @@ import { curl } from '../e2e/clients.js';
 import { expectSuccess, run } from '../e2e/helpers.js';
 import { ChildServer, killChildren, removeTempDirs, REPO, tempDir } from '../hardening/child-server.js';
 import { isRoot, useLocalUser } from '../helpers/local-user.js';
-import { eventually } from './service-helpers.js';
 import { captureLog } from '../helpers/log-capture.js';
+import { until } from '../helpers/poll.js';
 
 afterEach(killChildren);
 afterAll(removeTempDirs);
@@ -150,13 +150,13 @@ describe.skipIf(!isRoot)('xferlog: the runAs account plants links (real user, ft
     const local = join(dir, 'up.txt');
     writeFileSync(local, 'x\n');
     expectSuccess(await curl(['--noproxy', '*', '-u', 'u:p', '-T', local, `ftp://127.0.0.1:${ftpd.port()}/up.txt`]));
-    await eventually(() => readFileSync(file, 'utf8').includes('/up.txt'), 'the first line');
+    await until(() => readFileSync(file, 'utf8').includes('/up.txt'), 'the first line');
     renameSync(file, `${file}.1`);
     symlinkSync(target, file);
     ftpd.signal('SIGUSR1');
     await ftpd.waitForLog((l) => l.msg === 'xferlog reopen failed; writing to the old file');
     expectSuccess(await curl(['--noproxy', '*', '-u', 'u:p', '-T', local, `ftp://127.0.0.1:${ftpd.port()}/up2.txt`]));
-    await eventually(() => readFileSync(`${file}.1`, 'utf8').includes('/up2.txt'), 'the second line in the old file');
+    await until(() => readFileSync(`${file}.1`, 'utf8').includes('/up2.txt'), 'the second line in the old file');
     expect((await ftpd.stop()).code).toBe(0);
     unchanged(target);
   }, 60_000);
