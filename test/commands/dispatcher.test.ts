@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { failLogins, loggedIn } from '../helpers/flows.js';
 import { RawClient } from '../helpers/raw-client.js';
 import { PASS, RO_PASS, RO_USER, USER, startServer, type TestServer } from '../helpers/server.js';
+import { serverForBlock } from '../helpers/block-server.js';
 
 describe('dispatcher pipeline', () => {
   let t: TestServer;
@@ -192,11 +193,7 @@ describe('dispatcher pipeline', () => {
 });
 
 describe('dispatcher limits', () => {
-  let t: TestServer;
-  beforeAll(async () => {
-    t = await startServer({ limits: { maxBadCommands: 3, maxLoginFailures: 2, loginFailureDelayMs: 1 } });
-  });
-  afterAll(() => t.close());
+  const t = serverForBlock({ limits: { maxBadCommands: 3, maxLoginFailures: 2, loginFailureDelayMs: 1 } });
 
   it('closes the connection after too many bad commands in a row (421)', async () => {
     const c = await RawClient.connect(t.port);

@@ -2,19 +2,16 @@
  * FEAT HELP SYST NOOP OPTS CLNT (RFC 959, RFC 2389, RFC 2640) and the transfer parameters TYPE MODE
  * STRU ALLO.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { loggedIn } from '../helpers/flows.js';
 import { RawClient } from '../helpers/raw-client.js';
-import { startServer, usingServer, type TestServer } from '../helpers/server.js';
+import { usingServer } from '../helpers/server.js';
 import { requiredOnly } from '../helpers/storage.js';
 import { MemoryStorage } from '../../src/storage/memory.js';
+import { serverForBlock } from '../helpers/block-server.js';
 
 describe('informational commands', () => {
-  let t: TestServer;
-  beforeAll(async () => {
-    t = await startServer();
-  });
-  afterAll(() => t.close());
+  const t = serverForBlock();
 
   it('FEAT lists every extension, one per line, between 211- and 211 End', async () => {
     const c = await RawClient.connect(t.port);
@@ -132,11 +129,7 @@ describe('informational commands', () => {
 });
 
 describe('transfer parameters', () => {
-  let t: TestServer;
-  beforeAll(async () => {
-    t = await startServer({ storage: new MemoryStorage({}) });
-  });
-  afterAll(() => t.close());
+  const t = serverForBlock({ storage: new MemoryStorage({}) });
 
   it('TYPE: A and I (and L 8, A N) accepted; E, A T, L 16 are 504; junk is 501', async () => {
     const c = await loggedIn(t);

@@ -10,8 +10,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_LIMITS } from '../../src/settings.js';
 import { MemoryStorage } from '../../src/storage/memory.js';
 import { RawClient } from '../helpers/raw-client.js';
-import { PASS, RO_PASS, RO_USER, USER, startServer, usingServer, type TestServer } from '../helpers/server.js';
+import { PASS, RO_PASS, RO_USER, USER, usingServer } from '../helpers/server.js';
 import { clientFrom, eventually, greeted, receiveAll } from './abuse-helpers.js';
+import { serverForBlock } from '../helpers/block-server.js';
 
 describe('session caps', () => {
   it('defaults: 1000 sessions, 50 per address, 20 per user', () => {
@@ -224,11 +225,7 @@ describe('timeouts', () => {
   });
 
   describe('TLS handshakes', () => {
-    let t: TestServer;
-    beforeAll(async () => {
-      t = await startServer({ implicit: true, timeouts: { handshakeMs: 1000 } });
-    });
-    afterAll(() => t.close());
+    const t = serverForBlock({ implicit: true, timeouts: { handshakeMs: 1000 } });
 
     it('implicit FTPS: a client that never sends a ClientHello is dropped', async () => {
       expect(await receiveAll(t.implicitPort!, '127.0.17.1')).toEqual({ text: '', closed: true });
@@ -270,11 +267,7 @@ describe('one pending data listener per session', () => {
       s.once('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? 'error'));
     });
 
-  let t: TestServer;
-  beforeAll(async () => {
-    t = await startServer();
-  });
-  afterAll(() => t.close());
+  const t = serverForBlock();
 
   it('a new EPSV closes the previous listener', async () => {
     const c = await clientFrom(t.port, '127.0.18.1');

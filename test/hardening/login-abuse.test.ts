@@ -15,6 +15,7 @@ import { failLogins } from '../helpers/flows.js';
 import { PASS, USER, startServer, usingServer, type TestServer } from '../helpers/server.js';
 import { BANNED, clientFrom, eventually, greeted, receiveAll, timed } from './abuse-helpers.js';
 import { captureLog, type CapturedLog } from '../helpers/log-capture.js';
+import { serverForBlock } from '../helpers/block-server.js';
 
 describe('constant-time failed logins', () => {
   it('pads every failure to the same deadline, also when the password check is slow', async () => {
@@ -90,11 +91,7 @@ describe('constant-time failed logins', () => {
 });
 
 describe('failed logins per connection', () => {
-  let t: TestServer;
-  beforeAll(async () => {
-    t = await startServer({ limits: { maxLoginFailures: 3, loginFailureDelayMs: 1 }, security: { ban: false } });
-  });
-  afterAll(() => t.close());
+  const t = serverForBlock({ limits: { maxLoginFailures: 3, loginFailureDelayMs: 1 }, security: { ban: false } });
 
   it('closes the connection after maxLoginFailures (530, then 421)', async () => {
     const c = await clientFrom(t.port, '127.0.2.1');

@@ -14,6 +14,7 @@ import { allBytes, loggedIn } from '../helpers/flows.js';
 import { RawClient, readAll } from '../helpers/raw-client.js';
 import { startServer, usingServer, type TestServer } from '../helpers/server.js';
 import { ownedTls, probe, rsaCert, ticketLifetimeHint, within, type Pem } from './tls-helpers.js';
+import { serverForBlock } from '../helpers/block-server.js';
 
 const ALLOWED_TLS12 = new Set(TLS12_CIPHERS.split(':'));
 
@@ -112,11 +113,7 @@ describe.each([
 });
 
 describe('TLS session lifetime', () => {
-  let t: TestServer;
-  beforeAll(async () => {
-    t = await startServer({ implicit: true });
-  });
-  afterAll(() => t.close());
+  const t = serverForBlock({ implicit: true });
 
   it('issues sessions valid for 24 hours (longer than any transfer), in TLS 1.3 and TLS 1.2', async () => {
     for (const maxVersion of ['TLSv1.3', 'TLSv1.2'] as const) {
