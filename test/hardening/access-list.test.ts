@@ -10,7 +10,8 @@ import { configSchema } from '../../src/config/schema.js';
 import { PASS, USER, startServer, type TestServer } from '../helpers/server.js';
 import { ipv6Available } from '../e2e/helpers.js';
 import { clientFrom, receiveAll } from './abuse-helpers.js';
-import { captureLog, type CapturedLog } from '../helpers/log-capture.js';
+import { captureLog } from '../helpers/log-capture.js';
+import { serverForBlock } from '../helpers/block-server.js';
 
 const DENIED = '421 Access denied.\r\n';
 const hasV6 = await ipv6Available();
@@ -85,17 +86,12 @@ describe('AccessList', () => {
 });
 
 describe('access lists at accept', () => {
-  let t: TestServer;
-  let log: CapturedLog;
-  beforeAll(async () => {
-    log = captureLog();
-    t = await startServer({
-      implicit: true,
-      logger: log.logger,
-      security: { allow: ['127.0.6.0/24', '127.0.0.1'], deny: ['127.0.6.128/25', '127.0.6.7'] },
-    });
+  const log = captureLog();
+  const t = serverForBlock({
+    implicit: true,
+    logger: log.logger,
+    security: { allow: ['127.0.6.0/24', '127.0.0.1'], deny: ['127.0.6.128/25', '127.0.6.7'] },
   });
-  afterAll(() => t.close());
 
   it('admits an allowed address', async () => {
     const c = await clientFrom(t.port, '127.0.6.1');

@@ -8,13 +8,13 @@
 import { connect as netConnect } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Authenticator } from '../../src/auth/authenticator.js';
 import { hashPassword } from '../../src/auth/password.js';
 import { failLogins } from '../helpers/flows.js';
-import { PASS, USER, startServer, usingServer, type TestServer } from '../helpers/server.js';
+import { PASS, USER, startServer, usingServer } from '../helpers/server.js';
 import { BANNED, clientFrom, eventually, greeted, receiveAll, timed } from './abuse-helpers.js';
-import { captureLog, type CapturedLog } from '../helpers/log-capture.js';
+import { captureLog } from '../helpers/log-capture.js';
 import { serverForBlock } from '../helpers/block-server.js';
 
 describe('constant-time failed logins', () => {
@@ -116,18 +116,13 @@ describe('failed logins per connection', () => {
 });
 
 describe('per-address bans', () => {
-  let t: TestServer;
-  let log: CapturedLog;
-  beforeAll(async () => {
-    log = captureLog();
-    t = await startServer({
-      implicit: true,
-      logger: log.logger,
-      limits: { maxLoginFailures: 2, loginFailureDelayMs: 1 },
-      security: { ban: { failures: 3, windowMs: 600_000, durationMs: 600_000 } },
-    });
+  const log = captureLog();
+  const t = serverForBlock({
+    implicit: true,
+    logger: log.logger,
+    limits: { maxLoginFailures: 2, loginFailureDelayMs: 1 },
+    security: { ban: { failures: 3, windowMs: 600_000, durationMs: 600_000 } },
   });
-  afterAll(() => t.close());
 
   async function fail(local: string, times: number): Promise<void> {
     let left = times;

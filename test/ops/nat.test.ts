@@ -14,6 +14,7 @@ import { RawClient, readAll } from '../helpers/raw-client.js';
 import { PASS, USER, startServer, usingServer, type TestServer } from '../helpers/server.js';
 import { freePortRange, viaHeader } from './service-helpers.js';
 import { captureLog, type CapturedLog } from '../helpers/log-capture.js';
+import { serverForBlock } from '../helpers/block-server.js';
 
 function pasvTarget(text: string): { host: string; port: number } {
   const n = /\((\d+),(\d+),(\d+),(\d+),(\d+),(\d+)\)/.exec(text)!.slice(1).map(Number);
@@ -152,14 +153,8 @@ describe('port mapping: listened pasvPorts, advertised pasvAdvertisedPorts', () 
 });
 
 describe('a private PASV address for a client with a public address', () => {
-  let log: CapturedLog;
-  let t: TestServer;
-
-  beforeAll(async () => {
-    log = captureLog();
-    t = await startServer({ logger: log.logger, proxyProtocol: ['127.0.0.1/32'] });
-  });
-  afterAll(() => t.close());
+  const log = captureLog();
+  const t = serverForBlock({ logger: log.logger, proxyProtocol: ['127.0.0.1/32'] });
 
   const header = (source: string) => formatV1({ address: source, port: 40000 }, { address: '127.0.0.1', port: t.port });
   const warnings = () => log.find(/PASV advertises a private address/);

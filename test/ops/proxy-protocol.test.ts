@@ -16,6 +16,7 @@ import { PASS, USER, startServer, type TestServer } from '../helpers/server.js';
 import { viaHeader } from './service-helpers.js';
 import { captureLog, type CapturedLog } from '../helpers/log-capture.js';
 import { until } from '../helpers/poll.js';
+import { serverForBlock } from '../helpers/block-server.js';
 
 const REAL = '127.0.0.5';
 
@@ -160,15 +161,9 @@ describe('PROXY protocol from a trusted proxy', () => {
 });
 
 describe('PROXY protocol: who must (not) send a header', () => {
-  let t: TestServer;
-  let log: CapturedLog;
-
-  beforeAll(async () => {
-    log = captureLog();
-    // Only 127.0.0.9 is a proxy; 127.0.0.1 is an ordinary client. A short header deadline.
-    t = await startServer({ implicit: true, proxyProtocol: ['127.0.0.9/32'], logger: log.logger, timeouts: { handshakeMs: 300 } });
-  });
-  afterAll(() => t.close());
+  const log = captureLog();
+  // Only 127.0.0.9 is a proxy; 127.0.0.1 is an ordinary client. A short header deadline.
+  const t = serverForBlock({ implicit: true, proxyProtocol: ['127.0.0.9/32'], logger: log.logger, timeouts: { handshakeMs: 300 } });
 
   it('a client that is not a trusted proxy works as usual', async () => {
     const c = await RawClient.connect(t.port);
