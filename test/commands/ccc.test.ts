@@ -3,21 +3,15 @@
  * the same TCP connection; refused where the policy keeps the control channel protected.
  */
 import { once } from 'node:events';
-import { writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { authClearable, ccc } from '../helpers/ccc.js';
 import { download } from '../helpers/flows.js';
 import { RawClient } from '../helpers/raw-client.js';
-import { PASS, RO_PASS, RO_USER, USER, startServer, usingServer, type TestServer } from '../helpers/server.js';
+import { PASS, RO_PASS, RO_USER, USER, usingServer } from '../helpers/server.js';
+import { serverForBlock } from '../helpers/block-server.js';
 
 describe('CCC', () => {
-  let t: TestServer;
-  beforeAll(async () => {
-    t = await startServer({ tlsRequired: 'login' });
-    await writeFile(join(t.root, 'file.txt'), 'after ccc');
-  });
-  afterAll(() => t.close());
+  const t = serverForBlock({ tlsRequired: 'login' }, { 'file.txt': 'after ccc' });
 
   it('refuses CCC on a clear connection (533)', async () => {
     const c = await RawClient.connect(t.port);

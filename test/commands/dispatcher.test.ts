@@ -3,21 +3,15 @@
  * argument shape, path resolution, permission.
  */
 import { existsSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { failLogins, loggedIn } from '../helpers/flows.js';
 import { RawClient } from '../helpers/raw-client.js';
-import { PASS, RO_PASS, RO_USER, USER, startServer, type TestServer } from '../helpers/server.js';
+import { PASS, RO_PASS, RO_USER, USER } from '../helpers/server.js';
 import { serverForBlock } from '../helpers/block-server.js';
 
 describe('dispatcher pipeline', () => {
-  let t: TestServer;
-  beforeAll(async () => {
-    t = await startServer();
-    await writeFile(join(t.root, 'file.txt'), 'hello');
-  });
-  afterAll(() => t.close());
+  const t = serverForBlock({}, { 'file.txt': 'hello' });
 
   it('answers an unknown verb with 500 and a malformed line with 500, and goes on', async () => {
     const c = await RawClient.connect(t.port);

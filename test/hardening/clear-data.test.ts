@@ -12,13 +12,14 @@ import { connect as netConnect, type Socket } from 'node:net';
 import { readFile, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { download } from '../helpers/flows.js';
 import { authClearable, ccc } from '../helpers/ccc.js';
 import { RawClient } from '../helpers/raw-client.js';
-import { PASS, USER, startServer, usingServer, type TestServer } from '../helpers/server.js';
+import { PASS, USER, usingServer, type TestServer } from '../helpers/server.js';
 import { loadConfig } from '../../src/config/load.js';
 import { configFile, removeTempDirs } from '../cli/cli.js';
+import { serverForBlock } from '../helpers/block-server.js';
 
 const SECRET = 'the victim secret\n';
 const EVIL = 'attacker bytes\n';
@@ -58,12 +59,7 @@ async function epsvPort(c: RawClient): Promise<number> {
 }
 
 describe('clear data on defaults (tlsRequired: login, dataProtection: tls-sessions)', () => {
-  let t: TestServer;
-  beforeAll(async () => {
-    t = await startServer({ tlsRequired: 'login' });
-    await writeFile(join(t.root, 'secret.txt'), SECRET);
-  });
-  afterAll(() => t.close());
+  const t = serverForBlock({ tlsRequired: 'login' }, { 'secret.txt': SECRET });
 
   it('PROT C is refused (534); the upload is refused (521); the attacker on the passive port stores nothing', async () => {
     const c = await victim(t, 'C');
@@ -131,12 +127,7 @@ describe('clear data on defaults (tlsRequired: login, dataProtection: tls-sessio
 });
 
 describe('dataProtection: optional (the opt-out) allows clear data, with the documented risk', () => {
-  let t: TestServer;
-  beforeAll(async () => {
-    t = await startServer({ tlsRequired: 'login', dataProtection: 'optional' });
-    await writeFile(join(t.root, 'secret.txt'), SECRET);
-  });
-  afterAll(() => t.close());
+  const t = serverForBlock({ tlsRequired: 'login', dataProtection: 'optional' }, { 'secret.txt': SECRET });
 
   it('PROT C is accepted and a clear download works', async () => {
     const c = await victim(t, 'C', 200);

@@ -226,12 +226,7 @@ describe('no session tickets on data connections', () => {
 });
 
 describe('close_notify on protected data connections', () => {
-  let t: TestServer;
-  beforeAll(async () => {
-    t = await startServer();
-    await writeFile(join(t.root, 'big.bin'), allBytes(2_000_000));
-  });
-  afterAll(() => t.close());
+  const t = serverForBlock({}, { 'big.bin': allBytes(2_000_000) });
 
   it('download: the server sends close_notify after the data, then waits for the client’s', async () => {
     const c = await loggedIn(t, { auth: 'TLS', binary: true });
