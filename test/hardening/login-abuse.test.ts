@@ -225,12 +225,11 @@ describe('per-address bans', () => {
 describe('bans on a dual-stack listener', () => {
   it('one ban per address, whether the peer shows as IPv4 or IPv4-mapped IPv6', async () => {
     // This listener sees its IPv4 peers as ::ffff:127.x.y.z; the ban table must key them as 127.x.y.z.
-    const t = await startServer({
+    await usingServer({
       host: '::ffff:127.0.0.1',
       limits: { loginFailureDelayMs: 1 },
       security: { ban: { failures: 2 } },
-    });
-    try {
+    }, async (t) => {
       for (let i = 0; i < 2; i++) {
         const c = await clientFrom(t.port, '127.0.3.9');
         await c.expectCmd(`USER ${USER}`, 331);
@@ -238,19 +237,16 @@ describe('bans on a dual-stack listener', () => {
         c.close();
       }
       expect(await receiveAll(t.port, '127.0.3.9')).toEqual({ text: BANNED, closed: true });
-    } finally {
-      await t.close();
-    }
+    });
   });
 });
 
 describe('ban expiry', () => {
   it('lets the address in again once the ban is over', async () => {
-    const t = await startServer({
+    await usingServer({
       limits: { loginFailureDelayMs: 1 },
       security: { ban: { failures: 2, windowMs: 60_000, durationMs: 1500 } },
-    });
-    try {
+    }, async (t) => {
       const c = await clientFrom(t.port, '127.0.4.1');
       await c.expectCmd(`USER ${USER}`, 331);
       await c.expectCmd('PASS wrong', 530);
@@ -263,8 +259,6 @@ describe('ban expiry', () => {
       const again = await clientFrom(t.port, '127.0.4.1');
       await again.login(USER, PASS);
       again.close();
-    } finally {
-      await t.close();
-    }
+    });
   });
 });
