@@ -17,7 +17,7 @@ export function serverForBlock(options: TestServerOptions = {}, files: Record<st
     Object.assign(t, await startServer(options));
     for (const [name, content] of Object.entries(files)) await writeFile(join(t.root, name), content);
   });
-  afterAll(() => t.close());
+  afterAll(() => t.close?.()); // not there when the start failed
   return t;
 }
 
