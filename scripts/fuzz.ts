@@ -185,6 +185,17 @@ async function waitReply(s: Session, count: number, ms: number): Promise<boolean
   return true;
 }
 
+/** Starts TLS over the session's TCP socket (implicit FTPS, or after AUTH TLS's 234). */
+async function startTls(s: Session): Promise<void> {
+  const tls = tlsConnect({ socket: s.raw, rejectUnauthorized: false });
+  await new Promise<void>((resolve, reject) => {
+    tls.once('secureConnect', resolve);
+    tls.once('error', reject);
+  });
+  s.socket = tls;
+  attach(s, tls);
+}
+
 async function openSession(rng: Rng, port: number, implicitPort: number): Promise<Session | string> {
   const mode = rng();
   const raw = netConnect({ port: mode < 0.15 ? implicitPort : port, host: '127.0.0.1' });
@@ -195,13 +206,7 @@ async function openSession(rng: Rng, port: number, implicitPort: number): Promis
   });
   const s: Session = { socket: raw, raw, reader: new ReplyReader(), closedByServer: false, ended: false };
   if (mode < 0.15) {
-    const tls = tlsConnect({ socket: raw, rejectUnauthorized: false });
-    await new Promise<void>((resolve, reject) => {
-      tls.once('secureConnect', resolve);
-      tls.once('error', reject);
-    });
-    s.socket = tls;
-    attach(s, tls);
+    await startTls(s);
   } else {
     attach(s, raw);
   }
@@ -211,13 +216,7 @@ async function openSession(rng: Rng, port: number, implicitPort: number): Promis
     if (!(await waitReply(s, 2, 10_000)) || s.reader.replies[1]!.code !== 234) return 'AUTH TLS not answered with 234';
     raw.removeAllListeners('data');
     raw.removeAllListeners('close');
-    const tls = tlsConnect({ socket: raw, rejectUnauthorized: false });
-    await new Promise<void>((resolve, reject) => {
-      tls.once('secureConnect', resolve);
-      tls.once('error', reject);
-    });
-    s.socket = tls;
-    attach(s, tls);
+    await startTls(s);
   }
   return s;
 }

@@ -121,6 +121,14 @@ interface TrackedFile {
 
 class Cut extends Error {}
 
+/** Resolves at the first bytes on `stream`, or when it closes first. */
+function firstDataOrClose(stream: NodeJS.EventEmitter): Promise<void> {
+  return new Promise((resolve) => {
+    stream.once('data', () => resolve());
+    stream.once('close', () => resolve());
+  });
+}
+
 class SoakClient {
   /** Files this client uploaded with 226, by name in its directory. */
   readonly files = new Map<string, TrackedFile>();
@@ -308,15 +316,17 @@ class SoakClient {
     c.send('RETR /shared.bin');
     await this.expect(c, [150], 'RETR for ABOR');
     const input = await this.protect(c, data, prot);
-    await new Promise<void>((resolve) => {
-      input.once('data', () => resolve());
-      input.once('close', () => resolve());
-    });
-    c.send('ABOR');
-    const first = await this.expect(c, [426, 226], 'ABOR');
-    await this.expect(c, first.code === 426 ? [226] : [225, 226], 'ABOR');
+    await firstDataOrClose(input);
+    await this.abor(c, 'ABOR');
     input.destroy();
     data.destroy();
+  }
+
+  /** ABOR with a transfer running: 426 then 226, or (it had just ended) 226 then 225 or 226. */
+  private async abor(c: RawClient, what: string): Promise<void> {
+    c.send('ABOR');
+    const first = await this.expect(c, [426, 226], what);
+    await this.expect(c, first.code === 426 ? [226] : [225, 226], what);
   }
 
   /** STOR, ABOR in the middle: the file is not checked afterwards (and never used again). */
@@ -330,9 +340,7 @@ class SoakClient {
     const out = await this.protect(c, data, prot);
     out.write(segmentBytes({ seed: 1, length: 64 * 1024 }));
     await new Promise((r) => setTimeout(r, 5));
-    c.send('ABOR');
-    const first = await this.expect(c, [426, 226], 'ABOR upload');
-    await this.expect(c, first.code === 426 ? [226] : [225, 226], 'ABOR upload');
+    await this.abor(c, 'ABOR upload');
     out.destroy();
     data.destroy();
   }
@@ -345,10 +353,7 @@ class SoakClient {
     c.send('RETR /shared.bin');
     await this.expect(c, [150], 'download to cut');
     const stream = await this.protect(c, data, prot);
-    await new Promise<void>((resolve) => {
-      stream.once('data', () => resolve());
-      stream.once('close', () => resolve());
-    });
+    await firstDataOrClose(stream);
     if (this.rng() < 0.5) {
       data.resetAndDestroy();
       await this.expect(c, [426, 226], 'after a cut data connection');

@@ -10,6 +10,7 @@ import { connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { pathToFileURL } from 'node:url';
 import { CLIENT_TLS } from './ftp-client.js';
+import { ReplyLines } from './reply-lines.js';
 
 export interface SessionsOptions {
   host: string;
@@ -57,8 +58,6 @@ export function runSessions(o: SessionsOptions): Promise<SessionsResult> {
       active++;
       let sock: Socket = netConnect({ host, port });
       sock.setNoDelay(true);
-      let buf = '';
-      let multi: string | null = null;
       let step = 0;
       let ended = false;
       const send = (l: string) => sock.write(l + '\r\n');
@@ -135,27 +134,8 @@ export function runSessions(o: SessionsOptions): Promise<SessionsResult> {
             return fail(new Error(`unexpected reply ${code}`));
         }
       };
-      const onData = (d: Buffer) => {
-        buf += d.toString('latin1');
-        let i: number;
-        while (!ended && (i = buf.indexOf('\n')) >= 0) {
-          const line = buf.slice(0, i);
-          buf = buf.slice(i + 1);
-          if (multi !== null) {
-            if (line.startsWith(multi) && line[3] === ' ') {
-              multi = null;
-              reply(Number(line.slice(0, 3)));
-            }
-            continue;
-          }
-          if (line[3] === '-') {
-            multi = line.slice(0, 3);
-            continue;
-          }
-          const code = Number(line.slice(0, 3));
-          if (code >= 100) reply(code);
-        }
-      };
+      const lines = new ReplyLines((code) => reply(code), () => !ended);
+      const onData = (d: Buffer) => lines.feed(d);
       sock.on('data', onData);
       sock.on('error', fail);
       sock.on('close', onClose);

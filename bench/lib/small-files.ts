@@ -7,6 +7,7 @@
 import { connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { CLIENT_TLS, type FtpClient } from './ftp-client.js';
+import { ReplyLines } from './reply-lines.js';
 
 export interface SmallResult {
   /** Files transferred. */
@@ -25,8 +26,6 @@ export function runSmall(
   return new Promise((resolve, reject) => {
     const ctrl = ftp.detach();
     const host = ftp.host;
-    let buf = ftp.buf;
-    let multi: string | null = null;
     let idx = 0;
     let step = 0; // 1: wait 227, 2: wait 1xx, 3: wait 2xx
     let dataDone = false;
@@ -44,7 +43,7 @@ export function runSmall(
       ctrl.off('data', onData);
       ctrl.off('error', end);
       ctrl.off('close', onClose);
-      ftp.buf = buf;
+      ftp.buf = lines.rest;
       ftp.attach(ctrl);
       if (err) reject(err);
       else resolve({ n: idx, resumed, bad });
@@ -107,27 +106,8 @@ export function runSmall(
       finalDone = true;
       if (dataDone) fileDone();
     };
-    const onData = (c: Buffer) => {
-      buf += c.toString('latin1');
-      let i: number;
-      while (!finished && (i = buf.indexOf('\n')) >= 0) {
-        const line = buf.slice(0, i);
-        buf = buf.slice(i + 1);
-        if (multi !== null) {
-          if (line.startsWith(multi) && line[3] === ' ') {
-            multi = null;
-            reply(Number(line.slice(0, 3)), line);
-          }
-          continue;
-        }
-        if (line[3] === '-') {
-          multi = line.slice(0, 3);
-          continue;
-        }
-        const code = Number(line.slice(0, 3));
-        if (code >= 100) reply(code, line);
-      }
-    };
+    const lines = new ReplyLines(reply, () => !finished, ftp.buf);
+    const onData = (c: Buffer) => lines.feed(c);
     ctrl.on('data', onData);
     ctrl.on('error', end);
     ctrl.on('close', onClose);

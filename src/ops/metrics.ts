@@ -41,6 +41,27 @@ export const METRIC_NAMES = [
   'ftpsd_up',
 ] as const;
 
+type MetricName = (typeof METRIC_NAMES)[number];
+
+/** Declares counters and read-at-scrape gauges in one registry, by a name from METRIC_NAMES. */
+function declare(registry: Registry) {
+  const registers = [registry];
+  return {
+    counter: <L extends string = never>(name: MetricName, help: string, labelNames: readonly L[] = []) =>
+      new Counter<L>({ name, help, labelNames, registers }),
+    gauge: (name: MetricName, help: string, read: () => number, aggregator?: 'min') =>
+      new Gauge({
+        name,
+        help,
+        registers,
+        ...(aggregator ? { aggregator } : {}),
+        collect() {
+          this.set(read());
+        },
+      }),
+  };
+}
+
 const DIRECTIONS = ['upload', 'download'] as const;
 const PROTECTIONS = ['clear', 'private'] as const;
 
@@ -51,76 +72,49 @@ export class FtpMetrics {
   private readonly detachers: (() => void)[] = [];
 
   constructor(source: MetricsSource, options: MetricsOptions = {}) {
-    const registers = [this.registry];
-    const self = this;
-    new Gauge({
-      name: 'ftpsd_up',
-      help: '1 while the server accepts connections, 0 once it is shutting down.',
-      registers,
-      // Cluster mode sums the workers' metrics: up only while every worker is.
-      aggregator: 'min',
-      collect() {
-        this.set(self.shuttingDown ? 0 : 1);
-      },
-    });
-    new Gauge({
-      name: 'ftpsd_sessions',
-      help: 'Control connections open now.',
-      registers,
-      collect() {
-        this.set(source.sessions.size);
-      },
-    });
-    const sessionsTotal = new Counter({ name: 'ftpsd_sessions_total', help: 'Control connections accepted.', registers });
-    const logins = new Counter({
-      name: 'ftpsd_logins_total',
-      help: 'Password checks (PASS) by result: ok, failed (wrong user or password), banned (refused: the address is banned), too_many_sessions.',
-      labelNames: ['result'],
-      registers,
-    });
-    const bans = new Counter({ name: 'ftpsd_login_bans_total', help: 'Addresses banned after repeated failed logins.', registers });
-    const commands = new Counter({
-      name: 'ftpsd_commands_total',
-      help: 'Commands by final reply code (unknown and malformed lines included).',
-      labelNames: ['code'],
-      registers,
-    });
-    const commandErrors = new Counter({
-      name: 'ftpsd_command_errors_total',
-      help: 'Commands answered with a 4xx or 5xx reply, by command (UNKNOWN: not a known command) and code.',
-      labelNames: ['command', 'code'],
-      registers,
-    });
-    const transfers = new Counter({
-      name: 'ftpsd_transfers_total',
-      help: 'File transfers (RETR, STOR, APPE, STOU) by direction, protection (clear: PROT C, private: PROT P) and result (ok, failed).',
-      labelNames: ['direction', 'protection', 'result'],
-      registers,
-    });
-    const bytes = new Counter({
-      name: 'ftpsd_transfer_bytes_total',
-      help: 'Bytes of file transfers (failed ones included) by direction and protection.',
-      labelNames: ['direction', 'protection'],
-      registers,
-    });
+    const { counter, gauge } = declare(this.registry);
+    // Cluster mode sums the workers' metrics: up only while every worker is ('min').
+    gauge('ftpsd_up', '1 while the server accepts connections, 0 once it is shutting down.', () => (this.shuttingDown ? 0 : 1), 'min');
+    gauge('ftpsd_sessions', 'Control connections open now.', () => source.sessions.size);
+    const sessionsTotal = counter('ftpsd_sessions_total', 'Control connections accepted.');
+    const logins = counter(
+      'ftpsd_logins_total',
+      'Password checks (PASS) by result: ok, failed (wrong user or password), banned (refused: the address is banned), too_many_sessions.',
+      ['result'],
+    );
+    const bans = counter('ftpsd_login_bans_total', 'Addresses banned after repeated failed logins.');
+    const commands = counter('ftpsd_commands_total', 'Commands by final reply code (unknown and malformed lines included).', ['code']);
+    const commandErrors = counter(
+      'ftpsd_command_errors_total',
+      'Commands answered with a 4xx or 5xx reply, by command (UNKNOWN: not a known command) and code.',
+      ['command', 'code'],
+    );
+    const transfers = counter(
+      'ftpsd_transfers_total',
+      'File transfers (RETR, STOR, APPE, STOU) by direction, protection (clear: PROT C, private: PROT P) and result (ok, failed).',
+      ['direction', 'protection', 'result'],
+    );
+    const bytes = counter(
+      'ftpsd_transfer_bytes_total',
+      'Bytes of file transfers (failed ones included) by direction and protection.',
+      ['direction', 'protection'],
+    );
     const durations = new Histogram({
-      name: 'ftpsd_transfer_duration_seconds',
+      name: 'ftpsd_transfer_duration_seconds' satisfies MetricName,
       help: 'Duration of file transfers, from the command to the final reply, by direction and result.',
       labelNames: ['direction', 'result'],
       buckets: [0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 1800],
-      registers,
+      registers: [this.registry],
     });
-    const handshakes = new Counter({
-      name: 'ftpsd_tls_handshakes_total',
-      help: 'TLS handshakes by channel (control, data) and result (ok, failed).',
-      labelNames: ['channel', 'result'],
-      registers,
-    });
-    const reuseRefused = new Counter({
-      name: 'ftpsd_tls_reuse_refused_total',
-      help: 'Protected data connections refused (425) because they did not resume their control connection\'s TLS session.',
-      registers,
-    });
+    const handshakes = counter(
+      'ftpsd_tls_handshakes_total',
+      'TLS handshakes by channel (control, data) and result (ok, failed).',
+      ['channel', 'result'],
+    );
+    const reuseRefused = counter(
+      'ftpsd_tls_reuse_refused_total',
+      'Protected data connections refused (425) because they did not resume their control connection\'s TLS session.',
+    );
 
     // Known series start at 0, so rate() and alerts see them before the first event.
     for (const result of ['ok', 'failed', 'banned', 'too_many_sessions']) logins.inc({ result }, 0);
@@ -164,33 +158,19 @@ export class FtpMetrics {
   }
 
   private countDeliveries(queue: DeliveryQueue): void {
-    const registers = [this.registry];
-    const deliveries = new Counter({
-      name: 'ftpsd_event_deliveries_total',
-      help: 'Hook commands and webhook requests by kind (hook, webhook) and result (ok; failed: retries spent or not retryable; dropped: the queue was full).',
-      labelNames: ['kind', 'result'],
-      registers,
-    });
-    const retries = new Counter({
-      name: 'ftpsd_event_delivery_retries_total',
-      help: 'Failed hook and webhook attempts that will be retried, by kind.',
-      labelNames: ['kind'],
-      registers,
-    });
-    const drops = new Counter({
-      name: 'ftpsd_event_deliveries_dropped_total',
-      help: 'Hook and webhook deliveries dropped, by kind, event and reason (queue-full: the target\'s queue was full; pushed-out: a user with fewer events waiting took the place; shutdown). Each is also logged with its user and path.',
-      labelNames: ['kind', 'event', 'reason'],
-      registers,
-    });
-    new Gauge({
-      name: 'ftpsd_event_queue_length',
-      help: 'Hook and webhook deliveries waiting (queued or waiting for a retry).',
-      registers,
-      collect() {
-        this.set(queue.pending);
-      },
-    });
+    const { counter, gauge } = declare(this.registry);
+    const deliveries = counter(
+      'ftpsd_event_deliveries_total',
+      'Hook commands and webhook requests by kind (hook, webhook) and result (ok; failed: retries spent or not retryable; dropped: the queue was full).',
+      ['kind', 'result'],
+    );
+    const retries = counter('ftpsd_event_delivery_retries_total', 'Failed hook and webhook attempts that will be retried, by kind.', ['kind']);
+    const drops = counter(
+      'ftpsd_event_deliveries_dropped_total',
+      'Hook and webhook deliveries dropped, by kind, event and reason (queue-full: the target\'s queue was full; pushed-out: a user with fewer events waiting took the place; shutdown). Each is also logged with its user and path.',
+      ['kind', 'event', 'reason'],
+    );
+    gauge('ftpsd_event_queue_length', 'Hook and webhook deliveries waiting (queued or waiting for a retry).', () => queue.pending);
     for (const kind of ['hook', 'webhook']) {
       retries.inc({ kind }, 0);
       for (const result of ['ok', 'failed', 'dropped']) deliveries.inc({ kind, result }, 0);

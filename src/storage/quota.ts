@@ -14,10 +14,11 @@
  * in-flight temp files. Entries reached twice (symlinks inside the tree) are counted once when the
  * backend reports a `unique` fact.
  */
-import { Writable, type Readable } from 'node:stream';
+import { Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { StorageError } from '../protocol/errors.js';
-import type { FileStat, ReadOptions, Storage, Upload, WriteOptions } from './storage.js';
+import { ForwardingStorage } from './forwarding.js';
+import type { FileStat, Storage, Upload, WriteOptions } from './storage.js';
 import { MAX_PATH_BYTES, type VirtualPath } from './virtual-path.js';
 
 export interface QuotaLimits {
@@ -129,16 +130,17 @@ async function fileSize(storage: Storage, path: VirtualPath): Promise<number | u
   }
 }
 
-export class QuotaStorage implements Storage {
+export class QuotaStorage extends ForwardingStorage {
   readonly setTime?: Storage['setTime'];
   readonly chmod?: Storage['chmod'];
   readonly checksum?: Storage['checksum'];
 
   constructor(
-    private readonly inner: Storage,
+    inner: Storage,
     readonly usage: QuotaUsage,
     readonly limits: QuotaLimits,
   ) {
+    super(inner);
     // Capabilities stay capabilities: only what the backend has.
     if (inner.setTime) this.setTime = inner.setTime.bind(inner);
     if (inner.chmod) this.chmod = inner.chmod.bind(inner);
@@ -147,34 +149,14 @@ export class QuotaStorage implements Storage {
     // could be used to shrink the usage figure while the files stay.
   }
 
-  stat(path: VirtualPath): Promise<FileStat> {
-    return this.inner.stat(path);
-  }
-
-  list(path: VirtualPath): AsyncIterable<FileStat> {
-    return this.inner.list(path);
-  }
-
-  read(path: VirtualPath, options?: ReadOptions): Promise<Readable> {
-    return this.inner.read(path, options);
-  }
-
-  mkdir(path: VirtualPath): Promise<void> {
-    return this.inner.mkdir(path);
-  }
-
-  rmdir(path: VirtualPath): Promise<void> {
-    return this.inner.rmdir(path);
-  }
-
-  async remove(path: VirtualPath): Promise<void> {
+  override async remove(path: VirtualPath): Promise<void> {
     await this.usage.load();
     const size = await fileSize(this.inner, path);
     await this.inner.remove(path);
     if (size !== undefined) this.usage.apply(-size, -1);
   }
 
-  async rename(from: VirtualPath, to: VirtualPath): Promise<void> {
+  override async rename(from: VirtualPath, to: VirtualPath): Promise<void> {
     await this.usage.load();
     const [source, target] = await Promise.all([this.inner.stat(from).catch(() => undefined), this.inner.stat(to).catch(() => undefined)]);
     await this.inner.rename(from, to);
@@ -189,7 +171,7 @@ export class QuotaStorage implements Storage {
     return Math.min(left, await this.inner.freeSpace(path));
   }
 
-  async write(path: VirtualPath, options: WriteOptions): Promise<Upload> {
+  override async write(path: VirtualPath, options: WriteOptions): Promise<Upload> {
     const { usage, limits } = this;
     await usage.load();
     const before = await fileSize(this.inner, path);

@@ -13,6 +13,7 @@ import { Client, enterPassiveModeIPv4, enterPassiveModeIPv6, type FTPContext } f
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { hashPassword } from '../../src/auth/password.js';
 import { Served, assertBuilt, curl, killAll, listExplicit, loopbackArgs, removeTempDirs, run, tempDir } from './cli.js';
+import { until } from '../helpers/poll.js';
 
 beforeAll(assertBuilt);
 afterEach(killAll);
@@ -39,14 +40,6 @@ function logLines(stdout: string): LogLine[] {
     .split('\n')
     .filter((l) => l.startsWith('{'))
     .map((l) => JSON.parse(l) as LogLine);
-}
-
-async function eventually(check: () => boolean, what: string, ms = 20_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 /** The first line a raw TCP client reads from the control port. */
@@ -217,7 +210,7 @@ describe('ftpsd serve --workers 2', () => {
     expect((await listExplicit(ftpd.port, 'bob', HASH_PASSWORD)).code).toBe(67);
     await writeFile(config, `users:\n  - {name: alice, password: "${HASH}"}\n  - {name: bob, password: "${HASH}"}\n`);
     ftpd.child.kill('SIGHUP');
-    await eventually(() => new Set(logLines(ftpd.stdout).filter((l) => l.msg === 'config reloaded').map((l) => l.pid)).size === 2, 'both workers reloaded');
+    await until(() => new Set(logLines(ftpd.stdout).filter((l) => l.msg === 'config reloaded').map((l) => l.pid)).size === 2, 'both workers reloaded');
     for (let i = 0; i < 4; i++) expect((await listExplicit(ftpd.port, 'bob', HASH_PASSWORD)).code).toBe(0);
     const bobOn = new Set(logLines(ftpd.stdout).filter((l) => l.msg === 'login' && l.user === 'bob').map((l) => l.pid));
     expect(bobOn.size).toBe(2);
@@ -230,7 +223,7 @@ describe('ftpsd serve --workers 2', () => {
     const pids = logLines(ftpd.stdout).find((l) => l.msg === 'cluster ready')!.workerPids!;
     expect(pids).toHaveLength(2);
     process.kill(pids[0]!, 'SIGKILL');
-    await eventually(() => logLines(ftpd.stdout).some((l) => l.msg === 'worker replaced'), 'the replacement');
+    await until(() => logLines(ftpd.stdout).some((l) => l.msg === 'worker replaced'), 'the replacement');
     const exited = logLines(ftpd.stdout).find((l) => l.msg === 'worker exited; starting a new one');
     expect(exited).toMatchObject({ worker: 1, workerPid: pids[0], signal: 'SIGKILL' });
     const replacement = logLines(ftpd.stdout).find((l) => l.msg === 'worker replaced')!.workerPid as number;

@@ -1,13 +1,10 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { RawClient, readAll } from '../helpers/raw-client.js';
-import { PASS, USER, startServer, type TestServer } from '../helpers/server.js';
+import { PASS, USER } from '../helpers/server.js';
+import { serverForBlock } from '../helpers/block-server.js';
 
 describe('basic session', () => {
-  let t: TestServer;
-  beforeAll(async () => {
-    t = await startServer();
-  });
-  afterAll(() => t.close());
+  const t = serverForBlock();
 
   it('greets, logs in, lists and quits', async () => {
     const c = await RawClient.connect(t.port);

@@ -3,21 +3,15 @@
  * the same TCP connection; refused where the policy keeps the control channel protected.
  */
 import { once } from 'node:events';
-import { writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { authClearable, ccc } from '../helpers/ccc.js';
 import { download } from '../helpers/flows.js';
 import { RawClient } from '../helpers/raw-client.js';
-import { PASS, RO_PASS, RO_USER, USER, startServer, type TestServer } from '../helpers/server.js';
+import { PASS, RO_PASS, RO_USER, USER, usingServer } from '../helpers/server.js';
+import { serverForBlock } from '../helpers/block-server.js';
 
 describe('CCC', () => {
-  let t: TestServer;
-  beforeAll(async () => {
-    t = await startServer({ tlsRequired: 'login' });
-    await writeFile(join(t.root, 'file.txt'), 'after ccc');
-  });
-  afterAll(() => t.close());
+  const t = serverForBlock({ tlsRequired: 'login' }, { 'file.txt': 'after ccc' });
 
   it('refuses CCC on a clear connection (533)', async () => {
     const c = await RawClient.connect(t.port);
@@ -108,8 +102,7 @@ describe('CCC', () => {
   });
 
   it('without a TLS requirement USER after CCC starts a new login as before', async () => {
-    const t2 = await startServer({ tlsRequired: 'off' });
-    try {
+    await usingServer({ tlsRequired: 'off' }, async (t2) => {
       const c = await RawClient.connect(t2.port);
       await authClearable(c);
       await c.login(USER, PASS);
@@ -117,14 +110,11 @@ describe('CCC', () => {
       await c.expectCmd(`USER ${RO_USER}`, 331);
       await c.expectCmd(`PASS ${RO_PASS}`, 230);
       c.close();
-    } finally {
-      await t2.close();
-    }
+    });
   });
 
   it('drops a client that never completes the close_notify exchange', async () => {
-    const t2 = await startServer({ tlsRequired: 'login', timeouts: { cccMs: 100 } });
-    try {
+    await usingServer({ tlsRequired: 'login', timeouts: { cccMs: 100 } }, async (t2) => {
       const c = await RawClient.connect(t2.port);
       await authClearable(c);
       await c.login(USER, PASS);
@@ -135,8 +125,6 @@ describe('CCC', () => {
       c.raw.resume();
       await Promise.race([once(c.raw, 'close'), new Promise((r) => setTimeout(r, 5000))]);
       expect(c.raw.destroyed).toBe(true);
-    } finally {
-      await t2.close();
-    }
+    });
   });
 });

@@ -12,6 +12,7 @@ import { download, loggedIn } from '../helpers/flows.js';
 import { RawClient, readAll, writeAll } from '../helpers/raw-client.js';
 import { startServer, type TestServer } from '../helpers/server.js';
 import { MemoryStorage } from '../../src/storage/memory.js';
+import { serverForBlock } from '../helpers/block-server.js';
 
 /** A local listener standing in for the client's side of an active data connection. */
 async function activeListener(host = '127.0.0.1'): Promise<{ server: Server; port: number; next: () => Promise<Socket> }> {
@@ -295,11 +296,7 @@ describe('226 after all data', () => {
 const hasIpv6Loopback = Object.values(networkInterfaces()).some((list) => list?.some((i) => i.address === '::1'));
 
 describe.skipIf(!hasIpv6Loopback)('IPv6', () => {
-  let t: TestServer;
-  beforeAll(async () => {
-    t = await startServer({ host: '::1', storage: new MemoryStorage({ 'six.txt': 'over IPv6' }) });
-  });
-  afterAll(() => t.close());
+  const t = serverForBlock({ host: '::1', storage: new MemoryStorage({ 'six.txt': 'over IPv6' }) });
 
   it('EPSV works, PASV is 425, PORT is 522, EPRT |2| works', async () => {
     const c = await RawClient.connect(t.port, '::1');

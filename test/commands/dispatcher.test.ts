@@ -3,20 +3,15 @@
  * argument shape, path resolution, permission.
  */
 import { existsSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loggedIn } from '../helpers/flows.js';
+import { describe, expect, it } from 'vitest';
+import { failLogins, loggedIn } from '../helpers/flows.js';
 import { RawClient } from '../helpers/raw-client.js';
-import { PASS, RO_PASS, RO_USER, USER, startServer, type TestServer } from '../helpers/server.js';
+import { PASS, RO_PASS, RO_USER, USER } from '../helpers/server.js';
+import { serverForBlock } from '../helpers/block-server.js';
 
 describe('dispatcher pipeline', () => {
-  let t: TestServer;
-  beforeAll(async () => {
-    t = await startServer();
-    await writeFile(join(t.root, 'file.txt'), 'hello');
-  });
-  afterAll(() => t.close());
+  const t = serverForBlock({}, { 'file.txt': 'hello' });
 
   it('answers an unknown verb with 500 and a malformed line with 500, and goes on', async () => {
     const c = await RawClient.connect(t.port);
@@ -192,11 +187,7 @@ describe('dispatcher pipeline', () => {
 });
 
 describe('dispatcher limits', () => {
-  let t: TestServer;
-  beforeAll(async () => {
-    t = await startServer({ limits: { maxBadCommands: 3, maxLoginFailures: 2, loginFailureDelayMs: 1 } });
-  });
-  afterAll(() => t.close());
+  const t = serverForBlock({ limits: { maxBadCommands: 3, maxLoginFailures: 2, loginFailureDelayMs: 1 } });
 
   it('closes the connection after too many bad commands in a row (421)', async () => {
     const c = await RawClient.connect(t.port);
@@ -212,12 +203,7 @@ describe('dispatcher limits', () => {
 
   it('closes the connection after too many failed logins (530 then 421)', async () => {
     const c = await RawClient.connect(t.port);
-    await c.expectCmd(`USER ${USER}`, 331);
-    await c.expectCmd('PASS wrong', 530, /^530 Login incorrect\.$/);
-    await c.expectCmd(`USER ${USER}`, 331);
-    c.send('PASS wrong');
-    await c.expect(530, /^530 Login incorrect\.$/);
-    await c.expect(421, /^421 Too many failed logins; closing connection\.$/);
+    await failLogins(c, USER, 2);
     expect(await c.waitClosed()).toBe(true);
   });
 

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { allBytes, download, loggedIn } from '../helpers/flows.js';
-import { RO_PASS, RO_USER, startServer, type TestServer } from '../helpers/server.js';
+import { RO_PASS, RO_USER, startServer, usingServer, type TestServer } from '../helpers/server.js';
 import { MemoryStorage } from '../../src/storage/memory.js';
 import type { HashAlgorithm, Storage } from '../../src/storage/storage.js';
 
@@ -129,16 +129,13 @@ describe('RANG', () => {
         return 'cafebabe';
       },
     });
-    const t2 = await startServer({ storage });
-    try {
+    await usingServer({ storage }, async (t2) => {
       const c = await loggedIn(t2);
       await c.expectCmd('OPTS HASH CRC32', 200);
       await c.expectCmd('RANG 1 1', 350);
       await c.expectCmd('HASH f.bin', 213, /^213 CRC32 1-2 cafebabe \/f\.bin$/);
       expect(calls).toEqual(['CRC32 1 2']);
       c.close();
-    } finally {
-      await t2.close();
-    }
+    });
   });
 });

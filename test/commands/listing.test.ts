@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { download, loggedIn, upload } from '../helpers/flows.js';
 import { RawClient } from '../helpers/raw-client.js';
-import { RO_PASS, RO_USER, startServer, type TestServer } from '../helpers/server.js';
+import { RO_PASS, RO_USER, startServer, usingServer, type TestServer } from '../helpers/server.js';
 import { MemoryStorage } from '../../src/storage/memory.js';
 
 const OLD = new Date(Date.UTC(2020, 0, 2, 3, 4, 5));
@@ -208,17 +208,14 @@ describe('listings (memory storage)', () => {
   it('streams a large directory', async () => {
     const tree: Record<string, string> = {};
     for (let i = 0; i < 3000; i++) tree[`file-${String(i).padStart(5, '0')}.dat`] = '';
-    const t2 = await startServer({ storage: new MemoryStorage(tree) });
-    try {
+    await usingServer({ storage: new MemoryStorage(tree) }, async (t2) => {
       const c = await loggedIn(t2);
       const got = lines(await download(c, 'NLST'));
       expect(got).toHaveLength(3000);
       expect(got[2999]).toBe('file-02999.dat');
       expect(lines(await download(c, 'LIST'))).toHaveLength(3000);
       c.close();
-    } finally {
-      await t2.close();
-    }
+    });
   });
 });
 

@@ -1,17 +1,14 @@
 /**
  * USER PASS ACCT REIN QUIT HOST, and the TLS policy in front of them (`tlsRequired`).
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { download, loggedIn } from '../helpers/flows.js';
 import { RawClient } from '../helpers/raw-client.js';
-import { PASS, RO_PASS, RO_USER, USER, startServer, type TestServer } from '../helpers/server.js';
+import { PASS, RO_PASS, RO_USER, USER, startServer } from '../helpers/server.js';
+import { serverForBlock } from '../helpers/block-server.js';
 
 describe('login', () => {
-  let t: TestServer;
-  beforeAll(async () => {
-    t = await startServer({ greeting: 'Welcome to the test server.' });
-  });
-  afterAll(() => t.close());
+  const t = serverForBlock({ greeting: 'Welcome to the test server.' });
 
   it('greets with 220 and the configured text', async () => {
     const c = await RawClient.connect(t.port, t.host, { greeting: false });
@@ -123,11 +120,7 @@ describe('login', () => {
 });
 
 describe('TLS required for login', () => {
-  let t: TestServer;
-  beforeAll(async () => {
-    t = await startServer({ tlsRequired: 'login' });
-  });
-  afterAll(() => t.close());
+  const t = serverForBlock({ tlsRequired: 'login' });
 
   it('refuses USER and PASS before AUTH (530) and allows FEAT, NOOP, HELP, AUTH', async () => {
     const c = await RawClient.connect(t.port);
@@ -169,11 +162,7 @@ describe('TLS required for login', () => {
 });
 
 describe('TLS required for everything', () => {
-  let t: TestServer;
-  beforeAll(async () => {
-    t = await startServer({ tlsRequired: 'all' });
-  });
-  afterAll(() => t.close());
+  const t = serverForBlock({ tlsRequired: 'all' });
 
   it('refuses a transfer without PROT P (521), PROT C (534) and CCC (533)', async () => {
     const c = await RawClient.connect(t.port);

@@ -2,19 +2,16 @@
  * FEAT HELP SYST NOOP OPTS CLNT (RFC 959, RFC 2389, RFC 2640) and the transfer parameters TYPE MODE
  * STRU ALLO.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { loggedIn } from '../helpers/flows.js';
 import { RawClient } from '../helpers/raw-client.js';
-import { startServer, type TestServer } from '../helpers/server.js';
+import { usingServer } from '../helpers/server.js';
 import { requiredOnly } from '../helpers/storage.js';
 import { MemoryStorage } from '../../src/storage/memory.js';
+import { serverForBlock } from '../helpers/block-server.js';
 
 describe('informational commands', () => {
-  let t: TestServer;
-  beforeAll(async () => {
-    t = await startServer();
-  });
-  afterAll(() => t.close());
+  const t = serverForBlock();
 
   it('FEAT lists every extension, one per line, between 211- and 211 End', async () => {
     const c = await RawClient.connect(t.port);
@@ -55,8 +52,7 @@ describe('informational commands', () => {
   it('FEAT leaves out MFMT when the storage cannot set times', async () => {
     const memory = new MemoryStorage({});
     const noSetTime = requiredOnly(memory);
-    const t2 = await startServer({ storage: noSetTime });
-    try {
+    await usingServer({ storage: noSetTime }, async (t2) => {
       const c = await loggedIn(t2);
       const r = await c.expectCmd('FEAT', 211);
       expect(r.lines).not.toContain(' MFMT');
@@ -65,9 +61,7 @@ describe('informational commands', () => {
       const help = await c.expectCmd('HELP', 214);
       expect(help.text).not.toMatch(/MFMT/);
       c.close();
-    } finally {
-      await t2.close();
-    }
+    });
   });
 
   it('HELP lists the commands (214), HELP CMD gives its syntax', async () => {
@@ -135,11 +129,7 @@ describe('informational commands', () => {
 });
 
 describe('transfer parameters', () => {
-  let t: TestServer;
-  beforeAll(async () => {
-    t = await startServer({ storage: new MemoryStorage({}) });
-  });
-  afterAll(() => t.close());
+  const t = serverForBlock({ storage: new MemoryStorage({}) });
 
   it('TYPE: A and I (and L 8, A N) accepted; E, A T, L 16 are 504; junk is 501', async () => {
     const c = await loggedIn(t);
@@ -188,14 +178,11 @@ describe('transfer parameters', () => {
   });
 
   it('ALLO beyond the free space of the disk: 452', async () => {
-    const t2 = await startServer();
-    try {
+    await usingServer({}, async (t2) => {
       const c = await loggedIn(t2);
       await c.expectCmd('ALLO 999999999999999999', 452, /^452 Insufficient storage space\.$/);
       await c.expectCmd('ALLO 1', 202);
       c.close();
-    } finally {
-      await t2.close();
-    }
+    });
   });
 });

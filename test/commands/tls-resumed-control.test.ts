@@ -5,13 +5,11 @@
  * TLS 1.2 and 1.3, explicit and implicit; real sockets, Node's TLS client.
  */
 import { once } from 'node:events';
-import { writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { connect as tlsConnect, type SecureVersion, type TLSSocket } from 'node:tls';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { download, loggedIn } from '../helpers/flows.js';
 import type { RawClient } from '../helpers/raw-client.js';
-import { startServer, type TestServer } from '../helpers/server.js';
+import { serverForBlock } from '../helpers/block-server.js';
 
 /** Waits until the client holds a ticket (TLS 1.3 tickets arrive after the handshake). */
 async function ticketOf(c: RawClient): Promise<Buffer> {
@@ -35,12 +33,7 @@ async function expectRefused(c: RawClient, session: Buffer, text: RegExp): Promi
 }
 
 describe('data connections of a control connection that resumed a TLS session', () => {
-  let t: TestServer;
-  beforeAll(async () => {
-    t = await startServer({ implicit: true });
-    await writeFile(join(t.root, 'file.txt'), 'resumed control');
-  });
-  afterAll(() => t.close());
+  const t = serverForBlock({ implicit: true }, { 'file.txt': 'resumed control' });
 
   const versions: SecureVersion[] = ['TLSv1.3', 'TLSv1.2'];
   for (const maxVersion of versions) {

@@ -6,18 +6,14 @@ import { once } from 'node:events';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { allBytes, download, loggedIn, upload } from '../helpers/flows.js';
 import { RawClient, readAll } from '../helpers/raw-client.js';
-import { PASS, USER, startServer, type TestServer } from '../helpers/server.js';
+import { PASS, USER, usingServer } from '../helpers/server.js';
+import { serverForBlock } from '../helpers/block-server.js';
 
 describe('AUTH', () => {
-  let t: TestServer;
-  beforeAll(async () => {
-    t = await startServer();
-    await writeFile(join(t.root, 'file.txt'), 'secret data\n');
-  });
-  afterAll(() => t.close());
+  const t = serverForBlock({}, { 'file.txt': 'secret data\n' });
 
   for (const mechanism of ['TLS', 'TLS-C', 'SSL', 'TLS-P', 'tls']) {
     it(`AUTH ${mechanism}: 234, then a TLS handshake, then commands over TLS`, async () => {
@@ -76,28 +72,20 @@ describe('AUTH', () => {
   });
 
   it('answers AUTH with 431 when the server has no certificate, and leaves TLS out of FEAT', async () => {
-    const t2 = await startServer({ tls: undefined });
-    try {
+    await usingServer({ tls: undefined }, async (t2) => {
       const c = await RawClient.connect(t2.port);
       await c.expectCmd('AUTH TLS', 431, /^431 TLS is not available on this server\.$/);
       const feat = await c.expectCmd('FEAT', 211);
       expect(feat.text).not.toMatch(/AUTH|PBSZ|PROT|CCC/);
       await c.expectCmd('PBSZ 0', 503);
       c.close();
-    } finally {
-      await t2.close();
-    }
+    });
   });
 });
 
 describe('PBSZ and PROT', () => {
-  let t: TestServer;
-  beforeAll(async () => {
-    // PROT C and clear data after TLS need the opt-out; the default refuses them (hardening/clear-data.test.ts).
-    t = await startServer({ dataProtection: 'optional' });
-    await writeFile(join(t.root, 'file.txt'), 'protected bytes');
-  });
-  afterAll(() => t.close());
+  // PROT C and clear data after TLS need the opt-out; the default refuses them (hardening/clear-data.test.ts).
+  const t = serverForBlock({ dataProtection: 'optional' }, { 'file.txt': 'protected bytes' });
 
   it('PBSZ needs TLS first (503), PROT needs PBSZ (503)', async () => {
     const c = await RawClient.connect(t.port);
@@ -188,12 +176,7 @@ describe('PBSZ and PROT', () => {
 });
 
 describe('implicit FTPS', () => {
-  let t: TestServer;
-  beforeAll(async () => {
-    t = await startServer({ implicit: true, dataProtection: 'optional' });
-    await writeFile(join(t.root, 'file.txt'), 'implicit');
-  });
-  afterAll(() => t.close());
+  const t = serverForBlock({ implicit: true, dataProtection: 'optional' }, { 'file.txt': 'implicit' });
 
   it('greets over TLS and assumes PBSZ 0 and PROT P', async () => {
     const c = await RawClient.connect(t.implicitPort!, t.host, { implicit: true });
@@ -216,12 +199,7 @@ describe('implicit FTPS', () => {
 });
 
 describe('TLS session reuse on data connections', () => {
-  let t: TestServer;
-  beforeAll(async () => {
-    t = await startServer();
-    await writeFile(join(t.root, 'file.txt'), 'reused');
-  });
-  afterAll(() => t.close());
+  const t = serverForBlock({}, { 'file.txt': 'reused' });
 
   async function protectedClient(): Promise<RawClient> {
     const c = await loggedIn(t, { auth: 'TLS', binary: true });
@@ -270,8 +248,7 @@ describe('TLS session reuse on data connections', () => {
   });
 
   it("under 'allow', a data connection that does not resume is accepted", async () => {
-    const t2 = await startServer({ sessionReuse: 'allow' });
-    try {
+    await usingServer({ sessionReuse: 'allow' }, async (t2) => {
       await writeFile(join(t2.root, 'file.txt'), 'allowed');
       const c = await loggedIn(t2, { auth: 'TLS', binary: true });
       await c.expectCmd('PROT P', 200);
@@ -283,8 +260,6 @@ describe('TLS session reuse on data connections', () => {
       expect((await readAll(tls)).toString()).toBe('allowed');
       await c.expect(226);
       c.close();
-    } finally {
-      await t2.close();
-    }
+    });
   });
 });

@@ -9,24 +9,14 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import { FileType } from 'basic-ftp';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { TestServer } from '../helpers/server.js';
 import { basicFtp } from './clients.js';
-import {
-  ipv6Available,
-  MiB,
-  sha256,
-  sha256File,
-  withLocalFile,
-  withServer,
-  type Mode,
-} from './helpers.js';
+import { ipv6Cases, MiB, sha256, sha256File, withLocalFile, withServer, type Mode } from './helpers.js';
 
-const hasV6 = await ipv6Available();
-if (!hasV6) console.warn('IPv6 tests skipped: cannot listen on ::1 on this machine');
+const hasV6 = await ipv6Cases();
 
 const file = withLocalFile(2 * MiB + 3);
-
 
 /** The whole file-operations tour; every step checked against the disk. */
 async function fileOperations(t: TestServer, mode: Mode): Promise<void> {

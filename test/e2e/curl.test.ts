@@ -17,22 +17,12 @@
 import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { TestServer } from '../helpers/server.js';
 import { curl, curlTarget } from './clients.js';
-import {
-  expectFailure,
-  expectSuccess,
-  ipv6Available,
-  MiB,
-  sha256File,
-  withLocalFile,
-  withServer,
-  type Mode,
-} from './helpers.js';
+import { expectFailure, expectSuccess, ipv6Cases, MiB, sha256File, withLocalFile, withServer, type Mode } from './helpers.js';
 
-const hasV6 = await ipv6Available();
-if (!hasV6) console.warn('IPv6 tests skipped: cannot listen on ::1 on this machine');
+const hasV6 = await ipv6Cases();
 
 const file = withLocalFile(3 * MiB + 17);
 
@@ -49,7 +39,6 @@ async function roundTrip(t: TestServer, mode: Mode, remote: string, extra: strin
   expectSuccess(await curl([...args, ...extra, '--output', back, `${url}/${encodePath(remote)}`]));
   expect(await sha256File(back)).toBe(file.hash);
 }
-
 
 /** curl with TLS on the control connection only (PROT C): the upload fails and creates no file. */
 async function clearUploadRefused(t: TestServer, name: string): Promise<void> {

@@ -11,10 +11,9 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RawClient, readAll, writeAll } from '../helpers/raw-client.js';
 import { PASS, USER, startServer, type TestServer, type TestServerOptions } from '../helpers/server.js';
-import { ipv6Available } from './helpers.js';
+import { ipv6Cases } from './helpers.js';
 
-const hasV6 = await ipv6Available();
-if (!hasV6) console.warn('IPv6 tests skipped: cannot listen on ::1 on this machine');
+const hasV6 = await ipv6Cases();
 
 interface Variant {
   name: string;

@@ -12,7 +12,8 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect } from 'vitest';
-import { startServer, type TestServer, type TestServerOptions } from '../helpers/server.js';
+import { serverForBlock } from '../helpers/block-server.js';
+import type { TestServer, TestServerOptions } from '../helpers/server.js';
 
 export const MiB = 1024 * 1024;
 
@@ -162,6 +163,13 @@ export function ipv6Available(): Promise<boolean> {
   return v6;
 }
 
+/** Whether a client suite's IPv6 cases run here; when they cannot, says so on the console. */
+export async function ipv6Cases(): Promise<boolean> {
+  const available = await ipv6Available();
+  if (!available) console.warn('IPv6 tests skipped: cannot listen on ::1 on this machine');
+  return available;
+}
+
 /** `host` as it goes in a URL: `[::1]` for IPv6. */
 export function urlHost(host: string): string {
   return host.includes(':') ? `[${host}]` : host;
@@ -182,12 +190,8 @@ export function reportRate(label: string, bytes: number, ms: number): void {
 
 /** One server for the enclosing describe block (started before its tests, closed after); a getter. */
 export function withServer(options: TestServerOptions): () => TestServer {
-  let t: TestServer | undefined;
-  beforeAll(async () => {
-    t = await startServer(options);
-  });
-  afterAll(() => t?.close());
-  return () => t!;
+  const t = serverForBlock(options);
+  return () => t;
 }
 
 export interface LocalFile {

@@ -9,26 +9,8 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type TestServer, type TestServerOptions } from '../helpers/server.js';
-import {
-  basicFtp,
-  curl,
-  curlTarget,
-  lftp,
-  lftpOpen,
-  lftpQuote as q,
-  python,
-  pythonConfig,
-} from './clients.js';
-import {
-  MiB,
-  expectSuccess,
-  reportRate,
-  sha256File,
-  tempDir,
-  writeRandomFile,
-  type Mode,
-  type TempDir,
-} from './helpers.js';
+import { basicFtp, curl, curlTarget, lftp, lftpOpen, lftpQuote as q, python, pythonConfig } from './clients.js';
+import { MiB, expectSuccess, reportRate, sha256File, tempDir, writeRandomFile, type Mode, type TempDir } from './helpers.js';
 
 const SIZE = 100 * MiB;
 const CLIENT_TIMEOUT = 240_000;

@@ -20,25 +20,14 @@
 import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { TestServer } from '../helpers/server.js';
 import { lftp, lftpOpen, lftpQuote as q } from './clients.js';
-import {
-  expectFailure,
-  expectSuccess,
-  ipv6Available,
-  MiB,
-  sha256File,
-  withLocalFile,
-  withServer,
-  type Mode,
-} from './helpers.js';
+import { expectFailure, expectSuccess, ipv6Cases, MiB, sha256File, withLocalFile, withServer, type Mode } from './helpers.js';
 
-const hasV6 = await ipv6Available();
-if (!hasV6) console.warn('IPv6 tests skipped: cannot listen on ::1 on this machine');
+const hasV6 = await ipv6Cases();
 
 const file = withLocalFile(3 * MiB + 5);
-
 
 const ACTIVE = 'set ftp:passive-mode no';
 /** See the CCC race above. */

@@ -9,17 +9,7 @@ import { join } from 'node:path';
 import { FileType } from 'basic-ftp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type TestServer } from '../helpers/server.js';
-import {
-  basicFtp,
-  curl,
-  curlTarget,
-  lftp,
-  lftpOpen,
-  lftpQuote as q,
-  python,
-  pythonConfig,
-  pythonOutput,
-} from './clients.js';
+import { basicFtp, curl, curlTarget, lftp, lftpOpen, lftpQuote as q, python, pythonConfig, pythonOutput } from './clients.js';
 import { expectSuccess, tempDir, type TempDir } from './helpers.js';
 
 /** name -> content (files) or null (directory), in directory `listing`. */

@@ -7,25 +7,14 @@
 import { mkdir, utimes, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { TestServer } from '../helpers/server.js';
 import { python, pythonConfig, pythonOutput } from './clients.js';
-import {
-  expectFailure,
-  expectSuccess,
-  ipv6Available,
-  MiB,
-  sha256File,
-  withLocalFile,
-  withServer,
-  type Mode,
-} from './helpers.js';
+import { expectFailure, expectSuccess, ipv6Cases, MiB, sha256File, withLocalFile, withServer, type Mode } from './helpers.js';
 
-const hasV6 = await ipv6Available();
-if (!hasV6) console.warn('IPv6 tests skipped: cannot listen on ::1 on this machine');
+const hasV6 = await ipv6Cases();
 
 const file = withLocalFile(3 * MiB + 11);
-
 
 /** STOR (1 MiB blocks) then RETR; the optional CCC comes after PROT. */
 const ROUND_TRIP = String.raw`

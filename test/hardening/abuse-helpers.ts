@@ -1,12 +1,10 @@
 /**
  * Helpers for the hardening tests: raw connections from chosen loopback addresses (Linux routes all of
  * 127/8 to lo, so each test can use its own source address and one test's ban cannot touch another),
- * a logger that keeps its lines, and polling without tight timing.
+ * and polling without tight timing.
  */
 import { connect, type Socket } from 'node:net';
-import { Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createLogger, type Logger } from '../../src/logger.js';
 import { RawClient } from '../helpers/raw-client.js';
 
 /** What a banned address gets at accept, before TLS or a greeting. */
@@ -80,34 +78,6 @@ export async function receiveUntil(port: number, localAddress: string, until: Re
   });
   socket.destroy();
   return text;
-}
-
-export interface CapturedLog {
-  logger: Logger;
-  /** The JSON lines logged so far. */
-  lines(): Record<string, unknown>[];
-  /** The raw text logged so far. */
-  text(): string;
-}
-
-/** A pino logger at `debug` that keeps what it writes. */
-export function captureLog(): CapturedLog {
-  let text = '';
-  const sink = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      text += chunk.toString('utf8');
-      cb();
-    },
-  });
-  return {
-    logger: createLogger('debug', sink),
-    text: () => text,
-    lines: () =>
-      text
-        .split('\n')
-        .filter((l) => l.trim() !== '')
-        .map((l) => JSON.parse(l) as Record<string, unknown>),
-  };
 }
 
 /** Milliseconds taken by `f`. */

@@ -2,14 +2,16 @@
  * Allow and deny lists of networks, checked at accept: deny wins, an allow list admits only its
  * networks, IPv4-mapped IPv6 addresses count as IPv4 (peers and rules alike), IPv6 networks work.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { FtpServer } from '../../src/server.js';
 import { UserAuthenticator } from '../../src/auth/users.js';
 import { AccessList, parseNetwork } from '../../src/security/access-list.js';
 import { configSchema } from '../../src/config/schema.js';
-import { PASS, USER, startServer, type TestServer } from '../helpers/server.js';
+import { PASS, USER, startServer } from '../helpers/server.js';
 import { ipv6Available } from '../e2e/helpers.js';
-import { captureLog, clientFrom, receiveAll, type CapturedLog } from './abuse-helpers.js';
+import { clientFrom, receiveAll } from './abuse-helpers.js';
+import { captureLog } from '../helpers/log-capture.js';
+import { serverForBlock } from '../helpers/block-server.js';
 
 const DENIED = '421 Access denied.\r\n';
 const hasV6 = await ipv6Available();
@@ -84,17 +86,12 @@ describe('AccessList', () => {
 });
 
 describe('access lists at accept', () => {
-  let t: TestServer;
-  let log: CapturedLog;
-  beforeAll(async () => {
-    log = captureLog();
-    t = await startServer({
-      implicit: true,
-      logger: log.logger,
-      security: { allow: ['127.0.6.0/24', '127.0.0.1'], deny: ['127.0.6.128/25', '127.0.6.7'] },
-    });
+  const log = captureLog();
+  const t = serverForBlock({
+    implicit: true,
+    logger: log.logger,
+    security: { allow: ['127.0.6.0/24', '127.0.0.1'], deny: ['127.0.6.128/25', '127.0.6.7'] },
   });
-  afterAll(() => t.close());
 
   it('admits an allowed address', async () => {
     const c = await clientFrom(t.port, '127.0.6.1');
@@ -121,12 +118,8 @@ describe('access lists at accept', () => {
 });
 
 describe('IPv4-mapped peers on a dual-stack socket', () => {
-  let t: TestServer;
-  beforeAll(async () => {
-    // A listener on the IPv4-mapped loopback sees its IPv4 peers as ::ffff:127.x.y.z.
-    t = await startServer({ host: '::ffff:127.0.0.1', security: { deny: ['127.0.8.1'], allow: ['::ffff:127.0.8.0/120'] } });
-  });
-  afterAll(() => t.close());
+  // A listener on the IPv4-mapped loopback sees its IPv4 peers as ::ffff:127.x.y.z.
+  const t = serverForBlock({ host: '::ffff:127.0.0.1', security: { deny: ['127.0.8.1'], allow: ['::ffff:127.0.8.0/120'] } });
 
   it('matches IPv4 rules against ::ffff: peers, and ::ffff: rules against IPv4', async () => {
     expect(await receiveAll(t.port, '127.0.8.1')).toEqual({ text: DENIED, closed: true });

@@ -13,7 +13,8 @@ import { formatV1 } from '../../src/proxy/proxy-protocol.js';
 import { DEFAULT_BAN } from '../../src/settings.js';
 import type { RawClient } from '../helpers/raw-client.js';
 import { PASS, USER, startServer, type TestServer } from '../helpers/server.js';
-import { captureLogger, viaHeader, type CapturedLog } from '../ops/service-helpers.js';
+import { viaHeader } from '../ops/service-helpers.js';
+import { captureLog, type CapturedLog } from '../helpers/log-capture.js';
 
 describe('the network a ban covers', () => {
   const p = (ipv4Prefix: number, ipv6Prefix: number) => ({ ipv4Prefix, ipv6Prefix });
@@ -100,7 +101,7 @@ describe('a server behind a trusted PROXY sender, many IPv6 addresses of one /64
   };
 
   beforeAll(async () => {
-    log = captureLogger();
+    log = captureLog();
     t = await startServer({
       proxyProtocol: ['127.0.0.1/32'],
       logger: log.logger,

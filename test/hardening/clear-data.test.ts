@@ -12,13 +12,14 @@ import { connect as netConnect, type Socket } from 'node:net';
 import { readFile, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { download } from '../helpers/flows.js';
 import { authClearable, ccc } from '../helpers/ccc.js';
 import { RawClient } from '../helpers/raw-client.js';
-import { PASS, USER, startServer, type TestServer } from '../helpers/server.js';
+import { PASS, USER, usingServer, type TestServer } from '../helpers/server.js';
 import { loadConfig } from '../../src/config/load.js';
 import { configFile, removeTempDirs } from '../cli/cli.js';
+import { serverForBlock } from '../helpers/block-server.js';
 
 const SECRET = 'the victim secret\n';
 const EVIL = 'attacker bytes\n';
@@ -58,12 +59,7 @@ async function epsvPort(c: RawClient): Promise<number> {
 }
 
 describe('clear data on defaults (tlsRequired: login, dataProtection: tls-sessions)', () => {
-  let t: TestServer;
-  beforeAll(async () => {
-    t = await startServer({ tlsRequired: 'login' });
-    await writeFile(join(t.root, 'secret.txt'), SECRET);
-  });
-  afterAll(() => t.close());
+  const t = serverForBlock({ tlsRequired: 'login' }, { 'secret.txt': SECRET });
 
   it('PROT C is refused (534); the upload is refused (521); the attacker on the passive port stores nothing', async () => {
     const c = await victim(t, 'C');
@@ -91,15 +87,12 @@ describe('clear data on defaults (tlsRequired: login, dataProtection: tls-sessio
   });
 
   it('implicit FTPS: PROT C is refused as well', async () => {
-    const t2 = await startServer({ tlsRequired: 'login', implicit: true });
-    try {
+    await usingServer({ tlsRequired: 'login', implicit: true }, async (t2) => {
       const c = await RawClient.connect(t2.implicitPort!, t2.host, { implicit: true });
       await c.login(USER, PASS);
       await c.expectCmd('PROT C', 534);
       c.close();
-    } finally {
-      await t2.close();
-    }
+    });
   });
 
   it('after CCC, data stays protected: PROT P downloads work, PROT C cannot be sent', async () => {
@@ -118,8 +111,7 @@ describe('clear data on defaults (tlsRequired: login, dataProtection: tls-sessio
   });
 
   it('plain FTP sessions (no TLS at all) are not affected under tlsRequired: off', async () => {
-    const t2 = await startServer({ tlsRequired: 'off' });
-    try {
+    await usingServer({ tlsRequired: 'off' }, async (t2) => {
       await writeFile(join(t2.root, 'f.txt'), 'plain');
       const c = await RawClient.connect(t2.port, t2.host);
       await c.login(USER, PASS);
@@ -130,19 +122,12 @@ describe('clear data on defaults (tlsRequired: login, dataProtection: tls-sessio
       await s.expectCmd('RETR f.txt', 521);
       s.close();
       c.close();
-    } finally {
-      await t2.close();
-    }
+    });
   });
 });
 
 describe('dataProtection: optional (the opt-out) allows clear data, with the documented risk', () => {
-  let t: TestServer;
-  beforeAll(async () => {
-    t = await startServer({ tlsRequired: 'login', dataProtection: 'optional' });
-    await writeFile(join(t.root, 'secret.txt'), SECRET);
-  });
-  afterAll(() => t.close());
+  const t = serverForBlock({ tlsRequired: 'login', dataProtection: 'optional' }, { 'secret.txt': SECRET });
 
   it('PROT C is accepted and a clear download works', async () => {
     const c = await victim(t, 'C', 200);
@@ -182,16 +167,13 @@ describe('the dataProtection setting', () => {
   });
 
   it('reconfigure switches it for new connections; tlsRequired: all refuses PROT C whatever it says', async () => {
-    const t = await startServer({ tlsRequired: 'login' });
-    try {
+    await usingServer({ tlsRequired: 'login' }, async (t) => {
       t.server.reconfigure({ dataProtection: 'optional' });
       const c = await victim(t, 'C', 200);
       c.close();
       t.server.reconfigure({ tlsRequired: 'all', dataProtection: 'optional' });
       const d = await victim(t, 'C', 534);
       d.close();
-    } finally {
-      await t.close();
-    }
+    });
   });
 });

@@ -8,17 +8,14 @@ import { once } from 'node:events';
 import { connect as netConnect, type Socket } from 'node:net';
 import { Duplex } from 'node:stream';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { authClearable } from '../helpers/ccc.js';
 import { allBytes } from '../helpers/flows.js';
 import { RawClient } from '../helpers/raw-client.js';
-import { ChildServer, killChildren, removeTempDirs } from './child-server.js';
-import { clientHello, crashServer, cut, PASS, plain, readSome, secure, sleep, USER } from './crash-helpers.js';
+import { ChildServer } from './child-server.js';
+import { cleanUpChildren, clientHello, crashServer, cut, PASS, plain, readSome, secure, sleep, USER } from './crash-helpers.js';
 
-afterAll(async () => {
-  killChildren();
-  await removeTempDirs();
-});
+cleanUpChildren();
 
 describe('crash-proof: cuts at every phase', () => {
   const srv = crashServer();

@@ -6,16 +6,13 @@
 import { once } from 'node:events';
 import { type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { allBytes } from '../helpers/flows.js';
 import { RawClient, readAll } from '../helpers/raw-client.js';
-import { ChildServer, killChildren, removeTempDirs } from './child-server.js';
-import { BIG, clientHello, crashServer, cut, type Cut, plain, readSome, secure, sleep, USER } from './crash-helpers.js';
+import { ChildServer } from './child-server.js';
+import { BIG, cleanUpChildren, clientHello, crashServer, cut, type Cut, plain, readSome, secure, sleep, USER } from './crash-helpers.js';
 
-afterAll(async () => {
-  killChildren();
-  await removeTempDirs();
-});
+cleanUpChildren();
 
 describe('crash-proof: data connections, half-open connections and storms', () => {
   const srv = crashServer();

@@ -11,7 +11,7 @@ import { Duplex } from 'node:stream';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { afterAll, afterEach, beforeAll, expect } from 'vitest';
 import { RawClient, readAll } from '../helpers/raw-client.js';
-import { ChildServer, tempDir } from './child-server.js';
+import { ChildServer, killChildren, removeTempDirs, tempDir } from './child-server.js';
 import { within } from './tls-helpers.js';
 
 export const USER = 'alice';
@@ -123,6 +123,14 @@ export interface CrashServer {
   s: ChildServer;
   port: number;
   implicitPort: number;
+}
+
+/** Call at the top of a test file: after its tests, child servers still running are killed and temp dirs removed. */
+export function cleanUpChildren(): void {
+  afterAll(async () => {
+    killChildren();
+    await removeTempDirs();
+  });
 }
 
 /** Call in a describe: the server its tests cut connections to, with the checks described above. */

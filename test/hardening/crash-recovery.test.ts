@@ -11,16 +11,13 @@ import { readdirSync, statSync } from 'node:fs';
 import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import { connect as netConnect, type Socket } from 'node:net';
 import { join } from 'node:path';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { RawClient } from '../helpers/raw-client.js';
-import { ChildServer, killChildren, removeTempDirs, tempDir } from './child-server.js';
-import { sleep } from './crash-helpers.js';
+import { ChildServer, killChildren, tempDir } from './child-server.js';
+import { cleanUpChildren, sleep } from './crash-helpers.js';
 import { within } from './tls-helpers.js';
 
-afterAll(async () => {
-  killChildren();
-  await removeTempDirs();
-});
+cleanUpChildren();
 afterEach(killChildren);
 
 const USER = 'alice';

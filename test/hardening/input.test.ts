@@ -11,6 +11,7 @@ import { MemoryStorage } from '../../src/storage/memory.js';
 import type { RawClient } from '../helpers/raw-client.js';
 import { PASS, USER, startServer, type TestServer } from '../helpers/server.js';
 import { clientFrom } from './abuse-helpers.js';
+import { serverForBlock } from '../helpers/block-server.js';
 
 /** Names in the root of `storage`. */
 async function names(storage: MemoryStorage): Promise<string[]> {
@@ -131,11 +132,7 @@ describe('control input', () => {
 });
 
 describe('reply lines cannot be split by names', () => {
-  let t: TestServer;
-  beforeAll(async () => {
-    t = await startServer();
-  });
-  afterAll(() => t.close());
+  const t = serverForBlock();
 
   it('MKD: quotes are doubled and line separators never reach the 257 line', async () => {
     const c = await clientFrom(t.port, '127.0.21.1');

@@ -10,8 +10,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_LIMITS } from '../../src/settings.js';
 import { MemoryStorage } from '../../src/storage/memory.js';
 import { RawClient } from '../helpers/raw-client.js';
-import { PASS, RO_PASS, RO_USER, USER, startServer, type TestServer } from '../helpers/server.js';
+import { PASS, RO_PASS, RO_USER, USER, usingServer } from '../helpers/server.js';
 import { clientFrom, eventually, greeted, receiveAll } from './abuse-helpers.js';
+import { serverForBlock } from '../helpers/block-server.js';
 
 describe('session caps', () => {
   it('defaults: 1000 sessions, 50 per address, 20 per user', () => {
@@ -21,8 +22,7 @@ describe('session caps', () => {
   });
 
   it('refuses connections over maxSessions with 421 before the greeting, and admits again when one leaves', async () => {
-    const t = await startServer({ implicit: true, limits: { maxSessions: 2 } });
-    try {
+    await usingServer({ implicit: true, limits: { maxSessions: 2 } }, async (t) => {
       // Logged in: a connection waiting to log in would be pushed out for the new one instead
       // (limits.maxUnauthenticated, prelogin-flood.test.ts).
       const a = await clientFrom(t.port, '127.0.10.1');
@@ -35,14 +35,11 @@ describe('session caps', () => {
       a.close();
       expect(await eventually(() => greeted(t.port, '127.0.10.3'))).toBe(true);
       b.close();
-    } finally {
-      await t.close();
-    }
+    });
   });
 
   it('refuses connections over maxSessionsPerAddress; other addresses are not affected', async () => {
-    const t = await startServer({ limits: { maxSessionsPerAddress: 2 } });
-    try {
+    await usingServer({ limits: { maxSessionsPerAddress: 2 } }, async (t) => {
       const a = await clientFrom(t.port, '127.0.11.1');
       const b = await clientFrom(t.port, '127.0.11.1');
       expect(await receiveAll(t.port, '127.0.11.1')).toEqual({
@@ -56,14 +53,11 @@ describe('session caps', () => {
       expect(await eventually(() => greeted(t.port, '127.0.11.1'))).toBe(true);
       b.close();
       other.close();
-    } finally {
-      await t.close();
-    }
+    });
   });
 
   it('refuses the PASS over maxSessionsPerUser with 421 and closes; counts only logged-in sessions', async () => {
-    const t = await startServer({ limits: { maxSessionsPerUser: 1 } });
-    try {
+    await usingServer({ limits: { maxSessionsPerUser: 1 } }, async (t) => {
       const first = await clientFrom(t.port, '127.0.12.1');
       await first.login(USER, PASS);
       const second = await clientFrom(t.port, '127.0.12.2');
@@ -93,16 +87,13 @@ describe('session caps', () => {
       expect(ok).toBe(true);
       first.close();
       bob.close();
-    } finally {
-      await t.close();
-    }
+    });
   });
 });
 
 describe('timeouts', () => {
   it('login: 421 when no login happens in time, also after REIN', async () => {
-    const t = await startServer({ timeouts: { loginMs: 1500 } });
-    try {
+    await usingServer({ timeouts: { loginMs: 1500 } }, async (t) => {
       const c = await clientFrom(t.port, '127.0.13.1');
       await c.expectCmd('NOOP', 200); // activity does not extend the login time
       await c.expect(421, /^421 Login timeout\.$/);
@@ -114,27 +105,21 @@ describe('timeouts', () => {
       await d.expectCmd('REIN', 220);
       await d.expect(421, /^421 Login timeout\.$/);
       expect(await d.waitClosed()).toBe(true);
-    } finally {
-      await t.close();
-    }
+    });
   });
 
   it('idle: 421 after idleMs without a command', async () => {
-    const t = await startServer({ timeouts: { idleMs: 300 } });
-    try {
+    await usingServer({ timeouts: { idleMs: 300 } }, async (t) => {
       const c = await clientFrom(t.port, '127.0.14.1');
       await c.login(USER, PASS);
       await c.expect(421, /^421 Idle timeout; closing connection\.$/);
       expect(await c.waitClosed()).toBe(true);
-    } finally {
-      await t.close();
-    }
+    });
   });
 
   it('idle: never while a transfer runs, even when it outlasts idleMs several times', async () => {
     const storage = new MemoryStorage();
-    const t = await startServer({ storage, timeouts: { idleMs: 500, stalledTransferMs: 10_000 } });
-    try {
+    await usingServer({ storage, timeouts: { idleMs: 500, stalledTransferMs: 10_000 } }, async (t) => {
       const c = await clientFrom(t.port, '127.0.14.2');
       await c.login(USER, PASS);
       const data = await c.epsv();
@@ -148,23 +133,18 @@ describe('timeouts', () => {
       await c.expect(226); // not a 421 on the way
       expect((await storage.stat(['slow.bin'])).size).toBe(1200);
       c.close();
-    } finally {
-      await t.close();
-    }
+    });
   });
 
   it('passive accept: 425 when the client does not connect in time', async () => {
-    const t = await startServer({ timeouts: { dataConnectMs: 300 } });
-    try {
+    await usingServer({ timeouts: { dataConnectMs: 300 } }, async (t) => {
       const c = await clientFrom(t.port, '127.0.15.1');
       await c.login(USER, PASS);
       await c.expectCmd('EPSV', 229);
       await c.expectCmd('LIST', 425, /^425 Can't open data connection\.$/);
       await c.expectCmd('NOOP', 200);
       c.close();
-    } finally {
-      await t.close();
-    }
+    });
   });
 
   describe('active connect', () => {
@@ -201,23 +181,19 @@ describe('timeouts', () => {
       expect(probe.connecting).toBe(true);
       probe.destroy();
 
-      const t = await startServer({ timeouts: { dataConnectMs: 500 } });
-      try {
+      await usingServer({ timeouts: { dataConnectMs: 500 } }, async (t) => {
         const c = await RawClient.connect(t.port);
         await c.login(USER, PASS);
         await c.expectCmd(`PORT 127,0,0,1,${port >> 8},${port & 255}`, 200);
         await c.expectCmd('LIST', 425, /^425 Can't open data connection\.$/);
         await c.expectCmd('NOOP', 200);
         c.close();
-      } finally {
-        await t.close();
-      }
+      });
     });
   });
 
   it('stalled transfer: 426 when an upload sends nothing for stalledTransferMs', async () => {
-    const t = await startServer({ storage: new MemoryStorage(), timeouts: { stalledTransferMs: 300 } });
-    try {
+    await usingServer({ storage: new MemoryStorage(), timeouts: { stalledTransferMs: 300 } }, async (t) => {
       const c = await clientFrom(t.port, '127.0.16.1');
       await c.login(USER, PASS);
       const data = await c.epsv();
@@ -228,15 +204,12 @@ describe('timeouts', () => {
       await c.expectCmd('NOOP', 200);
       data.destroy();
       c.close();
-    } finally {
-      await t.close();
-    }
+    });
   });
 
   it('stalled transfer: 426 when the client stops reading a download', async () => {
     const storage = new MemoryStorage({ 'big.bin': Buffer.alloc(32 * 1024 * 1024, 7) });
-    const t = await startServer({ storage, timeouts: { stalledTransferMs: 300 } });
-    try {
+    await usingServer({ storage, timeouts: { stalledTransferMs: 300 } }, async (t) => {
       const c = await clientFrom(t.port, '127.0.16.2');
       await c.login(USER, PASS);
       await c.expectCmd('TYPE I', 200);
@@ -248,17 +221,11 @@ describe('timeouts', () => {
       await c.expectCmd('NOOP', 200);
       data.destroy();
       c.close();
-    } finally {
-      await t.close();
-    }
+    });
   });
 
   describe('TLS handshakes', () => {
-    let t: TestServer;
-    beforeAll(async () => {
-      t = await startServer({ implicit: true, timeouts: { handshakeMs: 1000 } });
-    });
-    afterAll(() => t.close());
+    const t = serverForBlock({ implicit: true, timeouts: { handshakeMs: 1000 } });
 
     it('implicit FTPS: a client that never sends a ClientHello is dropped', async () => {
       expect(await receiveAll(t.implicitPort!, '127.0.17.1')).toEqual({ text: '', closed: true });
@@ -287,27 +254,28 @@ describe('timeouts', () => {
 });
 
 describe('one pending data listener per session', () => {
-  let t: TestServer;
-  beforeAll(async () => {
-    t = await startServer();
-  });
-  afterAll(() => t.close());
-
-  it('a new EPSV closes the previous listener', async () => {
-    const c = await clientFrom(t.port, '127.0.18.1');
-    await c.login(USER, PASS);
-    const first = Number(/\|\|\|(\d+)\|/.exec((await c.expectCmd('EPSV', 229)).text)![1]);
-    const second = Number(/\|\|\|(\d+)\|/.exec((await c.expectCmd('EPSV', 229)).text)![1]);
-    expect(second).not.toBe(first);
-    const err = await new Promise<string>((resolve) => {
-      const s = connect({ port: first, host: '127.0.0.1' });
+  /** The port of a 229 reply. */
+  const epsvPort = (reply: string) => Number(/\|\|\|(\d+)\|/.exec(reply)![1]);
+  /** 'connected', or the error code of a connection attempt to `port` on loopback. */
+  const connectOutcome = (port: number) =>
+    new Promise<string>((resolve) => {
+      const s = connect({ port, host: '127.0.0.1' });
       s.once('connect', () => {
         s.destroy();
         resolve('connected');
       });
       s.once('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? 'error'));
     });
-    expect(err).toBe('ECONNREFUSED');
+
+  const t = serverForBlock();
+
+  it('a new EPSV closes the previous listener', async () => {
+    const c = await clientFrom(t.port, '127.0.18.1');
+    await c.login(USER, PASS);
+    const first = epsvPort((await c.expectCmd('EPSV', 229)).text);
+    const second = epsvPort((await c.expectCmd('EPSV', 229)).text);
+    expect(second).not.toBe(first);
+    expect(await connectOutcome(first)).toBe('ECONNREFUSED');
     // The second one works.
     const data = connect({ port: second, host: '127.0.0.1', localAddress: '127.0.18.1' });
     data.on('error', () => {});
@@ -322,30 +290,19 @@ describe('one pending data listener per session', () => {
   it('PASV after EPSV, and PORT after PASV, close the listener too', async () => {
     const c = await clientFrom(t.port, '127.0.18.2');
     await c.login(USER, PASS);
-    const epsvPort = Number(/\|\|\|(\d+)\|/.exec((await c.expectCmd('EPSV', 229)).text)![1]);
+    const epsv = epsvPort((await c.expectCmd('EPSV', 229)).text);
     const pasv = (await c.expectCmd('PASV', 227)).text;
     const n = /\((\d+),(\d+),(\d+),(\d+),(\d+),(\d+)\)/.exec(pasv)!.slice(1).map(Number);
     const pasvPort = n[4]! * 256 + n[5]!;
     await c.expectCmd('PORT 127,0,18,2,200,1', 200);
-    for (const port of [epsvPort, pasvPort]) {
-      const code = await new Promise<string>((resolve) => {
-        const s = connect({ port, host: '127.0.0.1' });
-        s.once('connect', () => {
-          s.destroy();
-          resolve('connected');
-        });
-        s.once('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? 'error'));
-      });
-      expect(code).toBe('ECONNREFUSED');
-    }
+    for (const port of [epsv, pasvPort]) expect(await connectOutcome(port)).toBe('ECONNREFUSED');
     c.close();
   });
 });
 
 describe('consecutive bad commands', () => {
   it('closes after maxBadCommands bad lines of any kind (unknown, too long, invalid UTF-8)', async () => {
-    const t = await startServer({ limits: { maxBadCommands: 3, maxLineBytes: 512 } });
-    try {
+    await usingServer({ limits: { maxBadCommands: 3, maxLineBytes: 512 } }, async (t) => {
       const c = await clientFrom(t.port, '127.0.19.1');
       await c.expectCmd('FOO', 500);
       await c.expectCmd('NOOP', 200); // resets the count
@@ -356,8 +313,6 @@ describe('consecutive bad commands', () => {
       await c.expect(501);
       await c.expect(421, /^421 Too many bad commands; closing connection\.$/);
       expect(await c.waitClosed()).toBe(true);
-    } finally {
-      await t.close();
-    }
+    });
   });
 });

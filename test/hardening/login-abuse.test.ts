@@ -8,11 +8,14 @@
 import { connect as netConnect } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Authenticator } from '../../src/auth/authenticator.js';
 import { hashPassword } from '../../src/auth/password.js';
-import { PASS, USER, startServer, type TestServer } from '../helpers/server.js';
-import { BANNED, captureLog, clientFrom, eventually, greeted, receiveAll, timed, type CapturedLog } from './abuse-helpers.js';
+import { failLogins } from '../helpers/flows.js';
+import { PASS, USER, startServer, usingServer } from '../helpers/server.js';
+import { BANNED, clientFrom, eventually, greeted, receiveAll, timed } from './abuse-helpers.js';
+import { captureLog } from '../helpers/log-capture.js';
+import { serverForBlock } from '../helpers/block-server.js';
 
 describe('constant-time failed logins', () => {
   it('pads every failure to the same deadline, also when the password check is slow', async () => {
@@ -24,8 +27,7 @@ describe('constant-time failed logins', () => {
         return null;
       },
     };
-    const t = await startServer({ authenticator: slow, limits: { loginFailureDelayMs: 2000 } });
-    try {
+    await usingServer({ authenticator: slow, limits: { loginFailureDelayMs: 2000 } }, async (t) => {
       const attempt = async (local: string, user: string) => {
         const c = await clientFrom(t.port, local);
         await c.expectCmd(`USER ${user}`, 331);
@@ -41,9 +43,7 @@ describe('constant-time failed logins', () => {
       expect(b.ms).toBeGreaterThanOrEqual(1990);
       // Without the deadline the slow one takes 3.5 s and the fast one 2 s.
       expect(Math.abs(a.ms - b.ms)).toBeLessThan(750);
-    } finally {
-      await t.close();
-    }
+    });
   });
 
   it('answers unknown users, wrong plain and wrong argon2id passwords alike; successes are not delayed', async () => {
@@ -91,22 +91,11 @@ describe('constant-time failed logins', () => {
 });
 
 describe('failed logins per connection', () => {
-  let t: TestServer;
-  beforeAll(async () => {
-    t = await startServer({ limits: { maxLoginFailures: 3, loginFailureDelayMs: 1 }, security: { ban: false } });
-  });
-  afterAll(() => t.close());
+  const t = serverForBlock({ limits: { maxLoginFailures: 3, loginFailureDelayMs: 1 }, security: { ban: false } });
 
   it('closes the connection after maxLoginFailures (530, then 421)', async () => {
     const c = await clientFrom(t.port, '127.0.2.1');
-    for (let i = 0; i < 2; i++) {
-      await c.expectCmd(`USER ${USER}`, 331);
-      await c.expectCmd('PASS wrong', 530, /^530 Login incorrect\.$/);
-    }
-    await c.expectCmd(`USER ${USER}`, 331);
-    c.send('PASS wrong');
-    await c.expect(530, /^530 Login incorrect\.$/);
-    await c.expect(421, /^421 Too many failed logins; closing connection\.$/);
+    await failLogins(c, USER, 3);
     expect(await c.waitClosed()).toBe(true);
   });
 
@@ -127,18 +116,13 @@ describe('failed logins per connection', () => {
 });
 
 describe('per-address bans', () => {
-  let t: TestServer;
-  let log: CapturedLog;
-  beforeAll(async () => {
-    log = captureLog();
-    t = await startServer({
-      implicit: true,
-      logger: log.logger,
-      limits: { maxLoginFailures: 2, loginFailureDelayMs: 1 },
-      security: { ban: { failures: 3, windowMs: 600_000, durationMs: 600_000 } },
-    });
+  const log = captureLog();
+  const t = serverForBlock({
+    implicit: true,
+    logger: log.logger,
+    limits: { maxLoginFailures: 2, loginFailureDelayMs: 1 },
+    security: { ban: { failures: 3, windowMs: 600_000, durationMs: 600_000 } },
   });
-  afterAll(() => t.close());
 
   async function fail(local: string, times: number): Promise<void> {
     let left = times;
@@ -241,12 +225,11 @@ describe('per-address bans', () => {
 describe('bans on a dual-stack listener', () => {
   it('one ban per address, whether the peer shows as IPv4 or IPv4-mapped IPv6', async () => {
     // This listener sees its IPv4 peers as ::ffff:127.x.y.z; the ban table must key them as 127.x.y.z.
-    const t = await startServer({
+    await usingServer({
       host: '::ffff:127.0.0.1',
       limits: { loginFailureDelayMs: 1 },
       security: { ban: { failures: 2 } },
-    });
-    try {
+    }, async (t) => {
       for (let i = 0; i < 2; i++) {
         const c = await clientFrom(t.port, '127.0.3.9');
         await c.expectCmd(`USER ${USER}`, 331);
@@ -254,19 +237,16 @@ describe('bans on a dual-stack listener', () => {
         c.close();
       }
       expect(await receiveAll(t.port, '127.0.3.9')).toEqual({ text: BANNED, closed: true });
-    } finally {
-      await t.close();
-    }
+    });
   });
 });
 
 describe('ban expiry', () => {
   it('lets the address in again once the ban is over', async () => {
-    const t = await startServer({
+    await usingServer({
       limits: { loginFailureDelayMs: 1 },
       security: { ban: { failures: 2, windowMs: 60_000, durationMs: 1500 } },
-    });
-    try {
+    }, async (t) => {
       const c = await clientFrom(t.port, '127.0.4.1');
       await c.expectCmd(`USER ${USER}`, 331);
       await c.expectCmd('PASS wrong', 530);
@@ -279,8 +259,6 @@ describe('ban expiry', () => {
       const again = await clientFrom(t.port, '127.0.4.1');
       await again.login(USER, PASS);
       again.close();
-    } finally {
-      await t.close();
-    }
+    });
   });
 });

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { LoginThrottle } from '../../src/auth/throttle.js';
 import { UserAuthenticator } from '../../src/auth/users.js';
 import { DEFAULT_BAN, DEFAULT_LIMITS } from '../../src/settings.js';
-import { PASS, USER, startServer } from '../helpers/server.js';
+import { PASS, USER, usingServer } from '../helpers/server.js';
 import { BANNED, clientFrom, receiveAll, timed } from './abuse-helpers.js';
 
 describe('LoginThrottle', () => {
@@ -92,8 +92,7 @@ describe('LoginThrottle', () => {
 
 describe('defaults are on', () => {
   it('a server without security options bans after 10 failures', async () => {
-    const t = await startServer({ limits: { loginFailureDelayMs: 1 } });
-    try {
+    await usingServer({ limits: { loginFailureDelayMs: 1 } }, async (t) => {
       for (let i = 0; i < 2; i++) {
         const c = await clientFrom(t.port, '127.0.5.1');
         for (let j = 0; j < 5; j++) {
@@ -105,9 +104,7 @@ describe('defaults are on', () => {
         c.close();
       }
       expect((await receiveAll(t.port, '127.0.5.1')).text).toBe(BANNED);
-    } finally {
-      await t.close();
-    }
+    });
   });
 
   it('UserAuthenticator still verifies a dummy hash for unknown users', async () => {

@@ -7,16 +7,13 @@ import { once } from 'node:events';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { connect as netConnect, type Socket } from 'node:net';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { RawClient, readAll } from '../helpers/raw-client.js';
-import { ChildServer, killChildren, removeTempDirs } from './child-server.js';
-import { BIG, plain, prepare, sleep } from './crash-helpers.js';
+import { ChildServer, killChildren } from './child-server.js';
+import { BIG, cleanUpChildren, plain, prepare, sleep } from './crash-helpers.js';
 import { within } from './tls-helpers.js';
 
-afterAll(async () => {
-  killChildren();
-  await removeTempDirs();
-});
+cleanUpChildren();
 
 describe('graceful shutdown on SIGTERM', () => {
   afterEach(killChildren);

@@ -12,10 +12,11 @@ import { createLogger } from '../../src/logger.js';
 import { CertificateReloader, watchCertificate } from '../../src/tls/reload.js';
 import { generateSelfSigned, type GeneratedCert } from '../../src/tls/self-signed.js';
 import { allBytes } from '../helpers/flows.js';
-import { RawClient, readAll, writeAll } from '../helpers/raw-client.js';
+import { RawClient, readAll, writeAll, type ClientTls } from '../helpers/raw-client.js';
 import { startServer, type TestServer } from '../helpers/server.js';
 import { ChildServer, killChildren, removeTempDirs, tempDir } from './child-server.js';
 import { probe, within } from './tls-helpers.js';
+import { until } from '../helpers/poll.js';
 
 afterEach(killChildren);
 afterAll(removeTempDirs);
@@ -31,35 +32,20 @@ async function servedFingerprint(port: number): Promise<string | undefined> {
   return p.ok ? p.fingerprint256 : `failed: ${p.error}`;
 }
 
-async function eventually(check: () => Promise<boolean>, what: string, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out: ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
 type ClientKind = 'TLS 1.3' | 'TLS 1.2 tickets' | 'TLS 1.2 session ids';
+
+/** How a kind of client does TLS (control and data connections alike). */
+function tlsOf(kind: ClientKind): ClientTls {
+  return {
+    ...(kind === 'TLS 1.3' ? {} : { maxVersion: 'TLSv1.2' as const }),
+    ...(kind === 'TLS 1.2 session ids' ? { secureOptions: constants.SSL_OP_NO_TICKET } : {}),
+  };
+}
 
 /** A logged-in explicit-FTPS client with PROT P, TLS as a given kind of client does it. */
 async function protectedClient(port: number, kind: ClientKind): Promise<{ c: RawClient; session: () => Buffer }> {
   const c = await RawClient.connect(port);
-  await c.expectCmd('AUTH TLS', 234);
-  const opts = {
-    rejectUnauthorized: false,
-    servername: 'localhost',
-    ...(kind === 'TLS 1.3' ? {} : { maxVersion: 'TLSv1.2' as const }),
-    ...(kind === 'TLS 1.2 session ids' ? { secureOptions: constants.SSL_OP_NO_TICKET } : {}),
-  };
-  c.raw.removeAllListeners('data');
-  c.raw.removeAllListeners('close');
-  const tls = tlsConnect({ socket: c.raw, ...opts });
-  let session: Buffer | undefined;
-  tls.on('session', (s: Buffer) => (session = s));
-  tls.on('error', () => {});
-  await once(tls, 'secureConnect');
-  c.socket = tls;
-  c.attach(tls);
+  await c.auth('TLS', tlsOf(kind));
   await c.login('alice', 'secret');
   await c.expectCmd('PBSZ 0', 200);
   await c.expectCmd('PROT P', 200);
@@ -67,21 +53,15 @@ async function protectedClient(port: number, kind: ClientKind): Promise<{ c: Raw
   return {
     c,
     session: () => {
-      if (!session) throw new Error('no TLS session yet');
-      return session;
+      if (!c.session) throw new Error('no TLS session yet');
+      return c.session;
     },
   };
 }
 
 /** One protected download and one upload on `c`; both must resume its session. */
 async function protectedRoundTrip(c: RawClient, session: Buffer, kind: ClientKind, name: string): Promise<void> {
-  const opts = {
-    rejectUnauthorized: false,
-    servername: 'localhost',
-    session,
-    ...(kind === 'TLS 1.3' ? {} : { maxVersion: 'TLSv1.2' as const }),
-    ...(kind === 'TLS 1.2 session ids' ? { secureOptions: constants.SSL_OP_NO_TICKET } : {}),
-  };
+  const opts = { rejectUnauthorized: false, servername: 'localhost', session, ...tlsOf(kind) };
   const body = allBytes(200_000);
   const up = await c.epsv();
   c.send(`STOR ${name}`);
@@ -194,14 +174,14 @@ describe('certificate reload for embedders', () => {
     const watcher = await watchCertificate(t.server, files(), { debounceMs: 100, logger });
     const c = await generateSelfSigned();
     await writePair(dir, c);
-    await eventually(async () => (await servedFingerprint(t.implicitPort!)) === c.fingerprint256, 'in-place change picked up');
+    await until(async () => (await servedFingerprint(t.implicitPort!)) === c.fingerprint256, 'in-place change picked up');
 
     const d = await generateSelfSigned();
     await writeFile(join(dir, 'cert.pem.new'), d.cert);
     await writeFile(join(dir, 'key.pem.new'), d.key, { mode: 0o600 });
     await rename(join(dir, 'key.pem.new'), join(dir, 'key.pem'));
     await rename(join(dir, 'cert.pem.new'), join(dir, 'cert.pem'));
-    await eventually(async () => (await servedFingerprint(t.implicitPort!)) === d.fingerprint256, 'renamed files picked up');
+    await until(async () => (await servedFingerprint(t.implicitPort!)) === d.fingerprint256, 'renamed files picked up');
     expect(logged.some((l) => l.msg === 'certificate reloaded' && l.reason === 'file change')).toBe(true);
     watcher.close();
   });

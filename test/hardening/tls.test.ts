@@ -7,13 +7,14 @@ import { once } from 'node:events';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { constants } from 'node:crypto';
-import { connect, createServer as createTlsServer, getCiphers } from 'node:tls';
+import { connect, createServer as createTlsServer, getCiphers, type TLSSocket } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TLS12_CIPHERS } from '../../src/tls/context.js';
 import { allBytes, loggedIn } from '../helpers/flows.js';
 import { RawClient, readAll } from '../helpers/raw-client.js';
-import { startServer, type TestServer } from '../helpers/server.js';
+import { startServer, usingServer, type TestServer } from '../helpers/server.js';
 import { ownedTls, probe, rsaCert, ticketLifetimeHint, within, type Pem } from './tls-helpers.js';
+import { serverForBlock } from '../helpers/block-server.js';
 
 const ALLOWED_TLS12 = new Set(TLS12_CIPHERS.split(':'));
 
@@ -112,11 +113,7 @@ describe.each([
 });
 
 describe('TLS session lifetime', () => {
-  let t: TestServer;
-  beforeAll(async () => {
-    t = await startServer({ implicit: true });
-  });
-  afterAll(() => t.close());
+  const t = serverForBlock({ implicit: true });
 
   it('issues sessions valid for 24 hours (longer than any transfer), in TLS 1.3 and TLS 1.2', async () => {
     for (const maxVersion of ['TLSv1.3', 'TLSv1.2'] as const) {
@@ -168,23 +165,19 @@ describe('no session tickets on data connections', () => {
   }
 
   it("under 'require', a resuming data connection gets no ticket", async () => {
-    const t = await startServer();
-    try {
+    await usingServer({}, async (t) => {
       const r = await protectedUpload(t, { resume: true });
       expect(r.reused).toBe(true);
       expect(r.protocol).toBe('TLSv1.3');
       expect(r.tickets).toBe(0);
       expect(r.reply.code).toBe(226);
       expect(r.stored!.equals(r.body)).toBe(true);
-    } finally {
-      await t.close();
-    }
+    });
   });
 
   for (const reuse of ['allow', 'off'] as const) {
     it(`under '${reuse}', a TLS 1.3 client that does not resume gets a ticketless TLS 1.2 data connection`, async () => {
-      const t = await startServer({ sessionReuse: reuse });
-      try {
+      await usingServer({ sessionReuse: reuse }, async (t) => {
         const r = await protectedUpload(t, { resume: false });
         expect(r.reused).toBe(false);
         expect(r.protocol).toBe('TLSv1.2');
@@ -196,70 +189,44 @@ describe('no session tickets on data connections', () => {
           expect(again).toMatchObject({ reused: true, protocol: 'TLSv1.3', tickets: 0 });
           expect(again.reply.code).toBe(226);
         }
-      } finally {
-        await t.close();
-      }
+      });
     });
   }
 
   it("under 'allow', a client that only speaks TLS 1.3 and does not resume still connects", async () => {
-    const t = await startServer({ sessionReuse: 'allow' });
-    try {
+    await usingServer({ sessionReuse: 'allow' }, async (t) => {
       const r = await protectedUpload(t, { resume: false, minVersion: 'TLSv1.3' });
       expect(r.protocol).toBe('TLSv1.3');
       expect(r.reply.code).toBe(226);
       expect(r.stored!.equals(r.body)).toBe(true);
-    } finally {
-      await t.close();
-    }
+    });
   });
 
   it('a TLS 1.2 client without tickets resumes by session id (as curl does) and gets no ticket', async () => {
-    const t = await startServer();
-    try {
-        const c = await RawClient.connect(t.port);
-      await c.expectCmd('AUTH TLS', 234);
-      const raw = c.raw;
-      raw.removeAllListeners('data');
-      raw.removeAllListeners('close');
-      const noTickets = { maxVersion: 'TLSv1.2' as const, secureOptions: constants.SSL_OP_NO_TICKET, rejectUnauthorized: false, servername: 'localhost' };
-      const control = connect({ socket: raw, ...noTickets });
-      control.on('error', () => {});
-      let session: Buffer | undefined;
-      control.on('session', (s: Buffer) => (session = s));
-      await once(control, 'secureConnect');
-      c.socket = control;
-      c.attach(control);
+    await usingServer({}, async (t) => {
+      const c = await RawClient.connect(t.port);
+      await c.auth('TLS', { maxVersion: 'TLSv1.2', secureOptions: constants.SSL_OP_NO_TICKET });
       await c.login('alice', 'secret');
       await c.expectCmd('PBSZ 0', 200);
       await c.expectCmd('PROT P', 200);
       await writeFile(join(t.root, 'f.txt'), 'by session id');
-      expect(session).toBeDefined();
-      expect(control.getTLSTicket()).toBeUndefined();
+      expect(c.session).toBeDefined();
+      expect((c.socket as TLSSocket).getTLSTicket()).toBeUndefined();
       const data = await c.epsv();
       c.send('RETR f.txt');
       await c.expect(150);
-      const tls = connect({ socket: data, session: session!, ...noTickets });
-      tls.on('error', () => {});
-      await once(tls, 'secureConnect');
+      const tls = await c.protect(data); // resumes c.session, TLS 1.2 without tickets
       expect(tls.isSessionReused()).toBe(true);
       expect(tls.getTLSTicket()).toBeUndefined();
       expect((await readAll(tls)).toString()).toBe('by session id');
       await c.expect(226);
       c.close();
-    } finally {
-      await t.close();
-    }
+    });
   });
 });
 
 describe('close_notify on protected data connections', () => {
-  let t: TestServer;
-  beforeAll(async () => {
-    t = await startServer();
-    await writeFile(join(t.root, 'big.bin'), allBytes(2_000_000));
-  });
-  afterAll(() => t.close());
+  const t = serverForBlock({}, { 'big.bin': allBytes(2_000_000) });
 
   it('download: the server sends close_notify after the data, then waits for the client’s', async () => {
     const c = await loggedIn(t, { auth: 'TLS', binary: true });

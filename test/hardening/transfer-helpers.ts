@@ -48,11 +48,4 @@ export async function startUpload(c: RawClient, cmd: string, first: Buffer | str
   return data;
 }
 
-/** Waits until `check` holds (polling the file system, say); fails after `timeoutMs`. Not a timing assertion. */
-export async function until(check: () => Promise<boolean> | boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
+export { until } from '../helpers/poll.js';

@@ -23,9 +23,10 @@ import type { TransferEndEvent } from '../../src/events.js';
 import { TEMP_PREFIX } from '../../src/storage/local.js';
 import { RawClient } from '../helpers/raw-client.js';
 import { PASS, USER, startServer, type TestServer } from '../helpers/server.js';
-import { captureLog, type CapturedLog } from './abuse-helpers.js';
+
 import { ownedTls, type OwnedTls } from './tls-helpers.js';
 import { until } from './transfer-helpers.js';
+import { captureLog, type CapturedLog } from '../helpers/log-capture.js';
 
 const ENDLESS = fileURLToPath(new URL('./endless-upload.mjs', import.meta.url));
 const ORIGINAL = Buffer.alloc(300_000, 0x41); // 'A'

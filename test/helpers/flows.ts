@@ -72,3 +72,18 @@ export function allBytes(length = 256 * 257): Buffer {
   for (let i = 0; i < length; i++) out[i] = (i * 7 + (i >> 8)) & 255;
   return out;
 }
+
+/**
+ * Sends USER and a wrong PASS `failures` times on `c`: each is answered 530, and the last is followed by
+ * 421 (too many failed logins) as the server closes the connection.
+ */
+export async function failLogins(c: RawClient, user: string, failures: number): Promise<void> {
+  for (let i = 1; i < failures; i++) {
+    await c.expectCmd(`USER ${user}`, 331);
+    await c.expectCmd('PASS wrong', 530, /^530 Login incorrect\.$/);
+  }
+  await c.expectCmd(`USER ${user}`, 331);
+  c.send('PASS wrong');
+  await c.expect(530, /^530 Login incorrect\.$/);
+  await c.expect(421, /^421 Too many failed logins; closing connection\.$/);
+}

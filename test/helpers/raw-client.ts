@@ -13,10 +13,12 @@ export interface FtpReply {
   lines: string[];
 }
 
-/** How the client's control TLS handshake goes: resume `session`, cap the version. */
+/** How the client's control TLS handshake goes: resume `session`, cap the version, OpenSSL options. */
 export interface ClientTls {
   session?: Buffer;
   maxVersion?: SecureVersion;
+  /** E.g. `SSL_OP_NO_TICKET`: a TLS 1.2 client that resumes by session id (data connections too). */
+  secureOptions?: number;
 }
 
 export class RawClient {
@@ -32,6 +34,7 @@ export class RawClient {
   readonly tickets: Buffer[] = [];
   /** The control connection's version cap; data connections use it too, as real clients do. */
   maxVersion: SecureVersion | undefined;
+  secureOptions: number | undefined;
   /** The source address given to connect(); data connections use it too. */
   localAddress: string | undefined;
 
@@ -169,6 +172,7 @@ export class RawClient {
     // A resumed TLS 1.3 handshake brings no new ticket: data connections then resume the same session.
     if (opts.session) this.session = opts.session;
     this.maxVersion = opts.maxVersion;
+    this.secureOptions = opts.secureOptions;
     tls.on('session', (s: Buffer) => {
       this.session = s;
       if (this.tickets.length < 8) this.tickets.push(s);
@@ -226,6 +230,7 @@ export class RawClient {
       servername: 'localhost',
       ...(resume && this.session ? { session: this.session } : {}),
       ...(this.maxVersion ? { maxVersion: this.maxVersion } : {}),
+      ...(this.secureOptions !== undefined ? { secureOptions: this.secureOptions } : {}),
     });
     tls.on('error', () => {});
     await once(tls, 'secureConnect');

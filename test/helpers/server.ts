@@ -77,3 +77,13 @@ export async function startServer(options: TestServerOptions = {}): Promise<Test
     },
   };
 }
+
+/** Starts a server, runs `body` with it and closes it afterwards, also when `body` throws. */
+export async function usingServer<T>(options: TestServerOptions, body: (t: TestServer) => Promise<T>): Promise<T> {
+  const t = await startServer(options);
+  try {
+    return await body(t);
+  } finally {
+    await t.close();
+  }
+}

@@ -1,32 +1,9 @@
 /**
- * Helpers for the operations tests: a logger whose JSON lines are kept in memory, HTTP GETs against the
- * metrics endpoint, waiting for a condition without fixed sleeps, and reading Prometheus text.
+ * Helpers for the operations tests: HTTP GETs against the metrics endpoint, waiting for a condition without fixed sleeps, and reading Prometheus text.
  */
 import { get } from 'node:http';
-import { createLogger, type Logger } from '../../src/logger.js';
 import type { FtpServer } from '../../src/server.js';
-
-export interface CapturedLog {
-  logger: Logger;
-  /** Every line written so far, raw. */
-  text(): string;
-  /** Every line, parsed. */
-  lines(): Record<string, unknown>[];
-}
-
-export function captureLogger(level: Parameters<typeof createLogger>[0] = 'trace'): CapturedLog {
-  let out = '';
-  const logger = createLogger(level, { write: (s: string) => (out += s) } as unknown as NodeJS.WritableStream);
-  return {
-    logger,
-    text: () => out,
-    lines: () =>
-      out
-        .split('\n')
-        .filter((l) => l !== '')
-        .map((l) => JSON.parse(l) as Record<string, unknown>),
-  };
-}
+import { until } from '../helpers/poll.js';
 
 export interface HttpResult {
   status: number;
@@ -46,13 +23,8 @@ export function httpGet(url: string): Promise<HttpResult> {
 }
 
 /** Polls `check` until it returns true (or throws after `timeoutMs`). */
-export async function eventually(check: () => boolean | Promise<boolean>, timeoutMs = 10_000, what = 'condition'): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await check()) return;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
+export function eventually(check: () => boolean | Promise<boolean>, timeoutMs = 10_000, what = 'condition'): Promise<void> {
+  return until(check, what, timeoutMs, 20);
 }
 
 /** Resolves once every session of `server` is gone (so every event of those sessions was emitted). */

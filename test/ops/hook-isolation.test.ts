@@ -20,7 +20,8 @@ import { runHook } from '../../src/ops/hooks.js';
 import { FtpMetrics } from '../../src/ops/metrics.js';
 import { ServerEvents } from '../../src/events.js';
 import { event, readLines, receiver, runCleanups } from './automation-helpers.js';
-import { captureLogger, eventually } from './helpers.js';
+import { eventually } from './helpers.js';
+import { captureLog } from '../helpers/log-capture.js';
 
 let dir: string;
 beforeAll(async () => {
@@ -89,7 +90,7 @@ describe('hooks run in their own process group', () => {
 describe('fair shares and drops', () => {
   it("one user's flood never pushes out another user's upload hook; every drop is logged with user, event, path and counted", async () => {
     const out = join(dir, 'fair.log');
-    const log = captureLogger('warn');
+    const log = captureLog('warn');
     const record = ['/bin/sh', '-c', 'echo "$FTPSD_USER $FTPSD_PATH" >> "$0"', out];
     const automation = new Automation({ hooks: [{ event: 'upload', argv: record }], delivery: { queueSize: 10, concurrency: 1 }, logger: log.logger });
     const events = new ServerEvents();

@@ -2,32 +2,29 @@
  * Structured logs: the lines a session writes (connect, login, commands with code and time, transfers,
  * disconnect), no password at any level, and the pretty format for terminals.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { MemoryStorage } from '../../src/storage/memory.js';
 import { formatPrettyLine, logDestination, PrettyDestination } from '../../src/ops/log-format.js';
 import { download, loggedIn, upload } from '../helpers/flows.js';
 import { RawClient } from '../helpers/raw-client.js';
-import { startServer, type TestServer } from '../helpers/server.js';
-import { captureLogger, sessionsGone } from './helpers.js';
+import { sessionsGone } from './helpers.js';
+import { captureLog } from '../helpers/log-capture.js';
+import { serversPerTest } from '../helpers/block-server.js';
 
 const SECRET = 'Tr0ub4dor&3-horse-battery';
 const WRONG = 'wr0ng-Staple-9431';
 
-const servers: TestServer[] = [];
-afterEach(async () => {
-  for (const t of servers.splice(0)) await t.close();
-});
+const serve = serversPerTest();
 
 describe('session logs', () => {
   it('never contain a password, at any level, whatever the login path', async () => {
-    const log = captureLogger('trace');
-    const t = await startServer({
+    const log = captureLog('trace');
+    const t = await serve({
       logger: log.logger,
       users: [{ name: 'dave', password: { plain: SECRET }, home: new MemoryStorage() }],
       security: { ban: { failures: 3 } },
       limits: { loginFailureDelayMs: 1, maxLoginFailures: 10 },
     });
-    servers.push(t);
     const early = await RawClient.connect(t.port, t.host); // connected before the ban below
     const c = await RawClient.connect(t.port, t.host);
     await c.auth('TLS');
@@ -63,9 +60,8 @@ describe('session logs', () => {
   });
 
   it('writes connect, login, command, transfer and disconnect lines with their fields', async () => {
-    const log = captureLogger('debug');
-    const t = await startServer({ logger: log.logger });
-    servers.push(t);
+    const log = captureLog('debug');
+    const t = await serve({ logger: log.logger });
     const c = await loggedIn(t, { auth: 'TLS', binary: true });
     await c.expectCmd('PROT P', 200);
     await upload(c, 'STOR report 1.bin', Buffer.alloc(777, 7), { tls: true });
@@ -113,9 +109,8 @@ describe('session logs', () => {
   });
 
   it('logs failed transfers at info with their reply code', async () => {
-    const log = captureLogger('info');
-    const t = await startServer({ logger: log.logger });
-    servers.push(t);
+    const log = captureLog('info');
+    const t = await serve({ logger: log.logger });
     const c = await loggedIn(t, { binary: true });
     const data = await c.epsv();
     c.send('STOR cut.bin');

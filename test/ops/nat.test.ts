@@ -11,8 +11,10 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { formatV1 } from '../../src/proxy/proxy-protocol.js';
 import { RawClient, readAll } from '../helpers/raw-client.js';
-import { PASS, USER, startServer, type TestServer } from '../helpers/server.js';
-import { captureLogger, freePortRange, viaHeader, type CapturedLog } from './service-helpers.js';
+import { PASS, USER, startServer, usingServer, type TestServer } from '../helpers/server.js';
+import { freePortRange, viaHeader } from './service-helpers.js';
+import { captureLog, type CapturedLog } from '../helpers/log-capture.js';
+import { serverForBlock } from '../helpers/block-server.js';
 
 function pasvTarget(text: string): { host: string; port: number } {
   const n = /\((\d+),(\d+),(\d+),(\d+),(\d+),(\d+)\)/.exec(text)!.slice(1).map(Number);
@@ -42,7 +44,7 @@ describe('pasvAddress by client network', () => {
   let log: CapturedLog;
 
   beforeAll(async () => {
-    log = captureLogger();
+    log = captureLog();
     t = await startServer({
       logger: log.logger,
       pasvAddress: [
@@ -95,14 +97,11 @@ describe('pasvAddress by client network', () => {
   });
 
   it('the single-address form keeps working', async () => {
-    const single = await startServer({ pasvAddress: '127.0.0.1' });
-    try {
+    await usingServer({ pasvAddress: '127.0.0.1' }, async (single) => {
       const c = track(await RawClient.connect(single.port));
       await c.login(USER, PASS);
       expect(pasvTarget((await c.expectCmd('PASV', 227)).text).host).toBe('127.0.0.1');
-    } finally {
-      await single.close();
-    }
+    });
   });
 });
 
@@ -154,14 +153,8 @@ describe('port mapping: listened pasvPorts, advertised pasvAdvertisedPorts', () 
 });
 
 describe('a private PASV address for a client with a public address', () => {
-  let log: CapturedLog;
-  let t: TestServer;
-
-  beforeAll(async () => {
-    log = captureLogger();
-    t = await startServer({ logger: log.logger, proxyProtocol: ['127.0.0.1/32'] });
-  });
-  afterAll(() => t.close());
+  const log = captureLog();
+  const t = serverForBlock({ logger: log.logger, proxyProtocol: ['127.0.0.1/32'] });
 
   const header = (source: string) => formatV1({ address: source, port: 40000 }, { address: '127.0.0.1', port: t.port });
   const warnings = () => log.find(/PASV advertises a private address/);
@@ -185,14 +178,11 @@ describe('a private PASV address for a client with a public address', () => {
     const c = track(await viaHeader(t.port, header('10.0.0.9')));
     await c.login(USER, PASS);
     await c.expectCmd('PASV', 227);
-    const pub = await startServer({ logger: log.logger, proxyProtocol: ['127.0.0.1/32'], pasvAddress: [{ network: '203.0.113.0/24', address: '198.51.100.7' }] });
-    try {
+    await usingServer({ logger: log.logger, proxyProtocol: ['127.0.0.1/32'], pasvAddress: [{ network: '203.0.113.0/24', address: '198.51.100.7' }] }, async (pub) => {
       const p = track(await viaHeader(pub.port, formatV1({ address: '203.0.113.9', port: 1 }, { address: '127.0.0.1', port: pub.port })));
       await p.login(USER, PASS);
       expect(pasvTarget((await p.expectCmd('PASV', 227)).text).host).toBe('198.51.100.7');
-    } finally {
-      await pub.close();
-    }
+    });
     expect(warnings()).toHaveLength(before);
   });
 });

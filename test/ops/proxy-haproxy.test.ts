@@ -17,7 +17,9 @@ import { curl, lftp, lftpQuote as q } from '../e2e/clients.js';
 import { expectSuccess, sha256 } from '../e2e/helpers.js';
 import { RawClient } from '../helpers/raw-client.js';
 import { PASS, USER, startServer, type TestServer } from '../helpers/server.js';
-import { captureLogger, eventually, haproxyPath, startHaproxy, type CapturedLog, type Haproxy } from './service-helpers.js';
+import { haproxyPath, startHaproxy, type Haproxy } from './service-helpers.js';
+import { captureLog, type CapturedLog } from '../helpers/log-capture.js';
+import { until } from '../helpers/poll.js';
 
 const HAPROXY = haproxyPath();
 if (!HAPROXY) console.warn('HAProxy tests skipped: haproxy is not installed (apt-get install -y haproxy)');
@@ -35,7 +37,7 @@ describe.skipIf(!HAPROXY)('through HAProxy (mode tcp, PROXY protocol v1 and v2)'
   const url = (name: string, path = '/') => `ftp://127.0.0.1:${proxy.ports[name]}${path}`;
 
   beforeAll(async () => {
-    log = captureLogger('info');
+    log = captureLog('info');
     t = await startServer({ implicit: true, tlsRequired: 'off', proxyProtocol: ['127.0.0.1/32'], logger: log.logger });
     t.server.events.on('connect', (i) => connects.push(i));
     t.server.events.on('upload', (i) => uploads.push(i));
@@ -72,7 +74,7 @@ describe.skipIf(!HAPROXY)('through HAProxy (mode tcp, PROXY protocol v1 and v2)'
     await writeFile(local, body);
     expectSuccess(await curl([...NOPROXY, '--user', `${USER}:${PASS}`, '-T', local, url('v1', '/curl-v1.bin')]));
     expect(sha256(await readFile(join(t.root, 'curl-v1.bin')))).toBe(sha256(body));
-    await eventually(() => uploads.some((u) => u.path === '/curl-v1.bin'), 'the upload event');
+    await until(() => uploads.some((u) => u.path === '/curl-v1.bin'), 'the upload event');
     expect(uploads.find((u) => u.path === '/curl-v1.bin')?.remoteAddress).toBe(CLIENT);
     const back = join(work, 'back.bin');
     expectSuccess(await curl([...NOPROXY, '--disable-epsv', '--user', `${USER}:${PASS}`, '-o', back, url('v1', '/curl-v1.bin')]));
@@ -121,7 +123,7 @@ describe.skipIf(!HAPROXY)('through HAProxy (mode tcp, PROXY protocol v1 and v2)'
     expectSuccess(r);
     expect(sha256(await readFile(join(t.root, 'lftp.bin')))).toBe(sha256(body));
     expect(sha256(await readFile(back))).toBe(sha256(body));
-    await eventually(() => uploads.some((u) => u.path === '/lftp.bin'), 'the upload event');
+    await until(() => uploads.some((u) => u.path === '/lftp.bin'), 'the upload event');
     expect(uploads.find((u) => u.path === '/lftp.bin')?.remoteAddress).toBe(CLIENT);
   });
 

@@ -13,7 +13,10 @@ import type { SessionInfo } from '../../src/events.js';
 import { formatV1, formatV2 } from '../../src/proxy/proxy-protocol.js';
 import { RawClient, readAll } from '../helpers/raw-client.js';
 import { PASS, USER, startServer, type TestServer } from '../helpers/server.js';
-import { captureLogger, eventually, viaHeader, type CapturedLog } from './service-helpers.js';
+import { viaHeader } from './service-helpers.js';
+import { captureLog, type CapturedLog } from '../helpers/log-capture.js';
+import { until } from '../helpers/poll.js';
+import { serverForBlock } from '../helpers/block-server.js';
 
 const REAL = '127.0.0.5';
 
@@ -48,7 +51,7 @@ describe('PROXY protocol from a trusted proxy', () => {
   const track = (c: RawClient) => (clients.push(c), c);
 
   beforeAll(async () => {
-    log = captureLogger();
+    log = captureLog();
     t = await startServer({
       implicit: true,
       proxyProtocol: ['127.0.0.1/32'],
@@ -67,7 +70,7 @@ describe('PROXY protocol from a trusted proxy', () => {
     const c = track(await viaHeader(t.port, v1(t.port)));
     expect(await statFrom(c)).toBe(REAL);
     expect(connects.at(-1)?.remoteAddress).toBe(REAL);
-    await eventually(() => log.find('connect').some((l) => l.peer === REAL && l.proxy === '127.0.0.1'), 'the connect log line');
+    await until(() => log.find('connect').some((l) => l.peer === REAL && l.proxy === '127.0.0.1'), 'the connect log line');
     await c.login(USER, PASS);
   });
 
@@ -92,7 +95,7 @@ describe('PROXY protocol from a trusted proxy', () => {
   it('a malformed header closes the connection, with a log line', async () => {
     const c = track(await viaHeader(t.port, Buffer.from('PROXY TCP4 127.0.0.5 127.0.0.1 1 99999\r\n'), { greeting: false }));
     expect(await c.waitClosed()).toBe(true);
-    await eventually(() => log.find('PROXY header refused; closing').some((l) => /port/.test(String(l.reason))), 'the refusal log line');
+    await until(() => log.find('PROXY header refused; closing').some((l) => /port/.test(String(l.reason))), 'the refusal log line');
   });
 
   it('access lists, session caps and bans apply to the real address, not the proxy', async () => {
@@ -128,7 +131,7 @@ describe('PROXY protocol from a trusted proxy', () => {
     const foreign = connect({ port, host: '127.0.0.1', localAddress: '127.0.0.1' });
     foreign.on('error', () => {});
     expect(await closedWithin(foreign)).toBe(true);
-    await eventually(() => log.find('refused a data connection from a foreign address').length > 0, 'the foreign-peer log line');
+    await until(() => log.find('refused a data connection from a foreign address').length > 0, 'the foreign-peer log line');
     // From the real client: the listing arrives.
     const data = connect({ port, host: '127.0.0.1', localAddress: REAL });
     data.on('error', () => {});
@@ -158,15 +161,9 @@ describe('PROXY protocol from a trusted proxy', () => {
 });
 
 describe('PROXY protocol: who must (not) send a header', () => {
-  let t: TestServer;
-  let log: CapturedLog;
-
-  beforeAll(async () => {
-    log = captureLogger();
-    // Only 127.0.0.9 is a proxy; 127.0.0.1 is an ordinary client. A short header deadline.
-    t = await startServer({ implicit: true, proxyProtocol: ['127.0.0.9/32'], logger: log.logger, timeouts: { handshakeMs: 300 } });
-  });
-  afterAll(() => t.close());
+  const log = captureLog();
+  // Only 127.0.0.9 is a proxy; 127.0.0.1 is an ordinary client. A short header deadline.
+  const t = serverForBlock({ implicit: true, proxyProtocol: ['127.0.0.9/32'], logger: log.logger, timeouts: { handshakeMs: 300 } });
 
   it('a client that is not a trusted proxy works as usual', async () => {
     const c = await RawClient.connect(t.port);
@@ -179,7 +176,7 @@ describe('PROXY protocol: who must (not) send a header', () => {
     const c = await RawClient.connect(t.port);
     c.write(v1(t.port, '127.0.0.99'));
     expect(await c.waitClosed()).toBe(true);
-    await eventually(() => log.find(/not a trusted proxy/).some((l) => l.peer === '127.0.0.1'), 'the refusal log line');
+    await until(() => log.find(/not a trusted proxy/).some((l) => l.peer === '127.0.0.1'), 'the refusal log line');
     const c2 = await RawClient.connect(t.port);
     c2.write(v2(t.port, '127.0.0.99'));
     expect(await c2.waitClosed()).toBe(true);
@@ -192,13 +189,13 @@ describe('PROXY protocol: who must (not) send a header', () => {
     await once(s, 'connect');
     s.write(v2(t.implicitPort!, '127.0.0.99'));
     expect(await closedWithin(s)).toBe(true);
-    await eventually(() => log.find(/not a trusted proxy/).length >= 3, 'the refusal log line');
+    await until(() => log.find(/not a trusted proxy/).length >= 3, 'the refusal log line');
   });
 
   it('a trusted proxy that sends no header in time is closed', async () => {
     const c = await RawClient.connect(t.port, '127.0.0.1', { localAddress: '127.0.0.9', greeting: false });
     expect(await c.waitClosed(10_000)).toBe(true);
-    await eventually(() => log.find('PROXY header refused; closing').some((l) => /no PROXY header within/.test(String(l.reason))), 'the log line');
+    await until(() => log.find('PROXY header refused; closing').some((l) => /no PROXY header within/.test(String(l.reason))), 'the log line');
   });
 
   it('a trusted proxy that starts a TLS handshake instead of a header is closed', async () => {
@@ -207,6 +204,6 @@ describe('PROXY protocol: who must (not) send a header', () => {
     const tls = tlsConnect({ socket: s, rejectUnauthorized: false });
     tls.on('error', () => {});
     expect(await closedWithin(s)).toBe(true);
-    await eventually(() => log.find('PROXY header refused; closing').some((l) => /not a PROXY/.test(String(l.reason))), 'the log line');
+    await until(() => log.find('PROXY header refused; closing').some((l) => /not a PROXY/.test(String(l.reason))), 'the log line');
   });
 });

@@ -3,22 +3,20 @@
  * TLS-required server (530), and a protected data connection refused under session reuse `require` (425),
  * whose line names the clients that do this and the setting that lets them in.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { loggedIn } from '../helpers/flows.js';
 import { RawClient } from '../helpers/raw-client.js';
-import { USER, PASS, startServer, type TestServer } from '../helpers/server.js';
-import { captureLogger, sessionsGone } from './helpers.js';
+import { USER, PASS } from '../helpers/server.js';
+import { sessionsGone } from './helpers.js';
+import { captureLog } from '../helpers/log-capture.js';
+import { serversPerTest } from '../helpers/block-server.js';
 
-const servers: TestServer[] = [];
-afterEach(async () => {
-  for (const t of servers.splice(0)) await t.close();
-});
+const serve = serversPerTest();
 
 describe('refusal log lines at info', () => {
   it('a plain client on a TLS-required server: one "command refused: TLS required" line per connection', async () => {
-    const log = captureLogger('info');
-    const t = await startServer({ logger: log.logger, tlsRequired: 'login' });
-    servers.push(t);
+    const log = captureLog('info');
+    const t = await serve({ logger: log.logger, tlsRequired: 'login' });
     const c = await RawClient.connect(t.port, t.host);
     await c.expectCmd(`USER ${USER}`, 530, /^530 TLS required: send AUTH TLS first\.$/);
     await c.expectCmd(`PASS ${PASS}`, 530);
@@ -31,9 +29,8 @@ describe('refusal log lines at info', () => {
   });
 
   it('a data connection that does not resume: the reason, the client families and the setting', async () => {
-    const log = captureLogger('info');
-    const t = await startServer({ logger: log.logger });
-    servers.push(t);
+    const log = captureLog('info');
+    const t = await serve({ logger: log.logger });
     const c = await loggedIn(t, { auth: 'TLS', binary: true });
     await c.expectCmd('PROT P', 200);
     const data = await c.epsv();

@@ -1,6 +1,5 @@
 /**
- * Helpers for the service tests (PROXY protocol, reload, NAT, running as a user): a logger whose JSON
- * lines are kept in memory, free ports (and runs of free ports) picked at runtime on loopback, HAProxy
+ * Helpers for the service tests (PROXY protocol, reload, NAT, running as a user): free ports (and runs of free ports) picked at runtime on loopback, HAProxy
  * started from a generated config in a temp dir, and a raw client that speaks through a PROXY header.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -9,40 +8,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createLogger, type Logger } from '../../src/logger.js';
+import { until } from '../helpers/poll.js';
 import { RawClient } from '../helpers/raw-client.js';
-
-export interface CapturedLog {
-  logger: Logger;
-  lines(): Record<string, unknown>[];
-  /** Lines with this `msg` (exact, or a pattern). */
-  find(msg: string | RegExp): Record<string, unknown>[];
-}
-
-export function captureLogger(level: Parameters<typeof createLogger>[0] = 'debug'): CapturedLog {
-  let out = '';
-  const logger = createLogger(level, { write: (s: string) => (out += s) } as unknown as NodeJS.WritableStream);
-  const lines = () =>
-    out
-      .split('\n')
-      .filter((l) => l !== '')
-      .map((l) => JSON.parse(l) as Record<string, unknown>);
-  return {
-    logger,
-    lines,
-    find: (msg) => lines().filter((l) => (typeof msg === 'string' ? l.msg === msg : msg.test(String(l.msg)))),
-  };
-}
-
-/** Polls `check` until it returns true; throws after `timeoutMs` (a bound for a hang, not a timing test). */
-export async function eventually(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await check()) return;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 function tryListen(port: number, host: string): Promise<Server | undefined> {
   return new Promise((resolve) => {
@@ -145,7 +112,7 @@ export async function startHaproxy(binary: string, frontends: HaproxyFrontend[])
   child.stderr!.setEncoding('utf8').on('data', (d: string) => (output += d));
   const exited = once(child, 'exit');
   // Ready when every frontend accepts connections.
-  await eventually(
+  await until(
     async () => {
       if (child.exitCode !== null) throw new Error(`haproxy exited: ${output}`);
       const ok = await Promise.all(Object.values(ports).map((p) => canConnect(p)));

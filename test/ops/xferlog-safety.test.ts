@@ -16,7 +16,8 @@ import { curl } from '../e2e/clients.js';
 import { expectSuccess, run } from '../e2e/helpers.js';
 import { ChildServer, killChildren, removeTempDirs, REPO, tempDir } from '../hardening/child-server.js';
 import { isRoot, useLocalUser } from '../helpers/local-user.js';
-import { captureLogger, eventually } from './service-helpers.js';
+import { captureLog } from '../helpers/log-capture.js';
+import { until } from '../helpers/poll.js';
 
 afterEach(killChildren);
 afterAll(removeTempDirs);
@@ -69,7 +70,7 @@ describe('xferlog: what it opens', () => {
   it('a reopen (SIGHUP, SIGUSR1) that finds a symlink keeps writing to the old file', async () => {
     const { logs, target } = await setup();
     const file = join(logs, 'xferlog');
-    const log = captureLogger();
+    const log = captureLog();
     const x = new XferLog(file, { logger: log.logger });
     x.write(event);
     renameSync(file, `${file}.1`);
@@ -149,13 +150,13 @@ describe.skipIf(!isRoot)('xferlog: the runAs account plants links (real user, ft
     const local = join(dir, 'up.txt');
     writeFileSync(local, 'x\n');
     expectSuccess(await curl(['--noproxy', '*', '-u', 'u:p', '-T', local, `ftp://127.0.0.1:${ftpd.port()}/up.txt`]));
-    await eventually(() => readFileSync(file, 'utf8').includes('/up.txt'), 'the first line');
+    await until(() => readFileSync(file, 'utf8').includes('/up.txt'), 'the first line');
     renameSync(file, `${file}.1`);
     symlinkSync(target, file);
     ftpd.signal('SIGUSR1');
     await ftpd.waitForLog((l) => l.msg === 'xferlog reopen failed; writing to the old file');
     expectSuccess(await curl(['--noproxy', '*', '-u', 'u:p', '-T', local, `ftp://127.0.0.1:${ftpd.port()}/up2.txt`]));
-    await eventually(() => readFileSync(`${file}.1`, 'utf8').includes('/up2.txt'), 'the second line in the old file');
+    await until(() => readFileSync(`${file}.1`, 'utf8').includes('/up2.txt'), 'the second line in the old file');
     expect((await ftpd.stop()).code).toBe(0);
     unchanged(target);
   }, 60_000);

@@ -91,18 +91,20 @@ describe('xferlog', () => {
     const logged = new Date(f.time).getTime();
     expect(Math.abs(logged - before)).toBeLessThan(5 * 60_000);
     expect(f.seconds).toBeGreaterThanOrEqual(1);
-    expect(f.host).toBe('127.0.0.1');
-    expect(f.size).toBe(3000);
-    expect(f.file).toBe('/down.bin');
-    expect(f.type).toBe('b');
-    expect(f.action).toBe('_');
-    expect(f.direction).toBe('o');
-    expect(f.access).toBe('r');
-    expect(f.user).toBe(USER);
-    expect(f.service).toBe('ftp');
-    expect(f.authMethod).toBe('0');
-    expect(f.authUser).toBe('*');
-    expect(f.status).toBe('c');
+    expect(f).toMatchObject({
+      host: '127.0.0.1',
+      size: 3000,
+      file: '/down.bin',
+      type: 'b',
+      action: '_',
+      direction: 'o',
+      access: 'r',
+      user: USER,
+      service: 'ftp',
+      authMethod: '0',
+      authUser: '*',
+      status: 'c',
+    });
     c.close();
   });
 
@@ -111,13 +113,15 @@ describe('xferlog', () => {
     await c.expectCmd('MKD sub dir', 257);
     await upload(c, 'STOR sub dir/notes for you.txt', 'line one\r\nline two\r\n');
     const f = await nth(2);
-    expect(f.type).toBe('a');
-    expect(f.direction).toBe('i');
-    expect(f.file).toBe('/sub_dir/notes_for_you.txt');
-    expect(f.size).toBe(20);
-    expect(f.access).toBe('r');
-    expect(f.user).toBe(USER);
-    expect(f.status).toBe('c');
+    expect(f).toMatchObject({
+      type: 'a',
+      direction: 'i',
+      file: '/sub_dir/notes_for_you.txt',
+      size: 20,
+      access: 'r',
+      user: USER,
+      status: 'c',
+    });
     expect((await readFile(join(t.root, 'sub dir', 'notes for you.txt'), 'utf8'))).toBe('line one\nline two\n');
     c.close();
   });
@@ -133,11 +137,7 @@ describe('xferlog', () => {
     await c.expect(426);
     await c.expect(226);
     const f = await nth(3);
-    expect(f.direction).toBe('i');
-    expect(f.type).toBe('b');
-    expect(f.file).toBe('/aborted.bin');
-    expect(f.size).toBe(500);
-    expect(f.status).toBe('i');
+    expect(f).toMatchObject({ direction: 'i', type: 'b', file: '/aborted.bin', size: 500, status: 'i' });
     data.destroy();
     c.close();
   });
@@ -155,8 +155,7 @@ describe('xferlog', () => {
     await c.expect(426);
     await c.expect(226);
     const f = await nth(4);
-    expect(f.direction).toBe('o');
-    expect(f.file).toBe('/big.bin');
+    expect(f).toMatchObject({ direction: 'o', file: '/big.bin' });
     expect(f.size).toBeGreaterThan(0);
     expect(f.size).toBeLessThan(64 * 1024 * 1024);
     expect(f.status).toBe('i');
@@ -169,12 +168,7 @@ describe('xferlog', () => {
     const c = await loggedIn(t, { user: 'ftp', pass: 'someone@example.com' });
     expect((await download(c, 'RETR pub.txt')).toString()).toBe('public\r\n');
     const f = await nth(5);
-    expect(f.type).toBe('a');
-    expect(f.access).toBe('a');
-    expect(f.user).toBe('anonymous');
-    expect(f.direction).toBe('o');
-    expect(f.size).toBe(7);
-    expect(f.status).toBe('c');
+    expect(f).toMatchObject({ type: 'a', access: 'a', user: 'anonymous', direction: 'o', size: 7, status: 'c' });
     // The password given (an e-mail address by custom) is never written.
     expect((await lines()).join('\n')).not.toContain('someone@example.com');
     c.close();
