@@ -9,7 +9,7 @@ import { reportError, type TransferTrace } from './diagnostics.js';
 import type { ServerEventMap, ServerEvents, SessionInfo } from './events.js';
 import { logs, type Logger } from './logger.js';
 import type { SessionState } from './session.js';
-import { formatPath, type VirtualPath } from './storage/virtual-path.js';
+import { formatPath, type VirtualPath } from './base/virtual-path.js';
 import type { TransferOutcome } from './data/transfer.js';
 import { reuseRefusal } from './data/data-channel.js';
 

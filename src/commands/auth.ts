@@ -2,7 +2,7 @@
  * Login and session commands: USER PASS ACCT REIN QUIT HOST (RFC 959, RFC 7151).
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { reply } from '../protocol/reply.js';
+import { reply } from '../base/reply.js';
 import { defineCommand } from './define.js';
 
 export const USER = defineCommand({

@@ -3,8 +3,8 @@
  * directory (the current one by default), as `213 <bytes>`. It exists, and FEAT lists `AVBL`, only when
  * the user's storage has the `freeSpace` capability.
  */
-import { FtpError } from '../protocol/errors.js';
-import { reply } from '../protocol/reply.js';
+import { FtpError } from '../base/errors.js';
+import { reply } from '../base/reply.js';
 import { defineCommand, storageHas } from './define.js';
 
 export const AVBL = defineCommand({

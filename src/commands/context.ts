@@ -3,10 +3,10 @@
  */
 import type { Readable } from 'node:stream';
 import type { Logger } from '../logger.js';
-import type { Reply } from '../protocol/reply.js';
+import type { Reply } from '../base/reply.js';
 import type { SessionState, LoggedInUser } from '../session.js';
 import type { Storage, Upload } from '../storage/storage.js';
-import type { VirtualPath } from '../storage/virtual-path.js';
+import type { VirtualPath } from '../base/virtual-path.js';
 import type { ServerSettings } from '../settings.js';
 import type { CommandRegistry } from './define.js';
 import type { ServerEvents } from '../events.js';

@@ -2,11 +2,11 @@
  * Directory commands: CWD CDUP PWD MKD RMD and their X- aliases (RFC 775).
  *
  * CWD also carries the TVFS FEAT line (RFC 3659 section 6): every path argument is a virtual Unix-style
- * path, `/`-separated and rooted at the user's root, resolved by one normaliser (storage/virtual-path.ts).
+ * path, `/`-separated and rooted at the user's root, resolved by one normaliser (base/virtual-path.ts).
  */
-import { FtpError } from '../protocol/errors.js';
-import { quotePath, reply } from '../protocol/reply.js';
-import { formatPath, parentOf } from '../storage/virtual-path.js';
+import { FtpError } from '../base/errors.js';
+import { quotePath, reply } from '../base/reply.js';
+import { formatPath, parentOf } from '../base/virtual-path.js';
 import { fileEvent } from '../session-observer.js';
 import { defineCommand } from './define.js';
 

@@ -2,10 +2,10 @@
  * File commands: DELE RNFR RNTO SIZE MDTM MFMT (RFC 959, RFC 3659, draft-somers-ftp-mfxx).
  */
 import { widens } from '../auth/permissions.js';
-import { FtpError } from '../protocol/errors.js';
-import { reply } from '../protocol/reply.js';
+import { FtpError } from '../base/errors.js';
+import { reply } from '../base/reply.js';
 import { timeVal } from '../listing/mlsx-format.js';
-import { formatPath } from '../storage/virtual-path.js';
+import { formatPath } from '../base/virtual-path.js';
 import { fileEvent } from '../session-observer.js';
 import { defineCommand, storageHas } from './define.js';
 

@@ -4,10 +4,10 @@
  * has the `checksum` capability; LocalStorage and MemoryStorage compute it by reading the file
  * (storage/checksum.ts), other backends may know it already.
  */
-import { FtpError } from '../protocol/errors.js';
-import { reply } from '../protocol/reply.js';
+import { FtpError } from '../base/errors.js';
+import { reply } from '../base/reply.js';
 import { HASH_ALGORITHMS } from '../storage/checksum.js';
-import { formatPath } from '../storage/virtual-path.js';
+import { formatPath } from '../base/virtual-path.js';
 import { defineCommand, storageHas } from './define.js';
 import { takeRange } from './range.js';
 

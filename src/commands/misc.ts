@@ -2,7 +2,7 @@
  * Informational commands: SYST NOOP HELP FEAT OPTS CLNT (RFC 959, RFC 2389, RFC 2640).
  */
 import { MLST_FACTS } from '../listing/mlsx-format.js';
-import { reply } from '../protocol/reply.js';
+import { reply } from '../base/reply.js';
 import type { HashAlgorithm } from '../storage/storage.js';
 import { defineCommand } from './define.js';
 import type { SessionContext } from './context.js';

@@ -3,7 +3,7 @@
  * (draft-bryan-ftp-range). Both are consumed by the next command that uses them.
  */
 import { Transform, type TransformCallback } from 'node:stream';
-import { reply } from '../protocol/reply.js';
+import { reply } from '../base/reply.js';
 import { defineCommand } from './define.js';
 import type { CommandContext } from './context.js';
 

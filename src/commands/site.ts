@@ -5,9 +5,9 @@
  * before the handler runs; SITE itself needs a logged-in user and follows the TLS policy.
  */
 import { widens, type Permission } from '../auth/permissions.js';
-import { FtpError } from '../protocol/errors.js';
-import { reply, type Reply } from '../protocol/reply.js';
-import type { VirtualPath } from '../storage/virtual-path.js';
+import { FtpError } from '../base/errors.js';
+import { reply, type Reply } from '../base/reply.js';
+import type { VirtualPath } from '../base/virtual-path.js';
 import { defineCommand, storageHas, type ArgPolicy } from './define.js';
 import type { CommandContext } from './context.js';
 

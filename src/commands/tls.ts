@@ -1,7 +1,7 @@
 /**
  * Security commands (RFC 2228, RFC 4217): AUTH, PBSZ, PROT, CCC.
  */
-import { reply } from '../protocol/reply.js';
+import { reply } from '../base/reply.js';
 import { cccAllowed, cccOffered, clearDataAllowed } from '../policy.js';
 import { defineCommand } from './define.js';
 

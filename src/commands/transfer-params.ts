@@ -3,8 +3,8 @@
  * PASV EPSV PORT EPRT (RFC 959, RFC 2428, RFC 3659).
  */
 import { isIPv4 } from 'node:net';
-import { formatEpsv, formatPasv, parseEprt, parseEpsv, parsePort, sameHost } from '../data/address.js';
-import { reply, type Reply } from '../protocol/reply.js';
+import { formatEpsv, formatPasv, parseEprt, parseEpsv, parsePort, sameHost } from '../base/address.js';
+import { reply, type Reply } from '../base/reply.js';
 import { defineCommand } from './define.js';
 import type { CommandContext } from './context.js';
 

@@ -3,9 +3,9 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
-import { FtpError } from '../protocol/errors.js';
-import { reply } from '../protocol/reply.js';
-import { baseName, type VirtualPath } from '../storage/virtual-path.js';
+import { FtpError } from '../base/errors.js';
+import { reply } from '../base/reply.js';
+import { baseName, type VirtualPath } from '../base/virtual-path.js';
 import { defineCommand } from './define.js';
 import type { CommandContext } from './context.js';
 import { limitBytes, takeRange } from './range.js';

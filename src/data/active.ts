@@ -4,7 +4,7 @@
  * made from the control connection's local address.
  */
 import { connect, type Socket } from 'node:net';
-import { FtpError } from '../protocol/errors.js';
+import { FtpError } from '../base/errors.js';
 
 export interface ActiveTarget {
   host: string;

@@ -14,7 +14,7 @@
  */
 import type { Socket } from 'node:net';
 import { TLSSocket, type SecureContext } from 'node:tls';
-import { FtpError } from '../protocol/errors.js';
+import { FtpError } from '../base/errors.js';
 import type { ReuseDecision } from '../policy.js';
 import { MAX_PEEK_BYTES, offersTls12, peekClientHello, type ClientHelloInfo } from '../tls/client-hello.js';
 import type { SessionBinder } from '../tls/session-reuse.js';

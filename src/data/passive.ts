@@ -5,13 +5,10 @@
  */
 import { createServer, type Server, type Socket } from 'node:net';
 import { randomInt } from 'node:crypto';
-import { sameHost } from './address.js';
-import { FtpError } from '../protocol/errors.js';
+import { sameHost, type PortRange } from '../base/address.js';
+import { FtpError } from '../base/errors.js';
 
-export interface PortRange {
-  min: number;
-  max: number;
-}
+export type { PortRange } from '../base/address.js';
 
 export interface PassiveOptions {
   /** Local address to listen on: the control connection's local address. */

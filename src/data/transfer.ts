@@ -13,8 +13,8 @@
 import type { Duplex, Readable, Transform } from 'node:stream';
 import type { Socket } from 'node:net';
 import { pipeline } from 'node:stream/promises';
-import { errorToReply, FtpError } from '../protocol/errors.js';
-import { reply, type Reply } from '../protocol/reply.js';
+import { errorToReply, FtpError } from '../base/errors.js';
+import { reply, type Reply } from '../base/reply.js';
 import type { Upload } from '../storage/storage.js';
 import { FileReader } from '../storage/file-reader.js';
 import { fromNetworkAscii, isNetworkText, toNetworkAscii } from './ascii.js';

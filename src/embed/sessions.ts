@@ -4,7 +4,7 @@
  * connection object itself stays internal.
  */
 import type { Connection } from '../connection.js';
-import { formatReply, reply } from '../protocol/reply.js';
+import { formatReply, reply } from '../base/reply.js';
 
 /** One client session, as an embedder sees it. */
 export interface Session {

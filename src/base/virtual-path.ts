@@ -9,7 +9,7 @@
  * `/` is the only separator. A backslash is an ordinary character of a name (as on POSIX file systems),
  * so `..\..\etc` is one name, inside the root; percent signs are literal too (`%2e%2e` is not `..`).
  */
-import { FtpError } from '../protocol/errors.js';
+import { FtpError } from './errors.js';
 
 /** A path below the user's root as its segments: `/a/b.txt` is `['a', 'b.txt']`, the root `[]`. */
 export type VirtualPath = readonly string[];
