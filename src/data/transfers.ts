@@ -7,7 +7,7 @@
  * 426 (RFC 959 4.1.3); each transfer's outcome goes to the observer just before that reply.
  */
 import type { Duplex } from 'node:stream';
-import type { DataSetup, TransferSource } from '../commands/context.js';
+import type { DataSetup, TransferSource } from './data-setup.js';
 import type { Logger } from '../logger.js';
 import { FtpError } from '../base/errors.js';
 import { reply, type Reply } from '../base/reply.js';
