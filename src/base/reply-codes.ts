@@ -36,6 +36,7 @@ export const Code = {
   notImplemented: 502,
   badSequence: 503,
   badParameter: 504,
+  dataProtectionRequired: 521,
   protectionNotSupported: 522,
   notLoggedIn: 530,
   needAccountToStore: 532,
@@ -46,7 +47,11 @@ export const Code = {
   pageTypeUnknown: 551,
   quotaExceeded: 552,
   nameNotAllowed: 553,
+  badRestartPosition: 554,
 } as const;
 
 /** One of the named reply codes. */
 export type ReplyCode = (typeof Code)[keyof typeof Code];
+
+/** The text of the 530 a command that needs a login gets without one (the dispatcher, STAT with a path). */
+export const NOT_LOGGED_IN = 'Please login with USER and PASS.';

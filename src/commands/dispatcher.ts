@@ -20,7 +20,7 @@ import { errorToReply, FtpError } from '../base/errors.js';
 import { reply, type Reply } from '../base/reply.js';
 import type { VirtualPath } from '../base/virtual-path.js';
 import type { LoggedInUser } from '../session.js';
-import { Code } from '../base/reply-codes.js';
+import { Code, NOT_LOGGED_IN } from '../base/reply-codes.js';
 
 export interface ParsedCommand {
   verb: string;
@@ -92,8 +92,6 @@ export async function dispatch(ctx: SessionContext, spec: CommandSpec | undefine
     return result(mapped.reply);
   }
 }
-
-const NOT_LOGGED_IN = 'Please login with USER and PASS.';
 
 /** Whether `user` has `perm` on `path`; a public command with a permission needs a login too (530). */
 function permitted(user: LoggedInUser | undefined, perm: Permission, path: VirtualPath): boolean {
