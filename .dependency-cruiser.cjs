@@ -4,7 +4,8 @@
  */
 const floors = [
   ['base', ['^src/base/']],
-  ['parts', ['^src/(storage|auth|listing|security|proxy|tls)/', '^src/(logger|settings|policy|policy-options|events|session|session-id|diagnostics)\\.ts$']],
+  ['leaves', ['^src/(storage|tls)/', '^src/(logger|events|diagnostics|session-id|policy-options)\\.ts$']],
+  ['parts', ['^src/(auth|listing|security|proxy)/', '^src/(settings|policy|session)\\.ts$']],
   ['wire', ['^src/protocol/']],
   ['data', ['^src/data/', '^src/session-observer\\.ts$']],
   ['commands', ['^src/commands/']],
@@ -46,6 +47,13 @@ module.exports = {
       severity: 'error',
       from: { path: '^src/' },
       to: { circular: true, viaOnly: { dependencyTypesNot: ['type-only'] } },
+    },
+    {
+      name: 'no-unresolvable',
+      comment: 'every import resolves (an import the tool cannot follow would slip past the floor rules)',
+      severity: 'error',
+      from: { path: '^src/' },
+      to: { couldNotResolve: true },
     },
     {
       name: 'every-floor-named',
