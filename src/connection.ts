@@ -7,22 +7,23 @@
 import { isIPv4, type Socket } from 'node:net';
 import type { SessionContext, DataSetup, LoginOutcome, TransferSource } from './commands/context.js';
 import type { CommandRegistry } from './commands/define.js';
-import { normalizeAddress } from './data/address.js';
+import { normalizeAddress } from './base/address.js';
 import { Transfers } from './data/transfers.js';
 import type { ServerEvents, SessionInfo } from './events.js';
 import { logs, type Logger } from './logger.js';
 import { ControlChannel } from './protocol/control-channel.js';
 import { traceCommand, traceSession } from './diagnostics.js';
-import { dispatch, parseCommand } from './protocol/dispatcher.js';
-import { FtpError } from './protocol/errors.js';
-import { formatReply, reply, type Reply } from './protocol/reply.js';
+import { dispatch, parseCommand } from './commands/dispatcher.js';
+import { FtpError } from './base/errors.js';
+import { formatReply, reply, type Reply } from './base/reply.js';
 import { SessionState } from './session.js';
 import type { ServerSettings } from './settings.js';
 import type { Upload } from './storage/storage.js';
-import { resolvePath, type VirtualPath } from './storage/virtual-path.js';
+import { resolvePath, type VirtualPath } from './base/virtual-path.js';
 import { SessionObserver } from './session-observer.js';
 import type { ConnectionPeer, ServerCore } from './server-core.js';
 import { sessionId } from './session-id.js';
+import { Code } from './base/reply-codes.js';
 
 export type { ConnectionPeer, ServerCore } from './server-core.js';
 
@@ -157,7 +158,7 @@ export class Connection implements SessionContext {
 
   async startTls(): Promise<void> {
     const tls = this.server.tls;
-    if (!tls) throw new FtpError(431, 'TLS is not configured.');
+    if (!tls) throw new FtpError(Code.securityResourceUnavailable, 'TLS is not configured.');
     try {
       await this.channel.startTls(tls.current, this.transfers.bindTls());
       this.session.usedTls = true;
@@ -166,7 +167,7 @@ export class Connection implements SessionContext {
       this.observer.controlHandshake(err as Error);
       this.destroy();
       // The connection is gone: an expected end, not a failure of the command (the reply goes nowhere).
-      throw new FtpError(421, 'TLS negotiation failed.', { cause: err });
+      throw new FtpError(Code.serviceUnavailable, 'TLS negotiation failed.', { cause: err });
     }
   }
 
@@ -176,7 +177,7 @@ export class Connection implements SessionContext {
     } catch (err) {
       this.observer.clearFailed(err as Error);
       this.destroy();
-      throw new FtpError(421, 'Clearing the command channel failed.', { cause: err });
+      throw new FtpError(Code.serviceUnavailable, 'Clearing the command channel failed.', { cause: err });
     }
   }
 
@@ -258,7 +259,7 @@ export class Connection implements SessionContext {
         this.session.pbsz = true;
         this.session.prot = 'P';
       }
-      await this.send(reply(220, this.settings.greeting));
+      await this.send(reply(Code.serviceReady, this.settings.greeting));
       this.touch();
       await this.loop();
     } catch (err) {
@@ -275,15 +276,15 @@ export class Connection implements SessionContext {
       if (!event) break;
       this.touch();
       if (event.kind === 'flood') {
-        await this.send(reply(421, 'Line too long; closing connection.'));
+        await this.send(reply(Code.serviceUnavailable, 'Line too long; closing connection.'));
         break;
       }
       if (event.kind !== 'line') {
         const started = performance.now();
-        await this.send(event.kind === 'tooLong' ? reply(500, 'Line too long.') : reply(501, 'Invalid UTF-8 in command.'));
+        await this.send(event.kind === 'tooLong' ? reply(Code.syntaxError, 'Line too long.') : reply(Code.badArguments, 'Invalid UTF-8 in command.'));
         this.observer.command(undefined, undefined, undefined, this.lastCode, started);
         if (++this.badCommands >= this.settings.limits.maxBadCommands) {
-          await this.send(reply(421, 'Too many bad commands; closing connection.'));
+          await this.send(reply(Code.serviceUnavailable, 'Too many bad commands; closing connection.'));
           break;
         }
         continue;
@@ -320,7 +321,7 @@ export class Connection implements SessionContext {
       // Logged out again (REIN, USER): the login timeout applies again.
       if (!this.session.user) this.armLoginTimer();
       if (this.badCommands >= this.settings.limits.maxBadCommands) {
-        await this.send(reply(421, 'Too many bad commands; closing connection.'));
+        await this.send(reply(Code.serviceUnavailable, 'Too many bad commands; closing connection.'));
         break;
       }
     }
@@ -348,7 +349,7 @@ export class Connection implements SessionContext {
   private timeout(text: string): void {
     if (this.transfers.transferring) return;
     this.log.info({ reason: text }, 'timeout');
-    void this.send(reply(421, text)).finally(() => this.destroy());
+    void this.send(reply(Code.serviceUnavailable, text)).finally(() => this.destroy());
   }
 
   /** Not logged in (yet, or again after REIN). */
@@ -366,7 +367,7 @@ export class Connection implements SessionContext {
     // debug: the gate logs these at warn, at most once a minute (a flood makes thousands).
     this.log.debug({ peer: this.remoteAddress }, 'pushed out: too many connections waiting to log in');
     if (this.implicit && !this.secure) this.destroy();
-    else void this.send(reply(421, text)).finally(() => this.destroy());
+    else void this.send(reply(Code.serviceUnavailable, text)).finally(() => this.destroy());
   }
 
   /**
@@ -380,7 +381,7 @@ export class Connection implements SessionContext {
       this.closing = true;
       if (!this.ended) {
         await bounded(this.transfers.abort(), SHUTDOWN_REPLY_MS);
-        await bounded(this.send(reply(421, 'Server shutting down.')), SHUTDOWN_REPLY_MS);
+        await bounded(this.send(reply(Code.serviceUnavailable, 'Server shutting down.')), SHUTDOWN_REPLY_MS);
       }
       this.destroy();
     })();

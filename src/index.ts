@@ -27,11 +27,11 @@ export { openUploadJournal, UploadJournal, type UploadJournalOptions, type Recov
 export { QuotaStorage, QuotaUsage, type QuotaLimits } from './storage/quota.js';
 export { MemoryStorage, type MemoryTree } from './storage/memory.js';
 export { checksumByReading, hashStream, HASH_ALGORITHMS } from './storage/checksum.js';
-export { type VirtualPath, formatPath, resolvePath } from './storage/virtual-path.js';
-export { FtpError, StorageError, type FtpErrorCode } from './protocol/errors.js';
+export { type VirtualPath, formatPath, resolvePath } from './base/virtual-path.js';
+export { FtpError, StorageError, type FtpErrorCode } from './base/errors.js';
 
 // Commands.
-export { reply, type Reply } from './protocol/reply.js';
+export { reply, type Reply } from './base/reply.js';
 export { defineCommand, CommandRegistry, type CommandSpec, type CommandSpecBase, type PublicCommandSpec, type UserCommandSpec, type ArgPolicy } from './commands/define.js';
 export { defineSiteCommand, type SiteCommandSpec } from './commands/site.js';
 export type { CommandContext, SessionContext, DataSetup, LoginOutcome, TransferSource } from './commands/context.js';
@@ -69,7 +69,7 @@ export type { Logger, LogLevel } from './logger.js';
 
 // The lower-level server and TLS.
 export { FtpServer, type FtpServerOptions, type ListenAddress, type PeerSessions, type ReconfigureOptions } from './server.js';
-export type { PasvAddressRule } from './data/pasv-address.js';
+export type { PasvAddressRule } from './security/pasv-address.js';
 export { generateSelfSigned, type GeneratedCert, type GenerateOptions } from './tls/self-signed.js';
-export { CertificateReloader, watchCertificate, type CertificateFiles, type ReloaderOptions, type ReloadResult, type ReloadTarget } from './tls/reload.js';
+export { CertificateReloader, watchCertificate, type CertificateFiles, type ReloaderOptions, type ReloadResult, type ReloadTarget } from './runtime/certificate-reload.js';
 export type { TlsMaterial } from './tls/context.js';

@@ -14,7 +14,7 @@ import { sessionReuse } from './policy.js';
 import { silentLogger, type Logger } from './logger.js';
 import { resolveSettings, type ServerSettings, type SettingsOptions } from './settings.js';
 import { TlsContexts, type TlsMaterial } from './tls/context.js';
-import { normalizeAddress } from './data/address.js';
+import { normalizeAddress } from './base/address.js';
 import type { LoginThrottle } from './auth/throttle.js';
 import { ConnectionGate, REFUSALS, refuse } from './security/gate.js';
 import { roomFor } from './security/login-pool.js';

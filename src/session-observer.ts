@@ -4,14 +4,19 @@
  * a handshake, a command's final code, a transfer's outcome) and this turns them into the rest. Events
  * nobody listens to cost nothing: each is built only when it has a listener.
  */
-import type { CommandSpec } from './commands/define.js';
 import { reportError, type TransferTrace } from './diagnostics.js';
 import type { ServerEventMap, ServerEvents, SessionInfo } from './events.js';
 import { logs, type Logger } from './logger.js';
 import type { SessionState } from './session.js';
-import { formatPath, type VirtualPath } from './storage/virtual-path.js';
+import { formatPath, type VirtualPath } from './base/virtual-path.js';
 import type { TransferOutcome } from './data/transfer.js';
 import { reuseRefusal } from './data/data-channel.js';
+
+/** What the observer reads of a command's spec (a `CommandSpec` has it): its name, and whether its argument is kept out of logs. */
+export interface CommandNaming {
+  readonly name: string;
+  readonly sensitive?: boolean;
+}
 
 /** What the observer reads from its session (live: the user changes with a login). */
 export interface ObservedSession {
@@ -134,7 +139,7 @@ export class SessionObserver {
    * One command is done: the `command` event, and a debug line with its reply code and time. The
    * argument of a `sensitive` command (PASS) is never logged, at any level.
    */
-  command(verb: string | undefined, spec: CommandSpec | undefined, arg: string | undefined, code: number | undefined, started: number): void {
+  command(verb: string | undefined, spec: CommandNaming | undefined, arg: string | undefined, code: number | undefined, started: number): void {
     const emit = this.events.listenerCount('command') > 0;
     const debug = this.logs('debug');
     if (!emit && !debug) return;

@@ -4,7 +4,7 @@
  */
 import type { Permissions } from './auth/permissions.js';
 import type { HashAlgorithm, Storage } from './storage/storage.js';
-import type { VirtualPath } from './storage/virtual-path.js';
+import type { VirtualPath } from './base/virtual-path.js';
 
 export interface LoggedInUser {
   readonly name: string;

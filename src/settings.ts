@@ -3,8 +3,8 @@
  * command handlers read. Each field has one default, here.
  */
 import type { UploadPolicy } from './auth/users.js';
-import type { PortRange } from './data/passive.js';
-import { checkAdvertisedPorts, PasvAddresses, type PasvAddressRule } from './data/pasv-address.js';
+import type { PortRange } from './base/address.js';
+import { checkAdvertisedPorts, PasvAddresses, type PasvAddressRule } from './security/pasv-address.js';
 import { pickPolicy, POLICY_DEFAULTS, POLICY_NAMES, type PolicySettings } from './policy-options.js';
 
 export type { TlsRequired, SessionReuse, DataProtection } from './policy-options.js';

@@ -3,7 +3,7 @@
  * (already confined to the user's root) and permissions, so nothing can touch storage before login.
  */
 import type { Storage } from '../storage/storage.js';
-import type { VirtualPath } from '../storage/virtual-path.js';
+import type { VirtualPath } from '../base/virtual-path.js';
 import type { Permissions } from './permissions.js';
 
 /** What `Authenticator.login` gets: the credentials of a PASS and where they come from. */

@@ -5,7 +5,7 @@
  * length (`192.0.2.7`). IPv4-mapped IPv6 addresses count as IPv4.
  */
 import { isIP } from 'node:net';
-import { normalizeAddress } from '../data/address.js';
+import { normalizeAddress } from '../base/address.js';
 
 export interface BanPrefixes {
   /** Bits of an IPv4 address that name the banned network (32: the address itself). */

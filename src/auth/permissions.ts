@@ -2,7 +2,7 @@
  * What a logged-in user may do. Handlers never check this themselves: each command names the permission
  * it needs (`perm` in its definition) and the dispatcher asks `allows()` with the resolved path.
  */
-import type { VirtualPath } from '../storage/virtual-path.js';
+import type { VirtualPath } from '../base/virtual-path.js';
 
 /** Every permission. */
 export const PERMISSIONS = [

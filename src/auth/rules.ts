@@ -24,8 +24,8 @@
  * a name no rule covers. Rules match the path the client names, not where symlinks inside the home lead:
  * a link from an open area into a protected one is a way around them (ftpsd clients cannot make links).
  */
-import { FtpError } from '../protocol/errors.js';
-import { isInside, resolvePath, type VirtualPath } from '../storage/virtual-path.js';
+import { FtpError } from '../base/errors.js';
+import { isInside, resolvePath, type VirtualPath } from '../base/virtual-path.js';
 import { PERMISSIONS, type Permission, type Permissions } from './permissions.js';
 
 export interface PermissionRule {

@@ -3,7 +3,7 @@
  * twice) and prints its argon2id PHC hash, for the `password` of a user in the config file.
  */
 import { hashPassword } from '../auth/password.js';
-import { UsageError } from './exit.js';
+import { UsageError } from '../runtime/exit.js';
 import { readSecret } from './read-secret.js';
 
 export async function hashPasswordCommand(): Promise<void> {

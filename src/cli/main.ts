@@ -11,7 +11,7 @@ import { ENV, type CliFlags } from '../config/sources.js';
 import { HOOK_EVENTS } from '../ops/hooks.js';
 import { LOG_FORMATS } from '../ops/log-format.js';
 import { checkConfigCommand } from './check-config.js';
-import { EXIT_USAGE, UsageError, exitCodeOf, oneLine, reportError } from './exit.js';
+import { EXIT_USAGE, UsageError, exitCodeOf, oneLine, reportError } from '../runtime/exit.js';
 import { genCertCommand, type GenCertFlags } from './gen-cert.js';
 import { hashPasswordCommand } from './hash-password.js';
 import { serveCommand } from '../cluster/launch.js';

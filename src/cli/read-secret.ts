@@ -3,7 +3,7 @@
  * without echo. Backspace edits, Ctrl-C and Ctrl-D cancel.
  */
 import type { ReadStream } from 'node:tty';
-import { UsageError } from './exit.js';
+import { UsageError } from '../runtime/exit.js';
 
 export async function readSecret(prompt: string, input: NodeJS.ReadStream = process.stdin, output: NodeJS.WritableStream = process.stderr): Promise<string> {
   return input.isTTY ? readFromTerminal(prompt, input as ReadStream, output) : readFirstLine(input);

@@ -1,13 +1,13 @@
 /**
- * `ftpsd serve` with cluster mode: `workers` 1 is the single process of src/cli/serve.ts exactly; more
+ * `ftpsd serve` with cluster mode: `workers` 1 is the single process of src/runtime/serve.ts exactly; more
  * starts the primary (primary.ts), and a process forked by it runs as a worker (worker.ts). The config
  * is loaded and checked before anything forks, so a bad flag or file fails as it always did (one line,
  * exit code 2).
  */
 import cluster from 'node:cluster';
 import { loadConfig, type CliFlags } from '../config/load.js';
-import { UsageError } from '../cli/exit.js';
-import { serve, type ServeContext } from '../cli/serve.js';
+import { UsageError } from '../runtime/exit.js';
+import { serve, type ServeContext } from '../runtime/serve.js';
 import { runPrimary, StartError } from './primary.js';
 import { runWorker } from './worker.js';
 

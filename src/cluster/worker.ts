@@ -1,5 +1,5 @@
 /**
- * A worker of cluster mode: the normal `ftpsd serve` (src/cli/serve.ts) with its share of the config
+ * A worker of cluster mode: the normal `ftpsd serve` (src/runtime/serve.ts) with its share of the config
  * (its slice of the passive ports, no metrics endpoint of its own), and the state that must be
  * process-wide kept in step through the primary:
  *
@@ -14,8 +14,8 @@
  * All of it is eventually consistent: a connection accepted within the IPC round trip (well under a
  * millisecond on an idle host) of another worker's change does not see it yet.
  */
-import { oneLine, exitCodeOf } from '../cli/exit.js';
-import { serve, type ServeContext } from '../cli/serve.js';
+import { oneLine, exitCodeOf } from '../runtime/exit.js';
+import { serve, type ServeContext } from '../runtime/serve.js';
 import type { CliFlags, ResolvedConfig } from '../config/load.js';
 import { ConfigError } from '../config/errors.js';
 import { FtpMetrics } from '../ops/metrics.js';

@@ -2,8 +2,9 @@
  * Login and session commands: USER PASS ACCT REIN QUIT HOST (RFC 959, RFC 7151).
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { reply } from '../protocol/reply.js';
+import { reply } from '../base/reply.js';
 import { defineCommand } from './define.js';
+import { Code } from '../base/reply-codes.js';
 
 export const USER = defineCommand({
   name: 'USER',
@@ -15,7 +16,7 @@ export const USER = defineCommand({
     // A new USER starts the login again (RFC 959 4.1.1).
     ctx.session.resetLogin();
     ctx.session.pendingUser = arg;
-    return reply(331, 'Please specify the password.');
+    return reply(Code.needPassword, 'Please specify the password.');
   },
 });
 
@@ -28,29 +29,29 @@ export const PASS = defineCommand({
   help: 'PASS <sp> password',
   async handle(ctx, arg) {
     const { session } = ctx;
-    if (session.user) return reply(230, 'Already logged in.');
+    if (session.user) return reply(Code.loggedIn, 'Already logged in.');
     const user = session.pendingUser;
-    if (user === undefined) return reply(503, 'Login with USER first.');
+    if (user === undefined) return reply(Code.badSequence, 'Login with USER first.');
     session.pendingUser = undefined;
     // Every failure is answered at the same moment after PASS arrived, whatever the cause (unknown user,
     // wrong password, argon2id or plain account, banned address): the check runs inside the budget.
     const deadline = performance.now() + ctx.settings.limits.loginFailureDelayMs;
     const outcome = await ctx.login(user, arg);
-    if (outcome === 'ok') return reply(230, 'Login successful.');
+    if (outcome === 'ok') return reply(Code.loggedIn, 'Login successful.');
     if (outcome === 'too-many-sessions') {
-      await ctx.send(reply(421, 'Too many sessions for this user.'));
+      await ctx.send(reply(Code.serviceUnavailable, 'Too many sessions for this user.'));
       ctx.close();
       return;
     }
     const wait = deadline - performance.now();
     if (wait > 0) await sleep(wait);
     if (outcome === 'banned' || session.failedLogins >= ctx.settings.limits.maxLoginFailures) {
-      await ctx.send(reply(530, 'Login incorrect.'));
-      await ctx.send(reply(421, 'Too many failed logins; closing connection.'));
+      await ctx.send(reply(Code.notLoggedIn, 'Login incorrect.'));
+      await ctx.send(reply(Code.serviceUnavailable, 'Too many failed logins; closing connection.'));
       ctx.close();
       return;
     }
-    return reply(530, 'Login incorrect.');
+    return reply(Code.notLoggedIn, 'Login incorrect.');
   },
 });
 
@@ -60,7 +61,7 @@ export const ACCT = defineCommand({
   arg: 'required',
   access: 'public',
   help: 'ACCT <sp> account',
-  handle: () => reply(202, 'ACCT not needed.'),
+  handle: () => reply(Code.superfluous, 'ACCT not needed.'),
 });
 
 export const REIN = defineCommand({
@@ -72,7 +73,7 @@ export const REIN = defineCommand({
   async handle(ctx) {
     await ctx.abortTransfer();
     ctx.session.reinitialize();
-    return reply(220, 'Ready for new user.');
+    return reply(Code.serviceReady, 'Ready for new user.');
   },
 });
 
@@ -84,7 +85,7 @@ export const QUIT = defineCommand({
   help: 'QUIT (close the connection)',
   handle(ctx) {
     ctx.close();
-    return reply(221, 'Goodbye.');
+    return reply(Code.closingControl, 'Goodbye.');
   },
 });
 
@@ -99,11 +100,11 @@ export const HOST = defineCommand({
   feat: 'HOST',
   help: 'HOST <sp> hostname',
   handle(ctx, arg) {
-    if (ctx.session.user || ctx.session.pendingUser !== undefined) return reply(503, 'HOST must come before USER.');
+    if (ctx.session.user || ctx.session.pendingUser !== undefined) return reply(Code.badSequence, 'HOST must come before USER.');
     const host = arg.trim();
-    if (host.length > 253 || !HOST_NAME.test(host)) return reply(501, 'Invalid host name.');
+    if (host.length > 253 || !HOST_NAME.test(host)) return reply(Code.badArguments, 'Invalid host name.');
     ctx.session.host = host;
-    return reply(220, 'Host accepted.');
+    return reply(Code.serviceReady, 'Host accepted.');
   },
 });
 

@@ -1,28 +1,19 @@
 /**
  * What a command handler can see and do. The connection implements it; handlers never touch sockets.
  */
-import type { Readable } from 'node:stream';
 import type { Logger } from '../logger.js';
-import type { Reply } from '../protocol/reply.js';
+import type { Reply } from '../base/reply.js';
 import type { SessionState, LoggedInUser } from '../session.js';
 import type { Storage, Upload } from '../storage/storage.js';
-import type { VirtualPath } from '../storage/virtual-path.js';
+import type { VirtualPath } from '../base/virtual-path.js';
 import type { ServerSettings } from '../settings.js';
 import type { CommandRegistry } from './define.js';
 import type { ServerEvents } from '../events.js';
+import type { DataSetup, TransferSource } from '../data/data-setup.js';
 
 export type LoginOutcome = 'ok' | 'failed' | 'banned' | 'too-many-sessions';
 
-export type DataSetup =
-  | { kind: 'passive'; extended: boolean; family?: 4 | 6 }
-  | { kind: 'active'; host: string; port: number };
-
-export interface TransferSource {
-  /** Opens the content once the data connection is ready to be used (listings are generated lazily). */
-  readonly stream: Readable;
-  /** For logs and events. */
-  readonly path?: VirtualPath;
-}
+export type { DataSetup, TransferSource };
 
 /**
  * What every command handler gets: the session's state and the ways to reply and to move data. A

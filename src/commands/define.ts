@@ -4,8 +4,8 @@
  * generated from this registry, so they cannot drift from what is implemented.
  */
 import type { Permission } from '../auth/permissions.js';
-import type { Reply } from '../protocol/reply.js';
-import type { VirtualPath } from '../storage/virtual-path.js';
+import type { Reply } from '../base/reply.js';
+import type { VirtualPath } from '../base/virtual-path.js';
 import type { CommandContext, SessionContext } from './context.js';
 
 /** Whether a command takes an argument: `none` (501 if one is given), `optional`, `required` (501 without one). */

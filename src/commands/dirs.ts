@@ -2,13 +2,14 @@
  * Directory commands: CWD CDUP PWD MKD RMD and their X- aliases (RFC 775).
  *
  * CWD also carries the TVFS FEAT line (RFC 3659 section 6): every path argument is a virtual Unix-style
- * path, `/`-separated and rooted at the user's root, resolved by one normaliser (storage/virtual-path.ts).
+ * path, `/`-separated and rooted at the user's root, resolved by one normaliser (base/virtual-path.ts).
  */
-import { FtpError } from '../protocol/errors.js';
-import { quotePath, reply } from '../protocol/reply.js';
-import { formatPath, parentOf } from '../storage/virtual-path.js';
+import { FtpError } from '../base/errors.js';
+import { quotePath, reply } from '../base/reply.js';
+import { formatPath, parentOf } from '../base/virtual-path.js';
 import { fileEvent } from '../session-observer.js';
 import { defineCommand } from './define.js';
+import { Code } from '../base/reply-codes.js';
 
 export const CWD = defineCommand({
   name: 'CWD',
@@ -22,12 +23,12 @@ export const CWD = defineCommand({
     // Where the user may not list the parent, a file and a missing name fail alike (no existence oracle).
     const hidden = path.length > 0 && !ctx.user.permissions.allows('list', parentOf(path));
     const failed = (err: unknown): never => {
-      throw hidden ? new FtpError(550, 'Failed to change directory.', { code: 'FTP_ERR_NOT_A_DIRECTORY' }) : err;
+      throw hidden ? new FtpError(Code.fileUnavailable, 'Failed to change directory.', { code: 'FTP_ERR_NOT_A_DIRECTORY' }) : err;
     };
     const st = await ctx.storage.stat(path).catch(failed);
-    if (st.type !== 'dir') failed(new FtpError(550, 'Not a directory.', { code: 'FTP_ERR_NOT_A_DIRECTORY' }));
+    if (st.type !== 'dir') failed(new FtpError(Code.fileUnavailable, 'Not a directory.', { code: 'FTP_ERR_NOT_A_DIRECTORY' }));
     ctx.session.cwd = path;
-    return reply(250, 'Directory successfully changed.');
+    return reply(Code.fileActionOk, 'Directory successfully changed.');
   },
 });
 
@@ -40,9 +41,9 @@ export const CDUP = defineCommand({
   async handle(ctx) {
     const path = parentOf(ctx.session.cwd);
     const st = await ctx.storage.stat(path);
-    if (st.type !== 'dir') throw new FtpError(550, 'Not a directory.');
+    if (st.type !== 'dir') throw new FtpError(Code.fileUnavailable, 'Not a directory.');
     ctx.session.cwd = path;
-    return reply(250, 'Directory successfully changed.');
+    return reply(Code.fileActionOk, 'Directory successfully changed.');
   },
 });
 
@@ -52,7 +53,7 @@ export const PWD = defineCommand({
   arg: 'none',
   access: 'user',
   help: 'PWD (print the working directory)',
-  handle: (ctx) => reply(257, `${quotePath(formatPath(ctx.session.cwd))} is the current directory.`),
+  handle: (ctx) => reply(Code.pathCreated, `${quotePath(formatPath(ctx.session.cwd))} is the current directory.`),
 });
 
 export const MKD = defineCommand({
@@ -64,10 +65,10 @@ export const MKD = defineCommand({
   perm: 'mkdir',
   help: 'MKD <sp> pathname',
   async handle(ctx, _arg, path) {
-    if (path.length === 0) throw new FtpError(550, 'File exists.');
+    if (path.length === 0) throw new FtpError(Code.fileUnavailable, 'File exists.');
     await ctx.storage.mkdir(path);
     fileEvent(ctx, 'mkdir', { path: formatPath(path) });
-    return reply(257, `${quotePath(formatPath(path))} created.`);
+    return reply(Code.pathCreated, `${quotePath(formatPath(path))} created.`);
   },
 });
 
@@ -80,10 +81,10 @@ export const RMD = defineCommand({
   perm: 'rmdir',
   help: 'RMD <sp> pathname',
   async handle(ctx, _arg, path) {
-    if (path.length === 0) throw new FtpError(550, 'Permission denied.');
+    if (path.length === 0) throw new FtpError(Code.fileUnavailable, 'Permission denied.');
     await ctx.storage.rmdir(path);
     fileEvent(ctx, 'delete', { path: formatPath(path), directory: true });
-    return reply(250, 'Directory removed.');
+    return reply(Code.fileActionOk, 'Directory removed.');
   },
 });
 

@@ -2,15 +2,16 @@
  * File commands: DELE RNFR RNTO SIZE MDTM MFMT (RFC 959, RFC 3659, draft-somers-ftp-mfxx).
  */
 import { widens } from '../auth/permissions.js';
-import { FtpError } from '../protocol/errors.js';
-import { reply } from '../protocol/reply.js';
+import { FtpError } from '../base/errors.js';
+import { reply } from '../base/reply.js';
 import { timeVal } from '../listing/mlsx-format.js';
-import { formatPath } from '../storage/virtual-path.js';
+import { formatPath } from '../base/virtual-path.js';
 import { fileEvent } from '../session-observer.js';
 import { defineCommand, storageHas } from './define.js';
+import { Code } from '../base/reply-codes.js';
 
 function notAFile(): FtpError {
-  return new FtpError(550, 'Not a regular file.', { code: 'FTP_ERR_IS_A_DIRECTORY' });
+  return new FtpError(Code.fileUnavailable, 'Not a regular file.', { code: 'FTP_ERR_IS_A_DIRECTORY' });
 }
 
 export const DELE = defineCommand({
@@ -23,7 +24,7 @@ export const DELE = defineCommand({
   async handle(ctx, _arg, path) {
     await ctx.storage.remove(path);
     fileEvent(ctx, 'delete', { path: formatPath(path), directory: false });
-    return reply(250, 'File deleted.');
+    return reply(Code.fileActionOk, 'File deleted.');
   },
 });
 
@@ -35,16 +36,16 @@ export const RNFR = defineCommand({
   perm: 'rename',
   help: 'RNFR <sp> pathname',
   async handle(ctx, _arg, path) {
-    if (path.length === 0) throw new FtpError(550, 'Permission denied.');
+    if (path.length === 0) throw new FtpError(Code.fileUnavailable, 'Permission denied.');
     // A rename takes the entry away from here: it needs `delete` (and `rmdir` for a directory). `delete`
     // is checked before the entry is looked at, so where it is denied the reply is the same whether the
     // name exists or not.
     const perms = ctx.user.permissions;
-    if (!perms.allows('delete', path)) throw new FtpError(550, 'Permission denied.');
+    if (!perms.allows('delete', path)) throw new FtpError(Code.fileUnavailable, 'Permission denied.');
     const st = await ctx.storage.stat(path);
-    if (st.type === 'dir' && !perms.allows('rmdir', path)) throw new FtpError(550, 'Permission denied.');
+    if (st.type === 'dir' && !perms.allows('rmdir', path)) throw new FtpError(Code.fileUnavailable, 'Permission denied.');
     ctx.session.renameFrom = path;
-    return reply(350, 'Ready for RNTO.');
+    return reply(Code.pendingFurtherInfo, 'Ready for RNTO.');
   },
 });
 
@@ -58,22 +59,22 @@ export const RNTO = defineCommand({
   async handle(ctx, _arg, path) {
     const from = ctx.session.renameFrom;
     ctx.session.renameFrom = undefined;
-    if (!from) return reply(503, 'RNFR required first.');
-    if (path.length === 0) throw new FtpError(553, 'File name not allowed.');
+    if (!from) return reply(Code.badSequence, 'RNFR required first.');
+    if (path.length === 0) throw new FtpError(Code.nameNotAllowed, 'File name not allowed.');
     // The new name may not give the user rights the old one did not (as SITE SYMLINK), unless they could
     // copy the entry there anyway: they may read and list it where it is (and delete it, checked at RNFR).
     const perms = ctx.user.permissions;
     if (widens(perms, from, path) && !(perms.allows('read', from) && perms.allows('list', from))) {
-      throw new FtpError(550, 'Permission denied: the new name would allow more than the old one.');
+      throw new FtpError(Code.fileUnavailable, 'Permission denied: the new name would allow more than the old one.');
     }
     // Renaming onto an existing entry replaces it: that needs the right to remove it too.
     const existing = await ctx.storage.stat(path).catch(() => undefined);
     if (existing && !perms.allows(existing.type === 'dir' ? 'rmdir' : 'delete', path)) {
-      throw new FtpError(550, 'Permission denied.');
+      throw new FtpError(Code.fileUnavailable, 'Permission denied.');
     }
     await ctx.storage.rename(from, path);
     fileEvent(ctx, 'rename', { from: formatPath(from), to: formatPath(path) });
-    return reply(250, 'Rename successful.');
+    return reply(Code.fileActionOk, 'Rename successful.');
   },
 });
 
@@ -87,10 +88,10 @@ export const SIZE = defineCommand({
   help: 'SIZE <sp> pathname',
   async handle(ctx, _arg, path) {
     // RFC 3659 4: in ASCII mode the size would have to count converted line ends.
-    if (ctx.session.type === 'A') return reply(550, 'SIZE not allowed in ASCII mode: send TYPE I.');
+    if (ctx.session.type === 'A') return reply(Code.fileUnavailable, 'SIZE not allowed in ASCII mode: send TYPE I.');
     const st = await ctx.storage.stat(path);
     if (st.type !== 'file') throw notAFile();
-    return reply(213, String(st.size));
+    return reply(Code.fileStatus, String(st.size));
   },
 });
 
@@ -104,7 +105,7 @@ export const MDTM = defineCommand({
   help: 'MDTM <sp> pathname',
   async handle(ctx, _arg, path) {
     const st = await ctx.storage.stat(path);
-    return reply(213, timeVal(st.mtime));
+    return reply(Code.fileStatus, timeVal(st.mtime));
   },
 });
 
@@ -131,11 +132,11 @@ export const MFMT = defineCommand({
   async handle(ctx, arg) {
     const space = arg.indexOf(' ');
     const time = space > 0 ? parseTimeVal(arg.slice(0, space)) : undefined;
-    if (!time || space === arg.length - 1) return reply(501, 'Syntax: MFMT YYYYMMDDHHMMSS pathname');
+    if (!time || space === arg.length - 1) return reply(Code.badArguments, 'Syntax: MFMT YYYYMMDDHHMMSS pathname');
     const path = ctx.resolve(arg.slice(space + 1));
-    if (!ctx.user.permissions.allows('settime', path)) return reply(550, 'Permission denied.');
+    if (!ctx.user.permissions.allows('settime', path)) return reply(Code.fileUnavailable, 'Permission denied.');
     await ctx.storage.setTime!(path, time);
-    return reply(213, `Modify=${timeVal(time)}; ${formatPath(path)}`);
+    return reply(Code.fileStatus, `Modify=${timeVal(time)}; ${formatPath(path)}`);
   },
 });
 

@@ -4,12 +4,13 @@
  * has the `checksum` capability; LocalStorage and MemoryStorage compute it by reading the file
  * (storage/checksum.ts), other backends may know it already.
  */
-import { FtpError } from '../protocol/errors.js';
-import { reply } from '../protocol/reply.js';
+import { FtpError } from '../base/errors.js';
+import { reply } from '../base/reply.js';
 import { HASH_ALGORITHMS } from '../storage/checksum.js';
-import { formatPath } from '../storage/virtual-path.js';
+import { formatPath } from '../base/virtual-path.js';
 import { defineCommand, storageHas } from './define.js';
 import { takeRange } from './range.js';
+import { Code } from '../base/reply-codes.js';
 
 export { HASH_ALGORITHMS };
 
@@ -28,11 +29,11 @@ export const HASH = defineCommand({
   async handle(ctx, _arg, path) {
     const range = takeRange(ctx);
     const st = await ctx.storage.stat(path);
-    if (st.type !== 'file') throw new FtpError(550, 'Not a regular file.');
+    if (st.type !== 'file') throw new FtpError(Code.fileUnavailable, 'Not a regular file.');
     const start = Math.min(range.start, st.size);
     const end = Math.min(range.end ?? st.size, st.size);
     const algorithm = ctx.session.hashAlgorithm;
     const digest = await ctx.storage.checksum!(path, algorithm, start, end);
-    return reply(213, `${algorithm} ${start}-${end} ${digest} ${formatPath(path)}`);
+    return reply(Code.fileStatus, `${algorithm} ${start}-${end} ${digest} ${formatPath(path)}`);
   },
 });

@@ -8,13 +8,14 @@ import { lsLine } from '../listing/ls-format.js';
 import { MLST_FACTS, mlsxLine, permsWithin } from '../listing/mlsx-format.js';
 import { safeName } from '../listing/safe-name.js';
 import { compileGlob, hasWildcard, MAX_GLOB_MATCHES } from '../listing/glob.js';
-import { errorToReply, FtpError } from '../protocol/errors.js';
-import { reply, type Reply } from '../protocol/reply.js';
+import { errorToReply, FtpError } from '../base/errors.js';
+import { reply, type Reply } from '../base/reply.js';
 import type { FileStat } from '../storage/storage.js';
-import { formatPath, type VirtualPath } from '../storage/virtual-path.js';
+import { formatPath, type VirtualPath } from '../base/virtual-path.js';
 import { defineCommand } from './define.js';
 import type { CommandContext, SessionContext } from './context.js';
 import type { LoggedInUser } from '../session.js';
+import { Code, NOT_LOGGED_IN } from '../base/reply-codes.js';
 
 const BATCH_BYTES = 64 * 1024;
 
@@ -61,14 +62,14 @@ async function listCommand(ctx: CommandContext, arg: string, line: (st: FileStat
   const { path: pathArg } = splitListArg(arg);
   const target = pathArg === '' ? ctx.session.cwd : ctx.resolve(pathArg);
   const glob = pathArg === '' ? undefined : globOf(ctx, pathArg);
-  if (!glob && !ctx.user.permissions.allows('list', target)) throw new FtpError(550, 'Permission denied.');
+  if (!glob && !ctx.user.permissions.allows('list', target)) throw new FtpError(Code.fileUnavailable, 'Permission denied.');
   const prefix = pathArg === '' ? '' : pathArg.replace(/\/+$/, '') + '/';
   return ctx.sendData(async () => {
     // A name with wildcard characters that exists as it is (a file named `a*b`) is listed as it is.
     const st = glob ? await statIfExists(ctx, target) : await ctx.storage.stat(target);
     if (!st) return { stream: await globStream(ctx, glob!, line) };
-    if (glob && !ctx.user.permissions.allows('list', target)) throw new FtpError(550, 'Permission denied.');
-    if (dirsOnly && st.type !== 'dir') throw new FtpError(501, 'Not a directory.');
+    if (glob && !ctx.user.permissions.allows('list', target)) throw new FtpError(Code.fileUnavailable, 'Permission denied.');
+    if (dirsOnly && st.type !== 'dir') throw new FtpError(Code.badArguments, 'Not a directory.');
     const fileLine = (s: FileStat, p: VirtualPath) => line(s, p, st.type === 'dir' ? prefix : '');
     return { stream: listingStream(ctx, target, st, fileLine) };
   }, 'Here comes the directory listing.');
@@ -107,16 +108,16 @@ async function statIfExists(ctx: CommandContext, path: VirtualPath): Promise<Fil
  * files. Collected before the 150, so both refusals are replies of their own.
  */
 async function globStream(ctx: CommandContext, glob: Glob, line: (st: FileStat, path: VirtualPath, prefix: string) => string): Promise<Readable> {
-  if (!ctx.user.permissions.allows('list', glob.dir)) throw new FtpError(550, 'Permission denied.');
+  if (!ctx.user.permissions.allows('list', glob.dir)) throw new FtpError(Code.fileUnavailable, 'Permission denied.');
   const dir = await ctx.storage.stat(glob.dir);
-  if (dir.type !== 'dir') throw new FtpError(550, 'No files found.');
+  if (dir.type !== 'dir') throw new FtpError(Code.fileUnavailable, 'No files found.');
   const found: FileStat[] = [];
   for await (const entry of ctx.storage.list(glob.dir)) {
     if (!glob.matches(entry.name)) continue;
-    if (found.length >= MAX_GLOB_MATCHES) throw new FtpError(550, `Too many matches (more than ${MAX_GLOB_MATCHES}): narrow the pattern.`);
+    if (found.length >= MAX_GLOB_MATCHES) throw new FtpError(Code.fileUnavailable, `Too many matches (more than ${MAX_GLOB_MATCHES}): narrow the pattern.`);
     found.push(entry);
   }
-  if (found.length === 0) throw new FtpError(550, 'No files found.');
+  if (found.length === 0) throw new FtpError(Code.fileUnavailable, 'No files found.');
   found.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   const text = found.map((st) => line(st, [...glob.dir, st.name], glob.dirText) + '\r\n').join('');
   return markNetworkText(Readable.from([Buffer.from(text)], { objectMode: false }));
@@ -157,10 +158,10 @@ export const MLSD = defineCommand({
     const perms = ctx.user.permissions;
     const facts = ctx.session.mlstFacts;
     const target = arg === '' ? ctx.session.cwd : ctx.resolve(arg);
-    if (!perms.allows('list', target)) throw new FtpError(550, 'Permission denied.');
+    if (!perms.allows('list', target)) throw new FtpError(Code.fileUnavailable, 'Permission denied.');
     return ctx.sendData(async () => {
       const st = await ctx.storage.stat(target);
-      if (st.type !== 'dir') throw new FtpError(501, 'Not a directory.');
+      if (st.type !== 'dir') throw new FtpError(Code.badArguments, 'Not a directory.');
       const within = permsWithin(perms, target);
       return { stream: listingStream(ctx, target, st, (s, p) => mlsxLine(s, p, within, facts)) };
     }, 'Here comes the directory listing.');
@@ -178,7 +179,7 @@ export const MLST = defineCommand({
   async handle(ctx, _arg, path) {
     const st = await ctx.storage.stat(path);
     const shown = { ...st, name: formatPath(path) };
-    return reply(250, `Listing ${formatPath(path)}`, ' ' + mlsxLine(shown, path, ctx.user.permissions, ctx.session.mlstFacts), 'End.');
+    return reply(Code.fileActionOk, `Listing ${formatPath(path)}`, ' ' + mlsxLine(shown, path, ctx.user.permissions, ctx.session.mlstFacts), 'End.');
   },
 });
 
@@ -187,7 +188,7 @@ const STAT_MAX_LINES = 10_000;
 async function statusOf(ctx: SessionContext, user: LoggedInUser, arg: string): Promise<Reply> {
   const { path: pathArg } = splitListArg(arg);
   const target = ctx.resolve(pathArg === '' ? '.' : pathArg);
-  if (!user.permissions.allows('list', target)) throw new FtpError(550, 'Permission denied.');
+  if (!user.permissions.allows('list', target)) throw new FtpError(Code.fileUnavailable, 'Permission denied.');
   const storage = user.storage;
   const st = await storage.stat(target);
   const now = Date.now();
@@ -204,7 +205,7 @@ async function statusOf(ctx: SessionContext, user: LoggedInUser, arg: string): P
     lines.push(lsLine(st, now));
   }
   lines.push('End of status.');
-  return reply(213, ...lines);
+  return reply(Code.fileStatus, ...lines);
 }
 
 export const STAT = defineCommand({
@@ -214,9 +215,9 @@ export const STAT = defineCommand({
   duringTransfer: true,
   help: 'STAT [<sp> pathname]',
   async handle(ctx, arg) {
-    if (ctx.transferring) return reply(213, `Transfer in progress: ${ctx.transferredBytes} bytes.`);
+    if (ctx.transferring) return reply(Code.fileStatus, `Transfer in progress: ${ctx.transferredBytes} bytes.`);
     if (arg !== '') {
-      if (!ctx.session.user) return reply(530, 'Please login with USER and PASS.');
+      if (!ctx.session.user) return reply(Code.notLoggedIn, NOT_LOGGED_IN);
       return statusOf(ctx, ctx.session.user, arg);
     }
     const s = ctx.session;

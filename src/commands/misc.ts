@@ -2,18 +2,19 @@
  * Informational commands: SYST NOOP HELP FEAT OPTS CLNT (RFC 959, RFC 2389, RFC 2640).
  */
 import { MLST_FACTS } from '../listing/mlsx-format.js';
-import { reply } from '../protocol/reply.js';
+import { reply } from '../base/reply.js';
 import type { HashAlgorithm } from '../storage/storage.js';
 import { defineCommand } from './define.js';
 import type { SessionContext } from './context.js';
 import { HASH_ALGORITHMS, hashAvailable } from './hash.js';
+import { Code } from '../base/reply-codes.js';
 
 export const SYST = defineCommand({
   name: 'SYST',
   arg: 'none',
   access: 'public',
   help: 'SYST (system type)',
-  handle: () => reply(215, 'UNIX Type: L8'),
+  handle: () => reply(Code.systemType, 'UNIX Type: L8'),
 });
 
 export const NOOP = defineCommand({
@@ -22,7 +23,7 @@ export const NOOP = defineCommand({
   access: 'public',
   beforeTls: true,
   help: 'NOOP',
-  handle: () => reply(200, 'NOOP ok.'),
+  handle: () => reply(Code.ok, 'NOOP ok.'),
 });
 
 export const CLNT = defineCommand({
@@ -31,7 +32,7 @@ export const CLNT = defineCommand({
   access: 'public',
   beforeTls: true,
   help: 'CLNT <sp> client-name',
-  handle: () => reply(200, 'Noted.'),
+  handle: () => reply(Code.ok, 'Noted.'),
 });
 
 export const FEAT = defineCommand({
@@ -42,7 +43,7 @@ export const FEAT = defineCommand({
   help: 'FEAT (list the extensions)',
   handle(ctx) {
     const lines = ctx.registry.features(ctx).map((f) => ' ' + f);
-    return reply(211, 'Features:', ...lines, 'End');
+    return reply(Code.systemStatus, 'Features:', ...lines, 'End');
   },
 });
 
@@ -56,13 +57,13 @@ export const HELP = defineCommand({
     const verb = arg.trim().toUpperCase();
     if (verb !== '') {
       const spec = ctx.registry.get(verb);
-      if (!spec || (spec.available && !spec.available(ctx))) return reply(502, `Unknown command ${verb}.`);
-      return reply(214, `Syntax: ${spec.help}`);
+      if (!spec || (spec.available && !spec.available(ctx))) return reply(Code.notImplemented, `Unknown command ${verb}.`);
+      return reply(Code.help, `Syntax: ${spec.help}`);
     }
     const verbs = ctx.registry.verbs(ctx);
     const rows: string[] = [];
     for (let i = 0; i < verbs.length; i += 8) rows.push(' ' + verbs.slice(i, i + 8).map((v) => v.padEnd(5)).join(' '));
-    return reply(214, 'The following commands are recognized:', ...rows, 'Help OK.');
+    return reply(Code.help, 'The following commands are recognized:', ...rows, 'Help OK.');
   },
 });
 
@@ -71,7 +72,7 @@ function optsMlst(ctx: SessionContext, value: string) {
   const chosen = MLST_FACTS.filter((f) => wanted.has(f.toLowerCase()));
   ctx.session.mlstFacts = new Set(chosen.map((f) => f.toLowerCase()));
   // RFC 3659 7.9: the facts follow after a space, if there are any.
-  return reply(200, chosen.length > 0 ? `MLST OPTS ${chosen.map((f) => f + ';').join('')}` : 'MLST OPTS');
+  return reply(Code.ok, chosen.length > 0 ? `MLST OPTS ${chosen.map((f) => f + ';').join('')}` : 'MLST OPTS');
 }
 
 export const OPTS = defineCommand({
@@ -88,20 +89,20 @@ export const OPTS = defineCommand({
     switch (name) {
       case 'UTF8':
       case 'UTF-8':
-        if (value === '' || value.toUpperCase() === 'ON') return reply(200, 'Always in UTF8 mode.');
-        return reply(504, 'UTF8 cannot be turned off.');
+        if (value === '' || value.toUpperCase() === 'ON') return reply(Code.ok, 'Always in UTF8 mode.');
+        return reply(Code.badParameter, 'UTF8 cannot be turned off.');
       case 'MLST':
         return optsMlst(ctx, value);
       case 'HASH': {
-        if (!hashAvailable(ctx)) return reply(501, 'Option not understood.');
-        if (value === '') return reply(200, ctx.session.hashAlgorithm);
+        if (!hashAvailable(ctx)) return reply(Code.badArguments, 'Option not understood.');
+        if (value === '') return reply(Code.ok, ctx.session.hashAlgorithm);
         const algo = HASH_ALGORITHMS.find((a) => a === value.toUpperCase()) as HashAlgorithm | undefined;
-        if (!algo) return reply(501, 'Unknown hash algorithm.');
+        if (!algo) return reply(Code.badArguments, 'Unknown hash algorithm.');
         ctx.session.hashAlgorithm = algo;
-        return reply(200, algo);
+        return reply(Code.ok, algo);
       }
       default:
-        return reply(501, 'Option not understood.');
+        return reply(Code.badArguments, 'Option not understood.');
     }
   },
 });

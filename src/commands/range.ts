@@ -3,9 +3,10 @@
  * (draft-bryan-ftp-range). Both are consumed by the next command that uses them.
  */
 import { Transform, type TransformCallback } from 'node:stream';
-import { reply } from '../protocol/reply.js';
+import { reply } from '../base/reply.js';
 import { defineCommand } from './define.js';
 import type { CommandContext } from './context.js';
+import { Code } from '../base/reply-codes.js';
 
 /** The range for the next transfer or HASH: `end` exclusive, undefined for "to the end". */
 export function takeRange(ctx: CommandContext): { start: number; end: number | undefined } {
@@ -40,16 +41,16 @@ export const RANG = defineCommand({
   help: 'RANG <sp> start <sp> end',
   handle(ctx, arg) {
     const m = /^\s*(\d{1,15})\s+(\d{1,15})\s*$/.exec(arg);
-    if (!m) return reply(501, 'Syntax: RANG start end');
+    if (!m) return reply(Code.badArguments, 'Syntax: RANG start end');
     const start = Number(m[1]);
     const end = Number(m[2]);
     if (start === 1 && end === 0) {
       ctx.session.range = undefined;
-      return reply(350, 'Byte range reset.');
+      return reply(Code.pendingFurtherInfo, 'Byte range reset.');
     }
-    if (end < start) return reply(501, 'RANG end must not be before start.');
+    if (end < start) return reply(Code.badArguments, 'RANG end must not be before start.');
     ctx.session.range = { start, end };
     ctx.session.restOffset = 0;
-    return reply(350, `Restarting at ${start}. End byte range at ${end}.`);
+    return reply(Code.pendingFurtherInfo, `Restarting at ${start}. End byte range at ${end}.`);
   },
 });

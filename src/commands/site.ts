@@ -5,11 +5,12 @@
  * before the handler runs; SITE itself needs a logged-in user and follows the TLS policy.
  */
 import { widens, type Permission } from '../auth/permissions.js';
-import { FtpError } from '../protocol/errors.js';
-import { reply, type Reply } from '../protocol/reply.js';
-import type { VirtualPath } from '../storage/virtual-path.js';
+import { FtpError } from '../base/errors.js';
+import { reply, type Reply } from '../base/reply.js';
+import type { VirtualPath } from '../base/virtual-path.js';
 import { defineCommand, storageHas, type ArgPolicy } from './define.js';
 import type { CommandContext } from './context.js';
+import { Code } from '../base/reply-codes.js';
 
 /** A SITE subcommand: `SITE <name> <argument>`. */
 export interface SiteCommandSpec {
@@ -64,14 +65,14 @@ export const SITE_CHMOD = defineSiteCommand({
   available: storageHas('chmod'),
   async handle(ctx, arg) {
     const m = /^\s*([0-7]{1,4})\s+(.+)$/.exec(arg);
-    if (!m) return reply(501, 'Syntax: SITE CHMOD mode pathname');
+    if (!m) return reply(Code.badArguments, 'Syntax: SITE CHMOD mode pathname');
     const mode = parseInt(m[1]!, 8);
     // Storages keep only the permission bits: refused rather than dropped behind a 200.
-    if ((mode & 0o7000) !== 0) return reply(504, 'SITE CHMOD: setuid, setgid and sticky bits are not allowed.');
+    if ((mode & 0o7000) !== 0) return reply(Code.badParameter, 'SITE CHMOD: setuid, setgid and sticky bits are not allowed.');
     const path: VirtualPath = ctx.resolve(m[2]!);
-    if (!ctx.user.permissions.allows('chmod', path)) return reply(550, 'Permission denied.');
+    if (!ctx.user.permissions.allows('chmod', path)) return reply(Code.fileUnavailable, 'Permission denied.');
     await ctx.storage.chmod!(path, mode);
-    return reply(200, 'SITE CHMOD command ok.');
+    return reply(Code.ok, 'SITE CHMOD command ok.');
   },
 });
 
@@ -105,21 +106,21 @@ export const SITE_SYMLINK = defineSiteCommand({
   available: storageHas('symlink'),
   async handle(ctx, arg) {
     const names = splitNames(arg);
-    if (names?.length !== 2) return reply(501, 'Syntax: SITE SYMLINK target link-name');
+    if (names?.length !== 2) return reply(Code.badArguments, 'Syntax: SITE SYMLINK target link-name');
     const target = ctx.resolve(names[0]!);
     const link = ctx.resolve(names[1]!);
-    if (link.length === 0) throw new FtpError(553, 'File name not allowed.', { code: 'FTP_ERR_BAD_NAME' });
+    if (link.length === 0) throw new FtpError(Code.nameNotAllowed, 'File name not allowed.', { code: 'FTP_ERR_BAD_NAME' });
     const perms = ctx.user.permissions;
-    if (!perms.allows('write', link)) return reply(550, 'Permission denied.');
-    const wider = reply(550, 'Permission denied: the link would allow more than its target.');
+    if (!perms.allows('write', link)) return reply(Code.fileUnavailable, 'Permission denied.');
+    const wider = reply(Code.fileUnavailable, 'Permission denied: the link would allow more than its target.');
     if (widens(perms, target, link)) return wider;
     // Checked before the target is looked at: a target the user may neither list nor read gets the same
     // reply whether it exists or not.
-    if (!(perms.allows('list', target) || perms.allows('read', target))) return reply(550, 'Permission denied.');
+    if (!(perms.allows('list', target) || perms.allows('read', target))) return reply(Code.fileUnavailable, 'Permission denied.');
     const st = await ctx.storage.stat(target);
     if (st.type === 'dir' && !(perms.uniformBelow?.(target) === true && perms.uniformBelow(link))) return wider;
     await ctx.storage.symlink!(target, link);
-    return reply(200, 'SITE SYMLINK command ok.');
+    return reply(Code.ok, 'SITE SYMLINK command ok.');
   },
 });
 
@@ -147,13 +148,13 @@ export class SiteRegistry {
 /** The checks of the dispatcher, for a subcommand: argument shape, path and permission. */
 async function runSite(ctx: CommandContext, spec: SiteCommandSpec, arg: string): Promise<Reply> {
   const policy = spec.arg ?? 'optional';
-  if (policy === 'none' && arg.trim() !== '') return reply(501, `SITE ${spec.name.toUpperCase()} takes no argument.`);
-  if (policy === 'required' && arg.trim() === '') return reply(501, `Syntax: ${spec.help}`);
+  if (policy === 'none' && arg.trim() !== '') return reply(Code.badArguments, `SITE ${spec.name.toUpperCase()} takes no argument.`);
+  if (policy === 'required' && arg.trim() === '') return reply(Code.badArguments, `Syntax: ${spec.help}`);
   let path: VirtualPath = ctx.session.cwd;
   if (spec.path) {
-    if (arg === '' && spec.path === 'arg') return reply(501, `Syntax: ${spec.help}`);
+    if (arg === '' && spec.path === 'arg') return reply(Code.badArguments, `Syntax: ${spec.help}`);
     path = arg === '' ? ctx.session.cwd : ctx.resolve(arg);
-    if (spec.perm && !ctx.user.permissions.allows(spec.perm, path)) return reply(550, 'Permission denied.');
+    if (spec.perm && !ctx.user.permissions.allows(spec.perm, path)) return reply(Code.fileUnavailable, 'Permission denied.');
   }
   return spec.handle(ctx, arg, path);
 }
@@ -170,10 +171,10 @@ export function siteCommand(registry: SiteRegistry) {
       const rest = space < 0 ? '' : arg.slice(space + 1);
       const available = registry.all().filter((s) => !s.available || s.available(ctx));
       if (name === 'HELP') {
-        return reply(214, 'SITE commands:', ...available.map((s) => ' ' + s.help), ' SITE HELP', 'End.');
+        return reply(Code.help, 'SITE commands:', ...available.map((s) => ' ' + s.help), ' SITE HELP', 'End.');
       }
       const spec = registry.get(name);
-      if (!spec || !available.includes(spec)) return reply(504, `Unknown SITE command ${name}.`);
+      if (!spec || !available.includes(spec)) return reply(Code.badParameter, `Unknown SITE command ${name}.`);
       return runSite(ctx, spec, rest);
     },
   });

@@ -1,9 +1,10 @@
 /**
  * Security commands (RFC 2228, RFC 4217): AUTH, PBSZ, PROT, CCC.
  */
-import { reply } from '../protocol/reply.js';
+import { reply } from '../base/reply.js';
 import { cccAllowed, cccOffered, clearDataAllowed } from '../policy.js';
 import { defineCommand } from './define.js';
+import { Code } from '../base/reply-codes.js';
 
 /** AUTH mechanisms: all mean TLS; SSL and TLS-P also switch data protection on (as vsftpd and ProFTPD). */
 const MECHANISMS: Record<string, { protect: boolean }> = {
@@ -22,12 +23,12 @@ export const AUTH = defineCommand({
   help: 'AUTH <sp> TLS',
   async handle(ctx, arg) {
     const mechanism = MECHANISMS[arg.trim().toUpperCase()];
-    if (!mechanism) return reply(504, 'Unsupported security mechanism: use AUTH TLS.');
-    if (!ctx.tlsAvailable) return reply(431, 'TLS is not available on this server.');
-    if (ctx.secure) return reply(503, 'TLS is already active.');
+    if (!mechanism) return reply(Code.badParameter, 'Unsupported security mechanism: use AUTH TLS.');
+    if (!ctx.tlsAvailable) return reply(Code.securityResourceUnavailable, 'TLS is not available on this server.');
+    if (ctx.secure) return reply(Code.badSequence, 'TLS is already active.');
     // A successful AUTH starts the login again (RFC 4217 section 4).
     ctx.session.resetLogin();
-    await ctx.send(reply(234, `Proceed with negotiation (AUTH ${arg.trim().toUpperCase()}).`));
+    await ctx.send(reply(Code.securityExchangeDone, `Proceed with negotiation (AUTH ${arg.trim().toUpperCase()}).`));
     await ctx.startTls();
     if (mechanism.protect) {
       ctx.session.pbsz = true;
@@ -44,10 +45,10 @@ export const PBSZ = defineCommand({
   feat: (ctx) => (ctx.tlsAvailable ? 'PBSZ' : undefined),
   help: 'PBSZ <sp> 0',
   handle(ctx, arg) {
-    if (!ctx.secure) return reply(503, 'PBSZ needs a secure control connection: send AUTH TLS first.');
-    if (!/^\d{1,10}$/.test(arg.trim())) return reply(501, 'PBSZ needs a number.');
+    if (!ctx.secure) return reply(Code.badSequence, 'PBSZ needs a secure control connection: send AUTH TLS first.');
+    if (!/^\d{1,10}$/.test(arg.trim())) return reply(Code.badArguments, 'PBSZ needs a number.');
     ctx.session.pbsz = true;
-    return reply(200, 'PBSZ=0');
+    return reply(Code.ok, 'PBSZ=0');
   },
 });
 
@@ -59,21 +60,21 @@ export const PROT = defineCommand({
   feat: (ctx) => (ctx.tlsAvailable ? 'PROT' : undefined),
   help: 'PROT <sp> C|P',
   handle(ctx, arg) {
-    if (!ctx.secure) return reply(503, 'PROT needs a secure control connection: send AUTH TLS first.');
-    if (!ctx.session.pbsz) return reply(503, 'PROT needs PBSZ first.');
+    if (!ctx.secure) return reply(Code.badSequence, 'PROT needs a secure control connection: send AUTH TLS first.');
+    if (!ctx.session.pbsz) return reply(Code.badSequence, 'PROT needs PBSZ first.');
     const level = arg.trim().toUpperCase();
     if (level === 'C') {
       // RFC 4217 section 9: 534, refused for policy reasons (see `dataProtection` in settings.ts).
-      if (!clearDataAllowed(ctx.settings, ctx.session.usedTls)) return reply(534, 'PROT C refused: data connections must be protected.');
+      if (!clearDataAllowed(ctx.settings, ctx.session.usedTls)) return reply(Code.protectionLevelDenied, 'PROT C refused: data connections must be protected.');
       ctx.session.prot = 'C';
-      return reply(200, 'Protection level set to Clear.');
+      return reply(Code.ok, 'Protection level set to Clear.');
     }
     if (level === 'P') {
       ctx.session.prot = 'P';
-      return reply(200, 'Protection level set to Private.');
+      return reply(Code.ok, 'Protection level set to Private.');
     }
-    if (level === 'S' || level === 'E') return reply(536, `Protection level ${level} not supported.`);
-    return reply(504, 'Unknown protection level.');
+    if (level === 'S' || level === 'E') return reply(Code.protectionLevelNotSupported, `Protection level ${level} not supported.`);
+    return reply(Code.badParameter, 'Unknown protection level.');
   },
 });
 
@@ -85,11 +86,11 @@ export const CCC = defineCommand({
   feat: (ctx) => (ctx.tlsAvailable && cccOffered(ctx.settings) ? 'CCC' : undefined),
   help: 'CCC (clear the command channel)',
   async handle(ctx) {
-    if (!ctx.secure) return reply(533, 'The command channel is not protected.');
+    if (!ctx.secure) return reply(Code.policyDenied, 'The command channel is not protected.');
     if (!cccAllowed(ctx.settings, ctx.session.user !== undefined)) {
-      return reply(533, 'CCC refused by policy: the command channel must stay protected.');
+      return reply(Code.policyDenied, 'CCC refused by policy: the command channel must stay protected.');
     }
-    await ctx.clearTls(reply(200, 'Clearing the command channel.'));
+    await ctx.clearTls(reply(Code.ok, 'Clearing the command channel.'));
   },
 });
 

@@ -3,12 +3,13 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
-import { FtpError } from '../protocol/errors.js';
-import { reply } from '../protocol/reply.js';
-import { baseName, type VirtualPath } from '../storage/virtual-path.js';
+import { FtpError } from '../base/errors.js';
+import { reply } from '../base/reply.js';
+import { baseName, type VirtualPath } from '../base/virtual-path.js';
 import { defineCommand } from './define.js';
 import type { CommandContext } from './context.js';
 import { limitBytes, takeRange } from './range.js';
+import { Code } from '../base/reply-codes.js';
 
 function modeName(ctx: CommandContext): string {
   return ctx.session.type === 'I' ? 'BINARY' : 'ASCII';
@@ -28,7 +29,7 @@ function limited(stream: Readable, n: number): Readable {
 
 /** RFC 3659 5.4: a restart position the file cannot be repositioned to. */
 function badRestart(): FtpError {
-  return new FtpError(554, 'Invalid restart position: past the end of the file.');
+  return new FtpError(Code.badRestartPosition, 'Invalid restart position: past the end of the file.');
 }
 
 export const RETR = defineCommand({
@@ -43,7 +44,7 @@ export const RETR = defineCommand({
     const { start, end } = takeRange(ctx);
     return ctx.sendData(async () => {
       const st = await ctx.storage.stat(path);
-      if (st.type !== 'file') throw new FtpError(550, 'Not a regular file.');
+      if (st.type !== 'file') throw new FtpError(Code.fileUnavailable, 'Not a regular file.');
       if (start > st.size) throw badRestart();
       const stream = await ctx.storage.read(path, { start });
       return { stream: end === undefined ? stream : limited(stream, end - start), path };
@@ -58,7 +59,7 @@ async function store(ctx: CommandContext, path: VirtualPath, mode: 'replace' | '
   const writeMode = mode === 'append' ? 'append' : offset > 0 ? 'offset' : 'replace';
   // REST + STOR writes into a file that is there: at its end that is appending, so it needs `append`
   // (checked before the file is looked at: the same reply whether it exists or not).
-  if (writeMode === 'offset' && !ctx.user.permissions.allows('append', path)) throw new FtpError(550, 'Permission denied.');
+  if (writeMode === 'offset' && !ctx.user.permissions.allows('append', path)) throw new FtpError(Code.fileUnavailable, 'Permission denied.');
   return ctx.receiveData(
     async () => {
       const existing = await ctx.storage.stat(path).catch(() => undefined);
@@ -66,7 +67,7 @@ async function store(ctx: CommandContext, path: VirtualPath, mode: 'replace' | '
       // Overwriting destroys the old content, so it needs `delete` as well (a drop box with write but
       // no delete keeps everyone's uploads). APPE, and REST at the end of the file, only add (`append`).
       const overwrites = existing?.type === 'file' && (writeMode === 'replace' || (writeMode === 'offset' && offset < existing.size));
-      if (overwrites && !ctx.user.permissions.allows('delete', path)) throw new FtpError(550, 'Permission denied.');
+      if (overwrites && !ctx.user.permissions.allows('delete', path)) throw new FtpError(Code.fileUnavailable, 'Permission denied.');
       return ctx.storage.write(path, { mode: writeMode, offset });
     },
     `Ok to send data for ${baseName(path)}.`,
@@ -119,7 +120,7 @@ export const STOU = defineCommand({
       );
       if (!exists) path = candidate;
     }
-    if (!path) return reply(450, 'Could not find a unique file name.');
+    if (!path) return reply(Code.fileBusy, 'Could not find a unique file name.');
     ctx.session.restOffset = 0;
     const name = baseName(path);
     return ctx.receiveData(
@@ -139,7 +140,7 @@ export const ABOR = defineCommand({
   help: 'ABOR (abort the running transfer)',
   async handle(ctx) {
     const aborted = await ctx.abortTransfer();
-    return aborted ? reply(226, 'Abort successful.') : reply(225, 'No transfer to abort.');
+    return aborted ? reply(Code.closingData, 'Abort successful.') : reply(Code.dataOpenNoTransfer, 'No transfer to abort.');
   },
 });
 

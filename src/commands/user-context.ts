@@ -4,11 +4,11 @@
  * after its login check, so no handler meets a getter that throws.
  */
 import type { Logger } from '../logger.js';
-import type { Reply } from '../protocol/reply.js';
+import type { Reply } from '../base/reply.js';
 import type { LoggedInUser, SessionState } from '../session.js';
 import type { ServerSettings } from '../settings.js';
 import type { Storage, Upload } from '../storage/storage.js';
-import type { VirtualPath } from '../storage/virtual-path.js';
+import type { VirtualPath } from '../base/virtual-path.js';
 import type { ServerEvents } from '../events.js';
 import type { CommandContext, DataSetup, LoginOutcome, SessionContext, TransferSource } from './context.js';
 import type { CommandRegistry } from './define.js';

@@ -10,7 +10,7 @@ import { isIPv4, isIPv6 } from 'node:net';
 import type { PortRange } from '../data/passive.js';
 import type { ListenAddress } from '../server.js';
 
-/** The host for "all interfaces": IPv6 any, dual-stack (see cli/ipv6.ts for the IPv4-only fallback). */
+/** The host for "all interfaces": IPv6 any, dual-stack (see runtime/ipv6.ts for the IPv4-only fallback). */
 export const ANY_HOST = '::';
 
 /** A malformed address or range; the message names no field (the caller adds it). */

@@ -15,7 +15,7 @@ import type { LogFormat } from '../ops/log-format.js';
 import type { WebhookSpec } from '../ops/webhooks.js';
 import type { DeliverySettings } from './ops-schema.js';
 import { DEFAULTS } from './defaults.js';
-import { checkAdvertisedPorts, type PasvAddressRule } from '../data/pasv-address.js';
+import { checkAdvertisedPorts, type PasvAddressRule } from '../security/pasv-address.js';
 import { pickUserPolicy, type UserPolicy } from './user-policy.js';
 import { ConfigError, type ConfigIssue } from './errors.js';
 import { readConfigFile } from './file.js';

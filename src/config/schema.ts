@@ -238,7 +238,7 @@ const configShape = {
 type ConfigKey = keyof typeof configShape;
 
 /**
- * How a config reload (cli/reload.ts) applies each top-level option, set on the schema as its `reload`
+ * How a config reload (runtime/config-reload.ts) applies each top-level option, set on the schema as its `reload`
  * metadata; the policy options carry theirs (policy-options.ts). See ReloadMode.
  */
 const RELOAD: Record<Exclude<ConfigKey, PolicyName>, ReloadMode> = {

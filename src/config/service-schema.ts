@@ -5,7 +5,7 @@
  * (the same schemas check the file, the environment and the command line).
  */
 import { z } from 'zod';
-import { checkPasvAddress, type PasvAddressRule } from '../data/pasv-address.js';
+import { checkPasvAddress, type PasvAddressRule } from '../security/pasv-address.js';
 import { parseNetwork } from '../security/access-list.js';
 import { parsePortRange } from './listen-address.js';
 import { parsed, text } from './zod-forms.js';

@@ -17,7 +17,7 @@ import type { DeliverySettings } from './ops-schema.js';
 import type { HookSpec } from '../ops/hooks.js';
 import type { LogFormat } from '../ops/log-format.js';
 import type { WebhookSpec } from '../ops/webhooks.js';
-import type { PasvAddressRule } from '../data/pasv-address.js';
+import type { PasvAddressRule } from '../security/pasv-address.js';
 import type { HeartbeatSettings, WorkersSetting } from './cluster-schema.js';
 
 export type Password = { hash: string } | { plain: string };

@@ -4,7 +4,8 @@
  * made from the control connection's local address.
  */
 import { connect, type Socket } from 'node:net';
-import { FtpError } from '../protocol/errors.js';
+import { FtpError } from '../base/errors.js';
+import { Code } from '../base/reply-codes.js';
 
 export interface ActiveTarget {
   host: string;
@@ -26,7 +27,7 @@ export function connectActive(target: ActiveTarget, timeoutMs: number, signal: A
     const fail = () => {
       cleanup();
       socket.destroy();
-      reject(new FtpError(425, "Can't open data connection.", { code: 'FTP_ERR_DATA_CONNECTION' }));
+      reject(new FtpError(Code.cannotOpenData, "Can't open data connection.", { code: 'FTP_ERR_DATA_CONNECTION' }));
     };
     const timer = setTimeout(fail, timeoutMs);
     const onConnect = () => {

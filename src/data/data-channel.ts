@@ -14,11 +14,12 @@
  */
 import type { Socket } from 'node:net';
 import { TLSSocket, type SecureContext } from 'node:tls';
-import { FtpError } from '../protocol/errors.js';
+import { FtpError } from '../base/errors.js';
 import type { ReuseDecision } from '../policy.js';
 import { MAX_PEEK_BYTES, offersTls12, peekClientHello, type ClientHelloInfo } from '../tls/client-hello.js';
 import type { SessionBinder } from '../tls/session-reuse.js';
 import { uploadTls } from './data-end.js';
+import { Code } from '../base/reply-codes.js';
 
 export interface DataContexts {
   /** For data connections that resume (the control connections' context). */
@@ -192,5 +193,5 @@ export function readClientHello(socket: Socket, timeoutMs: number, signal: Abort
 }
 
 function dataError(reason: string, code: 'FTP_ERR_DATA_CONNECTION' | 'FTP_ERR_TLS_REUSE' = 'FTP_ERR_DATA_CONNECTION'): FtpError {
-  return new FtpError(425, reason, { code });
+  return new FtpError(Code.cannotOpenData, reason, { code });
 }

@@ -5,13 +5,11 @@
  */
 import { createServer, type Server, type Socket } from 'node:net';
 import { randomInt } from 'node:crypto';
-import { sameHost } from './address.js';
-import { FtpError } from '../protocol/errors.js';
+import { sameHost, type PortRange } from '../base/address.js';
+import { FtpError } from '../base/errors.js';
+import { Code } from '../base/reply-codes.js';
 
-export interface PortRange {
-  min: number;
-  max: number;
-}
+export type { PortRange } from '../base/address.js';
 
 export interface PassiveOptions {
   /** Local address to listen on: the control connection's local address. */
@@ -137,9 +135,9 @@ export class PassiveListener {
 }
 
 function noPort(): FtpError {
-  return new FtpError(425, 'No passive port available, try again later.', { code: 'FTP_ERR_DATA_CONNECTION' });
+  return new FtpError(Code.cannotOpenData, 'No passive port available, try again later.', { code: 'FTP_ERR_DATA_CONNECTION' });
 }
 
 function noConnection(): FtpError {
-  return new FtpError(425, "Can't open data connection.", { code: 'FTP_ERR_DATA_CONNECTION' });
+  return new FtpError(Code.cannotOpenData, "Can't open data connection.", { code: 'FTP_ERR_DATA_CONNECTION' });
 }

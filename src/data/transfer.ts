@@ -13,13 +13,14 @@
 import type { Duplex, Readable, Transform } from 'node:stream';
 import type { Socket } from 'node:net';
 import { pipeline } from 'node:stream/promises';
-import { errorToReply, FtpError } from '../protocol/errors.js';
-import { reply, type Reply } from '../protocol/reply.js';
+import { errorToReply, FtpError } from '../base/errors.js';
+import { reply, type Reply } from '../base/reply.js';
 import type { Upload } from '../storage/storage.js';
 import { FileReader } from '../storage/file-reader.js';
 import { fromNetworkAscii, isNetworkText, toNetworkAscii } from './ascii.js';
 import { sendFile } from './send-file.js';
 import { DataEndError, tcpEnd, type DataEndFailure } from './data-end.js';
+import { Code } from '../base/reply-codes.js';
 
 export interface DataLink {
   /** The TCP data connection (passive accept or active connect). */
@@ -93,14 +94,14 @@ export async function runDownload(
       stages.push(data);
       await pipeline(stages, { signal: stall.signal });
     }
-    return { reply: reply(226, 'Transfer complete.'), ok: true, bytes };
+    return { reply: reply(Code.closingData, 'Transfer complete.'), ok: true, bytes };
   } catch (err) {
     // Aborted (ABOR) is 426 at any stage, also while still waiting for the data connection.
-    if (signal.aborted) return { reply: reply(426, 'Transfer aborted.'), ok: false, bytes };
-    if (stall?.stalled) return { reply: reply(426, 'Data connection stalled; transfer aborted.'), ok: false, bytes };
+    if (signal.aborted) return { reply: reply(Code.transferAborted, 'Transfer aborted.'), ok: false, bytes };
+    if (stall?.stalled) return { reply: reply(Code.transferAborted, 'Data connection stalled; transfer aborted.'), ok: false, bytes };
     if (err instanceof FtpError) return { reply: err.reply, ok: false, bytes };
     if (dataFailed || data === undefined) {
-      return { reply: reply(426, 'Connection closed; transfer aborted.'), ok: false, bytes };
+      return { reply: reply(Code.transferAborted, 'Connection closed; transfer aborted.'), ok: false, bytes };
     }
     return { ...failed(err, bytes), error: err };
   } finally {
@@ -174,19 +175,19 @@ export async function runUpload(
     // The control connection may have gone while the data still came: the session is over.
     signal.throwIfAborted();
     await upload.commit(signal);
-    return { reply: reply(226, 'Transfer complete.'), ok: true, bytes };
+    return { reply: reply(Code.closingData, 'Transfer complete.'), ok: true, bytes };
   } catch (err) {
     await upload.abort().catch(() => {});
-    if (signal.aborted) return { reply: reply(426, 'Transfer aborted.'), ok: false, bytes };
-    if (stall?.stalled) return { reply: reply(426, 'Data connection stalled; transfer aborted.'), ok: false, bytes };
+    if (signal.aborted) return { reply: reply(Code.transferAborted, 'Transfer aborted.'), ok: false, bytes };
+    if (stall?.stalled) return { reply: reply(Code.transferAborted, 'Data connection stalled; transfer aborted.'), ok: false, bytes };
     if (err instanceof FtpError) return { reply: err.reply, ok: false, bytes };
     if (storageError !== undefined) return failed(storageError, bytes);
     if (cut === 'no-close-notify') {
-      return { reply: reply(426, 'Data connection closed without TLS close_notify; transfer aborted.'), ok: false, bytes, cut };
+      return { reply: reply(Code.transferAborted, 'Data connection closed without TLS close_notify; transfer aborted.'), ok: false, bytes, cut };
     }
-    if (cut === 'reset') return { reply: reply(426, 'Data connection reset; transfer aborted.'), ok: false, bytes, cut };
+    if (cut === 'reset') return { reply: reply(Code.transferAborted, 'Data connection reset; transfer aborted.'), ok: false, bytes, cut };
     if (dataFailed || data === undefined) {
-      return { reply: reply(426, 'Connection closed; transfer aborted.'), ok: false, bytes };
+      return { reply: reply(Code.transferAborted, 'Connection closed; transfer aborted.'), ok: false, bytes };
     }
     return { ...failed(err, bytes), error: err };
   } finally {

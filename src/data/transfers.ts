@@ -7,25 +7,26 @@
  * 426 (RFC 959 4.1.3); each transfer's outcome goes to the observer just before that reply.
  */
 import type { Duplex } from 'node:stream';
-import type { DataSetup, TransferSource } from '../commands/context.js';
+import type { DataSetup, TransferSource } from './data-setup.js';
 import type { Logger } from '../logger.js';
-import { FtpError } from '../protocol/errors.js';
-import { reply, type Reply } from '../protocol/reply.js';
+import { FtpError } from '../base/errors.js';
+import { reply, type Reply } from '../base/reply.js';
 import type { SessionState } from '../session.js';
 import { clearDataAllowed, sessionReuse } from '../policy.js';
 import type { ServerSettings } from '../settings.js';
 import type { Upload } from '../storage/storage.js';
-import type { VirtualPath } from '../storage/virtual-path.js';
+import type { VirtualPath } from '../base/virtual-path.js';
 import type { TlsContexts } from '../tls/context.js';
 import { SessionBinder } from '../tls/session-reuse.js';
 import type { SessionObserver } from '../session-observer.js';
 import { connectActive, type ActiveTarget } from './active.js';
 import { protectDataSocket } from './data-channel.js';
 import { PassiveListener } from './passive.js';
-import { advertisedPort, isPublicAddress } from './pasv-address.js';
+import { advertisedPort, isPublicAddress } from '../security/pasv-address.js';
 import { isIPv4 } from 'node:net';
 import { runDownload, runUpload, type DataLink, type TransferOutcome } from './transfer.js';
 import { traceTransfer } from '../diagnostics.js';
+import { Code } from '../base/reply-codes.js';
 
 /** What a session's data side is built with. */
 export interface TransferParts {
@@ -115,7 +116,7 @@ export class Transfers {
     const host = await this.advertisedAddress();
     if (!isIPv4(host)) {
       this.drop();
-      throw new FtpError(425, 'PASV is for IPv4: use EPSV.');
+      throw new FtpError(Code.cannotOpenData, 'PASV is for IPv4: use EPSV.');
     }
     return { host, port };
   }
@@ -153,13 +154,13 @@ export class Transfers {
     const active = this.active;
     this.passive = undefined;
     this.active = undefined;
-    if (!passive && !active) throw new FtpError(425, 'Use PORT or PASV first.', { code: 'FTP_ERR_DATA_CONNECTION' });
+    if (!passive && !active) throw new FtpError(Code.cannotOpenData, 'Use PORT or PASV first.', { code: 'FTP_ERR_DATA_CONNECTION' });
     const protectedData = this.host.session.prot === 'P';
     // Checked before the passive connection is taken: whoever connected there (the client, or someone
     // on its address who came first) is closed with the listener, and no byte moves.
     if (!protectedData && !clearDataAllowed(this.host.settings, this.host.session.usedTls)) {
       passive?.close();
-      throw new FtpError(521, 'Data connections must be protected: send PROT P.');
+      throw new FtpError(Code.dataProtectionRequired, 'Data connections must be protected: send PROT P.');
     }
     const { timeouts } = this.host.settings;
     const link: DataLink = {
@@ -175,11 +176,11 @@ export class Transfers {
         }
         return connectActive(active!, timeouts.dataConnectMs, signal);
       },
-      opening: (text) => this.host.reply(reply(150, text)),
+      opening: (text) => this.host.reply(reply(Code.openingData, text)),
       protect: async (socket, signal, upload): Promise<Duplex> => {
         if (!protectedData) return socket;
         const tls = this.host.tls;
-        if (!tls) throw new FtpError(425, 'TLS is not configured.');
+        if (!tls) throw new FtpError(Code.cannotOpenData, 'TLS is not configured.');
         try {
           const secured = await protectDataSocket(socket, {
             contexts: tls,

@@ -152,7 +152,7 @@ export class FtpsdServer extends ServerEvents {
     const { config } = plan;
     const wantsOps = config.xferlog !== undefined || config.metricsListen !== undefined || config.hooks.length > 0 || config.webhooks.length > 0;
     // The command's log format and operations (xferlog, metrics, hooks), loaded only when asked for.
-    const serveOps = plan.logToStdout || wantsOps ? await import('../cli/serve-ops.js') : undefined;
+    const serveOps = plan.logToStdout || wantsOps ? await import('../runtime/serve-ops.js') : undefined;
     const logger = plan.logger ?? (serveOps && plan.logToStdout ? createLogger(config.logLevel, serveOps.serveLogDestination(config, process.stdout, process.env)) : silentLogger);
     const tls = await this.#loadTls();
     const authenticator = plan.authenticator ?? (await this.#builtinAuthenticator(logger));

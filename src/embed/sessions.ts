@@ -4,7 +4,8 @@
  * connection object itself stays internal.
  */
 import type { Connection } from '../connection.js';
-import { formatReply, reply } from '../protocol/reply.js';
+import { formatReply, reply } from '../base/reply.js';
+import { Code } from '../base/reply-codes.js';
 
 /** One client session, as an embedder sees it. */
 export interface Session {
@@ -83,7 +84,7 @@ class SessionView implements Session {
     if (!conn.ended) {
       conn.log.info({ reason }, 'disconnected by the server');
       // The reply is best effort: a connection that cannot take it is closed all the same.
-      await Promise.race([conn.channel.write(formatReply(reply(421, reason))).catch(() => {}), new Promise((r) => setTimeout(r, 1000).unref())]);
+      await Promise.race([conn.channel.write(formatReply(reply(Code.serviceUnavailable, reason))).catch(() => {}), new Promise((r) => setTimeout(r, 1000).unref())]);
       conn.destroy();
     }
     await conn.closed;

@@ -4,7 +4,7 @@
  */
 import type { Permissions } from '../auth/permissions.js';
 import type { FileStat } from '../storage/storage.js';
-import type { VirtualPath } from '../storage/virtual-path.js';
+import type { VirtualPath } from '../base/virtual-path.js';
 import { safeName } from './safe-name.js';
 
 /** The facts ftpsd knows, in the spelling FEAT and OPTS MLST use. */

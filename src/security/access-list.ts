@@ -8,7 +8,7 @@
  * is `10.0.0.0/8`), so one rule covers both spellings.
  */
 import { BlockList, isIP, isIPv4 } from 'node:net';
-import { normalizeAddress } from '../data/address.js';
+import { normalizeAddress } from '../base/address.js';
 
 export interface Network {
   address: string;

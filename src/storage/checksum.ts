@@ -6,9 +6,9 @@
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { crc32 } from 'node:zlib';
-import { StorageError } from '../protocol/errors.js';
+import { StorageError } from '../base/errors.js';
 import type { HashAlgorithm, Storage } from './storage.js';
-import type { VirtualPath } from './virtual-path.js';
+import type { VirtualPath } from '../base/virtual-path.js';
 
 /** Every algorithm of HASH (draft-bryan-ftpext-hash), in the order FEAT lists them. */
 export const HASH_ALGORITHMS: readonly HashAlgorithm[] = ['SHA-256', 'SHA-1', 'MD5', 'CRC32'];

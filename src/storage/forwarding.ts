@@ -5,7 +5,7 @@
  */
 import type { Readable } from 'node:stream';
 import type { FileStat, ReadOptions, Storage, Upload, WriteOptions } from './storage.js';
-import type { VirtualPath } from './virtual-path.js';
+import type { VirtualPath } from '../base/virtual-path.js';
 
 export class ForwardingStorage implements Storage {
   constructor(protected readonly inner: Storage) {}

@@ -33,10 +33,10 @@
  */
 import { constants, promises as fsp } from 'node:fs';
 import * as nodePath from 'node:path';
-import { StorageError } from '../protocol/errors.js';
+import { StorageError } from '../base/errors.js';
 import { blockingFs, threadPoolFs, type MetaFs } from './local-fs.js';
 import { closeWritten, isFsError, type CheckedDir } from './local-upload.js';
-import type { VirtualPath } from './virtual-path.js';
+import type { VirtualPath } from '../base/virtual-path.js';
 
 /** Prefix of in-flight upload files; they are hidden from listings and refused as client names. */
 export const TEMP_PREFIX = '.ftpsd-upload-';

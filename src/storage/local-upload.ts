@@ -12,7 +12,7 @@ import { close as fsClose, createWriteStream, fdatasync, ftruncate, type WriteSt
 import * as fs from 'node:fs/promises';
 import { finished } from 'node:stream/promises';
 import { promisify } from 'node:util';
-import { StorageError } from '../protocol/errors.js';
+import { StorageError } from '../base/errors.js';
 import type { Upload } from './storage.js';
 
 /** A directory checked to be inside the root; `at(name)` names an entry of that very directory. */

@@ -23,7 +23,7 @@ import * as nodePath from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { promisify } from 'node:util';
-import { StorageError } from '../protocol/errors.js';
+import { StorageError } from '../base/errors.js';
 import { checksumByReading } from './checksum.js';
 import { FileReader } from './file-reader.js';
 import { listDirectory } from './local-list.js';
@@ -31,7 +31,7 @@ import { LocalRoot, O_NOFOLLOW, O_NONBLOCK, TEMP_PREFIX } from './local-root.js'
 import { closeWritten, descriptorUpload, isFsError, keepAs, syncData, truncateTo, writeStreamOn, type CheckedDir } from './local-upload.js';
 import type { FileStat, HashAlgorithm, ReadOptions, Storage, Upload, WriteOptions } from './storage.js';
 import type { UploadJournal } from './upload-journal.js';
-import type { VirtualPath } from './virtual-path.js';
+import type { VirtualPath } from '../base/virtual-path.js';
 
 export { TEMP_PREFIX } from './local-root.js';
 

@@ -6,10 +6,10 @@
  */
 import { Readable, Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
-import { StorageError } from '../protocol/errors.js';
+import { StorageError } from '../base/errors.js';
 import { checksumByReading } from './checksum.js';
 import type { FileStat, HashAlgorithm, ReadOptions, Storage, Upload, WriteOptions } from './storage.js';
-import type { VirtualPath } from './virtual-path.js';
+import type { VirtualPath } from '../base/virtual-path.js';
 
 interface FileNode {
   type: 'file';

@@ -16,10 +16,10 @@
  */
 import { Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
-import { StorageError } from '../protocol/errors.js';
+import { StorageError } from '../base/errors.js';
 import { ForwardingStorage } from './forwarding.js';
 import type { FileStat, Storage, Upload, WriteOptions } from './storage.js';
-import { MAX_PATH_BYTES, type VirtualPath } from './virtual-path.js';
+import { MAX_PATH_BYTES, type VirtualPath } from '../base/virtual-path.js';
 
 export interface QuotaLimits {
   /** Most bytes the files of the tree may hold. */

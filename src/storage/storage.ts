@@ -22,7 +22,7 @@
  * that throws: the server looks at whether the method exists).
  */
 import type { Readable, Writable } from 'node:stream';
-import type { VirtualPath } from './virtual-path.js';
+import type { VirtualPath } from '../base/virtual-path.js';
 
 /** A file or a directory (links are followed; other kinds are not shown). */
 export type FileType = 'file' | 'dir';

@@ -7,9 +7,9 @@ import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { crc32 } from 'node:zlib';
-import { errorToReply } from '../protocol/errors.js';
+import { errorToReply } from '../base/errors.js';
 import type { FileStat, HashAlgorithm, Storage, Upload, WriteOptions } from '../storage/storage.js';
-import type { VirtualPath } from '../storage/virtual-path.js';
+import type { VirtualPath } from '../base/virtual-path.js';
 
 /** The POSIX error name an error carries (`errno` of a StorageError, `code` of a Node error). */
 export function errnoOf(err: unknown): string | undefined {

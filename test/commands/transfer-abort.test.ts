@@ -14,7 +14,7 @@ import { readAll } from '../helpers/raw-client.js';
 import { startServer, type TestServer } from '../helpers/server.js';
 import { MemoryStorage } from '../../src/storage/memory.js';
 import type { Storage } from '../../src/storage/storage.js';
-import type { VirtualPath } from '../../src/storage/virtual-path.js';
+import type { VirtualPath } from '../../src/base/virtual-path.js';
 import { big, bytes, onDisk, t, tracked, useTransferServer } from './transfer-fixture.js';
 
 describe('aborted and broken transfers', () => {

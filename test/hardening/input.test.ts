@@ -6,7 +6,7 @@
 import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { formatReply, reply } from '../../src/protocol/reply.js';
+import { formatReply, reply } from '../../src/base/reply.js';
 import { MemoryStorage } from '../../src/storage/memory.js';
 import type { RawClient } from '../helpers/raw-client.js';
 import { PASS, USER, startServer, type TestServer } from '../helpers/server.js';

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/logger.js';
-import { CertificateReloader, watchCertificate } from '../../src/tls/reload.js';
+import { CertificateReloader, watchCertificate } from '../../src/runtime/certificate-reload.js';
 import { generateSelfSigned, type GeneratedCert } from '../../src/tls/self-signed.js';
 import { allBytes } from '../helpers/flows.js';
 import { RawClient, readAll, writeAll, type ClientTls } from '../helpers/raw-client.js';

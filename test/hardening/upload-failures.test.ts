@@ -10,7 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { ForwardingStorage } from '../../src/storage/forwarding.js';
 import { LocalStorage } from '../../src/storage/local.js';
 import type { Storage, Upload, WriteOptions } from '../../src/storage/storage.js';
-import type { VirtualPath } from '../../src/storage/virtual-path.js';
+import type { VirtualPath } from '../../src/base/virtual-path.js';
 import { startUpload, tryUpload, until } from './transfer-helpers.js';
 import { ORIGINAL, client, clients, exists, root, serve, sessionEnd, sizeOf, t, temps, useUploadRoot } from './upload-fixture.js';
 

@@ -9,13 +9,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { hashPassword } from '../../src/auth/password.js';
-import { ConfigReloader } from '../../src/cli/reload.js';
+import { ConfigReloader } from '../../src/runtime/config-reload.js';
 import { loadConfig, type CliFlags } from '../../src/config/load.js';
 import { configSchema, reloadMode } from '../../src/config/schema.js';
 import { certificateFiles, toServerOptions } from '../../src/config/server-options.js';
 import { silentLogger } from '../../src/logger.js';
 import { FtpServer } from '../../src/server.js';
-import { CertificateReloader } from '../../src/tls/reload.js';
+import { CertificateReloader } from '../../src/runtime/certificate-reload.js';
 import { RawClient } from '../helpers/raw-client.js';
 
 const dirs: string[] = [];

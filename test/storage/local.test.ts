@@ -6,10 +6,10 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { errorToReply } from '../../src/protocol/errors.js';
+import { errorToReply } from '../../src/base/errors.js';
 import { LocalStorage, TEMP_PREFIX } from '../../src/storage/local.js';
 import type { WriteOptions } from '../../src/storage/storage.js';
-import type { VirtualPath } from '../../src/storage/virtual-path.js';
+import type { VirtualPath } from '../../src/base/virtual-path.js';
 import { errnoOf } from '../../src/testing/storage-contract.js';
 
 let base: string;

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { formatEpsv, formatPasv, normalizeAddress, parseEprt, parseEpsv, parsePort, sameHost } from '../../src/data/address.js';
+import { formatEpsv, formatPasv, normalizeAddress, parseEprt, parseEpsv, parsePort, sameHost } from '../../src/base/address.js';
 import { runs } from './fuzz-runs.js';
 
 const RUNS = runs(500);

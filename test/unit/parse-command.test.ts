@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { parseCommand } from '../../src/protocol/dispatcher.js';
+import { parseCommand } from '../../src/commands/dispatcher.js';
 import { runs } from './fuzz-runs.js';
 
 describe('parseCommand', () => {

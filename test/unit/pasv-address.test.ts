@@ -3,7 +3,7 @@
  * a fallback, the port mapping, and which addresses count as public.
  */
 import { describe, expect, it } from 'vitest';
-import { advertisedPort, checkAdvertisedPorts, checkPasvAddress, isPublicAddress, PasvAddresses } from '../../src/data/pasv-address.js';
+import { advertisedPort, checkAdvertisedPorts, checkPasvAddress, isPublicAddress, PasvAddresses } from '../../src/security/pasv-address.js';
 import { parsePasvAddressText } from '../../src/config/service-schema.js';
 
 describe('PasvAddresses', () => {

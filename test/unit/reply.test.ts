@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { formatReply, quotePath, reply, safeText } from '../../src/protocol/reply.js';
+import { formatReply, quotePath, reply, safeText } from '../../src/base/reply.js';
 import { runs } from './fuzz-runs.js';
 
 describe('safeText', () => {

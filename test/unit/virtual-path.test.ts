@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { FtpError } from '../../src/protocol/errors.js';
-import { MAX_NAME_BYTES, MAX_PATH_BYTES, ROOT, baseName, formatPath, isInside, parentOf, resolvePath, type VirtualPath } from '../../src/storage/virtual-path.js';
+import { FtpError } from '../../src/base/errors.js';
+import { MAX_NAME_BYTES, MAX_PATH_BYTES, ROOT, baseName, formatPath, isInside, parentOf, resolvePath, type VirtualPath } from '../../src/base/virtual-path.js';
 import { runs } from './fuzz-runs.js';
 
 function expect553(fn: () => unknown): void {

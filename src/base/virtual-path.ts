@@ -9,7 +9,8 @@
  * `/` is the only separator. A backslash is an ordinary character of a name (as on POSIX file systems),
  * so `..\..\etc` is one name, inside the root; percent signs are literal too (`%2e%2e` is not `..`).
  */
-import { FtpError } from '../protocol/errors.js';
+import { FtpError } from './errors.js';
+import { Code } from './reply-codes.js';
 
 /** A path below the user's root as its segments: `/a/b.txt` is `['a', 'b.txt']`, the root `[]`. */
 export type VirtualPath = readonly string[];
@@ -21,7 +22,7 @@ export const MAX_PATH_BYTES = 4096;
 export const MAX_NAME_BYTES = 255;
 
 export function badName(): FtpError {
-  return new FtpError(553, 'File name not allowed.', { code: 'FTP_ERR_BAD_NAME' });
+  return new FtpError(Code.nameNotAllowed, 'File name not allowed.', { code: 'FTP_ERR_BAD_NAME' });
 }
 
 /** Joins `cwd` and a client argument into a normalised path, confined to the root. */

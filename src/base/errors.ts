@@ -6,6 +6,7 @@
  * the cause goes to the log with the session id, never to the wire.
  */
 import { reply, type Reply } from './reply.js';
+import { Code } from './reply-codes.js';
 
 /** Stable error codes, so callers test `err.code` rather than message text. */
 export type FtpErrorCode =
@@ -54,25 +55,25 @@ interface Mapped {
 }
 
 const TABLE: Record<string, Mapped> = {
-  ENOENT: { code: 'FTP_ERR_NOT_FOUND', reply: reply(550, 'No such file or directory.') },
-  ENOTDIR: { code: 'FTP_ERR_NOT_A_DIRECTORY', reply: reply(550, 'Not a directory.') },
-  EISDIR: { code: 'FTP_ERR_IS_A_DIRECTORY', reply: reply(550, 'Is a directory.') },
-  EEXIST: { code: 'FTP_ERR_EXISTS', reply: reply(550, 'File exists.') },
-  EACCES: { code: 'FTP_ERR_PERMISSION', reply: reply(550, 'Permission denied.') },
-  EPERM: { code: 'FTP_ERR_PERMISSION', reply: reply(550, 'Permission denied.') },
-  EROFS: { code: 'FTP_ERR_PERMISSION', reply: reply(550, 'Permission denied.') },
-  ENOTEMPTY: { code: 'FTP_ERR_NOT_EMPTY', reply: reply(550, 'Directory not empty.') },
-  ELOOP: { code: 'FTP_ERR_PERMISSION', reply: reply(550, 'Permission denied.') },
-  EXDEV: { code: 'FTP_ERR_UNSUPPORTED', reply: reply(550, 'Cannot move across file systems.') },
-  ENOSPC: { code: 'FTP_ERR_NO_SPACE', reply: reply(452, 'Insufficient storage space.') },
-  EDQUOT: { code: 'FTP_ERR_QUOTA', reply: reply(552, 'Storage quota exceeded.') },
-  EFBIG: { code: 'FTP_ERR_QUOTA', reply: reply(552, 'File too large.') },
-  ENAMETOOLONG: { code: 'FTP_ERR_BAD_NAME', reply: reply(553, 'File name not allowed.') },
-  EINVAL: { code: 'FTP_ERR_BAD_NAME', reply: reply(553, 'File name not allowed.') },
-  ENOTSUP: { code: 'FTP_ERR_UNSUPPORTED', reply: reply(502, 'Not supported by this storage.') },
+  ENOENT: { code: 'FTP_ERR_NOT_FOUND', reply: reply(Code.fileUnavailable, 'No such file or directory.') },
+  ENOTDIR: { code: 'FTP_ERR_NOT_A_DIRECTORY', reply: reply(Code.fileUnavailable, 'Not a directory.') },
+  EISDIR: { code: 'FTP_ERR_IS_A_DIRECTORY', reply: reply(Code.fileUnavailable, 'Is a directory.') },
+  EEXIST: { code: 'FTP_ERR_EXISTS', reply: reply(Code.fileUnavailable, 'File exists.') },
+  EACCES: { code: 'FTP_ERR_PERMISSION', reply: reply(Code.fileUnavailable, 'Permission denied.') },
+  EPERM: { code: 'FTP_ERR_PERMISSION', reply: reply(Code.fileUnavailable, 'Permission denied.') },
+  EROFS: { code: 'FTP_ERR_PERMISSION', reply: reply(Code.fileUnavailable, 'Permission denied.') },
+  ENOTEMPTY: { code: 'FTP_ERR_NOT_EMPTY', reply: reply(Code.fileUnavailable, 'Directory not empty.') },
+  ELOOP: { code: 'FTP_ERR_PERMISSION', reply: reply(Code.fileUnavailable, 'Permission denied.') },
+  EXDEV: { code: 'FTP_ERR_UNSUPPORTED', reply: reply(Code.fileUnavailable, 'Cannot move across file systems.') },
+  ENOSPC: { code: 'FTP_ERR_NO_SPACE', reply: reply(Code.insufficientStorage, 'Insufficient storage space.') },
+  EDQUOT: { code: 'FTP_ERR_QUOTA', reply: reply(Code.quotaExceeded, 'Storage quota exceeded.') },
+  EFBIG: { code: 'FTP_ERR_QUOTA', reply: reply(Code.quotaExceeded, 'File too large.') },
+  ENAMETOOLONG: { code: 'FTP_ERR_BAD_NAME', reply: reply(Code.nameNotAllowed, 'File name not allowed.') },
+  EINVAL: { code: 'FTP_ERR_BAD_NAME', reply: reply(Code.nameNotAllowed, 'File name not allowed.') },
+  ENOTSUP: { code: 'FTP_ERR_UNSUPPORTED', reply: reply(Code.notImplemented, 'Not supported by this storage.') },
 };
 
-const INTERNAL: Mapped = { code: 'FTP_ERR_INTERNAL', reply: reply(451, 'Local error in processing.') };
+const INTERNAL: Mapped = { code: 'FTP_ERR_INTERNAL', reply: reply(Code.localError, 'Local error in processing.') };
 
 /** The reply for any error thrown by a handler, and whether it was expected (else: log it). */
 export function errorToReply(err: unknown): { reply: Reply; code: FtpErrorCode; expected: boolean } {

@@ -87,3 +87,9 @@ export function sameHost(a: string | undefined, b: string | undefined): boolean 
   const na = normalizeAddress(a);
   return na !== '' && na === normalizeAddress(b);
 }
+
+/** A range of TCP ports, both ends included (the passive ports). */
+export interface PortRange {
+  min: number;
+  max: number;
+}

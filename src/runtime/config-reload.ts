@@ -28,7 +28,7 @@ import { SETTINGS_OPTIONS, type SettingsOptions } from '../settings.js';
 import type { UploadJournal } from '../storage/upload-journal.js';
 import type { Logger, LogLevel } from '../logger.js';
 import type { FtpServer } from '../server.js';
-import { CertificateReloader } from '../tls/reload.js';
+import { CertificateReloader } from './certificate-reload.js';
 
 export interface ReloadSource {
   flags: CliFlags;

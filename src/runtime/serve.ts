@@ -1,9 +1,9 @@
 /**
  * `ftpsd serve` (the default command): load the config, start the listeners, print the banner, and
  * stop cleanly on SIGINT/SIGTERM (running transfers get a grace period; a second signal stops at once).
- * SIGHUP reloads the config file (and `watchConfig` on a file change; src/cli/reload.ts) and the
- * certificate and key, which are also reloaded when their files change (src/tls/reload.ts). With
- * `runAs`, the process switches to that user once its ports are bound (src/cli/run-as.ts).
+ * SIGHUP reloads the config file (and `watchConfig` on a file change; src/runtime/config-reload.ts) and the
+ * certificate and key, which are also reloaded when their files change (src/runtime/certificate-reload.ts). With
+ * `runAs`, the process switches to that user once its ports are bound (src/runtime/run-as.ts).
  */
 import { errnoText } from '../config/errno-text.js';
 import { formatAddress } from '../config/listen-address.js';
@@ -14,11 +14,11 @@ import { dirname } from 'node:path';
 import { pino } from 'pino';
 import { createLogger } from '../logger.js';
 import { FtpServer } from '../server.js';
-import { CertificateReloader } from '../tls/reload.js';
+import { CertificateReloader } from './certificate-reload.js';
 import { formatBanner } from './banner.js';
 import { withIpv4Fallback } from './ipv6.js';
 import { drainMs, reopenOnSignals, serveLogDestination, startServeOperations } from './serve-ops.js';
-import { ConfigReloader } from './reload.js';
+import { ConfigReloader } from './config-reload.js';
 import { dropPrivileges, resolveIdentity, RunAsError, type Identity } from './run-as.js';
 import { ConfigError } from '../config/errors.js';
 import { checkCertificateFiles, trustedOwners } from '../config/file-trust.js';

@@ -10,16 +10,17 @@
  *  8. one-shot state: RNFR is forgotten unless RNTO follows at once; REST/RANG are spent by the next
  *     transfer command, also one refused before its handler (bad path, permission).
  */
-import type { SessionContext } from '../commands/context.js';
-import { UserContext } from '../commands/user-context.js';
-import type { CommandSpec } from '../commands/define.js';
+import type { SessionContext } from './context.js';
+import { UserContext } from './user-context.js';
+import type { CommandSpec } from './define.js';
 import type { Permission } from '../auth/permissions.js';
 import { reportError } from '../diagnostics.js';
 import { tlsRequiredFor } from '../policy.js';
-import { errorToReply, FtpError } from './errors.js';
-import { reply, type Reply } from './reply.js';
-import type { VirtualPath } from '../storage/virtual-path.js';
+import { errorToReply, FtpError } from '../base/errors.js';
+import { reply, type Reply } from '../base/reply.js';
+import type { VirtualPath } from '../base/virtual-path.js';
 import type { LoggedInUser } from '../session.js';
+import { Code, NOT_LOGGED_IN } from '../base/reply-codes.js';
 
 export interface ParsedCommand {
   verb: string;
@@ -45,9 +46,9 @@ export interface DispatchResult {
 
 export async function dispatch(ctx: SessionContext, spec: CommandSpec | undefined, parsed: ParsedCommand | undefined): Promise<DispatchResult> {
   const result = (r: Reply | undefined, bad = false): DispatchResult => ({ spec, reply: r, bad });
-  if (!parsed) return result(reply(500, 'Syntax error, command unrecognized.'), true);
-  if (!spec) return result(reply(500, 'Unknown command.'), true);
-  if (spec.available && !spec.available(ctx)) return result(reply(502, 'Command not implemented.'), true);
+  if (!parsed) return result(reply(Code.syntaxError, 'Syntax error, command unrecognized.'), true);
+  if (!spec) return result(reply(Code.syntaxError, 'Unknown command.'), true);
+  if (spec.available && !spec.available(ctx)) return result(reply(Code.notImplemented, 'Command not implemented.'), true);
 
   const { session, settings } = ctx;
   if (spec.name !== 'RNTO') session.renameFrom = undefined;
@@ -59,14 +60,14 @@ export async function dispatch(ctx: SessionContext, spec: CommandSpec | undefine
       session.tlsRefusalLogged = true;
       ctx.log.info({ peer: ctx.remoteAddress, cmd: spec.name, reason: 'tls-required', setting: `tlsRequired: ${settings.tlsRequired}` }, 'command refused: TLS required');
     }
-    return result(reply(530, 'TLS required: send AUTH TLS first.'));
+    return result(reply(Code.notLoggedIn, 'TLS required: send AUTH TLS first.'));
   }
   const user = session.user;
-  if (spec.access === 'user' && !user) return result(reply(530, NOT_LOGGED_IN));
+  if (spec.access === 'user' && !user) return result(reply(Code.notLoggedIn, NOT_LOGGED_IN));
 
   const arg = parsed.arg;
-  if (spec.arg === 'none' && arg.trim() !== '') return result(reply(501, `${spec.name} takes no argument.`), true);
-  if (spec.arg === 'required' && arg.trim() === '') return result(reply(501, `Syntax: ${spec.help}`), true);
+  if (spec.arg === 'none' && arg.trim() !== '') return result(reply(Code.badArguments, `${spec.name} takes no argument.`), true);
+  if (spec.arg === 'required' && arg.trim() === '') return result(reply(Code.badArguments, `Syntax: ${spec.help}`), true);
 
   try {
     let path: VirtualPath = session.cwd;
@@ -75,7 +76,7 @@ export async function dispatch(ctx: SessionContext, spec: CommandSpec | undefine
       if (spec.perm && !permitted(user, spec.perm, path)) {
         // A refused transfer still spends a REST/RANG: it must not carry over to a later STOR or RETR.
         if (spec.transfer) spendRestart(ctx);
-        return result(reply(550, 'Permission denied.'));
+        return result(reply(Code.fileUnavailable, 'Permission denied.'));
       }
     }
     // A `user` command got here with a user (530 above): its handler gets the user and storage as values.
@@ -92,11 +93,9 @@ export async function dispatch(ctx: SessionContext, spec: CommandSpec | undefine
   }
 }
 
-const NOT_LOGGED_IN = 'Please login with USER and PASS.';
-
 /** Whether `user` has `perm` on `path`; a public command with a permission needs a login too (530). */
 function permitted(user: LoggedInUser | undefined, perm: Permission, path: VirtualPath): boolean {
-  if (!user) throw new FtpError(530, NOT_LOGGED_IN);
+  if (!user) throw new FtpError(Code.notLoggedIn, NOT_LOGGED_IN);
   return user.permissions.allows(perm, path);
 }
 

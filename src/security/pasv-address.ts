@@ -11,9 +11,9 @@
  */
 import { lookup as dnsLookup } from 'node:dns/promises';
 import { BlockList, isIP, isIPv4 } from 'node:net';
-import { AccessList } from '../security/access-list.js';
-import { normalizeAddress } from './address.js';
-import type { PortRange } from './passive.js';
+import { AccessList } from './access-list.js';
+import { normalizeAddress } from '../base/address.js';
+import type { PortRange } from '../base/address.js';
 
 export interface PasvAddressRule {
   /** The client network (CIDR) this rule is for; none: every client. */

@@ -17,7 +17,7 @@ import { basename, dirname } from 'node:path';
 import { checkPair } from '../config/certificate.js';
 import { ConfigError } from '../config/errors.js';
 import { silentLogger, type Logger } from '../logger.js';
-import type { TlsMaterial } from './context.js';
+import type { TlsMaterial } from '../tls/context.js';
 
 export interface CertificateFiles {
   /** PEM certificate (chain allowed). */
