@@ -2,7 +2,7 @@
  * What a command handler can see and do. The connection implements it; handlers never touch sockets.
  */
 import type { Logger } from '../logger.js';
-import type { Reply } from '../base/reply.js';
+import type { Reply, Sent } from '../base/reply.js';
 import type { SessionState, LoggedInUser } from '../session.js';
 import type { Storage, Upload } from '../storage/storage.js';
 import type { VirtualPath } from '../base/virtual-path.js';
@@ -64,10 +64,13 @@ export interface SessionContext {
   login(user: string, password: string): Promise<LoginOutcome>;
   /** Prepares the next data connection (PASV/EPSV/PORT/EPRT); returns the port listened on for passive. */
   prepareData(setup: DataSetup): Promise<{ host: string; port: number } | void>;
-  /** Runs a download (RETR, LIST, ...) over the prepared data connection and writes its final reply. */
-  sendData(source: () => Promise<TransferSource>, opening: string): Promise<void>;
-  /** Runs an upload (STOR, APPE, STOU) into `upload` and writes its final reply. */
-  receiveData(upload: () => Promise<Upload>, opening: string, path: VirtualPath): Promise<void>;
+  /**
+   * Runs a download (RETR, LIST, ...) over the prepared data connection and writes its final reply;
+   * resolves to that reply's code, for the handler to return (`return ctx.sendData(...)`).
+   */
+  sendData(source: () => Promise<TransferSource>, opening: string): Promise<Sent>;
+  /** Runs an upload (STOR, APPE, STOU) into `upload` and writes its final reply; resolves to its code, as `sendData`. */
+  receiveData(upload: () => Promise<Upload>, opening: string, path: VirtualPath): Promise<Sent>;
   /** ABOR: stops the running transfer (its reply is written first); false if none ran. */
   abortTransfer(): Promise<boolean>;
   /** Closes the connection after the pending replies. */

@@ -4,7 +4,7 @@
  * generated from this registry, so they cannot drift from what is implemented.
  */
 import type { Permission } from '../auth/permissions.js';
-import type { Reply } from '../base/reply.js';
+import type { Reply, Sent } from '../base/reply.js';
 import type { VirtualPath } from '../base/virtual-path.js';
 import type { CommandContext, SessionContext } from './context.js';
 
@@ -56,7 +56,7 @@ export interface PublicCommandSpec extends CommandSpecBase {
   /** `public`: allowed before login. */
   readonly access: 'public';
   /** Runs the command (see {@link UserCommandSpec.handle}). */
-  readonly handle: (ctx: SessionContext, arg: string, path: VirtualPath) => Promise<Reply | void> | Reply | void;
+  readonly handle: (ctx: SessionContext, arg: string, path: VirtualPath) => Promise<Reply | Sent | void> | Reply | Sent | void;
 }
 
 /** A command that needs a login: its handler gets the user and their storage. */
@@ -65,12 +65,13 @@ export interface UserCommandSpec extends CommandSpecBase {
   readonly access: 'user';
   /**
    * Runs the command. `arg` is the argument verbatim (spaces kept); `path` is the resolved path when
-   * `path` is set (else the current directory). Return the reply, or nothing when the handler wrote its
-   * replies itself (`ctx.send`, or a transfer through `ctx.sendData`/`ctx.receiveData`). Throw an
+   * `path` is set (else the current directory). Return the reply; when the handler wrote its final
+   * reply itself, return `sent(code)` (after `ctx.send`), or what `ctx.sendData`/`ctx.receiveData` resolve to,
+   * so the `command` event and the log carry the code (nothing: no code is reported). Throw an
    * `FtpError` for a deliberate reply, or let a `StorageError` (ENOENT...) through: it becomes its reply
    * (550, 452, 552, ...). Anything else is a 451 and an `error` event.
    */
-  readonly handle: (ctx: CommandContext, arg: string, path: VirtualPath) => Promise<Reply | void> | Reply | void;
+  readonly handle: (ctx: CommandContext, arg: string, path: VirtualPath) => Promise<Reply | Sent | void> | Reply | Sent | void;
 }
 
 /**

@@ -4,7 +4,7 @@
  * after its login check, so no handler meets a getter that throws.
  */
 import type { Logger } from '../logger.js';
-import type { Reply } from '../base/reply.js';
+import type { Reply, Sent } from '../base/reply.js';
 import type { LoggedInUser, SessionState } from '../session.js';
 import type { ServerSettings } from '../settings.js';
 import type { Storage, Upload } from '../storage/storage.js';
@@ -84,10 +84,10 @@ export class UserContext implements CommandContext {
   prepareData(setup: DataSetup): Promise<{ host: string; port: number } | void> {
     return this.base.prepareData(setup);
   }
-  sendData(source: () => Promise<TransferSource>, opening: string): Promise<void> {
+  sendData(source: () => Promise<TransferSource>, opening: string): Promise<Sent> {
     return this.base.sendData(source, opening);
   }
-  receiveData(upload: () => Promise<Upload>, opening: string, path: VirtualPath): Promise<void> {
+  receiveData(upload: () => Promise<Upload>, opening: string, path: VirtualPath): Promise<Sent> {
     return this.base.receiveData(upload, opening, path);
   }
   abortTransfer(): Promise<boolean> {
