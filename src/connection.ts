@@ -6,7 +6,7 @@
  */
 import { isIPv4, type Socket } from 'node:net';
 import type { SessionContext, DataSetup, LoginOutcome, TransferSource } from './commands/context.js';
-import type { CommandRegistry } from './commands/define.js';
+import type { CommandRegistry } from './commands/context.js';
 import { normalizeAddress } from './base/address.js';
 import { Transfers } from './data/transfers.js';
 import type { ServerEvents, SessionInfo } from './events.js';

@@ -32,7 +32,8 @@ export { FtpError, StorageError, type FtpErrorCode } from './base/errors.js';
 
 // Commands.
 export { reply, sent, type Reply, type Sent } from './base/reply.js';
-export { defineCommand, CommandRegistry, type CommandSpec, type CommandSpecBase, type PublicCommandSpec, type UserCommandSpec, type ArgPolicy } from './commands/define.js';
+export { defineCommand } from './commands/define.js';
+export { CommandRegistry, type CommandSpec, type CommandSpecBase, type PublicCommandSpec, type UserCommandSpec, type ArgPolicy } from './commands/context.js';
 export { defineSiteCommand, type SiteCommandSpec } from './commands/site.js';
 export type { CommandContext, SessionContext, DataSetup, LoginOutcome, TransferSource } from './commands/context.js';
 export type { SessionState, LoggedInUser, TransferType } from './session.js';

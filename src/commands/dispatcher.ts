@@ -12,7 +12,7 @@
  */
 import type { SessionContext } from './context.js';
 import { UserContext } from './user-context.js';
-import type { CommandSpec } from './define.js';
+import type { CommandSpec } from './context.js';
 import type { Permission } from '../auth/permissions.js';
 import { reportError } from '../diagnostics.js';
 import { tlsRequiredFor } from '../policy.js';

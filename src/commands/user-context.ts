@@ -10,8 +10,7 @@ import type { ServerSettings } from '../settings.js';
 import type { Storage, Upload } from '../storage/storage.js';
 import type { VirtualPath } from '../base/virtual-path.js';
 import type { ServerEvents } from '../events.js';
-import type { CommandContext, DataSetup, LoginOutcome, SessionContext, TransferSource } from './context.js';
-import type { CommandRegistry } from './define.js';
+import type { CommandContext, CommandRegistry, DataSetup, LoginOutcome, SessionContext, TransferSource } from './context.js';
 
 export class UserContext implements CommandContext {
   readonly storage: Storage;
