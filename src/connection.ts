@@ -6,7 +6,7 @@
  */
 import { isIPv4, type Socket } from 'node:net';
 import type { SessionContext, DataSetup, LoginOutcome, TransferSource } from './commands/context.js';
-import type { CommandRegistry } from './commands/define.js';
+import type { CommandRegistry } from './commands/context.js';
 import { normalizeAddress } from './base/address.js';
 import { Transfers } from './data/transfers.js';
 import type { ServerEvents, SessionInfo } from './events.js';
@@ -15,7 +15,7 @@ import { ControlChannel } from './protocol/control-channel.js';
 import { traceCommand, traceSession } from './diagnostics.js';
 import { dispatch, parseCommand } from './commands/dispatcher.js';
 import { FtpError } from './base/errors.js';
-import { formatReply, reply, type Reply } from './base/reply.js';
+import { formatReply, reply, sent, type Reply, type Sent } from './base/reply.js';
 import { SessionState } from './session.js';
 import type { ServerSettings } from './settings.js';
 import type { Upload } from './storage/storage.js';
@@ -62,8 +62,6 @@ export class Connection implements SessionContext {
   closing = false;
   private badCommands = 0;
   /** The code of the last reply written, and the final code of the last transfer (for `command` events). */
-  private lastCode: number | undefined;
-  private transferCode: number | undefined;
   private readonly startedAt = Date.now();
   readonly closed: Promise<void>;
   /** When the connection was accepted. */
@@ -152,7 +150,6 @@ export class Connection implements SessionContext {
   }
 
   async send(r: Reply): Promise<void> {
-    this.lastCode = r.code;
     await this.channel.write(formatReply(r));
   }
 
@@ -219,12 +216,12 @@ export class Connection implements SessionContext {
     return this.transfers.prepare(setup);
   }
 
-  async sendData(source: () => Promise<TransferSource>, opening: string): Promise<void> {
-    this.transferCode = await this.transfers.download(source, opening);
+  async sendData(source: () => Promise<TransferSource>, opening: string): Promise<Sent> {
+    return sent(await this.transfers.download(source, opening));
   }
 
-  async receiveData(upload: () => Promise<Upload>, opening: string, path: VirtualPath): Promise<void> {
-    this.transferCode = await this.transfers.upload(upload, opening, path);
+  async receiveData(upload: () => Promise<Upload>, opening: string, path: VirtualPath): Promise<Sent> {
+    return sent(await this.transfers.upload(upload, opening, path));
   }
 
   abortTransfer(): Promise<boolean> {
@@ -281,8 +278,9 @@ export class Connection implements SessionContext {
       }
       if (event.kind !== 'line') {
         const started = performance.now();
-        await this.send(event.kind === 'tooLong' ? reply(Code.syntaxError, 'Line too long.') : reply(Code.badArguments, 'Invalid UTF-8 in command.'));
-        this.observer.command(undefined, undefined, undefined, this.lastCode, started);
+        const refusal = event.kind === 'tooLong' ? reply(Code.syntaxError, 'Line too long.') : reply(Code.badArguments, 'Invalid UTF-8 in command.');
+        await this.send(refusal);
+        this.observer.command(undefined, undefined, undefined, refusal.code, started);
         if (++this.badCommands >= this.settings.limits.maxBadCommands) {
           await this.send(reply(Code.serviceUnavailable, 'Too many bad commands; closing connection.'));
           break;
@@ -293,7 +291,6 @@ export class Connection implements SessionContext {
       const spec = parsed ? this.registry.get(parsed.verb) : undefined;
       if (pending && !spec?.duringTransfer) await pending;
       const started = performance.now();
-      if (spec?.transfer) this.transferCode = undefined;
       const traced = () => ({
         sessionId: this.id,
         remoteAddress: this.remoteAddress,
@@ -301,12 +298,11 @@ export class Connection implements SessionContext {
         verb: parsed?.verb,
         arg: spec?.sensitive || !parsed?.arg ? undefined : parsed.arg,
       });
-      const run = traceCommand(traced, () => dispatch(this, spec, parsed), (r) => r.reply?.code ?? (spec?.transfer ? this.transferCode : undefined)).then(async (result) => {
+      const run = traceCommand(traced, () => dispatch(this, spec, parsed), (r) => r.code).then(async (result) => {
         if (result.reply) await this.send(result.reply);
         this.badCommands = result.bad ? this.badCommands + 1 : 0;
-        // A transfer writes its own final reply; other commands that return none wrote theirs (PASS: 530 + 421).
-        const code = result.reply?.code ?? (spec?.transfer ? this.transferCode : undefined) ?? this.lastCode;
-        this.observer.command(parsed?.verb, spec, parsed?.arg, code, started);
+        // The final code comes back in the result, also when the handler wrote that reply itself (a transfer's 226/426, AUTH, PASS).
+        this.observer.command(parsed?.verb, spec, parsed?.arg, result.code, started);
       });
       if (spec?.transfer) {
         pending = run;

@@ -31,8 +31,9 @@ export { type VirtualPath, formatPath, resolvePath } from './base/virtual-path.j
 export { FtpError, StorageError, type FtpErrorCode } from './base/errors.js';
 
 // Commands.
-export { reply, type Reply } from './base/reply.js';
-export { defineCommand, CommandRegistry, type CommandSpec, type CommandSpecBase, type PublicCommandSpec, type UserCommandSpec, type ArgPolicy } from './commands/define.js';
+export { reply, sent, type Reply, type Sent } from './base/reply.js';
+export { defineCommand } from './commands/define.js';
+export { CommandRegistry, type CommandSpec, type CommandSpecBase, type PublicCommandSpec, type UserCommandSpec, type ArgPolicy } from './commands/context.js';
 export { defineSiteCommand, type SiteCommandSpec } from './commands/site.js';
 export type { CommandContext, SessionContext, DataSetup, LoginOutcome, TransferSource } from './commands/context.js';
 export type { SessionState, LoggedInUser, TransferType } from './session.js';

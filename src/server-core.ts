@@ -4,7 +4,7 @@
  */
 import type { Authenticator } from './auth/authenticator.js';
 import type { LoginThrottle } from './auth/throttle.js';
-import type { CommandRegistry } from './commands/define.js';
+import type { CommandRegistry } from './commands/context.js';
 import type { ServerEvents } from './events.js';
 import type { Logger } from './logger.js';
 import type { ServerSettings } from './settings.js';

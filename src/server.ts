@@ -5,7 +5,7 @@
 import { createServer as createNetServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import type { Authenticator } from './auth/authenticator.js';
 import { createRegistry } from './commands/index.js';
-import type { CommandSpec, CommandRegistry } from './commands/define.js';
+import type { CommandSpec, CommandRegistry } from './commands/context.js';
 import type { SiteCommandSpec } from './commands/site.js';
 import { Connection, type ConnectionPeer, type ServerCore } from './connection.js';
 import { ServerEvents } from './events.js';

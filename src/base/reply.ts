@@ -11,6 +11,20 @@ export interface Reply {
   readonly lines: readonly string[];
 }
 
+/**
+ * A final reply the handler wrote itself (a transfer's 226/426 through `sendData`/`receiveData`, AUTH's
+ * 234 before the TLS handshake, PASS's 421): its code, returned to the dispatcher, which reports it
+ * (the `command` event, the log line, the trace) as it does a returned Reply's.
+ */
+export interface Sent {
+  readonly sent: number;
+}
+
+/** Marks a final reply as already written: `return sent(234)`. */
+export function sent(code: number): Sent {
+  return { sent: code };
+}
+
 /** Makes a reply: `reply(200, 'OK.')`, or several lines for a multi-line reply (`211-...`, `211 End`). */
 export function reply(code: number, ...lines: string[]): Reply {
   return { code, lines: lines.length > 0 ? lines : [''] };

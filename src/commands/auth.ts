@@ -2,7 +2,7 @@
  * Login and session commands: USER PASS ACCT REIN QUIT HOST (RFC 959, RFC 7151).
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { reply } from '../base/reply.js';
+import { reply, sent } from '../base/reply.js';
 import { defineCommand } from './define.js';
 import { Code } from '../base/reply-codes.js';
 
@@ -41,7 +41,7 @@ export const PASS = defineCommand({
     if (outcome === 'too-many-sessions') {
       await ctx.send(reply(Code.serviceUnavailable, 'Too many sessions for this user.'));
       ctx.close();
-      return;
+      return sent(Code.serviceUnavailable);
     }
     const wait = deadline - performance.now();
     if (wait > 0) await sleep(wait);
@@ -49,7 +49,7 @@ export const PASS = defineCommand({
       await ctx.send(reply(Code.notLoggedIn, 'Login incorrect.'));
       await ctx.send(reply(Code.serviceUnavailable, 'Too many failed logins; closing connection.'));
       ctx.close();
-      return;
+      return sent(Code.serviceUnavailable);
     }
     return reply(Code.notLoggedIn, 'Login incorrect.');
   },

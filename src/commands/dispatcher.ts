@@ -12,12 +12,12 @@
  */
 import type { SessionContext } from './context.js';
 import { UserContext } from './user-context.js';
-import type { CommandSpec } from './define.js';
+import type { CommandSpec } from './context.js';
 import type { Permission } from '../auth/permissions.js';
 import { reportError } from '../diagnostics.js';
 import { tlsRequiredFor } from '../policy.js';
 import { errorToReply, FtpError } from '../base/errors.js';
-import { reply, type Reply } from '../base/reply.js';
+import { reply, type Reply, type Sent } from '../base/reply.js';
 import type { VirtualPath } from '../base/virtual-path.js';
 import type { LoggedInUser } from '../session.js';
 import { Code, NOT_LOGGED_IN } from '../base/reply-codes.js';
@@ -39,13 +39,20 @@ export function parseCommand(line: string): ParsedCommand | undefined {
 
 export interface DispatchResult {
   spec: CommandSpec | undefined;
+  /** The reply for the connection to write; none when the handler wrote its final reply itself. */
   reply: Reply | undefined;
+  /**
+   * The code of the command's final reply, whoever wrote it (`reply`, or the handler: a transfer's
+   * 226/426, AUTH's 234, PASS's 421); undefined if the handler wrote its replies and returned nothing.
+   */
+  code: number | undefined;
   /** The command was malformed or unknown (counts towards the bad-command limit). */
   bad: boolean;
 }
 
 export async function dispatch(ctx: SessionContext, spec: CommandSpec | undefined, parsed: ParsedCommand | undefined): Promise<DispatchResult> {
-  const result = (r: Reply | undefined, bad = false): DispatchResult => ({ spec, reply: r, bad });
+  const result = (r: Reply | Sent | undefined, bad = false): DispatchResult =>
+    r !== undefined && 'sent' in r ? { spec, reply: undefined, code: r.sent, bad } : { spec, reply: r, code: r?.code, bad };
   if (!parsed) return result(reply(Code.syntaxError, 'Syntax error, command unrecognized.'), true);
   if (!spec) return result(reply(Code.syntaxError, 'Unknown command.'), true);
   if (spec.available && !spec.available(ctx)) return result(reply(Code.notImplemented, 'Command not implemented.'), true);

@@ -3,7 +3,7 @@
  */
 import { authCommands } from './auth.js';
 import { AVBL } from './avbl.js';
-import { CommandRegistry, type CommandSpec } from './define.js';
+import { CommandRegistry, type CommandSpec } from './context.js';
 import { dirCommands } from './dirs.js';
 import { fileCommands } from './files.js';
 import { HASH } from './hash.js';

@@ -9,7 +9,7 @@ import { MLST_FACTS, mlsxLine, permsWithin } from '../listing/mlsx-format.js';
 import { safeName } from '../listing/safe-name.js';
 import { compileGlob, hasWildcard, MAX_GLOB_MATCHES } from '../listing/glob.js';
 import { errorToReply, FtpError } from '../base/errors.js';
-import { reply, type Reply } from '../base/reply.js';
+import { reply, type Reply, type Sent } from '../base/reply.js';
 import type { FileStat } from '../storage/storage.js';
 import { formatPath, type VirtualPath } from '../base/virtual-path.js';
 import { defineCommand } from './define.js';
@@ -58,7 +58,7 @@ function listingStream(ctx: CommandContext, target: VirtualPath, st: FileStat, l
   ));
 }
 
-async function listCommand(ctx: CommandContext, arg: string, line: (st: FileStat, path: VirtualPath, prefix: string) => string, dirsOnly: boolean): Promise<void> {
+async function listCommand(ctx: CommandContext, arg: string, line: (st: FileStat, path: VirtualPath, prefix: string) => string, dirsOnly: boolean): Promise<Sent> {
   const { path: pathArg } = splitListArg(arg);
   const target = pathArg === '' ? ctx.session.cwd : ctx.resolve(pathArg);
   const glob = pathArg === '' ? undefined : globOf(ctx, pathArg);

@@ -8,8 +8,8 @@ import { widens, type Permission } from '../auth/permissions.js';
 import { FtpError } from '../base/errors.js';
 import { reply, type Reply } from '../base/reply.js';
 import type { VirtualPath } from '../base/virtual-path.js';
-import { defineCommand, storageHas, type ArgPolicy } from './define.js';
-import type { CommandContext } from './context.js';
+import { defineCommand, storageHas } from './define.js';
+import type { ArgPolicy, CommandContext } from './context.js';
 import { Code } from '../base/reply-codes.js';
 
 /** A SITE subcommand: `SITE <name> <argument>`. */

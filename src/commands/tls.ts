@@ -1,7 +1,7 @@
 /**
  * Security commands (RFC 2228, RFC 4217): AUTH, PBSZ, PROT, CCC.
  */
-import { reply } from '../base/reply.js';
+import { reply, sent } from '../base/reply.js';
 import { cccAllowed, cccOffered, clearDataAllowed } from '../policy.js';
 import { defineCommand } from './define.js';
 import { Code } from '../base/reply-codes.js';
@@ -34,6 +34,7 @@ export const AUTH = defineCommand({
       ctx.session.pbsz = true;
       ctx.session.prot = 'P';
     }
+    return sent(Code.securityExchangeDone);
   },
 });
 
@@ -91,6 +92,7 @@ export const CCC = defineCommand({
       return reply(Code.policyDenied, 'CCC refused by policy: the command channel must stay protected.');
     }
     await ctx.clearTls(reply(Code.ok, 'Clearing the command channel.'));
+    return sent(Code.ok);
   },
 });
 

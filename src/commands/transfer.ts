@@ -4,7 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { FtpError } from '../base/errors.js';
-import { reply } from '../base/reply.js';
+import { reply, type Sent } from '../base/reply.js';
 import { baseName, type VirtualPath } from '../base/virtual-path.js';
 import { defineCommand } from './define.js';
 import type { CommandContext } from './context.js';
@@ -52,7 +52,7 @@ export const RETR = defineCommand({
   },
 });
 
-async function store(ctx: CommandContext, path: VirtualPath, mode: 'replace' | 'append'): Promise<void> {
+async function store(ctx: CommandContext, path: VirtualPath, mode: 'replace' | 'append'): Promise<Sent> {
   const offset = ctx.session.restOffset;
   ctx.session.restOffset = 0;
   ctx.session.range = undefined;

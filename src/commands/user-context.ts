@@ -4,14 +4,13 @@
  * after its login check, so no handler meets a getter that throws.
  */
 import type { Logger } from '../logger.js';
-import type { Reply } from '../base/reply.js';
+import type { Reply, Sent } from '../base/reply.js';
 import type { LoggedInUser, SessionState } from '../session.js';
 import type { ServerSettings } from '../settings.js';
 import type { Storage, Upload } from '../storage/storage.js';
 import type { VirtualPath } from '../base/virtual-path.js';
 import type { ServerEvents } from '../events.js';
-import type { CommandContext, DataSetup, LoginOutcome, SessionContext, TransferSource } from './context.js';
-import type { CommandRegistry } from './define.js';
+import type { CommandContext, CommandRegistry, DataSetup, LoginOutcome, SessionContext, TransferSource } from './context.js';
 
 export class UserContext implements CommandContext {
   readonly storage: Storage;
@@ -84,10 +83,10 @@ export class UserContext implements CommandContext {
   prepareData(setup: DataSetup): Promise<{ host: string; port: number } | void> {
     return this.base.prepareData(setup);
   }
-  sendData(source: () => Promise<TransferSource>, opening: string): Promise<void> {
+  sendData(source: () => Promise<TransferSource>, opening: string): Promise<Sent> {
     return this.base.sendData(source, opening);
   }
-  receiveData(upload: () => Promise<Upload>, opening: string, path: VirtualPath): Promise<void> {
+  receiveData(upload: () => Promise<Upload>, opening: string, path: VirtualPath): Promise<Sent> {
     return this.base.receiveData(upload, opening, path);
   }
   abortTransfer(): Promise<boolean> {

@@ -6,7 +6,7 @@ import type { Buffer } from 'node:buffer';
 import type { Authenticator } from '../auth/authenticator.js';
 import type { Permission } from '../auth/permissions.js';
 import type { PermissionRule } from '../auth/rules.js';
-import type { CommandSpec } from '../commands/define.js';
+import type { CommandSpec } from '../commands/context.js';
 import type { SiteCommandSpec } from '../commands/site.js';
 import type { PortRange } from '../data/passive.js';
 import type { Logger, LogLevel } from '../logger.js';

@@ -15,7 +15,7 @@
  *   only when `stateDir` is given: without one there is no place of the program's own to keep it.
  */
 import type { Authenticator } from '../auth/authenticator.js';
-import type { CommandSpec } from '../commands/define.js';
+import type { CommandSpec } from '../commands/context.js';
 import type { SiteCommandSpec } from '../commands/site.js';
 import { ConfigError, zodIssues, type ConfigIssue } from '../config/errors.js';
 import { resolveLayers, type ResolvedConfig } from '../config/load.js';
