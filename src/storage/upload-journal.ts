@@ -51,8 +51,8 @@ export const COMPACT_BYTES = 256 * 1024;
 /** A journal larger than this is not read at recovery (a real one is compacted long before). */
 const MAX_JOURNAL_BYTES = 64 * 1024 * 1024;
 
-/** Journal file names: host hash, boot hash, pid, start time, random; `.journal`, `.new` (compaction), `.claimed`. */
-const FILE_NAME = /^([0-9a-f]{8})-([0-9a-f]{8})-(\d{1,10})-(\d{1,20})-([0-9a-f]{8})\.(journal|new|claimed)$/;
+/** Journal file names: host hash, boot hash, pid, start time, random; `.journal`, `.claimed`. */
+const FILE_NAME = /^([0-9a-f]{8})-([0-9a-f]{8})-(\d{1,10})-(\d{1,20})-([0-9a-f]{8})\.(journal|claimed)$/;
 
 /** A journal line (JSON): the header, an upload's temp file (`b`), or its end (`e`). */
 interface BeginRecord {
@@ -385,13 +385,8 @@ export async function recoverUploads(dir: string, roots: readonly string[], log:
     const m = FILE_NAME.exec(name);
     if (!m) continue;
     const owner: Owner = { host: m[1]!, boot: m[2]!, pid: Number(m[3]), start: m[4]! };
-    if (ours.has(name) || ours.has(name.replace(/\.new$/, '.journal')) || owner.host !== me.host || mayRun(owner, me)) continue;
+    if (ours.has(name) || owner.host !== me.host || mayRun(owner, me)) continue;
     const path = nodePath.join(dir, name);
-    if (m[6] === 'new') {
-      // An unfinished compaction: the journal itself still holds every entry.
-      fs.rmSync(path, { force: true });
-      continue;
-    }
     // Claim it: only one process wins the rename.
     const claimed = nodePath.join(dir, `${ownerPrefix(me)}-${randomBytes(4).toString('hex')}.claimed`);
     try {
