@@ -37,9 +37,9 @@ export const policyFields = {
   tlsRequired: oneOf(['off', 'login', 'all'])
     .describe(`off: plain FTP allowed; login: TLS before USER/PASS; all: also PROT P for every transfer. Default: ${DEFAULT.tlsRequired}.`)
     .meta({ reload: 'new-connections', env: 'FTPSD_TLS_REQUIRED', flag: '--tls-required <when>' }),
-  sessionReuse: oneOf(['require', 'allow', 'off'])
+  sessionReuse: oneOf(['require', 'require-or-client-cert', 'allow', 'off'])
     .describe(
-      `require: protected data connections must resume their control connection's TLS session; allow: resumption offered, not required; off: never offered. Default: ${DEFAULT.sessionReuse}.`,
+      `require: protected data connections must resume their control connection's TLS session; require-or-client-cert: or present the same verified client certificate as the control connection (for clients that never resume, such as Java's JSSE); allow: resumption offered, not required; off: never offered. Default: ${DEFAULT.sessionReuse}.`,
     )
     .meta({ reload: 'new-connections', env: 'FTPSD_SESSION_REUSE', flag: '--session-reuse <policy>' }),
   dataProtection: oneOf(['tls-sessions', 'optional'])
@@ -64,7 +64,10 @@ export const POLICY_DEFAULTS: Readonly<PolicySettings> = DEFAULT;
 
 /** `off`: plain FTP allowed; `login`: TLS before USER/PASS; `all`: also PROT P for every transfer. */
 export type TlsRequired = PolicySettings['tlsRequired'];
-/** `require`: protected data connections must resume their control connection's TLS session; `allow`; `off`. */
+/**
+ * `require`: protected data connections must resume their control connection's TLS session;
+ * `require-or-client-cert`: or present the same verified client certificate as the control connection; `allow`; `off`.
+ */
 export type SessionReuse = PolicySettings['sessionReuse'];
 /**
  * Data protection for sessions whose control connection used TLS (AUTH TLS or implicit FTPS; CCC does
