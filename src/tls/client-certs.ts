@@ -75,6 +75,17 @@ export function certificateUserName(cert: ClientCertificate, mode: CertificateUs
   return mode === 'dn' ? cert.subject : mode === 'email' ? cert.email : cert.commonName;
 }
 
+/**
+ * A CRL file's content as PEM, which is what the TLS context takes: PEM text is kept as it is (one file
+ * may hold several CRLs), DER (a file starting with an ASN.1 SEQUENCE) is wrapped.
+ */
+export function pemCrl(content: string | Buffer): string {
+  const buf = typeof content === 'string' ? Buffer.from(content, 'utf8') : content;
+  if (buf[0] !== 0x30) return buf.toString('utf8');
+  const lines = buf.toString('base64').match(/.{1,64}/g) ?? [];
+  return `-----BEGIN X509 CRL-----\n${lines.join('\n')}\n-----END X509 CRL-----\n`;
+}
+
 /** A fingerprint in a comparable form: hex digits only, lower case (pins may be written with or without colons). */
 export function normalizeFingerprint(fingerprint: string): string {
   return fingerprint.replace(/[^0-9a-fA-F]/g, '').toLowerCase();
