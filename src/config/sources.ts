@@ -19,6 +19,7 @@ import type { LogFormat } from '../ops/log-format.js';
 import type { WebhookSpec } from '../ops/webhooks.js';
 import type { PasvAddressRule } from '../security/pasv-address.js';
 import type { HeartbeatSettings, WorkersSetting } from './cluster-schema.js';
+import type { ClientCertsLayer } from './client-certs.js';
 
 export type Password = { hash: string } | { plain: string };
 
@@ -27,10 +28,13 @@ export interface Layer extends Partial<PolicySettings> {
   listen?: ListenAddress[];
   implicitListen?: ListenAddress[];
   root?: string;
-  users?: ({ name: string; password: Password; home?: string; readOnly?: boolean } & UserPolicy)[];
+  /** `password` may be missing only with `login: certificate`. */
+  users?: ({ name: string; password?: Password; home?: string; readOnly?: boolean } & UserPolicy)[];
   /** `false`: off (FTPSD_ANONYMOUS=false overrides the file). */
   anonymous?: { home?: string } | false;
   tls?: { cert: string; key: string; fields: { cert: string; key: string } };
+  /** TLS client certificates (config/client-certs.ts). */
+  clientCerts?: ClientCertsLayer;
   pasvPorts?: PortRange;
   pasvAddress?: string | PasvAddressRule[];
   // Service options (config/service-schema.ts).
@@ -67,6 +71,8 @@ export interface CliFlags extends Partial<Record<PolicyName, string>> {
   implicitListen?: string[];
   cert?: string;
   key?: string;
+  clientCa?: string;
+  clientCertRequired?: boolean;
   pasvPorts?: string;
   pasvAddress?: string;
   pasvAdvertisedPorts?: string;
@@ -121,7 +127,7 @@ const absOrOff = (base: string, p: string | false | undefined) => (p === false ?
 
 /** The config file's options, or createServer's (whose passwords may be plain: embed/option-forms.ts). */
 export type FileOptions = Omit<ConfigFile, 'users'> & {
-  users?: (Omit<NonNullable<ConfigFile['users']>[number], 'password'> & { password: string | Password })[] | undefined;
+  users?: (Omit<NonNullable<ConfigFile['users']>[number], 'password'> & { password?: string | Password | undefined })[] | undefined;
 };
 
 /** The file's layer: relative paths are relative to the file's directory. */
@@ -130,13 +136,20 @@ export function fileLayer(file: FileOptions, dir: string): Layer {
     listen: file.listen,
     implicitListen: file.implicitListen,
     root: abs(dir, file.root),
-    users: file.users?.map((u) => ({ name: u.name, password: typeof u.password === 'string' ? { hash: u.password } : u.password, home: u.home, readOnly: u.readOnly ?? false, ...pickUserPolicy(u) })),
+    users: file.users?.map((u) => ({
+      name: u.name,
+      ...(u.password !== undefined ? { password: typeof u.password === 'string' ? { hash: u.password } : u.password } : {}),
+      home: u.home,
+      readOnly: u.readOnly ?? false,
+      ...pickUserPolicy(u),
+    })),
     anonymous: file.anonymous,
     tls: file.tls && {
       cert: abs(dir, file.tls.cert)!,
       key: abs(dir, file.tls.key)!,
       fields: { cert: 'tls.cert', key: 'tls.key' },
     },
+    clientCerts: file.clientCerts && compact({ ...file.clientCerts, ca: abs(dir, file.clientCerts.ca)!, crl: abs(dir, file.clientCerts.crl) }),
     pasvPorts: file.pasvPorts,
     pasvAddress: file.pasvAddress,
     pasvAdvertisedPorts: file.pasvAdvertisedPorts,
@@ -179,6 +192,7 @@ export const ENV = {
   stateDir: 'FTPSD_STATE_DIR',
   cert: 'FTPSD_CERT',
   key: 'FTPSD_KEY',
+  clientCa: 'FTPSD_CLIENT_CA',
   anonymous: 'FTPSD_ANONYMOUS',
   pasvAdvertisedPorts: 'FTPSD_PASV_ADVERTISED_PORTS',
   proxyProtocol: 'FTPSD_PROXY_PROTOCOL',
@@ -205,6 +219,7 @@ export function envLayer(env: NodeJS.ProcessEnv, cwd: string, issues: ConfigIssu
   return compact({
     stateDir: abs(cwd, check('stateDir', get(ENV.stateDir), ENV.stateDir, issues)),
     tls: cert !== undefined && key !== undefined ? { cert: abs(cwd, cert)!, key: abs(cwd, key)!, fields: { cert: ENV.cert, key: ENV.key } } : undefined,
+    clientCerts: get(ENV.clientCa) === undefined ? undefined : { ca: abs(cwd, get(ENV.clientCa))! },
     anonymous: anonymous === undefined ? undefined : anonymous ? {} : false,
     pasvAdvertisedPorts: check('pasvAdvertisedPorts', get(ENV.pasvAdvertisedPorts), ENV.pasvAdvertisedPorts, issues),
     proxyProtocol: check('proxyProtocol', one(list(ENV.proxyProtocol)), ENV.proxyProtocol, issues),
@@ -240,6 +255,10 @@ export function flagLayer(flags: CliFlags, cwd: string, issues: ConfigIssue[]): 
     tls:
       flags.cert !== undefined && flags.key !== undefined
         ? { cert: abs(cwd, flags.cert)!, key: abs(cwd, flags.key)!, fields: { cert: '--cert', key: '--key' } }
+        : undefined,
+    clientCerts:
+      flags.clientCa !== undefined || flags.clientCertRequired
+        ? compact({ ca: abs(cwd, flags.clientCa), required: flags.clientCertRequired ? true : undefined })
         : undefined,
     pasvPorts: check('pasvPorts', flags.pasvPorts, '--pasv-ports', issues),
     pasvAddress: check('pasvAddress', flags.pasvAddress, '--pasv-address', issues),

@@ -17,6 +17,15 @@ export interface ClientCertSettings {
   readonly required?: boolean;
 }
 
+/** Whether two client-certificate settings are the same (CA bundle, CRLs, required). */
+export function sameClientCerts(a: ClientCertSettings | undefined, b: ClientCertSettings | undefined): boolean {
+  if (!a || !b) return a === b;
+  const same = (x: string | Buffer, y: string | Buffer) => Buffer.from(x).equals(Buffer.from(y));
+  const crlA = a.crl ?? [];
+  const crlB = b.crl ?? [];
+  return same(a.ca, b.ca) && (a.required ?? false) === (b.required ?? false) && crlA.length === crlB.length && crlA.every((c, i) => same(c, crlB[i]!));
+}
+
 /** Which part of a verified certificate names the user. */
 export type CertificateUserName = 'commonName' | 'email' | 'dn';
 export const CERTIFICATE_USER_NAMES = ['commonName', 'email', 'dn'] as const;
