@@ -145,10 +145,10 @@ export class ConfigReloader {
       authenticator.adopt(this.server.authenticator);
     }
     const o = prepared.options;
-    const newPair =
-      certificate.cert !== this.current.certificate.cert ||
-      certificate.key !== this.current.certificate.key ||
-      !sameClientCerts(o.tls?.clientCerts, this.server.tls?.clientCerts);
+    // The CA bundle or the CRL file may change without the config (a new CRL): then it is a change too.
+    const newClientCerts = !sameClientCerts(o.tls?.clientCerts, this.server.tls?.clientCerts);
+    if (newClientCerts && !changed.includes('clientCerts')) changed.push('clientCerts');
+    const newPair = certificate.cert !== this.current.certificate.cert || certificate.key !== this.current.certificate.key || newClientCerts;
     // Every setting the config makes, each given (undefined: its default); the greeting is a program's only.
     const settings = Object.fromEntries(SETTINGS_OPTIONS.filter((k) => k !== 'greeting').map((k) => [k, o[k]])) as SettingsOptions;
     // All or nothing: throws (changing nothing) on a value the server refuses.
