@@ -20,6 +20,9 @@ import { describeRun, expectFailure, expectSuccess, run } from './helpers.js';
 import type { SessionReuse } from '../../src/policy-options.js';
 import { pemCrl } from '../../src/tls/client-certs.js';
 import { Sessions } from '../../src/embed/sessions.js';
+import { createServer } from '../../src/index.js';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 
 const DRIVER = fileURLToPath(new URL('./client-cert-driver.py', import.meta.url));
 
@@ -269,5 +272,36 @@ describe('client certificates: curl fails cleanly where it should', () => {
     const { t } = await certServer();
     const old = pki.cert('alice-expired');
     expectFailure(await curl(['--ssl-reqd', '--insecure', '--cert', old.cert, '--key', old.key, '--user', 'alice:', `ftp://${t.host}:${t.port}/`]));
+  });
+});
+
+describe('client certificates through createServer', () => {
+  it('clientCerts files and a user with login: certificate and no password; the session view shows the certificate', async () => {
+    const cert = await testCert();
+    const root = await mkdtemp(join(tmpdir(), 'ftpsd-cc-embed-'));
+    const server = createServer({
+      listen: '127.0.0.1:0',
+      root,
+      tls: { cert: cert.cert, key: cert.key },
+      clientCerts: { ca: pki.ca, crl: pki.crlDer, userName: 'email' },
+      users: [{ name: 'alice.mail@example.org', login: 'certificate' }],
+      limits: { loginFailureDelayMs: 10 },
+    });
+    try {
+      const { explicit } = await server.listen();
+      const t = { host: '127.0.0.1', port: explicit[0]!.port } as TestServer;
+      const seen: unknown[] = [];
+      server.on('login', () => seen.push(...server.sessions.list().map((s) => s.certificate?.subject)));
+      expect(await py(t, { cert: 'alice-email', user: 'alice.mail@example.org', list: true })).toMatchObject({ user: '232', list: '226' });
+      expect(seen).toEqual(['CN=somebody,OU=people,O=ftpsd tests']);
+      expect(await py(t, { cert: 'alice', user: 'alice.mail@example.org' })).toMatchObject({ user: '331', pass: '530' });
+    } finally {
+      await server.close();
+      await rm(root, { recursive: true, force: true });
+    }
+  });
+
+  it('clientCerts without tls is refused with the field named', () => {
+    expect(() => createServer({ listen: '127.0.0.1:0', tlsRequired: 'off', root: '/tmp', users: [{ name: 'a', password: 'b' }], clientCerts: { ca: '/nonexistent' } })).toThrow(/clientCerts: needs tls/);
   });
 });
