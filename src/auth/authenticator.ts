@@ -28,7 +28,8 @@ export interface LoginRequest {
    * Asked at USER, before any password (`password` is then ''): resolve to a result only if the
    * certificate alone logs this user in (RFC 4217 section 12.2: the server answers 232 and wants no
    * PASS); to null otherwise, which costs nothing (the client is asked for its password as usual).
-   * Only asked when the connection presented a verified certificate.
+   * Only asked when the connection presented a verified certificate. An authenticator that knows
+   * nothing of certificates sees a login with an empty password, which it refuses as it would at PASS.
    */
   readonly certificateOnly?: boolean;
 }
