@@ -240,12 +240,12 @@ export class Connection implements SessionContext {
     if (!answer || 'refused' in answer) return undefined;
     // A ban that started meanwhile: the password path takes over (and refuses).
     if (throttle?.bannedUntil(this.remoteAddress) !== undefined) return undefined;
-    const outcome = await this.applyLogin(user, answer, true);
+    const outcome = this.applyLogin(user, answer, true);
     return outcome === 'ok' ? 'ok' : 'too-many-sessions';
   }
 
   /** A login the authenticator accepted: the per-user session cap, then the session's user. */
-  private async applyLogin(user: string, result: LoginResult, byCertificate: boolean): Promise<'ok' | 'too-many-sessions'> {
+  private applyLogin(user: string, result: LoginResult, byCertificate: boolean): 'ok' | 'too-many-sessions' {
     const name = result.name ?? user;
     const max = this.settings.limits.maxSessionsPerUser;
     if (this.server.userSessions(name) >= max) {

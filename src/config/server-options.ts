@@ -43,7 +43,8 @@ export async function toServerOptions(config: ResolvedConfig, logger: Logger, ow
   const users: UserAccount[] = config.users.map((u) => ({ name: u.name, ...(u.password ? { password: u.password } : {}), home: u.home, readOnly: u.readOnly, ...pickUserPolicy(u) }));
   const options: FtpServerOptions = {
     ...protocolOptions(config, logger),
-    tls: { cert: certificate.cert, key: certificate.key, ...(config.clientCerts ? { clientCerts: await readClientCerts(config.clientCerts) } : {}) },
+    // clientCerts always given (undefined: off), so a config reload that removes them turns them off.
+    tls: { cert: certificate.cert, key: certificate.key, clientCerts: config.clientCerts ? await readClientCerts(config.clientCerts) : undefined },
     authenticator: new UserAuthenticator(users, config.anonymous, {
       uploads: config.uploads,
       ...(journal ? { journal } : {}),

@@ -12,8 +12,12 @@ import type { ClientCertSettings } from './client-certs.js';
 export interface TlsMaterial {
   cert: string | Buffer;
   key: string | Buffer;
-  /** Ask every handshake for a client certificate, verified against this CA bundle (and CRLs) only. */
-  clientCerts?: ClientCertSettings;
+  /**
+   * Ask every handshake for a client certificate, verified against this CA bundle (and CRLs) only. Left
+   * out of a new pair (`update`, `prepare`), the settings in force stay (a certificate renewal never
+   * drops them); given as `undefined` explicitly, they are turned off.
+   */
+  clientCerts?: ClientCertSettings | undefined;
 }
 
 /** The session id context of every context that asks for client certificates (OpenSSL needs one to resume then). */
@@ -86,7 +90,8 @@ export class TlsContexts {
    * setting; throws if unusable. Returns the function that switches to them (it cannot fail). The
    * ticket keys stay, so sessions from before still resume.
    */
-  prepare(material: TlsMaterial = this.material, options: { resumption?: boolean } = {}): () => void {
+  prepare(given: TlsMaterial = this.material, options: { resumption?: boolean } = {}): () => void {
+    const material = 'clientCerts' in given ? given : { ...given, clientCerts: this.material.clientCerts };
     const previous = this.options;
     if (options.resumption !== undefined) this.options = { ...previous, resumption: options.resumption };
     let built: [SecureContext, SecureContext];

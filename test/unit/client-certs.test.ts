@@ -8,6 +8,8 @@ import { createSecureContext } from 'node:tls';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { certificateUserName, normalizeFingerprint, pemCrl, sameClientCerts, unverifiedReason, type ClientCertificate } from '../../src/tls/client-certs.js';
 import { clientPki, type ClientPki } from '../helpers/client-certs.js';
+import { TlsContexts } from '../../src/tls/context.js';
+import { testCert } from '../helpers/server.js';
 
 let pki: ClientPki;
 beforeAll(async () => {
@@ -54,5 +56,15 @@ describe('client certificates', () => {
     expect(sameClientCerts(a, { ...a, required: true })).toBe(false);
     expect(sameClientCerts(a, undefined)).toBe(false);
     expect(sameClientCerts(undefined, undefined)).toBe(true);
+  });
+
+  it('a renewed certificate keeps the client-certificate settings unless they are given (undefined turns them off)', async () => {
+    const pair = await testCert();
+    const clientCerts = { ca: await readFile(pki.ca), required: true };
+    const contexts = new TlsContexts({ cert: pair.cert, key: pair.key, clientCerts });
+    contexts.update({ cert: pair.cert, key: pair.key });
+    expect(contexts.clientCerts).toBe(clientCerts);
+    contexts.update({ cert: pair.cert, key: pair.key, clientCerts: undefined });
+    expect(contexts.clientCerts).toBeUndefined();
   });
 });
