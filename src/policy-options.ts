@@ -23,6 +23,16 @@ declare module 'zod' {
     flag?: string;
     /** Said in the flag's help after the values. */
     flagNote?: string;
+    /** The flag's whole help text (before ` [env: ...]`); without it: the values, flagNote and the default. */
+    flagHelp?: string;
+    /** A list: comma-separated in its variable, a repeatable flag, and a lone `off` means none. */
+    list?: boolean;
+    /** A repeatable flag (each use adds an entry). */
+    repeatable?: boolean;
+    /** An option of the `ftpsd` command only (a process with a config file), refused by createServer. */
+    command?: boolean;
+    /** A path: relative values are resolved against the config file's directory, or the working directory. */
+    path?: boolean;
   }
 }
 
