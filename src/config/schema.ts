@@ -6,7 +6,7 @@
  *
  * Relative paths in a file are resolved against the file's directory; users' homes against `root`.
  */
-import { z } from 'zod';
+import { z, type GlobalMeta } from 'zod';
 import { DEFAULT_BAN, DEFAULT_LIMITS, DEFAULT_TIMEOUTS, type BanPolicy, type Limits, type Timeouts } from '../settings.js';
 import { parseNetwork } from '../security/access-list.js';
 import { DEFAULTS, LOG_LEVELS } from './defaults.js';
@@ -292,16 +292,19 @@ const configShape = {
 
 type ConfigKey = keyof typeof configShape;
 
-/** How a config reload applies a top-level option: the `reload` mark on its schema (or on the field it wraps). */
-function reloadOf(field: z.ZodType): ReloadMode | undefined {
-  return field.meta()?.reload ?? (field instanceof z.ZodOptional ? (field.unwrap() as z.ZodType).meta()?.reload : undefined);
+/** A top-level option's metadata: that of the field its `.optional()` wraps, and its own. */
+function metaOf(field: z.ZodType): GlobalMeta {
+  return { ...(field instanceof z.ZodOptional ? (field.unwrap() as z.ZodType).meta() : undefined), ...field.meta() };
 }
 
-/** The shape with each option's reload mode (runtime/config-reload.ts) in its metadata, also in the forms that override it. */
-function withReload<S extends Record<string, z.ZodType>>(shape: S): S {
+/**
+ * The shape with each option's metadata (reload mode, command-only mark, ...) on the top-level field,
+ * also for the forms that override it (createServer's, embed/option-forms.ts).
+ */
+function withMeta<S extends Record<string, z.ZodType>>(shape: S): S {
   const out: Record<string, z.ZodType> = {};
   for (const [key, field] of Object.entries(shape)) {
-    out[key] = field.meta({ ...field.meta(), reload: reloadOf(field) ?? reloadOf((configShape as Record<string, z.ZodType>)[key]!) });
+    out[key] = field.meta({ ...metaOf((configShape as Record<string, z.ZodType>)[key]!), ...metaOf(field) });
   }
   return out as S;
 }
@@ -321,7 +324,7 @@ function refineConfig(config: { users?: readonly { name: string }[] | undefined 
  */
 export function configSchemaWith<O extends { [K in ConfigKey]?: z.ZodType }>(overrides: O) {
   return z
-    .strictObject(withReload({ ...configShape, ...overrides } as Omit<typeof configShape, keyof O> & O), {
+    .strictObject(withMeta({ ...configShape, ...overrides } as Omit<typeof configShape, keyof O> & O), {
       error: 'the config file must be a mapping of options (key: value)',
     })
     .superRefine((config, ctx) => refineConfig(config as Parameters<typeof refineConfig>[0], ctx));

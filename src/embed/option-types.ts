@@ -11,7 +11,8 @@ import type { SiteCommandSpec } from '../commands/site.js';
 import type { PortRange } from '../data/passive.js';
 import type { Logger, LogLevel } from '../logger.js';
 import type { BanPolicy, Limits, Timeouts, UploadOptions } from '../settings.js';
-import { POLICY_NAMES, type PolicySettings } from '../policy-options.js';
+import type { PolicySettings } from '../policy-options.js';
+import { configSchema } from '../config/schema.js';
 import { SETTINGS_OPTIONS, type SettingsOptions } from '../settings.js';
 import type { QuotaLimits } from '../storage/quota.js';
 import type { Storage } from '../storage/storage.js';
@@ -138,35 +139,9 @@ export type LiveOptions = Pick<ServerOptions, ReconfigurableOption>;
 
 /** The options only a program can give; the config schema does not know them. */
 export const PROGRAM_OPTIONS = ['greeting', 'authenticator', 'storage', 'commands', 'siteCommands', 'logger'] as const;
-/** Config file options that belong to the `ftpsd` command (a process with a config file). */
-export const COMMAND_ONLY_OPTIONS = ['watchConfig', 'runAs', 'workers', 'umask', 'workerHeartbeat'] as const;
-/**
- * Config file options `createServer` understands (besides the program options). A new config file
- * option must be added here, or to COMMAND_ONLY_OPTIONS, once createServer does what it says
- * (test/api/options-schema.test.ts checks that every config option is one or the other).
- */
-export const CONFIG_OPTIONS: readonly string[] = [
-  'listen',
-  'implicitListen',
-  'root',
-  'users',
-  'anonymous',
-  'tls',
-  'pasvPorts',
-  'pasvAddress',
-  'pasvAdvertisedPorts',
-  'proxyProtocol',
-  ...POLICY_NAMES,
-  'logLevel',
-  'logFormat',
-  'stateDir',
-  'timeouts',
-  'limits',
-  'security',
-  'uploads',
-  'metricsListen',
-  'xferlog',
-  'hooks',
-  'webhooks',
-  'hookDelivery',
-];
+/** The config file's top-level options, from its schema. */
+const SCHEMA_OPTIONS = Object.keys(configSchema.shape) as (keyof typeof configSchema.shape)[];
+/** Config file options that belong to the `ftpsd` command (a process with a config file): their `command` mark on the schema. */
+export const COMMAND_ONLY_OPTIONS: readonly string[] = SCHEMA_OPTIONS.filter((k) => configSchema.shape[k].meta()?.command);
+/** Config file options `createServer` understands (besides the program options): every other one. */
+export const CONFIG_OPTIONS: readonly string[] = SCHEMA_OPTIONS.filter((k) => !COMMAND_ONLY_OPTIONS.includes(k));
