@@ -24,6 +24,7 @@ import { SessionObserver } from './session-observer.js';
 import type { ConnectionPeer, ServerCore } from './server-core.js';
 import { sessionId } from './session-id.js';
 import { Code } from './base/reply-codes.js';
+import { isAuthUnavailable, type LoginResult } from './auth/authenticator.js';
 
 export type { ConnectionPeer, ServerCore } from './server-core.js';
 
@@ -181,10 +182,17 @@ export class Connection implements SessionContext {
   async login(user: string, password: string): Promise<LoginOutcome> {
     const throttle = this.server.throttle;
     // A banned address gets no password check at all (connections opened before the ban end here).
-    const result =
-      throttle?.bannedUntil(this.remoteAddress) === undefined
-        ? await this.server.authenticator.login({ user, password, remoteAddress: this.remoteAddress, secure: this.secure })
-        : null;
+    let result: LoginResult | null = null;
+    if (throttle?.bannedUntil(this.remoteAddress) === undefined) {
+      try {
+        result = await this.server.authenticator.login({ user, password, remoteAddress: this.remoteAddress, secure: this.secure });
+      } catch (err) {
+        if (!isAuthUnavailable(err)) throw err;
+        // Neither a success nor a failed login: nothing counts toward a ban, the client may retry later.
+        this.observer.login({ result: 'unavailable', user, reason: err.message });
+        return 'unavailable';
+      }
+    }
     // A ban that started while the password was checked counts too: success does not lift a ban.
     const banned = throttle?.bannedUntil(this.remoteAddress) !== undefined;
     if (!result || banned) {

@@ -31,7 +31,8 @@ export interface ObservedSession {
 export type LoginAttempt =
   | { result: 'ok'; user: string; secure: boolean }
   | { result: 'failed' | 'banned'; user: string; ban?: { network: string; failures: number; until: number } }
-  | { result: 'too-many-sessions'; user: string; max: number };
+  | { result: 'too-many-sessions'; user: string; max: number }
+  | { result: 'unavailable'; user: string; reason: string };
 
 /** How a protected data connection's TLS handshake went. */
 export type DataHandshake = { ok: true; resumed: boolean } | { ok: false; refused?: string };
@@ -121,6 +122,11 @@ export class SessionObserver {
     if (attempt.result === 'too-many-sessions') {
       this.s.log.warn({ user, max: attempt.max }, 'login refused: too many sessions for this user');
       this.emit('login-attempt', () => [{ ...this.s.info, user, result: 'too-many-sessions' }]);
+      return;
+    }
+    if (attempt.result === 'unavailable') {
+      this.s.log.warn({ user, peer, reason: attempt.reason }, 'login refused: authentication service unavailable');
+      this.emit('login-attempt', () => [{ ...this.s.info, user, result: 'unavailable' }]);
       return;
     }
     this.emit('login-failed', () => [{ ...this.s.info, user }]);

@@ -31,6 +31,23 @@ export interface LoginResult {
 
 /** Decides who may log in, and with which storage and permissions. */
 export interface Authenticator {
-  /** Resolves to null for a wrong user name or password; never says which. May be slow: it is async. */
+  /**
+   * Resolves to null for a wrong user name or password; never says which. May be slow: it is async.
+   * Rejects with an `AuthUnavailableError` when it cannot decide (its directory or service is down):
+   * the client gets 421, and the attempt does not count as a failed login.
+   */
   login(request: LoginRequest): Promise<LoginResult | null>;
+}
+
+/**
+ * An authenticator could not decide: the service behind it is unreachable, slow or answered nonsense.
+ * Its message goes to the log (never to the client, which gets a fixed 421); it must hold no secret.
+ */
+export class AuthUnavailableError extends Error {
+  override readonly name = 'AuthUnavailableError';
+}
+
+/** True for an `AuthUnavailableError`, also one from another copy of this module. */
+export function isAuthUnavailable(err: unknown): err is AuthUnavailableError {
+  return err instanceof AuthUnavailableError || (err instanceof Error && err.name === 'AuthUnavailableError');
 }
