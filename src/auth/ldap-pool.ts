@@ -82,7 +82,8 @@ export class LdapPool {
       url: this.url.protocol + '//' + this.url.host,
       timeout,
       connectTimeout: timeout,
-      tlsOptions,
+      // ldapts speaks TLS from the start whenever tlsOptions are given: only for ldaps://.
+      ...(this.url.protocol === 'ldaps:' ? { tlsOptions } : {}),
       createConnection: ((...args: Parameters<typeof netConnect>) => (once(), netConnect(...args))) as typeof netConnect,
       createSecureConnection: ((...args: Parameters<typeof tlsConnect>) => {
         // The StartTLS upgrade passes the open socket; anything else opens one.
