@@ -64,11 +64,6 @@ export class AuthenticatorChain implements Authenticator {
     }
   }
 
-  /** After a reload: the config users take over quota figures (see UserAuthenticator.adopt). */
-  adopt(previous: Authenticator): void {
-    if (previous instanceof AuthenticatorChain) this.users.adopt(previous.users);
-  }
-
   /** Drops the idle connections of the authenticators (replaced by a reload, or the server stops). */
   close(): void {
     for (const a of this.others) a.close?.();

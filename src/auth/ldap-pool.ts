@@ -84,11 +84,12 @@ export class LdapPool {
       connectTimeout: timeout,
       // ldapts speaks TLS from the start whenever tlsOptions are given: only for ldaps://.
       ...(this.url.protocol === 'ldaps:' ? { tlsOptions } : {}),
-      createConnection: ((...args: Parameters<typeof netConnect>) => (once(), netConnect(...args))) as typeof netConnect,
+      // Idle pooled connections never keep the process alive.
+      createConnection: ((...args: Parameters<typeof netConnect>) => (once(), netConnect(...args).unref())) as typeof netConnect,
       createSecureConnection: ((...args: Parameters<typeof tlsConnect>) => {
         // The StartTLS upgrade passes the open socket; anything else opens one.
         if (!(typeof args[0] === 'object' && args[0] !== null && 'socket' in args[0])) once();
-        return tlsConnect(...args);
+        return tlsConnect(...args).unref();
       }) as typeof tlsConnect,
     });
     if (this.options.startTls) {

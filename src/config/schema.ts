@@ -16,6 +16,7 @@ import { refineUserPolicy, uploadsSchema, userPolicyShape } from './user-policy.
 import { opsFields, opsSchemaShape } from './ops-schema.js';
 import { pasvAddressField, serviceFields, serviceSchemaShape } from './service-schema.js';
 import { clusterFields, clusterSchemaShape } from './cluster-schema.js';
+import { authSchemaShape } from './auth-schema.js';
 import { parsed, text } from './zod-forms.js';
 
 export const HASH_HINT = 'must be an argon2id hash (use: ftpsd hash-password)';
@@ -233,6 +234,7 @@ const configShape = {
   ...opsSchemaShape,
   ...serviceSchemaShape,
   ...clusterSchemaShape,
+  ...authSchemaShape,
 };
 
 type ConfigKey = keyof typeof configShape;
@@ -269,6 +271,8 @@ const RELOAD: Record<Exclude<ConfigKey, PolicyName>, ReloadMode> = {
   runAs: 'restart',
   workers: 'restart',
   workerHeartbeat: 'restart',
+  ldap: 'live',
+  authHook: 'live',
 };
 
 /** The shape with each option's reload mode in its metadata. */

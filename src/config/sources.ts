@@ -19,6 +19,7 @@ import type { LogFormat } from '../ops/log-format.js';
 import type { WebhookSpec } from '../ops/webhooks.js';
 import type { PasvAddressRule } from '../security/pasv-address.js';
 import type { HeartbeatSettings, WorkersSetting } from './cluster-schema.js';
+import { ldapUrl, type AuthHookConfig, type LdapConfig } from './auth-schema.js';
 
 export type Password = { hash: string } | { plain: string };
 
@@ -55,6 +56,9 @@ export interface Layer extends Partial<PolicySettings> {
   limits?: Partial<Limits>;
   security?: SecurityOptions;
   uploads?: UploadOptions;
+  /** LDAP logins (config/auth-schema.ts): the file gives it all; flags and environment only `url`. */
+  ldap?: LdapConfig;
+  authHook?: AuthHookConfig;
 }
 
 /** Command-line flags as commander hands them over (unvalidated strings); the policy flags by option name. */
@@ -83,6 +87,7 @@ export interface CliFlags extends Partial<Record<PolicyName, string>> {
   xferlog?: string;
   hook?: string[];
   webhook?: string[];
+  ldapUrl?: string;
 }
 
 type FieldName = keyof typeof fields;
@@ -159,6 +164,12 @@ export function fileLayer(file: FileOptions, dir: string): Layer {
     limits: file.limits,
     security: file.security,
     uploads: file.uploads,
+    ldap: file.ldap && {
+      ...file.ldap,
+      ...(file.ldap.ca !== undefined ? { ca: abs(dir, file.ldap.ca)! } : {}),
+      ...(file.ldap.bindPasswordFile !== undefined ? { bindPasswordFile: abs(dir, file.ldap.bindPasswordFile)! } : {}),
+    },
+    authHook: file.authHook,
   });
 }
 
@@ -187,6 +198,7 @@ export const ENV = {
   runAsGroup: 'FTPSD_RUN_AS_GROUP',
   umask: 'FTPSD_UMASK',
   workers: 'FTPSD_WORKERS',
+  ldapUrl: 'FTPSD_LDAP_URL',
 } as const;
 
 /** The environment's layer (empty variables count as unset); lists are comma-separated. */
@@ -222,7 +234,17 @@ export function envLayer(env: NodeJS.ProcessEnv, cwd: string, issues: ConfigIssu
     logFormat: check('logFormat', get(ENV.logFormat), ENV.logFormat, issues),
     metricsListen: check('metricsListen', get(ENV.metricsListen), ENV.metricsListen, issues),
     xferlog: absOrOff(cwd, check('xferlog', get(ENV.xferlog), ENV.xferlog, issues)),
+    ldap: ldapUrlLayer(get(ENV.ldapUrl), ENV.ldapUrl, issues),
   });
+}
+
+/** `--ldap-url` or FTPSD_LDAP_URL: an `ldap` layer with the URL only. */
+function ldapUrlLayer(value: string | undefined, field: string, issues: ConfigIssue[]): LdapConfig | undefined {
+  if (value === undefined) return undefined;
+  const result = ldapUrl.safeParse(value);
+  if (result.success) return { url: result.data };
+  issues.push({ field, message: result.error.issues[0]?.message ?? 'invalid value' });
+  return undefined;
 }
 
 /** The command line's layer: relative paths are relative to the working directory. */
@@ -262,6 +284,7 @@ export function flagLayer(flags: CliFlags, cwd: string, issues: ConfigIssue[]): 
     hooks: check('hooks', flags.hook, '--hook', issues),
     webhooks: check('webhooks', flags.webhook, '--webhook', issues),
     stateDir: abs(cwd, check('stateDir', flags.stateDir, '--state-dir', issues)),
+    ldap: ldapUrlLayer(flags.ldapUrl, '--ldap-url', issues),
   });
 }
 
