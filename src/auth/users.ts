@@ -7,6 +7,7 @@
  */
 import type { QuotaLimits } from '../storage/quota.js';
 import type { Storage } from '../storage/storage.js';
+import type { UploadJournal } from '../storage/upload-journal.js';
 import { HomeStorages, type HomeStoragesOptions, type UploadPolicy } from './home-storages.js';
 import type { Authenticator, LoginRequest, LoginResult } from './authenticator.js';
 import { readOnly, type Permission, type Permissions } from './permissions.js';
@@ -30,7 +31,12 @@ export interface UserAccount {
 }
 
 export type { UploadPolicy };
-export type UserAuthenticatorOptions = HomeStoragesOptions;
+/** How the built-in authenticator makes the storages of homes on disk (see home-storages.ts). */
+export interface UserAuthenticatorOptions extends HomeStoragesOptions {
+  uploads?: UploadPolicy;
+  /** Records the temp files of uploads to local homes, for the clean-up after a crash (see `openUploadJournal`). */
+  journal?: UploadJournal;
+}
 
 export interface AnonymousAccess {
   home: string | Storage;
@@ -46,7 +52,10 @@ const DUMMY_HASH =
 export class UserAuthenticator implements Authenticator {
   private readonly users = new Map<string, UserAccount>();
   private readonly permissions = new Map<string, Permissions>();
-  /** The storages of the homes, shared with the other authenticators of the server (see home-storages.ts). */
+  /**
+   * The storages of the homes, shared with the other authenticators of the server (see home-storages.ts).
+   * @internal
+   */
   readonly homes: HomeStorages;
 
   constructor(
