@@ -46,6 +46,9 @@ export interface LdapOptions extends LdapPoolOptions {
   cacheMs?: number;
 }
 
+/** Most successful logins remembered (with `cacheMs`). */
+const MAX_CACHED = 10_000;
+
 /** Longest login name sent to the directory (longer ones are refused without asking it). */
 export const MAX_LDAP_NAME = 256;
 
@@ -116,7 +119,7 @@ export class LdapAuthenticator implements Authenticator {
       return null;
     }
     const cacheMs = this.options.cacheMs ?? 0;
-    if (cacheMs > 0) this.cache.set(name, { digest, until: Date.now() + cacheMs, result });
+    if (cacheMs > 0) this.remember(name, { digest, until: Date.now() + cacheMs, result });
     return result;
   }
 
@@ -136,6 +139,17 @@ export class LdapAuthenticator implements Authenticator {
 
   private get homeAttribute(): string {
     return this.options.homeAttribute ?? 'homeDirectory';
+  }
+
+  /** Caches a success; at MAX_CACHED entries the expired ones go, then the oldest. */
+  private remember(name: string, entry: Cached): void {
+    this.cache.delete(name);
+    if (this.cache.size >= MAX_CACHED) {
+      const now = Date.now();
+      for (const [k, v] of this.cache) if (v.until <= now) this.cache.delete(k);
+      if (this.cache.size >= MAX_CACHED) this.cache.delete(this.cache.keys().next().value!);
+    }
+    this.cache.set(name, entry);
   }
 
   private digest(name: string, password: string): Buffer {
