@@ -58,8 +58,10 @@ export class AuthenticatorChain implements Authenticator {
         for (const a of this.others) if (a.has && (await a.has(name))) found = true;
         this.unchecked.delete(name);
         if (found) this.log.warn({ user: name }, 'user is in the config file and in LDAP: the config file account is used');
-      } catch {
-        // Unreachable now: stays unchecked.
+      } catch (err) {
+        // Unreachable now: stays unchecked, and the rest wait too.
+        this.log.warn({ reason: (err as Error).message }, 'could not check the config users against LDAP now; checked again at their first login');
+        return;
       }
     }
   }

@@ -59,8 +59,10 @@ export function formatBanner(input: BannerInput): string {
 
 function tryCommand({ explicit, implicit, config }: BannerInput): string | undefined {
   const user = config.users[0];
-  if (!user) return undefined;
-  const cred = config.generatedPassword !== undefined ? `${user.name}:${config.generatedPassword}` : user.name;
+  // Accounts only in LDAP or behind the hook: any of their names.
+  const name = user?.name ?? (config.ldap || config.authHook ? 'NAME' : undefined);
+  if (name === undefined) return undefined;
+  const cred = config.generatedPassword !== undefined ? `${name}:${config.generatedPassword}` : name;
   const target = explicit[0] ?? implicit[0];
   if (!target) return undefined;
   const scheme = explicit[0] ? 'ftp' : 'ftps';

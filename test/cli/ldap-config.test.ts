@@ -2,7 +2,11 @@
  * The `ldap` and `authHook` options: loadConfig (flags > environment > file for ldap.url, paths relative
  * to the file, the checks), and `ftpsd serve --ldap-url` against a real slapd with curl.
  */
+import { once } from 'node:events';
+import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/config/load.js';
@@ -64,6 +68,38 @@ describe('ldap and authHook options', () => {
     const hook = await configFile('authHook:\n  url: ftp://x.example.test\n');
     expect(await loadError({ config: hook.file }, {}, hook.dir)).toMatch(/authHook\.url: must be an http/);
   });
+});
+
+describe('ftpsd serve with authHook (an HTTP server of the test, curl)', () => {
+  it('logs in whom the hook accepts, with a home under root; the hook URL credentials and passwords are not in the output', async () => {
+    assertBuilt();
+    const hook = createServer(async (req, res) => {
+      let body = '';
+      for await (const chunk of req) body += chunk;
+      const { name, password } = JSON.parse(body) as { name: string; password: string };
+      const basic = 'Basic ' + Buffer.from('hk:hook-url-secret').toString('base64');
+      if (req.headers.authorization === basic && name === 'hank' && password === 'hank-pw') {
+        res.writeHead(200, { 'content-type': 'application/json' }).end('{"home": "/hank"}');
+      } else res.writeHead(401).end();
+    });
+    hook.listen(0, '127.0.0.1');
+    await once(hook, 'listening');
+    const url = `http://hk:hook-url-secret@127.0.0.1:${(hook.address() as AddressInfo).port}/login`;
+    const { dir, file } = await configFile(`tlsRequired: off\nauthHook:\n  url: "${url}"\n  timeoutMs: 2000\n`);
+    const served = await Served.start(['--config', file, ...loopbackArgs(dir)], { cwd: dir });
+    try {
+      expect(served.stdout).toMatch(/^auth hook: +http:\/\/127\.0\.0\.1:\d+\/login$/m);
+      const hank = await listExplicit(served.port, 'hank', 'hank-pw');
+      expect(hank.code, hank.stderr).toBe(0);
+      expect(existsSync(join(dir, 'root', 'hank'))).toBe(true);
+      expect((await listExplicit(served.port, 'hank', 'wrong')).code).toBe(67);
+    } finally {
+      await served.stop();
+      hook.close();
+    }
+    const output = served.stdout + served.stderr;
+    for (const secret of ['hook-url-secret', 'hank-pw']) expect(output).not.toContain(secret);
+  }, 60_000);
 });
 
 describe.skipIf(!hasSlapd())('ftpsd serve --ldap-url (real slapd, curl)', () => {
