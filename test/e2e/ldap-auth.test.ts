@@ -22,7 +22,9 @@ import { captureLog, type CapturedLog } from '../helpers/log-capture.js';
 import { startServer, type TestServer } from '../helpers/server.js';
 import { freePort, hasSlapd, READER_DN, READER_PASSWORD, startSlapd, SUFFIX, type Slapd } from '../helpers/slapd.js';
 import { removeTempDirs, tempDir } from '../helpers/temp-dirs.js';
-import { curl } from './clients.js';
+import { curl, lftp } from './clients.js';
+import { once } from 'node:events';
+import { createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
 import { BANNED, clientFrom, receiveAll } from '../hardening/abuse-helpers.js';
 
 const PEOPLE = `ou=people,${SUFFIX}`;
@@ -181,6 +183,29 @@ describe.skipIf(!hasSlapd())('LDAP logins (OpenLDAP slapd on loopback)', () => {
       ldap.close();
     }
     expect((await passReply(t, 'a'.repeat(1000), 'x')).code).toBe(530);
+  });
+
+  it('lftp logs alice in over FTPS', async () => {
+    const r = await lftp(`open -u alice,wonderland -p ${t.port} 127.0.0.1; set ftp:ssl-force yes; cls -1 /`);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain('hello.txt');
+  });
+
+  it('a directory that accepts connections and never answers: unavailable within the timeouts, not a hang', async () => {
+    const held: Socket[] = [];
+    const silent = createNetServer((s) => held.push(s.on('error', () => {})));
+    silent.listen(0, '127.0.0.1');
+    await once(silent, 'listening');
+    const url = `ldap://127.0.0.1:${(silent.address() as AddressInfo).port}`;
+    const ldap = new LdapAuthenticator(ldapOptions({ url, timeoutMs: 300 }), new DirectoryAccounts(root, chain.users.homes), log.logger);
+    try {
+      // The test's own timeout catches a hang; no timing is measured here.
+      await expect(ldap.login({ user: 'alice', password: 'wonderland', remoteAddress: '127.0.0.1', secure: true })).rejects.toSatisfy(isAuthUnavailable);
+    } finally {
+      ldap.close();
+      for (const s of held) s.destroy();
+      silent.close();
+    }
   });
 
   it('an empty password is refused before any bind: no directory is asked', async () => {
