@@ -21,12 +21,16 @@ export interface LdapPoolOptions {
   timeoutMs?: number;
   /** Idle connections kept (default 4). */
   maxIdle?: number;
+  /** Connections in use at once; more logins wait for one, at most `timeoutMs` (default 8). */
+  maxOpen?: number;
 }
 
 export class LdapPool {
   private readonly idle: Client[] = [];
   private readonly url: URL;
   private closed = false;
+  private busy = 0;
+  private readonly waiters: (() => void)[] = [];
 
   constructor(private readonly options: LdapPoolOptions) {
     this.url = new URL(options.url);
@@ -40,6 +44,36 @@ export class LdapPool {
 
   /** Runs `work` on a connection; the connection goes back to the pool only if `work` resolved. */
   async use<T>(work: (client: Client) => Promise<T>): Promise<T> {
+    await this.slot();
+    try {
+      return await this.useClient(work);
+    } finally {
+      this.busy--;
+      this.waiters.shift()?.();
+    }
+  }
+
+  /** Waits for room (at most maxOpen connections in use), at most timeoutMs. */
+  private async slot(): Promise<void> {
+    if (this.busy < (this.options.maxOpen ?? 8)) {
+      this.busy++;
+      return;
+    }
+    await new Promise<void>((resolve, reject) => {
+      const waiter = () => {
+        clearTimeout(timer);
+        this.busy++;
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        this.waiters.splice(this.waiters.indexOf(waiter), 1);
+        reject(new Error(`no LDAP connection free within ${this.timeoutMs} ms`));
+      }, this.timeoutMs);
+      this.waiters.push(waiter);
+    });
+  }
+
+  private async useClient<T>(work: (client: Client) => Promise<T>): Promise<T> {
     let client = this.idle.pop();
     while (client && !client.isConnected) {
       drop(client);

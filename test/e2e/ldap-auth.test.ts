@@ -185,6 +185,19 @@ describe.skipIf(!hasSlapd())('LDAP logins (OpenLDAP slapd on loopback)', () => {
     expect((await passReply(t, 'a'.repeat(1000), 'x')).code).toBe(530);
   });
 
+  it('logins at once share a bounded pool: 12 parallel logins over at most 2 connections all get their answer', async () => {
+    const ldap = new LdapAuthenticator(ldapOptions({ maxOpen: 2 }), new DirectoryAccounts(root, chain.users.homes), log.logger);
+    const req = { remoteAddress: '127.0.0.1', secure: true };
+    try {
+      const results = await Promise.all(
+        Array.from({ length: 12 }, (_, i) => ldap.login({ ...req, user: i % 2 === 0 ? 'alice' : 'dave', password: i % 3 === 0 ? 'wrong' : i % 2 === 0 ? 'wonderland' : 'no-group' })),
+      );
+      expect(results.map((r) => r !== null)).toEqual(Array.from({ length: 12 }, (_, i) => i % 3 !== 0));
+    } finally {
+      ldap.close();
+    }
+  });
+
   it('lftp logs alice in over FTPS', async () => {
     const r = await lftp(`open -u alice,wonderland -p ${t.port} 127.0.0.1; set ftp:ssl-force yes; cls -1 /`);
     expect(r.code, r.stderr).toBe(0);
