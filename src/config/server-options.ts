@@ -49,7 +49,7 @@ export async function toServerOptions(config: ResolvedConfig, logger: Logger, ow
   const options: FtpServerOptions = {
     ...protocolOptions(config, logger),
     tls: { cert: certificate.cert, key: certificate.key },
-    authenticator: await authenticatorChain(config, builtin, logger),
+    authenticator: await authenticatorChain(config, builtin, logger, trustedOwners(owner?.uid)),
   };
   return { options, certificate, created };
 }
@@ -58,12 +58,15 @@ export async function toServerOptions(config: ResolvedConfig, logger: Logger, ow
  * The config users alone, or chained with LDAP and the auth hook (auth/chain.ts). With LDAP, the config
  * names LDAP also has are looked up in the background and warned about (config-file accounts win).
  */
-async function authenticatorChain(config: ResolvedConfig, users: UserAuthenticator, logger: Logger): Promise<Authenticator> {
+async function authenticatorChain(config: ResolvedConfig, users: UserAuthenticator, logger: Logger, owners: ReadonlySet<number>): Promise<Authenticator> {
   const { ldap, authHook } = config;
   if (!ldap && !authHook) return users;
   const accounts = new DirectoryAccounts(config.root, users.homes);
   const others: ChainedAuthenticator[] = [];
   if (ldap) {
+    // Whoever may replace the CA may impersonate the directory; the bind password is a secret (StrictModes).
+    if (ldap.ca !== undefined) checkTrusted(ldap.ca, 'LDAP CA file', owners);
+    if (ldap.bindPasswordFile !== undefined) checkTrusted(ldap.bindPasswordFile, 'LDAP bind password file', owners);
     const ca = ldap.ca === undefined ? undefined : await readConfigFile(ldap.ca, 'ldap.ca');
     const bindPassword = ldap.bindPasswordFile === undefined ? undefined : (await readConfigFile(ldap.bindPasswordFile, 'ldap.bindPasswordFile')).replace(/\r?\n$/, '');
     const options: LdapOptions = {

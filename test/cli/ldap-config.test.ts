@@ -4,14 +4,14 @@
  */
 import { once } from 'node:events';
 import { existsSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
+import { chmod, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/config/load.js';
 import { hasSlapd, READER_DN, READER_PASSWORD, startSlapd, SUFFIX } from '../helpers/slapd.js';
-import { assertBuilt, configFile, killAll, listExplicit, loopbackArgs, removeTempDirs, Served } from './cli.js';
+import { assertBuilt, configFile, killAll, listExplicit, loopbackArgs, removeTempDirs, run, Served } from './cli.js';
 
 afterAll(async () => {
   killAll();
@@ -67,6 +67,20 @@ describe('ldap and authHook options', () => {
     expect(await loadError({ config: startTls.file }, {}, startTls.dir)).toMatch(/ldap\.startTls: is for ldap:\/\/ URLs/);
     const hook = await configFile('authHook:\n  url: ftp://x.example.test\n');
     expect(await loadError({ config: hook.file }, {}, hook.dir)).toMatch(/authHook\.url: must be an http/);
+  });
+});
+
+describe('ftpsd serve: the LDAP bind password file is a secret', () => {
+  it('refuses to start when others may read it, naming the fix', async () => {
+    assertBuilt();
+    const { dir, file } = await configFile(['ldap:', '  url: ldap://127.0.0.1:9', '  base: dc=example,dc=test', '  bindDn: cn=reader,dc=example,dc=test', '  bindPasswordFile: reader.pw', ''].join('\n'));
+    const pw = join(dir, 'etc', 'reader.pw');
+    await writeFile(pw, 'secret\n');
+    await chmod(pw, 0o644);
+    const r = await run(['serve', '--config', file, ...loopbackArgs(dir)], { cwd: dir });
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain(`LDAP bind password file ${pw} is readable by others (mode 0644): chmod 600 ${pw}`);
+    expect(r.stdout + r.stderr).not.toContain('secret\n');
   });
 });
 
