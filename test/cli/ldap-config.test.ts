@@ -162,3 +162,42 @@ describe.skipIf(!hasSlapd())('ftpsd serve --ldap-url (real slapd, curl)', () => 
     for (const secret of [READER_PASSWORD, 'wonderland']) expect(output).not.toContain(secret);
   }, 60_000);
 });
+
+describe.skipIf(!hasSlapd())('ftpsd serve: SIGHUP switches from the auth hook to LDAP', () => {
+  it('after the reload LDAP users log in and the hook is no longer asked', async () => {
+    assertBuilt();
+    const people = `ou=people,${SUFFIX}`;
+    const slapd = await startSlapd(
+      [
+        [`dn: ${people}`, 'objectClass: organizationalUnit', 'ou: people', ''].join('\n'),
+        [`dn: uid=alice,${people}`, 'objectClass: inetOrgPerson', 'objectClass: posixAccount', 'uid: alice', 'cn: alice', 'sn: alice', 'uidNumber: 4000', 'gidNumber: 4000', 'homeDirectory: alice', 'userPassword: wonderland', ''].join('\n'),
+      ].join('\n'),
+    );
+    let asked = 0;
+    const hook = createServer(async (req, res) => {
+      for await (const _ of req);
+      asked++;
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{"home": "hooked"}');
+    });
+    hook.listen(0, '127.0.0.1');
+    await once(hook, 'listening');
+    const hookUrl = `http://127.0.0.1:${(hook.address() as AddressInfo).port}/`;
+    const { dir, file } = await configFile(`tlsRequired: off\nauthHook:\n  url: "${hookUrl}"\n`);
+    const served = await Served.start(['--config', file, ...loopbackArgs(dir)], { cwd: dir });
+    try {
+      expect((await listExplicit(served.port, 'hank', 'anything')).code).toBe(0);
+      expect(asked).toBe(1);
+      await writeFile(file, `tlsRequired: off\nldap:\n  url: ${slapd.url}\n  base: ${people}\n`);
+      served.child.kill('SIGHUP');
+      await expect.poll(() => served.stdout, { timeout: 15_000 }).toMatch(/config reloaded/);
+      const alice = await listExplicit(served.port, 'alice', 'wonderland');
+      expect(alice.code, alice.stderr).toBe(0);
+      expect((await listExplicit(served.port, 'hank', 'anything')).code).toBe(67);
+      expect(asked).toBe(1);
+    } finally {
+      await served.stop();
+      hook.close();
+      await slapd.stop();
+    }
+  }, 60_000);
+});
