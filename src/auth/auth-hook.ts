@@ -18,6 +18,8 @@ export interface AuthHookOptions {
   timeoutMs?: number;
 }
 
+export const DEFAULT_AUTH_HOOK_TIMEOUT_MS = 5000;
+
 /** The largest answer body read. */
 export const MAX_HOOK_BODY = 64 * 1024;
 
@@ -52,7 +54,7 @@ export class AuthHookAuthenticator implements Authenticator {
   }
 
   async login(req: LoginRequest): Promise<LoginResult | null> {
-    const timeoutMs = this.options.timeoutMs ?? 5000;
+    const timeoutMs = this.options.timeoutMs ?? DEFAULT_AUTH_HOOK_TIMEOUT_MS;
     const signal = AbortSignal.timeout(timeoutMs);
     let status: number;
     let text: string;

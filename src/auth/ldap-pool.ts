@@ -25,6 +25,8 @@ export interface LdapPoolOptions {
   maxOpen?: number;
 }
 
+export const DEFAULT_LDAP_TIMEOUT_MS = 5000;
+
 export class LdapPool {
   private readonly idle: Client[] = [];
   private readonly url: URL;
@@ -39,7 +41,7 @@ export class LdapPool {
   }
 
   get timeoutMs(): number {
-    return this.options.timeoutMs ?? 5000;
+    return this.options.timeoutMs ?? DEFAULT_LDAP_TIMEOUT_MS;
   }
 
   /** Runs `work` on a connection; the connection goes back to the pool only if `work` resolved. */

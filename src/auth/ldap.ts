@@ -17,7 +17,7 @@ import type { Logger } from '../logger.js';
 import { AuthUnavailableError, type Authenticator, type LoginRequest, type LoginResult } from './authenticator.js';
 import type { DirectoryAccount, DirectoryAccounts } from './directory-account.js';
 import { escapeFilterValue, DEFAULT_FILTER, userFilter } from './ldap-filter.js';
-import { LdapPool, withTimeout, type LdapPoolOptions } from './ldap-pool.js';
+import { DEFAULT_LDAP_TIMEOUT_MS, LdapPool, withTimeout, type LdapPoolOptions } from './ldap-pool.js';
 import type { Permission } from './permissions.js';
 
 /** How a group maps to what its members may do (the first group of the list a user is in decides). */
@@ -45,6 +45,9 @@ export interface LdapOptions extends LdapPoolOptions {
   /** How long a successful login is remembered (default 0: never). */
   cacheMs?: number;
 }
+
+/** The defaults of LdapOptions (the config schema states them from here). */
+export const LDAP_DEFAULTS = { filter: DEFAULT_FILTER, homeAttribute: 'homeDirectory', cacheMs: 0, timeoutMs: DEFAULT_LDAP_TIMEOUT_MS } as const;
 
 /** Most successful logins remembered (with `cacheMs`). */
 const MAX_CACHED = 10_000;
@@ -138,7 +141,7 @@ export class LdapAuthenticator implements Authenticator {
   }
 
   private get homeAttribute(): string {
-    return this.options.homeAttribute ?? 'homeDirectory';
+    return this.options.homeAttribute ?? LDAP_DEFAULTS.homeAttribute;
   }
 
   /** Caches a success; at MAX_CACHED entries the expired ones go, then the oldest. */

@@ -5,6 +5,8 @@
  */
 import { z } from 'zod';
 import { PERMISSIONS } from '../auth/permissions.js';
+import { LDAP_DEFAULTS } from '../auth/ldap.js';
+import { DEFAULT_AUTH_HOOK_TIMEOUT_MS } from '../auth/auth-hook.js';
 import { parsed, text } from './zod-forms.js';
 
 const LDAP_URL = 'an LDAP URL like ldaps://ldap.example.com or ldap://ldap.example.com:389';
@@ -47,8 +49,7 @@ const ldapGroup = z.strictObject(
   { error: 'must be a mapping {dn, readOnly, permissions, quotaBytes, login}' },
 );
 
-export const DEFAULT_LDAP = { filter: '(uid={name})', homeAttribute: 'homeDirectory', cacheMs: 0, timeoutMs: 5000 } as const;
-export const DEFAULT_AUTH_HOOK_TIMEOUT_MS = 5000;
+const DEFAULT_LDAP = LDAP_DEFAULTS;
 
 export const ldapSchema = z
   .strictObject(
