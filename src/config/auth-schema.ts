@@ -98,9 +98,19 @@ export const authHookSchema = z
   )
   .describe('Logins decided by an HTTP service (see docs/authentication.md).');
 
+/** `ldap.url` as a flag and a variable (read by hand into `ldap`, as runAs is: sources.ts). */
+export const authFields = {
+  ldapUrl: ldapUrl.meta({
+    env: 'FTPSD_LDAP_URL',
+    flag: '--ldap-url <url>',
+    flagHelp: "log users in against this LDAP directory, ldaps://HOST[:PORT] or ldap://HOST[:PORT] (the rest in the config file's ldap section)",
+  }),
+};
+
+/** New logins use the new ones; createServer takes an `authenticator` instead (command only). */
 export const authSchemaShape = {
-  ldap: ldapSchema.optional(),
-  authHook: authHookSchema.optional(),
+  ldap: ldapSchema.optional().meta({ reload: 'live', command: true }),
+  authHook: authHookSchema.optional().meta({ reload: 'live', command: true }),
 };
 
 export type LdapConfig = z.output<typeof ldapSchema>;
