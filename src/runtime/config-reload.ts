@@ -18,6 +18,8 @@ import { watch, type FSWatcher } from 'node:fs';
 import { readFile, realpath } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
 import { UserAuthenticator } from '../auth/users.js';
+import { AuthenticatorChain } from '../auth/chain.js';
+import type { Authenticator } from '../auth/authenticator.js';
 import type { Certificate } from '../config/certificate.js';
 import { ConfigError } from '../config/errors.js';
 import { checkCertificateFiles, trustedOwners } from '../config/file-trust.js';
@@ -141,9 +143,11 @@ export class ConfigReloader {
       throw ConfigError.of(config.tls?.fields.cert ?? 'stateDir', `${certificate.certPath}: certificate expired on ${certificate.validTo.toISOString()}`);
     }
     const authenticator = prepared.options.authenticator;
-    if (authenticator instanceof UserAuthenticator && this.server.authenticator instanceof UserAuthenticator) {
-      authenticator.adopt(this.server.authenticator);
-    }
+    const before = this.server.authenticator;
+    // The config users take over the quota figures (with or without LDAP and the hook around them).
+    const nowUsers = configUsers(authenticator);
+    const beforeUsers = configUsers(before);
+    if (nowUsers && beforeUsers) nowUsers.adopt(beforeUsers);
     const o = prepared.options;
     // The CA bundle or the CRL file may change without the config (a new CRL): then it is a change too.
     const newClientCerts = !sameClientCerts(o.tls?.clientCerts, this.server.tls?.clientCerts);
@@ -153,6 +157,8 @@ export class ConfigReloader {
     const settings = Object.fromEntries(SETTINGS_OPTIONS.filter((k) => k !== 'greeting').map((k) => [k, o[k]])) as SettingsOptions;
     // All or nothing: throws (changing nothing) on a value the server refuses.
     this.server.reconfigure({ authenticator, ...(newPair && o.tls ? { tls: o.tls } : {}), ...settings });
+    // The LDAP connections of the authenticator replaced (running sessions do not use them).
+    if (before instanceof AuthenticatorChain && before !== authenticator) before.close();
     if (config.logLevel !== previous.logLevel) setLevel(this.log, config.logLevel);
     if (config.umask !== previous.umask) process.umask(config.umask);
     await this.followCertificate(certificate, config, o.tls);
@@ -260,4 +266,10 @@ async function digestOf(file: string): Promise<string | undefined> {
   } catch {
     return undefined;
   }
+}
+
+/** The config-file users of an authenticator built from the config (alone, or first in the chain). */
+function configUsers(a: Authenticator | undefined): UserAuthenticator | undefined {
+  if (a instanceof AuthenticatorChain) return a.users;
+  return a instanceof UserAuthenticator ? a : undefined;
 }
