@@ -4,7 +4,7 @@
  * is reused across restarts as long as it is valid and covers the configured names.
  */
 import { X509Certificate, createPrivateKey, generateKeyPairSync, randomBytes } from 'node:crypto';
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { chown, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
 export interface AcmePaths {
@@ -69,10 +69,17 @@ export async function readStored(paths: AcmePaths, domains: readonly string[], n
   return { ok: true, stored };
 }
 
-async function writeSecret(path: string, data: string): Promise<void> {
+/** With runAs, who must be able to read the files (cluster workers run as that user). */
+export interface FileOwner {
+  uid: number;
+  gid: number;
+}
+
+async function writeSecret(path: string, data: string, owner?: FileOwner): Promise<void> {
   const tmp = `${path}.${randomBytes(6).toString('hex')}.tmp`;
   try {
     await writeFile(tmp, data, { mode: 0o600, flag: 'wx' });
+    if (owner && process.geteuid?.() === 0) await chown(tmp, owner.uid, owner.gid);
     await rename(tmp, path);
   } catch (err) {
     await rm(tmp, { force: true });
@@ -85,10 +92,10 @@ async function ensureDir(paths: AcmePaths): Promise<void> {
 }
 
 /** Stores a new pair: the key first, then the chain (a reader that sees the new chain finds its key). */
-export async function writeCertificate(paths: AcmePaths, cert: string, key: string): Promise<void> {
+export async function writeCertificate(paths: AcmePaths, cert: string, key: string, owner?: FileOwner): Promise<void> {
   await ensureDir(paths);
-  await writeSecret(paths.key, key);
-  await writeSecret(paths.cert, cert);
+  await writeSecret(paths.key, key, owner);
+  await writeSecret(paths.cert, cert, owner);
 }
 
 /** The account key, created (ECDSA P-256) on first use. */

@@ -41,6 +41,8 @@ function buildProgram(): Command {
     .option('--implicit-listen <host:port|off>', `implicit FTPS listener; repeatable, or off (default: ${DEFAULTS.implicitListen})${env(ENV.implicitListen)}`, collect)
     .option('--cert <file>', `PEM certificate (chain allowed); with --key (default: self-signed, in the state directory)${env(ENV.cert)}`)
     .option('--key <file>', `PEM private key; with --cert${env(ENV.key)}`)
+    .option('--acme-domain <name>', `get the certificate from an ACME CA (Let's Encrypt) for this name; repeatable (not with --cert/--key; see docs/acme.md)${env(ENV.acmeDomains)}`, collect)
+    .option('--acme-http-listen <host:port>', `where the ACME http-01 responder listens; port 80 of each name must reach it (default: [::]:80)`)
     .option('--pasv-ports <min-max>', `passive data port range, e.g. 50000-50100 (default: any free port)${env(ENV.pasvPorts)}`)
     .option('--pasv-address <address>', `IPv4 address or host name advertised in PASV replies (NAT), or rules NETWORK=ADDRESS,...,ADDRESS${env(ENV.pasvAddress)}`)
     .option('--pasv-advertised-ports <min-max>', `passive ports as clients see them (port mapping; same size as --pasv-ports)${env(ENV.pasvAdvertisedPorts)}`);

@@ -16,6 +16,7 @@ import { refineUserPolicy, uploadsSchema, userPolicyShape } from './user-policy.
 import { opsFields, opsSchemaShape } from './ops-schema.js';
 import { pasvAddressField, serviceFields, serviceSchemaShape } from './service-schema.js';
 import { clusterFields, clusterSchemaShape } from './cluster-schema.js';
+import { acmeSchemaShape } from './acme-schema.js';
 import { parsed, text } from './zod-forms.js';
 
 export const HASH_HINT = 'must be an argon2id hash (use: ftpsd hash-password)';
@@ -125,7 +126,7 @@ const tls = z
     },
     { error: 'must be a mapping {cert: FILE, key: FILE}' },
   )
-  .describe('Certificate and key files. Default: a self-signed ECDSA certificate generated in stateDir.');
+  .describe('Certificate and key files (not with acme). Default: a self-signed ECDSA certificate generated in stateDir.');
 
 const timeoutsShape = {
   idleMs: ms('idle control connection').describe(`Idle control connection. Default: ${DEFAULT_TIMEOUTS.idleMs}.`),
@@ -233,6 +234,7 @@ const configShape = {
   ...opsSchemaShape,
   ...serviceSchemaShape,
   ...clusterSchemaShape,
+  ...acmeSchemaShape,
 };
 
 type ConfigKey = keyof typeof configShape;
@@ -269,6 +271,7 @@ const RELOAD: Record<Exclude<ConfigKey, PolicyName>, ReloadMode> = {
   runAs: 'restart',
   workers: 'restart',
   workerHeartbeat: 'restart',
+  acme: 'restart',
 };
 
 /** The shape with each option's reload mode in its metadata. */

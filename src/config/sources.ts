@@ -19,6 +19,7 @@ import type { LogFormat } from '../ops/log-format.js';
 import type { WebhookSpec } from '../ops/webhooks.js';
 import type { PasvAddressRule } from '../security/pasv-address.js';
 import type { HeartbeatSettings, WorkersSetting } from './cluster-schema.js';
+import { ACME_ENV, acmeEnvLayer, acmeFileLayer, acmeFlagLayer, type AcmeLayer } from './acme-schema.js';
 
 export type Password = { hash: string } | { plain: string };
 
@@ -55,6 +56,8 @@ export interface Layer extends Partial<PolicySettings> {
   limits?: Partial<Limits>;
   security?: SecurityOptions;
   uploads?: UploadOptions;
+  /** Certificates by ACME (config/acme-schema.ts). */
+  acme?: AcmeLayer;
 }
 
 /** Command-line flags as commander hands them over (unvalidated strings); the policy flags by option name. */
@@ -83,6 +86,8 @@ export interface CliFlags extends Partial<Record<PolicyName, string>> {
   xferlog?: string;
   hook?: string[];
   webhook?: string[];
+  acmeDomain?: string[];
+  acmeHttpListen?: string;
 }
 
 type FieldName = keyof typeof fields;
@@ -159,6 +164,7 @@ export function fileLayer(file: FileOptions, dir: string): Layer {
     limits: file.limits,
     security: file.security,
     uploads: file.uploads,
+    acme: acmeFileLayer(file.acme, dir),
   });
 }
 
@@ -187,6 +193,7 @@ export const ENV = {
   runAsGroup: 'FTPSD_RUN_AS_GROUP',
   umask: 'FTPSD_UMASK',
   workers: 'FTPSD_WORKERS',
+  acmeDomains: ACME_ENV.domains,
 } as const;
 
 /** The environment's layer (empty variables count as unset); lists are comma-separated. */
@@ -222,6 +229,7 @@ export function envLayer(env: NodeJS.ProcessEnv, cwd: string, issues: ConfigIssu
     logFormat: check('logFormat', get(ENV.logFormat), ENV.logFormat, issues),
     metricsListen: check('metricsListen', get(ENV.metricsListen), ENV.metricsListen, issues),
     xferlog: absOrOff(cwd, check('xferlog', get(ENV.xferlog), ENV.xferlog, issues)),
+    acme: acmeEnvLayer(get(ENV.acmeDomains), issues),
   });
 }
 
@@ -262,6 +270,7 @@ export function flagLayer(flags: CliFlags, cwd: string, issues: ConfigIssue[]): 
     hooks: check('hooks', flags.hook, '--hook', issues),
     webhooks: check('webhooks', flags.webhook, '--webhook', issues),
     stateDir: abs(cwd, check('stateDir', flags.stateDir, '--state-dir', issues)),
+    acme: acmeFlagLayer(flags.acmeDomain, flags.acmeHttpListen, issues),
   });
 }
 

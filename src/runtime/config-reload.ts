@@ -162,13 +162,14 @@ export class ConfigReloader {
   /** Points the certificate reloader (SIGHUP, file watch) at the files now in use. */
   private async followCertificate(certificate: Certificate): Promise<void> {
     const files = this.certificates.files;
-    if (files.cert === certificate.certPath && files.key === certificate.keyPath) {
+    const wanted = reloadedFiles(certificate);
+    if (files.cert === wanted.cert && files.key === wanted.key) {
       this.certificates.setCurrent(certificate);
       return;
     }
     this.certificates.close();
     const checkFiles = (files: { cert: string; key: string }) => checkCertificateFiles(files, trustedOwners());
-    const next = new CertificateReloader(this.server, { cert: certificate.certPath, key: certificate.keyPath }, { logger: this.log, checkFiles });
+    const next = new CertificateReloader(this.server, wanted, { logger: this.log, checkFiles });
     next.setCurrent(certificate);
     await next.watch();
     this.certificates = next;
@@ -223,6 +224,11 @@ export class ConfigReloader {
     this.unwatch();
     this.certificates.close();
   }
+}
+
+/** The files a certificate reload reads: ACME's pair when ACME is on (also before its first issuance), else the served ones. */
+export function reloadedFiles(certificate: Certificate): { cert: string; key: string } {
+  return certificate.acme ? { cert: certificate.acme.cert, key: certificate.acme.key } : { cert: certificate.certPath, key: certificate.keyPath };
 }
 
 /** Top-level options that differ, and those of them that need a restart (their `reload` mark on the schema). */
