@@ -24,6 +24,7 @@ import { dropPrivileges, resolveIdentity, RunAsError, type Identity } from './ru
 import { ConfigError } from '../config/errors.js';
 import { checkCertificateFiles, trustedOwners } from '../config/file-trust.js';
 import type { Operations } from '../ops/index.js';
+import type { MetricsSource } from '../ops/metrics.js';
 import type { ResolvedConfig } from '../config/load.js';
 
 export interface ServeContext {
@@ -42,8 +43,8 @@ export interface ServeWorker {
   generatedPassword: string | undefined;
   /** This worker's share of a loaded config (at start and at each reload); throws a ConfigError. */
   adjust(config: ResolvedConfig): ResolvedConfig;
-  /** Once listening, instead of the banner. */
-  ready(server: FtpServer, ops: Operations, addresses: Awaited<ReturnType<FtpServer['listen']>>): void;
+  /** Once listening, instead of the banner; `source` is what the worker's metrics read (its certificate too). */
+  ready(server: FtpServer, ops: Operations, addresses: Awaited<ReturnType<FtpServer['listen']>>, source: MetricsSource): void;
   /** Registers the graceful stop, for the primary's shutdown message. */
   onStop(stop: () => void): void;
   /** Registers the certificate reload, for the primary's message that ACME stored a new pair. */
@@ -143,7 +144,7 @@ export async function serve(flags: CliFlags, ctx: ServeContext): Promise<FtpServ
   // Orders (or schedules the renewal) once everything runs as it will: files it writes belong to that user.
   acme?.start();
   if (ctx.worker) {
-    ctx.worker.ready(server, ops, addresses);
+    ctx.worker.ready(server, ops, addresses, metricsSource);
     return server;
   }
   (ctx.stdout ?? process.stdout).write(
