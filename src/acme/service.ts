@@ -37,6 +37,9 @@ export interface AcmeService {
   /** Starts ordering/renewing in the background. */
   start(): void;
   readonly renewer: AcmeRenewer;
+  /** The responder in use (one of the two, by the challenge). */
+  readonly http: HttpChallengeResponder | undefined;
+  readonly alpn: AlpnChallengeResponder | undefined;
   close(): Promise<void>;
 }
 
@@ -81,6 +84,8 @@ export async function prepareAcme(options: AcmeServiceOptions): Promise<AcmeServ
     stored,
     responder,
     renewer,
+    http,
+    alpn,
     start: () => renewer.start(stored),
     close: async () => {
       renewer.close();
