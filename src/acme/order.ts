@@ -80,12 +80,12 @@ export async function orderCertificate(ctx: OrderContext): Promise<IssuedPair> {
   await configureHttp(settings, log);
   await checkNames(settings.domains, log);
   const base = { names: settings.domains, challenge: settings.challenge, responder: ctx.responder, directory: settings.directory };
-  const step = async <T>(name: string, fn: () => Promise<T>): Promise<T> => {
+  const step = async <T>(name: string, fn: () => Promise<T>, names: readonly string[] = base.names): Promise<T> => {
     lastProblem = undefined;
     try {
       return await fn();
     } catch (err) {
-      throw explain(err, lastProblem, { ...base, step: name });
+      throw explain(err, lastProblem, { ...base, names, step: name });
     }
   };
   const key = await accountKey(ctx.paths);
@@ -123,7 +123,7 @@ export async function orderCertificate(ctx: OrderContext): Promise<IssuedPair> {
       await step(`${settings.challenge} challenge for ${name}`, async () => {
         await client.completeChallenge(challenge);
         await client.waitForValidStatus(challenge);
-      });
+      }, [name]);
       log.info({ name, challenge: settings.challenge }, `acme: ${name} validated`);
     } finally {
       remove();
