@@ -10,7 +10,6 @@ import { makeOwnedDir, type Owner } from '../config/owned-dir.js';
 import type { Logger } from '../logger.js';
 import { AlpnChallengeResponder } from './alpn-responder.js';
 import { HttpChallengeResponder } from './http-responder.js';
-import { orderCertificate } from './order.js';
 import { AcmeRenewer } from './renewer.js';
 import { ACME_DEFAULTS, type AcmeSettings } from './settings.js';
 import { accountKey, acmePaths, readStored, writeCertificate, type AcmePaths, type StoredCertificate } from './store.js';
@@ -74,7 +73,8 @@ export async function prepareAcme(options: AcmeServiceOptions): Promise<AcmeServ
   const renewer = new AcmeRenewer({
     renewDays: settings.renewDays,
     log,
-    order: () => orderCertificate({ settings, paths, log, http, alpn, responder }),
+    // acme-client (and its HTTP client) is slow to load: only when an order is due.
+    order: async () => (await import('./order.js')).orderCertificate({ settings, paths, log, http, alpn, responder }),
     store: (pair) => writeCertificate(paths, pair.cert, pair.key, options.owner),
     install: options.install,
     ...(options.retryMs !== undefined ? { retryMs: options.retryMs } : {}),

@@ -18,7 +18,7 @@ import { pino } from 'pino';
 import type { Certificate } from '../config/certificate.js';
 import type { ResolvedConfig } from '../config/load.js';
 import { toServerOptions } from '../config/server-options.js';
-import { prepareAcme, type AcmeService } from '../acme/service.js';
+import type { AcmeService } from '../acme/service.js';
 import { ConfigError } from '../config/errors.js';
 import { DEFAULTS } from '../config/defaults.js';
 import { createLogger, type Logger } from '../logger.js';
@@ -79,6 +79,7 @@ export async function runPrimary(ctx: { version: string; env?: NodeJS.ProcessEnv
   let primary: Primary | undefined;
   let acme: AcmeService | undefined;
   if (config.acme) {
+    const { prepareAcme } = await import('../acme/service.js');
     acme = await prepareAcme({
       settings: config.acme,
       stateDir: config.stateDir,

@@ -19,7 +19,7 @@ import { formatBanner } from './banner.js';
 import { withIpv4Fallback } from './ipv6.js';
 import { drainMs, reopenOnSignals, serveLogDestination, startServeOperations } from './serve-ops.js';
 import { ConfigReloader, reloadedFiles } from './config-reload.js';
-import { prepareAcme, type AcmeService } from '../acme/service.js';
+import type { AcmeService } from '../acme/service.js';
 import { dropPrivileges, resolveIdentity, RunAsError, type Identity } from './run-as.js';
 import { ConfigError } from '../config/errors.js';
 import { checkCertificateFiles, trustedOwners } from '../config/file-trust.js';
@@ -97,6 +97,7 @@ export async function serve(flags: CliFlags, ctx: ServeContext): Promise<FtpServ
   let acme: AcmeService | undefined;
   if (config.acme && !ctx.worker) {
     try {
+      const { prepareAcme } = await import('../acme/service.js');
       acme = await prepareAcme({
         settings: config.acme,
         stateDir: config.stateDir,

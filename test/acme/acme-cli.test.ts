@@ -171,6 +171,45 @@ describe.skipIf(!pebbleInstalled())('ACME with Pebble: renewal of a short-lived 
   }, 90_000);
 });
 
+describe.skipIf(!pebbleInstalled())('ACME with Pebble in cluster mode', () => {
+  let pebble: Pebble;
+  let httpPort: number;
+  beforeAll(async () => {
+    assertBuilt();
+    httpPort = await freePort();
+    pebble = await startPebble({ httpPort, tlsPort: await freePort(), validitySeconds: 24 });
+  }, 30_000);
+  afterAll(async () => {
+    await pebble?.stop();
+  });
+
+  it('the primary orders; every worker reloads each new pair', async () => {
+    const { served, dir } = await acmeServer(pebble, httpPort, ['--workers', '2']);
+    try {
+      expect(served.stdout).toMatch(/^workers: +2 processes/m);
+      // Two issuances (the first, then a renewal), each sent to both workers, each reloaded by both.
+      await until(() => issuedLines(served).length >= 2, 'two issuances', 40_000);
+      const lines = () => served.stdout.split('\n');
+      await until(() => lines().filter((l) => l.includes('"reason":"acme"') && l.includes('certificate reloaded')).length >= 4, 'both workers reloading twice', 20_000);
+      const issued = lines().filter((l) => l.includes(ISSUED));
+      expect(issued.every((l) => l.includes('"role":"primary"'))).toBe(true);
+      expect(lines().filter((l) => l.includes('new certificate sent to the workers')).every((l) => l.includes('"workers":2'))).toBe(true);
+      const reloads = lines().filter((l) => l.includes('"reason":"acme"') && l.includes('certificate reloaded'));
+      expect(new Set(reloads.map((l) => /"worker":(\d)/.exec(l)?.[1]))).toEqual(new Set(['1', '2']));
+      // Connections to either worker are verified by name.
+      const root = join(dir, 'pebble-root.pem');
+      await writeFile(root, await pebble.root());
+      const port = served.banner.explicit[0]!.port;
+      for (let i = 0; i < 4; i++) {
+        const r = await curl(['--ssl-reqd', '--cacert', root, '--resolve', `${NAME}:${port}:127.0.0.1`, '-u', 'alice:secret', `ftp://${NAME}:${port}/`]);
+        expect(r, r.stderr).toMatchObject({ code: 0 });
+      }
+    } finally {
+      await served.stop();
+    }
+  }, 90_000);
+});
+
 describe('ACME and --cert/--key', () => {
   it('is a start-up error naming both', async () => {
     assertBuilt();
