@@ -19,6 +19,7 @@ import type { Certificate } from '../config/certificate.js';
 import type { ResolvedConfig } from '../config/load.js';
 import { toServerOptions } from '../config/server-options.js';
 import type { AcmeService } from '../acme/service.js';
+import { acmeWithIpv4Fallback } from '../runtime/ipv6.js';
 import { ConfigError } from '../config/errors.js';
 import { DEFAULTS } from '../config/defaults.js';
 import { createLogger, type Logger } from '../logger.js';
@@ -81,7 +82,7 @@ export async function runPrimary(ctx: { version: string; env?: NodeJS.ProcessEnv
   if (config.acme) {
     const { prepareAcme } = await import('../acme/service.js');
     acme = await prepareAcme({
-      settings: config.acme,
+      settings: await acmeWithIpv4Fallback(config.acme),
       stateDir: config.stateDir,
       log: logger,
       owner: identity,

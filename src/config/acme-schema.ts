@@ -125,7 +125,7 @@ export function resolveAcme(layers: (AcmeLayer | undefined)[]): (AcmeSettings & 
   }
   const staging = pick('staging') ?? false;
   const directory = pick('directory') ?? (staging ? ACME_DEFAULTS.stagingDirectory : ACME_DEFAULTS.directory);
-  const tlsAlpnListen = pick('tlsAlpnListen');
+  const tlsAlpnListen = pick('tlsAlpnListen') ?? ACME_DEFAULTS.tlsAlpnListen;
   const email = pick('email');
   const caBundle = pick('caBundle');
   const eab = pick('eab');
@@ -136,7 +136,7 @@ export function resolveAcme(layers: (AcmeLayer | undefined)[]): (AcmeSettings & 
     challenge: pick('challenge') ?? ACME_DEFAULTS.challenge,
     httpListen: pick('httpListen') ?? ACME_DEFAULTS.httpListen,
     renewDays: pick('renewDays') ?? ACME_DEFAULTS.renewDays,
-    ...(tlsAlpnListen ? { tlsAlpnListen } : {}),
+    tlsAlpnListen,
     ...(email ? { email } : {}),
     ...(caBundle ? { caBundle } : {}),
     ...(eab ? { eab } : {}),

@@ -16,7 +16,7 @@ import { createLogger } from '../logger.js';
 import { FtpServer } from '../server.js';
 import { CertificateReloader } from './certificate-reload.js';
 import { formatBanner } from './banner.js';
-import { withIpv4Fallback } from './ipv6.js';
+import { acmeWithIpv4Fallback, withIpv4Fallback } from './ipv6.js';
 import { drainMs, reopenOnSignals, serveLogDestination, startServeOperations } from './serve-ops.js';
 import { ConfigReloader, reloadedFiles } from './config-reload.js';
 import type { AcmeService } from '../acme/service.js';
@@ -99,7 +99,7 @@ export async function serve(flags: CliFlags, ctx: ServeContext): Promise<FtpServ
     try {
       const { prepareAcme } = await import('../acme/service.js');
       acme = await prepareAcme({
-        settings: config.acme,
+        settings: await acmeWithIpv4Fallback(config.acme),
         stateDir: config.stateDir,
         log: logger,
         owner: identity,

@@ -9,6 +9,7 @@ import { spawnSync } from 'node:child_process';
 import { statSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { Client } from 'basic-ftp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { assertBuilt, configFile, curl, killAll, removeTempDirs, run, Served, tempDir } from '../cli/cli.js';
 import { until } from '../helpers/poll.js';
@@ -148,6 +149,10 @@ describe.skipIf(!pebbleInstalled())('ACME with Pebble: renewal of a short-lived 
       await mkdir(join(dir, 'root'), { recursive: true });
       await writeFile(join(dir, 'root', 'big.bin'), Buffer.alloc(size, 7));
       const port = served.banner.explicit[0]!.port;
+      // A session opened before the swap, verified by name: its later protected data connections must
+      // still resume its TLS session (the server's default policy requires it).
+      const early = new Client(30_000);
+      await early.access({ host: '127.0.0.1', port, user: 'alice', password: 'secret', secure: true, secureOptions: { ca: await pebble.root(), servername: NAME } });
       const issuedBefore = issuedLines(served).length;
       // About 16 s at 128 KiB/s: at least one renewal happens meanwhile.
       const transfer = curl([
@@ -159,6 +164,9 @@ describe.skipIf(!pebbleInstalled())('ACME with Pebble: renewal of a short-lived 
       expect(r, r.stderr).toMatchObject({ code: 0, stdout: String(size) });
       expect(issuedLines(served).length).toBeGreaterThan(issuedBefore);
       expect(statSync(join(dir, 'got.bin')).size).toBe(size);
+      const listed = await early.list();
+      expect(listed.map((f) => f.name)).toContain('big.bin');
+      early.close();
       // New connections get the new certificate, still verified by name.
       const after = await expiryGauge(served);
       expect(after).not.toBe(before);

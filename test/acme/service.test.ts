@@ -6,6 +6,7 @@
  */
 import { X509Certificate } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { HttpChallengeResponder } from '../../src/acme/http-responder.js';
 import { prepareAcme, type AcmeService } from '../../src/acme/service.js';
 import { explain, problemOf } from '../../src/acme/problem.js';
 import { renewalTime } from '../../src/acme/renewer.js';
@@ -79,6 +80,29 @@ describe.skipIf(!pebbleInstalled())('ACME service with Pebble', () => {
     expect(installed[1]!.fingerprint256).not.toBe(installed[0]!.fingerprint256);
     await svc.close();
   }, 90_000);
+});
+
+describe('the http-01 responder', () => {
+  it('answers only a known token under /.well-known/acme-challenge/, 404 otherwise', async () => {
+    const responder = new HttpChallengeResponder(captureLog('info').logger);
+    const { port } = await responder.listen('127.0.0.1', 0);
+    try {
+      responder.set('tok_en-1', 'tok_en-1.thumbprint');
+      const get = async (path: string, method = 'GET') => {
+        const r = await fetch(`http://127.0.0.1:${port}${path}`, { method, signal: AbortSignal.timeout(5000) });
+        return [r.status, await r.text()] as const;
+      };
+      expect(await get('/.well-known/acme-challenge/tok_en-1')).toEqual([200, 'tok_en-1.thumbprint']);
+      expect((await get('/.well-known/acme-challenge/other'))[0]).toBe(404);
+      expect((await get('/.well-known/acme-challenge/../../etc/passwd'))[0]).toBe(404);
+      expect((await get('/'))[0]).toBe(404);
+      expect((await get('/.well-known/acme-challenge/tok_en-1', 'POST'))[0]).toBe(404);
+      responder.remove('tok_en-1');
+      expect((await get('/.well-known/acme-challenge/tok_en-1'))[0]).toBe(404);
+    } finally {
+      await responder.close();
+    }
+  });
 });
 
 describe('renewal time and problem documents', () => {
