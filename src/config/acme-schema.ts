@@ -56,7 +56,8 @@ const acmeBlock = z
   )
   .describe('Certificates from an ACME CA (Let\'s Encrypt by default), obtained and renewed by ftpsd itself: see docs/acme.md.');
 
-export const acmeSchemaShape = { acme: acmeBlock.optional() };
+/** Read by hand (a block with its own flags and variable, like tls); the command's only: createServer refuses it. */
+export const acmeSchemaShape = { acme: acmeBlock.optional().meta({ reload: 'restart', command: true }) };
 
 type AcmeFile = z.output<typeof acmeBlock>;
 

@@ -124,8 +124,6 @@ export function planServer(input: ServerOptions, cwd = process.cwd()): Plan {
   if (logger !== undefined && (given('logLevel') || given('logFormat'))) {
     issues.push({ field: 'logger', message: 'give either logger, or logLevel/logFormat (a logger on stdout), not both' });
   }
-  // ACME needs a process that owns port 80 and the state directory: `ftpsd serve` (docs/acme.md).
-  if (given('acme')) issues.push({ field: 'acme', message: 'is not supported by createServer yet: run ftpsd serve with acme, or give tls' });
   if (issues.length > 0) throw new ConfigError(issues);
 
   // The same resolution as the command's: absolute paths, defaults, `listen` + `implicitListen` not both empty.
