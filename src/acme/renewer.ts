@@ -116,9 +116,4 @@ export class AcmeRenewer {
     this.closed = true;
     clearTimeout(this.timer);
   }
-
-  /** The order in progress, if any (tests). */
-  get busy(): Promise<void> | undefined {
-    return this.running;
-  }
 }

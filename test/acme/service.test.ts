@@ -9,7 +9,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HttpChallengeResponder } from '../../src/acme/http-responder.js';
 import { prepareAcme, type AcmeService } from '../../src/acme/service.js';
 import { explain, problemOf } from '../../src/acme/problem.js';
-import { renewalTime } from '../../src/acme/renewer.js';
+import { AcmeRenewer, renewalTime } from '../../src/acme/renewer.js';
+import { AcmeError } from '../../src/acme/problem.js';
 import { ACME_DEFAULTS, type AcmeSettings } from '../../src/acme/settings.js';
 import type { StoredCertificate } from '../../src/acme/store.js';
 import { captureLog } from '../helpers/log-capture.js';
@@ -113,6 +114,27 @@ describe('renewal time and problem documents', () => {
     expect(renewalTime(from, to, 80).toISOString()).toBe('2026-01-31T00:00:00.000Z');
     const short = new Date('2026-01-07T00:00:00Z'); // 6 days
     expect(renewalTime(from, short, 30).toISOString()).toBe('2026-01-03T00:00:00.000Z');
+  });
+
+  it('a failed order is retried with backoff and jitter, never before the retry time of a rate limit', async () => {
+    const log = captureLog('info');
+    const now = Date.parse('2026-12-07T10:00:00Z');
+    const retryAfter = new Date(now + 3 * 3_600_000);
+    /** The delay a renewer with no certificate picks after its first order fails with `error`. */
+    const delayAfter = async (error: AcmeError, random = 1): Promise<number> => {
+      const r = new AcmeRenewer({ renewDays: 30, log: log.logger, order: () => Promise.reject(error), store: async () => {}, install: () => {}, retryMs: 60_000, now: () => now, random: () => random });
+      r.start(undefined); // no certificate: order at once
+      // start() schedules the order at `now`; the failure moves the next attempt later.
+      await until(() => r.nextAttempt!.getTime() !== now, 'the failed attempt', 5000);
+      r.close();
+      return r.nextAttempt!.getTime() - now;
+    };
+    // Jitter: between half and all of the backoff (60 s after the first failure).
+    expect(await delayAfter(new AcmeError('acme: x: boom'), 0)).toBe(30_000);
+    expect(await delayAfter(new AcmeError('acme: x: boom'), 1)).toBe(60_000);
+    // A rate limit's time wins over a shorter backoff.
+    expect(await delayAfter(new AcmeError('acme: new order: rate limited', undefined, retryAfter))).toBe(3 * 3_600_000);
+    expect(log.find(/serving the self-signed certificate meanwhile; retrying at/)).toHaveLength(3);
   });
 
   it('a rate limit names the CA problem and when to retry', () => {
