@@ -68,7 +68,8 @@ export function explain(err: unknown, problem: Problem | undefined, ctx: Explain
       const when = problem.retryAfter ? `retry after ${problem.retryAfter.toISOString()}` : 'retry later';
       return new AcmeError(`acme: ${ctx.step}: rate limited by the CA (${what}); ${when}`, problem, problem.retryAfter);
     }
-    if (kind === 'dns') {
+    // Let's Encrypt says `dns` ("DNS problem: NXDOMAIN ..."); others (Pebble) `connection`, "could not resolve".
+    if (kind === 'dns' || /could not resolve|NXDOMAIN|no valid IP addresses|DNS problem/i.test(problem.detail)) {
       return new AcmeError(`acme: ${ctx.step}: the CA cannot resolve ${names} (${what}); each name needs a DNS record pointing to this server`, problem);
     }
     if (kind === 'connection' || kind === 'incorrectResponse' || kind === 'unauthorized' || kind === 'tls') {

@@ -83,6 +83,34 @@ describe.skipIf(!pebbleInstalled())('ACME service with Pebble', () => {
   }, 90_000);
 });
 
+describe.skipIf(!pebbleInstalled())('ACME service with Pebble: a name that does not resolve', () => {
+  it('says the CA cannot resolve it, and keeps retrying', async () => {
+    const [httpPort, tlsPort] = [await freePort(), await freePort()];
+    const pebble = await startPebble({ httpPort, tlsPort });
+    const log = captureLog('info');
+    let svc: AcmeService | undefined;
+    try {
+      await pebble.setDefaultIPv4('');
+      svc = await prepareAcme({
+        settings: { domains: [NAME], directory: pebble.directory, caBundle: pebble.caBundle, challenge: 'http-01', httpListen: { host: '127.0.0.1', port: httpPort }, renewDays: 30 },
+        stateDir: await tempDir(),
+        log: log.logger,
+        install: () => {},
+        retryMs: 60_000,
+      });
+      svc.start();
+      await until(() => log.find(/serving the self-signed certificate meanwhile/).length > 0, 'the failed order', 30_000);
+      const line = String(log.find(/serving the self-signed certificate meanwhile/)[0]!.msg);
+      expect(line).toMatch(/^acme: http-01 challenge for ftp\.example\.test: the CA cannot resolve ftp\.example\.test \(urn:ietf:params:acme:error:(dns|connection): .*\); each name needs a DNS record pointing to this server; serving the self-signed certificate meanwhile; retrying at \d{4}-/);
+      // And this machine could not resolve it either: a warning before the order.
+      expect(log.find(/ftp\.example\.test does not resolve from here/).length).toBeGreaterThan(0);
+    } finally {
+      await svc?.close();
+      await pebble.stop();
+    }
+  }, 60_000);
+});
+
 describe('the http-01 responder', () => {
   it('answers only a known token under /.well-known/acme-challenge/, 404 otherwise', async () => {
     const responder = new HttpChallengeResponder(captureLog('info').logger);

@@ -31,6 +31,8 @@ export interface Pebble {
   caBundle: string;
   /** Pebble's root for the certificates it issues (management `/roots/0`), PEM. */
   root(): Promise<string>;
+  /** Sets the address challtestsrv answers for every name ('' : no A record, the names stop resolving). */
+  setDefaultIPv4(ip: string): Promise<void>;
   /** How many certificates Pebble has issued (from its log). */
   issued(): number;
   /** How many orders were created (from its log). */
@@ -94,6 +96,12 @@ export function httpsGet(url: string, ca: string, timeoutMs = 10_000): Promise<s
   });
 }
 
+/** POST a JSON body over plain HTTP (challtestsrv's management API), with a timeout. */
+async function postJson(url: string, body: unknown): Promise<void> {
+  const r = await fetch(url, { method: 'POST', body: JSON.stringify(body), signal: AbortSignal.timeout(10_000) });
+  if (!r.ok) throw new Error(`${url}: HTTP ${r.status}`);
+}
+
 export async function startPebble(options: PebbleOptions): Promise<Pebble> {
   const dir = await mkdtemp(join(tmpdir(), 'ftpsd-pebble-'));
   // Pebble's own HTTPS certificate: a small CA and a leaf for 127.0.0.1/localhost, made with openssl.
@@ -147,6 +155,7 @@ export async function startPebble(options: PebbleOptions): Promise<Pebble> {
     directory: `https://127.0.0.1:${acmePort}/dir`,
     caBundle: join(dir, 'ca.pem'),
     root: () => httpsGet(`https://127.0.0.1:${mgmtPort}/roots/0`, caPem),
+    setDefaultIPv4: (ip) => postJson(`http://127.0.0.1:${challMgmtPort}/set-default-ipv4`, { ip }),
     issued: () => count(/Issued certificate serial/g),
     orders: () => count(/POST \/order-plz/g),
     output,
