@@ -10,7 +10,7 @@ const floors = [
   ['data', ['^src/data/', '^src/session-observer\\.ts$']],
   ['commands', ['^src/commands/']],
   ['server', ['^src/(connection|server|server-core)\\.ts$']],
-  ['config', ['^src/(config|ops)/']],
+  ['config', ['^src/(config|ops|acme)/']],
   ['runtime', ['^src/runtime/']],
   ['front', ['^src/(embed|cluster)/']],
   ['top', ['^src/(cli|testing)/', '^src/index\\.ts$']],

@@ -36,7 +36,9 @@ function buildProgram(): Command {
     .option('--cert <file>', `PEM certificate (chain allowed); with --key (default: self-signed, in the state directory)${env(ENV.cert)}`)
     .option('--key <file>', `PEM private key; with --cert${env(ENV.key)}`)
     .option('--client-ca <file>', `PEM bundle of the CAs that sign client certificates: every TLS handshake asks for one (see docs/authentication.md)${env(ENV.clientCa)}`)
-    .option('--client-cert-required', 'with --client-ca: refuse TLS handshakes without a valid client certificate');
+    .option('--client-cert-required', 'with --client-ca: refuse TLS handshakes without a valid client certificate')
+    .option('--acme-domain <name>', `get the certificate from an ACME CA (Let's Encrypt) for this name; repeatable (not with --cert/--key; see docs/acme.md)${env(ENV.acmeDomains)}`, collect)
+    .option('--acme-http-listen <host:port>', 'where the ACME http-01 responder listens; port 80 of each name must reach it (default: [::]:80)');
   // Every option's flag, from its schema (the `flag` metadata: config/schema.ts and the schemas it spreads in).
   for (const key of FLAG_OPTIONS) {
     const { flag, flagHelp, env: name, list, repeatable } = optionMeta(key);

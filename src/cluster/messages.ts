@@ -36,6 +36,8 @@ export type PrimaryMessage =
   | { ftpsd: 1; type: 'ban'; address: string; until: number }
   | { ftpsd: 1; type: 'metrics-request'; id: number }
   | { ftpsd: 1; type: 'ping'; seq: number }
+  /** ACME stored a new pair in the state directory: reload it. */
+  | { ftpsd: 1; type: 'certificate' }
   | { ftpsd: 1; type: 'shutdown' };
 
 /** An empty snapshot (a worker that is gone). */

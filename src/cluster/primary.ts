@@ -18,6 +18,8 @@ import { pino } from 'pino';
 import type { Certificate } from '../config/certificate.js';
 import type { ResolvedConfig } from '../config/load.js';
 import { toServerOptions } from '../config/server-options.js';
+import type { AcmeService } from '../acme/service.js';
+import { acmeWithIpv4Fallback } from '../runtime/ipv6.js';
 import { ConfigError } from '../config/errors.js';
 import { DEFAULTS } from '../config/defaults.js';
 import { createLogger, type Logger } from '../logger.js';
@@ -73,7 +75,23 @@ export async function runPrimary(ctx: { version: string; env?: NodeJS.ProcessEnv
   process.umask(config.umask);
   const { certificate } = await toServerOptions(config, logger, identity);
   if (certificate.source === 'generated' && !config.tls) logger.info({ path: certificate.certPath }, 'generated a self-signed certificate');
-  await new Primary(config, logger, ctx.version, certificate).start();
+  // ACME: the primary alone orders (its responder binds before the workers start); each new pair is
+  // stored in the state directory and every worker is told to reload it.
+  let primary: Primary | undefined;
+  let acme: AcmeService | undefined;
+  if (config.acme) {
+    const { prepareAcme } = await import('../acme/service.js');
+    acme = await prepareAcme({
+      settings: await acmeWithIpv4Fallback(config.acme),
+      stateDir: config.stateDir,
+      log: logger,
+      owner: identity,
+      install: () => primary?.certificateChanged(),
+    });
+  }
+  primary = new Primary(config, logger, ctx.version, certificate, acme);
+  await primary.start();
+  acme?.start();
 }
 
 class Primary {
@@ -101,6 +119,7 @@ class Primary {
     private readonly log: Logger,
     private readonly version: string,
     private readonly certificate: Certificate,
+    private readonly acme?: AcmeService,
   ) {
     this.slots = Array.from({ length: config.workers }, (_, index) => ({ index, worker: undefined, ready: false, startedAt: 0, crashes: 0, answeredAt: 0, silenced: false, fatal: undefined }));
     if (config.metricsListen) this.metrics = new ClusterMetrics(() => this.requests.ask((id) => this.broadcast({ ftpsd: 1, type: 'metrics-request', id })));
@@ -174,6 +193,12 @@ class Primary {
     } catch {
       return false;
     }
+  }
+
+  /** ACME stored a new pair: every listening worker reloads it (one starting later reads it at its start). */
+  certificateChanged(): void {
+    const n = this.broadcast({ ftpsd: 1, type: 'certificate' });
+    this.log.info({ workers: n }, 'acme: new certificate sent to the workers');
   }
 
   /** Sends to every listening worker but `except`; returns how many it reached. */
@@ -280,6 +305,7 @@ class Primary {
   private fail(err: StartError): void {
     this.stopping = true;
     clearInterval(this.heartbeat);
+    void this.acme?.close();
     this.failed = true;
     this.exitCode = err.exitCode;
     for (const slot of this.slots) slot.worker?.process.kill('SIGKILL');

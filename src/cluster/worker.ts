@@ -18,7 +18,7 @@ import { oneLine, exitCodeOf } from '../runtime/exit.js';
 import { serve, type ServeContext } from '../runtime/serve.js';
 import type { CliFlags, ResolvedConfig } from '../config/load.js';
 import { ConfigError } from '../config/errors.js';
-import { FtpMetrics } from '../ops/metrics.js';
+import { FtpMetrics, type MetricsSource } from '../ops/metrics.js';
 import type { Operations } from '../ops/index.js';
 import type { FtpServer } from '../server.js';
 import { checkedSnapshot, ourMessage, type PrimaryMessage, type WorkerMessage } from './messages.js';
@@ -99,6 +99,7 @@ class WorkerLink {
   private readonly peers = new PeerSessionCounts();
   private pending: NodeJS.Timeout | undefined;
   private lastSent = '';
+  private reloadCertificate: (() => void) | undefined;
 
   constructor(private readonly init: Init) {
     process.on('message', (raw: unknown) => this.onMessage(raw));
@@ -110,16 +111,17 @@ class WorkerLink {
       logFields: { worker: index + 1, pid: process.pid },
       generatedPassword: this.init.generatedPassword,
       adjust: (config) => workerShare(config, index, count),
-      ready: (server, ops, addresses) => this.ready(server, ops, addresses),
+      ready: (server, ops, addresses, source) => this.ready(server, ops, addresses, source),
       onStop: (stop) => (this.stop = stop),
+      onCertificate: (reload) => (this.reloadCertificate = reload),
     };
   }
 
-  private ready(server: FtpServer, ops: Operations, addresses: Awaited<ReturnType<FtpServer['listen']>>): void {
+  private ready(server: FtpServer, ops: Operations, addresses: Awaited<ReturnType<FtpServer['listen']>>, source: MetricsSource): void {
     this.server = server;
     server.peers = this.peers;
     if (this.init.metrics) {
-      this.metrics = new FtpMetrics(server, { processMetrics: true, ...(ops.automation ? { deliveries: ops.automation.queue } : {}) });
+      this.metrics = new FtpMetrics(source, { processMetrics: true, ...(ops.automation ? { deliveries: ops.automation.queue } : {}) });
     }
     const { events } = server;
     const changed = () => this.schedule();
@@ -178,6 +180,9 @@ class WorkerLink {
         return;
       case 'metrics-request':
         void this.replyMetrics(m.id);
+        return;
+      case 'certificate':
+        this.reloadCertificate?.();
         return;
       case 'ping':
         // The heartbeat: answered from the event loop, so a stopped or blocked worker stays silent.

@@ -8,6 +8,7 @@ import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { GenerateOptions, GeneratedCert } from '../tls/self-signed.js';
 import { ConfigError } from './errors.js';
+import { certificateNames } from '../acme/store.js';
 
 export interface Certificate {
   cert: string;
@@ -16,13 +17,20 @@ export interface Certificate {
   fingerprint256: string;
   certPath: string;
   keyPath: string;
-  /** `file`: given by the user; `generated`: created now; `reused`: found in the state directory. */
-  source: 'file' | 'generated' | 'reused';
+  /** `file`: given by the user; `generated`: created now; `reused`: found in the state directory; `acme`: from the CA. */
+  source: 'file' | 'generated' | 'reused' | 'acme';
   validTo: Date;
+  /** The names of its SAN (DNS names, IP addresses). */
+  names?: string[];
+  /**
+   * With ACME: the files reloads read (the CA's pair in the state directory), also while the self-signed
+   * certificate is served until the first issuance; `pending` says why that one is served.
+   */
+  acme?: { cert: string; key: string; pending?: string };
 }
 
 /** Checks that `cert` is a certificate and `key` its private key; problems name the given fields. */
-export function checkPair(cert: string, key: string, fields: { cert: string; key: string }): { fingerprint256: string; validTo: Date } {
+export function checkPair(cert: string, key: string, fields: { cert: string; key: string }): { fingerprint256: string; validTo: Date; names: string[] } {
   let x509: X509Certificate;
   try {
     x509 = new X509Certificate(cert);
@@ -36,7 +44,7 @@ export function checkPair(cert: string, key: string, fields: { cert: string; key
     throw ConfigError.of(fields.key, 'not a PEM private key (or encrypted)');
   }
   if (!matches) throw ConfigError.of(fields.key, 'does not belong to the certificate');
-  return { fingerprint256: x509.fingerprint256, validTo: new Date(x509.validTo) };
+  return { fingerprint256: x509.fingerprint256, validTo: new Date(x509.validTo), names: certificateNames(x509) };
 }
 
 async function readPem(path: string, field: string): Promise<string> {
@@ -78,7 +86,7 @@ export async function stateCertificate(stateDir: string, now = new Date()): Prom
   }
   const generated = await generate();
   await writePair(certPath, keyPath, generated);
-  return { ...generated, certPath, keyPath, source: 'generated', validTo: new Date(new X509Certificate(generated.cert).validTo) };
+  return { ...generated, certPath, keyPath, source: 'generated', ...described(generated.cert) };
 }
 
 /** Writes a new self-signed pair (for `ftpsd gen-cert`); refuses to replace files unless `force`. */
@@ -94,7 +102,7 @@ export async function generateCertificateFiles(
   }
   const generated = await generate(options.names ? { names: options.names } : {});
   await writePair(certPath, keyPath, generated);
-  return { ...generated, certPath, keyPath, source: 'generated', validTo: new Date(new X509Certificate(generated.cert).validTo) };
+  return { ...generated, certPath, keyPath, source: 'generated', ...described(generated.cert) };
 }
 
 /** The generator pulls in @peculiar/x509 (slow to load), so it is loaded only when needed. */
@@ -117,6 +125,11 @@ async function writeAtomic(path: string, data: string, mode: number): Promise<vo
     await rm(tmp, { force: true });
     throw new Error(`cannot write ${path}: ${(err as Error).message}`);
   }
+}
+
+function described(cert: string): { validTo: Date; names: string[] } {
+  const x509 = new X509Certificate(cert);
+  return { validTo: new Date(x509.validTo), names: certificateNames(x509) };
 }
 
 async function exists(path: string): Promise<boolean> {

@@ -24,6 +24,8 @@ import { resolveHeartbeat, workerCount, type HeartbeatSettings } from './cluster
 import { parseListenAddress } from './listen-address.js';
 import { mergeClientCerts, type ClientCertsConfig } from './client-certs.js';
 import type { AuthHookConfig, LdapConfig } from './auth-schema.js';
+import { resolveAcme } from './acme-schema.js';
+import type { AcmeSettings } from '../acme/settings.js';
 import { ENV, envLayer, fileLayer, flagLayer, type CliFlags, type Layer, type Password } from './sources.js';
 
 export { ConfigError } from './errors.js';
@@ -93,6 +95,8 @@ export interface ResolvedByHand extends PolicySettings {
   hookDelivery: Partial<DeliverySettings>;
   /** Absolute path. */
   stateDir: string;
+  /** Certificates by ACME (src/acme/); `field` names where the domains came from. Never with `tls`. */
+  acme: (AcmeSettings & { field: string }) | undefined;
   timeouts: Partial<Timeouts>;
   limits: Partial<Limits>;
   /** Login bans and access lists (file only). */
@@ -175,6 +179,11 @@ function merge(layers: Layer[], env: NodeJS.ProcessEnv, cwd: string, configFile:
   const runAsUser = layers.find((l) => l.runAs?.user !== undefined)?.runAs?.user;
   const runAsGroup = layers.find((l) => l.runAs?.group !== undefined)?.runAs?.group;
   if (runAsGroup !== undefined && runAsUser === undefined) throw ConfigError.of('runAs.group', 'needs runAs.user (--run-as-user)');
+  const tls = pick(layers, 'tls');
+  const acme = resolveAcme(layers.map((l) => l.acme));
+  if (acme && tls) {
+    throw ConfigError.of(tls.fields.cert, `${tls.fields.cert}/${tls.fields.key} and ACME (${acme.field}) cannot be used together: choose your own certificate or one from the CA`);
+  }
   const workerHeartbeat = resolveHeartbeat(pick(layers, 'workerHeartbeat'));
   if ('error' in workerHeartbeat) throw ConfigError.of('workerHeartbeat.timeoutMs', workerHeartbeat.error);
   const timeouts: Partial<Timeouts> = {};
@@ -195,7 +204,7 @@ function merge(layers: Layer[], env: NodeJS.ProcessEnv, cwd: string, configFile:
     root,
     users,
     anonymous: anonymous && { home: inRoot(anonymous.home) },
-    tls: pick(layers, 'tls'),
+    tls,
     clientCerts: mergeClientCerts(layers.map((l) => l.clientCerts)),
     pasvPorts,
     pasvAddress: pick(layers, 'pasvAddress'),
@@ -215,6 +224,7 @@ function merge(layers: Layer[], env: NodeJS.ProcessEnv, cwd: string, configFile:
     webhooks: pick(layers, 'webhooks') ?? [],
     hookDelivery: Object.assign({}, ...[...layers].reverse().map((l) => l.hookDelivery)) as Partial<DeliverySettings>,
     stateDir: pick(layers, 'stateDir') ?? resolve(cwd, DEFAULTS.stateDir),
+    acme,
     timeouts,
     limits,
     security,

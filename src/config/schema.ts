@@ -17,6 +17,7 @@ import { opsFields, opsSchemaShape } from './ops-schema.js';
 import { pasvAddressField, serviceFields, serviceSchemaShape } from './service-schema.js';
 import { clusterFields, clusterSchemaShape } from './cluster-schema.js';
 import { authFields, authSchemaShape } from './auth-schema.js';
+import { acmeSchemaShape } from './acme-schema.js';
 import { parsed, text } from './zod-forms.js';
 import { clientCertsSchema } from './client-certs.js';
 
@@ -173,7 +174,7 @@ const tls = z
     },
     { error: 'must be a mapping {cert: FILE, key: FILE}' },
   )
-  .describe('Certificate and key files. Default: a self-signed ECDSA certificate generated in stateDir.');
+  .describe('Certificate and key files (not with acme). Default: a self-signed ECDSA certificate generated in stateDir.');
 
 const timeoutsShape = {
   idleMs: ms('idle control connection').describe(`Idle control connection. Default: ${DEFAULT_TIMEOUTS.idleMs}.`),
@@ -297,6 +298,7 @@ const configShape = {
   ...serviceSchemaShape,
   ...clusterSchemaShape,
   ...authSchemaShape,
+  ...acmeSchemaShape,
 };
 
 type ConfigKey = keyof typeof configShape;

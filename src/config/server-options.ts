@@ -14,6 +14,7 @@ import type { Logger } from '../logger.js';
 import { JOURNAL_DIR, openUploadJournal, type UploadJournal } from '../storage/upload-journal.js';
 import type { FtpServerOptions } from '../server.js';
 import { loadCertificate, stateCertificate, type Certificate } from './certificate.js';
+import { acmePaths, readStored } from '../acme/store.js';
 import { ConfigError } from './errors.js';
 import { readClientCerts, type ClientCertsConfig } from './client-certs.js';
 import { checkCertificateFiles, checkTrusted, trustedOwners } from './file-trust.js';
@@ -43,7 +44,9 @@ export async function toServerOptions(config: ResolvedConfig, logger: Logger, ow
   checkCertificateFiles(certificateFiles(config), trustedOwners(owner?.uid));
   const certificate = config.tls
     ? await loadCertificate(config.tls.cert, config.tls.key, config.tls.fields)
-    : await stateCertificate(config.stateDir);
+    : config.acme
+      ? await acmeCertificate(config.stateDir, config.acme.domains)
+      : await stateCertificate(config.stateDir);
 
   const users: UserAccount[] = config.users.map((u) => ({ name: u.name, ...(u.password ? { password: u.password } : {}), home: u.home, readOnly: u.readOnly, ...pickUserPolicy(u) }));
   const builtin = new UserAuthenticator(users, config.anonymous, {
@@ -105,6 +108,18 @@ async function readConfigFile(path: string, field: string): Promise<string> {
   } catch (err) {
     throw ConfigError.of(field, `cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
   }
+}
+
+/** The CA's pair kept in the state directory when it is usable, else the self-signed one (and why). */
+async function acmeCertificate(stateDir: string, domains: readonly string[]): Promise<Certificate> {
+  const paths = acmePaths(stateDir);
+  const found = await readStored(paths, domains);
+  const files = { cert: paths.cert, key: paths.key };
+  if (found.ok) {
+    const { cert, key, fingerprint256, validTo, names } = found.stored;
+    return { cert, key, fingerprint256, validTo, names, certPath: paths.cert, keyPath: paths.key, source: 'acme', acme: files };
+  }
+  return { ...(await stateCertificate(stateDir)), acme: { ...files, pending: found.why } };
 }
 
 /** The certificate files the config names (or those of the state directory), for the mode checks. */

@@ -11,6 +11,7 @@ import { pickUserPolicy, type UserPolicy } from './user-policy.js';
 import type { DeliverySettings } from './ops-schema.js';
 import type { HeartbeatSettings } from './cluster-schema.js';
 import type { ClientCertsLayer } from './client-certs.js';
+import { ACME_ENV, acmeEnvLayer, acmeFileLayer, acmeFlagLayer, type AcmeLayer } from './acme-schema.js';
 
 export type Password = { hash: string } | { plain: string };
 
@@ -18,7 +19,7 @@ export type Password = { hash: string } | { plain: string };
  * One source's settings: the config file's options (schema.ts), with paths absolute (users' homes still
  * relative to root), and the few read by hand in other forms (users' passwords, certificate files, runAs).
  */
-export type Layer = Omit<ConfigFile, 'users' | 'anonymous' | 'tls' | 'clientCerts' | 'runAs' | 'hookDelivery' | 'workerHeartbeat'> & {
+export type Layer = Omit<ConfigFile, 'users' | 'anonymous' | 'tls' | 'clientCerts' | 'runAs' | 'hookDelivery' | 'workerHeartbeat' | 'acme'> & {
   /** `password` may be missing only with `login: certificate`. */
   users?: ({ name: string; password?: Password; home?: string; readOnly?: boolean } & UserPolicy)[];
   /** `false`: off (FTPSD_ANONYMOUS=false overrides the file). */
@@ -29,6 +30,8 @@ export type Layer = Omit<ConfigFile, 'users' | 'anonymous' | 'tls' | 'clientCert
   runAs?: { user?: string; group?: string };
   hookDelivery?: Partial<DeliverySettings>;
   workerHeartbeat?: Partial<HeartbeatSettings>;
+  /** Certificates by ACME (config/acme-schema.ts): the block, --acme-domain/--acme-http-listen, FTPSD_ACME_DOMAINS. */
+  acme?: AcmeLayer;
 };
 
 /** The settings only the command has (no config key): read by hand below and in cli/main.ts. */
@@ -40,6 +43,8 @@ interface CommandFlags {
   key?: string;
   clientCa?: string;
   clientCertRequired?: boolean;
+  acmeDomain?: string[];
+  acmeHttpListen?: string;
 }
 
 /**
@@ -133,6 +138,7 @@ export function fileLayer(file: FileOptions, dir: string): Layer {
       ...(file.ldap.ca !== undefined ? { ca: abs(dir, file.ldap.ca)! } : {}),
       ...(file.ldap.bindPasswordFile !== undefined ? { bindPasswordFile: abs(dir, file.ldap.bindPasswordFile)! } : {}),
     },
+    acme: acmeFileLayer(file.acme, dir),
   });
 }
 
@@ -145,6 +151,7 @@ export const ENV = {
   key: 'FTPSD_KEY',
   clientCa: 'FTPSD_CLIENT_CA',
   anonymous: 'FTPSD_ANONYMOUS',
+  acmeDomains: ACME_ENV.domains,
 } as const;
 
 /** The environment's layer (empty variables count as unset); lists are comma-separated. */
@@ -165,6 +172,7 @@ export function envLayer(env: NodeJS.ProcessEnv, cwd: string, issues: ConfigIssu
     anonymous: anonymous === undefined ? undefined : anonymous ? {} : false,
     runAs: runAsUser !== undefined || runAsGroup !== undefined ? compact({ user: runAsUser, group: runAsGroup }) : undefined,
     ldap: urlOnly(check('ldapUrl', get(ENV.ldapUrl), ENV.ldapUrl, issues)),
+    acme: acmeEnvLayer(get(ENV.acmeDomains), issues),
     ...schemaLayer((_, { env: name, list: isList }) => (name ? [isList ? one(list(name)) : get(name), name] : undefined), cwd, issues),
   });
 }
@@ -188,6 +196,7 @@ export function flagLayer(flags: CliFlags, cwd: string, issues: ConfigIssue[]): 
         : undefined,
     runAs: flags.runAsUser !== undefined || flags.runAsGroup !== undefined ? compact({ user: hand('runAsUser'), group: hand('runAsGroup') }) : undefined,
     ldap: urlOnly(check('ldapUrl', flags.ldapUrl, flagName(optionMeta('ldapUrl').flag!), issues)),
+    acme: acmeFlagLayer(flags.acmeDomain, flags.acmeHttpListen, issues),
     ...schemaLayer((_, { flag, list }) => {
       if (flag === undefined) return undefined;
       const value = flags[flagKey(flag)];

@@ -7,12 +7,15 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { CommandEvent, LoginAttemptEvent, ServerEvents, TlsHandshakeEvent, TransferEndEvent } from '../events.js';
 import type { DeliveryQueue } from './delivery-queue.js';
+import { servedCertificate, type ServedCertificate } from './served-certificate.js';
 
 /** What the metrics need from a server. */
 export interface MetricsSource {
   readonly events: ServerEvents;
   /** Live sessions (read at each scrape). */
   readonly sessions: { readonly size: number };
+  /** The certificate new connections get (read at each scrape), when the server has TLS. */
+  readonly servedCertificate?: () => { pem: string; acme: boolean } | undefined;
 }
 
 export interface MetricsOptions {
@@ -39,6 +42,7 @@ export const METRIC_NAMES = [
   'ftpsd_event_deliveries_dropped_total',
   'ftpsd_event_queue_length',
   'ftpsd_up',
+  'ftpsd_certificate_expiry_seconds',
 ] as const;
 
 type MetricName = (typeof METRIC_NAMES)[number];
@@ -82,6 +86,25 @@ export class FtpMetrics {
       'Password checks (PASS) by result: ok, failed (wrong user or password), banned (refused: the address is banned), too_many_sessions, unavailable (LDAP or the auth hook could not answer: 421).',
       ['result'],
     );
+    const certificate = source.servedCertificate;
+    if (certificate) {
+      let cached: { pem: string; served: ServedCertificate | undefined } | undefined;
+      new Gauge({
+        name: 'ftpsd_certificate_expiry_seconds' satisfies MetricName,
+        help: 'Expiry (notAfter, Unix seconds) of the certificate new connections get, by source (file, generated, acme), names and SHA-256 fingerprint.',
+        labelNames: ['source', 'names', 'fingerprint'],
+        registers: [this.registry],
+        aggregator: 'min',
+        collect() {
+          const now = certificate();
+          this.reset();
+          if (!now) return;
+          if (cached?.pem !== now.pem) cached = { pem: now.pem, served: servedCertificate(now.pem, now.acme) };
+          const s = cached.served;
+          if (s) this.set({ source: s.source, names: s.names.join(','), fingerprint: s.fingerprint256 }, Math.floor(s.validTo.getTime() / 1000));
+        },
+      });
+    }
     const bans = counter('ftpsd_login_bans_total', 'Addresses banned after repeated failed logins.');
     const commands = counter('ftpsd_commands_total', 'Commands by final reply code (unknown and malformed lines included).', ['code']);
     const commandErrors = counter(

@@ -26,6 +26,7 @@ const CERT_SOURCE = {
   file: 'from file',
   generated: 'self-signed, generated now',
   reused: 'self-signed, kept from an earlier run',
+  acme: 'ACME, from the CA',
 } as const;
 
 export function formatBanner(input: BannerInput): string {
@@ -48,8 +49,11 @@ export function formatBanner(input: BannerInput): string {
   if (config.authHook) lines.push(`auth hook:   ${withoutCredentials(config.authHook.url)}`);
   if (config.anonymous) lines.push(`anonymous:   read-only, home ${config.anonymous.home}`);
   lines.push(`tls:         required: ${config.tlsRequired}, session reuse: ${config.sessionReuse}`);
-  lines.push(`certificate: ${certificate.certPath} (${CERT_SOURCE[certificate.source]})`);
+  const pending = certificate.acme?.pending;
+  lines.push(`certificate: ${certificate.certPath} (${CERT_SOURCE[certificate.source]}${pending !== undefined ? `; ACME pending: ${pending}` : ''})`);
   lines.push(`fingerprint: SHA-256 ${certificate.fingerprint256}`);
+  if (certificate.names && certificate.names.length > 0) lines.push(`names:       ${certificate.names.join(', ')}`);
+  lines.push(`expires:     ${certificate.validTo.toISOString()}`);
   if (input.workers !== undefined && input.workers > 1) lines.push(`workers:     ${input.workers} processes (passive ports split between them)`);
   if (input.metrics) lines.push(`metrics:     http://${formatAddress(input.metrics.address, input.metrics.port)}/metrics`);
   const example = tryCommand(input);

@@ -21,6 +21,7 @@ import { UserAuthenticator } from '../auth/users.js';
 import { AuthenticatorChain } from '../auth/chain.js';
 import type { Authenticator } from '../auth/authenticator.js';
 import type { Certificate } from '../config/certificate.js';
+import type { ClientCertsConfig } from '../config/client-certs.js';
 import { ConfigError } from '../config/errors.js';
 import { checkCertificateFiles, trustedOwners } from '../config/file-trust.js';
 import { loadConfig, type CliFlags, type ResolvedConfig } from '../config/load.js';
@@ -174,17 +175,14 @@ export class ConfigReloader {
   private async followCertificate(certificate: Certificate, config: ResolvedConfig, material: TlsMaterial | undefined): Promise<void> {
     const files = this.certificates.files;
     const current = material ?? certificate;
-    if (files.cert === certificate.certPath && files.key === certificate.keyPath && JSON.stringify(files.clientCerts) === JSON.stringify(config.clientCerts)) {
+    const wanted = reloadedFiles(certificate, config.clientCerts);
+    if (files.cert === wanted.cert && files.key === wanted.key && JSON.stringify(files.clientCerts) === JSON.stringify(wanted.clientCerts)) {
       this.certificates.setCurrent(current);
       return;
     }
     this.certificates.close();
     const checkFiles = (files: { cert: string; key: string }) => checkCertificateFiles(files, trustedOwners());
-    const next = new CertificateReloader(
-      this.server,
-      { cert: certificate.certPath, key: certificate.keyPath, ...(config.clientCerts ? { clientCerts: config.clientCerts } : {}) },
-      { logger: this.log, checkFiles },
-    );
+    const next = new CertificateReloader(this.server, wanted, { logger: this.log, checkFiles });
     next.setCurrent(current);
     await next.watch();
     this.certificates = next;
@@ -239,6 +237,12 @@ export class ConfigReloader {
     this.unwatch();
     this.certificates.close();
   }
+}
+
+/** The files a certificate reload reads: ACME's pair when ACME is on (also before its first issuance), else the served ones. */
+export function reloadedFiles(certificate: Certificate, clientCerts?: ClientCertsConfig): { cert: string; key: string; clientCerts?: ClientCertsConfig } {
+  const pair = certificate.acme ? { cert: certificate.acme.cert, key: certificate.acme.key } : { cert: certificate.certPath, key: certificate.keyPath };
+  return clientCerts ? { ...pair, clientCerts } : pair;
 }
 
 /** Top-level options that differ, and those of them that need a restart (their `reload` mark on the schema). */

@@ -18,6 +18,13 @@ export function ipv6Available(): Promise<boolean> {
   return probe;
 }
 
+/** ACME settings with their responder addresses falling back to IPv4 as the listeners do. */
+export async function acmeWithIpv4Fallback<T extends { httpListen: ListenAddress; tlsAlpnListen?: ListenAddress | undefined }>(acme: T): Promise<T> {
+  const [httpListen] = await withIpv4Fallback([acme.httpListen]);
+  const tls = acme.tlsAlpnListen ? (await withIpv4Fallback([acme.tlsAlpnListen]))[0] : undefined;
+  return { ...acme, httpListen: httpListen!, ...(tls ? { tlsAlpnListen: tls } : {}) };
+}
+
 export async function withIpv4Fallback(addresses: ListenAddress[]): Promise<ListenAddress[]> {
   if (!addresses.some((a) => a.host === ANY_HOST) || (await ipv6Available())) return addresses;
   return addresses.map((a) => (a.host === ANY_HOST ? { host: '0.0.0.0', port: a.port } : a));

@@ -16,13 +16,15 @@ import { createLogger } from '../logger.js';
 import { FtpServer } from '../server.js';
 import { CertificateReloader } from './certificate-reload.js';
 import { formatBanner } from './banner.js';
-import { withIpv4Fallback } from './ipv6.js';
+import { acmeWithIpv4Fallback, withIpv4Fallback } from './ipv6.js';
 import { drainMs, reopenOnSignals, serveLogDestination, startServeOperations } from './serve-ops.js';
-import { ConfigReloader } from './config-reload.js';
+import { ConfigReloader, reloadedFiles } from './config-reload.js';
+import type { AcmeService } from '../acme/service.js';
 import { dropPrivileges, resolveIdentity, RunAsError, type Identity } from './run-as.js';
 import { ConfigError } from '../config/errors.js';
 import { checkCertificateFiles, trustedOwners } from '../config/file-trust.js';
 import type { Operations } from '../ops/index.js';
+import type { MetricsSource } from '../ops/metrics.js';
 import type { ResolvedConfig } from '../config/load.js';
 
 export interface ServeContext {
@@ -41,10 +43,12 @@ export interface ServeWorker {
   generatedPassword: string | undefined;
   /** This worker's share of a loaded config (at start and at each reload); throws a ConfigError. */
   adjust(config: ResolvedConfig): ResolvedConfig;
-  /** Once listening, instead of the banner. */
-  ready(server: FtpServer, ops: Operations, addresses: Awaited<ReturnType<FtpServer['listen']>>): void;
+  /** Once listening, instead of the banner; `source` is what the worker's metrics read (its certificate too). */
+  ready(server: FtpServer, ops: Operations, addresses: Awaited<ReturnType<FtpServer['listen']>>, source: MetricsSource): void;
   /** Registers the graceful stop, for the primary's shutdown message. */
   onStop(stop: () => void): void;
+  /** Registers the certificate reload, for the primary's message that ACME stored a new pair. */
+  onCertificate?(reload: () => void): void;
 }
 
 /** Starts the server; resolves once it listens (the process then lives until a signal). */
@@ -81,28 +85,51 @@ export async function serve(flags: CliFlags, ctx: ServeContext): Promise<FtpServ
     throw listenError(err);
   }
   let ops: Operations;
+  const acmeOn = config.acme !== undefined;
+  const metricsSource = { events: server.events, sessions: server.sessions, servedCertificate: () => (server.tls ? { pem: server.tls.certificate, acme: acmeOn } : undefined) };
   try {
-    ops = await startServeOperations(server, config, logger, ctx.env ?? process.env, identity?.uid);
+    ops = await startServeOperations(metricsSource, config, logger, ctx.env ?? process.env, identity?.uid);
   } catch (err) {
     await server.close();
     throw err;
   }
+  // ACME (a single process; in cluster mode the primary orders): the responder binds now, before any privilege drop.
+  let acme: AcmeService | undefined;
+  if (config.acme && !ctx.worker) {
+    try {
+      const { prepareAcme } = await import('../acme/service.js');
+      acme = await prepareAcme({
+        settings: await acmeWithIpv4Fallback(config.acme),
+        stateDir: config.stateDir,
+        log: logger,
+        owner: identity,
+        install: async () => {
+          const r = await configReloader.certificateReloader.reload('acme');
+          if (!r.ok) throw new Error(`acme: the new certificate was refused: ${r.error}`);
+        },
+      });
+    } catch (err) {
+      await server.close();
+      await ops.close(0);
+      throw err;
+    }
+  }
   reopenOnSignals(ops);
   // Signals are handled from before the banner: whoever waits for it may signal at once.
   const checkFiles = (files: { cert: string; key: string }) => checkCertificateFiles(files, trustedOwners(identity?.uid));
-  const reloader = new CertificateReloader(
-    server,
-    { cert: certificate.certPath, key: certificate.keyPath, ...(config.clientCerts ? { clientCerts: config.clientCerts } : {}) },
-    { logger, checkFiles },
-  );
+  const reloader = new CertificateReloader(server, reloadedFiles(certificate, config.clientCerts), { logger, checkFiles });
   reloader.setCurrent(options.tls ?? certificate);
   await reloader.watch();
   const env = ctx.env ?? process.env;
   const adjust = ctx.worker?.adjust;
   const configReloader = new ConfigReloader(server, reloader, { flags, env }, { config: loaded, certificate }, logger, { ...(adjust ? { adjust } : {}), ...(journal ? { journal } : {}) });
   if (config.watchConfig) await configReloader.watch();
-  const stop = handleSignals(server, configReloader, logger, () => ops.close(drainMs(config)));
+  const stop = handleSignals(server, configReloader, logger, async () => {
+    await acme?.close();
+    await ops.close(drainMs(config));
+  });
   ctx.worker?.onStop(stop);
+  ctx.worker?.onCertificate?.(() => void configReloader.certificateReloader.reload('acme'));
   // Last privileged step: everything is bound and read; from here on ftpsd runs as the runAs user.
   if (identity) {
     try {
@@ -115,8 +142,10 @@ export async function serve(flags: CliFlags, ctx: ServeContext): Promise<FtpServ
   } else if (process.geteuid?.() === 0) {
     logger.warn({}, 'running as root: set runAs (--run-as-user) to switch to an unprivileged user after binding');
   }
+  // Orders (or schedules the renewal) once everything runs as it will: files it writes belong to that user.
+  acme?.start();
   if (ctx.worker) {
-    ctx.worker.ready(server, ops, addresses);
+    ctx.worker.ready(server, ops, addresses, metricsSource);
     return server;
   }
   (ctx.stdout ?? process.stdout).write(

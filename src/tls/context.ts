@@ -80,6 +80,11 @@ export class TlsContexts {
     return this.material.clientCerts;
   }
 
+  /** The PEM certificate (chain) new connections get. */
+  get certificate(): string {
+    return this.material.cert.toString();
+  }
+
   /** Replaces the certificate and key; throws (and keeps the old ones) if they are unusable. */
   update(material: TlsMaterial): void {
     this.prepare(material)();
