@@ -124,6 +124,11 @@ export class UserAuthenticator implements Authenticator {
     for (const [key, usage] of previous.usages) if (this.tracked.has(key) && !this.usages.has(key)) this.usages.set(key, usage);
   }
 
+  /** The names of the configured accounts (a user database refuses the same names). */
+  get names(): string[] {
+    return [...this.users.keys()];
+  }
+
   async login(req: LoginRequest): Promise<LoginResult | null> {
     const account = this.users.get(req.user);
     if (!account) {
