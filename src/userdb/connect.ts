@@ -8,6 +8,9 @@
 import { readFileSync } from 'node:fs';
 import pg from 'pg';
 
+/** The variable holding the user database URL (like `--user-db` and `userDb:`). */
+export const USER_DB_ENV = 'FTPSD_USER_DB';
+
 /** The variable naming a file whose first line is the database password. */
 export const PASSWORD_FILE_ENV = 'FTPSD_USER_DB_PASSWORD_FILE';
 
@@ -78,5 +81,6 @@ export function dbErrorText(err: unknown): string {
   if (e?.code === '28P01') return 'password authentication failed';
   if (e?.code === '3D000') return 'database does not exist';
   const msg = e instanceof Error ? e.message : String(err);
+  if (msg.includes('client password must be a string')) return `the database asks for a password and none was given (URL, PGPASSWORD or ${PASSWORD_FILE_ENV})`;
   return msg.split('\n')[0]!.replace(/postgres(ql)?:\/\/\S+/g, '(url)');
 }
