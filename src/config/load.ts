@@ -67,6 +67,8 @@ export interface ResolvedConfig extends PolicySettings {
   runAs: { user: string; group?: string } | undefined;
   /** The file mode creation mask `ftpsd serve` sets (instead of the one it inherited). */
   umask: number;
+  /** The user database's URL (`--user-db`); undefined: none. Never logged as is (it may hold a password). */
+  userDb: string | undefined;
   logLevel: LogLevel;
   /** `auto`: pretty on a terminal, JSON otherwise. */
   logFormat: LogFormat;
@@ -180,6 +182,7 @@ function merge(layers: Layer[], env: NodeJS.ProcessEnv, cwd: string, configFile:
     workerHeartbeat,
     runAs: runAsUser === undefined ? undefined : { user: runAsUser, ...(runAsGroup !== undefined ? { group: runAsGroup } : {}) },
     umask: pick(layers, 'umask') ?? DEFAULTS.umask,
+    userDb: pick(layers, 'userDb'),
     ...(Object.fromEntries(POLICY_NAMES.map((name) => [name, pick(layers, name) ?? POLICY_DEFAULTS[name]])) as PolicySettings),
     logLevel: pick(layers, 'logLevel') ?? DEFAULTS.logLevel,
     logFormat: pick(layers, 'logFormat') ?? 'auto',

@@ -266,6 +266,7 @@ const RELOAD: Record<Exclude<ConfigKey, PolicyName>, ReloadMode> = {
   proxyProtocol: 'new-connections',
   watchConfig: 'live',
   umask: 'live',
+  userDb: 'restart',
   runAs: 'restart',
   workers: 'restart',
   workerHeartbeat: 'restart',

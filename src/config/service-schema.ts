@@ -138,9 +138,15 @@ export const serviceFields = {
     )
     .transform((s) => parseInt(s, 8))
     .describe('The file mode creation mask of the process (new directories and files), octal. Default: 022.'),
+  userDb: text('a postgres:// URL')
+    .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL')
+    .describe(
+      'The user database shared by many nodes (docs/many-nodes.md): postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE; the password may come from PGPASSWORD or FTPSD_USER_DB_PASSWORD_FILE instead. Default: none.',
+    ),
 } as const;
 
 export const serviceSchemaShape = {
+  userDb: serviceFields.userDb.optional(),
   pasvAdvertisedPorts: serviceFields.pasvAdvertisedPorts.optional(),
   proxyProtocol: serviceFields.proxyProtocol.optional(),
   watchConfig: serviceFields.watchConfig.optional(),

@@ -39,6 +39,7 @@ export interface Layer extends Partial<PolicySettings> {
   watchConfig?: boolean;
   runAs?: { user?: string; group?: string };
   umask?: number;
+  userDb?: string;
   /** Cluster mode (config/cluster-schema.ts). */
   workers?: WorkersSetting;
   workerHeartbeat?: Partial<HeartbeatSettings>;
@@ -75,6 +76,7 @@ export interface CliFlags extends Partial<Record<PolicyName, string>> {
   runAsUser?: string;
   runAsGroup?: string;
   umask?: string;
+  userDb?: string;
   workers?: string;
   logLevel?: string;
   stateDir?: string;
@@ -144,6 +146,7 @@ export function fileLayer(file: FileOptions, dir: string): Layer {
     watchConfig: file.watchConfig,
     workers: file.workers,
     umask: file.umask,
+    userDb: file.userDb,
     workerHeartbeat: file.workerHeartbeat,
     runAs: file.runAs && { user: file.runAs.user, ...(file.runAs.group !== undefined ? { group: file.runAs.group } : {}) },
     ...pickPolicy(file),
@@ -186,6 +189,7 @@ export const ENV = {
   runAsUser: 'FTPSD_RUN_AS_USER',
   runAsGroup: 'FTPSD_RUN_AS_GROUP',
   umask: 'FTPSD_UMASK',
+  userDb: 'FTPSD_USER_DB',
   workers: 'FTPSD_WORKERS',
 } as const;
 
@@ -211,6 +215,7 @@ export function envLayer(env: NodeJS.ProcessEnv, cwd: string, issues: ConfigIssu
     watchConfig: check('watchConfig', get(ENV.watchConfig), ENV.watchConfig, issues),
     workers: check('workers', get(ENV.workers), ENV.workers, issues),
     umask: check('umask', get(ENV.umask), ENV.umask, issues),
+    userDb: check('userDb', get(ENV.userDb), ENV.userDb, issues),
     runAs: runAsUser !== undefined || runAsGroup !== undefined ? compact({ user: runAsUser, group: runAsGroup }) : undefined,
     listen: check('listen', one(list(ENV.listen)), ENV.listen, issues),
     implicitListen: check('implicitListen', one(list(ENV.implicitListen)), ENV.implicitListen, issues),
@@ -248,6 +253,7 @@ export function flagLayer(flags: CliFlags, cwd: string, issues: ConfigIssue[]): 
     watchConfig: flags.watchConfig ? true : undefined,
     workers: check('workers', flags.workers, '--workers', issues),
     umask: check('umask', flags.umask, '--umask', issues),
+    userDb: check('userDb', flags.userDb, '--user-db', issues),
     runAs: flags.runAsUser !== undefined || flags.runAsGroup !== undefined
       ? compact({
           user: check('runAsUser', flags.runAsUser, '--run-as-user', issues),

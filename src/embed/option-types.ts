@@ -139,7 +139,7 @@ export type LiveOptions = Pick<ServerOptions, ReconfigurableOption>;
 /** The options only a program can give; the config schema does not know them. */
 export const PROGRAM_OPTIONS = ['greeting', 'authenticator', 'storage', 'commands', 'siteCommands', 'logger'] as const;
 /** Config file options that belong to the `ftpsd` command (a process with a config file). */
-export const COMMAND_ONLY_OPTIONS = ['watchConfig', 'runAs', 'workers', 'umask', 'workerHeartbeat'] as const;
+export const COMMAND_ONLY_OPTIONS = ['watchConfig', 'runAs', 'workers', 'umask', 'workerHeartbeat', 'userDb'] as const;
 /**
  * Config file options `createServer` understands (besides the program options). A new config file
  * option must be added here, or to COMMAND_ONLY_OPTIONS, once createServer does what it says

@@ -18,6 +18,8 @@ import { watch, type FSWatcher } from 'node:fs';
 import { readFile, realpath } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
 import { UserAuthenticator } from '../auth/users.js';
+import type { Authenticator } from '../auth/authenticator.js';
+import { DbAuthenticator } from '../userdb/authenticator.js';
 import type { Certificate } from '../config/certificate.js';
 import { ConfigError } from '../config/errors.js';
 import { checkCertificateFiles, trustedOwners } from '../config/file-trust.js';
@@ -54,6 +56,8 @@ export interface ConfigReloaderOptions {
   adjust?: (config: ResolvedConfig) => ResolvedConfig;
   /** The process's upload journal, given to the storages of the reloaded accounts too. */
   journal?: UploadJournal;
+  /** With a user database: the authenticator of its users around the reloaded config users (runtime/user-db.ts). */
+  wrapAuthenticator?: (config: UserAuthenticator) => Promise<Authenticator>;
 }
 
 /** Options not compared at all (derived, or reported through another key). */
@@ -138,10 +142,14 @@ export class ConfigReloader {
     if (certificate.validTo <= now) {
       throw ConfigError.of(config.tls?.fields.cert ?? 'stateDir', `${certificate.certPath}: certificate expired on ${certificate.validTo.toISOString()}`);
     }
-    const authenticator = prepared.options.authenticator;
-    if (authenticator instanceof UserAuthenticator && this.server.authenticator instanceof UserAuthenticator) {
-      authenticator.adopt(this.server.authenticator);
+    const configured = prepared.options.authenticator;
+    const inUse = this.server.authenticator;
+    const previousConfigured = inUse instanceof DbAuthenticator ? inUse.configUsers : inUse;
+    if (configured instanceof UserAuthenticator && previousConfigured instanceof UserAuthenticator) {
+      configured.adopt(previousConfigured);
     }
+    const wrap = this.options.wrapAuthenticator;
+    const authenticator = wrap && configured instanceof UserAuthenticator ? await wrap(configured) : configured;
     const newPair = certificate.cert !== this.current.certificate.cert || certificate.key !== this.current.certificate.key;
     const o = prepared.options;
     // Every setting the config makes, each given (undefined: its default); the greeting is a program's only.

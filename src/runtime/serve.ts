@@ -24,6 +24,8 @@ import { ConfigError } from '../config/errors.js';
 import { checkCertificateFiles, trustedOwners } from '../config/file-trust.js';
 import type { Operations } from '../ops/index.js';
 import type { ResolvedConfig } from '../config/load.js';
+import type { UserAuthenticator } from '../auth/users.js';
+import { UserDbLink } from './user-db.js';
 
 export interface ServeContext {
   version: string;
@@ -72,6 +74,19 @@ export async function serve(flags: CliFlags, ctx: ServeContext): Promise<FtpServ
   // Kept when uploads still run (a stop past the grace period): the next start recovers it.
   if (journal) process.once('exit', () => journal.close());
   const { options, certificate } = await toServerOptions(config, logger, identity, journal);
+  // Many nodes: users, bans and session caps in PostgreSQL (runtime/user-db.ts); unreachable: start fails.
+  const userDb = config.userDb
+    ? await UserDbLink.open({ url: config.userDb, root: config.root, uploads: config.uploads, ...(journal ? { journal } : {}), logger })
+    : undefined;
+  if (userDb) {
+    process.once('exit', () => void userDb.close());
+    try {
+      options.authenticator = await userDb.authenticator(options.authenticator as UserAuthenticator);
+    } catch (err) {
+      await userDb.close();
+      throw err;
+    }
+  }
   const server = new FtpServer(options);
   let addresses: Awaited<ReturnType<FtpServer['listen']>>;
   try {
@@ -85,8 +100,10 @@ export async function serve(flags: CliFlags, ctx: ServeContext): Promise<FtpServ
     ops = await startServeOperations(server, config, logger, ctx.env ?? process.env, identity?.uid);
   } catch (err) {
     await server.close();
+    await userDb?.close();
     throw err;
   }
+  if (userDb && ops.metrics) ops.metrics.degraded = () => (userDb.degraded ? 'user database unreachable' : undefined);
   reopenOnSignals(ops);
   // Signals are handled from before the banner: whoever waits for it may signal at once.
   const checkFiles = (files: { cert: string; key: string }) => checkCertificateFiles(files, trustedOwners(identity?.uid));
@@ -95,9 +112,13 @@ export async function serve(flags: CliFlags, ctx: ServeContext): Promise<FtpServ
   await reloader.watch();
   const env = ctx.env ?? process.env;
   const adjust = ctx.worker?.adjust;
-  const configReloader = new ConfigReloader(server, reloader, { flags, env }, { config: loaded, certificate }, logger, { ...(adjust ? { adjust } : {}), ...(journal ? { journal } : {}) });
+  const wrapAuthenticator = userDb ? (users: UserAuthenticator) => userDb.authenticator(users) : undefined;
+  const configReloader = new ConfigReloader(server, reloader, { flags, env }, { config: loaded, certificate }, logger, { ...(adjust ? { adjust } : {}), ...(journal ? { journal } : {}), ...(wrapAuthenticator ? { wrapAuthenticator } : {}) });
   if (config.watchConfig) await configReloader.watch();
-  const stop = handleSignals(server, configReloader, logger, () => ops.close(drainMs(config)));
+  const stop = handleSignals(server, configReloader, logger, async () => {
+    await ops.close(drainMs(config));
+    await userDb?.close();
+  });
   ctx.worker?.onStop(stop);
   // Last privileged step: everything is bound and read; from here on ftpsd runs as the runAs user.
   if (identity) {
@@ -113,8 +134,11 @@ export async function serve(flags: CliFlags, ctx: ServeContext): Promise<FtpServ
   }
   if (ctx.worker) {
     ctx.worker.ready(server, ops, addresses);
+    // After ready(): the cluster's peers are set, and the database's count on top of them.
+    await userDb?.attach(server);
     return server;
   }
+  await userDb?.attach(server);
   (ctx.stdout ?? process.stdout).write(
     formatBanner({ version: ctx.version, explicit: addresses.explicit, implicit: addresses.implicit, config, certificate, metrics: ops.metricsAddress }),
   );

@@ -46,6 +46,8 @@ export interface UserDbOptions {
 export class UserDbLink implements PeerSessions {
   readonly node = `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
   private server: FtpServer | undefined;
+  /** The sessions of this node's other workers (cluster mode), counted with those of other nodes. */
+  private local: PeerSessions | undefined;
   private peerCounts = new Map<string, number>();
   private publishTimer: NodeJS.Timeout | undefined;
   private readonly timers: NodeJS.Timeout[] = [];
@@ -96,6 +98,7 @@ export class UserDbLink implements PeerSessions {
   async attach(server: FtpServer): Promise<void> {
     this.server = server;
     const log = this.options.logger;
+    this.local = server.peers;
     server.peers = this;
     this.listener.on('user', (name) => void this.userChanged(name));
     this.listener.on('ban', (notice) => this.banChanged(notice));
@@ -117,14 +120,16 @@ export class UserDbLink implements PeerSessions {
 
   // --- PeerSessions ----------------------------------------------------------------------------
 
+  // The global and per-address caps stay per node (a balancer spreads them).
   get sessions(): number {
-    return 0; // the global and per-address caps stay per node
+    return this.local?.sessions ?? 0;
   }
 
-  sessionsFrom(): number {
-    return 0;
+  sessionsFrom(address: string): number {
+    return this.local?.sessionsFrom(address) ?? 0;
   }
 
+  /** Every other process's sessions of `user`: other nodes, and this node's other workers (each publishes its own). */
   userSessions(user: string): number {
     return this.peerCounts.get(user) ?? 0;
   }

@@ -51,10 +51,11 @@ export class DbAuthenticator implements Authenticator {
 
   constructor(
     private readonly store: UserStore,
-    private readonly config: UserAuthenticator,
+    /** The config file's users (a reload takes over their quota figures). */
+    readonly configUsers: UserAuthenticator,
     private readonly options: DbAuthenticatorOptions,
   ) {
-    this.configNames = new Set(config.names);
+    this.configNames = new Set(configUsers.names);
   }
 
   /** The names in both the config file and the database (a start-up error). */
@@ -74,7 +75,7 @@ export class DbAuthenticator implements Authenticator {
   }
 
   async login(req: LoginRequest): Promise<LoginResult | null> {
-    if (this.configNames.has(req.user)) return this.config.login(req);
+    if (this.configNames.has(req.user)) return this.configUsers.login(req);
     let user: DbUser | undefined;
     try {
       user = await this.store.get(req.user);
@@ -82,7 +83,7 @@ export class DbAuthenticator implements Authenticator {
       this.options.logger.error({ user: req.user, peer: req.remoteAddress, reason: dbErrorText(err) }, 'login refused: user database unavailable');
       throw new FtpError(Code.serviceUnavailable, DB_UNAVAILABLE, { cause: err });
     }
-    if (!user) return this.config.login(req); // anonymous, or an unknown name (the dummy hash)
+    if (!user) return this.configUsers.login(req); // anonymous, or an unknown name (the dummy hash)
     if (!(await verifyHash(user.passwordHash, req.password))) return null;
     if (!user.enabled) {
       this.options.logger.info({ user: user.name, peer: req.remoteAddress }, 'login refused: user disabled');
