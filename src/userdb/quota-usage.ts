@@ -2,7 +2,7 @@
  * A user's quota usage kept in the database, so every node counts against one figure. The first node to
  * need it walks the home and records what it found; after that each upload's commit (and each delete or
  * replace) adds its change in the database, and the local figure follows the database's: it is read again
- * before an operation when older than `REFRESH_MS`. Reservations of uploads in flight stay local, so two
+ * before each operation that changes the usage (an upload, a delete, a rename), one indexed query. Reservations of uploads in flight stay local, so two
  * nodes uploading for one user at once can overshoot by at most the uploads already in flight. When the
  * database is unreachable the local figure goes on alone (and the failure is logged).
  */
@@ -10,11 +10,10 @@ import { QuotaUsage } from '../storage/quota.js';
 import type { Storage } from '../storage/storage.js';
 import type { UserStore } from './store.js';
 
-const REFRESH_MS = 500;
-
 export class SharedQuotaUsage extends QuotaUsage {
   private first: Promise<void> | undefined;
-  private syncedAt = 0;
+  /** The first load just read the figure: the operation that asked needs no second read. */
+  private justLoaded = false;
 
   constructor(
     backend: Storage,
@@ -31,13 +30,15 @@ export class SharedQuotaUsage extends QuotaUsage {
       throw err;
     });
     await this.first;
-    if (Date.now() - this.syncedAt > REFRESH_MS) {
-      try {
-        const figure = await this.store.usage(this.name);
-        if (figure) this.follow(figure);
-      } catch (err) {
-        this.onError(err);
-      }
+    if (this.justLoaded) {
+      this.justLoaded = false;
+      return;
+    }
+    try {
+      const figure = await this.store.usage(this.name);
+      if (figure) this.follow(figure);
+    } catch (err) {
+      this.onError(err);
     }
   }
 
@@ -46,7 +47,11 @@ export class SharedQuotaUsage extends QuotaUsage {
       this.onError(err);
       return undefined;
     });
-    if (known) return this.follow(known);
+    if (known) {
+      this.follow(known);
+      this.justLoaded = true;
+      return;
+    }
     await super.load();
     const { bytes, files } = this.current;
     const kept = await this.store.initUsage(this.name, bytes, files).catch((err: unknown) => {
@@ -54,6 +59,7 @@ export class SharedQuotaUsage extends QuotaUsage {
       return undefined;
     });
     if (kept) this.follow(kept);
+    this.justLoaded = true;
   }
 
   override apply(bytes: number, files: number): void {
@@ -69,6 +75,5 @@ export class SharedQuotaUsage extends QuotaUsage {
   private follow(figure: { bytes: number; files: number }): void {
     const { bytes, files } = this.current;
     super.apply(figure.bytes - bytes, figure.files - files);
-    this.syncedAt = Date.now();
   }
 }

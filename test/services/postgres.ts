@@ -37,6 +37,8 @@ export interface TestPostgres {
   /** Stops the server (fast), keeping its data: `start()` brings it back on the same port. */
   stop(): Promise<void>;
   start(): Promise<void>;
+  /** Bytes of the quota usage the database holds for `user` (undefined: none yet). */
+  usage(user: string): Promise<number | undefined>;
   /** Stops it and removes everything. */
   close(): Promise<void>;
 }
@@ -94,6 +96,10 @@ export async function startPostgres(): Promise<TestPostgres> {
     port,
     stop,
     start,
+    async usage(user: string) {
+      const out = await pg(bin, 'psql', ['-h', dir, '-p', String(port), '-U', USER, '-d', DB, '-At', '-c', `select bytes from ftpsd_quota_usage where name = '${user.replace(/'/g, "''")}'`], as);
+      return out.trim() === '' ? undefined : Number(out.trim());
+    },
     async close() {
       if (closed) return;
       closed = true;
