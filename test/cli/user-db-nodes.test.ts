@@ -54,7 +54,7 @@ describe.skipIf(!BIN)('two nodes on one user database', () => {
     db = await startPostgres();
     dir = await tempDir();
     await mkdir(join(dir, 'shared'), { recursive: true });
-    await writeFile(join(dir, 'ftpsd.yaml'), 'security:\n  ban:\n    failures: 3\n');
+    await writeFile(join(dir, 'ftpsd.yaml'), 'security:\n  ban:\n    failures: 3\nlimits:\n  maxSessionsPerUser: 2\n');
     metricsPort = await freePort();
     // Both start at once: the migrations run once, under the advisory lock.
     const [a, b] = await Promise.all([startNode(1, ['--metrics-listen', `127.0.0.1:${metricsPort}`]), startNode(2)]);
@@ -129,6 +129,29 @@ describe.skipIf(!BIN)('two nodes on one user database', () => {
     expect(list.stdout).toContain(from);
     expect((await run(['ban', 'remove', from], { env: env() })).code).toBe(0);
     await until(async () => !(await refused(nodes[0]!.port)) && !(await refused(nodes[1]!.port)), 'the ban lifted on both nodes', 3_000);
+  });
+
+  it('the per-user session cap counts the sessions on every node', async () => {
+    source = '127.0.0.27';
+    expect((await user(['add', 'fay', '--password-stdin'], 'fay-Pass-1\n')).code).toBe(0);
+    const a = await login(nodes[0]!.port, 'fay', 'fay-Pass-1');
+    const b = await login(nodes[1]!.port, 'fay', 'fay-Pass-1');
+    expect([a.code, b.code]).toEqual([230, 230]);
+    // Node 1 holds one session of fay, node 2 the other: a third on node 1 makes three (cap 2).
+    await until(async () => {
+      const c = await login(nodes[0]!.port, 'fay', 'fay-Pass-1');
+      c.client.close();
+      if (c.code === 230) await new Promise((r) => setTimeout(r, 300));
+      return c.code === 421 && c.text.includes('Too many sessions for this user.');
+    }, 'the cap across nodes', 5_000);
+    b.client.close();
+    // Node 2's session gone: room again on node 1, within about a second.
+    await until(async () => {
+      const c = await login(nodes[0]!.port, 'fay', 'fay-Pass-1');
+      c.client.close();
+      return c.code === 230;
+    }, 'room again', 5_000, 200);
+    a.client.close();
   });
 
   it('a name in both the config file and the database stops the start with one line', async () => {
