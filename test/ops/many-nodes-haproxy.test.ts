@@ -50,6 +50,7 @@ describe.skipIf(!HAPROXY || !PG)('two nodes behind HAProxy (deploy/haproxy.cfg),
   let haproxy: ChildProcess;
   let haproxyOut = '';
   const nodes: Served[] = [];
+  const nodeArgs: ((explicit: number, implicit: number) => string[])[] = [];
   const ports = { ftp: 0, ftps: 0 };
   let password = '';
   const env = () => ({ FTPSD_USER_DB: db.url });
@@ -65,12 +66,11 @@ describe.skipIf(!HAPROXY || !PG)('two nodes behind HAProxy (deploy/haproxy.cfg),
     const started = await Promise.all(
       NODE_HOSTS.map(async (host, i) => {
         const range = await freePortRange(10, 20_000 + i * 6_000, 25_000 + i * 6_000, host);
-        return Served.start(
-          ['--listen', `${host}:0`, '--implicit-listen', `${host}:0`, '--root', join(dir, 'shared'), '--state-dir', join(dir, `state${i}`),
-            '--proxy-protocol', '127.0.0.1/32', '--pasv-address', host, '--pasv-ports', `${range.min}-${range.max}`, '--log-format', 'json',
-            '--config', join(dir, 'ftpsd.yaml')],
-          { env: env() },
-        );
+        nodeArgs[i] = (explicit, implicit) => [
+          '--listen', `${host}:${explicit}`, '--implicit-listen', `${host}:${implicit}`, '--root', join(dir, 'shared'), '--state-dir', join(dir, `state${i}`),
+          '--proxy-protocol', '127.0.0.1/32', '--pasv-address', host, '--pasv-ports', `${range.min}-${range.max}`, '--log-format', 'json',
+          '--config', join(dir, 'ftpsd.yaml')];
+        return Served.start(nodeArgs[i]!(0, 0), { env: env() });
       }),
     );
     nodes.push(...started);
@@ -162,6 +162,43 @@ describe.skipIf(!HAPROXY || !PG)('two nodes behind HAProxy (deploy/haproxy.cfg),
     expect(refused.code).not.toBe(0);
     expect(refused.stderr).toContain("Exceeded storage allocation"); // 552
   });
+
+  it('kill -9 of a node during an upload: no partial file appears, the retry through the balancer completes on the other node; the node restarts and serves again', async () => {
+    const body = randomBytes(3_000_000);
+    const local = join(dir, 'kill.bin');
+    await writeFile(local, body);
+    await writeFile(join(dir, 'small.bin'), 'x');
+    // Make room under the quota first (the earlier test filled it).
+    for (const f of ['q1.bin', 'shared.bin', 'lftp.bin', 'small.bin']) await curl([...auth(), '--ssl-reqd', '--insecure', '-Q', `DELE ${f}`, explicitUrl('/')]);
+    await run(['user', 'set', 'eve', '--quota-bytes', 'off'], { env: env() });
+    const before = nodes.map((n) => logins(n, 'eve'));
+    const upload = curl([...auth(), '--ssl-reqd', '--insecure', '--limit-rate', '300k', '-T', local, explicitUrl('/kill.bin')]);
+    let victim = -1;
+    await until(() => {
+      victim = nodes.findIndex((n, i) => logins(n, 'eve') > before[i]!);
+      return victim >= 0;
+    }, 'the upload to start', 10_000);
+    await new Promise((r) => setTimeout(r, 1_000));
+    const killed = nodes[victim]!;
+    const ports = [killed.port, killed.banner.implicit[0]!.port] as const;
+    await killed.stop('SIGKILL');
+    const cut = await upload;
+    expect(cut.code).not.toBe(0);
+    // No partial file under the name (a temp file has a hidden name, and the restart removes it).
+    const listing = expectSuccess(await curl([...auth(), '--ssl-reqd', '--insecure', '-l', explicitUrl('/')]));
+    expect(listing.stdout.split(/\r?\n/)).not.toContain('kill.bin');
+    // The client's retry: through the balancer, which sends it to the node that is up.
+    expectSuccess(await curl([...auth(), '--ssl-reqd', '--insecure', '-T', local, explicitUrl('/kill.bin')]));
+    expect(sha256(await readFile(join(dir, 'shared', 'eve', 'kill.bin')))).toBe(sha256(body));
+    // The killed node restarts on its ports and serves again.
+    nodes[victim] = await Served.start(nodeArgs[victim]!(ports[0], ports[1]), { env: env() });
+    const back = join(dir, 'kill-back.bin');
+    await until(async () => {
+      const r = await curl([...auth(), '--ssl-reqd', '--insecure', '-o', back, explicitUrl('/kill.bin')]);
+      return r.code === 0 && logins(nodes[victim]!, 'eve') > 0;
+    }, 'the restarted node to serve', 20_000, 100);
+    expect(sha256(await readFile(back))).toBe(sha256(body));
+  }, 120_000);
 
   it('failed logins spread over the nodes by the balancer ban the client on both', async () => {
     const from = '127.0.0.8';
