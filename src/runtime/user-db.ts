@@ -52,6 +52,7 @@ export class UserDbLink implements PeerSessions {
   private publishTimer: NodeJS.Timeout | undefined;
   private readonly timers: NodeJS.Timeout[] = [];
   private closed = false;
+  private lastFailureWarning = 0;
 
   private constructor(
     readonly store: UserStore,
@@ -194,7 +195,10 @@ export class UserDbLink implements PeerSessions {
       const until = await this.store.recordFailure(network, throttle.policy);
       if (until !== undefined) this.options.logger.warn({ peer: address, network, until: new Date(until).toISOString() }, 'address banned after repeated failed logins (counted across nodes)');
     } catch (err) {
-      this.options.logger.warn({ reason: dbErrorText(err) }, 'login failure not counted in the user database (unreachable)');
+      // At most one line a minute: an outage under a password-guessing flood must not flood the log.
+      if (Date.now() - this.lastFailureWarning < 60_000) return;
+      this.lastFailureWarning = Date.now();
+      this.options.logger.warn({ reason: dbErrorText(err) }, 'login failures not counted in the user database (unreachable): counted on this node only');
     }
   }
 

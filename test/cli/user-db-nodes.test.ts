@@ -8,7 +8,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RawClient } from '../helpers/raw-client.js';
+import { RawClient, writeAll } from '../helpers/raw-client.js';
 import { until } from '../helpers/poll.js';
 import { postgresBin, startPostgres, type TestPostgres } from '../services/postgres.js';
 import { freePort } from '../ops/service-helpers.js';
@@ -174,6 +174,13 @@ describe.skipIf(!BIN)('two nodes on one user database', () => {
       down.client.close();
       expect(await loginCode(nodes[1]!.port, 'cfg', 'cfg-Pass-1')).toBe(230);
       expect((await live.client.cmd('PWD')).code).toBe(257);
+      // A transfer of the live database user's session goes on too.
+      await live.client.expectCmd('TYPE I', 200);
+      const data = await live.client.epsv();
+      live.client.send('STOR during-outage.bin');
+      await live.client.expect(150);
+      await writeAll(data, Buffer.alloc(100_000, 7));
+      await live.client.expect(226);
       await until(async () => (await (await fetch(`http://127.0.0.1:${metricsPort}/healthz`)).text()).startsWith('degraded'), '/healthz degraded', 5_000);
       expect(nodes[0]!.stdout).toContain('user database unreachable');
     } finally {
@@ -183,5 +190,6 @@ describe.skipIf(!BIN)('two nodes on one user database', () => {
     await until(async () => (await (await fetch(`http://127.0.0.1:${metricsPort}/healthz`)).text()) === 'ok\n', '/healthz ok', 20_000, 200);
     expect((await live.client.cmd('PWD')).code).toBe(257);
     live.client.close();
+    expect((await import('node:fs')).statSync(join(dir, 'shared', 'dan', 'during-outage.bin')).size).toBe(100_000);
   }, 90_000);
 });
