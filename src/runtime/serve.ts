@@ -79,7 +79,6 @@ export async function serve(flags: CliFlags, ctx: ServeContext): Promise<FtpServ
     ? await UserDbLink.open({ url: config.userDb, root: config.root, uploads: config.uploads, ...(journal ? { journal } : {}), logger })
     : undefined;
   if (userDb) {
-    process.once('exit', () => void userDb.close());
     try {
       options.authenticator = await userDb.authenticator(options.authenticator as UserAuthenticator);
     } catch (err) {
@@ -112,7 +111,7 @@ export async function serve(flags: CliFlags, ctx: ServeContext): Promise<FtpServ
   await reloader.watch();
   const env = ctx.env ?? process.env;
   const adjust = ctx.worker?.adjust;
-  const wrapAuthenticator = userDb ? (users: UserAuthenticator) => userDb.authenticator(users) : undefined;
+  const wrapAuthenticator = userDb ? (users: UserAuthenticator) => userDb.authenticator(users, true) : undefined;
   const configReloader = new ConfigReloader(server, reloader, { flags, env }, { config: loaded, certificate }, logger, { ...(adjust ? { adjust } : {}), ...(journal ? { journal } : {}), ...(wrapAuthenticator ? { wrapAuthenticator } : {}) });
   if (config.watchConfig) await configReloader.watch();
   const stop = handleSignals(server, configReloader, logger, async () => {

@@ -82,10 +82,20 @@ export class UserDbLink implements PeerSessions {
     return new UserDbLink(store, listener, options);
   }
 
-  /** The authenticator of database and config users; throws when a name is in both. */
-  async authenticator(config: UserAuthenticator): Promise<DbAuthenticator> {
+  /**
+   * The authenticator of database and config users; throws when a name is in both. On a reload
+   * (`reloading`) a database that cannot be reached does not stop it: the check is skipped, with a warning.
+   */
+  async authenticator(config: UserAuthenticator, reloading = false): Promise<DbAuthenticator> {
     const auth = new DbAuthenticator(this.store, config, { root: this.options.root, logger: this.options.logger, ...(this.options.uploads ? { uploads: this.options.uploads } : {}), ...(this.options.journal ? { journal: this.options.journal } : {}) });
-    const clashes = await auth.clashes();
+    let clashes: string[];
+    try {
+      clashes = await auth.clashes();
+    } catch (err) {
+      if (!reloading) throw new Error(`user database ${redactUrl(this.options.url)}: ${dbErrorText(err)}`, { cause: err });
+      this.options.logger.warn({ reason: dbErrorText(err) }, 'config reload: user database unreachable, names not checked against it');
+      return auth;
+    }
     if (clashes.length > 0) throw new Error(`user${clashes.length > 1 ? 's' : ''} ${clashes.join(', ')} in both the config file and the user database: remove one`);
     return auth;
   }

@@ -154,6 +154,15 @@ describe.skipIf(!BIN)('two nodes on one user database', () => {
     a.client.close();
   });
 
+  it('after a config reload (SIGHUP) database users still log in beside config users', async () => {
+    source = '127.0.0.28';
+    const node = nodes[0]!;
+    node.child.kill('SIGHUP');
+    await until(() => node.stdout.includes('config reloaded'), 'the reload', 10_000);
+    expect(await loginCode(node.port, 'fay', 'fay-Pass-1')).toBe(230);
+    expect(await loginCode(node.port, 'cfg', 'cfg-Pass-1')).toBe(230);
+  });
+
   it('a name in both the config file and the database stops the start with one line', async () => {
     source = '127.0.0.25';
     expect((await user(['add', 'cfg', '--password-stdin'], 'x-Pass-1\n')).code).toBe(0);
