@@ -38,8 +38,16 @@ export interface ResolvedUser {
   quota?: UserPolicy['quota'];
 }
 
-/** The resolved config; the policy options (TLS policy, session reuse, data protection) come from policy-options.ts. */
-export interface ResolvedConfig extends PolicySettings {
+/**
+ * The resolved config: every option of the schema, as its schema gives it (the value of the highest
+ * layer that sets it, undefined when none does), and those resolved by hand below (defaults, paths,
+ * checks across options); the policy options (TLS policy, session reuse, data protection) come from
+ * policy-options.ts. A new option needs nothing here: it is in ResolvedConfig as its schema's output.
+ */
+export type ResolvedConfig = Omit<Layer, keyof ResolvedByHand> & ResolvedByHand;
+
+/** The options resolved by hand (merge below). */
+export interface ResolvedByHand extends PolicySettings {
   /** Absolute path of the config file, if one was given. */
   configFile: string | undefined;
   listen: ListenAddress[];
@@ -67,8 +75,6 @@ export interface ResolvedConfig extends PolicySettings {
   runAs: { user: string; group?: string } | undefined;
   /** The file mode creation mask `ftpsd serve` sets (instead of the one it inherited). */
   umask: number;
-  /** The user database's URL (`--user-db`); undefined: none. Never logged as is (it may hold a password). */
-  userDb: string | undefined;
   logLevel: LogLevel;
   /** `auto`: pretty on a terminal, JSON otherwise. */
   logFormat: LogFormat;
@@ -165,7 +171,10 @@ function merge(layers: Layer[], env: NodeJS.ProcessEnv, cwd: string, configFile:
     Object.assign(limits, layer.limits);
     Object.assign(security, layer.security);
   }
+  // Every option as its highest layer gives it; those resolved by hand below replace theirs.
+  const given = Object.fromEntries([...new Set(layers.flatMap((l) => Object.keys(l)))].map((k) => [k, pick(layers, k as keyof Layer)]));
   return {
+    ...given,
     configFile,
     listen,
     implicitListen,
@@ -182,7 +191,6 @@ function merge(layers: Layer[], env: NodeJS.ProcessEnv, cwd: string, configFile:
     workerHeartbeat,
     runAs: runAsUser === undefined ? undefined : { user: runAsUser, ...(runAsGroup !== undefined ? { group: runAsGroup } : {}) },
     umask: pick(layers, 'umask') ?? DEFAULTS.umask,
-    userDb: pick(layers, 'userDb'),
     ...(Object.fromEntries(POLICY_NAMES.map((name) => [name, pick(layers, name) ?? POLICY_DEFAULTS[name]])) as PolicySettings),
     logLevel: pick(layers, 'logLevel') ?? DEFAULTS.logLevel,
     logFormat: pick(layers, 'logFormat') ?? 'auto',
