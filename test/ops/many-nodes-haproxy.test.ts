@@ -7,7 +7,7 @@
  * which the nodes see through the PROXY header).
  *
  * Checked: a user added with `ftpsd user add` logs in through the balancer on both nodes; a file uploaded
- * through one node lists and downloads byte-identical through the other (curl, PROT P, passive, and lftp
+ * through one node lists and downloads byte-identical through the other (curl, PROT P, passive and active, and lftp
  * over implicit FTPS); failed logins through the balancer ban the client on both nodes; a quota counts
  * uploads made through both nodes. The S3 variant (one bucket instead of a shared directory) waits for the
  * S3 backend.
@@ -130,7 +130,7 @@ describe.skipIf(!HAPROXY || !PG)('two nodes behind HAProxy (deploy/haproxy.cfg),
     expect(nodes.every((n) => n.stdout.includes(`"peer":"${CLIENT}"`))).toBe(true);
   });
 
-  it('lftp over implicit FTPS through the balancer: upload, list and download', async () => {
+  it('lftp over implicit FTPS through the balancer: upload, list and download, passive and active (PROT P)', async () => {
     const body = randomBytes(100_000);
     const local = join(dir, 'lftp-up.bin');
     const back = join(dir, 'lftp-back.bin');
@@ -140,6 +140,10 @@ describe.skipIf(!HAPROXY || !PG)('two nodes behind HAProxy (deploy/haproxy.cfg),
     expectSuccess(r);
     expect(r.stdout).toContain('lftp.bin');
     expect(sha256(await readFile(back))).toBe(sha256(body));
+    // Active: the node connects to the client's real address (from the PROXY header).
+    const active = join(dir, 'lftp-active.bin');
+    expectSuccess(await lftp([`set net:socket-bind-ipv4 ${CLIENT}`, 'set ftp:ssl-protect-data yes', 'set ftp:passive-mode off', 'set ftp:auto-passive-mode no', `set ftp:port-ipv4 ${CLIENT}`, open, `get lftp.bin -o ${q(active)}`].join('; ')));
+    expect(sha256(await readFile(active))).toBe(sha256(body));
     expect(sha256(await readFile(join(dir, 'shared', 'eve', 'lftp.bin')))).toBe(sha256(body));
   });
 
