@@ -24,6 +24,8 @@ import { SessionObserver } from './session-observer.js';
 import type { ConnectionPeer, ServerCore } from './server-core.js';
 import { sessionId } from './session-id.js';
 import { Code } from './base/reply-codes.js';
+import type { LoginRequest, LoginResult } from './auth/authenticator.js';
+import { peerCertificate, unverifiedReason } from './tls/client-certs.js';
 
 export type { ConnectionPeer, ServerCore } from './server-core.js';
 
@@ -156,16 +158,32 @@ export class Connection implements SessionContext {
   async startTls(): Promise<void> {
     const tls = this.server.tls;
     if (!tls) throw new FtpError(Code.securityResourceUnavailable, 'TLS is not configured.');
+    const clientCerts = tls.clientCerts;
     try {
-      await this.channel.startTls(tls.current, this.transfers.bindTls());
+      await this.channel.startTls(tls.current, this.transfers.bindTls(), clientCerts ? { required: clientCerts.required === true } : undefined);
       this.session.usedTls = true;
       this.observer.controlHandshake();
+      if (clientCerts) this.judgeClientCertificate(clientCerts.required === true);
     } catch (err) {
       this.observer.controlHandshake(err as Error);
       this.destroy();
       // The connection is gone: an expected end, not a failure of the command (the reply goes nowhere).
       throw new FtpError(Code.serviceUnavailable, 'TLS negotiation failed.', { cause: err });
     }
+  }
+
+  /**
+   * Reads the certificate the control handshake presented (client certificates asked for) into the
+   * session and logs it; under `clientCerts.required` one that is missing or does not verify ends the
+   * connection (a missing one already failed the handshake itself).
+   */
+  private judgeClientCertificate(required: boolean): void {
+    const tls = this.channel.tlsSocket;
+    const cert = tls ? peerCertificate(tls) : undefined;
+    this.session.clientCert = cert;
+    const refused = !required || cert?.verified ? undefined : cert ? unverifiedReason(cert) : 'no client certificate';
+    this.observer.clientCertificate(cert, refused);
+    if (refused !== undefined) throw new Error(`client certificate refused: ${refused}`);
   }
 
   async clearTls(r: Reply): Promise<void> {
@@ -178,26 +196,56 @@ export class Connection implements SessionContext {
     }
   }
 
+  /** The authenticator's request for `user` (the session's client certificate, if any, goes with it). */
+  private loginRequest(user: string, password: string, certificateOnly: boolean): LoginRequest {
+    const certificate = this.session.clientCert;
+    return {
+      user,
+      password,
+      remoteAddress: this.remoteAddress,
+      secure: this.secure,
+      ...(certificate ? { certificate } : {}),
+      ...(certificateOnly ? { certificateOnly } : {}),
+    };
+  }
+
   async login(user: string, password: string): Promise<LoginOutcome> {
     const throttle = this.server.throttle;
     // A banned address gets no password check at all (connections opened before the ban end here).
-    const result =
-      throttle?.bannedUntil(this.remoteAddress) === undefined
-        ? await this.server.authenticator.login({ user, password, remoteAddress: this.remoteAddress, secure: this.secure })
-        : null;
+    const answer =
+      throttle?.bannedUntil(this.remoteAddress) === undefined ? await this.server.authenticator.login(this.loginRequest(user, password, false)) : null;
+    const result = answer && !('refused' in answer) ? answer : null;
+    const reason = answer && 'refused' in answer ? String(answer.refused) : undefined;
     // A ban that started while the password was checked counts too: success does not lift a ban.
     const banned = throttle?.bannedUntil(this.remoteAddress) !== undefined;
     if (!result || banned) {
       this.session.failedLogins++;
       if (banned) {
-        this.observer.login({ result: 'banned', user });
+        this.observer.login({ result: 'banned', user, ...(reason !== undefined ? { reason } : {}) });
         return 'banned';
       }
       const until = throttle?.recordFailure(this.remoteAddress);
       const ban = until === undefined ? undefined : { network: throttle!.networkOf(this.remoteAddress), failures: throttle!.policy.failures, until };
-      this.observer.login({ result: 'failed', user, ...(ban ? { ban } : {}) });
+      this.observer.login({ result: 'failed', user, ...(reason !== undefined ? { reason } : {}), ...(ban ? { ban } : {}) });
       return ban ? 'banned' : 'failed';
     }
+    return this.applyLogin(user, result, false);
+  }
+
+  async certificateLogin(user: string): Promise<'ok' | 'too-many-sessions' | undefined> {
+    const throttle = this.server.throttle;
+    if (!this.session.clientCert?.verified || !this.secure) return undefined;
+    if (throttle?.bannedUntil(this.remoteAddress) !== undefined) return undefined;
+    const answer = await this.server.authenticator.login(this.loginRequest(user, '', true));
+    if (!answer || 'refused' in answer) return undefined;
+    // A ban that started meanwhile: the password path takes over (and refuses).
+    if (throttle?.bannedUntil(this.remoteAddress) !== undefined) return undefined;
+    const outcome = this.applyLogin(user, answer, true);
+    return outcome === 'ok' ? 'ok' : 'too-many-sessions';
+  }
+
+  /** A login the authenticator accepted: the per-user session cap, then the session's user. */
+  private applyLogin(user: string, result: LoginResult, byCertificate: boolean): 'ok' | 'too-many-sessions' {
     const name = result.name ?? user;
     const max = this.settings.limits.maxSessionsPerUser;
     if (this.server.userSessions(name) >= max) {
@@ -208,7 +256,7 @@ export class Connection implements SessionContext {
     this.session.cwd = result.cwd ?? [];
     clearTimeout(this.loginTimer);
     this.loginTimer = undefined;
-    this.observer.login({ result: 'ok', user: name, secure: this.secure });
+    this.observer.login({ result: 'ok', user: name, secure: this.secure, ...(byCertificate ? { by: 'certificate' as const } : {}) });
     return 'ok';
   }
 

@@ -9,13 +9,13 @@
 // Embedding: createServer and what it takes and gives.
 export { createServer, FtpsdServer, type ListeningAddresses, type CertificateInfo, type CloseOptions } from './embed/server.js';
 export type { ServerOptions, LiveOptions, ReconfigurableOption, ListenOption, UserOption, TlsOption, StorageOption, HookOption, WebhookOption } from './embed/options.js';
-export type { Session, SessionList } from './embed/sessions.js';
+export type { Session, SessionCertificate, SessionList } from './embed/sessions.js';
 export { ConfigError, type ConfigIssue } from './config/errors.js';
 
 // Authentication and permissions.
-export type { Authenticator, LoginRequest, LoginResult } from './auth/authenticator.js';
+export type { Authenticator, ClientCertificate, LoginRefusal, LoginRequest, LoginResult } from './auth/authenticator.js';
 export { permissionSet, readOnly, readWrite, PERMISSIONS, type Permission, type Permissions } from './auth/permissions.js';
-export { UserAuthenticator, type UserAccount, type AnonymousAccess, type UploadPolicy, type UserAuthenticatorOptions } from './auth/users.js';
+export { UserAuthenticator, type UserAccount, type AnonymousAccess, type UploadPolicy, type UserAuthenticatorOptions, type LoginMethod } from './auth/users.js';
 export { RulePermissions, type PermissionRule } from './auth/rules.js';
 export { hashPassword } from './auth/password.js';
 export type { LoginThrottle } from './auth/throttle.js';
@@ -74,3 +74,5 @@ export type { PasvAddressRule } from './security/pasv-address.js';
 export { generateSelfSigned, type GeneratedCert, type GenerateOptions } from './tls/self-signed.js';
 export { CertificateReloader, watchCertificate, type CertificateFiles, type ReloaderOptions, type ReloadResult, type ReloadTarget } from './runtime/certificate-reload.js';
 export type { TlsMaterial } from './tls/context.js';
+export type { ClientCertSettings, CertificateUserName } from './tls/client-certs.js';
+export type { ClientCertsConfig } from './config/client-certs.js';

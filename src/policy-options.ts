@@ -43,7 +43,7 @@ export function oneOf<const T extends readonly [string, ...string[]]>(values: T)
 }
 
 const DEFAULT = { tlsRequired: 'login', sessionReuse: 'require', dataProtection: 'tls-sessions' } as const;
-const VALUES = { tlsRequired: ['off', 'login', 'all'], sessionReuse: ['require', 'allow', 'off'], dataProtection: ['tls-sessions', 'optional'] } as const;
+const VALUES = { tlsRequired: ['off', 'login', 'all'], sessionReuse: ['require', 'require-or-client-cert', 'allow', 'off'], dataProtection: ['tls-sessions', 'optional'] } as const;
 
 /** A policy flag's help: its values, a note, its default. */
 const help = (name: keyof typeof DEFAULT, note = '') => `${VALUES[name].join('|')}${note ? `: ${note}` : ''} (default: ${DEFAULT[name]})`;
@@ -54,7 +54,7 @@ export const policyFields = {
     .meta({ reload: 'new-connections', env: 'FTPSD_TLS_REQUIRED', flag: '--tls-required <when>', flagHelp: help('tlsRequired') }),
   sessionReuse: oneOf(VALUES.sessionReuse)
     .describe(
-      `require: protected data connections must resume their control connection's TLS session; allow: resumption offered, not required; off: never offered. Default: ${DEFAULT.sessionReuse}.`,
+      `require: protected data connections must resume their control connection's TLS session; require-or-client-cert: or present the same verified client certificate as the control connection (for clients that never resume, such as Java's JSSE); allow: resumption offered, not required; off: never offered. Default: ${DEFAULT.sessionReuse}.`,
     )
     .meta({ reload: 'new-connections', env: 'FTPSD_SESSION_REUSE', flag: '--session-reuse <policy>', flagHelp: help('sessionReuse') }),
   dataProtection: oneOf(VALUES.dataProtection)
@@ -82,7 +82,10 @@ export const POLICY_DEFAULTS: Readonly<PolicySettings> = DEFAULT;
 
 /** `off`: plain FTP allowed; `login`: TLS before USER/PASS; `all`: also PROT P for every transfer. */
 export type TlsRequired = PolicySettings['tlsRequired'];
-/** `require`: protected data connections must resume their control connection's TLS session; `allow`; `off`. */
+/**
+ * `require`: protected data connections must resume their control connection's TLS session;
+ * `require-or-client-cert`: or present the same verified client certificate as the control connection; `allow`; `off`.
+ */
 export type SessionReuse = PolicySettings['sessionReuse'];
 /**
  * Data protection for sessions whose control connection used TLS (AUTH TLS or implicit FTPS; CCC does

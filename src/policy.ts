@@ -2,9 +2,11 @@
  * The session's security policies, each decided here and only here: whether a command needs TLS on
  * the control connection (`tlsRequired`), whether CCC may clear it, whether data may go in clear
  * (`dataProtection`), and how data connections must reuse the control connection's TLS session
- * (`sessionReuse`). The dispatcher, the TLS commands and the data side ask; none decides on its own.
+ * (`sessionReuse`), and whether a data connection belongs to its control connection (`dataBinding`:
+ * session reuse and client certificates). The dispatcher, the TLS commands and the data side ask; none decides on its own.
  */
 import type { ServerSettings } from './settings.js';
+import type { ClientCertificate } from './tls/client-certs.js';
 
 type TlsSettings = Pick<ServerSettings, 'tlsRequired'>;
 
@@ -51,9 +53,44 @@ export interface ReuseDecision {
   readonly bind: boolean;
   /** A data connection that does not resume one of those sessions is refused (425). */
   readonly require: boolean;
+
+  /**
+   * Under `require`: a data connection that does not resume one of those sessions is accepted all the
+   * same when it presents the control connection's verified client certificate (`dataBinding`).
+   */
+  readonly orClientCert: boolean;
 }
 
-/** The session-reuse decision for `sessionReuse` (`require`, `allow`, `off`). */
+/** The session-reuse decision for `sessionReuse` (`require`, `require-or-client-cert`, `allow`, `off`). */
 export function sessionReuse(settings: Pick<ServerSettings, 'sessionReuse'>): ReuseDecision {
-  return { bind: settings.sessionReuse !== 'off', require: settings.sessionReuse === 'require' };
+  const orClientCert = settings.sessionReuse === 'require-or-client-cert';
+  return { bind: settings.sessionReuse !== 'off', require: settings.sessionReuse === 'require' || orClientCert, orClientCert };
+}
+
+/** What is known of a protected data connection once its handshake is done. */
+export interface DataBindingFacts {
+  /** It resumed a TLS session of its own control connection (SessionBinder.owns). */
+  readonly ownsSession: boolean;
+  /** The client certificate the control connection presented (its latest handshake), if any. */
+  readonly controlCert: ClientCertificate | undefined;
+  /** The client certificate the data connection presented, if any (client certificates asked for). */
+  readonly dataCert: ClientCertificate | undefined;
+  /** Every handshake must present a valid client certificate (`clientCerts.required`). */
+  readonly certRequired: boolean;
+}
+
+/**
+ * Whether a protected data connection belongs to its control connection: undefined when accepted, else
+ * why not (`certificate`: the client certificates do not match, or none where one is required;
+ * `reuse`: the session-reuse rule). A data connection that presents a certificate must present the
+ * control connection's (SHA-256 compared), as vsftpd does; under `require-or-client-cert` the same
+ * verified certificate on both stands in for resuming the control connection's session.
+ */
+export function dataBinding(reuse: ReuseDecision, facts: DataBindingFacts): 'certificate' | 'reuse' | undefined {
+  const { controlCert, dataCert } = facts;
+  if (facts.certRequired && !dataCert?.verified) return 'certificate';
+  if (dataCert && controlCert && dataCert.fingerprint !== controlCert.fingerprint) return 'certificate';
+  if (!reuse.require || facts.ownsSession) return undefined;
+  const sameVerified = reuse.orClientCert && controlCert?.verified === true && dataCert?.verified === true && dataCert.fingerprint === controlCert.fingerprint;
+  return sameVerified ? undefined : 'reuse';
 }

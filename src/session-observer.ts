@@ -11,6 +11,7 @@ import type { SessionState } from './session.js';
 import { formatPath, type VirtualPath } from './base/virtual-path.js';
 import type { TransferOutcome } from './data/transfer.js';
 import { reuseRefusal } from './data/data-channel.js';
+import type { ClientCertificate } from './tls/client-certs.js';
 
 /** What the observer reads of a command's spec (a `CommandSpec` has it): its name, and whether its argument is kept out of logs. */
 export interface CommandNaming {
@@ -29,12 +30,14 @@ export interface ObservedSession {
 
 /** A password check (PASS) and what came of it. */
 export type LoginAttempt =
-  | { result: 'ok'; user: string; secure: boolean }
-  | { result: 'failed' | 'banned'; user: string; ban?: { network: string; failures: number; until: number } }
+  | { result: 'ok'; user: string; secure: boolean; by?: 'certificate' }
+  /** `reason`: why, when the authenticator said (a certificate rule: "client certificate names bob"). */
+  | { result: 'failed' | 'banned'; user: string; reason?: string; ban?: { network: string; failures: number; until: number } }
   | { result: 'too-many-sessions'; user: string; max: number };
 
 /** How a protected data connection's TLS handshake went. */
-export type DataHandshake = { ok: true; resumed: boolean } | { ok: false; refused?: string };
+/** `refused`: the handshake completed but the connection is refused (the 425's text), `by` the session-reuse rule (default) or the client-certificate binding. */
+export type DataHandshake = { ok: true; resumed: boolean } | { ok: false; refused?: string; by?: 'reuse' | 'certificate' };
 
 /** One transfer that ended (its final reply not yet written). */
 export interface TransferReport {
@@ -92,6 +95,19 @@ export class SessionObserver {
     if (error) this.s.log.info({ err: error.message }, 'TLS handshake failed');
   }
 
+  /**
+   * The certificate the control connection's handshake presented (client certificates asked for), or
+   * none; `refused`: why the connection is refused for it (`clientCerts.required`).
+   */
+  clientCertificate(cert: ClientCertificate | undefined, refused?: string): void {
+    if (!this.logs('info') && refused === undefined) return;
+    const fields = cert
+      ? { certSubject: cert.subject, certFingerprint: cert.fingerprint, certVerified: cert.verified, ...(cert.error ? { certError: cert.error } : {}) }
+      : {};
+    if (refused !== undefined) this.s.log.info({ peer: this.s.remoteAddress, reason: refused, ...fields }, 'TLS connection refused: client certificate required');
+    else if (cert) this.s.log.info({ peer: this.s.remoteAddress, ...fields }, 'client certificate');
+  }
+
   /** CCC could not clear the control connection. */
   clearFailed(error: Error): void {
     this.s.log.info({ err: error.message }, 'CCC failed');
@@ -104,6 +120,11 @@ export class SessionObserver {
       { ...this.s.info, channel: 'data', ok: result.ok || refused !== undefined, ...(result.ok ? { resumed: result.resumed } : refused !== undefined ? { resumed: false } : {}) },
     ]);
     if (refused === undefined) return;
+    if (!result.ok && result.by === 'certificate') {
+      const cert = this.s.session.clientCert;
+      this.s.log.info({ peer: this.s.remoteAddress, detail: refused, ...(cert ? { certFingerprint: cert.fingerprint } : {}) }, 'data connection refused: client certificate');
+      return;
+    }
     this.emit('reuse-refused', () => [this.s.info]);
     this.s.log.info({ peer: this.s.remoteAddress, ...reuseRefusal(refused) }, 'data connection refused: TLS session reuse');
   }
@@ -113,7 +134,7 @@ export class SessionObserver {
     const { user } = attempt;
     const peer = this.s.remoteAddress;
     if (attempt.result === 'ok') {
-      if (this.logs('info')) this.s.log.info({ user, peer, secure: attempt.secure }, 'login');
+      if (this.logs('info')) this.s.log.info({ user, peer, secure: attempt.secure, ...(attempt.by ? { by: attempt.by } : {}), ...this.certFields() }, 'login');
       this.emit('login', () => [{ ...this.s.info, user }]);
       this.emit('login-attempt', () => [{ ...this.s.info, user, result: 'ok' }]);
       return;
@@ -124,7 +145,8 @@ export class SessionObserver {
       return;
     }
     this.emit('login-failed', () => [{ ...this.s.info, user }]);
-    this.s.log.info({ user, peer }, 'login failed');
+    const reason = attempt.reason;
+    this.s.log.info({ user, peer, ...(reason !== undefined ? { reason } : {}), ...this.certFields() }, 'login failed');
     const ban = attempt.result === 'failed' ? attempt.ban : undefined;
     this.emit('login-attempt', () => [{ ...this.s.info, user, result: attempt.result, ...(ban ? { banStarted: true } : {}) }]);
     if (ban) {
@@ -133,6 +155,12 @@ export class SessionObserver {
         'address banned after repeated failed logins',
       );
     }
+  }
+
+  /** The session's client certificate, for log lines (none when none was presented). */
+  private certFields(): { certSubject?: string; certFingerprint?: string } {
+    const cert = this.s.session.clientCert;
+    return cert ? { certSubject: cert.subject, certFingerprint: cert.fingerprint } : {};
   }
 
   /**

@@ -5,6 +5,7 @@
 import type { Permissions } from './auth/permissions.js';
 import type { HashAlgorithm, Storage } from './storage/storage.js';
 import type { VirtualPath } from './base/virtual-path.js';
+import type { ClientCertificate } from './tls/client-certs.js';
 
 export interface LoggedInUser {
   readonly name: string;
@@ -34,6 +35,12 @@ export class SessionState {
   pbsz = false;
   /** The control connection used TLS (AUTH or implicit FTPS); stays true after CCC and REIN. */
   usedTls = false;
+  /**
+   * The client certificate presented on the control connection's latest TLS handshake (verified or not;
+   * see `verified`), when client certificates are asked for. Kept after CCC and REIN: it is the TLS
+   * identity the session's data connections are bound to.
+   */
+  clientCert: ClientCertificate | undefined;
   /** Data channel protection: C (clear) or P (private). */
   prot: 'C' | 'P' = 'C';
   /** EPSV ALL: only EPSV may set up data connections from now on. */

@@ -5,6 +5,9 @@
 import type { Storage } from '../storage/storage.js';
 import type { VirtualPath } from '../base/virtual-path.js';
 import type { Permissions } from './permissions.js';
+import type { ClientCertificate } from '../tls/client-certs.js';
+
+export type { ClientCertificate } from '../tls/client-certs.js';
 
 /** What `Authenticator.login` gets: the credentials of a PASS and where they come from. */
 export interface LoginRequest {
@@ -14,6 +17,29 @@ export interface LoginRequest {
   readonly remoteAddress: string;
   /** True when the control connection is protected by TLS. */
   readonly secure: boolean;
+  /**
+   * The client certificate of the control connection's TLS handshake, when client certificates are
+   * asked for (`clientCerts.ca`) and the client presented one: verified against the configured CAs or
+   * not (`verified`, `error`), its subject (RFC 4514), common name, email, SHA-256 fingerprint. Only a
+   * `verified` certificate may ever vouch for anyone.
+   */
+  readonly certificate?: ClientCertificate;
+  /**
+   * Asked at USER, before any password (`password` is then ''): resolve to a result only if the
+   * certificate alone logs this user in (RFC 4217 section 12.2: the server answers 232 and wants no
+   * PASS); to null otherwise, which costs nothing (the client is asked for its password as usual).
+   * Only asked when the connection presented a verified certificate. An authenticator that knows
+   * nothing of certificates sees a login with an empty password, which it refuses as it would at PASS.
+   */
+  readonly certificateOnly?: boolean;
+}
+
+/**
+ * A refused login with the reason, for the log only (the client sees the usual 530): "client
+ * certificate names bob", "no client certificate", "not signed by a trusted CA". Counts as a failed login.
+ */
+export interface LoginRefusal {
+  readonly refused: string;
 }
 
 /** A successful login: the user's storage and permissions (the capability to act). */
@@ -31,6 +57,9 @@ export interface LoginResult {
 
 /** Decides who may log in, and with which storage and permissions. */
 export interface Authenticator {
-  /** Resolves to null for a wrong user name or password; never says which. May be slow: it is async. */
-  login(request: LoginRequest): Promise<LoginResult | null>;
+  /**
+   * Resolves to null (or a `LoginRefusal`, whose reason goes to the log) for a wrong user name,
+   * password or certificate; the client is never told which. May be slow: it is async.
+   */
+  login(request: LoginRequest): Promise<LoginResult | LoginRefusal | null>;
 }

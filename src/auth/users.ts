@@ -12,15 +12,30 @@ import { LocalStorage, type PartialUploadPolicy } from '../storage/local.js';
 import { QuotaStorage, QuotaUsage, type QuotaLimits } from '../storage/quota.js';
 import type { Storage } from '../storage/storage.js';
 import type { UploadJournal } from '../storage/upload-journal.js';
-import type { Authenticator, LoginRequest, LoginResult } from './authenticator.js';
+import type { Authenticator, LoginRefusal, LoginRequest, LoginResult } from './authenticator.js';
+import { certificateUserName, normalizeFingerprint, unverifiedReason, type CertificateUserName, type ClientCertificate } from '../tls/client-certs.js';
 import { readOnly, type Permission, type Permissions } from './permissions.js';
 import { defaultPermissions, RulePermissions, type PermissionRule } from './rules.js';
 import { secretEquals, verifyHash } from './password.js';
 
+/**
+ * How an account logs in: `password` (default); `certificate`: a verified client certificate that names
+ * the account, no password (USER is answered 232); `certificate+password`: both.
+ */
+export type LoginMethod = 'password' | 'certificate' | 'certificate+password';
+export const LOGIN_METHODS = ['password', 'certificate', 'certificate+password'] as const;
+
 export interface UserAccount {
   name: string;
-  /** An argon2id PHC hash, or (from --user NAME:PASSWORD) a plain password kept in memory. */
-  password: { hash: string } | { plain: string };
+  /**
+   * An argon2id PHC hash, or (from --user NAME:PASSWORD) a plain password kept in memory. Only an
+   * account whose `login` is `certificate` may have none.
+   */
+  password?: { hash: string } | { plain: string };
+  /** How the account logs in (default `password`). */
+  login?: LoginMethod;
+  /** Pins: the SHA-256 fingerprints of the client certificates that may vouch for this account (any of them). */
+  certificates?: readonly string[];
   /** Home directory on disk (or a ready storage, for embedders). */
   home: string | Storage;
   /** Download only: the default permissions become list + read. */
@@ -45,6 +60,8 @@ export interface UserAuthenticatorOptions {
   uploads?: UploadPolicy;
   /** Records the temp files of uploads to local homes, for the clean-up after a crash (see `openUploadJournal`). */
   journal?: UploadJournal;
+  /** Which part of a verified client certificate names the user (default `commonName`). */
+  certificateUserName?: CertificateUserName;
 }
 
 export interface AnonymousAccess {
@@ -73,6 +90,7 @@ export class UserAuthenticator implements Authenticator {
     private readonly options: UserAuthenticatorOptions = {},
   ) {
     for (const u of users) {
+      if (!u.password && u.login !== 'certificate') throw new Error(`user ${u.name}: a password is required unless login is certificate`);
       this.users.set(u.name, u);
       // Built now, so a bad rule is an error at start, not at login.
       this.permissions.set(u.name, new RulePermissions(u.permissions ?? defaultPermissions(u.readOnly ?? false), u.rules ?? []));
@@ -129,8 +147,13 @@ export class UserAuthenticator implements Authenticator {
     return [...this.users.keys()];
   }
 
-  async login(req: LoginRequest): Promise<LoginResult | null> {
+  async login(req: LoginRequest): Promise<LoginResult | LoginRefusal | null> {
     const account = this.users.get(req.user);
+    if (req.certificateOnly) {
+      // At USER: only an account that logs in by certificate alone, with a certificate that vouches for it.
+      if (account?.login !== 'certificate' || this.certificateRefusal(account, req.certificate) !== undefined) return null;
+      return this.success(account);
+    }
     if (!account) {
       if (this.anonymous && ANONYMOUS_NAMES.has(req.user.toLowerCase())) {
         return { storage: this.backend(this.anonymous.home), permissions: readOnly, name: 'anonymous', anonymous: true };
@@ -138,16 +161,47 @@ export class UserAuthenticator implements Authenticator {
       await verifyHash(DUMMY_HASH, req.password);
       return null;
     }
+    const method = account.login ?? 'password';
+    if (method !== 'password') {
+      const refused = this.certificateRefusal(account, req.certificate);
+      if (refused !== undefined) {
+        await verifyHash(DUMMY_HASH, req.password); // a refusal costs what a wrong password costs
+        return { refused };
+      }
+      if (method === 'certificate') return this.success(account);
+    }
+    const password = account.password;
     const ok =
-      'plain' in account.password
-        ? secretEquals(account.password.plain, req.password)
-        : await verifyHash(account.password.hash, req.password);
+      password === undefined
+        ? false
+        : 'plain' in password
+          ? secretEquals(password.plain, req.password)
+          : await verifyHash(password.hash, req.password);
     if (!ok) return null;
+    return this.success(account);
+  }
+
+  private success(account: UserAccount): LoginResult {
     return {
       storage: this.storageFor(account),
       permissions: this.permissions.get(account.name)!,
       name: account.name,
     };
+  }
+
+  /** Why `cert` does not satisfy `account`'s certificate rule (undefined: it does). */
+  private certificateRefusal(account: UserAccount, cert: ClientCertificate | undefined): string | undefined {
+    if (!cert) return 'no client certificate';
+    if (!cert.verified) return unverifiedReason(cert);
+    const mode = this.options.certificateUserName ?? 'commonName';
+    const name = certificateUserName(cert, mode);
+    if (name === undefined) return `client certificate has no ${mode}`;
+    if (name !== account.name) return `client certificate names ${name}`;
+    const pins = account.certificates;
+    if (pins && pins.length > 0 && !pins.some((pin) => normalizeFingerprint(pin) === normalizeFingerprint(cert.fingerprint))) {
+      return 'client certificate not pinned for this user';
+    }
+    return undefined;
   }
 }
 

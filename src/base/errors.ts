@@ -23,6 +23,8 @@ export type FtpErrorCode =
   | 'FTP_ERR_DATA_CONNECTION'
   /** A protected data connection that did not resume its control connection's TLS session (425). */
   | 'FTP_ERR_TLS_REUSE'
+  /** A protected data connection whose client certificate is not its control connection's, or none where one is required (425). */
+  | 'FTP_ERR_CLIENT_CERT'
   | 'FTP_ERR_TRANSFER_ABORTED'
   | 'FTP_ERR_INTERNAL'
   | 'FTP_ERR_REPLY';

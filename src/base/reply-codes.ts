@@ -18,6 +18,8 @@ export const Code = {
   serviceReady: 220,
   closingControl: 221,
   loggedIn: 230,
+  /** RFC 4217 section 12.2: logged in by the TLS client certificate, no password needed. */
+  loggedInByCertificate: 232,
   securityExchangeDone: 234,
   fileActionOk: 250,
   pathCreated: 257,

@@ -37,7 +37,9 @@ function buildProgram(): Command {
     .option('--user <name:password>', `an account with a plain password kept in memory; repeatable (default: "${DEFAULTS.userName}" with a random password, or ${ENV.password})`, collect)
     .option('--anonymous', `allow read-only anonymous logins (users "anonymous" and "ftp")${env(ENV.anonymous)}`)
     .option('--cert <file>', `PEM certificate (chain allowed); with --key (default: self-signed, in the state directory)${env(ENV.cert)}`)
-    .option('--key <file>', `PEM private key; with --cert${env(ENV.key)}`);
+    .option('--key <file>', `PEM private key; with --cert${env(ENV.key)}`)
+    .option('--client-ca <file>', `PEM bundle of the CAs that sign client certificates: every TLS handshake asks for one (see docs/authentication.md)${env(ENV.clientCa)}`)
+    .option('--client-cert-required', 'with --client-ca: refuse TLS handshakes without a valid client certificate');
   // Every option's flag, from its schema (the `flag` metadata: config/schema.ts and the schemas it spreads in).
   for (const key of FLAG_OPTIONS) {
     const { flag, flagHelp, env: name, list, repeatable } = optionMeta(key);

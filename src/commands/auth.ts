@@ -12,9 +12,17 @@ export const USER = defineCommand({
   arg: 'required',
   access: 'public',
   help: 'USER <sp> username',
-  handle(ctx, arg) {
+  async handle(ctx, arg) {
     // A new USER starts the login again (RFC 959 4.1.1).
     ctx.session.resetLogin();
+    // RFC 4217 section 12.2: a verified client certificate that alone logs this user in needs no PASS.
+    const byCertificate = await ctx.certificateLogin(arg);
+    if (byCertificate === 'ok') return reply(Code.loggedInByCertificate, 'Login successful (client certificate).');
+    if (byCertificate === 'too-many-sessions') {
+      await ctx.send(reply(Code.serviceUnavailable, 'Too many sessions for this user.'));
+      ctx.close();
+      return sent(Code.serviceUnavailable);
+    }
     ctx.session.pendingUser = arg;
     return reply(Code.needPassword, 'Please specify the password.');
   },

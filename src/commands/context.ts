@@ -64,6 +64,13 @@ export interface SessionContext {
    * right but the user has `maxSessionsPerUser` sessions already.
    */
   login(user: string, password: string): Promise<LoginOutcome>;
+  /**
+   * USER: whether the control connection's verified client certificate alone logs `user` in (RFC 4217
+   * section 12.2: answered 232, no PASS); applies the login then. Undefined when it does not (no
+   * certificate, the account wants a password, a banned address): the client is asked for its password
+   * as usual and nothing is counted as a failure.
+   */
+  certificateLogin(user: string): Promise<'ok' | 'too-many-sessions' | undefined>;
   /** Prepares the next data connection (PASV/EPSV/PORT/EPRT); returns the port listened on for passive. */
   prepareData(setup: DataSetup): Promise<{ host: string; port: number } | void>;
   /**

@@ -80,6 +80,9 @@ export class UserContext implements CommandContext {
   login(user: string, password: string): Promise<LoginOutcome> {
     return this.base.login(user, password);
   }
+  certificateLogin(user: string): Promise<'ok' | 'too-many-sessions' | undefined> {
+    return this.base.certificateLogin(user);
+  }
   prepareData(setup: DataSetup): Promise<{ host: string; port: number } | void> {
     return this.base.prepareData(setup);
   }

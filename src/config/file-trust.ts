@@ -24,7 +24,7 @@ export class UntrustedFileError extends Error {
   override name = 'UntrustedFileError';
 }
 
-export type TrustedKind = 'config file' | 'certificate' | 'key' | 'state directory' | 'xferlog';
+export type TrustedKind = 'config file' | 'certificate' | 'key' | 'state directory' | 'xferlog' | 'client CA bundle' | 'CRL';
 
 /**
  * Who may own what ftpsd trusts: root, the user it was started as, the user it runs as now and (before
@@ -43,10 +43,16 @@ export function configOwners(): Set<number> {
 }
 
 /** The certificate and key files (`tls`), or those of the state directory and the directory itself. */
-export function checkCertificateFiles(files: { cert: string; key: string; stateDir?: string }, owners: ReadonlySet<number>): void {
+export function checkCertificateFiles(
+  files: { cert: string; key: string; stateDir?: string; clientCerts?: { ca: string; crl?: string } },
+  owners: ReadonlySet<number>,
+): void {
   if (files.stateDir !== undefined) checkTrusted(files.stateDir, 'state directory', owners);
   checkTrusted(files.cert, 'certificate', owners);
   checkTrusted(files.key, 'key', owners);
+  // Whoever may write the client CA bundle may add a CA and log in as anyone; the CRL file, unrevoke.
+  if (files.clientCerts) checkTrusted(files.clientCerts.ca, 'client CA bundle', owners);
+  if (files.clientCerts?.crl !== undefined) checkTrusted(files.clientCerts.crl, 'CRL', owners);
 }
 
 const octal = (mode: number) => (mode & 0o7777).toString(8).padStart(4, '0');

@@ -22,6 +22,7 @@ import { readConfigFile } from './file.js';
 import { checkTrusted, configOwners } from './file-trust.js';
 import { resolveHeartbeat, workerCount, type HeartbeatSettings } from './cluster-schema.js';
 import { parseListenAddress } from './listen-address.js';
+import { mergeClientCerts, type ClientCertsConfig } from './client-certs.js';
 import { ENV, envLayer, fileLayer, flagLayer, type CliFlags, type Layer, type Password } from './sources.js';
 
 export { ConfigError } from './errors.js';
@@ -29,7 +30,8 @@ export type { CliFlags } from './sources.js';
 
 export interface ResolvedUser {
   name: string;
-  password: Password;
+  /** Missing only with `login: certificate`. */
+  password?: Password;
   /** Absolute path. */
   home: string;
   readOnly: boolean;
@@ -58,6 +60,8 @@ export interface ResolvedByHand extends PolicySettings {
   anonymous: { home: string } | undefined;
   /** Certificate files, and the field names to use in errors about them. */
   tls: { cert: string; key: string; fields: { cert: string; key: string } } | undefined;
+  /** TLS client certificates (config/client-certs.ts); undefined: not asked for. */
+  clientCerts: ClientCertsConfig | undefined;
   pasvPorts: PortRange | undefined;
   /** One address or host name, or rules by client network. */
   pasvAddress: string | PasvAddressRule[] | undefined;
@@ -141,7 +145,7 @@ function merge(layers: Layer[], env: NodeJS.ProcessEnv, cwd: string, configFile:
   let users: ResolvedUser[];
   const configured = pick(layers, 'users');
   if (configured && configured.length > 0) {
-    users = configured.map((u) => ({ name: u.name, password: u.password, home: inRoot(u.home), readOnly: u.readOnly ?? false, ...pickUserPolicy(u) }));
+    users = configured.map((u) => ({ name: u.name, ...(u.password ? { password: u.password } : {}), home: inRoot(u.home), readOnly: u.readOnly ?? false, ...pickUserPolicy(u) }));
   } else {
     const fromEnv = env[ENV.password] || undefined;
     if (fromEnv === undefined) generatedPassword = keepPassword ?? randomPassword();
@@ -182,6 +186,7 @@ function merge(layers: Layer[], env: NodeJS.ProcessEnv, cwd: string, configFile:
     users,
     anonymous: anonymous && { home: inRoot(anonymous.home) },
     tls: pick(layers, 'tls'),
+    clientCerts: mergeClientCerts(layers.map((l) => l.clientCerts)),
     pasvPorts,
     pasvAddress: pick(layers, 'pasvAddress'),
     pasvAdvertisedPorts,

@@ -17,6 +17,7 @@ import { opsFields, opsSchemaShape } from './ops-schema.js';
 import { pasvAddressField, serviceFields, serviceSchemaShape } from './service-schema.js';
 import { clusterFields, clusterSchemaShape } from './cluster-schema.js';
 import { parsed, text } from './zod-forms.js';
+import { clientCertsSchema } from './client-certs.js';
 
 export const HASH_HINT = 'must be an argon2id hash (use: ftpsd hash-password)';
 const ARGON2ID = /^\$argon2id\$v=\d+\$m=\d+,t=\d+,p=\d+\$[A-Za-z0-9+/]+\$[A-Za-z0-9+/]+$/;
@@ -126,16 +127,20 @@ export function userSchema<P extends z.ZodType>(password: P) {
     .strictObject(
       {
         name: userName.describe('Login name.'),
-        password,
+        password: password.optional(),
         home: text('a directory path')
           .optional()
           .describe('Home directory, relative to root (or absolute), created if missing. Default: root.'),
         readOnly: z.boolean({ error: 'must be true or false' }).optional().describe('Download only. Default: false.'),
         ...userPolicyShape,
       },
-      { error: 'must be a mapping with name, password, home, readOnly, permissions, rules, quota' },
+      { error: 'must be a mapping with name, password, home, readOnly, login, certificates, permissions, rules, quota' },
     )
     .superRefine(refineUserPolicy)
+    .superRefine((u: { password?: unknown; login?: string | undefined }, ctx) => {
+      // Only an account that logs in by its client certificate alone may do without a password.
+      if (u.password === undefined && u.login !== 'certificate') ctx.addIssue({ code: 'custom', path: ['password'], message: 'is required (unless login: certificate)' });
+    })
     .describe('One account.');
 }
 
@@ -261,6 +266,7 @@ const configShape = {
     .meta({ reload: 'live' }),
   anonymous: anonymous.optional().meta({ reload: 'live' }),
   tls: tls.optional().meta({ reload: 'new-connections' }),
+  clientCerts: clientCertsSchema.optional().meta({ reload: 'new-connections' }),
   pasvPorts: fields.pasvPorts.optional(),
   pasvAddress: fields.pasvAddress.optional(),
   ...optional(policyFields),

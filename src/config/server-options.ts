@@ -10,6 +10,7 @@ import { JOURNAL_DIR, openUploadJournal, type UploadJournal } from '../storage/u
 import type { FtpServerOptions } from '../server.js';
 import { loadCertificate, stateCertificate, type Certificate } from './certificate.js';
 import { ConfigError } from './errors.js';
+import { readClientCerts, type ClientCertsConfig } from './client-certs.js';
 import { checkCertificateFiles, checkTrusted, trustedOwners } from './file-trust.js';
 import { makeOwnedDir, type Owner } from './owned-dir.js';
 import type { ResolvedConfig } from './load.js';
@@ -39,19 +40,27 @@ export async function toServerOptions(config: ResolvedConfig, logger: Logger, ow
     ? await loadCertificate(config.tls.cert, config.tls.key, config.tls.fields)
     : await stateCertificate(config.stateDir);
 
-  const users: UserAccount[] = config.users.map((u) => ({ name: u.name, password: u.password, home: u.home, readOnly: u.readOnly, ...pickUserPolicy(u) }));
+  const users: UserAccount[] = config.users.map((u) => ({ name: u.name, ...(u.password ? { password: u.password } : {}), home: u.home, readOnly: u.readOnly, ...pickUserPolicy(u) }));
   const options: FtpServerOptions = {
     ...protocolOptions(config, logger),
-    tls: { cert: certificate.cert, key: certificate.key },
-    authenticator: new UserAuthenticator(users, config.anonymous, { uploads: config.uploads, ...(journal ? { journal } : {}) }),
+    // clientCerts always given (undefined: off), so a config reload that removes them turns them off.
+    tls: { cert: certificate.cert, key: certificate.key, clientCerts: config.clientCerts ? await readClientCerts(config.clientCerts) : undefined },
+    authenticator: new UserAuthenticator(users, config.anonymous, {
+      uploads: config.uploads,
+      ...(journal ? { journal } : {}),
+      ...(config.clientCerts ? { certificateUserName: config.clientCerts.userName } : {}),
+    }),
   };
   return { options, certificate, created };
 }
 
 /** The certificate files the config names (or those of the state directory), for the mode checks. */
-export function certificateFiles(config: Pick<ResolvedConfig, 'tls' | 'stateDir'>): { cert: string; key: string; stateDir?: string } {
-  if (config.tls) return { cert: config.tls.cert, key: config.tls.key };
-  return { cert: join(config.stateDir, 'cert.pem'), key: join(config.stateDir, 'key.pem'), stateDir: config.stateDir };
+export function certificateFiles(
+  config: Pick<ResolvedConfig, 'tls' | 'stateDir'> & Partial<Pick<ResolvedConfig, 'clientCerts'>>,
+): { cert: string; key: string; stateDir?: string; clientCerts?: ClientCertsConfig } {
+  const clientCerts = config.clientCerts ? { clientCerts: config.clientCerts } : {};
+  if (config.tls) return { cert: config.tls.cert, key: config.tls.key, ...clientCerts };
+  return { cert: join(config.stateDir, 'cert.pem'), key: join(config.stateDir, 'key.pem'), stateDir: config.stateDir, ...clientCerts };
 }
 
 /**

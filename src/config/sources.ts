@@ -10,6 +10,7 @@ import { fields, userName, type ConfigFile } from './schema.js';
 import { pickUserPolicy, type UserPolicy } from './user-policy.js';
 import type { DeliverySettings } from './ops-schema.js';
 import type { HeartbeatSettings } from './cluster-schema.js';
+import type { ClientCertsLayer } from './client-certs.js';
 
 export type Password = { hash: string } | { plain: string };
 
@@ -17,11 +18,14 @@ export type Password = { hash: string } | { plain: string };
  * One source's settings: the config file's options (schema.ts), with paths absolute (users' homes still
  * relative to root), and the few read by hand in other forms (users' passwords, certificate files, runAs).
  */
-export type Layer = Omit<ConfigFile, 'users' | 'anonymous' | 'tls' | 'runAs' | 'hookDelivery' | 'workerHeartbeat'> & {
-  users?: ({ name: string; password: Password; home?: string; readOnly?: boolean } & UserPolicy)[];
+export type Layer = Omit<ConfigFile, 'users' | 'anonymous' | 'tls' | 'clientCerts' | 'runAs' | 'hookDelivery' | 'workerHeartbeat'> & {
+  /** `password` may be missing only with `login: certificate`. */
+  users?: ({ name: string; password?: Password; home?: string; readOnly?: boolean } & UserPolicy)[];
   /** `false`: off (FTPSD_ANONYMOUS=false overrides the file). */
   anonymous?: { home?: string } | false;
   tls?: { cert: string; key: string; fields: { cert: string; key: string } };
+  /** TLS client certificates (config/client-certs.ts): the flags and the environment set `ca` and `required` only. */
+  clientCerts?: ClientCertsLayer;
   runAs?: { user?: string; group?: string };
   hookDelivery?: Partial<DeliverySettings>;
   workerHeartbeat?: Partial<HeartbeatSettings>;
@@ -34,6 +38,8 @@ interface CommandFlags {
   anonymous?: boolean;
   cert?: string;
   key?: string;
+  clientCa?: string;
+  clientCertRequired?: boolean;
 }
 
 /**
@@ -97,7 +103,7 @@ function schemaLayer(read: (key: FieldName, meta: GlobalMeta) => [unknown, strin
 
 /** The config file's options, or createServer's (whose passwords may be plain: embed/option-forms.ts). */
 export type FileOptions = Omit<ConfigFile, 'users'> & {
-  users?: (Omit<NonNullable<ConfigFile['users']>[number], 'password'> & { password: string | Password })[] | undefined;
+  users?: (Omit<NonNullable<ConfigFile['users']>[number], 'password'> & { password?: string | Password | undefined })[] | undefined;
 };
 
 /** The file's layer: relative paths are relative to the file's directory. */
@@ -108,12 +114,19 @@ export function fileLayer(file: FileOptions, dir: string): Layer {
   }
   return compact({
     ...(out as Layer),
-    users: file.users?.map((u) => ({ name: u.name, password: typeof u.password === 'string' ? { hash: u.password } : u.password, home: u.home, readOnly: u.readOnly ?? false, ...pickUserPolicy(u) })),
+    users: file.users?.map((u) => ({
+      name: u.name,
+      ...(u.password !== undefined ? { password: typeof u.password === 'string' ? { hash: u.password } : u.password } : {}),
+      home: u.home,
+      readOnly: u.readOnly ?? false,
+      ...pickUserPolicy(u),
+    })),
     tls: file.tls && {
       cert: abs(dir, file.tls.cert)!,
       key: abs(dir, file.tls.key)!,
       fields: { cert: 'tls.cert', key: 'tls.key' },
     },
+    clientCerts: file.clientCerts && compact({ ...file.clientCerts, ca: abs(dir, file.clientCerts.ca)!, crl: abs(dir, file.clientCerts.crl) }),
     runAs: file.runAs && { user: file.runAs.user, ...(file.runAs.group !== undefined ? { group: file.runAs.group } : {}) },
   });
 }
@@ -125,6 +138,7 @@ export const ENV = {
   config: 'FTPSD_CONFIG',
   cert: 'FTPSD_CERT',
   key: 'FTPSD_KEY',
+  clientCa: 'FTPSD_CLIENT_CA',
   anonymous: 'FTPSD_ANONYMOUS',
 } as const;
 
@@ -142,6 +156,7 @@ export function envLayer(env: NodeJS.ProcessEnv, cwd: string, issues: ConfigIssu
   const runAsGroup = check('runAsGroup', get(ENV.runAsGroup), ENV.runAsGroup, issues);
   return compact({
     tls: cert !== undefined && key !== undefined ? { cert: abs(cwd, cert)!, key: abs(cwd, key)!, fields: { cert: ENV.cert, key: ENV.key } } : undefined,
+    clientCerts: get(ENV.clientCa) === undefined ? undefined : { ca: abs(cwd, get(ENV.clientCa))! },
     anonymous: anonymous === undefined ? undefined : anonymous ? {} : false,
     runAs: runAsUser !== undefined || runAsGroup !== undefined ? compact({ user: runAsUser, group: runAsGroup }) : undefined,
     ...schemaLayer((_, { env: name, list: isList }) => (name ? [isList ? one(list(name)) : get(name), name] : undefined), cwd, issues),
@@ -160,6 +175,10 @@ export function flagLayer(flags: CliFlags, cwd: string, issues: ConfigIssue[]): 
     tls:
       flags.cert !== undefined && flags.key !== undefined
         ? { cert: abs(cwd, flags.cert)!, key: abs(cwd, flags.key)!, fields: { cert: '--cert', key: '--key' } }
+        : undefined,
+    clientCerts:
+      flags.clientCa !== undefined || flags.clientCertRequired
+        ? compact({ ca: abs(cwd, flags.clientCa), required: flags.clientCertRequired ? true : undefined })
         : undefined,
     runAs: flags.runAsUser !== undefined || flags.runAsGroup !== undefined ? compact({ user: hand('runAsUser'), group: hand('runAsGroup') }) : undefined,
     ...schemaLayer((_, { flag, list }) => {

@@ -1,11 +1,14 @@
 /**
- * Config schema of what a user may do and store: `permissions`, per-directory `rules` and `quota` on each
- * user, and the server-wide `uploads` policy. Kept apart from schema.ts, which spreads these in.
+ * Config schema of how a user logs in (`login`, `certificates` pins) and what they may do and store:
+ * `permissions`, per-directory `rules` and `quota` on each user, and the server-wide `uploads` policy. Kept apart from schema.ts, which spreads these in.
  */
 import { z } from 'zod';
 import { PERMISSIONS, type Permission } from '../auth/permissions.js';
 import { rulePath, type PermissionRule } from '../auth/rules.js';
 import type { QuotaLimits } from '../storage/quota.js';
+import { LOGIN_METHODS, type LoginMethod } from '../auth/users.js';
+import { oneOf } from '../policy-options.js';
+import { text } from './zod-forms.js';
 
 const PERMISSION_LIST = PERMISSIONS.join(', ');
 
@@ -43,6 +46,17 @@ function wholeNumber(what: string) {
 
 /** The fields each user gets besides name, password, home, readOnly. */
 export const userPolicyShape = {
+  login: oneOf(LOGIN_METHODS)
+    .optional()
+    .describe(
+      'How the user logs in: password; certificate (a verified TLS client certificate that names the user, no password: USER is answered 232; no password needed in the config); certificate+password (both). Default: password.',
+    ),
+  certificates: z
+    .array(text('a SHA-256 fingerprint').regex(/^(?:[0-9A-Fa-f]{2}:?){31}[0-9A-Fa-f]{2}$/, 'must be a SHA-256 fingerprint (64 hex digits, colons allowed)'), {
+      error: 'must be a list of SHA-256 fingerprints',
+    })
+    .optional()
+    .describe('Pins: only client certificates with one of these SHA-256 fingerprints satisfy a certificate login. Default: any verified certificate that names the user.'),
   permissions: permissionList
     .optional()
     .describe(`What the user may do: ${PERMISSION_LIST}. Default: all of them, or [list, read] with readOnly.`),
@@ -111,6 +125,8 @@ export const uploadsSchema = z
 
 /** A user's policy fields after validation, as they travel from the config to the authenticator. */
 export interface UserPolicy {
+  login?: LoginMethod;
+  certificates?: string[];
   permissions?: Permission[];
   rules?: PermissionRule[];
   quota?: QuotaLimits;
@@ -119,6 +135,8 @@ export interface UserPolicy {
 /** Copies the policy fields that are set (so `undefined` never overrides a default). */
 export function pickUserPolicy(u: UserPolicy): UserPolicy {
   return {
+    ...(u.login !== undefined ? { login: u.login } : {}),
+    ...(u.certificates !== undefined ? { certificates: u.certificates } : {}),
     ...(u.permissions !== undefined ? { permissions: u.permissions } : {}),
     ...(u.rules !== undefined ? { rules: u.rules } : {}),
     ...(u.quota !== undefined ? { quota: u.quota } : {}),

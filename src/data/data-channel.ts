@@ -15,7 +15,8 @@
 import type { Socket } from 'node:net';
 import { TLSSocket, type SecureContext } from 'node:tls';
 import { FtpError } from '../base/errors.js';
-import type { ReuseDecision } from '../policy.js';
+import { dataBinding, type ReuseDecision } from '../policy.js';
+import { peerCertificate, type ClientCertificate } from '../tls/client-certs.js';
 import { MAX_PEEK_BYTES, offersTls12, peekClientHello, type ClientHelloInfo } from '../tls/client-hello.js';
 import type { SessionBinder } from '../tls/session-reuse.js';
 import { uploadTls } from './data-end.js';
@@ -33,6 +34,11 @@ export interface ProtectOptions {
   binder: SessionBinder | undefined;
   /** The session-reuse decision (policy.ts). */
   reuse: ReuseDecision;
+  /**
+   * Client certificates are asked for (the contexts verify them): `required` refuses a handshake without
+   * a valid one; `control` is the certificate the control connection presented, if any.
+   */
+  clientCerts?: { required: boolean; control: ClientCertificate | undefined };
   handshakeTimeoutMs: number;
   signal: AbortSignal;
   /** For an upload: whether it must end with close_notify (else a FIN ends it too; see data-end.ts). */
@@ -41,13 +47,16 @@ export interface ProtectOptions {
 
 export async function protectDataSocket(socket: Socket, options: ProtectOptions): Promise<TLSSocket> {
   const deadline = Date.now() + options.handshakeTimeoutMs;
-  // Under `require` every connection that does not resume is refused anyway (see chooseContext).
-  const hello = options.reuse.require ? undefined : await readClientHello(socket, options.handshakeTimeoutMs, options.signal);
+  // Under `require` every connection that does not resume is refused anyway (see chooseContext); under
+  // `require-or-client-cert` one that does not resume may be let in by its certificate.
+  const readHello = !options.reuse.require || options.reuse.orClientCert;
+  const hello = readHello ? await readClientHello(socket, options.handshakeTimeoutMs, options.signal) : undefined;
   const context = chooseContext(hello, options);
   const tlsOptions = {
     isServer: true,
     secureContext: context,
     ...(options.binder ? { server: options.binder.dataServer() } : {}),
+    ...(options.clientCerts ? { requestCert: true, rejectUnauthorized: options.clientCerts.required } : {}),
   };
   const tls = options.upload ? uploadTls(socket, { ...tlsOptions, ...options.upload }) : new TLSSocket(socket, tlsOptions);
   tls.on('error', () => {}); // failures are handled below and by the transfer
@@ -78,12 +87,19 @@ export async function protectDataSocket(socket: Socket, options: ProtectOptions)
     tls.once('close', onError);
     options.signal.addEventListener('abort', onAbort, { once: true });
   });
-  if (options.reuse.require && !options.binder?.owns(tls)) {
+  const refusal = dataBinding(options.reuse, {
+    ownsSession: options.binder?.owns(tls) ?? false,
+    controlCert: options.clientCerts?.control,
+    dataCert: options.clientCerts ? peerCertificate(tls) : undefined,
+    certRequired: options.clientCerts?.required ?? false,
+  });
+  if (refusal) {
     const resumed = tls.isSessionReused(); // ask before closing: afterwards it is always false
     // TLS 1.3: the client's handshake is complete; a reset makes its read fail, so no client can take
     // the refusal for an empty transfer. TLS 1.2: the server's last flight must get out first.
     if (tls.getProtocol() === 'TLSv1.2') closeGently(tls);
     else tls.destroy();
+    if (refusal === 'certificate') throw dataError(REFUSED_CERTIFICATE, 'FTP_ERR_CLIENT_CERT');
     throw dataError(resumed ? REFUSED_OTHER : REFUSED_FRESH, 'FTP_ERR_TLS_REUSE');
   }
   return tls;
@@ -103,6 +119,7 @@ function closeGently(tls: TLSSocket): void {
   tls.end();
 }
 
+const REFUSED_CERTIFICATE = "Data connection refused: its client certificate is not the control connection's.";
 const REFUSED_OTHER = 'Data connection refused: it resumed a TLS session of another control connection.';
 const REFUSED_FRESH = "Data connection refused: TLS session reuse required (resume the control connection's TLS session).";
 const LET_IN = 'sessionReuse: allow (--session-reuse allow) lets such clients in; see docs/troubleshooting.md';
@@ -192,6 +209,6 @@ export function readClientHello(socket: Socket, timeoutMs: number, signal: Abort
   });
 }
 
-function dataError(reason: string, code: 'FTP_ERR_DATA_CONNECTION' | 'FTP_ERR_TLS_REUSE' = 'FTP_ERR_DATA_CONNECTION'): FtpError {
+function dataError(reason: string, code: 'FTP_ERR_DATA_CONNECTION' | 'FTP_ERR_TLS_REUSE' | 'FTP_ERR_CLIENT_CERT' = 'FTP_ERR_DATA_CONNECTION'): FtpError {
   return new FtpError(Code.cannotOpenData, reason, { code });
 }

@@ -186,6 +186,7 @@ export class Transfers {
             contexts: tls,
             binder: this.binder,
             reuse: sessionReuse(this.host.settings),
+            ...(tls.clientCerts ? { clientCerts: { required: tls.clientCerts.required === true, control: this.host.session.clientCert } } : {}),
             handshakeTimeoutMs: timeouts.handshakeMs,
             signal,
             ...(upload ? { upload: { requireCloseNotify: this.host.settings.uploads.requireCloseNotify } } : {}),
@@ -195,6 +196,7 @@ export class Transfers {
         } catch (err) {
           // A refused session: the handshake itself completed; the session it used is what is refused.
           if (err instanceof FtpError && err.code === 'FTP_ERR_TLS_REUSE') this.host.observer.dataHandshake({ ok: false, refused: err.message });
+          else if (err instanceof FtpError && err.code === 'FTP_ERR_CLIENT_CERT') this.host.observer.dataHandshake({ ok: false, refused: err.message, by: 'certificate' });
           else if (!signal.aborted) this.host.observer.dataHandshake({ ok: false });
           throw err;
         }

@@ -5,6 +5,8 @@
 import type { Buffer } from 'node:buffer';
 import type { Authenticator } from '../auth/authenticator.js';
 import type { Permission } from '../auth/permissions.js';
+import type { LoginMethod } from '../auth/users.js';
+import type { CertificateUserName } from '../tls/client-certs.js';
 import type { PermissionRule } from '../auth/rules.js';
 import type { CommandSpec } from '../commands/context.js';
 import type { SiteCommandSpec } from '../commands/site.js';
@@ -29,7 +31,11 @@ export interface UserOption {
    * An argon2id hash (`$argon2id$...`, from `ftpsd hash-password` or `hashPassword()`), or a plain
    * password kept in memory; `{hash}` or `{plain}` say which explicitly.
    */
-  readonly password: string | { readonly hash: string } | { readonly plain: string };
+  readonly password?: string | { readonly hash: string } | { readonly plain: string };
+  /** How the user logs in: `password` (default), `certificate` (no password needed) or `certificate+password` (see docs/authentication.md). */
+  readonly login?: LoginMethod;
+  /** SHA-256 fingerprints of the client certificates that may vouch for this user. Default: any verified one that names the user. */
+  readonly certificates?: readonly string[];
   /** Home directory, relative to `root` (or absolute), created if missing. Default: `root`. */
   readonly home?: string;
   /** Download only: the default permissions become `list` and `read`. */
@@ -73,6 +79,11 @@ interface ConfigOptions extends Readonly<Partial<PolicySettings>> {
   readonly anonymous?: boolean | { readonly home?: string };
   /** Certificate and key; without it there is no FTPS (and `tlsRequired` must be `off`). */
   readonly tls?: TlsOption;
+  /**
+   * TLS client certificates (needs `tls`): `ca` (PEM file of the CAs that sign them, the only ones
+   * trusted), `crl` (file, PEM or DER), `required`, `userName` (`commonName`, `email`, `dn`). See docs/authentication.md.
+   */
+  readonly clientCerts?: { readonly ca: string; readonly crl?: string; readonly required?: boolean; readonly userName?: CertificateUserName };
   /** Passive data ports, `'MIN-MAX'` or `{min, max}`. Default: any free port. */
   readonly pasvPorts?: string | PortRange;
   /** The IPv4 address (or host name) PASV advertises, for NAT; or rules by client network. Default: the address the client connected to. */

@@ -121,6 +121,7 @@ export function planServer(input: ServerOptions, cwd = process.cwd()): Plan {
     });
   }
   if (tls === undefined && (file.implicitListen?.length ?? 0) > 0) issues.push({ field: 'implicitListen', message: 'needs tls (implicit FTPS starts with TLS)' });
+  if (tls === undefined && given('clientCerts')) issues.push({ field: 'clientCerts', message: 'needs tls (client certificates are asked for in the TLS handshake)' });
   if (logger !== undefined && (given('logLevel') || given('logFormat'))) {
     issues.push({ field: 'logger', message: 'give either logger, or logLevel/logFormat (a logger on stdout), not both' });
   }

@@ -25,6 +25,7 @@ import type { Operations } from '../ops/index.js';
 import { FtpServer } from '../server.js';
 import type { Storage } from '../storage/storage.js';
 import { openUploadJournal, type UploadJournal } from '../storage/upload-journal.js';
+import { readClientCerts } from '../config/client-certs.js';
 import type { TlsMaterial } from '../tls/context.js';
 import { isObject } from './option-forms.js';
 import { planServer, RECONFIGURABLE_OPTIONS, type LiveOptions, type Plan, type ServerOptions } from './options.js';
@@ -194,7 +195,8 @@ export class FtpsdServer extends ServerEvents {
       material = await generateSelfSigned();
     }
     this.#certificate = { cert: material.cert.toString(), fingerprint256: material.fingerprint256 };
-    return { cert: material.cert, key: material.key };
+    const clientCerts = this.#plan.config.clientCerts;
+    return { cert: material.cert, key: material.key, ...(clientCerts ? { clientCerts: await readClientCerts(clientCerts) } : {}) };
   }
 
   async #builtinAuthenticator(logger: Logger): Promise<Authenticator> {
@@ -215,7 +217,7 @@ export class FtpsdServer extends ServerEvents {
     const accounts: UserAccount[] = [];
     for (const [i, u] of config.users.entries()) {
       const home = storage === undefined ? u.home : await storageFor(u.name, `users[${i}]`);
-      accounts.push({ name: u.name, password: u.password, home, readOnly: u.readOnly, ...pickUserPolicy(u) });
+      accounts.push({ name: u.name, ...(u.password ? { password: u.password } : {}), home, readOnly: u.readOnly, ...pickUserPolicy(u) });
     }
     const anonymous = config.anonymous && { home: storage === undefined ? config.anonymous.home : await storageFor('anonymous', 'anonymous') };
     // With a stateDir: what a crash of an earlier run left is removed now, and this run's temp files are recorded.
@@ -226,7 +228,11 @@ export class FtpsdServer extends ServerEvents {
         throw ConfigError.of('stateDir', `cannot keep the upload journal in ${this.#plan.journalDir}: ${(err as Error).message}`);
       }
     }
-    return new UserAuthenticator(accounts, anonymous || undefined, { uploads: config.uploads, ...(this.#journal ? { journal: this.#journal } : {}) });
+    return new UserAuthenticator(accounts, anonymous || undefined, {
+      uploads: config.uploads,
+      ...(this.#journal ? { journal: this.#journal } : {}),
+      ...(config.clientCerts ? { certificateUserName: config.clientCerts.userName } : {}),
+    });
   }
 
   /**

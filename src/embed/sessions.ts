@@ -30,10 +30,22 @@ export interface Session {
   /** The session has ended (the view keeps its last state). */
   readonly closed: boolean;
   /**
+   * The client certificate the control connection presented (client certificates asked for): its
+   * subject (RFC 4514), SHA-256 fingerprint, and whether it verified. Undefined when none was presented.
+   */
+  readonly certificate: SessionCertificate | undefined;
+  /**
    * Ends the session: sends `421 <reason>` (default `Disconnected by the server.`), stops a running
    * transfer (its client gets 426) and closes the connection. Resolves when it is closed.
    */
   disconnect(reason?: string): Promise<void>;
+}
+
+/** A session's client certificate, as the session view shows it. */
+export interface SessionCertificate {
+  readonly subject: string;
+  readonly fingerprint: string;
+  readonly verified: boolean;
 }
 
 /** The live sessions: iterable, and by id. */
@@ -78,6 +90,10 @@ class SessionView implements Session {
   get closed(): boolean {
     return this.conn.ended;
   }
+  get certificate(): SessionCertificate | undefined {
+    const cert = this.conn.session.clientCert;
+    return cert ? { subject: cert.subject, fingerprint: cert.fingerprint, verified: cert.verified } : undefined;
+  }
 
   async disconnect(reason = 'Disconnected by the server.'): Promise<void> {
     const conn = this.conn;
@@ -91,8 +107,8 @@ class SessionView implements Session {
   }
 
   toJSON(): object {
-    const { id, remoteAddress, user, secure, dataProtection, implicit, connectedAt, transferring, bytes, closed } = this;
-    return { id, remoteAddress, user, secure, dataProtection, implicit, connectedAt, transferring, bytes, closed };
+    const { id, remoteAddress, user, secure, dataProtection, implicit, connectedAt, transferring, bytes, closed, certificate } = this;
+    return { id, remoteAddress, user, secure, dataProtection, implicit, connectedAt, transferring, bytes, closed, ...(certificate ? { certificate } : {}) };
   }
 }
 

@@ -122,9 +122,10 @@ export class ControlChannel {
 
   /**
    * Starts TLS on the connection (after the 234 reply was written, or at once for implicit FTPS).
-   * Resolves when the handshake is done; rejects on failure or timeout (the caller closes).
+   * Resolves when the handshake is done; rejects on failure or timeout (the caller closes). With
+   * `clientCerts` the handshake asks for a client certificate (the caller reads and judges it).
    */
-  async startTls(context: SecureContext, binder: SessionBinder | undefined): Promise<void> {
+  async startTls(context: SecureContext, binder: SessionBinder | undefined, clientCerts?: { required: boolean }): Promise<void> {
     const pending = this.reader.takeRemainder();
     const pipe = new RecordPipe(this.raw);
     pipe.on('error', () => {});
@@ -133,6 +134,9 @@ export class ControlChannel {
       isServer: true,
       secureContext: context,
       ...(binder ? { server: binder.controlServer() } : {}),
+      // Ask for a client certificate (verified against the context's CA bundle); when required, a client
+      // without one is refused by the handshake itself (alert `certificate required`).
+      ...(clientCerts ? { requestCert: true, rejectUnauthorized: clientCerts.required } : {}),
     });
     this.tls = tls;
     tls.on('error', (err) => this.fail(err));

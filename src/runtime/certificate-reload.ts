@@ -4,7 +4,8 @@
  * replaced by a rename, as certbot and editors do, are seen too; events are debounced, because a renewal
  * writes the certificate and the key one after the other).
  *
- * Each reload reads both files again and checks that the key belongs to the certificate and that the
+ * Each reload reads both files again (and the client CA bundle and CRL file, when client certificates
+ * are configured: a new CRL is taken on SIGHUP) and checks that the key belongs to the certificate and that the
  * certificate has not expired; only then does the server switch (`updateTls`). A bad pair is refused
  * with a log line that says why, and the server keeps the pair it has. Running sessions are untouched:
  * new connections get the new certificate, and protected data connections of older sessions still
@@ -15,6 +16,7 @@ import { watch, type FSWatcher } from 'node:fs';
 import { readFile, realpath } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
 import { checkPair } from '../config/certificate.js';
+import { readClientCerts, type ClientCertsConfig } from '../config/client-certs.js';
 import { ConfigError } from '../config/errors.js';
 import { silentLogger, type Logger } from '../logger.js';
 import type { TlsMaterial } from '../tls/context.js';
@@ -24,6 +26,8 @@ export interface CertificateFiles {
   cert: string;
   /** PEM private key. */
   key: string;
+  /** Client certificates: the CA bundle and the CRL file are read again with the pair (config/client-certs.ts). */
+  clientCerts?: ClientCertsConfig;
 }
 
 export interface ReloadTarget {
@@ -100,7 +104,8 @@ export class CertificateReloader {
       const checked = checkPair(cert, key, { cert: certPath, key: keyPath });
       const now = (this.options.now ?? (() => new Date()))();
       if (checked.validTo <= now) throw new Error(`${certPath}: certificate expired on ${checked.validTo.toISOString()}`);
-      const material = { cert, key };
+      const clientCerts = this.files.clientCerts ? await readClientCerts(this.files.clientCerts) : undefined;
+      const material: TlsMaterial = { cert, key, ...(clientCerts ? { clientCerts } : {}) };
       const d = digest(material);
       if (d === this.loaded) {
         this.log.debug({ reason, fingerprint256: checked.fingerprint256 }, 'certificate unchanged');
@@ -125,7 +130,8 @@ export class CertificateReloader {
 
   /** (Re)creates the directory watchers: the given paths and, for symlinks, their targets. */
   private async arm(): Promise<void> {
-    const paths = [this.files.cert, this.files.key];
+    const { clientCerts } = this.files;
+    const paths = [this.files.cert, this.files.key, ...(clientCerts ? [clientCerts.ca, ...(clientCerts.crl ? [clientCerts.crl] : [])] : [])];
     const real = await Promise.all(paths.map((p) => realpath(p).catch(() => p)));
     const all = [...new Set([...paths, ...real])];
     this.names = new Set(all.map((p) => basename(p)));
@@ -196,5 +202,11 @@ async function readPem(path: string): Promise<string> {
 }
 
 function digest(material: TlsMaterial): string {
-  return createHash('sha256').update(material.cert).update('\0').update(material.key).digest('hex');
+  const hash = createHash('sha256').update(material.cert).update('\0').update(material.key);
+  const clientCerts = material.clientCerts;
+  if (clientCerts) {
+    hash.update('\0ca\0').update(clientCerts.ca).update(clientCerts.required ? '\0required' : '\0optional');
+    for (const crl of clientCerts.crl ?? []) hash.update('\0crl\0').update(crl);
+  }
+  return hash.digest('hex');
 }

@@ -31,6 +31,8 @@ import type { UploadJournal } from '../storage/upload-journal.js';
 import type { Logger, LogLevel } from '../logger.js';
 import type { FtpServer } from '../server.js';
 import { CertificateReloader } from './certificate-reload.js';
+import { sameClientCerts } from '../tls/client-certs.js';
+import type { TlsMaterial } from '../tls/context.js';
 
 export interface ReloadSource {
   flags: CliFlags;
@@ -150,15 +152,18 @@ export class ConfigReloader {
     }
     const wrap = this.options.wrapAuthenticator;
     const authenticator = wrap && configured instanceof UserAuthenticator ? await wrap(configured) : configured;
-    const newPair = certificate.cert !== this.current.certificate.cert || certificate.key !== this.current.certificate.key;
     const o = prepared.options;
+    // The CA bundle or the CRL file may change without the config (a new CRL): then it is a change too.
+    const newClientCerts = !sameClientCerts(o.tls?.clientCerts, this.server.tls?.clientCerts);
+    if (newClientCerts && !changed.includes('clientCerts')) changed.push('clientCerts');
+    const newPair = certificate.cert !== this.current.certificate.cert || certificate.key !== this.current.certificate.key || newClientCerts;
     // Every setting the config makes, each given (undefined: its default); the greeting is a program's only.
     const settings = Object.fromEntries(SETTINGS_OPTIONS.filter((k) => k !== 'greeting').map((k) => [k, o[k]])) as SettingsOptions;
     // All or nothing: throws (changing nothing) on a value the server refuses.
     this.server.reconfigure({ authenticator, ...(newPair && o.tls ? { tls: o.tls } : {}), ...settings });
     if (config.logLevel !== previous.logLevel) setLevel(this.log, config.logLevel);
     if (config.umask !== previous.umask) process.umask(config.umask);
-    await this.followCertificate(certificate);
+    await this.followCertificate(certificate, config, o.tls);
     this.current = { config, certificate };
     if (config.watchConfig && !this.watcher) await this.watch();
     else if (!config.watchConfig && this.watcher) this.unwatch();
@@ -168,16 +173,21 @@ export class ConfigReloader {
   }
 
   /** Points the certificate reloader (SIGHUP, file watch) at the files now in use. */
-  private async followCertificate(certificate: Certificate): Promise<void> {
+  private async followCertificate(certificate: Certificate, config: ResolvedConfig, material: TlsMaterial | undefined): Promise<void> {
     const files = this.certificates.files;
-    if (files.cert === certificate.certPath && files.key === certificate.keyPath) {
-      this.certificates.setCurrent(certificate);
+    const current = material ?? certificate;
+    if (files.cert === certificate.certPath && files.key === certificate.keyPath && JSON.stringify(files.clientCerts) === JSON.stringify(config.clientCerts)) {
+      this.certificates.setCurrent(current);
       return;
     }
     this.certificates.close();
     const checkFiles = (files: { cert: string; key: string }) => checkCertificateFiles(files, trustedOwners());
-    const next = new CertificateReloader(this.server, { cert: certificate.certPath, key: certificate.keyPath }, { logger: this.log, checkFiles });
-    next.setCurrent(certificate);
+    const next = new CertificateReloader(
+      this.server,
+      { cert: certificate.certPath, key: certificate.keyPath, ...(config.clientCerts ? { clientCerts: config.clientCerts } : {}) },
+      { logger: this.log, checkFiles },
+    );
+    next.setCurrent(current);
     await next.watch();
     this.certificates = next;
   }

@@ -106,8 +106,12 @@ export async function serve(flags: CliFlags, ctx: ServeContext): Promise<FtpServ
   reopenOnSignals(ops);
   // Signals are handled from before the banner: whoever waits for it may signal at once.
   const checkFiles = (files: { cert: string; key: string }) => checkCertificateFiles(files, trustedOwners(identity?.uid));
-  const reloader = new CertificateReloader(server, { cert: certificate.certPath, key: certificate.keyPath }, { logger, checkFiles });
-  reloader.setCurrent(certificate);
+  const reloader = new CertificateReloader(
+    server,
+    { cert: certificate.certPath, key: certificate.keyPath, ...(config.clientCerts ? { clientCerts: config.clientCerts } : {}) },
+    { logger, checkFiles },
+  );
+  reloader.setCurrent(options.tls ?? certificate);
   await reloader.watch();
   const env = ctx.env ?? process.env;
   const adjust = ctx.worker?.adjust;

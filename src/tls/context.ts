@@ -7,11 +7,21 @@
  */
 import { constants, randomBytes } from 'node:crypto';
 import { createSecureContext, type SecureContext } from 'node:tls';
+import type { ClientCertSettings } from './client-certs.js';
 
 export interface TlsMaterial {
   cert: string | Buffer;
   key: string | Buffer;
+  /**
+   * Ask every handshake for a client certificate, verified against this CA bundle (and CRLs) only. Left
+   * out of a new pair (`update`, `prepare`), the settings in force stay (a certificate renewal never
+   * drops them); given as `undefined` explicitly, they are turned off.
+   */
+  clientCerts?: ClientCertSettings | undefined;
 }
+
+/** The session id context of every context that asks for client certificates (OpenSSL needs one to resume then). */
+const SESSION_ID_CONTEXT = 'ftpsd';
 
 export interface TlsContextOptions {
   /** TLS session (ticket) lifetime in seconds: longer than any transfer. */
@@ -65,6 +75,11 @@ export class TlsContexts {
     return this.dataContext;
   }
 
+  /** The client-certificate settings in force (undefined: no client certificates are asked for). */
+  get clientCerts(): ClientCertSettings | undefined {
+    return this.material.clientCerts;
+  }
+
   /** Replaces the certificate and key; throws (and keeps the old ones) if they are unusable. */
   update(material: TlsMaterial): void {
     this.prepare(material)();
@@ -75,7 +90,8 @@ export class TlsContexts {
    * setting; throws if unusable. Returns the function that switches to them (it cannot fail). The
    * ticket keys stay, so sessions from before still resume.
    */
-  prepare(material: TlsMaterial = this.material, options: { resumption?: boolean } = {}): () => void {
+  prepare(given: TlsMaterial = this.material, options: { resumption?: boolean } = {}): () => void {
+    const material = 'clientCerts' in given ? given : { ...given, clientCerts: this.material.clientCerts };
     const previous = this.options;
     if (options.resumption !== undefined) this.options = { ...previous, resumption: options.resumption };
     let built: [SecureContext, SecureContext];
@@ -110,7 +126,11 @@ export class TlsContexts {
       honorCipherOrder: true,
       sessionTimeout: this.options.sessionTimeout ?? 86_400,
       secureOptions: constants.SSL_OP_NO_RENEGOTIATION | (resumption ? 0 : constants.SSL_OP_NO_TICKET),
+      // The CA bundle replaces the system store: only these CAs sign client certificates.
+      ...(material.clientCerts ? { ca: material.clientCerts.ca } : {}),
+      ...(material.clientCerts?.crl?.length ? { crl: material.clientCerts.crl.map((c) => c) as (string | Buffer)[] } : {}),
     });
+    if (material.clientCerts) ctx.context.setSessionIdContext(SESSION_ID_CONTEXT);
     if (resumption) ctx.context.setTicketKeys(this.ticketKeys);
     return ctx;
   }

@@ -16,7 +16,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FtpError } from '../base/errors.js';
 import { Code } from '../base/reply-codes.js';
-import type { Authenticator, LoginRequest, LoginResult } from '../auth/authenticator.js';
+import type { Authenticator, LoginRefusal, LoginRequest, LoginResult } from '../auth/authenticator.js';
 import { verifyHash } from '../auth/password.js';
 import { defaultPermissions, RulePermissions } from '../auth/rules.js';
 import type { UserAuthenticator, UserAuthenticatorOptions } from '../auth/users.js';
@@ -74,8 +74,9 @@ export class DbAuthenticator implements Authenticator {
     this.built.delete(name);
   }
 
-  async login(req: LoginRequest): Promise<LoginResult | null> {
-    if (this.configNames.has(req.user)) return this.configUsers.login(req);
+  async login(req: LoginRequest): Promise<LoginResult | LoginRefusal | null> {
+    // Config users (certificate logins too: a database user logs in by password only).
+    if (this.configNames.has(req.user) || req.certificateOnly) return this.configUsers.login(req);
     let user: DbUser | undefined;
     try {
       user = await this.store.get(req.user);

@@ -148,7 +148,7 @@ describe('createServer options: checks across options', () => {
         'users[0].password: must not be empty',
         'users[1].password: must be an argon2id hash (use: ftpsd hash-password)',
         'users[2].password: must be a password, an argon2id hash, {plain: PASSWORD} or {hash: HASH}',
-        'users[3].password: is required',
+        'users[3].password: is required (unless login: certificate)',
       ],
     ],
     [

@@ -59,11 +59,11 @@ describe('ftpsd check-config', () => {
       'listen[0]: port must be <= 65535',
       'listen[3]: "no such host" is not a host name or IP address',
       'users[0].password: must be an argon2id hash (use: ftpsd hash-password)',
-      'users[1].password: is required',
+      'users[1].password: is required (unless login: certificate)',
       'users[2].shell: unknown option',
       'tls.key: is required',
       'pasvPorts: port must be >= 1',
-      'sessionReuse: must be one of require, allow, off',
+      'sessionReuse: must be one of require, require-or-client-cert, allow, off',
       'limits.maxLineBytes: must be >= 512',
       'colour: unknown option',
     ]);

@@ -45,11 +45,12 @@ describe('documentation', () => {
 
   it('the example sets every option of the schema (tls commented out)', async () => {
     const data = parse(await example()) as Record<string, Record<string, unknown>>;
-    const commented = ['tls', 'pasvAddress', 'pasvAdvertisedPorts', 'runAs', 'userDb'];
+    const commented = ['tls', 'clientCerts', 'pasvAddress', 'pasvAdvertisedPorts', 'runAs', 'userDb'];
     const keys = Object.keys(configSchema.shape).filter((k) => !commented.includes(k));
     expect(Object.keys(data).sort()).toEqual(keys.sort());
     const text = await example();
     expect(text).toMatch(/^# tls:$/m);
+    expect(text).toMatch(/^# clientCerts:$/m);
     expect(text).toMatch(/^# pasvAddress: /m);
     expect(text).toMatch(/^# pasvAdvertisedPorts: /m);
     expect(text).toMatch(/^# runAs: /m);

@@ -31,7 +31,7 @@ describe.concurrent('usage errors exit 2 with one line naming the field', () => 
     [['--listen', '127.0.0.1'], /^error: --listen: "127.0.0.1" has no port/],
     [['--implicit-listen', '[::1:990'], /^error: --implicit-listen: /],
     [['--tls-required', 'sometimes'], /^error: --tls-required: must be one of off, login, all$/],
-    [['--session-reuse', 'never'], /^error: --session-reuse: must be one of require, allow, off$/],
+    [['--session-reuse', 'never'], /^error: --session-reuse: must be one of require, require-or-client-cert, allow, off$/],
     [['--log-level', 'loud'], /^error: --log-level: must be one of trace, debug, info, warn, error, fatal, silent$/],
     [['--pasv-ports', '6000-5000'], /^error: --pasv-ports: range start 6000 is greater than its end 5000$/],
     [['--pasv-address', '2001:db8::1'], /^error: --pasv-address: "2001:db8::1" is IPv6: PASV replies carry IPv4 only/],

@@ -112,7 +112,7 @@ describe('loadConfig', () => {
 
     const flagErr = await loadConfig({ listen: ['1.2.3.4:5'], sessionReuse: 'maybe' }, { env: { FTPSD_PASV_PORTS: '9-1' } }).catch((e: unknown) => e);
     expect((flagErr as ConfigError).lines()).toEqual([
-      '--session-reuse: must be one of require, allow, off',
+      '--session-reuse: must be one of require, require-or-client-cert, allow, off',
       'FTPSD_PASV_PORTS: range start 9 is greater than its end 1',
     ]);
   });

@@ -4,7 +4,8 @@
  * session: under session reuse `require` every protected transfer is refused (425), under `allow` it
  * works. What is tested here is that the Java client gets to read the 425 (the refused data connection is
  * closed with close_notify, not cut mid-handshake: before, TLS 1.2 failed with "Remote host terminated
- * the handshake"), and that `allow` lets it in (docs/troubleshooting.md).
+ * the handshake"), and that `allow` lets it in (docs/troubleshooting.md). With a client certificate from
+ * a PKCS#12 keystore, `require-or-client-cert` lets it in too (docs/authentication.md).
  *
  * The probe (java/FtpsProbe.java) is compiled once per run into a temp directory; skipped, with the
  * reason, when javac or commons-net (Debian: default-jdk-headless, libcommons-net-java) is missing.
@@ -14,7 +15,9 @@ import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PASS, USER } from '../helpers/server.js';
+import { PASS, RO_PASS, RO_USER, USER, testCert } from '../helpers/server.js';
+import { clientPki } from '../helpers/client-certs.js';
+import { UserAuthenticator } from '../../src/auth/users.js';
 import { describeRun, expectSuccess, run, tempDir, withServer, type TempDir } from './helpers.js';
 
 const JAR = '/usr/share/java/commons-net.jar';
@@ -37,9 +40,10 @@ describe.skipIf(!hasJava)('Apache commons-net FTPSClient', () => {
   });
   afterAll(() => classes?.remove());
 
-  async function probe(port: number, mode: 'explicit' | 'implicit', version: 'TLSv1.2' | 'TLSv1.3'): Promise<ProbeResult> {
+  async function probe(port: number, mode: 'explicit' | 'implicit', version: 'TLSv1.2' | 'TLSv1.3', login: { user: string; pass: string; keystore?: string } = { user: USER, pass: PASS }): Promise<ProbeResult> {
+    const keystore = login.keystore ? [login.keystore] : [];
     const r = expectSuccess(
-      await run('java', ['-cp', `${JAR}:${classes.path}`, 'FtpsProbe', '127.0.0.1', String(port), USER, PASS, mode, version, 'hello.txt'], { timeoutMs: 60_000 }),
+      await run('java', ['-cp', `${JAR}:${classes.path}`, 'FtpsProbe', '127.0.0.1', String(port), login.user, login.pass, mode, version, 'hello.txt', ...keystore], { timeoutMs: 60_000 }),
     );
     const last = r.stdout.trim().split('\n').at(-1)!;
     try {
@@ -72,4 +76,48 @@ describe.skipIf(!hasJava)('Apache commons-net FTPSClient', () => {
       }
     });
   }
+
+  // JSSE never resumes on data connections; its client certificate on each of them binds them instead.
+  describe('sessionReuse: require-or-client-cert, with a client certificate from a PKCS#12 keystore', () => {
+    let keystore: string;
+    let ca: Buffer;
+    beforeAll(async () => {
+      const pki = await clientPki();
+      const alice = pki.cert('alice');
+      keystore = join(pki.dir, 'alice.p12');
+      expectSuccess(await run('openssl', ['pkcs12', '-export', '-in', alice.cert, '-inkey', alice.key, '-passout', 'pass:changeit', '-out', keystore]));
+      ca = await readFile(pki.ca);
+    }, 60_000);
+    const server = withServer({ implicit: true, tlsRequired: 'login', sessionReuse: 'require-or-client-cert' });
+    beforeAll(async () => {
+      const t = server();
+      const cert = await testCert();
+      t.server.reconfigure({
+        tls: { cert: cert.cert, key: cert.key, clientCerts: { ca } },
+        authenticator: new UserAuthenticator([
+          { name: 'alice', login: 'certificate', home: t.root },
+          { name: RO_USER, password: { plain: RO_PASS }, home: t.root },
+        ]),
+      });
+      await writeFile(join(t.root, 'hello.txt'), 'hello from ftpsd');
+    });
+
+    for (const [mode, version] of [['explicit', 'TLSv1.3'], ['explicit', 'TLSv1.2'], ['implicit', 'TLSv1.3']] as const) {
+      it(`${mode} ${version}: login by certificate alone, download and upload over fresh data sessions`, async () => {
+        const t = server();
+        const res = await probe(mode === 'implicit' ? t.implicitPort! : t.port, mode, version, { user: 'alice', pass: '', keystore });
+        expect(res.error).toBeNull();
+        expect(res.download).toMatch(/^226 /);
+        expect(res.downloaded).toBe('hello from ftpsd');
+        expect(res.upload).toMatch(/^226 /);
+      });
+    }
+
+    it('without a certificate the same client is still refused (a password login has nothing to bind with)', async () => {
+      const t = server();
+      const res = await probe(t.port, 'explicit', 'TLSv1.3', { user: RO_USER, pass: RO_PASS });
+      expect(res.error).toBeNull();
+      expect(res.download).toMatch(/^425 /);
+    });
+  });
 });

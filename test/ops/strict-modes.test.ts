@@ -7,7 +7,7 @@
  * another local user) runs as root with a real user made by the test.
  */
 import { spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { hashPassword } from '../../src/auth/password.js';
@@ -75,6 +75,17 @@ describe('StrictModes: refused at start, one line naming the file and the fix', 
     await refused(args, `certificate ${cert} is writable by others (mode 0664): chmod go-w ${cert}`);
     chmodSync(cert, 0o644);
     const ftpd = await ChildServer.start(args);
+    expect((await ftpd.stop()).code).toBe(0);
+  }, 60_000);
+
+  it('a client CA bundle writable by others (anyone could add a CA and log in by certificate)', async () => {
+    const { dir, cert, args } = await withPair();
+    const ca = join(dir, 'client-ca.pem');
+    writeFileSync(ca, readFileSync(cert));
+    chmodSync(ca, 0o666);
+    await refused([...args, '--client-ca', ca], `client CA bundle ${ca} is writable by others (mode 0666): chmod go-w ${ca}`);
+    chmodSync(ca, 0o644);
+    const ftpd = await ChildServer.start([...args, '--client-ca', ca]);
     expect((await ftpd.stop()).code).toBe(0);
   }, 60_000);
 

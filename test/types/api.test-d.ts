@@ -23,6 +23,7 @@ import {
   type SessionContext,
   type FileStat,
   type ListeningAddresses,
+  type LoginRefusal,
   type LoginRequest,
   type LoginResult,
   type Reply,
@@ -151,7 +152,7 @@ describe('sessions', () => {
 describe('Authenticator and Storage', () => {
   test('an authenticator is one async method', () => {
     expectTypeOf<Authenticator['login']>().parameter(0).toEqualTypeOf<LoginRequest>();
-    expectTypeOf<Authenticator['login']>().returns.resolves.toEqualTypeOf<LoginResult | null>();
+    expectTypeOf<Authenticator['login']>().returns.resolves.toEqualTypeOf<LoginResult | LoginRefusal | null>();
     const viaReadOnly: Authenticator = { login: async () => ({ storage: new MemoryStorage(), permissions: readOnly }) };
     void viaReadOnly;
     // @ts-expect-error login is async

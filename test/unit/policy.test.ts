@@ -3,7 +3,8 @@
  * ccc.test.ts, data-connections.test.ts, test/hardening) check the replies; this pins the table.
  */
 import { describe, expect, it } from 'vitest';
-import { cccAllowed, cccOffered, clearDataAllowed, sessionReuse, tlsRequiredFor } from '../../src/policy.js';
+import { cccAllowed, cccOffered, clearDataAllowed, dataBinding, sessionReuse, tlsRequiredFor, type DataBindingFacts } from '../../src/policy.js';
+import type { ClientCertificate } from '../../src/tls/client-certs.js';
 
 const PLAIN = { secure: false, loggedIn: false };
 
@@ -36,8 +37,46 @@ describe('policy', () => {
   });
 
   it('session reuse: require binds and requires, allow binds, off does neither', () => {
-    expect(sessionReuse({ sessionReuse: 'require' })).toEqual({ bind: true, require: true });
-    expect(sessionReuse({ sessionReuse: 'allow' })).toEqual({ bind: true, require: false });
-    expect(sessionReuse({ sessionReuse: 'off' })).toEqual({ bind: false, require: false });
+    expect(sessionReuse({ sessionReuse: 'require' })).toEqual({ bind: true, require: true, orClientCert: false });
+    expect(sessionReuse({ sessionReuse: 'require-or-client-cert' })).toEqual({ bind: true, require: true, orClientCert: true });
+    expect(sessionReuse({ sessionReuse: 'allow' })).toEqual({ bind: true, require: false, orClientCert: false });
+    expect(sessionReuse({ sessionReuse: 'off' })).toEqual({ bind: false, require: false, orClientCert: false });
+  });
+});
+
+describe('dataBinding: a data connection belongs to its control connection', () => {
+  const cert = (fingerprint: string, verified = true): ClientCertificate => ({ verified, subject: 'CN=alice', commonName: 'alice', fingerprint });
+  const facts = (over: Partial<DataBindingFacts> = {}): DataBindingFacts => ({ ownsSession: false, controlCert: undefined, dataCert: undefined, certRequired: false, ...over });
+  const require = sessionReuse({ sessionReuse: 'require' });
+  const orCert = sessionReuse({ sessionReuse: 'require-or-client-cert' });
+  const allow = sessionReuse({ sessionReuse: 'allow' });
+
+  it('require: only a resumed session of its own', () => {
+    expect(dataBinding(require, facts({ ownsSession: true }))).toBeUndefined();
+    expect(dataBinding(require, facts())).toBe('reuse');
+    expect(dataBinding(require, facts({ controlCert: cert('AA'), dataCert: cert('AA') }))).toBe('reuse');
+  });
+
+  it('require-or-client-cert: or the same verified certificate on both', () => {
+    expect(dataBinding(orCert, facts({ controlCert: cert('AA'), dataCert: cert('AA') }))).toBeUndefined();
+    expect(dataBinding(orCert, facts({ controlCert: cert('AA'), dataCert: cert('AA', false) }))).toBe('reuse');
+    expect(dataBinding(orCert, facts({ controlCert: cert('AA', false), dataCert: cert('AA', false) }))).toBe('reuse');
+    expect(dataBinding(orCert, facts({ controlCert: cert('AA') }))).toBe('reuse');
+    expect(dataBinding(orCert, facts({ dataCert: cert('AA') }))).toBe('reuse');
+    expect(dataBinding(orCert, facts({ ownsSession: true }))).toBeUndefined();
+  });
+
+  it('a data connection presenting another certificate than the control connection is refused under every policy', () => {
+    for (const reuse of [require, orCert, allow]) {
+      expect(dataBinding(reuse, facts({ ownsSession: true, controlCert: cert('AA'), dataCert: cert('BB') }))).toBe('certificate');
+    }
+    expect(dataBinding(allow, facts({ controlCert: cert('AA'), dataCert: cert('AA') }))).toBeUndefined();
+    expect(dataBinding(allow, facts({ controlCert: cert('AA') }))).toBeUndefined();
+  });
+
+  it('required: every data connection presents a verified certificate', () => {
+    expect(dataBinding(allow, facts({ certRequired: true }))).toBe('certificate');
+    expect(dataBinding(allow, facts({ certRequired: true, dataCert: cert('AA', false) }))).toBe('certificate');
+    expect(dataBinding(allow, facts({ certRequired: true, dataCert: cert('AA') }))).toBeUndefined();
   });
 });

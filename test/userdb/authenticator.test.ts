@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FtpError } from '../../src/base/errors.js';
 import { hashPassword } from '../../src/auth/password.js';
+import type { LoginResult } from '../../src/auth/authenticator.js';
 import { UserAuthenticator } from '../../src/auth/users.js';
 import { silentLogger } from '../../src/logger.js';
 import { DB_UNAVAILABLE, DbAuthenticator } from '../../src/userdb/authenticator.js';
@@ -25,7 +26,8 @@ describe.skipIf(!BIN)('DbAuthenticator', () => {
   let root: string;
   let auth: DbAuthenticator;
   let hash: string;
-  const login = (user: string, password = 'Pass-1', remoteAddress = '127.0.0.1') => auth.login({ user, password, remoteAddress, secure: true });
+  // (No certificate here, so never a LoginRefusal.)
+  const login = (user: string, password = 'Pass-1', remoteAddress = '127.0.0.1') => auth.login({ user, password, remoteAddress, secure: true }) as Promise<LoginResult | null>;
   const row = (name: string, extra: Partial<DbUser> = {}): DbUser => ({
     name, passwordHash: hash, home: null, readOnly: false, permissions: null, rules: [], quotaBytes: null, quotaFiles: null, enabled: true, allowedNetworks: null, ...extra,
   });

@@ -3,11 +3,15 @@
  * FTPS, PBSZ 0 + PROT P, passive mode, one download and one upload. Prints one JSON line with the
  * replies and any exception, so the test can see what a Java (JSSE) client experiences.
  *
- * Usage: java -cp commons-net.jar:DIR FtpsProbe HOST PORT USER PASS explicit|implicit TLSv1.2|TLSv1.3 REMOTE_FILE
+ * Usage: java -cp commons-net.jar:DIR FtpsProbe HOST PORT USER PASS explicit|implicit TLSv1.2|TLSv1.3 REMOTE_FILE [KEYSTORE.p12]
+ * With a PKCS#12 keystore (password "changeit"), the client presents its certificate on every handshake.
  */
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
 import java.nio.charset.StandardCharsets;
+import java.io.FileInputStream;
+import java.security.KeyStore;
+import javax.net.ssl.KeyManagerFactory;
 import javax.net.ssl.SSLContext;
 import javax.net.ssl.TrustManager;
 import javax.net.ssl.X509TrustManager;
@@ -36,7 +40,15 @@ public class FtpsProbe {
       public java.security.cert.X509Certificate[] getAcceptedIssuers() { return new java.security.cert.X509Certificate[0]; }
     };
     SSLContext ctx = SSLContext.getInstance(args[5]);
-    ctx.init(null, new TrustManager[] { trustAll }, null);
+    javax.net.ssl.KeyManager[] keys = null;
+    if (args.length > 7) {
+      KeyStore store = KeyStore.getInstance("PKCS12");
+      try (FileInputStream in = new FileInputStream(args[7])) { store.load(in, "changeit".toCharArray()); }
+      KeyManagerFactory kmf = KeyManagerFactory.getInstance(KeyManagerFactory.getDefaultAlgorithm());
+      kmf.init(store, "changeit".toCharArray());
+      keys = kmf.getKeyManagers();
+    }
+    ctx.init(keys, new TrustManager[] { trustAll }, null);
     FTPSClient ftp = new FTPSClient(implicit, ctx);
     ftp.setConnectTimeout(10_000);
     ftp.setDefaultTimeout(20_000);
