@@ -8,11 +8,26 @@
  * starts a tiny service of its own on loopback, with the users alice/wonderland and bob/builder
  * (read-only). Each user gets an in-memory home. FTPS with a self-signed certificate, on
  * FTP_LISTEN (default 127.0.0.1:2121); try `curl -k --ssl-reqd -u alice:wonderland ftp://127.0.0.1:2121/`.
+ *
+ * This shows the Authenticator seam in a program of your own (homes in memory here). The `ftpsd` command
+ * has this built in, with homes on disk: the `authHook` option (docs/authentication.md). Both answer a
+ * service that is down or answers nonsense the same way: `AuthUnavailableError`, so the client gets 421
+ * (try again later) instead of 530, and the attempt does not count toward a ban.
  */
 import { createServer as createHttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pathToFileURL } from 'node:url';
-import { createServer, MemoryStorage, readOnly, readWrite, type Authenticator, type LoginRequest, type LoginResult, type Storage } from 'ftpsd';
+import {
+  AuthUnavailableError,
+  createServer,
+  MemoryStorage,
+  readOnly,
+  readWrite,
+  type Authenticator,
+  type LoginRequest,
+  type LoginResult,
+  type Storage,
+} from 'ftpsd';
 
 /** What the user service says about a user. */
 interface UserRecord {
@@ -20,7 +35,7 @@ interface UserRecord {
   readOnly: boolean;
 }
 
-/** Logs users in by asking the service; a service that is down or slow lets nobody in. */
+/** Logs users in by asking the service; a service that is down or slow lets nobody in (421). */
 export class HttpAuthenticator implements Authenticator {
   private readonly homes = new Map<string, Storage>();
 
@@ -39,11 +54,16 @@ export class HttpAuthenticator implements Authenticator {
         signal: AbortSignal.timeout(this.timeoutMs),
       });
     } catch (err) {
-      console.error(`user service unreachable: ${(err as Error).message}`);
-      return null;
+      throw new AuthUnavailableError(`user service unreachable: ${(err as Error).message}`);
     }
-    if (response.status !== 200) return null;
-    const record = (await response.json()) as UserRecord;
+    if (response.status === 401 || response.status === 403) return null;
+    if (response.status !== 200) throw new AuthUnavailableError(`user service answered ${response.status}`);
+    let record: UserRecord;
+    try {
+      record = (await response.json()) as UserRecord;
+    } catch {
+      throw new AuthUnavailableError('user service answered something that is not JSON');
+    }
     return { storage: this.home(record.name), permissions: record.readOnly ? readOnly : readWrite, name: record.name };
   }
 

@@ -24,7 +24,7 @@ import { SessionObserver } from './session-observer.js';
 import type { ConnectionPeer, ServerCore } from './server-core.js';
 import { sessionId } from './session-id.js';
 import { Code } from './base/reply-codes.js';
-import type { LoginRequest, LoginResult } from './auth/authenticator.js';
+import { isAuthUnavailable, type LoginRefusal, type LoginRequest, type LoginResult } from './auth/authenticator.js';
 import { peerCertificate, unverifiedReason } from './tls/client-certs.js';
 
 export type { ConnectionPeer, ServerCore } from './server-core.js';
@@ -212,8 +212,17 @@ export class Connection implements SessionContext {
   async login(user: string, password: string): Promise<LoginOutcome> {
     const throttle = this.server.throttle;
     // A banned address gets no password check at all (connections opened before the ban end here).
-    const answer =
-      throttle?.bannedUntil(this.remoteAddress) === undefined ? await this.server.authenticator.login(this.loginRequest(user, password, false)) : null;
+    let answer: LoginResult | LoginRefusal | null = null;
+    if (throttle?.bannedUntil(this.remoteAddress) === undefined) {
+      try {
+        answer = await this.server.authenticator.login(this.loginRequest(user, password, false));
+      } catch (err) {
+        if (!isAuthUnavailable(err)) throw err;
+        // Neither a success nor a failed login: nothing counts toward a ban, the client may retry later.
+        this.observer.login({ result: 'unavailable', user, reason: err.message });
+        return 'unavailable';
+      }
+    }
     const result = answer && !('refused' in answer) ? answer : null;
     const reason = answer && 'refused' in answer ? String(answer.refused) : undefined;
     // A ban that started while the password was checked counts too: success does not lift a ban.
@@ -236,7 +245,13 @@ export class Connection implements SessionContext {
     const throttle = this.server.throttle;
     if (!this.session.clientCert?.verified || !this.secure) return undefined;
     if (throttle?.bannedUntil(this.remoteAddress) !== undefined) return undefined;
-    const answer = await this.server.authenticator.login(this.loginRequest(user, '', true));
+    let answer: LoginResult | LoginRefusal | null;
+    try {
+      answer = await this.server.authenticator.login(this.loginRequest(user, '', true));
+    } catch (err) {
+      if (!isAuthUnavailable(err)) throw err;
+      return undefined; // the password path takes over (and says 421 if the service is still down)
+    }
     if (!answer || 'refused' in answer) return undefined;
     // A ban that started meanwhile: the password path takes over (and refuses).
     if (throttle?.bannedUntil(this.remoteAddress) !== undefined) return undefined;

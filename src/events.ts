@@ -97,9 +97,10 @@ export interface LoginAttemptEvent extends SessionInfo {
   user: string;
   /**
    * `banned`: refused because the address is banned (the password is not checked); `failed`: a wrong
-   * user name or password; `too-many-sessions`: right password, but the user is at its session cap.
+   * user name or password; `too-many-sessions`: right password, but the user is at its session cap;
+   * `unavailable`: the authenticator could not decide (LDAP or the auth hook down), the client got 421.
    */
-  result: 'ok' | 'failed' | 'banned' | 'too-many-sessions';
+  result: 'ok' | 'failed' | 'banned' | 'too-many-sessions' | 'unavailable';
   /** This failure banned the address. */
   banStarted?: boolean;
 }

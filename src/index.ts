@@ -14,6 +14,7 @@ export { ConfigError, type ConfigIssue } from './config/errors.js';
 
 // Authentication and permissions.
 export type { Authenticator, ClientCertificate, LoginRefusal, LoginRequest, LoginResult } from './auth/authenticator.js';
+export { AuthUnavailableError, isAuthUnavailable } from './auth/authenticator.js';
 export { permissionSet, readOnly, readWrite, PERMISSIONS, type Permission, type Permissions } from './auth/permissions.js';
 export { UserAuthenticator, type UserAccount, type AnonymousAccess, type UploadPolicy, type UserAuthenticatorOptions, type LoginMethod } from './auth/users.js';
 export { RulePermissions, type PermissionRule } from './auth/rules.js';

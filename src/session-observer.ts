@@ -33,7 +33,8 @@ export type LoginAttempt =
   | { result: 'ok'; user: string; secure: boolean; by?: 'certificate' }
   /** `reason`: why, when the authenticator said (a certificate rule: "client certificate names bob"). */
   | { result: 'failed' | 'banned'; user: string; reason?: string; ban?: { network: string; failures: number; until: number } }
-  | { result: 'too-many-sessions'; user: string; max: number };
+  | { result: 'too-many-sessions'; user: string; max: number }
+  | { result: 'unavailable'; user: string; reason: string };
 
 /** How a protected data connection's TLS handshake went. */
 /** `refused`: the handshake completed but the connection is refused (the 425's text), `by` the session-reuse rule (default) or the client-certificate binding. */
@@ -142,6 +143,11 @@ export class SessionObserver {
     if (attempt.result === 'too-many-sessions') {
       this.s.log.warn({ user, max: attempt.max }, 'login refused: too many sessions for this user');
       this.emit('login-attempt', () => [{ ...this.s.info, user, result: 'too-many-sessions' }]);
+      return;
+    }
+    if (attempt.result === 'unavailable') {
+      this.s.log.warn({ user, peer, reason: attempt.reason }, 'login refused: authentication service unavailable');
+      this.emit('login-attempt', () => [{ ...this.s.info, user, result: 'unavailable' }]);
       return;
     }
     this.emit('login-failed', () => [{ ...this.s.info, user }]);

@@ -33,7 +33,7 @@ export async function userDbLogins(logins: number): Promise<void> {
     const hash = await hashPassword('bench-Pass-1');
     await store.add({ name: 'dbuser', passwordHash: hash, home: root, readOnly: false, permissions: null, rules: [], quotaBytes: null, quotaFiles: null, enabled: true, allowedNetworks: null });
     const config = new UserAuthenticator([{ name: 'cfguser', password: { hash }, home: root }]);
-    const viaDb = new DbAuthenticator(store, config, { root, logger: silentLogger });
+    const viaDb = new DbAuthenticator(store, config, config.names(), { root, logger: silentLogger });
     const reads: number[] = [];
     for (let i = 0; i < 200; i++) {
       const t0 = now();

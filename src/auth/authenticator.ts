@@ -60,6 +60,21 @@ export interface Authenticator {
   /**
    * Resolves to null (or a `LoginRefusal`, whose reason goes to the log) for a wrong user name,
    * password or certificate; the client is never told which. May be slow: it is async.
+   * Rejects with an `AuthUnavailableError` when it cannot decide (its directory or service is down):
+   * the client gets 421, and the attempt does not count as a failed login.
    */
   login(request: LoginRequest): Promise<LoginResult | LoginRefusal | null>;
+}
+
+/**
+ * An authenticator could not decide: the service behind it is unreachable, slow or answered nonsense.
+ * Its message goes to the log (never to the client, which gets a fixed 421); it must hold no secret.
+ */
+export class AuthUnavailableError extends Error {
+  override readonly name = 'AuthUnavailableError';
+}
+
+/** True for an `AuthUnavailableError`, also one from another copy of this module. */
+export function isAuthUnavailable(err: unknown): err is AuthUnavailableError {
+  return err instanceof AuthUnavailableError || (err instanceof Error && err.name === 'AuthUnavailableError');
 }

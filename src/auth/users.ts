@@ -2,16 +2,13 @@
  * The built-in authenticator: accounts from flags or the config file, and optional anonymous access.
  * Unknown users cost the same as wrong passwords: a dummy hash is verified so timing says nothing.
  *
- * Each account's storage is built once and shared by all its sessions: a LocalStorage on its home (with
- * the server's upload policy), wrapped in a QuotaStorage when the account has a quota. Accounts that share
- * a home share one quota usage figure; every account on a home that some account has a quota on is
- * tracked, so the figure stays right whoever writes.
+ * Each account's storage is built once and shared by all its sessions (see home-storages.ts: quota
+ * figures shared by the accounts of one home).
  */
-import { resolve } from 'node:path';
-import { LocalStorage, type PartialUploadPolicy } from '../storage/local.js';
-import { QuotaStorage, QuotaUsage, type QuotaLimits } from '../storage/quota.js';
+import type { QuotaLimits } from '../storage/quota.js';
 import type { Storage } from '../storage/storage.js';
 import type { UploadJournal } from '../storage/upload-journal.js';
+import { HomeStorages, type HomeStoragesOptions, type UploadPolicy } from './home-storages.js';
 import type { Authenticator, LoginRefusal, LoginRequest, LoginResult } from './authenticator.js';
 import { certificateUserName, normalizeFingerprint, unverifiedReason, type CertificateUserName, type ClientCertificate } from '../tls/client-certs.js';
 import { readOnly, type Permission, type Permissions } from './permissions.js';
@@ -48,15 +45,9 @@ export interface UserAccount {
   quota?: QuotaLimits;
 }
 
-/** How uploads are written to local homes (see storage/local.ts). */
-export interface UploadPolicy {
-  /** New files are written under a hidden temp name and renamed on success (default true). */
-  atomic?: boolean;
-  /** What a failed upload of a new file leaves: `delete` (default) or `keep`. */
-  partial?: PartialUploadPolicy;
-}
-
-export interface UserAuthenticatorOptions {
+export type { UploadPolicy };
+/** How the built-in authenticator makes the storages of homes on disk (see home-storages.ts). */
+export interface UserAuthenticatorOptions extends HomeStoragesOptions {
   uploads?: UploadPolicy;
   /** Records the temp files of uploads to local homes, for the clean-up after a crash (see `openUploadJournal`). */
   journal?: UploadJournal;
@@ -78,59 +69,35 @@ const DUMMY_HASH =
 export class UserAuthenticator implements Authenticator {
   private readonly users = new Map<string, UserAccount>();
   private readonly permissions = new Map<string, Permissions>();
-  /** One backend per home, one quota usage per tracked home, one storage per account. */
-  private readonly homes = new Map<string | Storage, Storage>();
-  private readonly usages = new Map<string | Storage, QuotaUsage>();
-  private readonly storages = new Map<string, Storage>();
-  private readonly tracked = new Set<string | Storage>();
+  /**
+   * The storages of the homes, shared with the other authenticators of the server (see home-storages.ts).
+   * @internal
+   */
+  readonly homes: HomeStorages;
 
   constructor(
     users: UserAccount[],
     private readonly anonymous?: AnonymousAccess,
     private readonly options: UserAuthenticatorOptions = {},
   ) {
+    this.homes = new HomeStorages(options);
     for (const u of users) {
       if (!u.password && u.login !== 'certificate') throw new Error(`user ${u.name}: a password is required unless login is certificate`);
       this.users.set(u.name, u);
       // Built now, so a bad rule is an error at start, not at login.
       this.permissions.set(u.name, new RulePermissions(u.permissions ?? defaultPermissions(u.readOnly ?? false), u.rules ?? []));
-      if (u.quota) this.tracked.add(homeKey(u.home));
+      if (u.quota) this.homes.track(u.home);
     }
   }
 
-  private backend(home: string | Storage): Storage {
-    if (typeof home !== 'string') return home;
-    let s = this.homes.get(homeKey(home));
-    if (!s) {
-      const uploads = this.options.uploads ?? {};
-      s = new LocalStorage(home, {
-        ...(uploads.atomic !== undefined ? { atomicUploads: uploads.atomic } : {}),
-        ...(uploads.partial !== undefined ? { partialUploads: uploads.partial } : {}),
-        ...(this.options.journal ? { journal: this.options.journal } : {}),
-      });
-      this.homes.set(homeKey(home), s);
-    }
-    return s;
+  /** The names this authenticator answers for alone: its accounts, and the anonymous names when on. */
+  knows(user: string): boolean {
+    return this.users.has(user) || (this.anonymous !== undefined && ANONYMOUS_NAMES.has(user.toLowerCase()));
   }
 
-  private storageFor(account: UserAccount): Storage {
-    let s = this.storages.get(account.name);
-    if (!s) {
-      const backend = this.backend(account.home);
-      const key = homeKey(account.home);
-      if (this.tracked.has(key)) {
-        let usage = this.usages.get(key);
-        if (!usage) {
-          usage = new QuotaUsage(backend);
-          this.usages.set(key, usage);
-        }
-        s = new QuotaStorage(backend, usage, account.quota ?? {});
-      } else {
-        s = backend;
-      }
-      this.storages.set(account.name, s);
-    }
-    return s;
+  /** The account names (for the start-up check of names also in a directory). */
+  names(): string[] {
+    return [...this.users.keys()];
   }
 
   /**
@@ -139,12 +106,7 @@ export class UserAuthenticator implements Authenticator {
    * against one figure (and the home is not walked again).
    */
   adopt(previous: UserAuthenticator): void {
-    for (const [key, usage] of previous.usages) if (this.tracked.has(key) && !this.usages.has(key)) this.usages.set(key, usage);
-  }
-
-  /** The names of the configured accounts (a user database refuses the same names). */
-  get names(): string[] {
-    return [...this.users.keys()];
+    this.homes.adopt(previous.homes);
   }
 
   async login(req: LoginRequest): Promise<LoginResult | LoginRefusal | null> {
@@ -156,7 +118,7 @@ export class UserAuthenticator implements Authenticator {
     }
     if (!account) {
       if (this.anonymous && ANONYMOUS_NAMES.has(req.user.toLowerCase())) {
-        return { storage: this.backend(this.anonymous.home), permissions: readOnly, name: 'anonymous', anonymous: true };
+        return { storage: this.homes.backend(this.anonymous.home), permissions: readOnly, name: 'anonymous', anonymous: true };
       }
       await verifyHash(DUMMY_HASH, req.password);
       return null;
@@ -183,7 +145,7 @@ export class UserAuthenticator implements Authenticator {
 
   private success(account: UserAccount): LoginResult {
     return {
-      storage: this.storageFor(account),
+      storage: this.homes.storage(`user\0${account.name}`, account.home, account.quota),
       permissions: this.permissions.get(account.name)!,
       name: account.name,
     };
@@ -203,9 +165,4 @@ export class UserAuthenticator implements Authenticator {
     }
     return undefined;
   }
-}
-
-/** Homes given as paths are the same home however they are spelled (`a/../b`, a trailing slash). */
-function homeKey(home: string | Storage): string | Storage {
-  return typeof home === 'string' ? resolve(home) : home;
 }

@@ -46,6 +46,11 @@ export const PASS = defineCommand({
     const deadline = performance.now() + ctx.settings.limits.loginFailureDelayMs;
     const outcome = await ctx.login(user, arg);
     if (outcome === 'ok') return reply(Code.loggedIn, 'Login successful.');
+    if (outcome === 'unavailable') {
+      await ctx.send(reply(Code.serviceUnavailable, 'Login service unavailable, try again later.'));
+      ctx.close();
+      return sent(Code.serviceUnavailable);
+    }
     if (outcome === 'too-many-sessions') {
       await ctx.send(reply(Code.serviceUnavailable, 'Too many sessions for this user.'));
       ctx.close();

@@ -13,7 +13,7 @@ import type { Permission } from '../auth/permissions.js';
 import type { ServerEvents } from '../events.js';
 import type { DataSetup, TransferSource } from '../data/data-setup.js';
 
-export type LoginOutcome = 'ok' | 'failed' | 'banned' | 'too-many-sessions';
+export type LoginOutcome = 'ok' | 'failed' | 'banned' | 'too-many-sessions' | 'unavailable';
 
 export type { DataSetup, TransferSource };
 
@@ -61,7 +61,8 @@ export interface SessionContext {
   /**
    * PASS: asks the authenticator; applies the login on success. `banned`: the address is banned (before
    * or because of this failure; the password was not accepted); `too-many-sessions`: the password was
-   * right but the user has `maxSessionsPerUser` sessions already.
+   * right but the user has `maxSessionsPerUser` sessions already; `unavailable`: the authenticator could
+   * not decide (its directory or service is down; not a failed login).
    */
   login(user: string, password: string): Promise<LoginOutcome>;
   /**

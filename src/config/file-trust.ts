@@ -24,7 +24,16 @@ export class UntrustedFileError extends Error {
   override name = 'UntrustedFileError';
 }
 
-export type TrustedKind = 'config file' | 'certificate' | 'key' | 'state directory' | 'xferlog' | 'client CA bundle' | 'CRL';
+export type TrustedKind =
+  | 'config file'
+  | 'certificate'
+  | 'key'
+  | 'state directory'
+  | 'xferlog'
+  | 'client CA bundle'
+  | 'CRL'
+  | 'LDAP CA file'
+  | 'LDAP bind password file';
 
 /**
  * Who may own what ftpsd trusts: root, the user it was started as, the user it runs as now and (before
@@ -83,7 +92,7 @@ export function checkTrusted(path: string, kind: TrustedKind, owners: ReadonlySe
     return;
   }
   const problem =
-    modeProblem(`${kind} ${path}`, path, st, owners, kind === 'key') ??
+    modeProblem(`${kind} ${path}`, path, st, owners, kind === 'key' || kind === 'LDAP bind password file') ??
     dirProblem(dirname(real), kind, owners) ??
     (real !== path && lstatSync(path).isSymbolicLink() ? dirProblem(dirname(path), kind, owners) : undefined);
   if (problem) throw new UntrustedFileError(problem);

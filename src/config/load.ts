@@ -23,6 +23,7 @@ import { checkTrusted, configOwners } from './file-trust.js';
 import { resolveHeartbeat, workerCount, type HeartbeatSettings } from './cluster-schema.js';
 import { parseListenAddress } from './listen-address.js';
 import { mergeClientCerts, type ClientCertsConfig } from './client-certs.js';
+import type { AuthHookConfig, LdapConfig } from './auth-schema.js';
 import { ENV, envLayer, fileLayer, flagLayer, type CliFlags, type Layer, type Password } from './sources.js';
 
 export { ConfigError } from './errors.js';
@@ -102,6 +103,10 @@ export interface ResolvedByHand extends PolicySettings {
   generatedPassword: string | undefined;
   /** True when the default account's password came from FTPSD_PASSWORD. */
   passwordFromEnv: boolean;
+  /** LDAP logins (url from flags > env > file, the rest from the file; paths absolute); undefined: off. */
+  ldap: (LdapConfig & { url: string; base: string }) | undefined;
+  /** The HTTP auth hook; undefined: off. */
+  authHook: AuthHookConfig | undefined;
 }
 
 export interface LoadOptions {
@@ -144,8 +149,13 @@ function merge(layers: Layer[], env: NodeJS.ProcessEnv, cwd: string, configFile:
   let generatedPassword: string | undefined;
   let users: ResolvedUser[];
   const configured = pick(layers, 'users');
+  const ldap = resolveLdap(layers);
+  const authHook = pick(layers, 'authHook');
   if (configured && configured.length > 0) {
     users = configured.map((u) => ({ name: u.name, ...(u.password ? { password: u.password } : {}), home: inRoot(u.home), readOnly: u.readOnly ?? false, ...pickUserPolicy(u) }));
+  } else if (ldap || authHook) {
+    // Accounts come from the directory or the hook: no default account.
+    users = [];
   } else {
     const fromEnv = env[ENV.password] || undefined;
     if (fromEnv === undefined) generatedPassword = keepPassword ?? randomPassword();
@@ -210,8 +220,22 @@ function merge(layers: Layer[], env: NodeJS.ProcessEnv, cwd: string, configFile:
     security,
     uploads: pick(layers, 'uploads') ?? {},
     generatedPassword,
-    passwordFromEnv: !configured?.length && generatedPassword === undefined,
+    passwordFromEnv: !configured?.length && !ldap && !authHook && generatedPassword === undefined,
+    ldap,
+    authHook,
   };
+}
+
+/** `ldap.url` from the first layer that sets it, the rest of `ldap` from the file; url and base go together. */
+function resolveLdap(layers: Layer[]): ResolvedConfig['ldap'] {
+  const url = layers.find((l) => l.ldap?.url !== undefined)?.ldap?.url;
+  const rest = [...layers].reverse().find((l) => l.ldap?.base !== undefined || (l.ldap && Object.keys(l.ldap).some((k) => k !== 'url')))?.ldap;
+  if (url === undefined && rest === undefined) return undefined;
+  if (url === undefined) throw ConfigError.of('ldap.url', 'is required with the other ldap options (or --ldap-url, FTPSD_LDAP_URL)');
+  const base = rest?.base;
+  if (base === undefined) throw ConfigError.of('ldap.base', 'is required with ldap.url (where users are searched)');
+  if (rest?.startTls && url.startsWith('ldaps:')) throw ConfigError.of('ldap.startTls', 'is for ldap:// URLs (ldaps:// is TLS from the start)');
+  return { ...rest, url, base };
 }
 
 const ALPHABET = 'ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789';

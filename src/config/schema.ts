@@ -16,6 +16,7 @@ import { refineUserPolicy, uploadsSchema, userPolicyShape } from './user-policy.
 import { opsFields, opsSchemaShape } from './ops-schema.js';
 import { pasvAddressField, serviceFields, serviceSchemaShape } from './service-schema.js';
 import { clusterFields, clusterSchemaShape } from './cluster-schema.js';
+import { authFields, authSchemaShape } from './auth-schema.js';
 import { parsed, text } from './zod-forms.js';
 import { clientCertsSchema } from './client-certs.js';
 
@@ -109,6 +110,7 @@ export const fields = {
   ...opsFields,
   ...serviceFields,
   ...clusterFields,
+  ...authFields,
 } as const;
 
 export const userName = text('a user name')
@@ -294,6 +296,7 @@ const configShape = {
   ...opsSchemaShape,
   ...serviceSchemaShape,
   ...clusterSchemaShape,
+  ...authSchemaShape,
 };
 
 type ConfigKey = keyof typeof configShape;

@@ -2,9 +2,14 @@
  * From a ResolvedConfig to the options of FtpServer: creates the served directories, loads (or
  * generates) the certificate and builds the authenticator. This is the step with side effects.
  */
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { UserAuthenticator, type UserAccount } from '../auth/users.js';
+import type { Authenticator } from '../auth/authenticator.js';
+import { AuthHookAuthenticator } from '../auth/auth-hook.js';
+import { AuthenticatorChain, type ChainedAuthenticator } from '../auth/chain.js';
+import { DirectoryAccounts } from '../auth/directory-account.js';
+import { LdapAuthenticator, type LdapOptions } from '../auth/ldap.js';
 import type { Logger } from '../logger.js';
 import { JOURNAL_DIR, openUploadJournal, type UploadJournal } from '../storage/upload-journal.js';
 import type { FtpServerOptions } from '../server.js';
@@ -41,17 +46,65 @@ export async function toServerOptions(config: ResolvedConfig, logger: Logger, ow
     : await stateCertificate(config.stateDir);
 
   const users: UserAccount[] = config.users.map((u) => ({ name: u.name, ...(u.password ? { password: u.password } : {}), home: u.home, readOnly: u.readOnly, ...pickUserPolicy(u) }));
+  const builtin = new UserAuthenticator(users, config.anonymous, {
+    uploads: config.uploads,
+    ...(journal ? { journal } : {}),
+    ...(config.clientCerts ? { certificateUserName: config.clientCerts.userName } : {}),
+  });
   const options: FtpServerOptions = {
     ...protocolOptions(config, logger),
     // clientCerts always given (undefined: off), so a config reload that removes them turns them off.
     tls: { cert: certificate.cert, key: certificate.key, clientCerts: config.clientCerts ? await readClientCerts(config.clientCerts) : undefined },
-    authenticator: new UserAuthenticator(users, config.anonymous, {
-      uploads: config.uploads,
-      ...(journal ? { journal } : {}),
-      ...(config.clientCerts ? { certificateUserName: config.clientCerts.userName } : {}),
-    }),
+    authenticator: await authenticatorChain(config, builtin, logger, trustedOwners(owner?.uid)),
   };
   return { options, certificate, created };
+}
+
+/**
+ * The config users alone, or chained with LDAP and the auth hook (auth/chain.ts). With LDAP, the config
+ * names LDAP also has are looked up in the background and warned about (config-file accounts win).
+ */
+async function authenticatorChain(config: ResolvedConfig, users: UserAuthenticator, logger: Logger, owners: ReadonlySet<number>): Promise<Authenticator> {
+  const { ldap, authHook } = config;
+  if (!ldap && !authHook) return users;
+  const accounts = new DirectoryAccounts(config.root, users.homes);
+  const others: ChainedAuthenticator[] = [];
+  if (ldap) {
+    // Whoever may replace the CA may impersonate the directory; the bind password is a secret (StrictModes).
+    if (ldap.ca !== undefined) checkTrusted(ldap.ca, 'LDAP CA file', owners);
+    if (ldap.bindPasswordFile !== undefined) checkTrusted(ldap.bindPasswordFile, 'LDAP bind password file', owners);
+    const ca = ldap.ca === undefined ? undefined : await readConfigFile(ldap.ca, 'ldap.ca');
+    const bindPassword = ldap.bindPasswordFile === undefined ? undefined : (await readConfigFile(ldap.bindPasswordFile, 'ldap.bindPasswordFile')).replace(/\r?\n$/, '');
+    const options: LdapOptions = {
+      url: ldap.url,
+      base: ldap.base,
+      ...(ldap.startTls !== undefined ? { startTls: ldap.startTls } : {}),
+      ...(ca !== undefined ? { ca } : {}),
+      ...(ldap.filter !== undefined ? { filter: ldap.filter } : {}),
+      ...(ldap.bindDn !== undefined ? { bindDn: ldap.bindDn, bindPassword: bindPassword ?? '' } : {}),
+      ...(ldap.homeAttribute !== undefined ? { homeAttribute: ldap.homeAttribute } : {}),
+      ...(ldap.quotaAttribute !== undefined ? { quotaAttribute: ldap.quotaAttribute } : {}),
+      ...(ldap.groups !== undefined ? { groups: ldap.groups } : {}),
+      ...(ldap.requireGroup !== undefined ? { requireGroup: ldap.requireGroup } : {}),
+      ...(ldap.cacheMs !== undefined ? { cacheMs: ldap.cacheMs } : {}),
+      ...(ldap.timeoutMs !== undefined ? { timeoutMs: ldap.timeoutMs } : {}),
+    };
+    others.push(new LdapAuthenticator(options, accounts, logger));
+  }
+  if (authHook) {
+    others.push(new AuthHookAuthenticator({ url: authHook.url, ...(authHook.timeoutMs !== undefined ? { timeoutMs: authHook.timeoutMs } : {}) }, accounts, logger));
+  }
+  const chain = new AuthenticatorChain(users, others, logger);
+  void chain.checkShadowed();
+  return chain;
+}
+
+async function readConfigFile(path: string, field: string): Promise<string> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (err) {
+    throw ConfigError.of(field, `cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
 }
 
 /** The certificate files the config names (or those of the state directory), for the mode checks. */

@@ -51,7 +51,7 @@ export type CliFlags = CommandFlags & { [flag: string]: string | string[] | bool
 type FieldName = keyof typeof fields;
 const FIELD_NAMES = Object.keys(fields) as FieldName[];
 /** Fields with a variable and a flag that make one option together (runAs): read by hand. */
-const BY_HAND: readonly FieldName[] = ['runAsUser', 'runAsGroup'];
+const BY_HAND: readonly FieldName[] = ['runAsUser', 'runAsGroup', 'ldapUrl'];
 
 /** An option's metadata (policy-options.ts declares its keys). */
 export function optionMeta(key: FieldName): GlobalMeta {
@@ -128,6 +128,11 @@ export function fileLayer(file: FileOptions, dir: string): Layer {
     },
     clientCerts: file.clientCerts && compact({ ...file.clientCerts, ca: abs(dir, file.clientCerts.ca)!, crl: abs(dir, file.clientCerts.crl) }),
     runAs: file.runAs && { user: file.runAs.user, ...(file.runAs.group !== undefined ? { group: file.runAs.group } : {}) },
+    ldap: file.ldap && {
+      ...file.ldap,
+      ...(file.ldap.ca !== undefined ? { ca: abs(dir, file.ldap.ca)! } : {}),
+      ...(file.ldap.bindPasswordFile !== undefined ? { bindPasswordFile: abs(dir, file.ldap.bindPasswordFile)! } : {}),
+    },
   });
 }
 
@@ -159,6 +164,7 @@ export function envLayer(env: NodeJS.ProcessEnv, cwd: string, issues: ConfigIssu
     clientCerts: get(ENV.clientCa) === undefined ? undefined : { ca: abs(cwd, get(ENV.clientCa))! },
     anonymous: anonymous === undefined ? undefined : anonymous ? {} : false,
     runAs: runAsUser !== undefined || runAsGroup !== undefined ? compact({ user: runAsUser, group: runAsGroup }) : undefined,
+    ldap: urlOnly(check('ldapUrl', get(ENV.ldapUrl), ENV.ldapUrl, issues)),
     ...schemaLayer((_, { env: name, list: isList }) => (name ? [isList ? one(list(name)) : get(name), name] : undefined), cwd, issues),
   });
 }
@@ -181,6 +187,7 @@ export function flagLayer(flags: CliFlags, cwd: string, issues: ConfigIssue[]): 
         ? compact({ ca: abs(cwd, flags.clientCa), required: flags.clientCertRequired ? true : undefined })
         : undefined,
     runAs: flags.runAsUser !== undefined || flags.runAsGroup !== undefined ? compact({ user: hand('runAsUser'), group: hand('runAsGroup') }) : undefined,
+    ldap: urlOnly(check('ldapUrl', flags.ldapUrl, flagName(optionMeta('ldapUrl').flag!), issues)),
     ...schemaLayer((_, { flag, list }) => {
       if (flag === undefined) return undefined;
       const value = flags[flagKey(flag)];
@@ -190,6 +197,9 @@ export function flagLayer(flags: CliFlags, cwd: string, issues: ConfigIssue[]): 
     }, cwd, issues),
   });
 }
+
+/** `--ldap-url` or FTPSD_LDAP_URL: an `ldap` layer with the URL only (the rest comes from the file). */
+const urlOnly = (url: string | undefined): Layer['ldap'] => (url === undefined ? undefined : { url });
 
 /** `--user NAME:PASSWORD`: the password stays in memory, unhashed. */
 function parseUserFlags(values: string[], issues: ConfigIssue[]): Layer['users'] {

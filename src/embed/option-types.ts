@@ -124,7 +124,7 @@ interface ConfigOptions extends Readonly<Partial<PolicySettings>> {
 }
 
 /** Options of the `ftpsd` command, not of createServer (COMMAND_ONLY_OPTIONS below). */
-type CommandOptions = 'watchConfig' | 'umask' | 'runAs' | 'workers' | 'workerHeartbeat';
+type CommandOptions = 'watchConfig' | 'umask' | 'runAs' | 'workers' | 'workerHeartbeat' | 'ldap' | 'authHook';
 
 /**
  * Every other option of the config schema, typed as the schema reads it (createServer's schema,

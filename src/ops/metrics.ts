@@ -81,7 +81,7 @@ export class FtpMetrics {
     const sessionsTotal = counter('ftpsd_sessions_total', 'Control connections accepted.');
     const logins = counter(
       'ftpsd_logins_total',
-      'Password checks (PASS) by result: ok, failed (wrong user or password), banned (refused: the address is banned), too_many_sessions.',
+      'Password checks (PASS) by result: ok, failed (wrong user or password), banned (refused: the address is banned), too_many_sessions, unavailable (LDAP or the auth hook could not answer: 421).',
       ['result'],
     );
     const bans = counter('ftpsd_login_bans_total', 'Addresses banned after repeated failed logins.');
@@ -119,7 +119,7 @@ export class FtpMetrics {
     );
 
     // Known series start at 0, so rate() and alerts see them before the first event.
-    for (const result of ['ok', 'failed', 'banned', 'too_many_sessions']) logins.inc({ result }, 0);
+    for (const result of ['ok', 'failed', 'banned', 'too_many_sessions', 'unavailable']) logins.inc({ result }, 0);
     for (const direction of DIRECTIONS) {
       for (const protection of PROTECTIONS) {
         bytes.inc({ direction, protection }, 0);

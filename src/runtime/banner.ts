@@ -13,7 +13,8 @@ export interface BannerInput {
   version: string;
   explicit: AddressInfo[];
   implicit: AddressInfo[];
-  config: Pick<ResolvedConfig, 'root' | 'users' | 'anonymous' | 'generatedPassword' | 'passwordFromEnv' | 'tlsRequired' | 'sessionReuse' | 'configFile'>;
+  config: Pick<ResolvedConfig, 'root' | 'users' | 'anonymous' | 'generatedPassword' | 'passwordFromEnv' | 'tlsRequired' | 'sessionReuse' | 'configFile'> &
+    Partial<Pick<ResolvedConfig, 'ldap' | 'authHook'>>;
   certificate: Certificate;
   /** Where /metrics is served, when on. */
   metrics?: AddressInfo | undefined;
@@ -39,10 +40,12 @@ export function formatBanner(input: BannerInput): string {
     lines.push(`user:        ${first.name}   password: ${config.generatedPassword}   (generated; choose one with ${ENV.password} or --user)`);
   } else if (config.passwordFromEnv && first) {
     lines.push(`user:        ${first.name}   (password from ${ENV.password})`);
-  } else {
+  } else if (config.users.length > 0 || (!config.ldap && !config.authHook)) {
     const names = config.users.map((u) => (u.readOnly ? `${u.name} (read-only)` : u.name));
     lines.push(`${names.length > 1 ? 'users:      ' : 'user:       '} ${names.join(', ')}`);
   }
+  if (config.ldap) lines.push(`ldap:        ${config.ldap.url}${config.ldap.startTls ? ' (StartTLS)' : ''}, base ${config.ldap.base}`);
+  if (config.authHook) lines.push(`auth hook:   ${withoutCredentials(config.authHook.url)}`);
   if (config.anonymous) lines.push(`anonymous:   read-only, home ${config.anonymous.home}`);
   lines.push(`tls:         required: ${config.tlsRequired}, session reuse: ${config.sessionReuse}`);
   lines.push(`certificate: ${certificate.certPath} (${CERT_SOURCE[certificate.source]})`);
@@ -56,13 +59,21 @@ export function formatBanner(input: BannerInput): string {
 
 function tryCommand({ explicit, implicit, config }: BannerInput): string | undefined {
   const user = config.users[0];
-  if (!user) return undefined;
-  const cred = config.generatedPassword !== undefined ? `${user.name}:${config.generatedPassword}` : user.name;
+  // Accounts only in LDAP or behind the hook: any of their names.
+  const name = user?.name ?? (config.ldap || config.authHook ? 'NAME' : undefined);
+  if (name === undefined) return undefined;
+  const cred = config.generatedPassword !== undefined ? `${name}:${config.generatedPassword}` : name;
   const target = explicit[0] ?? implicit[0];
   if (!target) return undefined;
   const scheme = explicit[0] ? 'ftp' : 'ftps';
   const flags = explicit[0] ? '--ssl-reqd -k' : '-k';
   return `curl ${flags} -u ${cred} ${scheme}://${urlHost(target.address)}:${target.port}/`;
+}
+
+/** A URL as the banner may show it: no user name or password. */
+function withoutCredentials(value: string): string {
+  const url = new URL(value);
+  return url.origin + url.pathname;
 }
 
 function urlHost(address: string): string {

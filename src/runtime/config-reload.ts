@@ -18,6 +18,7 @@ import { watch, type FSWatcher } from 'node:fs';
 import { readFile, realpath } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
 import { UserAuthenticator } from '../auth/users.js';
+import { AuthenticatorChain } from '../auth/chain.js';
 import type { Authenticator } from '../auth/authenticator.js';
 import { DbAuthenticator } from '../userdb/authenticator.js';
 import type { Certificate } from '../config/certificate.js';
@@ -59,7 +60,7 @@ export interface ConfigReloaderOptions {
   /** The process's upload journal, given to the storages of the reloaded accounts too. */
   journal?: UploadJournal;
   /** With a user database: the authenticator of its users around the reloaded config users (runtime/user-db.ts). */
-  wrapAuthenticator?: (config: UserAuthenticator) => Promise<Authenticator>;
+  wrapAuthenticator?: (config: Authenticator) => Promise<Authenticator>;
 }
 
 /** Options not compared at all (derived, or reported through another key). */
@@ -145,13 +146,14 @@ export class ConfigReloader {
       throw ConfigError.of(config.tls?.fields.cert ?? 'stateDir', `${certificate.certPath}: certificate expired on ${certificate.validTo.toISOString()}`);
     }
     const configured = prepared.options.authenticator;
-    const inUse = this.server.authenticator;
-    const previousConfigured = inUse instanceof DbAuthenticator ? inUse.configUsers : inUse;
-    if (configured instanceof UserAuthenticator && previousConfigured instanceof UserAuthenticator) {
-      configured.adopt(previousConfigured);
-    }
+    const before = this.server.authenticator;
+    // The config users take over the quota figures (with or without LDAP, the hook or the user database around them).
+    const nowUsers = configUsers(configured);
+    const beforeUsers = configUsers(before);
+    if (nowUsers && beforeUsers) nowUsers.adopt(beforeUsers);
+    // With a user database, its authenticator goes around the reloaded one.
     const wrap = this.options.wrapAuthenticator;
-    const authenticator = wrap && configured instanceof UserAuthenticator ? await wrap(configured) : configured;
+    const authenticator = wrap ? await wrap(configured) : configured;
     const o = prepared.options;
     // The CA bundle or the CRL file may change without the config (a new CRL): then it is a change too.
     const newClientCerts = !sameClientCerts(o.tls?.clientCerts, this.server.tls?.clientCerts);
@@ -161,6 +163,8 @@ export class ConfigReloader {
     const settings = Object.fromEntries(SETTINGS_OPTIONS.filter((k) => k !== 'greeting').map((k) => [k, o[k]])) as SettingsOptions;
     // All or nothing: throws (changing nothing) on a value the server refuses.
     this.server.reconfigure({ authenticator, ...(newPair && o.tls ? { tls: o.tls } : {}), ...settings });
+    // The LDAP connections of the authenticator replaced (running sessions do not use them).
+    if (before instanceof AuthenticatorChain && before !== authenticator) before.close();
     if (config.logLevel !== previous.logLevel) setLevel(this.log, config.logLevel);
     if (config.umask !== previous.umask) process.umask(config.umask);
     await this.followCertificate(certificate, config, o.tls);
@@ -268,4 +272,11 @@ async function digestOf(file: string): Promise<string | undefined> {
   } catch {
     return undefined;
   }
+}
+
+/** The config-file users of an authenticator built from the config (alone, or first in the chain). */
+function configUsers(a: Authenticator | undefined): UserAuthenticator | undefined {
+  if (a instanceof DbAuthenticator) return configUsers(a.inner);
+  if (a instanceof AuthenticatorChain) return a.users;
+  return a instanceof UserAuthenticator ? a : undefined;
 }

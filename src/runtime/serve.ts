@@ -24,7 +24,7 @@ import { ConfigError } from '../config/errors.js';
 import { checkCertificateFiles, trustedOwners } from '../config/file-trust.js';
 import type { Operations } from '../ops/index.js';
 import type { ResolvedConfig } from '../config/load.js';
-import type { UserAuthenticator } from '../auth/users.js';
+import type { Authenticator } from '../auth/authenticator.js';
 import { UserDbLink } from './user-db.js';
 
 export interface ServeContext {
@@ -80,7 +80,7 @@ export async function serve(flags: CliFlags, ctx: ServeContext): Promise<FtpServ
     : undefined;
   if (userDb) {
     try {
-      options.authenticator = await userDb.authenticator(options.authenticator as UserAuthenticator);
+      options.authenticator = await userDb.authenticator(options.authenticator);
     } catch (err) {
       await userDb.close();
       throw err;
@@ -115,7 +115,7 @@ export async function serve(flags: CliFlags, ctx: ServeContext): Promise<FtpServ
   await reloader.watch();
   const env = ctx.env ?? process.env;
   const adjust = ctx.worker?.adjust;
-  const wrapAuthenticator = userDb ? (users: UserAuthenticator) => userDb.authenticator(users, true) : undefined;
+  const wrapAuthenticator = userDb ? (inner: Authenticator) => userDb.authenticator(inner, true) : undefined;
   const configReloader = new ConfigReloader(server, reloader, { flags, env }, { config: loaded, certificate }, logger, { ...(adjust ? { adjust } : {}), ...(journal ? { journal } : {}), ...(wrapAuthenticator ? { wrapAuthenticator } : {}) });
   if (config.watchConfig) await configReloader.watch();
   const stop = handleSignals(server, configReloader, logger, async () => {

@@ -16,7 +16,9 @@
  */
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
-import type { UserAuthenticator } from '../auth/users.js';
+import { UserAuthenticator } from '../auth/users.js';
+import { AuthenticatorChain } from '../auth/chain.js';
+import type { Authenticator } from '../auth/authenticator.js';
 import type { UploadJournal } from '../storage/upload-journal.js';
 import type { Logger } from '../logger.js';
 import type { FtpServer, PeerSessions } from '../server.js';
@@ -86,8 +88,9 @@ export class UserDbLink implements PeerSessions {
    * The authenticator of database and config users; throws when a name is in both. On a reload
    * (`reloading`) a database that cannot be reached does not stop it: the check is skipped, with a warning.
    */
-  async authenticator(config: UserAuthenticator, reloading = false): Promise<DbAuthenticator> {
-    const auth = new DbAuthenticator(this.store, config, { root: this.options.root, logger: this.options.logger, ...(this.options.uploads ? { uploads: this.options.uploads } : {}), ...(this.options.journal ? { journal: this.options.journal } : {}) });
+  async authenticator(inner: Authenticator, reloading = false): Promise<DbAuthenticator> {
+    const users = inner instanceof AuthenticatorChain ? inner.users : inner instanceof UserAuthenticator ? inner : undefined;
+    const auth = new DbAuthenticator(this.store, inner, users?.names() ?? [], { root: this.options.root, logger: this.options.logger, ...(this.options.uploads ? { uploads: this.options.uploads } : {}), ...(this.options.journal ? { journal: this.options.journal } : {}) });
     let clashes: string[];
     try {
       clashes = await auth.clashes();

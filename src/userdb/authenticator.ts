@@ -1,6 +1,7 @@
 /**
- * Logins of users from the user database, beside the config file's (`UserAuthenticator`, asked for its
- * own names, anonymous access and unknown names, so an unknown name costs one dummy hash either way).
+ * Logins of users from the user database, beside the others (`inner`: the config file's users, then LDAP
+ * and the hook; asked for config names, certificate logins, anonymous access and names the database does
+ * not hold, so an unknown name costs what it costs without a database).
  * Each login reads the user's row (one indexed query), so a new user logs in at once and a changed
  * password applies to the next login on every node. A disabled user, or one connecting from outside
  * their `allowed_networks`, fails like a wrong password (the log says why).
@@ -19,7 +20,7 @@ import { Code } from '../base/reply-codes.js';
 import type { Authenticator, LoginRefusal, LoginRequest, LoginResult } from '../auth/authenticator.js';
 import { verifyHash } from '../auth/password.js';
 import { defaultPermissions, RulePermissions } from '../auth/rules.js';
-import type { UserAuthenticator, UserAuthenticatorOptions } from '../auth/users.js';
+import type { UserAuthenticatorOptions } from '../auth/users.js';
 import type { Permissions } from '../auth/permissions.js';
 import { AccessList } from '../security/access-list.js';
 import type { Logger } from '../logger.js';
@@ -51,11 +52,13 @@ export class DbAuthenticator implements Authenticator {
 
   constructor(
     private readonly store: UserStore,
-    /** The config file's users (a reload takes over their quota figures). */
-    readonly configUsers: UserAuthenticator,
+    /** The authenticator the database's goes around: the config users (and LDAP, the hook after them). */
+    readonly inner: Authenticator,
+    /** The config file's user names (theirs, never the database's). */
+    configNames: readonly string[],
     private readonly options: DbAuthenticatorOptions,
   ) {
-    this.configNames = new Set(configUsers.names);
+    this.configNames = new Set(configNames);
   }
 
   /** The names in both the config file and the database (a start-up error). */
@@ -76,7 +79,7 @@ export class DbAuthenticator implements Authenticator {
 
   async login(req: LoginRequest): Promise<LoginResult | LoginRefusal | null> {
     // Config users (certificate logins too: a database user logs in by password only).
-    if (this.configNames.has(req.user) || req.certificateOnly) return this.configUsers.login(req);
+    if (this.configNames.has(req.user) || req.certificateOnly) return this.inner.login(req);
     let user: DbUser | undefined;
     try {
       user = await this.store.get(req.user);
@@ -84,7 +87,7 @@ export class DbAuthenticator implements Authenticator {
       this.options.logger.error({ user: req.user, peer: req.remoteAddress, reason: dbErrorText(err) }, 'login refused: user database unavailable');
       throw new FtpError(Code.serviceUnavailable, DB_UNAVAILABLE, { cause: err });
     }
-    if (!user) return this.configUsers.login(req); // anonymous, or an unknown name (the dummy hash)
+    if (!user) return this.inner.login(req); // anonymous, or an unknown name (the dummy hash)
     if (!(await verifyHash(user.passwordHash, req.password))) return null;
     if (!user.enabled) {
       this.options.logger.info({ user: user.name, peer: req.remoteAddress }, 'login refused: user disabled');

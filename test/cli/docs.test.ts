@@ -45,7 +45,7 @@ describe('documentation', () => {
 
   it('the example sets every option of the schema (tls commented out)', async () => {
     const data = parse(await example()) as Record<string, Record<string, unknown>>;
-    const commented = ['tls', 'clientCerts', 'pasvAddress', 'pasvAdvertisedPorts', 'runAs', 'userDb'];
+    const commented = ['tls', 'clientCerts', 'pasvAddress', 'pasvAdvertisedPorts', 'runAs', 'ldap', 'authHook', 'userDb'];
     const keys = Object.keys(configSchema.shape).filter((k) => !commented.includes(k));
     expect(Object.keys(data).sort()).toEqual(keys.sort());
     const text = await example();
@@ -55,6 +55,8 @@ describe('documentation', () => {
     expect(text).toMatch(/^# pasvAdvertisedPorts: /m);
     expect(text).toMatch(/^# runAs: /m);
     expect(text).toMatch(/^# userDb: /m);
+    expect(text).toMatch(/^# ldap:$/m);
+    expect(text).toMatch(/^# authHook:$/m);
     const shape = configSchema.shape;
     expect(Object.keys(data.timeouts!).sort()).toEqual(Object.keys(shape.timeouts.unwrap().shape).sort());
     expect(Object.keys(data.limits!).sort()).toEqual(Object.keys(shape.limits.unwrap().shape).sort());

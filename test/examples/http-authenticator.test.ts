@@ -62,6 +62,10 @@ describe('examples/http-authenticator.ts', () => {
       expect(out).toBe('Hello carol!\n');
       expect(requests).toEqual([{ method: 'POST', url: '/login', body: { user: 'carol', password: 'pw', remoteAddress: '127.0.0.1' } }]);
       await expect(ftps(ex.port, 'carol', 'nope')).rejects.toThrow(/530/);
+      // The service gone: 421 (try again later), not a wrong password.
+      service.closeAllConnections();
+      await new Promise((resolve) => service.close(resolve));
+      await expect(ftps(ex.port, 'carol', 'pw')).rejects.toThrow(/421 Login service unavailable/);
     } finally {
       expect(await ex.stop()).toBe(0);
       service.close();

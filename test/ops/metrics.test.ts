@@ -68,6 +68,7 @@ describe('metrics endpoint', () => {
       'ftpsd_logins_total{result="failed"}': 1,
       'ftpsd_logins_total{result="banned"}': 0,
       'ftpsd_logins_total{result="too_many_sessions"}': 0,
+      'ftpsd_logins_total{result="unavailable"}': 0,
       ftpsd_login_bans_total: 0,
       'ftpsd_tls_handshakes_total{channel="control",result="ok"}': 1,
       'ftpsd_tls_handshakes_total{channel="control",result="failed"}': 0,

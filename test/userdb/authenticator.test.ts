@@ -38,7 +38,7 @@ describe.skipIf(!BIN)('DbAuthenticator', () => {
     root = await mkdtemp(join(tmpdir(), 'ftpsd-dbauth-'));
     hash = await hashPassword('Pass-1');
     const config = new UserAuthenticator([{ name: 'cfg', password: { plain: 'cfg-pass' }, home: root }], { home: root });
-    auth = new DbAuthenticator(store, config, { root, logger: silentLogger });
+    auth = new DbAuthenticator(store, config, config.names(), { root, logger: silentLogger });
   }, 60_000);
   afterAll(async () => {
     await store?.close().catch(() => undefined);
