@@ -14,11 +14,12 @@ import { ensureFixtures, fixtureDir } from './lib/fixtures.js';
 import { limits } from './lib/limits.js';
 import { loginCost } from './lib/login-cost.js';
 import { scaling } from './lib/scaling.js';
+import { userDbLogins } from './lib/user-db-logins.js';
 import { ensureBuilt, kitCertificate, kitRoot, rsaCertificate, startAnchor, startFtpsd, type FtpsdOptions, type Target } from './lib/servers.js';
 import { firstLine, log, out, selfCpuSeconds, fmt } from './lib/stats.js';
 import { Runner, WORKLOADS, type Workload } from './lib/workloads.js';
 
-const EXTRA = ['argon2', 'limits', 'scaling'] as const;
+const EXTRA = ['argon2', 'limits', 'scaling', 'userdb'] as const;
 type Step = Workload | (typeof EXTRA)[number];
 
 const USAGE = `usage: npm run bench -- [run] [options]      measure ftpsd (default) or another server
@@ -27,7 +28,7 @@ const USAGE = `usage: npm run bench -- [run] [options]      measure ftpsd (defau
 run options:
   --mode plain|tls|both       (both) plain FTP and/or explicit FTPS (AUTH TLS, PROT P)
   --only LIST                 workloads: ${[...WORKLOADS, ...EXTRA].join(',')} (env BENCH_ONLY;
-                              default all; argon2, limits and scaling only for ftpsd)
+                              default all; argon2, limits, scaling and userdb only for ftpsd)
   --reps N                    repetitions, medians are printed (env BENCH_REPS, 3)
   --root DIR                  local path of the FTP root; fixtures go to DIR/bench (env BENCH_ROOT)
   --host H --port P [--user U --pass P --pid PID[,PID]]
@@ -55,6 +56,7 @@ sizes (env): BENCH_BIG_MIB (1024) BENCH_SESSIONS (2000) BENCH_CONCURRENCY (50) B
   BENCH_SMALL_FILES (1000) BENCH_SMALL_MAX_S (120) BENCH_LIST_ENTRIES (10000) BENCH_IDLE_SESSIONS (500)
   BENCH_ARGON2_SESSIONS (200) BENCH_ARGON2_VERIFIES (20) BENCH_CURL (curl) BENCH_TIMEOUT_S (60: reply timeout)
   BENCH_WORKERS (1): ftpsd's --workers for every workload but scaling (a number or auto)
+  BENCH_USERDB_LOGINS (200) BENCH_USERDB_CONCURRENCY (8)
   BENCH_SCALING_CLIENTS (4) BENCH_SCALING_MIB (256) BENCH_SCALING_WORKERS (one per core, at least 2)
 `;
 
@@ -148,7 +150,7 @@ async function run(argv: string[]): Promise<number> {
     return startFtpsd(ftpsdOpts!);
   };
 
-  const needFixtures = [...only].some((w) => w !== 'argon2');
+  const needFixtures = [...only].some((w) => w !== 'argon2' && w !== 'userdb');
   if (needFixtures) ensureFixtures(root, { bigMiB: c.bigMiB, small: c.small, smallSize: c.smallSize, listN: c.listN });
 
   out('# ftpsd bench', `${new Date().toISOString()} target=${kind === 'ftpsd' ? 'ftpsd' : kind === 'anchor' ? v.anchor : `${v.host ?? '127.0.0.1'}:${v.port}`}`);
@@ -205,6 +207,15 @@ async function run(argv: string[]): Promise<number> {
       failed++;
       log(`scaling FAILED: ${firstLine(e)}`);
       out('scaling_failed', JSON.stringify(firstLine(e)));
+    }
+  }
+  if (only.has('userdb') && ftpsdOpts) {
+    try {
+      await userDbLogins(Number(process.env.BENCH_USERDB_LOGINS ?? 200));
+    } catch (e) {
+      failed++;
+      log(`userdb FAILED: ${firstLine(e)}`);
+      out('userdb_failed', JSON.stringify(firstLine(e)));
     }
   }
   out('run_cpu_s', fmt(selfCpuSeconds(), 2));

@@ -436,11 +436,19 @@ export class Connection implements SessionContext {
    * more than once: resolves when the connection is destroyed.
    */
   shutdown(): Promise<void> {
+    return this.end('Server shutting down.');
+  }
+
+  /**
+   * Ends the session as `shutdown()` does, with `text` in the 421 (a user disabled or removed while
+   * logged in: src/runtime/user-db.ts).
+   */
+  end(text: string): Promise<void> {
     this.shuttingDown ??= (async () => {
       this.closing = true;
       if (!this.ended) {
         await bounded(this.transfers.abort(), SHUTDOWN_REPLY_MS);
-        await bounded(this.send(reply(Code.serviceUnavailable, 'Server shutting down.')), SHUTDOWN_REPLY_MS);
+        await bounded(this.send(reply(Code.serviceUnavailable, text)), SHUTDOWN_REPLY_MS);
       }
       this.destroy();
     })();

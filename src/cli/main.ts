@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * The `ftpsd` command: serve (default) | hash-password | gen-cert | check-config.
+ * The `ftpsd` command: serve (default) | hash-password | gen-cert | check-config | user | ban.
  * Errors are one line on stderr; bad flags or config exit with code 2, other failures with 1.
  */
 import { readFileSync } from 'node:fs';
@@ -12,6 +12,9 @@ import { EXIT_USAGE, UsageError, exitCodeOf, oneLine, reportError } from '../run
 import { genCertCommand, type GenCertFlags } from './gen-cert.js';
 import { hashPasswordCommand } from './hash-password.js';
 import { serveCommand } from '../cluster/launch.js';
+import { USER_DB_ENV } from '../userdb/connect.js';
+import { userAddCommand, userListCommand, userRemoveCommand, userSetCommand, type UserFlags } from './user.js';
+import { banListCommand, banRemoveCommand } from './ban.js';
 
 const version = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
@@ -52,7 +55,7 @@ function buildProgram(): Command {
     .usage('[options]')
     .action(async (unexpected: string[], flags: CliFlags) => {
       if (unexpected.length > 0) {
-        throw new UsageError(`unknown command '${unexpected[0]}' (commands: serve, hash-password, gen-cert, check-config)`);
+        throw new UsageError(`unknown command '${unexpected[0]}' (commands: serve, hash-password, gen-cert, check-config, user, ban)`);
       }
       await serveCommand(flags, { version });
     });
@@ -79,7 +82,42 @@ function buildProgram(): Command {
       process.exitCode = await checkConfigCommand(file);
     });
 
+  addUserCommands(program);
   return program;
+}
+
+/** `ftpsd user ...` and `ftpsd ban ...` (src/cli/user.ts, src/cli/ban.ts): the user database. */
+function addUserCommands(program: Command): void {
+  // A connection the database left half-open must not keep a finished command alive.
+  const once = <A extends unknown[]>(fn: (...args: A) => Promise<void>) => (...args: A) =>
+    fn(...args).finally(() => setTimeout(() => process.exit(), 2_000).unref());
+  const db = `postgres:// URL of the user database${env(USER_DB_ENV)}`;
+  const fields = (c: Command, set: boolean) =>
+    c
+      .option('--home <dir>', set ? 'new home directory (absolute)' : 'home directory, absolute (default: <root>/NAME on each node)')
+      .option('--read-only', 'download only (list + read)')
+      .option('--quota-bytes <n|off>', 'most bytes the home may hold')
+      .option('--quota-files <n|off>', 'most files the home may hold')
+      .option('--allowed-networks <cidr,...|any>', 'log in only from these networks')
+      .option('--rules <json>', 'per-directory permission rules, as in the config file (JSON array)')
+      .option('--password-stdin', set ? 'read a new password from stdin' : 'read the password from stdin (default: generate one and print it once)')
+      .option('--user-db <url>', db);
+  const user = program.command('user').description(`Manage the users of the user database (--user-db or ${USER_DB_ENV}).`);
+  fields(user.command('add').description('Add a user.').argument('<name>'), false).action(once((name: string, flags: UserFlags) => userAddCommand(name, flags)));
+  fields(user.command('set').description('Change a user: the flags given, nothing else.').argument('<name>'), true)
+    .option('--no-read-only', 'read-write again')
+    .option('--enable', 'allow logins again')
+    .option('--disable', 'refuse logins and end the live sessions on every node')
+    .action(once((name: string, flags: UserFlags) => userSetCommand(name, flags)));
+  user.command('remove').description('Remove a user (their live sessions end on every node; files stay).').argument('<name>').option('--user-db <url>', db)
+    .action(once((name: string, flags: UserFlags) => userRemoveCommand(name, flags)));
+  user.command('list').description('List the users (never their hashes).').option('--json', 'as JSON').option('--user-db <url>', db)
+    .action(once((flags: UserFlags) => userListCommand(flags)));
+  const ban = program.command('ban').description(`Login-failure bans shared by every node (--user-db or ${USER_DB_ENV}).`);
+  ban.command('list').description('List the bans in force.').option('--json', 'as JSON').option('--user-db <url>', db)
+    .action(once((flags: { userDb?: string; json?: boolean }) => banListCommand(flags)));
+  ban.command('remove').description('Lift the ban of an address (or network) on every node.').argument('<address>').option('--user-db <url>', db)
+    .action(once((address: string, flags: { userDb?: string }) => banRemoveCommand(address, flags)));
 }
 
 async function main(argv: string[]): Promise<void> {

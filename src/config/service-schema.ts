@@ -178,6 +178,18 @@ export const serviceFields = {
       flag: '--umask <octal>',
       flagHelp: 'file mode creation mask for new directories and files, e.g. 027 (default: 022)',
     }),
+  userDb: text('a postgres:// URL')
+    .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL')
+    .describe(
+      'The user database shared by many nodes (docs/many-nodes.md): postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE; the password may come from PGPASSWORD or FTPSD_USER_DB_PASSWORD_FILE instead. Default: none.',
+    )
+    .meta({
+      reload: 'restart',
+      command: true,
+      env: 'FTPSD_USER_DB',
+      flag: '--user-db <url>',
+      flagHelp: 'postgres:// URL of the user database shared by many nodes (docs/many-nodes.md)',
+    }),
 } as const;
 
 export const serviceSchemaShape = {
@@ -185,6 +197,7 @@ export const serviceSchemaShape = {
   proxyProtocol: serviceFields.proxyProtocol.optional(),
   watchConfig: serviceFields.watchConfig.optional(),
   umask: serviceFields.umask.optional(),
+  userDb: serviceFields.userDb.optional(),
   runAs: z
     .strictObject(
       { user: serviceFields.runAsUser, group: serviceFields.runAsGroup.optional() },

@@ -15,7 +15,7 @@ import { silentLogger } from '../logger.js';
 import type { FtpMetrics } from './metrics.js';
 
 /** What the endpoint serves: an FtpMetrics, or the aggregate of a cluster's workers (src/cluster/). */
-export type MetricsView = Pick<FtpMetrics, 'metrics' | 'contentType' | 'shuttingDown'>;
+export type MetricsView = Pick<FtpMetrics, 'metrics' | 'contentType' | 'shuttingDown'> & Partial<Pick<FtpMetrics, 'degraded'>>;
 
 export class MetricsEndpoint {
   private readonly http: Server;
@@ -66,7 +66,9 @@ export class MetricsEndpoint {
       return send(405, 'text/plain; charset=utf-8', 'method not allowed\n');
     }
     if (path === '/healthz') {
-      return this.metrics.shuttingDown ? send(503, 'text/plain; charset=utf-8', 'shutting down\n') : send(200, 'text/plain; charset=utf-8', 'ok\n');
+      if (this.metrics.shuttingDown) return send(503, 'text/plain; charset=utf-8', 'shutting down\n');
+      const degraded = this.metrics.degraded?.();
+      return send(200, 'text/plain; charset=utf-8', degraded ? `degraded: ${degraded}\n` : 'ok\n');
     }
     try {
       send(200, this.metrics.contentType, await this.metrics.metrics());

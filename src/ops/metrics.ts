@@ -73,6 +73,8 @@ export class FtpMetrics {
   readonly registry = new Registry();
   /** Set once the server began to shut down (`/healthz` answers 503). */
   shuttingDown = false;
+  /** Why the server is degraded (`/healthz` says so, still 200: it serves), or undefined when it is not. */
+  degraded: (() => string | undefined) | undefined;
   private readonly detachers: (() => void)[] = [];
 
   constructor(source: MetricsSource, options: MetricsOptions = {}) {

@@ -20,6 +20,7 @@ import { basename, dirname } from 'node:path';
 import { UserAuthenticator } from '../auth/users.js';
 import { AuthenticatorChain } from '../auth/chain.js';
 import type { Authenticator } from '../auth/authenticator.js';
+import { DbAuthenticator } from '../userdb/authenticator.js';
 import type { Certificate } from '../config/certificate.js';
 import type { ClientCertsConfig } from '../config/client-certs.js';
 import { ConfigError } from '../config/errors.js';
@@ -59,6 +60,8 @@ export interface ConfigReloaderOptions {
   adjust?: (config: ResolvedConfig) => ResolvedConfig;
   /** The process's upload journal, given to the storages of the reloaded accounts too. */
   journal?: UploadJournal;
+  /** With a user database: the authenticator of its users around the reloaded config users (runtime/user-db.ts). */
+  wrapAuthenticator?: (config: Authenticator) => Promise<Authenticator>;
 }
 
 /** Options not compared at all (derived, or reported through another key). */
@@ -143,12 +146,15 @@ export class ConfigReloader {
     if (certificate.validTo <= now) {
       throw ConfigError.of(config.tls?.fields.cert ?? 'stateDir', `${certificate.certPath}: certificate expired on ${certificate.validTo.toISOString()}`);
     }
-    const authenticator = prepared.options.authenticator;
+    const configured = prepared.options.authenticator;
     const before = this.server.authenticator;
-    // The config users take over the quota figures (with or without LDAP and the hook around them).
-    const nowUsers = configUsers(authenticator);
+    // The config users take over the quota figures (with or without LDAP, the hook or the user database around them).
+    const nowUsers = configUsers(configured);
     const beforeUsers = configUsers(before);
     if (nowUsers && beforeUsers) nowUsers.adopt(beforeUsers);
+    // With a user database, its authenticator goes around the reloaded one.
+    const wrap = this.options.wrapAuthenticator;
+    const authenticator = wrap ? await wrap(configured) : configured;
     const o = prepared.options;
     // The CA bundle or the CRL file may change without the config (a new CRL): then it is a change too.
     const newClientCerts = !sameClientCerts(o.tls?.clientCerts, this.server.tls?.clientCerts);
@@ -274,6 +280,7 @@ async function digestOf(file: string): Promise<string | undefined> {
 
 /** The config-file users of an authenticator built from the config (alone, or first in the chain). */
 function configUsers(a: Authenticator | undefined): UserAuthenticator | undefined {
+  if (a instanceof DbAuthenticator) return configUsers(a.inner);
   if (a instanceof AuthenticatorChain) return a.users;
   return a instanceof UserAuthenticator ? a : undefined;
 }

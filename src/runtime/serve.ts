@@ -26,6 +26,8 @@ import { checkCertificateFiles, trustedOwners } from '../config/file-trust.js';
 import type { Operations } from '../ops/index.js';
 import type { MetricsSource } from '../ops/metrics.js';
 import type { ResolvedConfig } from '../config/load.js';
+import type { Authenticator } from '../auth/authenticator.js';
+import { UserDbLink } from './user-db.js';
 
 export interface ServeContext {
   version: string;
@@ -76,6 +78,18 @@ export async function serve(flags: CliFlags, ctx: ServeContext): Promise<FtpServ
   // Kept when uploads still run (a stop past the grace period): the next start recovers it.
   if (journal) process.once('exit', () => journal.close());
   const { options, certificate } = await toServerOptions(config, logger, identity, journal);
+  // Many nodes: users, bans and session caps in PostgreSQL (runtime/user-db.ts); unreachable: start fails.
+  const userDb = config.userDb
+    ? await UserDbLink.open({ url: config.userDb, root: config.root, uploads: config.uploads, ...(journal ? { journal } : {}), logger })
+    : undefined;
+  if (userDb) {
+    try {
+      options.authenticator = await userDb.authenticator(options.authenticator);
+    } catch (err) {
+      await userDb.close();
+      throw err;
+    }
+  }
   const server = new FtpServer(options);
   let addresses: Awaited<ReturnType<FtpServer['listen']>>;
   try {
@@ -91,6 +105,7 @@ export async function serve(flags: CliFlags, ctx: ServeContext): Promise<FtpServ
     ops = await startServeOperations(metricsSource, config, logger, ctx.env ?? process.env, identity?.uid);
   } catch (err) {
     await server.close();
+    await userDb?.close();
     throw err;
   }
   // ACME (a single process; in cluster mode the primary orders): the responder binds now, before any privilege drop.
@@ -111,9 +126,11 @@ export async function serve(flags: CliFlags, ctx: ServeContext): Promise<FtpServ
     } catch (err) {
       await server.close();
       await ops.close(0);
+      await userDb?.close();
       throw err;
     }
   }
+  if (userDb && ops.metrics) ops.metrics.degraded = () => (userDb.degraded ? 'user database unreachable' : undefined);
   reopenOnSignals(ops);
   // Signals are handled from before the banner: whoever waits for it may signal at once.
   const checkFiles = (files: { cert: string; key: string }) => checkCertificateFiles(files, trustedOwners(identity?.uid));
@@ -122,11 +139,13 @@ export async function serve(flags: CliFlags, ctx: ServeContext): Promise<FtpServ
   await reloader.watch();
   const env = ctx.env ?? process.env;
   const adjust = ctx.worker?.adjust;
-  const configReloader = new ConfigReloader(server, reloader, { flags, env }, { config: loaded, certificate }, logger, { ...(adjust ? { adjust } : {}), ...(journal ? { journal } : {}) });
+  const wrapAuthenticator = userDb ? (inner: Authenticator) => userDb.authenticator(inner, true) : undefined;
+  const configReloader = new ConfigReloader(server, reloader, { flags, env }, { config: loaded, certificate }, logger, { ...(adjust ? { adjust } : {}), ...(journal ? { journal } : {}), ...(wrapAuthenticator ? { wrapAuthenticator } : {}) });
   if (config.watchConfig) await configReloader.watch();
   const stop = handleSignals(server, configReloader, logger, async () => {
     await acme?.close();
     await ops.close(drainMs(config));
+    await userDb?.close();
   });
   ctx.worker?.onStop(stop);
   ctx.worker?.onCertificate?.(() => void configReloader.certificateReloader.reload('acme'));
@@ -146,8 +165,11 @@ export async function serve(flags: CliFlags, ctx: ServeContext): Promise<FtpServ
   acme?.start();
   if (ctx.worker) {
     ctx.worker.ready(server, ops, addresses, metricsSource);
+    // After ready(): the cluster's peers are set, and the database's count on top of them.
+    await userDb?.attach(server);
     return server;
   }
+  await userDb?.attach(server);
   (ctx.stdout ?? process.stdout).write(
     formatBanner({ version: ctx.version, explicit: addresses.explicit, implicit: addresses.implicit, config, certificate, metrics: ops.metricsAddress }),
   );

@@ -45,7 +45,7 @@ describe('documentation', () => {
 
   it('the example sets every option of the schema (tls commented out)', async () => {
     const data = parse(await example()) as Record<string, Record<string, unknown>>;
-    const commented = ['tls', 'clientCerts', 'acme', 'pasvAddress', 'pasvAdvertisedPorts', 'runAs', 'ldap', 'authHook'];
+    const commented = ['tls', 'clientCerts', 'acme', 'pasvAddress', 'pasvAdvertisedPorts', 'runAs', 'ldap', 'authHook', 'userDb'];
     const keys = Object.keys(configSchema.shape).filter((k) => !commented.includes(k));
     expect(Object.keys(data).sort()).toEqual(keys.sort());
     const text = await example();
@@ -55,6 +55,7 @@ describe('documentation', () => {
     expect(text).toMatch(/^# pasvAddress: /m);
     expect(text).toMatch(/^# pasvAdvertisedPorts: /m);
     expect(text).toMatch(/^# runAs: /m);
+    expect(text).toMatch(/^# userDb: /m);
     expect(text).toMatch(/^# ldap:$/m);
     expect(text).toMatch(/^# authHook:$/m);
     const shape = configSchema.shape;

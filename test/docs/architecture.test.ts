@@ -27,7 +27,7 @@ function layoutPaths(): { files: string[]; dirs: string[] } {
     else if (indent === 2) dir = root;
     // File names: a name with an extension (not inside backquotes: those are code), or Containerfile.
     const text = line.replace(/`[^`]*`/g, '');
-    for (const m of text.matchAll(/(?<![\w./-])([\w-]+\.(?:ts|mjs|yaml|service|md)|Containerfile)(?![\w/])/g)) files.push(`${dir}/${m[1]}`);
+    for (const m of text.matchAll(/(?<![\w./-])([\w-]+\.(?:ts|mjs|yaml|service|md|cfg)|Containerfile)(?![\w/])/g)) files.push(`${dir}/${m[1]}`);
   }
   return { files, dirs };
 }
