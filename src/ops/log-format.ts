@@ -133,7 +133,11 @@ export function logDestination(
   target: { write(s: string): unknown },
   env: { isTTY: boolean; noColor?: boolean },
 ): { write(s: string): unknown } {
-  const pretty = format === 'pretty' || (format === 'auto' && env.isTTY);
-  if (!pretty) return target;
+  if (!isPretty(format, env.isTTY)) return target;
   return new PrettyDestination(target, { colour: env.isTTY && !env.noColor });
+}
+
+/** Whether `format` writes pretty lines (`auto`: on a terminal), else JSON lines. */
+export function isPretty(format: LogFormat, isTTY: boolean): boolean {
+  return format === 'pretty' || (format === 'auto' && isTTY);
 }

@@ -15,9 +15,9 @@ import { pino } from 'pino';
 import { createLogger } from '../logger.js';
 import { FtpServer } from '../server.js';
 import { CertificateReloader } from './certificate-reload.js';
-import { formatBanner } from './banner.js';
+import { renderBanner } from './banner.js';
 import { withIpv4Fallback } from './ipv6.js';
-import { drainMs, reopenOnSignals, serveLogDestination, startServeOperations } from './serve-ops.js';
+import { drainMs, logsAreJson, reopenOnSignals, serveLogDestination, startServeOperations } from './serve-ops.js';
 import { ConfigReloader } from './config-reload.js';
 import { dropPrivileges, resolveIdentity, RunAsError, type Identity } from './run-as.js';
 import { ConfigError } from '../config/errors.js';
@@ -116,7 +116,7 @@ export async function serve(flags: CliFlags, ctx: ServeContext): Promise<FtpServ
     return server;
   }
   (ctx.stdout ?? process.stdout).write(
-    formatBanner({ version: ctx.version, explicit: addresses.explicit, implicit: addresses.implicit, config, certificate, metrics: ops.metricsAddress }),
+    renderBanner({ version: ctx.version, explicit: addresses.explicit, implicit: addresses.implicit, config, certificate, metrics: ops.metricsAddress }, logsAreJson(config)),
   );
   if (certificate.source === 'generated' && !config.tls) logger.info({ path: certificate.certPath }, 'generated a self-signed certificate');
   return server;
