@@ -131,6 +131,8 @@ describe('ftpsd serve', () => {
       const r = await run([...loopbackArgs(dir), '--listen', `127.0.0.1:${port}`]);
       expect(r.code).toBe(1);
       expect(r.stderr).toBe(`error: cannot listen on 127.0.0.1:${port}: address already in use\n`);
+      // Only that line: no 'listener error' log line with a stack before it.
+      expect(r.stdout).not.toMatch(/listener error|EADDRINUSE|\bat .*\.js:\d+/);
     } finally {
       await new Promise((r) => blocker.close(r));
     }
