@@ -44,7 +44,8 @@ const has = (cmd: string) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status
 
 describe('deploy/ftpsd.service', () => {
   const path = join(REPO, 'deploy', 'ftpsd.service');
-  const unit = parseUnit(readFileSync(path, 'utf8'));
+  const text = readFileSync(path, 'utf8');
+  const unit = parseUnit(text);
   const service = unit.Service!;
   const one = (key: string) => {
     expect(service[key], key).toHaveLength(1);
@@ -67,7 +68,11 @@ describe('deploy/ftpsd.service', () => {
     expect(one('ProtectSystem')).toBe('strict');
     expect(one('ProtectHome')).toBe('yes');
     expect(one('PrivateTmp')).toBe('yes');
-    expect(one('ReadWritePaths').split(/\s+/)).toEqual(expect.arrayContaining(['/srv/ftp', '/var/lib/ftpsd']));
+    expect(one('ReadWritePaths').split(/\s+/)).toEqual(expect.arrayContaining(['/srv/ftp', '/var/lib/ftpsd', '/var/log/ftpsd']));
+    expect(one('LogsDirectory')).toBe('ftpsd');
+    // Installed the documented way: from a packed tarball (the package is not on a registry).
+    expect(text).toMatch(/npm pack && npm install -g \.\/ftpsd-[\d.]+\.tgz/);
+    expect(text).not.toMatch(/npm install -g ftpsd\b/);
     expect(one('RestrictAddressFamilies').split(/\s+/)).toEqual(expect.arrayContaining(['AF_INET', 'AF_INET6']));
     expect(service.SystemCallFilter).toContain('@system-service');
     // Node's JIT writes code: W^X memory would kill it at start.
