@@ -62,6 +62,7 @@ function buildProgram(): Command {
     .option('--run-as-user <name|uid>', `after binding the ports and reading the certificate, switch to this user${env(ENV.runAsUser)}`)
     .option('--run-as-group <name|gid>', `with --run-as-user: this group instead of the user's primary group${env(ENV.runAsGroup)}`)
     .option('--umask <octal>', `file mode creation mask for new directories and files, e.g. 027 (default: 022)${env(ENV.umask)}`)
+    .option('--new-password', 'generate a new password for the default account (its hash is kept in the state directory, reused at each start)')
     .option('--workers <n|auto>', `worker processes sharing the ports (cluster mode); 1: a single process (default: auto, one per core)${env(ENV.workers)}`)
     // `serve` is the default command, so `ftpsd frob` arrives here as an argument.
     .argument('[unexpected...]')

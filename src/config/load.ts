@@ -90,6 +90,10 @@ export interface ResolvedConfig extends PolicySettings {
   generatedPassword: string | undefined;
   /** True when the default account's password came from FTPSD_PASSWORD. */
   passwordFromEnv: boolean;
+  /** Where the generated password's hash is kept (src/config/generated-account.ts), once known. */
+  generatedPasswordFile?: string;
+  /** True when the password is the one kept from an earlier run (not printed: only its hash is known). */
+  generatedPasswordKept?: boolean;
 }
 
 export interface LoadOptions {

@@ -83,6 +83,8 @@ export interface CliFlags extends Partial<Record<PolicyName, string>> {
   xferlog?: string;
   hook?: string[];
   webhook?: string[];
+  /** A new generated password for the default account, replacing the kept one. */
+  newPassword?: boolean;
 }
 
 type FieldName = keyof typeof fields;

@@ -15,7 +15,7 @@ export interface BannerInput {
   version: string;
   explicit: AddressInfo[];
   implicit: AddressInfo[];
-  config: Pick<ResolvedConfig, 'root' | 'users' | 'anonymous' | 'generatedPassword' | 'passwordFromEnv' | 'tlsRequired' | 'sessionReuse' | 'configFile'>;
+  config: Pick<ResolvedConfig, 'root' | 'users' | 'anonymous' | 'generatedPassword' | 'passwordFromEnv' | 'tlsRequired' | 'sessionReuse' | 'configFile' | 'generatedPasswordFile' | 'generatedPasswordKept'>;
   certificate: Certificate;
   /** Where /metrics is served, when on. */
   metrics?: AddressInfo | undefined;
@@ -61,8 +61,12 @@ function bannerLines(input: BannerInput): string[] {
   if (config.configFile) lines.push(`config:      ${config.configFile}`);
   lines.push(`root:        ${config.root}`);
   const [first] = config.users;
+  const kept = config.generatedPasswordFile;
   if (config.generatedPassword !== undefined && first) {
-    lines.push(`user:        ${first.name}   password: ${config.generatedPassword}   (generated; choose one with ${ENV.password} or --user)`);
+    const where = kept !== undefined ? `; its hash kept in ${kept}, the same at the next start` : '';
+    lines.push(`user:        ${first.name}   password: ${config.generatedPassword}   (generated${where}; choose one with ${ENV.password} or --user)`);
+  } else if (config.generatedPasswordKept === true && first && kept !== undefined) {
+    lines.push(`user:        ${first.name}   (password generated on an earlier start, its hash kept in ${kept}; a new one with --new-password)`);
   } else if (config.passwordFromEnv && first) {
     lines.push(`user:        ${first.name}   (password from ${ENV.password})`);
   } else {

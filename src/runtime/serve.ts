@@ -9,6 +9,7 @@ import { errnoText } from '../config/errno-text.js';
 import { formatAddress } from '../config/listen-address.js';
 import { DEFAULTS } from '../config/defaults.js';
 import { loadConfig, type CliFlags } from '../config/load.js';
+import { keepGeneratedAccount } from '../config/generated-account.js';
 import { startUploadJournal, toServerOptions } from '../config/server-options.js';
 import { dirname } from 'node:path';
 import { pino } from 'pino';
@@ -50,7 +51,9 @@ export interface ServeWorker {
 /** Starts the server; resolves once it listens (the process then lives until a signal). */
 export async function serve(flags: CliFlags, ctx: ServeContext): Promise<FtpServer> {
   const generatedPassword = ctx.worker?.generatedPassword;
-  const read = await loadConfig(flags, { ...(ctx.env ? { env: ctx.env } : {}), ...(generatedPassword !== undefined ? { generatedPassword } : {}) });
+  const fresh = await loadConfig(flags, { ...(ctx.env ? { env: ctx.env } : {}), ...(generatedPassword !== undefined ? { generatedPassword } : {}) });
+  // A worker uses the password its primary generated, or the one kept in the state directory.
+  const read = ctx.worker && generatedPassword !== undefined ? fresh : await keepGeneratedAccount(fresh, { renew: !ctx.worker && flags.newPassword === true, write: !ctx.worker });
   const loaded = ctx.worker ? ctx.worker.adjust(read) : read;
   const config = {
     ...loaded,
