@@ -64,10 +64,11 @@ function buildProgram(): Command {
     .option('--umask <octal>', `file mode creation mask for new directories and files, e.g. 027 (default: 022)${env(ENV.umask)}`)
     .option('--new-password', 'generate a new password for the default account (its hash is kept in the state directory, reused at each start)')
     .option('--workers <n|auto>', `worker processes sharing the ports (cluster mode); 1: a single process (default: auto, one per core)${env(ENV.workers)}`)
-    // `serve` is the default command, so `ftpsd frob` arrives here as an argument.
-    .argument('[unexpected...]')
+    // `serve` is the default command, so `ftpsd frob` arrives here as an argument (kept out of --help).
+    .allowExcessArguments()
     .usage('[options]')
-    .action(async (unexpected: string[], flags: CliFlags) => {
+    .action(async (flags: CliFlags, command: Command) => {
+      const unexpected = command.args;
       if (unexpected.length > 0) {
         throw new UsageError(`unknown command '${unexpected[0]}' (commands: serve, hash-password, gen-cert, check-config)`);
       }

@@ -141,7 +141,7 @@ appendFileSync(${JSON.stringify(hookOut)}, JSON.stringify(Object.fromEntries(Obj
     await pretty.stop();
     expect(pretty.rawStdout).not.toMatch(/^\{/m);
     expect(pretty.rawStdout).toMatch(/^listening: explicit FTPS on 127\.0\.0\.1:\d+$/m);
-    expect(pretty.stdout).toMatch(/^\d\d:\d\d:\d\d\.\d{3} INFO  listening  address=127\.0\.0\.1 port=\d+ implicit=false$/m);
+    expect(pretty.stdout).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} INFO  listening  address=127\.0\.0\.1 port=\d+ implicit=false$/m);
     expect(pretty.stdout).not.toMatch(/\x1b/); // no colours when not on a terminal
   });
 
