@@ -180,7 +180,7 @@ function merge(layers: Layer[], env: NodeJS.ProcessEnv, cwd: string, configFile:
     pasvAdvertisedPorts,
     proxyProtocol: pick(layers, 'proxyProtocol') ?? [],
     watchConfig: pick(layers, 'watchConfig') ?? false,
-    workers: workerCount(pick(layers, 'workers')),
+    workers: workerCount(pick(layers, 'workers'), { pasvPorts }),
     workerHeartbeat,
     runAs: runAsUser === undefined ? undefined : { user: runAsUser, ...(runAsGroup !== undefined ? { group: runAsGroup } : {}) },
     umask: pick(layers, 'umask') ?? DEFAULTS.umask,
