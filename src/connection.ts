@@ -171,6 +171,7 @@ export class Connection implements SessionContext {
   async clearTls(r: Reply): Promise<void> {
     try {
       await this.channel.clearTls(formatReply(r), this.settings.timeouts.cccMs);
+      this.session.cleared = true;
     } catch (err) {
       this.observer.clearFailed(err as Error);
       this.destroy();

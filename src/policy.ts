@@ -54,6 +54,11 @@ export interface ReuseDecision {
 }
 
 /** The session-reuse decision for `sessionReuse` (`require`, `allow`, `off`). */
-export function sessionReuse(settings: Pick<ServerSettings, 'sessionReuse'>): ReuseDecision {
-  return { bind: settings.sessionReuse !== 'off', require: settings.sessionReuse === 'require' };
+export function sessionReuse(settings: Pick<ServerSettings, 'sessionReuse'>, control: { cleared: boolean; sessionKnown: boolean } = { cleared: false, sessionKnown: false }): ReuseDecision {
+  // After CCC the client has no control TLS connection left to copy a session from (lftp copies it from
+  // the live connection): its data connections start new sessions. What is still checked is that this
+  // control connection did complete TLS and the server knows its session (the binder holds it); the
+  // data connection's address is checked as always (a foreign address is refused).
+  const afterCcc = control.cleared && control.sessionKnown;
+  return { bind: settings.sessionReuse !== 'off', require: settings.sessionReuse === 'require' && !afterCcc };
 }

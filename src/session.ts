@@ -34,6 +34,8 @@ export class SessionState {
   pbsz = false;
   /** The control connection used TLS (AUTH or implicit FTPS); stays true after CCC and REIN. */
   usedTls = false;
+  /** CCC cleared the control channel (its TLS session is still known to the server: the data side's binder). */
+  cleared = false;
   /** Data channel protection: C (clear) or P (private). */
   prot: 'C' | 'P' = 'C';
   /** EPSV ALL: only EPSV may set up data connections from now on. */

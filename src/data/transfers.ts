@@ -77,6 +77,8 @@ export class Transfers {
    * binds data to the control connection's TLS sessions, to hand to the control TLSSocket.
    */
   bindTls(): SessionBinder | undefined {
+    // A new TLS start on the control connection (AUTH again after CCC): protected again.
+    this.host.session.cleared = false;
     this.binder = sessionReuse(this.host.settings).bind ? new SessionBinder() : undefined;
     return this.binder;
   }
@@ -185,7 +187,7 @@ export class Transfers {
           const secured = await protectDataSocket(socket, {
             contexts: tls,
             binder: this.binder,
-            reuse: sessionReuse(this.host.settings),
+            reuse: sessionReuse(this.host.settings, { cleared: this.host.session.cleared, sessionKnown: this.binder?.knowsAny() === true }),
             handshakeTimeoutMs: timeouts.handshakeMs,
             signal,
             ...(upload ? { upload: { requireCloseNotify: this.host.settings.uploads.requireCloseNotify } } : {}),
