@@ -138,7 +138,12 @@ export const DEFAULT_LIMITS: Limits = {
   /** With the default maxSessions; otherwise a quarter of it (see unauthenticatedCap). */
   maxUnauthenticated: 250,
   maxSessionsPerAddress: 50,
-  maxSessionsPerUser: 20,
+  /**
+   * rclone with `--transfers 8 --checkers 8` holds 17 sessions; 50 serves it from three devices sharing
+   * one account while still capping one leaked password's sessions (and maxSessionsPerAddress, 50, caps
+   * one host).
+   */
+  maxSessionsPerUser: 50,
 };
 
 export const DEFAULT_BAN: BanPolicy = {

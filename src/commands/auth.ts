@@ -39,7 +39,7 @@ export const PASS = defineCommand({
     const outcome = await ctx.login(user, arg);
     if (outcome === 'ok') return reply(Code.loggedIn, 'Login successful.');
     if (outcome === 'too-many-sessions') {
-      await ctx.send(reply(Code.serviceUnavailable, 'Too many sessions for this user.'));
+      await ctx.send(reply(Code.serviceUnavailable, `Too many sessions for this user (limit ${ctx.settings.limits.maxSessionsPerUser}: maxSessionsPerUser).`));
       ctx.close();
       return sent(Code.serviceUnavailable);
     }
