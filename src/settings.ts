@@ -49,6 +49,14 @@ export interface Limits {
   maxSessionsPerAddress: number;
   /** Logged-in sessions of one user (checked at PASS, after the password). */
   maxSessionsPerUser: number;
+  /** Bandwidth of one session's downloads, bytes per second; 0: no limit (data/bandwidth.ts). */
+  sessionDownloadBytesPerSecond: number;
+  /** Bandwidth of one session's uploads, bytes per second; 0: no limit. */
+  sessionUploadBytesPerSecond: number;
+  /** Bandwidth of all downloads of the process, bytes per second; 0: no limit. */
+  serverDownloadBytesPerSecond: number;
+  /** Bandwidth of all uploads of the process, bytes per second; 0: no limit. */
+  serverUploadBytesPerSecond: number;
 }
 
 /** Per-network bans after repeated failed logins, counted across connections and listeners. */
@@ -144,6 +152,10 @@ export const DEFAULT_LIMITS: Limits = {
    * one host).
    */
   maxSessionsPerUser: 50,
+  sessionDownloadBytesPerSecond: 0,
+  sessionUploadBytesPerSecond: 0,
+  serverDownloadBytesPerSecond: 0,
+  serverUploadBytesPerSecond: 0,
 };
 
 export const DEFAULT_BAN: BanPolicy = {

@@ -203,6 +203,10 @@ const limitsShape = {
   maxSessionsPerUser: count(1).describe(
     `Logged-in sessions of one user. Default: ${DEFAULT_LIMITS.maxSessionsPerUser}.`,
   ),
+  sessionDownloadBytesPerSecond: count(0).describe('Bandwidth of one session\'s downloads, bytes per second; 0: no limit. Default: 0.'),
+  sessionUploadBytesPerSecond: count(0).describe('Bandwidth of one session\'s uploads, bytes per second; 0: no limit. Default: 0.'),
+  serverDownloadBytesPerSecond: count(0).describe('Bandwidth of all downloads (per process in cluster mode), bytes per second; 0: no limit. Default: 0.'),
+  serverUploadBytesPerSecond: count(0).describe('Bandwidth of all uploads (per process in cluster mode), bytes per second; 0: no limit. Default: 0.'),
 } satisfies Record<keyof Limits, z.ZodType>;
 
 const banShape = {

@@ -6,6 +6,7 @@
  * connection. Transfers write their own final reply, so an ABOR's reply always follows the transfer's
  * 426 (RFC 959 4.1.3); each transfer's outcome goes to the observer just before that reply.
  */
+import { bucketsFor, throttle, type TokenBucket } from './bandwidth.js';
 import type { Duplex } from 'node:stream';
 import type { DataSetup, TransferSource } from './data-setup.js';
 import type { Logger } from '../logger.js';
@@ -62,6 +63,8 @@ export class Transfers {
   /** Bytes this session moved over data connections, by direction (listings count as sent). */
   private readonly moved = { sent: 0, received: 0 };
   private direction: 'sent' | 'received' = 'sent';
+  /** This session's bandwidth buckets (bandwidth.ts), made when a limit is set. */
+  private readonly buckets: { download?: TokenBucket; upload?: TokenBucket } = {};
   /** The private-address warning was logged (once per session). */
   private warnedPrivate = false;
   /** Whether the client's address is public (asked once: it does not change during a session). */
@@ -204,6 +207,10 @@ export class Transfers {
       ascii: this.host.session.type === 'A',
       stalledMs: timeouts.stalledTransferMs,
       lingerMs: 10_000,
+      throttle: () => {
+        const buckets = bucketsFor(this.host.settings.limits, this.direction === 'sent' ? 'download' : 'upload', this.buckets);
+        return buckets.length > 0 ? throttle(buckets) : undefined;
+      },
       onBytes: (n) => {
         this.moved[this.direction] += n;
         if (this.running) this.running.bytes += n;
