@@ -81,6 +81,8 @@ export interface SecuritySettings {
   allow: readonly string[];
   /** Networks (CIDR) refused at connect; deny wins over allow. */
   deny: readonly string[];
+  /** Under sessionReuse `require`: `allow` for these users or client networks (CIDR). */
+  sessionReuseAllow: { users: readonly string[]; networks: readonly string[] };
 }
 
 export interface SecurityOptions {
@@ -88,6 +90,8 @@ export interface SecurityOptions {
   ban?: Partial<BanPolicy> | false;
   allow?: readonly string[];
   deny?: readonly string[];
+  /** Under sessionReuse `require`: `allow` for these users or client networks (CIDR). Default: none. */
+  sessionReuseAllow?: { users?: readonly string[] | undefined; networks?: readonly string[] | undefined };
 }
 
 /** How the protocol side ends uploads (the storage side, `atomic` and `partial`, is the storage's). */
@@ -231,6 +235,7 @@ export function resolveSettings(partial: SettingsOptions = {}): ServerSettings {
       ban: ban === false ? undefined : { ...DEFAULT_BAN, ...ban },
       allow: [...(partial.security?.allow ?? [])],
       deny: [...(partial.security?.deny ?? [])],
+      sessionReuseAllow: { users: [...(partial.security?.sessionReuseAllow?.users ?? [])], networks: [...(partial.security?.sessionReuseAllow?.networks ?? [])] },
     },
     uploads: { ...DEFAULT_UPLOADS, ...partial.uploads },
   };

@@ -246,6 +246,17 @@ const securityShape = {
   ban,
   allow: networkList.describe('Only these networks may connect (CIDR, IPv4 or IPv6). Default: everyone.'),
   deny: networkList.describe('These networks are refused at connect; deny wins over allow. Default: none.'),
+  sessionReuseAllow: z
+    .strictObject(
+      {
+        users: z.array(z.string({ error: 'must be a user name' }), { error: 'must be a list of user names' }).optional().describe('These users.'),
+        networks: networkList.optional().describe('Clients in these networks (CIDR).'),
+      },
+      { error: 'must be a mapping {users: [...], networks: [...]}' },
+    )
+    .describe(
+      'Under sessionReuse: require, sessionReuse: allow for these users or client networks only (clients that cannot resume the control TLS session on data connections: Java/JSSE). Default: none.',
+    ),
 };
 
 /** Each field of `shape`, optional (as every top-level option is). */
@@ -284,7 +295,7 @@ const configShape = {
     .meta({ reload: 'new-connections' }),
   uploads: uploadsSchema.optional().meta({ reload: 'new-connections' }),
   security: z
-    .strictObject(securityShape, mapping('ban, allow, deny'))
+    .strictObject(securityShape, mapping('ban, allow, deny, sessionReuseAllow'))
     .partial()
     .optional()
     .describe('Login bans and access lists.')

@@ -83,4 +83,32 @@ describe('refusal log lines at info', () => {
     for (const l of failed) expect(['not-tls', 'closed', 'unknown-ca']).toContain(l.reason);
     for (const l of failed) expect(l).not.toHaveProperty('err');
   });
+
+  it('security.sessionReuseAllow: its users get sessionReuse allow; others are refused with a line naming the setting', async () => {
+    const log = captureLog('info');
+    const t = await serve({ logger: log.logger, security: { sessionReuseAllow: { users: [USER] } } });
+    // A client that does not resume (Java/JSSE), logged in as a listed user: served.
+    const c = await loggedIn(t, { auth: 'TLS', binary: true });
+    await c.expectCmd('PROT P', 200);
+    const data = await c.epsv();
+    c.send('LIST');
+    await c.expect(150);
+    const tls = await c.protect(data, false);
+    tls.resume();
+    await c.expect(226);
+    c.close();
+    // Another user: refused, and the log line names the setting.
+    const other = await loggedIn(t, { auth: 'TLS', binary: true, user: RO_USER, pass: RO_PASS });
+    await other.expectCmd('PROT P', 200);
+    const data2 = await other.epsv();
+    other.send('LIST');
+    await other.expect(150);
+    await other.protect(data2, false).catch(() => undefined);
+    await other.expect(425);
+    other.close();
+    await sessionsGone(t.server);
+    const refused = log.lines().filter((l) => l.msg === 'data connection refused: TLS session reuse');
+    expect(refused).toHaveLength(1);
+    expect(refused[0]!.hint).toMatch(/security\.sessionReuseAllow/);
+  });
 });
