@@ -205,7 +205,7 @@ export class Connection implements SessionContext {
       this.observer.login({ result: 'too-many-sessions', user: name, max });
       return 'too-many-sessions';
     }
-    this.session.user = { name, storage: result.storage, permissions: result.permissions, anonymous: result.anonymous === true };
+    this.session.user = { name, storage: result.storage, permissions: result.permissions, anonymous: result.anonymous === true, ...(result.bandwidth ? { bandwidth: result.bandwidth } : {}) };
     this.session.cwd = result.cwd ?? [];
     clearTimeout(this.loginTimer);
     this.loginTimer = undefined;

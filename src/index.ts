@@ -13,7 +13,7 @@ export type { Session, SessionList } from './embed/sessions.js';
 export { ConfigError, type ConfigIssue } from './config/errors.js';
 
 // Authentication and permissions.
-export type { Authenticator, LoginRequest, LoginResult } from './auth/authenticator.js';
+export type { Authenticator, LoginRequest, LoginResult, UserBandwidth } from './auth/authenticator.js';
 export { permissionSet, readOnly, readWrite, PERMISSIONS, type Permission, type Permissions } from './auth/permissions.js';
 export { UserAuthenticator, type UserAccount, type AnonymousAccess, type UploadPolicy, type UserAuthenticatorOptions } from './auth/users.js';
 export { RulePermissions, type PermissionRule } from './auth/rules.js';

@@ -2,6 +2,7 @@
  * Per-connection protocol state. No I/O here: the connection (connection.ts) owns the sockets, and
  * REIN / a new USER reset the parts that belong to a login.
  */
+import type { UserBandwidth } from './auth/authenticator.js';
 import type { Permissions } from './auth/permissions.js';
 import type { HashAlgorithm, Storage } from './storage/storage.js';
 import type { VirtualPath } from './base/virtual-path.js';
@@ -12,6 +13,8 @@ export interface LoggedInUser {
   readonly permissions: Permissions;
   /** Logged in anonymously (xferlog access mode `a`). */
   readonly anonymous?: boolean;
+  /** The user's bandwidth, shared by their sessions (the login's object). */
+  readonly bandwidth?: UserBandwidth | undefined;
 }
 
 export type TransferType = 'A' | 'I';

@@ -7,6 +7,7 @@
  * a home share one quota usage figure; every account on a home that some account has a quota on is
  * tracked, so the figure stays right whoever writes.
  */
+import type { UserBandwidth } from './authenticator.js';
 import { resolve } from 'node:path';
 import { LocalStorage, type PartialUploadPolicy } from '../storage/local.js';
 import { QuotaStorage, QuotaUsage, type QuotaLimits } from '../storage/quota.js';
@@ -31,6 +32,8 @@ export interface UserAccount {
   rules?: readonly PermissionRule[];
   /** Limits on the bytes and files in the home (552 when exceeded). */
   quota?: QuotaLimits;
+  /** Bandwidth of all the user's sessions together (data/bandwidth.ts). */
+  bandwidth?: UserBandwidth;
 }
 
 /** How uploads are written to local homes (see storage/local.ts). */
@@ -142,6 +145,7 @@ export class UserAuthenticator implements Authenticator {
       storage: this.storageFor(account),
       permissions: this.permissions.get(account.name)!,
       name: account.name,
+      ...(account.bandwidth ? { bandwidth: account.bandwidth } : {}),
     };
   }
 }

@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { PERMISSIONS, type Permission } from '../auth/permissions.js';
 import { rulePath, type PermissionRule } from '../auth/rules.js';
 import type { QuotaLimits } from '../storage/quota.js';
+import type { UserBandwidth } from '../auth/authenticator.js';
 
 const PERMISSION_LIST = PERMISSIONS.join(', ');
 
@@ -60,6 +61,16 @@ export const userPolicyShape = {
     )
     .optional()
     .describe('Limits on the home; an upload that would exceed them fails with 552. Default: none.'),
+  bandwidth: z
+    .strictObject(
+      {
+        downloadBytesPerSecond: wholeNumber('bytes per second').optional().describe('All downloads of the user, shared by their sessions; 0: no limit.'),
+        uploadBytesPerSecond: wholeNumber('bytes per second').optional().describe('All uploads of the user, shared by their sessions; 0: no limit.'),
+      },
+      { error: 'must be a mapping {downloadBytesPerSecond: N, uploadBytesPerSecond: N}' },
+    )
+    .optional()
+    .describe('Bandwidth of the user (all their sessions together), besides the per-session and server limits. Default: none.'),
 };
 
 /** Checks across a user's fields (attach with superRefine). */
@@ -114,6 +125,7 @@ export interface UserPolicy {
   permissions?: Permission[];
   rules?: PermissionRule[];
   quota?: QuotaLimits;
+  bandwidth?: UserBandwidth;
 }
 
 /** Copies the policy fields that are set (so `undefined` never overrides a default). */
@@ -122,5 +134,6 @@ export function pickUserPolicy(u: UserPolicy): UserPolicy {
     ...(u.permissions !== undefined ? { permissions: u.permissions } : {}),
     ...(u.rules !== undefined ? { rules: u.rules } : {}),
     ...(u.quota !== undefined ? { quota: u.quota } : {}),
+    ...(u.bandwidth !== undefined ? { bandwidth: u.bandwidth } : {}),
   };
 }

@@ -62,6 +62,9 @@ export interface BandwidthLimits {
   serverUploadBytesPerSecond: number;
 }
 
+/** The buckets of one user's bandwidth object (the sessions of the user share it; a reload makes a new one). */
+const userBuckets = new WeakMap<object, { download?: TokenBucket; upload?: TokenBucket }>();
+
 /** The server-wide buckets of one set of limits (a reload's new limits get new buckets). */
 const serverBuckets = new WeakMap<object, { download?: TokenBucket; upload?: TokenBucket }>();
 
@@ -69,8 +72,20 @@ const serverBuckets = new WeakMap<object, { download?: TokenBucket; upload?: Tok
  * The buckets a transfer in `direction` is charged to: the session's own (`session`, made and kept by
  * the caller per session) and the server's, for `limits`.
  */
-export function bucketsFor(limits: BandwidthLimits, direction: 'download' | 'upload', session: { download?: TokenBucket; upload?: TokenBucket }): TokenBucket[] {
+export function bucketsFor(
+  limits: BandwidthLimits,
+  direction: 'download' | 'upload',
+  session: { download?: TokenBucket; upload?: TokenBucket },
+  user?: { readonly downloadBytesPerSecond?: number | undefined; readonly uploadBytesPerSecond?: number | undefined },
+): TokenBucket[] {
   const out: TokenBucket[] = [];
+  const userRate = (direction === 'download' ? user?.downloadBytesPerSecond : user?.uploadBytesPerSecond) ?? 0;
+  if (user && userRate > 0) {
+    let shared = userBuckets.get(user);
+    if (!shared) userBuckets.set(user, (shared = {}));
+    shared[direction] ??= new TokenBucket(userRate);
+    out.push(shared[direction]!);
+  }
   const sessionRate = direction === 'download' ? limits.sessionDownloadBytesPerSecond : limits.sessionUploadBytesPerSecond;
   if (sessionRate > 0) {
     if (session[direction]?.bytesPerSecond !== sessionRate) session[direction] = new TokenBucket(sessionRate);

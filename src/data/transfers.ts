@@ -224,7 +224,7 @@ export class Transfers {
       stalledMs: timeouts.stalledTransferMs,
       lingerMs: 10_000,
       throttle: () => {
-        const buckets = bucketsFor(this.host.settings.limits, this.direction === 'sent' ? 'download' : 'upload', this.buckets);
+        const buckets = bucketsFor(this.host.settings.limits, this.direction === 'sent' ? 'download' : 'upload', this.buckets, this.host.session.user?.bandwidth);
         return buckets.length > 0 ? throttle(buckets) : undefined;
       },
       onBytes: (n) => {

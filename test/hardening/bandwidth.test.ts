@@ -4,12 +4,13 @@
  * the time its limit allows; an unlimited one of the same size is not held back), and the token bucket
  * itself. Speed as such is measured in bench/, not here.
  */
-import { writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { TokenBucket } from '../../src/data/bandwidth.js';
 import { allBytes, download, loggedIn, upload } from '../helpers/flows.js';
-import { usingServer } from '../helpers/server.js';
+import { PASS, RO_PASS, RO_USER, USER, usingServer } from '../helpers/server.js';
 
 const KiB = 1024;
 const SIZE = 512 * KiB;
@@ -65,6 +66,29 @@ describe('bandwidth limits', () => {
       a.close();
       b.close();
     });
+  }, 30_000);
+
+  it('a user limit (users[].bandwidth) is shared by the user\'s sessions; another user is not held back', async () => {
+    const half = allBytes(SIZE / 2);
+    const home = await mkdtemp(join(tmpdir(), 'ftpsd-bw-'));
+    await writeFile(join(home, 'half.bin'), half);
+    const bandwidth = { downloadBytesPerSecond: RATE };
+    const users = [
+      { name: USER, password: { plain: PASS }, home, bandwidth },
+      { name: RO_USER, password: { plain: RO_PASS }, home, readOnly: true },
+    ];
+    await usingServer({ users }, async (t) => {
+      const a = await loggedIn(t, { binary: true });
+      const b = await loggedIn(t, { binary: true });
+      const r = await timed(() => Promise.all([download(a, 'RETR half.bin'), download(b, 'RETR half.bin')]));
+      for (const got of r.value) expect(got.equals(half)).toBe(true);
+      expect(r.ms).toBeGreaterThanOrEqual(AT_LEAST_MS);
+      const other = await loggedIn(t, { binary: true, user: RO_USER, pass: RO_PASS });
+      const free = await timed(() => download(other, 'RETR half.bin'));
+      expect(free.ms).toBeLessThan(AT_LEAST_MS);
+      for (const c of [a, b, other]) c.close();
+    });
+    await rm(home, { recursive: true, force: true });
   }, 30_000);
 
   it('the token bucket: a burst of a quarter second, then waits that add up to the rate', () => {
