@@ -18,8 +18,9 @@ import { userDbLogins } from './lib/user-db-logins.js';
 import { ensureBuilt, kitCertificate, kitRoot, rsaCertificate, startAnchor, startFtpsd, type FtpsdOptions, type Target } from './lib/servers.js';
 import { firstLine, log, out, selfCpuSeconds, fmt } from './lib/stats.js';
 import { Runner, WORKLOADS, type Workload } from './lib/workloads.js';
+import { wgetTree } from './lib/wget-tree.js';
 
-const EXTRA = ['argon2', 'limits', 'scaling', 'userdb'] as const;
+const EXTRA = ['argon2', 'limits', 'scaling', 'userdb', 'wget'] as const;
 type Step = Workload | (typeof EXTRA)[number];
 
 const USAGE = `usage: npm run bench -- [run] [options]      measure ftpsd (default) or another server
@@ -198,6 +199,15 @@ async function run(argv: string[]): Promise<number> {
       failed++;
       log(`limits FAILED: ${firstLine(e)}`);
       out('limits_failed', JSON.stringify(firstLine(e)));
+    }
+  }
+  if (only.has('wget')) {
+    try {
+      failed += await wgetTree(start);
+    } catch (e) {
+      failed++;
+      log(`wget FAILED: ${firstLine(e)}`);
+      out('wget_failed', JSON.stringify(firstLine(e)));
     }
   }
   if (only.has('scaling') && ftpsdOpts) {

@@ -6,7 +6,7 @@
  *
  *   node --import tsx examples/generated-tree.ts
  *
- * Anonymous FTP (users `anonymous` or `ftp`, any password) on FTP_LISTEN (default 127.0.0.1:2121):
+ * Anonymous FTP (users `anonymous` or `ftp`, any password) on FTPSD_LISTEN (default 127.0.0.1:2121):
  * `curl ftp://127.0.0.1:2121/numbers/42` prints the file about 42; `curl -l ftp://127.0.0.1:2121/numbers/`
  * lists a million names.
  */
@@ -108,7 +108,7 @@ export class NumbersStorage implements Storage {
 }
 
 /** Starts the server; `storage` can be swapped (tests count what gets generated). */
-export async function startNumbersServer(listen = process.env.FTP_LISTEN ?? '127.0.0.1:2121', storage: Storage = new NumbersStorage()) {
+export async function startNumbersServer(listen = process.env.FTPSD_LISTEN ?? '127.0.0.1:2121', storage: Storage = new NumbersStorage()) {
   const server = createServer({
     listen,
     tlsRequired: 'off',

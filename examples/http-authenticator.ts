@@ -7,7 +7,7 @@
  * `{"name": "alice", "readOnly": false}` for a good password, 401 otherwise. Without a URL this example
  * starts a tiny service of its own on loopback, with the users alice/wonderland and bob/builder
  * (read-only). Each user gets an in-memory home. FTPS with a self-signed certificate, on
- * FTP_LISTEN (default 127.0.0.1:2121); try `curl -k --ssl-reqd -u alice:wonderland ftp://127.0.0.1:2121/`.
+ * FTPSD_LISTEN (default 127.0.0.1:2121); try `curl -k --ssl-reqd -u alice:wonderland ftp://127.0.0.1:2121/`.
  *
  * This shows the Authenticator seam in a program of your own (homes in memory here). The `ftpsd` command
  * has this built in, with homes on disk: the `authHook` option (docs/authentication.md). Both answer a
@@ -113,7 +113,7 @@ async function main(): Promise<void> {
   const own = process.argv[2] === undefined ? await startUserService() : undefined;
   const url = process.argv[2] ?? own!.url;
   const server = createServer({
-    listen: process.env.FTP_LISTEN ?? '127.0.0.1:2121',
+    listen: process.env.FTPSD_LISTEN ?? '127.0.0.1:2121',
     tls: 'self-signed',
     authenticator: new HttpAuthenticator(url),
   });

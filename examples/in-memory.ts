@@ -11,7 +11,7 @@
  * await ftp.close();
  * ```
  *
- * Run it alone to poke at it: `node --import tsx examples/in-memory.ts` (plain FTP on FTP_LISTEN,
+ * Run it alone to poke at it: `node --import tsx examples/in-memory.ts` (plain FTP on FTPSD_LISTEN,
  * default 127.0.0.1:2121, user `test`, password `test`).
  */
 import { pathToFileURL } from 'node:url';
@@ -78,7 +78,7 @@ export async function startTestFtpServer(files: MemoryTree = {}, options: Partia
 }
 
 async function main(): Promise<void> {
-  const ftp = await startTestFtpServer({ 'hello.txt': 'Hello from memory\n', uploads: {} }, { listen: process.env.FTP_LISTEN ?? '127.0.0.1:2121' });
+  const ftp = await startTestFtpServer({ 'hello.txt': 'Hello from memory\n', uploads: {} }, { listen: process.env.FTPSD_LISTEN ?? '127.0.0.1:2121' });
   ftp.server.on('upload', (e) => console.log(`uploaded ${e.path} (${e.bytes} bytes)`));
   console.log(`ready: ftp://127.0.0.1:${ftp.port} (user test, password test)`);
   const stop = async () => {

@@ -5,7 +5,7 @@
  *   node --import tsx examples/upload-hook.ts [ROOT]
  *
  * ROOT (default: a new temp directory) is served to the user `drop` (password `box`) over plain FTP or
- * FTPS (self-signed), on FTP_LISTEN (default 127.0.0.1:2121):
+ * FTPS (self-signed), on FTPSD_LISTEN (default 127.0.0.1:2121):
  * `curl -T report.pdf ftp://drop:box@127.0.0.1:2121/incoming/`.
  *
  * The `upload` event comes once the file is complete and in place (after the upload committed), so it
@@ -35,7 +35,7 @@ async function main(): Promise<void> {
   const storage = new LocalStorage(root);
   for (const dir of ['incoming', 'processed']) await storage.mkdir([dir]).catch(() => {});
   const server = createServer({
-    listen: process.env.FTP_LISTEN ?? '127.0.0.1:2121',
+    listen: process.env.FTPSD_LISTEN ?? '127.0.0.1:2121',
     tls: 'self-signed',
     tlsRequired: 'off',
     storage,

@@ -189,6 +189,7 @@ export class Connection implements SessionContext {
   async clearTls(r: Reply): Promise<void> {
     try {
       await this.channel.clearTls(formatReply(r), this.settings.timeouts.cccMs);
+      this.session.cleared = true;
     } catch (err) {
       this.observer.clearFailed(err as Error);
       this.destroy();
@@ -267,7 +268,7 @@ export class Connection implements SessionContext {
       this.observer.login({ result: 'too-many-sessions', user: name, max });
       return 'too-many-sessions';
     }
-    this.session.user = { name, storage: result.storage, permissions: result.permissions, anonymous: result.anonymous === true };
+    this.session.user = { name, storage: result.storage, permissions: result.permissions, anonymous: result.anonymous === true, ...(result.bandwidth ? { bandwidth: result.bandwidth } : {}) };
     this.session.cwd = result.cwd ?? [];
     clearTimeout(this.loginTimer);
     this.loginTimer = undefined;

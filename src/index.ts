@@ -13,7 +13,7 @@ export type { Session, SessionCertificate, SessionList } from './embed/sessions.
 export { ConfigError, type ConfigIssue } from './config/errors.js';
 
 // Authentication and permissions.
-export type { Authenticator, ClientCertificate, LoginRefusal, LoginRequest, LoginResult } from './auth/authenticator.js';
+export type { Authenticator, ClientCertificate, LoginRefusal, LoginRequest, LoginResult, UserBandwidth } from './auth/authenticator.js';
 export { AuthUnavailableError, isAuthUnavailable } from './auth/authenticator.js';
 export { permissionSet, readOnly, readWrite, PERMISSIONS, type Permission, type Permissions } from './auth/permissions.js';
 export { UserAuthenticator, type UserAccount, type AnonymousAccess, type UploadPolicy, type UserAuthenticatorOptions, type LoginMethod } from './auth/users.js';

@@ -62,9 +62,15 @@ export interface ReuseDecision {
 }
 
 /** The session-reuse decision for `sessionReuse` (`require`, `require-or-client-cert`, `allow`, `off`). */
-export function sessionReuse(settings: Pick<ServerSettings, 'sessionReuse'>): ReuseDecision {
+export function sessionReuse(settings: Pick<ServerSettings, 'sessionReuse'>, control: { cleared: boolean; sessionKnown: boolean } = { cleared: false, sessionKnown: false }): ReuseDecision {
+  // After CCC the client has no control TLS connection left to copy a session from (lftp copies it from
+  // the live connection): its data connections start new sessions. What is still checked is that this
+  // control connection did complete TLS and the server knows its session (the binder holds it); the
+  // data connection's address is checked as always (a foreign address is refused), and so is its client
+  // certificate when client certificates are on.
+  const afterCcc = control.cleared && control.sessionKnown;
   const orClientCert = settings.sessionReuse === 'require-or-client-cert';
-  return { bind: settings.sessionReuse !== 'off', require: settings.sessionReuse === 'require' || orClientCert, orClientCert };
+  return { bind: settings.sessionReuse !== 'off', require: (settings.sessionReuse === 'require' || orClientCert) && !afterCcc, orClientCert };
 }
 
 /** What is known of a protected data connection once its handshake is done. */

@@ -183,16 +183,18 @@ export class FtpServer implements ServerCore {
 
   private async listenOne(addr: ListenAddress, implicit: boolean): Promise<AddressInfo> {
     const server = createNetServer({ noDelay: true }, (socket) => this.accept(socket, implicit));
-    server.on('error', (err) => {
-      this.log.error({ err }, 'listener error');
-      reportError(this.events, err);
-    });
+    // A failure to listen is the caller's error (one line at start-up), not a logged stack: the
+    // listener's own error handler is installed once it listens.
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen({ host: addr.host, port: addr.port, ...(addr.host === '::' ? { ipv6Only: false } : {}) }, () => {
         server.off('error', reject);
         resolve();
       });
+    });
+    server.on('error', (err) => {
+      this.log.error({ err }, 'listener error');
+      reportError(this.events, err);
     });
     this.servers.push(server);
     const info = server.address() as AddressInfo;

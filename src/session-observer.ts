@@ -4,6 +4,7 @@
  * a handshake, a command's final code, a transfer's outcome) and this turns them into the rest. Events
  * nobody listens to cost nothing: each is built only when it has a listener.
  */
+import { handshakeFailure, transferRefusal } from './base/refusals.js';
 import { reportError, type TransferTrace } from './diagnostics.js';
 import type { ServerEventMap, ServerEvents, SessionInfo } from './events.js';
 import { logs, type Logger } from './logger.js';
@@ -93,7 +94,11 @@ export class SessionObserver {
   /** The TLS handshake of the control connection (AUTH, implicit FTPS). */
   controlHandshake(error?: Error): void {
     this.emit('tls-handshake', () => [{ ...this.s.info, channel: 'control', ok: error === undefined }]);
-    if (error) this.s.log.info({ err: error.message }, 'TLS handshake failed');
+    // A short stable key, not OpenSSL's text (kept at debug for whoever needs it).
+    if (error) {
+      this.s.log.info({ peer: this.s.remoteAddress, reason: handshakeFailure(error as Error & { code?: string }) }, 'TLS handshake failed');
+      this.s.log.debug({ err: error.message }, 'TLS handshake failed: detail');
+    }
   }
 
   /**
@@ -141,7 +146,7 @@ export class SessionObserver {
       return;
     }
     if (attempt.result === 'too-many-sessions') {
-      this.s.log.warn({ user, max: attempt.max }, 'login refused: too many sessions for this user');
+      this.s.log.warn({ user, peer, max: attempt.max, reason: 'user-sessions', setting: 'limits.maxSessionsPerUser' }, 'login refused: too many sessions for this user');
       this.emit('login-attempt', () => [{ ...this.s.info, user, result: 'too-many-sessions' }]);
       return;
     }
@@ -151,7 +156,7 @@ export class SessionObserver {
       return;
     }
     this.emit('login-failed', () => [{ ...this.s.info, user }]);
-    const reason = attempt.reason;
+    const reason = attempt.result === 'banned' ? 'banned' : attempt.reason;
     this.s.log.info({ user, peer, ...(reason !== undefined ? { reason } : {}), ...this.certFields() }, 'login failed');
     const ban = attempt.result === 'failed' ? attempt.ban : undefined;
     this.emit('login-attempt', () => [{ ...this.s.info, user, result: attempt.result, ...(ban ? { banStarted: true } : {}) }]);
@@ -232,7 +237,8 @@ export class SessionObserver {
     if (emit) this.events.emit('transfer-end', event);
     if (!info) return;
     const { id: _id, remoteAddress, durationMs, ok, ...fields } = event;
-    log.info({ ...fields, peer: remoteAddress, ms: durationMs, ...(outcome.cut ? { cut: outcome.cut } : {}) }, ok ? 'transfer complete' : 'transfer failed');
+    const reason = ok ? undefined : transferRefusal(outcome.reply);
+    log.info({ ...fields, peer: remoteAddress, ms: durationMs, ...(outcome.cut ? { cut: outcome.cut } : {}), ...(reason ? { reason } : {}) }, ok ? 'transfer complete' : 'transfer failed');
   }
 
   /** The control connection failed (the session ends with it). */

@@ -2,6 +2,7 @@
  * Per-connection protocol state. No I/O here: the connection (connection.ts) owns the sockets, and
  * REIN / a new USER reset the parts that belong to a login.
  */
+import type { UserBandwidth } from './auth/authenticator.js';
 import type { Permissions } from './auth/permissions.js';
 import type { HashAlgorithm, Storage } from './storage/storage.js';
 import type { VirtualPath } from './base/virtual-path.js';
@@ -13,6 +14,8 @@ export interface LoggedInUser {
   readonly permissions: Permissions;
   /** Logged in anonymously (xferlog access mode `a`). */
   readonly anonymous?: boolean;
+  /** The user's bandwidth, shared by their sessions (the login's object). */
+  readonly bandwidth?: UserBandwidth | undefined;
 }
 
 export type TransferType = 'A' | 'I';
@@ -41,6 +44,8 @@ export class SessionState {
    * identity the session's data connections are bound to.
    */
   clientCert: ClientCertificate | undefined;
+  /** CCC cleared the control channel (its TLS session is still known to the server: the data side's binder). */
+  cleared = false;
   /** Data channel protection: C (clear) or P (private). */
   prot: 'C' | 'P' = 'C';
   /** EPSV ALL: only EPSV may set up data connections from now on. */

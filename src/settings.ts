@@ -49,6 +49,14 @@ export interface Limits {
   maxSessionsPerAddress: number;
   /** Logged-in sessions of one user (checked at PASS, after the password). */
   maxSessionsPerUser: number;
+  /** Bandwidth of one session's downloads, bytes per second; 0: no limit (data/bandwidth.ts). */
+  sessionDownloadBytesPerSecond: number;
+  /** Bandwidth of one session's uploads, bytes per second; 0: no limit. */
+  sessionUploadBytesPerSecond: number;
+  /** Bandwidth of all downloads of the process, bytes per second; 0: no limit. */
+  serverDownloadBytesPerSecond: number;
+  /** Bandwidth of all uploads of the process, bytes per second; 0: no limit. */
+  serverUploadBytesPerSecond: number;
 }
 
 /** Per-network bans after repeated failed logins, counted across connections and listeners. */
@@ -73,6 +81,8 @@ export interface SecuritySettings {
   allow: readonly string[];
   /** Networks (CIDR) refused at connect; deny wins over allow. */
   deny: readonly string[];
+  /** Under sessionReuse `require`: `allow` for these users or client networks (CIDR). */
+  sessionReuseAllow: { users: readonly string[]; networks: readonly string[] };
 }
 
 export interface SecurityOptions {
@@ -80,6 +90,8 @@ export interface SecurityOptions {
   ban?: Partial<BanPolicy> | false;
   allow?: readonly string[];
   deny?: readonly string[];
+  /** Under sessionReuse `require`: `allow` for these users or client networks (CIDR). Default: none. */
+  sessionReuseAllow?: { users?: readonly string[] | undefined; networks?: readonly string[] | undefined };
 }
 
 /** How the protocol side ends uploads (the storage side, `atomic` and `partial`, is the storage's). */
@@ -138,7 +150,16 @@ export const DEFAULT_LIMITS: Limits = {
   /** With the default maxSessions; otherwise a quarter of it (see unauthenticatedCap). */
   maxUnauthenticated: 250,
   maxSessionsPerAddress: 50,
-  maxSessionsPerUser: 20,
+  /**
+   * rclone with `--transfers 8 --checkers 8` holds 17 sessions; 50 serves it from three devices sharing
+   * one account while still capping one leaked password's sessions (and maxSessionsPerAddress, 50, caps
+   * one host).
+   */
+  maxSessionsPerUser: 50,
+  sessionDownloadBytesPerSecond: 0,
+  sessionUploadBytesPerSecond: 0,
+  serverDownloadBytesPerSecond: 0,
+  serverUploadBytesPerSecond: 0,
 };
 
 export const DEFAULT_BAN: BanPolicy = {
@@ -214,6 +235,7 @@ export function resolveSettings(partial: SettingsOptions = {}): ServerSettings {
       ban: ban === false ? undefined : { ...DEFAULT_BAN, ...ban },
       allow: [...(partial.security?.allow ?? [])],
       deny: [...(partial.security?.deny ?? [])],
+      sessionReuseAllow: { users: [...(partial.security?.sessionReuseAllow?.users ?? [])], networks: [...(partial.security?.sessionReuseAllow?.networks ?? [])] },
     },
     uploads: { ...DEFAULT_UPLOADS, ...partial.uploads },
   };

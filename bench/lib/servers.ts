@@ -141,7 +141,7 @@ async function spawnFtpsd(o: FtpsdOptions, configFile: string): Promise<Target> 
     };
     const onOut = (d: Buffer) => {
       text += d.toString();
-      const m = /listening: explicit FTPS on (\S+):(\d+)/.exec(text);
+      const m = /listening: explicit FTPS on ([^\s"]+):(\d+)/.exec(text);
       if (m) {
         clearTimeout(timer);
         child.stdout!.off('data', onOut);

@@ -53,6 +53,17 @@ export interface LoginResult {
   readonly name?: string;
   /** An anonymous login (shown as such in the transfer log). Default: false. */
   readonly anonymous?: boolean;
+  /**
+   * The user's bandwidth, shared by all their sessions: sessions whose logins return the same object
+   * share its limits (keep one object per user). Default: no per-user limit.
+   */
+  readonly bandwidth?: UserBandwidth;
+}
+
+/** Bytes per second for all of a user's sessions together, by direction; 0 or unset: no limit. */
+export interface UserBandwidth {
+  readonly downloadBytesPerSecond?: number | undefined;
+  readonly uploadBytesPerSecond?: number | undefined;
 }
 
 /** Decides who may log in, and with which storage and permissions. */

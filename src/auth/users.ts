@@ -9,7 +9,7 @@ import type { QuotaLimits } from '../storage/quota.js';
 import type { Storage } from '../storage/storage.js';
 import type { UploadJournal } from '../storage/upload-journal.js';
 import { HomeStorages, type HomeStoragesOptions, type UploadPolicy } from './home-storages.js';
-import type { Authenticator, LoginRefusal, LoginRequest, LoginResult } from './authenticator.js';
+import type { Authenticator, LoginRefusal, LoginRequest, LoginResult, UserBandwidth } from './authenticator.js';
 import { certificateUserName, normalizeFingerprint, unverifiedReason, type CertificateUserName, type ClientCertificate } from '../tls/client-certs.js';
 import { readOnly, type Permission, type Permissions } from './permissions.js';
 import { defaultPermissions, RulePermissions, type PermissionRule } from './rules.js';
@@ -43,6 +43,8 @@ export interface UserAccount {
   rules?: readonly PermissionRule[];
   /** Limits on the bytes and files in the home (552 when exceeded). */
   quota?: QuotaLimits;
+  /** Bandwidth of all the user's sessions together (data/bandwidth.ts). */
+  bandwidth?: UserBandwidth;
 }
 
 export type { UploadPolicy };
@@ -148,6 +150,7 @@ export class UserAuthenticator implements Authenticator {
       storage: this.homes.storage(`user\0${account.name}`, account.home, account.quota),
       permissions: this.permissions.get(account.name)!,
       name: account.name,
+      ...(account.bandwidth ? { bandwidth: account.bandwidth } : {}),
     };
   }
 

@@ -10,7 +10,8 @@ export async function checkConfigCommand(file: string): Promise<number> {
     await loadConfig({ config: file }, { env: {} });
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
-    const lines = err.lines().map((l) => (l.startsWith('cannot read') ? `${file}: ${l}` : l));
+    // A line about the file as a whole or its YAML syntax names the file.
+    const lines = err.lines().map((l) => (/^(cannot read|line \d+, column \d+:|YAML:)/.test(l) ? `${file}: ${l}` : l));
     process.stderr.write(lines.map((l) => `${l.replace(/[\r\n]+/g, ' ')}\n`).join(''));
     return 2;
   }

@@ -50,10 +50,12 @@ function buildProgram(): Command {
     else serve.option(flag!, help);
   }
   serve
-    // `serve` is the default command, so `ftpsd frob` arrives here as an argument.
-    .argument('[unexpected...]')
+    .option('--new-password', 'generate a new password for the default account (its hash is kept in the state directory, reused at each start)')
+    // `serve` is the default command, so `ftpsd frob` arrives here as an argument (kept out of --help).
+    .allowExcessArguments()
     .usage('[options]')
-    .action(async (unexpected: string[], flags: CliFlags) => {
+    .action(async (flags: CliFlags, command: Command) => {
+      const unexpected = command.args;
       if (unexpected.length > 0) {
         throw new UsageError(`unknown command '${unexpected[0]}' (commands: serve, hash-password, gen-cert, check-config, user, ban)`);
       }

@@ -6,6 +6,7 @@
  */
 import cluster from 'node:cluster';
 import { loadConfig, type CliFlags } from '../config/load.js';
+import { keepGeneratedAccount } from '../config/generated-account.js';
 import { UsageError } from '../runtime/exit.js';
 import { serve, type ServeContext } from '../runtime/serve.js';
 import { runPrimary, StartError } from './primary.js';
@@ -14,11 +15,13 @@ import { runWorker } from './worker.js';
 /** Serves as a single process, the primary of a cluster, or one of its workers. */
 export async function serveCommand(flags: CliFlags, ctx: Pick<ServeContext, 'version' | 'env'>): Promise<void> {
   if (cluster.isWorker) return runWorker(flags, ctx);
-  const config = await loadConfig(flags, ctx.env ? { env: ctx.env } : {});
-  if (config.workers <= 1) {
+  const loaded = await loadConfig(flags, ctx.env ? { env: ctx.env } : {});
+  if (loaded.workers <= 1) {
     await serve(flags, ctx);
     return;
   }
+  // The primary keeps (or renews) the generated password; its workers read the same state file.
+  const config = await keepGeneratedAccount(loaded, { renew: flags.newPassword === true, write: true });
   try {
     await runPrimary(ctx, config);
   } catch (err) {

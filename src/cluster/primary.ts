@@ -24,8 +24,8 @@ import { ConfigError } from '../config/errors.js';
 import { DEFAULTS } from '../config/defaults.js';
 import { createLogger, type Logger } from '../logger.js';
 import { MetricsEndpoint } from '../ops/metrics-endpoint.js';
-import { formatBanner } from '../runtime/banner.js';
-import { drainMs, opsError, serveLogDestination } from '../runtime/serve-ops.js';
+import { renderBanner } from '../runtime/banner.js';
+import { drainMs, logsAreJson, opsError, serveLogDestination } from '../runtime/serve-ops.js';
 import { resolveIdentity, RunAsError } from '../runtime/run-as.js';
 import { ClusterMetrics, MetricsRequests } from './cluster-metrics.js';
 import { NO_SESSIONS, checkedSnapshot, ourMessage, type ListeningReport, type PrimaryMessage, type WorkerMessage } from './messages.js';
@@ -263,7 +263,7 @@ class Primary {
     this.announced = true;
     this.log.info({ workers: this.slots.length, workerPids: this.slots.map((s) => s.worker?.process.pid) }, 'cluster ready');
     process.stdout.write(
-      formatBanner({ version: this.version, explicit: this.addresses.explicit, implicit: this.addresses.implicit, config: this.config, certificate: this.certificate, metrics: this.metricsAddress, workers: this.slots.length }),
+      renderBanner({ version: this.version, explicit: this.addresses.explicit, implicit: this.addresses.implicit, config: this.config, certificate: this.certificate, metrics: this.metricsAddress, workers: this.slots.length }, logsAreJson(this.config)),
     );
     this.started?.resolve();
   }

@@ -52,7 +52,7 @@ export const PASS = defineCommand({
       return sent(Code.serviceUnavailable);
     }
     if (outcome === 'too-many-sessions') {
-      await ctx.send(reply(Code.serviceUnavailable, 'Too many sessions for this user.'));
+      await ctx.send(reply(Code.serviceUnavailable, `Too many sessions for this user (limit ${ctx.settings.limits.maxSessionsPerUser}: maxSessionsPerUser).`));
       ctx.close();
       return sent(Code.serviceUnavailable);
     }

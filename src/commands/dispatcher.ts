@@ -16,7 +16,8 @@ import type { CommandSpec } from './context.js';
 import type { Permission } from '../auth/permissions.js';
 import { reportError } from '../diagnostics.js';
 import { tlsRequiredFor } from '../policy.js';
-import { errorToReply, FtpError } from '../base/errors.js';
+import { errorToReply, FtpError, StorageError } from '../base/errors.js';
+import { storageRefusal } from '../base/refusals.js';
 import { reply, type Reply, type Sent } from '../base/reply.js';
 import type { VirtualPath } from '../base/virtual-path.js';
 import type { LoggedInUser } from '../session.js';
@@ -83,6 +84,7 @@ export async function dispatch(ctx: SessionContext, spec: CommandSpec | undefine
       if (spec.perm && !permitted(user, spec.perm, path)) {
         // A refused transfer still spends a REST/RANG: it must not carry over to a later STOR or RETR.
         if (spec.transfer) spendRestart(ctx);
+        ctx.log.info({ peer: ctx.remoteAddress, user: user?.name, cmd: spec.name, path: '/' + path.join('/'), perm: spec.perm, reason: 'permission-denied' }, 'command refused: permission');
         return result(reply(Code.fileUnavailable, 'Permission denied.'));
       }
     }
@@ -92,6 +94,12 @@ export async function dispatch(ctx: SessionContext, spec: CommandSpec | undefine
   } catch (err) {
     if (spec.transfer) spendRestart(ctx);
     const mapped = errorToReply(err);
+    const refusal = err instanceof StorageError ? storageRefusal(err.errno) ?? (err.errno === 'EACCES' || err.errno === 'EPERM' ? 'permission-denied' : undefined) : undefined;
+    if (refusal === 'permission-denied') {
+      ctx.log.info({ peer: ctx.remoteAddress, user: session.user?.name, cmd: spec.name, reason: refusal }, 'command refused: permission');
+    } else if (refusal !== undefined) {
+      ctx.log.info({ peer: ctx.remoteAddress, user: session.user?.name, cmd: spec.name, reason: refusal, code: mapped.reply.code }, 'command refused: storage');
+    }
     if (!mapped.expected) {
       ctx.log.error({ err, cmd: spec.name }, 'command failed');
       reportError(ctx.events, err, ctx.id);

@@ -6,6 +6,7 @@
  */
 import { availableParallelism } from 'node:os';
 import { z } from 'zod';
+import { cgroupCpuLimit } from './cpu-quota.js';
 
 /** How the primary checks that each worker still answers (cluster-schema's `workerHeartbeat`). */
 export interface HeartbeatSettings {
@@ -77,8 +78,24 @@ export function resolveHeartbeat(given: Partial<HeartbeatSettings> | undefined):
   return hb;
 }
 
-/** The number of workers a setting means on this host (`auto`: one per core). */
-export function workerCount(setting: WorkersSetting | undefined): number {
-  if (setting === undefined || setting === 'auto') return Math.max(1, Math.min(availableParallelism(), MAX_WORKERS));
-  return setting;
+/** What bounds `auto` besides the cores (each given for tests; by default read from this host). */
+export interface AutoWorkerBounds {
+  /** The passive range: every worker needs at least one port of its own. */
+  pasvPorts?: { min: number; max: number } | undefined;
+  /** `os.availableParallelism()` by default. */
+  cores?: number;
+  /** The cgroup CPU quota in whole CPUs (cpu-quota.ts) by default; undefined: none. */
+  cpuQuota?: number | undefined;
+}
+
+/**
+ * The number of workers a setting means on this host. `auto`: one per core, but never more than the
+ * container's CPU quota nor the number of passive ports (so `auto` never asks for a split that fails).
+ */
+export function workerCount(setting: WorkersSetting | undefined, bounds: AutoWorkerBounds = {}): number {
+  if (setting !== undefined && setting !== 'auto') return setting;
+  const cores = bounds.cores ?? availableParallelism();
+  const quota = 'cpuQuota' in bounds ? bounds.cpuQuota : cgroupCpuLimit();
+  const ports = bounds.pasvPorts ? bounds.pasvPorts.max - bounds.pasvPorts.min + 1 : Infinity;
+  return Math.max(1, Math.min(cores, quota ?? Infinity, ports, MAX_WORKERS));
 }

@@ -56,12 +56,18 @@ export function formatPath(path: readonly PropertyKey[], base = ''): string {
   return out;
 }
 
-/** Zod issues as config issues; an unknown key is reported at its own path. */
-export function zodIssues(error: z.ZodError, base = ''): ConfigIssue[] {
+/**
+ * Zod issues as config issues; an unknown key is reported at its own path, with the known key it is
+ * closest to (`suggest`, e.g. from key-suggestions.ts): `unknown option (did you mean readOnly?)`.
+ */
+export function zodIssues(error: z.ZodError, base = '', suggest?: (key: string) => string | undefined): ConfigIssue[] {
   const out: ConfigIssue[] = [];
   for (const issue of error.issues) {
     if (issue.code === 'unrecognized_keys') {
-      for (const key of issue.keys) out.push({ field: formatPath([...issue.path, key], base), message: 'unknown option' });
+      for (const key of issue.keys) {
+        const meant = suggest?.(key);
+        out.push({ field: formatPath([...issue.path, key], base), message: meant !== undefined ? `unknown option (did you mean ${meant}?)` : 'unknown option' });
+      }
     } else {
       out.push({ field: formatPath(issue.path, base), message: issue.message });
     }

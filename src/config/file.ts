@@ -6,7 +6,15 @@ import { readFile } from 'node:fs/promises';
 import { parseDocument } from 'yaml';
 import { errnoText } from './errno-text.js';
 import { ConfigError, zodIssues, type ConfigIssue } from './errors.js';
+import { closestKey, schemaKeys } from './key-suggestions.js';
 import { configSchema, type ConfigFile } from './schema.js';
+
+let known: Set<string> | undefined;
+/** Every key of the config file, for "did you mean" (walked once, when a key is unknown). */
+function knownKeys(): Set<string> {
+  known ??= schemaKeys(configSchema);
+  return known;
+}
 
 /** Parses and validates config text; `file` is only used in messages. */
 export function parseConfigText(text: string, file?: string): ConfigFile {
@@ -21,7 +29,7 @@ export function parseConfigText(text: string, file?: string): ConfigFile {
   }
   const data: unknown = doc.toJS({ maxAliasCount: 100 }) ?? {};
   const result = configSchema.safeParse(data);
-  if (!result.success) throw new ConfigError(zodIssues(result.error), file);
+  if (!result.success) throw new ConfigError(zodIssues(result.error, '', (key) => closestKey(key, knownKeys())), file);
   return result.data;
 }
 

@@ -111,6 +111,10 @@ export interface ResolvedByHand extends PolicySettings {
   ldap: (LdapConfig & { url: string; base: string }) | undefined;
   /** The HTTP auth hook; undefined: off. */
   authHook: AuthHookConfig | undefined;
+  /** Where the generated password's hash is kept (src/config/generated-account.ts), once known. */
+  generatedPasswordFile?: string;
+  /** True when the password is the one kept from an earlier run (not printed: only its hash is known). */
+  generatedPasswordKept?: boolean;
 }
 
 export interface LoadOptions {
@@ -211,7 +215,7 @@ function merge(layers: Layer[], env: NodeJS.ProcessEnv, cwd: string, configFile:
     pasvAdvertisedPorts,
     proxyProtocol: pick(layers, 'proxyProtocol') ?? [],
     watchConfig: pick(layers, 'watchConfig') ?? false,
-    workers: workerCount(pick(layers, 'workers')),
+    workers: workerCount(pick(layers, 'workers'), { pasvPorts }),
     workerHeartbeat,
     runAs: runAsUser === undefined ? undefined : { user: runAsUser, ...(runAsGroup !== undefined ? { group: runAsGroup } : {}) },
     umask: pick(layers, 'umask') ?? DEFAULTS.umask,

@@ -211,6 +211,10 @@ const limitsShape = {
   maxSessionsPerUser: count(1).describe(
     `Logged-in sessions of one user. Default: ${DEFAULT_LIMITS.maxSessionsPerUser}.`,
   ),
+  sessionDownloadBytesPerSecond: count(0).describe('Bandwidth of one session\'s downloads, bytes per second; 0: no limit. Default: 0.'),
+  sessionUploadBytesPerSecond: count(0).describe('Bandwidth of one session\'s uploads, bytes per second; 0: no limit. Default: 0.'),
+  serverDownloadBytesPerSecond: count(0).describe('Bandwidth of all downloads (per process in cluster mode), bytes per second; 0: no limit. Default: 0.'),
+  serverUploadBytesPerSecond: count(0).describe('Bandwidth of all uploads (per process in cluster mode), bytes per second; 0: no limit. Default: 0.'),
 } satisfies Record<keyof Limits, z.ZodType>;
 
 const banShape = {
@@ -250,6 +254,17 @@ const securityShape = {
   ban,
   allow: networkList.describe('Only these networks may connect (CIDR, IPv4 or IPv6). Default: everyone.'),
   deny: networkList.describe('These networks are refused at connect; deny wins over allow. Default: none.'),
+  sessionReuseAllow: z
+    .strictObject(
+      {
+        users: z.array(z.string({ error: 'must be a user name' }), { error: 'must be a list of user names' }).optional().describe('These users.'),
+        networks: networkList.optional().describe('Clients in these networks (CIDR).'),
+      },
+      { error: 'must be a mapping {users: [...], networks: [...]}' },
+    )
+    .describe(
+      'Under sessionReuse: require, sessionReuse: allow for these users or client networks only (clients that cannot resume the control TLS session on data connections: Java/JSSE). Default: none.',
+    ),
 };
 
 /** Each field of `shape`, optional (as every top-level option is). */
@@ -289,7 +304,7 @@ const configShape = {
     .meta({ reload: 'new-connections' }),
   uploads: uploadsSchema.optional().meta({ reload: 'new-connections' }),
   security: z
-    .strictObject(securityShape, mapping('ban, allow, deny'))
+    .strictObject(securityShape, mapping('ban, allow, deny, sessionReuseAllow'))
     .partial()
     .optional()
     .describe('Login bans and access lists.')

@@ -45,6 +45,8 @@ interface CommandFlags {
   clientCertRequired?: boolean;
   acmeDomain?: string[];
   acmeHttpListen?: string;
+  /** A new generated password for the default account, replacing the kept one. */
+  newPassword?: boolean;
 }
 
 /**

@@ -9,6 +9,7 @@ import type { QuotaLimits } from '../storage/quota.js';
 import { LOGIN_METHODS, type LoginMethod } from '../auth/users.js';
 import { oneOf } from '../policy-options.js';
 import { text } from './zod-forms.js';
+import type { UserBandwidth } from '../auth/authenticator.js';
 
 const PERMISSION_LIST = PERMISSIONS.join(', ');
 
@@ -74,6 +75,16 @@ export const userPolicyShape = {
     )
     .optional()
     .describe('Limits on the home; an upload that would exceed them fails with 552. Default: none.'),
+  bandwidth: z
+    .strictObject(
+      {
+        downloadBytesPerSecond: wholeNumber('bytes per second').optional().describe('All downloads of the user, shared by their sessions; 0: no limit.'),
+        uploadBytesPerSecond: wholeNumber('bytes per second').optional().describe('All uploads of the user, shared by their sessions; 0: no limit.'),
+      },
+      { error: 'must be a mapping {downloadBytesPerSecond: N, uploadBytesPerSecond: N}' },
+    )
+    .optional()
+    .describe('Bandwidth of the user (all their sessions together), besides the per-session and server limits. Default: none.'),
 };
 
 /** Checks across a user's fields (attach with superRefine). */
@@ -130,6 +141,7 @@ export interface UserPolicy {
   permissions?: Permission[];
   rules?: PermissionRule[];
   quota?: QuotaLimits;
+  bandwidth?: UserBandwidth;
 }
 
 /** Copies the policy fields that are set (so `undefined` never overrides a default). */
@@ -140,5 +152,6 @@ export function pickUserPolicy(u: UserPolicy): UserPolicy {
     ...(u.permissions !== undefined ? { permissions: u.permissions } : {}),
     ...(u.rules !== undefined ? { rules: u.rules } : {}),
     ...(u.quota !== undefined ? { quota: u.quota } : {}),
+    ...(u.bandwidth !== undefined ? { bandwidth: u.bandwidth } : {}),
   };
 }

@@ -122,7 +122,7 @@ function closeGently(tls: TLSSocket): void {
 const REFUSED_CERTIFICATE = "Data connection refused: its client certificate is not the control connection's.";
 const REFUSED_OTHER = 'Data connection refused: it resumed a TLS session of another control connection.';
 const REFUSED_FRESH = "Data connection refused: TLS session reuse required (resume the control connection's TLS session).";
-const LET_IN = 'sessionReuse: allow (--session-reuse allow) lets such clients in; see docs/troubleshooting.md';
+const LET_IN = 'security.sessionReuseAllow (users, networks) lets such clients in, or sessionReuse: allow (--session-reuse allow) everyone; see docs/troubleshooting.md';
 
 /**
  * The log fields for a data connection refused under `require` (`reply`: the 425's text): a stable

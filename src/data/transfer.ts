@@ -36,6 +36,8 @@ export interface DataLink {
   stalledMs: number;
   lingerMs: number;
   onBytes(n: number): void;
+  /** Bandwidth limits of this transfer (bandwidth.ts); none: unlimited. */
+  throttle?: () => Transform | undefined;
 }
 
 export interface TransferOutcome {
@@ -85,12 +87,14 @@ export async function runDownload(
       link.onBytes(n);
     };
     // Local files in binary mode go through reused buffers (send-file.ts); anything else is piped.
-    if (source instanceof FileReader && !link.ascii) {
+    const limit = link.throttle?.();
+    if (source instanceof FileReader && !link.ascii && !limit) {
       await sendFile(source, data, stall.signal, count);
     } else {
       source.on('data', (chunk: Buffer) => count(chunk.length));
       const stages: (Readable | Transform | Duplex)[] = [source];
       if (link.ascii && !isNetworkText(source)) stages.push(toNetworkAscii());
+      if (limit) stages.push(limit);
       stages.push(data);
       await pipeline(stages, { signal: stall.signal });
     }
@@ -165,6 +169,8 @@ export async function runUpload(
       link.onBytes(chunk.length);
     });
     const stages: NodeJS.ReadWriteStream[] = [data];
+    const limit = link.throttle?.();
+    if (limit) stages.push(limit);
     if (link.ascii) stages.push(fromNetworkAscii());
     await pipeline([...stages, upload.stream], { signal: stall.signal });
     if (ended && (await ended) === 'reset') {

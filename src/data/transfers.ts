@@ -6,13 +6,15 @@
  * connection. Transfers write their own final reply, so an ABOR's reply always follows the transfer's
  * 426 (RFC 959 4.1.3); each transfer's outcome goes to the observer just before that reply.
  */
+import { AccessList } from '../security/access-list.js';
+import { bucketsFor, throttle, type TokenBucket } from './bandwidth.js';
 import type { Duplex } from 'node:stream';
 import type { DataSetup, TransferSource } from './data-setup.js';
 import type { Logger } from '../logger.js';
 import { FtpError } from '../base/errors.js';
 import { reply, type Reply } from '../base/reply.js';
 import type { SessionState } from '../session.js';
-import { clearDataAllowed, sessionReuse } from '../policy.js';
+import { clearDataAllowed, sessionReuse, type ReuseDecision } from '../policy.js';
 import type { ServerSettings } from '../settings.js';
 import type { Upload } from '../storage/storage.js';
 import type { VirtualPath } from '../base/virtual-path.js';
@@ -62,6 +64,8 @@ export class Transfers {
   /** Bytes this session moved over data connections, by direction (listings count as sent). */
   private readonly moved = { sent: 0, received: 0 };
   private direction: 'sent' | 'received' = 'sent';
+  /** This session's bandwidth buckets (bandwidth.ts), made when a limit is set. */
+  private readonly buckets: { download?: TokenBucket; upload?: TokenBucket } = {};
   /** The private-address warning was logged (once per session). */
   private warnedPrivate = false;
   /** Whether the client's address is public (asked once: it does not change during a session). */
@@ -77,8 +81,25 @@ export class Transfers {
    * binds data to the control connection's TLS sessions, to hand to the control TLSSocket.
    */
   bindTls(): SessionBinder | undefined {
+    // A new TLS start on the control connection (AUTH again after CCC): protected again.
+    this.host.session.cleared = false;
     this.binder = sessionReuse(this.host.settings).bind ? new SessionBinder() : undefined;
     return this.binder;
+  }
+
+  /**
+   * The session-reuse decision for this session's next protected data connection: the policy, after CCC
+   * (policy.ts), and `security.sessionReuseAllow` (its users and client networks get `allow`).
+   */
+  private reuseDecision(): ReuseDecision {
+    const { settings, session, remoteAddress } = this.host;
+    const decision = sessionReuse(settings, { cleared: session.cleared, sessionKnown: this.binder?.knowsAny() === true });
+    if (!decision.require) return decision;
+    const scoped = settings.security.sessionReuseAllow;
+    const user = session.user?.name;
+    const byUser = user !== undefined && scoped.users.includes(user);
+    const byNetwork = scoped.networks.length > 0 && networksOf(scoped.networks).allows(remoteAddress);
+    return byUser || byNetwork ? { ...decision, require: false } : decision;
   }
 
   get transferring(): boolean {
@@ -185,7 +206,7 @@ export class Transfers {
           const secured = await protectDataSocket(socket, {
             contexts: tls,
             binder: this.binder,
-            reuse: sessionReuse(this.host.settings),
+            reuse: this.reuseDecision(),
             ...(tls.clientCerts ? { clientCerts: { required: tls.clientCerts.required === true, control: this.host.session.clientCert } } : {}),
             handshakeTimeoutMs: timeouts.handshakeMs,
             signal,
@@ -204,6 +225,10 @@ export class Transfers {
       ascii: this.host.session.type === 'A',
       stalledMs: timeouts.stalledTransferMs,
       lingerMs: 10_000,
+      throttle: () => {
+        const buckets = bucketsFor(this.host.settings.limits, this.direction === 'sent' ? 'download' : 'upload', this.buckets, this.host.session.user?.bandwidth);
+        return buckets.length > 0 ? throttle(buckets) : undefined;
+      },
       onBytes: (n) => {
         this.moved[this.direction] += n;
         if (this.running) this.running.bytes += n;
@@ -290,4 +315,12 @@ export class Transfers {
     this.running?.controller.abort();
     this.drop();
   }
+}
+
+/** The networks of `security.sessionReuseAllow` as a list to check addresses against (made once per list). */
+const networkLists = new WeakMap<readonly string[], AccessList>();
+function networksOf(networks: readonly string[]): AccessList {
+  let list = networkLists.get(networks);
+  if (!list) networkLists.set(networks, (list = new AccessList(networks, [])));
+  return list;
 }

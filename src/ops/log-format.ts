@@ -2,7 +2,7 @@
  * Log output formats. `json` is pino's own: one JSON object per line. `pretty` is a compact line for
  * people at a terminal, made by a destination stream that rewrites each JSON line pino writes:
  *
- *   14:03:11.123 INFO  login  sid=Xy3k_a user=alice peer=127.0.0.1 secure=true
+ *   2026-11-28 14:03:11.123 INFO  login  sid=Xy3k_a user=alice peer=127.0.0.1 secure=true
  *
  * Values are written bare when they are plain words, else as JSON strings (so a file name with a
  * newline or an escape sequence cannot forge a line or drive the terminal). Colours only on a TTY,
@@ -90,12 +90,12 @@ function printable(s: string): string {
   return s.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, '?');
 }
 
-/** `14:03:11.123` (local time) from pino's ISO time, or the time now. */
+/** `2026-11-28 14:03:11.123` (local time) from pino's ISO time, or the time now. */
 function clock(time: unknown): string {
   const d = typeof time === 'string' || typeof time === 'number' ? new Date(time) : new Date();
   const t = Number.isNaN(d.getTime()) ? new Date() : d;
   const two = (n: number) => String(n).padStart(2, '0');
-  return `${two(t.getHours())}:${two(t.getMinutes())}:${two(t.getSeconds())}.${String(t.getMilliseconds()).padStart(3, '0')}`;
+  return `${t.getFullYear()}-${two(t.getMonth() + 1)}-${two(t.getDate())} ${two(t.getHours())}:${two(t.getMinutes())}:${two(t.getSeconds())}.${String(t.getMilliseconds()).padStart(3, '0')}`;
 }
 
 /**
@@ -133,7 +133,11 @@ export function logDestination(
   target: { write(s: string): unknown },
   env: { isTTY: boolean; noColor?: boolean },
 ): { write(s: string): unknown } {
-  const pretty = format === 'pretty' || (format === 'auto' && env.isTTY);
-  if (!pretty) return target;
+  if (!isPretty(format, env.isTTY)) return target;
   return new PrettyDestination(target, { colour: env.isTTY && !env.noColor });
+}
+
+/** Whether `format` writes pretty lines (`auto`: on a terminal), else JSON lines. */
+export function isPretty(format: LogFormat, isTTY: boolean): boolean {
+  return format === 'pretty' || (format === 'auto' && isTTY);
 }

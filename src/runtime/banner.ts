@@ -1,7 +1,9 @@
 /**
  * The start banner on stdout: where ftpsd listens (real ports), what it serves, who may log in, the
  * certificate fingerprint, and a command to try. Passwords appear only when ftpsd generated one.
- * Scripts rely on the `listening: explicit FTPS on HOST:PORT` lines.
+ * Scripts rely on the `listening: explicit FTPS on HOST:PORT` lines. When the logs are JSON lines
+ * (`--log-format json`, or `auto` off a terminal), the banner is one JSON line too (`bannerJsonLine`):
+ * `msg: "ready"`, the listeners as fields, and the text lines under `banner`, so every stdout line parses.
  */
 import type { AddressInfo } from 'node:net';
 import type { Certificate } from '../config/certificate.js';
@@ -13,7 +15,7 @@ export interface BannerInput {
   version: string;
   explicit: AddressInfo[];
   implicit: AddressInfo[];
-  config: Pick<ResolvedConfig, 'root' | 'users' | 'anonymous' | 'generatedPassword' | 'passwordFromEnv' | 'tlsRequired' | 'sessionReuse' | 'configFile'> &
+  config: Pick<ResolvedConfig, 'root' | 'users' | 'anonymous' | 'generatedPassword' | 'passwordFromEnv' | 'tlsRequired' | 'sessionReuse' | 'configFile' | 'generatedPasswordFile' | 'generatedPasswordKept'> &
     Partial<Pick<ResolvedConfig, 'ldap' | 'authHook'>>;
   certificate: Certificate;
   /** Where /metrics is served, when on. */
@@ -30,6 +32,30 @@ const CERT_SOURCE = {
 } as const;
 
 export function formatBanner(input: BannerInput): string {
+  return bannerLines(input).join('\n') + '\n';
+}
+
+/** The banner as one JSON line, shaped like the log lines around it (level 30, ISO time, msg). */
+export function bannerJsonLine(input: BannerInput, now = new Date()): string {
+  const listeners = (kind: 'explicit' | 'implicit') => input[kind].map((a) => ({ kind, address: a.address, port: a.port }));
+  const line = {
+    level: 30,
+    time: now.toISOString(),
+    msg: 'ready',
+    version: input.version,
+    listening: [...listeners('explicit'), ...listeners('implicit')],
+    fingerprint: input.certificate.fingerprint256,
+    banner: bannerLines(input),
+  };
+  return JSON.stringify(line) + '\n';
+}
+
+/** The banner in the log format: a JSON line when the logs are JSON lines, else the text. */
+export function renderBanner(input: BannerInput, json: boolean): string {
+  return json ? bannerJsonLine(input) : formatBanner(input);
+}
+
+function bannerLines(input: BannerInput): string[] {
   const { config, certificate } = input;
   const lines = [`ftpsd ${input.version} ready`];
   for (const a of input.explicit) lines.push(`listening: explicit FTPS on ${formatAddress(a.address, a.port)}`);
@@ -37,8 +63,12 @@ export function formatBanner(input: BannerInput): string {
   if (config.configFile) lines.push(`config:      ${config.configFile}`);
   lines.push(`root:        ${config.root}`);
   const [first] = config.users;
+  const kept = config.generatedPasswordFile;
   if (config.generatedPassword !== undefined && first) {
-    lines.push(`user:        ${first.name}   password: ${config.generatedPassword}   (generated; choose one with ${ENV.password} or --user)`);
+    const where = kept !== undefined ? `; its hash kept in ${kept}, the same at the next start` : '';
+    lines.push(`user:        ${first.name}   password: ${config.generatedPassword}   (generated${where}; choose one with ${ENV.password} or --user)`);
+  } else if (config.generatedPasswordKept === true && first && kept !== undefined) {
+    lines.push(`user:        ${first.name}   (password generated on an earlier start, its hash kept in ${kept}; a new one with --new-password)`);
   } else if (config.passwordFromEnv && first) {
     lines.push(`user:        ${first.name}   (password from ${ENV.password})`);
   } else if (config.users.length > 0 || (!config.ldap && !config.authHook)) {
@@ -58,7 +88,7 @@ export function formatBanner(input: BannerInput): string {
   if (input.metrics) lines.push(`metrics:     http://${formatAddress(input.metrics.address, input.metrics.port)}/metrics`);
   const example = tryCommand(input);
   if (example) lines.push(`try:         ${example}`);
-  return lines.join('\n') + '\n';
+  return lines;
 }
 
 function tryCommand({ explicit, implicit, config }: BannerInput): string | undefined {

@@ -65,7 +65,7 @@ export interface ConfigReloaderOptions {
 }
 
 /** Options not compared at all (derived, or reported through another key). */
-const IGNORED: readonly string[] = ['configFile', 'generatedPassword', 'passwordFromEnv'];
+const IGNORED: readonly string[] = ['configFile', 'generatedPassword', 'passwordFromEnv', 'generatedPasswordFile', 'generatedPasswordKept'];
 
 export class ConfigReloader {
   private running: Promise<ConfigReloadResult> | undefined;
@@ -131,10 +131,12 @@ export class ConfigReloader {
 
   private async apply(reason: string, file: string): Promise<ConfigReloadResult> {
     const previous = this.current.config;
-    const read = await loadConfig(this.source.flags, {
+    const fresh = await loadConfig(this.source.flags, {
       env: this.source.env,
       ...(previous.generatedPassword !== undefined ? { generatedPassword: previous.generatedPassword } : {}),
     });
+    // A password kept from an earlier run stays the one in force (its hash, as read at start).
+    const read = withKeptPassword(fresh, previous);
     const loaded = this.options.adjust ? this.options.adjust(read) : read;
     const { changed, restartNeeded } = diff(previous, loaded);
     // What needs a restart stays as it is, so the config in force describes the process.
@@ -283,4 +285,16 @@ function configUsers(a: Authenticator | undefined): UserAuthenticator | undefine
   if (a instanceof DbAuthenticator) return configUsers(a.inner);
   if (a instanceof AuthenticatorChain) return a.users;
   return a instanceof UserAuthenticator ? a : undefined;
+}
+
+/** A reload keeps the default account's generated password (new or kept from an earlier start). */
+function withKeptPassword(fresh: ResolvedConfig, previous: ResolvedConfig): ResolvedConfig {
+  const [user, ...others] = fresh.users;
+  const [before] = previous.users;
+  const kept = {
+    ...(previous.generatedPasswordFile !== undefined ? { generatedPasswordFile: previous.generatedPasswordFile } : {}),
+    ...(previous.generatedPasswordKept !== undefined ? { generatedPasswordKept: previous.generatedPasswordKept } : {}),
+  };
+  if (previous.generatedPasswordKept !== true || fresh.generatedPassword === undefined || !user || !before || others.length > 0) return { ...fresh, ...kept };
+  return { ...fresh, ...kept, users: [{ ...user, password: before.password }], generatedPassword: undefined };
 }

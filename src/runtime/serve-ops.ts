@@ -8,7 +8,7 @@ import { formatAddress } from '../config/listen-address.js';
 import type { ResolvedConfig } from '../config/load.js';
 import { DEFAULT_DRAIN_MS } from '../config/ops-schema.js';
 import type { Logger } from '../logger.js';
-import { logDestination } from '../ops/log-format.js';
+import { isPretty, logDestination } from '../ops/log-format.js';
 import { Operations } from '../ops/index.js';
 import type { MetricsSource } from '../ops/metrics.js';
 
@@ -20,6 +20,11 @@ export function serveLogDestination(config: Pick<ResolvedConfig, 'logFormat'>, t
     isTTY: process.stdout.isTTY === true,
     noColor: env.NO_COLOR !== undefined && env.NO_COLOR !== '',
   }) as NodeJS.WritableStream;
+}
+
+/** Whether serve's logs on stdout are JSON lines (then the banner is one too). */
+export function logsAreJson(config: Pick<ResolvedConfig, 'logFormat'>): boolean {
+  return !isPretty(config.logFormat, process.stdout.isTTY === true);
 }
 
 /**

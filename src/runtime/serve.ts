@@ -9,15 +9,16 @@ import { errnoText } from '../config/errno-text.js';
 import { formatAddress } from '../config/listen-address.js';
 import { DEFAULTS } from '../config/defaults.js';
 import { loadConfig, type CliFlags } from '../config/load.js';
+import { keepGeneratedAccount } from '../config/generated-account.js';
 import { startUploadJournal, toServerOptions } from '../config/server-options.js';
 import { dirname } from 'node:path';
 import { pino } from 'pino';
 import { createLogger } from '../logger.js';
 import { FtpServer } from '../server.js';
 import { CertificateReloader } from './certificate-reload.js';
-import { formatBanner } from './banner.js';
+import { renderBanner } from './banner.js';
 import { acmeWithIpv4Fallback, withIpv4Fallback } from './ipv6.js';
-import { drainMs, reopenOnSignals, serveLogDestination, startServeOperations } from './serve-ops.js';
+import { drainMs, logsAreJson, reopenOnSignals, serveLogDestination, startServeOperations } from './serve-ops.js';
 import { ConfigReloader, reloadedFiles } from './config-reload.js';
 import type { AcmeService } from '../acme/service.js';
 import { dropPrivileges, resolveIdentity, RunAsError, type Identity } from './run-as.js';
@@ -56,7 +57,9 @@ export interface ServeWorker {
 /** Starts the server; resolves once it listens (the process then lives until a signal). */
 export async function serve(flags: CliFlags, ctx: ServeContext): Promise<FtpServer> {
   const generatedPassword = ctx.worker?.generatedPassword;
-  const read = await loadConfig(flags, { ...(ctx.env ? { env: ctx.env } : {}), ...(generatedPassword !== undefined ? { generatedPassword } : {}) });
+  const fresh = await loadConfig(flags, { ...(ctx.env ? { env: ctx.env } : {}), ...(generatedPassword !== undefined ? { generatedPassword } : {}) });
+  // A worker uses the password its primary generated, or the one kept in the state directory.
+  const read = ctx.worker && generatedPassword !== undefined ? fresh : await keepGeneratedAccount(fresh, { renew: !ctx.worker && flags.newPassword === true, write: !ctx.worker });
   const loaded = ctx.worker ? ctx.worker.adjust(read) : read;
   const config = {
     ...loaded,
@@ -171,7 +174,7 @@ export async function serve(flags: CliFlags, ctx: ServeContext): Promise<FtpServ
   }
   await userDb?.attach(server);
   (ctx.stdout ?? process.stdout).write(
-    formatBanner({ version: ctx.version, explicit: addresses.explicit, implicit: addresses.implicit, config, certificate, metrics: ops.metricsAddress }),
+    renderBanner({ version: ctx.version, explicit: addresses.explicit, implicit: addresses.implicit, config, certificate, metrics: ops.metricsAddress }, logsAreJson(config)),
   );
   if (certificate.source === 'generated' && !config.tls) logger.info({ path: certificate.certPath }, 'generated a self-signed certificate');
   return server;

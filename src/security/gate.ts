@@ -19,10 +19,10 @@ export type RefusalReason = 'denied' | 'banned' | 'server-full' | 'address-full'
 export const REFUSALS: Readonly<Record<RefusalReason, string>> = {
   denied: '421 Access denied.',
   banned: '421 Too many failed logins from your address; try again later.',
-  'server-full': '421 Too many sessions; try again later.',
-  'address-full': '421 Too many sessions from your address; try again later.',
+  'server-full': '421 Too many sessions on this server (maxSessions); try again later.',
+  'address-full': '421 Too many sessions from your address (maxSessionsPerAddress); try again later.',
   /** Sent to the oldest connection waiting to log in when it is pushed out for a new one. */
-  'prelogin-full': '421 Too many connections waiting to log in; try again later.',
+  'prelogin-full': '421 Too many connections waiting to log in (maxUnauthenticated); try again later.',
 };
 
 const LOG_EVERY_MS = 60_000;

@@ -108,6 +108,11 @@ export class SessionBinder {
     if (this.digests.length > MAX_SESSIONS) this.digests.shift();
   }
 
+  /** Whether any session of the control connection is known (issued on it, or resumed by it). */
+  knowsAny(): boolean {
+    return this.digests.length > 0;
+  }
+
   /** Whether `data` resumed a session issued on the control connection this binder watches. */
   owns(data: TLSSocket): boolean {
     if (!data.isSessionReused()) return false;

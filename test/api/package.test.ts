@@ -31,7 +31,7 @@ beforeAll(async () => {
   const pkg = join(work, 'pkg');
   await mkdir(pkg);
   await run(process.execPath, [TSC, '-p', join(REPO, 'tsconfig.build.json'), '--outDir', join(pkg, 'dist')], { cwd: REPO });
-  for (const f of ['package.json', 'README.md']) await copyFile(join(REPO, f), join(pkg, f));
+  for (const f of ['package.json', 'README.md', 'LICENSE']) await copyFile(join(REPO, f), join(pkg, f));
   const packed = JSON.parse(await npm(['pack', '--json', '--ignore-scripts', '--pack-destination', work], pkg)) as { filename: string }[];
   tarball = join(work, packed[0]!.filename);
   app = join(work, 'app');
@@ -46,14 +46,16 @@ afterAll(async () => {
 });
 
 describe('the packed package', () => {
-  it('ships the compiled code, its declarations and the README: nothing else', async () => {
+  it('ships the compiled code, its declarations, the README and the LICENSE: nothing else', async () => {
     const listed = JSON.parse(await npm(['pack', '--dry-run', '--json', '--ignore-scripts'], REPO)) as { files: { path: string }[] }[];
     const paths = listed[0]!.files.map((f) => f.path);
-    const unexpected = paths.filter((p) => !['package.json', 'README.md'].includes(p) && !/^dist\/.+\.(js|d\.ts)$/.test(p));
+    const unexpected = paths.filter((p) => !['package.json', 'README.md', 'LICENSE'].includes(p) && !/^dist\/.+\.(js|d\.ts)$/.test(p));
     expect(unexpected).toEqual([]);
     const installed = join(app, 'node_modules', 'ftpsd');
     const top = (await readdir(installed)).sort();
-    expect(top).toEqual(['README.md', 'dist', 'package.json']);
+    expect(top).toEqual(['LICENSE', 'README.md', 'dist', 'package.json']);
+    expect(await readFile(join(installed, 'LICENSE'), 'utf8')).toMatch(/^MIT License\n/);
+    expect(paths).toContain('LICENSE');
     for (const f of ['dist/index.js', 'dist/index.d.ts', 'dist/testing/index.js', 'dist/testing/index.d.ts', 'dist/cli/main.js']) {
       await expect(readFile(join(installed, f)), f).resolves.toBeDefined();
     }

@@ -120,8 +120,27 @@ describe('ftpsd check-config', () => {
     expect(dup.code).toBe(2);
     await writeFile(join(dir, 'syntax.yaml'), 'root: /srv\nroot: /tmp\n');
     const syntax = await run(['check-config', join(dir, 'syntax.yaml')]);
-    expect(syntax.stderr).toBe('line 2, column 1: Map keys must be unique\n');
+    expect(syntax.stderr).toBe(`${join(dir, 'syntax.yaml')}: line 2, column 1: Map keys must be unique\n`);
     expect(syntax.code).toBe(2);
+  });
+
+  it('suggests the known key for a misspelt one (did you mean readOnly?)', async () => {
+    const dir = await tempDir();
+    const hash = '$argon2id$v=19$m=19456,t=2,p=1$lfhSDm2H83NGRKweNea69Q$wDxyCG3+dXBpsTqjnupT6OJu9bjQ/9OxsL+E2jj8Wt4';
+    await writeFile(join(dir, 'typo.yaml'), `users:\n  - {name: a, password: "${hash}"}\n  - {name: b, password: "${hash}", readonly: true}\nlimits: {maxSesions: 3}\nfrobnicate: 1\n`);
+    const r = await run(['check-config', join(dir, 'typo.yaml')]);
+    expect(r.stderr.trimEnd().split('\n').sort()).toEqual([
+      'frobnicate: unknown option',
+      'limits.maxSesions: unknown option (did you mean maxSessions?)',
+      'users[1].readonly: unknown option (did you mean readOnly?)',
+    ]);
+    expect(r.code).toBe(2);
+  });
+
+  it('--help lists serve without its catch-all argument', async () => {
+    const help = await run(['--help']);
+    expect(help.stdout).toMatch(/^\s+serve \[options\]\s/m);
+    expect(help.stdout).not.toContain('unexpected');
   });
 
   it('a missing file', async () => {

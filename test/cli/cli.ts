@@ -3,6 +3,7 @@
  * and read the real ports from it, run curl against it, and clean up temp dirs and processes.
  * Tests assume `npm run build` ran (npm test does it).
  */
+import { bannerText } from '../helpers/banner-text.js';
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -70,7 +71,7 @@ function collect(child: ChildProcess): Promise<RunResult> {
   child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
   return new Promise((resolve, reject) => {
     child.once('error', reject);
-    child.once('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
+    child.once('close', (code, signal) => resolve({ code, signal, stdout: bannerText(stdout), stderr }));
   });
 }
 
@@ -87,7 +88,8 @@ export interface Banner {
   try: string;
 }
 
-export function parseBanner(stdout: string): Banner {
+export function parseBanner(raw: string): Banner {
+  const stdout = bannerText(raw);
   const listeners = (kind: string) =>
     [...stdout.matchAll(new RegExp(`^listening: ${kind} FTPS on (.+):(\\d+)$`, 'gm'))].map((m) => ({
       host: m[1]!.replace(/^\[(.*)\]$/, '$1'),
@@ -115,7 +117,13 @@ export class Served {
     private readonly done: Promise<RunResult>,
   ) {}
 
+  /** stdout with the banner as text lines (see bannerText). */
   get stdout(): string {
+    return bannerText(this.output.stdout);
+  }
+
+  /** stdout as written. */
+  get rawStdout(): string {
     return this.output.stdout;
   }
 
@@ -138,13 +146,13 @@ export class Served {
     const done = new Promise<RunResult>((resolve) =>
       child.once('close', (code, signal) => {
         live.delete(child);
-        resolve({ code, signal, ...output });
+        resolve({ code, signal, stdout: bannerText(output.stdout), stderr: output.stderr });
       }),
     );
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`no banner in 20 s:\n${output.stdout}\n${output.stderr}`)), 20_000);
       const check = () => {
-        if (/^try: .*$/m.test(output.stdout)) {
+        if (/^try: .*$/m.test(bannerText(output.stdout))) {
           clearTimeout(timer);
           resolve();
         }

@@ -190,7 +190,7 @@ describe('ftpsd serve --workers 2', () => {
     const holders = logLines(ftpd.stdout).filter((l) => l.msg === 'login' && l.user !== 'bob').map((l) => l.pid);
     expect(new Set(holders).size).toBe(2);
     await new Promise((r) => setTimeout(r, 200));
-    for (let i = 0; i < 4; i++) expect(await firstLine(ftpd.port)).toBe('421 Too many sessions; try again later.');
+    for (let i = 0; i < 4; i++) expect(await firstLine(ftpd.port)).toBe('421 Too many sessions on this server (maxSessions); try again later.');
     const refusedOn = new Set(logLines(ftpd.stdout).filter((l) => l.msg === 'connection refused' && l.reason === 'server-full').map((l) => l.pid));
     expect(refusedOn.size).toBe(2);
     // A session that ends frees its place for either worker.

@@ -70,7 +70,7 @@ describe.concurrent('usage errors exit 2 with one line naming the field', () => 
   it.each([
     ['listen: ["127.0.0.1:65536"]', /^error: ftpsd\.yaml: listen\[0\]: port must be <= 65535$/],
     [`users:\n  - {name: a, password: "${HASH}"}\n  - {name: b, password: hunter2}`, /^error: ftpsd\.yaml: users\[1\]\.password: must be an argon2id hash \(use: ftpsd hash-password\)$/],
-    ['listn: []', /^error: ftpsd\.yaml: listn: unknown option$/],
+    ['listn: []', /^error: ftpsd\.yaml: listn: unknown option \(did you mean listen\?\)$/],
     ['timeouts: {idleMs: fast}', /^error: ftpsd\.yaml: timeouts\.idleMs: must be a whole number of milliseconds/],
     ['tlsRequired: maybe\nsessionReuse: x', /^error: ftpsd\.yaml: tlsRequired: must be one of off, login, all \(and 1 more: ftpsd check-config ftpsd\.yaml\)$/],
     ['root: [unclosed', /^error: ftpsd\.yaml: line 2, column 1: Flow sequence/],

@@ -66,6 +66,37 @@ describe('ftpsd serve', () => {
     expect((await second.stop('SIGINT')).code).toBe(0);
   });
 
+  it('keeps the generated password across restarts (its hash in the state dir, 0600); --new-password replaces it', async () => {
+    const dir = await tempDir();
+    const kept = join(dir, 'state', 'generated-user.json');
+    const first = await Served.start(loopbackArgs(dir));
+    const password = first.banner.password!;
+    expect(password).toMatch(/^[A-Za-z0-9]{20}$/);
+    expect(first.banner.user).toContain(`its hash kept in ${kept}`);
+    expect((await first.stop()).code).toBe(0);
+    expect((await stat(kept)).mode & 0o777).toBe(0o600);
+    const file = await readFile(kept, 'utf8');
+    expect(file).not.toContain(password);
+    expect(JSON.parse(file)).toMatchObject({ name: 'ftpsd', hash: expect.stringMatching(/^\$argon2id\$/) });
+
+    // Restarted (one process, then a cluster of 2): the same password logs in, none is printed.
+    for (const workers of ['1', '2']) {
+      const again = await Served.start(loopbackArgs(dir), { env: { FTPSD_WORKERS: workers } });
+      expect(again.banner.password).toBeUndefined();
+      expect(again.banner.user).toBe(`ftpsd   (password generated on an earlier start, its hash kept in ${kept}; a new one with --new-password)`);
+      expect((await listExplicit(again.port, 'ftpsd', password)).code).toBe(0);
+      expect((await again.stop()).code).toBe(0);
+    }
+
+    const renewed = await Served.start([...loopbackArgs(dir), '--new-password']);
+    const fresh = renewed.banner.password!;
+    expect(fresh).toMatch(/^[A-Za-z0-9]{20}$/);
+    expect(fresh).not.toBe(password);
+    expect((await listExplicit(renewed.port, 'ftpsd', password)).code).toBe(67);
+    expect((await listExplicit(renewed.port, 'ftpsd', fresh)).code).toBe(0);
+    expect((await renewed.stop()).code).toBe(0);
+  });
+
   it('FTPSD_PASSWORD sets the password of "ftpsd" and it is never printed', async () => {
     const dir = await tempDir();
     const secret = 'env-Secret-4711';
@@ -131,6 +162,8 @@ describe('ftpsd serve', () => {
       const r = await run([...loopbackArgs(dir), '--listen', `127.0.0.1:${port}`]);
       expect(r.code).toBe(1);
       expect(r.stderr).toBe(`error: cannot listen on 127.0.0.1:${port}: address already in use\n`);
+      // Only that line: no 'listener error' log line with a stack before it.
+      expect(r.stdout).not.toMatch(/listener error|EADDRINUSE|\bat .*\.js:\d+/);
     } finally {
       await new Promise((r) => blocker.close(r));
     }

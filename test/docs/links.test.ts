@@ -65,4 +65,13 @@ describe('documentation links', () => {
     expect(pages.filter((p) => !listed.has(p))).toEqual([]);
     expect(readFileSync(join(REPO, 'README.md'), 'utf8')).toContain('](docs/README.md)');
   });
+
+  it("names no path of the machine it was written on (a build machine's /work, /mnt or /shared)", () => {
+    const outside: string[] = [];
+    for (const page of PAGES) {
+      const text = readFileSync(join(REPO, page), 'utf8');
+      for (const m of text.matchAll(/(?<![\w.])\/(work|mnt|shared)\/[\w./-]*/g)) outside.push(`${page}: ${m[0]}`);
+    }
+    expect(outside).toEqual([]);
+  });
 });

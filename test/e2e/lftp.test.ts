@@ -5,8 +5,8 @@
  * lftp 4.9 behaviours that shape what is tested where:
  * - After CCC, lftp has no control TLS session left to copy into its data connections (it copies the
  *   session from the live control TLS connection, which CCC removed), so protected data after CCC starts
- *   a new TLS session. Session reuse `require` refuses that (425), as vsftpd and ProFTPD do; CCC with PROT P
- *   is therefore tested against `sessionReuse: 'off'`, and CCC under `require` with clear data.
+ *   a new TLS session. Under `require` ftpsd accepts that once the control connection is cleared and its
+ *   TLS session is known to the server (policy.ts, sessionReuse()): tested with PROT P under the default.
  * - lftp's CCC is racy: when the server's close_notify arrives in the same read as the 200 reply, lftp
  *   handles the 200, then sees end-of-stream in the same read loop, reports "Peer closed connection" and
  *   reconnects (ReceiveOneLine in ftpclass.cc). curl, Python and our raw client do not have this problem,
@@ -91,6 +91,15 @@ describe('lftp, explicit FTPS with clear data (dataProtection: optional)', () =>
 
   it('clear data (PROT C) after a TLS login', () =>
     roundTrip(server(), 'explicit', 'prot-c.bin', ['set ftp:ssl-protect-data no']));
+
+  // lftp copies the data session from the live control TLS connection, which CCC removed: after CCC its
+  // data connections start new sessions, which the default binding accepts (the control connection's
+  // session is still known to the server; a foreign address is still refused).
+  it('CCC with protected data under the default sessionReuse (require), passive and active', async () => {
+    const ccc = ['set ftp:ssl-use-ccc yes', CCC_RETRIES];
+    await roundTrip(server(), 'explicit', 'ccc-prot.bin', ccc);
+    await roundTrip(server(), 'explicit', 'ccc-prot-active.bin', [...ccc, ACTIVE]);
+  });
 
   it('CCC, then clear data, passive and active', async () => {
     const ccc = ['set ftp:ssl-use-ccc yes', 'set ftp:ssl-protect-data no', CCC_RETRIES];

@@ -21,7 +21,7 @@ export interface RunningExample {
 export async function runExample(name: string, args: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<RunningExample> {
   const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', `examples/${name}`, ...args], {
     cwd: REPO,
-    env: { ...process.env, FTP_LISTEN: '127.0.0.1:0', ...env },
+    env: { ...process.env, FTPSD_LISTEN: '127.0.0.1:0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const lines: string[] = [];

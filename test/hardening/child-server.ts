@@ -3,6 +3,7 @@
  * a preload that makes any uncaught exception or unhandled rejection loud: it prints `CRASH ...` on
  * stderr and exits with code 70. The server itself installs no such handler; this is test harness only.
  */
+import { bannerText } from '../helpers/banner-text.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -19,13 +20,14 @@ export interface ChildExit {
 }
 
 export class ChildServer {
-  stdout = '';
+  /** stdout as written. */
+  rawStdout = '';
   stderr = '';
   exit: ChildExit | undefined;
   readonly exited: Promise<ChildExit>;
 
   private constructor(readonly child: ChildProcess) {
-    child.stdout!.setEncoding('utf8').on('data', (d: string) => (this.stdout += d));
+    child.stdout!.setEncoding('utf8').on('data', (d: string) => (this.rawStdout += d));
     child.stderr!.setEncoding('utf8').on('data', (d: string) => (this.stderr += d));
     this.exited = new Promise((r) =>
       child.once('exit', (code, signal) => {
@@ -62,6 +64,11 @@ export class ChildServer {
       });
     });
     return s;
+  }
+
+  /** stdout with the banner as text lines (see bannerText). */
+  get stdout(): string {
+    return bannerText(this.rawStdout);
   }
 
   get pid(): number {

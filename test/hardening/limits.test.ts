@@ -15,10 +15,10 @@ import { clientFrom, eventually, greeted, receiveAll } from './abuse-helpers.js'
 import { serverForBlock } from '../helpers/block-server.js';
 
 describe('session caps', () => {
-  it('defaults: 1000 sessions, 50 per address, 20 per user', () => {
+  it('defaults: 1000 sessions, 50 per address, 50 per user (rclone --transfers 8 --checkers 8 from three devices)', () => {
     expect(DEFAULT_LIMITS.maxSessions).toBe(1000);
     expect(DEFAULT_LIMITS.maxSessionsPerAddress).toBe(50);
-    expect(DEFAULT_LIMITS.maxSessionsPerUser).toBe(20);
+    expect(DEFAULT_LIMITS.maxSessionsPerUser).toBe(50);
   });
 
   it('refuses connections over maxSessions with 421 before the greeting, and admits again when one leaves', async () => {
@@ -29,7 +29,7 @@ describe('session caps', () => {
       await a.login(USER, PASS);
       const b = await clientFrom(t.port, '127.0.10.2');
       await b.login(USER, PASS);
-      expect(await receiveAll(t.port, '127.0.10.3')).toEqual({ text: '421 Too many sessions; try again later.\r\n', closed: true });
+      expect(await receiveAll(t.port, '127.0.10.3')).toEqual({ text: '421 Too many sessions on this server (maxSessions); try again later.\r\n', closed: true });
       // The cap is server-wide: the implicit listener is full too (closed without a byte).
       expect(await receiveAll(t.implicitPort!, '127.0.10.3')).toEqual({ text: '', closed: true });
       a.close();
@@ -43,7 +43,7 @@ describe('session caps', () => {
       const a = await clientFrom(t.port, '127.0.11.1');
       const b = await clientFrom(t.port, '127.0.11.1');
       expect(await receiveAll(t.port, '127.0.11.1')).toEqual({
-        text: '421 Too many sessions from your address; try again later.\r\n',
+        text: '421 Too many sessions from your address (maxSessionsPerAddress); try again later.\r\n',
         closed: true,
       });
       const other = await clientFrom(t.port, '127.0.11.2');
@@ -66,7 +66,7 @@ describe('session caps', () => {
       await second.expectCmd('PASS wrong', 530, /^530 Login incorrect\.$/);
       await second.expectCmd(`USER ${USER}`, 331);
       second.send(`PASS ${PASS}`);
-      await second.expect(421, /^421 Too many sessions for this user\.$/);
+      await second.expect(421, /^421 Too many sessions for this user \(limit 1: maxSessionsPerUser\)\.$/);
       expect(await second.waitClosed()).toBe(true);
       // Another user is not affected.
       const bob = await clientFrom(t.port, '127.0.12.3');

@@ -37,7 +37,7 @@ async function flood(port: number, n: number, addresses: number): Promise<FloodC
   return out;
 }
 
-const PUSHED_OUT = '421 Too many connections waiting to log in; try again later.\r\n';
+const PUSHED_OUT = '421 Too many connections waiting to log in (maxUnauthenticated); try again later.\r\n';
 
 describe('limits.maxUnauthenticated', () => {
   it('defaults to a quarter of maxSessions (250 of 1000), follows maxSessions, and can be set', () => {

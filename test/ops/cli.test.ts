@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { MAIN, Served, assertBuilt, cleanEnv, curl, killAll, loopbackArgs, removeTempDirs, tempDir } from '../cli/cli.js';
 import { eventually, httpGet, parseMetrics } from './helpers.js';
+import { bannerText } from '../helpers/banner-text.js';
 
 beforeAll(assertBuilt);
 afterEach(killAll);
@@ -129,11 +130,18 @@ appendFileSync(${JSON.stringify(hookOut)}, JSON.stringify(Object.fromEntries(Obj
     const jsonLines = json.stdout.split('\n').filter((l) => /^\{/.test(l));
     expect(jsonLines.length).toBeGreaterThan(0);
     expect(JSON.parse(jsonLines[0]!)).toMatchObject({ level: 30, msg: 'listening' });
+    // Every line on stdout is JSON, the banner included (`| jq` works).
+    const raw = json.rawStdout.split('\n').filter((l) => l !== '');
+    const parsed = raw.map((l) => JSON.parse(l) as Record<string, unknown>);
+    const ready = parsed.find((l) => l.msg === 'ready');
+    expect(ready).toMatchObject({ level: 30, listening: [{ kind: 'explicit', address: '127.0.0.1', port: json.port }, { kind: 'implicit', address: '127.0.0.1' }] });
+    expect((ready!.banner as string[]).some((l) => l.startsWith('listening: explicit FTPS on 127.0.0.1:'))).toBe(true);
 
     const pretty = await Served.start([...loopbackArgs(dir), '--user', 'a:b', '--log-format', 'pretty']);
     await pretty.stop();
-    expect(pretty.stdout).not.toMatch(/^\{/m);
-    expect(pretty.stdout).toMatch(/^\d\d:\d\d:\d\d\.\d{3} INFO  listening  address=127\.0\.0\.1 port=\d+ implicit=false$/m);
+    expect(pretty.rawStdout).not.toMatch(/^\{/m);
+    expect(pretty.rawStdout).toMatch(/^listening: explicit FTPS on 127\.0\.0\.1:\d+$/m);
+    expect(pretty.stdout).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} INFO  listening  address=127\.0\.0\.1 port=\d+ implicit=false$/m);
     expect(pretty.stdout).not.toMatch(/\x1b/); // no colours when not on a terminal
   });
 
@@ -169,7 +177,7 @@ async function onTerminal(args: string[]): Promise<string> {
   script.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
   const closed = new Promise<void>((r) => script.once('close', () => r()));
   try {
-    await eventually(() => /^try: /m.test(out.replace(/\r/g, '')), 20_000, 'the banner on the terminal');
+    await eventually(() => /^try: /m.test(bannerText(out.replace(/\r/g, ''))), 20_000, 'the banner on the terminal');
   } finally {
     // The shell exec'd ftpsd: it is script's only child.
     const pid = await new Promise<string>((resolve) => execFile('pgrep', ['-P', String(script.pid)], (_e, stdout) => resolve(stdout.trim())));

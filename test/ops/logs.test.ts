@@ -139,7 +139,7 @@ describe('pretty log format', () => {
 
   it('prints time, level, message and fields on one line', () => {
     const out = formatPrettyLine(line);
-    expect(out).toMatch(/^\d\d:\d\d:\d\d\.123 INFO  transfer complete  sid=abc123 user=alice path="\/a b\.txt" bytes=12 ok=true\n$/);
+    expect(out).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.123 INFO  transfer complete  sid=abc123 user=alice path="\/a b\.txt" bytes=12 ok=true\n$/);
   });
 
   it('cannot be made to print control characters or extra lines', () => {
@@ -158,7 +158,7 @@ describe('pretty log format', () => {
 
   it('shows error stacks indented under the line', () => {
     const out = formatPrettyLine(JSON.stringify({ level: 50, time: 0, msg: 'boom', err: { message: 'bad', stack: 'Error: bad\n    at f (x.js:1:1)' } }));
-    expect(out).toBe(`${out.slice(0, 12)} ERROR boom  err=bad\n    at f (x.js:1:1)\n`);
+    expect(out).toBe(`${out.slice(0, 23)} ERROR boom  err=bad\n    at f (x.js:1:1)\n`);
   });
 
   it('passes lines that are not JSON through, and joins lines split across writes', () => {

@@ -4,6 +4,7 @@
  * its health check, run against a real ftpsd), and the switch to an unprivileged user after binding a
  * port below 1024 (as root only: skipped otherwise).
  */
+import { parse } from 'yaml';
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -44,7 +45,8 @@ const has = (cmd: string) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status
 
 describe('deploy/ftpsd.service', () => {
   const path = join(REPO, 'deploy', 'ftpsd.service');
-  const unit = parseUnit(readFileSync(path, 'utf8'));
+  const text = readFileSync(path, 'utf8');
+  const unit = parseUnit(text);
   const service = unit.Service!;
   const one = (key: string) => {
     expect(service[key], key).toHaveLength(1);
@@ -67,7 +69,11 @@ describe('deploy/ftpsd.service', () => {
     expect(one('ProtectSystem')).toBe('strict');
     expect(one('ProtectHome')).toBe('yes');
     expect(one('PrivateTmp')).toBe('yes');
-    expect(one('ReadWritePaths').split(/\s+/)).toEqual(expect.arrayContaining(['/srv/ftp', '/var/lib/ftpsd']));
+    expect(one('ReadWritePaths').split(/\s+/)).toEqual(expect.arrayContaining(['/srv/ftp', '/var/lib/ftpsd', '/var/log/ftpsd']));
+    expect(one('LogsDirectory')).toBe('ftpsd');
+    // Installed the documented way: from a packed tarball (the package is not on a registry).
+    expect(text).toMatch(/npm pack && npm install -g \.\/ftpsd-[\d.]+\.tgz/);
+    expect(text).not.toMatch(/npm install -g ftpsd\b/);
     expect(one('RestrictAddressFamilies').split(/\s+/)).toEqual(expect.arrayContaining(['AF_INET', 'AF_INET6']));
     expect(service.SystemCallFilter).toContain('@system-service');
     // Node's JIT writes code: W^X memory would kill it at start.
@@ -116,6 +122,25 @@ describe('deploy/Containerfile', () => {
     expect(of('EXPOSE')[0]!.split(/\s+/)).toEqual(expect.arrayContaining(['2121', '2990']));
     expect(of('HEALTHCHECK')).toHaveLength(1);
     expect(of('ENTRYPOINT')).toEqual(['["node", "/app/dist/cli/main.js"]']);
+  });
+
+  it('has a .dockerignore that keeps the state dir (private key), node_modules and builds out of the context, but not what COPY needs', () => {
+    const ignored = readFileSync(join(REPO, '.dockerignore'), 'utf8').split('\n').map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('#'));
+    expect(ignored).toEqual(expect.arrayContaining(['.ftpsd', 'node_modules', 'dist', '.git', 'ftp-root']));
+    for (const copy of of('COPY').filter((c) => !c.startsWith('--from'))) {
+      for (const source of copy.split(/\s+/).slice(0, -1)) expect(ignored.filter((i) => source === i || source.startsWith(`${i}/`)), source).toEqual([]);
+    }
+  });
+
+  it('has a compose example that builds it, publishes its passive range and runs the same health check', () => {
+    const compose = parse(readFileSync(join(REPO, 'deploy', 'compose.yaml'), 'utf8')) as {
+      services: { ftpsd: { build: { context: string; dockerfile: string }; ports: string[]; healthcheck: { test: string[] } } };
+    };
+    const svc = compose.services.ftpsd;
+    expect(existsSync(join(REPO, 'deploy', svc.build.context, svc.build.dockerfile))).toBe(true);
+    const pasv = /FTPSD_PASV_PORTS=(\d+-\d+)/.exec(text)![1]!;
+    expect(svc.ports).toContain(`${pasv}:${pasv}`);
+    expect(svc.healthcheck.test).toEqual(['CMD', ...(JSON.parse(/CMD (\[.*\])/.exec(of('HEALTHCHECK')[0]!)![1]!) as string[])]);
   });
 
   it('copies only what exists in the repository', () => {

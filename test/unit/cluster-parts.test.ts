@@ -4,7 +4,11 @@
  */
 import { describe, expect, it } from 'vitest';
 import { LoginThrottle } from '../../src/auth/throttle.js';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { clusterFields, workerCount } from '../../src/config/cluster-schema.js';
+import { cgroupCpuLimit } from '../../src/config/cpu-quota.js';
 import { PeerSessionCounts, snapshotOf } from '../../src/cluster/peer-sessions.js';
 import { portSlice, workerPassivePorts } from '../../src/cluster/port-slices.js';
 import { checkedSnapshot } from '../../src/cluster/messages.js';
@@ -75,6 +79,41 @@ describe('workers setting', () => {
     expect(workerCount(3)).toBe(3);
     expect(workerCount('auto')).toBeGreaterThanOrEqual(1);
     expect(workerCount(undefined)).toBe(workerCount('auto'));
+  });
+
+  it('auto never picks more workers than the passive ports or the cgroup CPU quota allow', () => {
+    // The container recipe: 10 passive ports on a 12-core host.
+    expect(workerCount('auto', { cores: 12, cpuQuota: undefined, pasvPorts: { min: 30000, max: 30009 } })).toBe(10);
+    expect(workerCount('auto', { cores: 12, cpuQuota: 3, pasvPorts: { min: 30000, max: 30009 } })).toBe(3);
+    expect(workerCount('auto', { cores: 2, cpuQuota: undefined, pasvPorts: { min: 30000, max: 30009 } })).toBe(2);
+    expect(workerCount('auto', { cores: 8, cpuQuota: undefined })).toBe(8);
+    expect(workerCount('auto', { cores: 8, cpuQuota: undefined, pasvPorts: { min: 5000, max: 5000 } })).toBe(1);
+    // An explicit number is taken as given (a range too small for it is a config error, as before).
+    expect(workerCount(12, { cores: 2, cpuQuota: 1, pasvPorts: { min: 30000, max: 30009 } })).toBe(12);
+  });
+
+  it('reads the CPU quota from cgroup v2 cpu.max and cgroup v1 cfs files', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'ftpsd-cgroup-'));
+    try {
+      expect(cgroupCpuLimit(root)).toBeUndefined();
+      await writeFile(join(root, 'cpu.max'), 'max 100000\n');
+      expect(cgroupCpuLimit(root)).toBeUndefined();
+      await writeFile(join(root, 'cpu.max'), '200000 100000\n');
+      expect(cgroupCpuLimit(root)).toBe(2);
+      await writeFile(join(root, 'cpu.max'), '150000 100000\n');
+      expect(cgroupCpuLimit(root)).toBe(2);
+      await writeFile(join(root, 'cpu.max'), '50000 100000\n');
+      expect(cgroupCpuLimit(root)).toBe(1);
+      await rm(join(root, 'cpu.max'));
+      await mkdir(join(root, 'cpu'));
+      await writeFile(join(root, 'cpu', 'cpu.cfs_quota_us'), '300000\n');
+      await writeFile(join(root, 'cpu', 'cpu.cfs_period_us'), '100000\n');
+      expect(cgroupCpuLimit(root)).toBe(3);
+      await writeFile(join(root, 'cpu', 'cpu.cfs_quota_us'), '-1\n');
+      expect(cgroupCpuLimit(root)).toBeUndefined();
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
   });
 });
 
