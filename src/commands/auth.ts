@@ -19,7 +19,7 @@ export const USER = defineCommand({
     const byCertificate = await ctx.certificateLogin(arg);
     if (byCertificate === 'ok') return reply(Code.loggedInByCertificate, 'Login successful (client certificate).');
     if (byCertificate === 'too-many-sessions') {
-      await ctx.send(reply(Code.serviceUnavailable, 'Too many sessions for this user.'));
+      await ctx.send(reply(Code.serviceUnavailable, `Too many sessions for this user (limit ${ctx.settings.limits.maxSessionsPerUser}: maxSessionsPerUser).`));
       ctx.close();
       return sent(Code.serviceUnavailable);
     }

@@ -142,7 +142,7 @@ describe.skipIf(!BIN)('two nodes on one user database', () => {
       const c = await login(nodes[0]!.port, 'fay', 'fay-Pass-1');
       c.client.close();
       if (c.code === 230) await new Promise((r) => setTimeout(r, 300));
-      return c.code === 421 && c.text.includes('Too many sessions for this user.');
+      return c.code === 421 && c.text.includes('Too many sessions for this user');
     }, 'the cap across nodes', 5_000);
     b.client.close();
     // Node 2's session gone: room again on node 1, within about a second.
