@@ -138,8 +138,7 @@ export class S3Storage implements Storage {
   async write(path: VirtualPath, options: WriteOptions): Promise<Upload> {
     if (options.mode === 'offset') throw new StorageError('ENOTSUP', 'objects cannot be written in place (REST + STOR)');
     this.mutable(path);
-    await this.parentMustBeDir(path);
-    const existing = await this.kind(path);
+    const [, existing] = await Promise.all([this.parentMustBeDir(path), this.kind(path)]);
     if (existing?.type === 'dir') throw new StorageError('EISDIR');
     const key = this.keys.file(path);
     const upload = new S3Upload({
@@ -168,8 +167,8 @@ export class S3Storage implements Storage {
 
   async mkdir(path: VirtualPath): Promise<void> {
     this.mutable(path);
-    await this.parentMustBeDir(path);
-    if (await this.kind(path)) throw new StorageError('EEXIST');
+    const [, existing] = await Promise.all([this.parentMustBeDir(path), this.kind(path)]);
+    if (existing) throw new StorageError('EEXIST');
     await s3Call('mkdir', () => this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: this.keys.dir(path), Body: '', ContentLength: 0 })));
   }
 
