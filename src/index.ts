@@ -68,8 +68,8 @@ export {
 export { CHANNELS, type CommandTrace, type TransferTrace, type SessionTrace } from './diagnostics.js';
 export type { Logger, LogLevel } from './logger.js';
 
-// The lower-level server and TLS.
-export { FtpServer, type FtpServerOptions, type ListenAddress, type PeerSessions, type ReconfigureOptions } from './server.js';
+// TLS and addresses. The engine under createServer (FtpServer, src/server.ts) is internal: FtpsdServer is the one front door.
+export type { ListenAddress } from './server.js';
 export type { PasvAddressRule } from './security/pasv-address.js';
 export { generateSelfSigned, type GeneratedCert, type GenerateOptions } from './tls/self-signed.js';
 export { CertificateReloader, watchCertificate, type CertificateFiles, type ReloaderOptions, type ReloadResult, type ReloadTarget } from './runtime/certificate-reload.js';

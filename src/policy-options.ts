@@ -4,6 +4,9 @@
  * reload applies them (zod metadata). Every other place derives them from here: the config file, FTPSD_*,
  * the command line (cli/main.ts), ResolvedConfig, createServer's and FtpServer's options, reconfigure()
  * and ServerSettings. A new policy option is one entry here plus the code that reads it.
+ *
+ * Also the option metadata every option of the config schema carries (GlobalMeta below; see
+ * docs/architecture.md, Adding an option).
  */
 import { z } from 'zod';
 
@@ -21,8 +24,16 @@ declare module 'zod' {
     env?: string;
     /** Its `ftpsd serve` flag, with the argument name (`--tls-required <when>`). */
     flag?: string;
-    /** Said in the flag's help after the values. */
-    flagNote?: string;
+    /** The flag's whole help text (before ` [env: ...]`); without it: the values, flagNote and the default. */
+    flagHelp?: string;
+    /** A list: comma-separated in its variable, a repeatable flag, and a lone `off` means none. */
+    list?: boolean;
+    /** A repeatable flag (each use adds an entry). */
+    repeatable?: boolean;
+    /** An option of the `ftpsd` command only (a process with a config file), refused by createServer. */
+    command?: boolean;
+    /** A path: relative values are resolved against the config file's directory, or the working directory. */
+    path?: boolean;
   }
 }
 
@@ -32,17 +43,21 @@ export function oneOf<const T extends readonly [string, ...string[]]>(values: T)
 }
 
 const DEFAULT = { tlsRequired: 'login', sessionReuse: 'require', dataProtection: 'tls-sessions' } as const;
+const VALUES = { tlsRequired: ['off', 'login', 'all'], sessionReuse: ['require', 'allow', 'off'], dataProtection: ['tls-sessions', 'optional'] } as const;
+
+/** A policy flag's help: its values, a note, its default. */
+const help = (name: keyof typeof DEFAULT, note = '') => `${VALUES[name].join('|')}${note ? `: ${note}` : ''} (default: ${DEFAULT[name]})`;
 
 export const policyFields = {
-  tlsRequired: oneOf(['off', 'login', 'all'])
+  tlsRequired: oneOf(VALUES.tlsRequired)
     .describe(`off: plain FTP allowed; login: TLS before USER/PASS; all: also PROT P for every transfer. Default: ${DEFAULT.tlsRequired}.`)
-    .meta({ reload: 'new-connections', env: 'FTPSD_TLS_REQUIRED', flag: '--tls-required <when>' }),
-  sessionReuse: oneOf(['require', 'allow', 'off'])
+    .meta({ reload: 'new-connections', env: 'FTPSD_TLS_REQUIRED', flag: '--tls-required <when>', flagHelp: help('tlsRequired') }),
+  sessionReuse: oneOf(VALUES.sessionReuse)
     .describe(
       `require: protected data connections must resume their control connection's TLS session; allow: resumption offered, not required; off: never offered. Default: ${DEFAULT.sessionReuse}.`,
     )
-    .meta({ reload: 'new-connections', env: 'FTPSD_SESSION_REUSE', flag: '--session-reuse <policy>' }),
-  dataProtection: oneOf(['tls-sessions', 'optional'])
+    .meta({ reload: 'new-connections', env: 'FTPSD_SESSION_REUSE', flag: '--session-reuse <policy>', flagHelp: help('sessionReuse') }),
+  dataProtection: oneOf(VALUES.dataProtection)
     .describe(
       `tls-sessions: a session that used TLS must protect its data connections (PROT P); optional: PROT C allowed, and then anyone on the client's address (carrier-grade NAT, a shared host) who connects to the passive port first receives the download or supplies the upload. Default: ${DEFAULT.dataProtection}.`,
     )
@@ -50,7 +65,10 @@ export const policyFields = {
       reload: 'new-connections',
       env: 'FTPSD_DATA_PROTECTION',
       flag: '--data-protection <policy>',
-      flagNote: "optional lets TLS sessions use clear data (PROT C), which a neighbour on the client's address can take",
+      flagHelp: help(
+        'dataProtection',
+        "optional lets TLS sessions use clear data (PROT C), which a neighbour on the client's address can take",
+      ),
     }),
 } as const;
 
@@ -75,11 +93,6 @@ export type SessionReuse = PolicySettings['sessionReuse'];
  * opened it. `tlsRequired: all` requires PROT P whatever this says.
  */
 export type DataProtection = PolicySettings['dataProtection'];
-
-/** The values of a policy option (for help texts). */
-export function policyValues(name: PolicyName): readonly string[] {
-  return policyFields[name].options;
-}
 
 /** The policy options `source` sets (undefined ones left out). */
 export function pickPolicy(source: Partial<PolicySettings>): Partial<PolicySettings> {

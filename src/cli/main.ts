@@ -5,11 +5,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
-import { DEFAULTS, LOG_LEVELS } from '../config/defaults.js';
-import { POLICY_NAMES, policyFields, policyValues } from '../policy-options.js';
-import { ENV, type CliFlags } from '../config/sources.js';
-import { HOOK_EVENTS } from '../ops/hooks.js';
-import { LOG_FORMATS } from '../ops/log-format.js';
+import { DEFAULTS } from '../config/defaults.js';
+import { ENV, FLAG_OPTIONS, optionMeta, type CliFlags } from '../config/sources.js';
 import { checkConfigCommand } from './check-config.js';
 import { EXIT_USAGE, UsageError, exitCodeOf, oneLine, reportError } from '../runtime/exit.js';
 import { genCertCommand, type GenCertFlags } from './gen-cert.js';
@@ -34,35 +31,18 @@ function buildProgram(): Command {
     .command('serve', { isDefault: true })
     .description('Run the server (the default command). Flags override the environment, which overrides the config file.')
     .option('--config <file>', `YAML config file (see examples/ftpsd.yaml); SIGHUP reloads it${env(ENV.config)}`)
-    .option('--root <dir>', `served directory, created if missing (default: ${DEFAULTS.root})${env(ENV.root)}`)
     .option('--user <name:password>', `an account with a plain password kept in memory; repeatable (default: "${DEFAULTS.userName}" with a random password, or ${ENV.password})`, collect)
     .option('--anonymous', `allow read-only anonymous logins (users "anonymous" and "ftp")${env(ENV.anonymous)}`)
-    .option('--listen <host:port>', `explicit FTP(S) listener; repeatable (default: ${DEFAULTS.listen})${env(ENV.listen)}`, collect)
-    .option('--implicit-listen <host:port|off>', `implicit FTPS listener; repeatable, or off (default: ${DEFAULTS.implicitListen})${env(ENV.implicitListen)}`, collect)
     .option('--cert <file>', `PEM certificate (chain allowed); with --key (default: self-signed, in the state directory)${env(ENV.cert)}`)
-    .option('--key <file>', `PEM private key; with --cert${env(ENV.key)}`)
-    .option('--pasv-ports <min-max>', `passive data port range, e.g. 50000-50100 (default: any free port)${env(ENV.pasvPorts)}`)
-    .option('--pasv-address <address>', `IPv4 address or host name advertised in PASV replies (NAT), or rules NETWORK=ADDRESS,...,ADDRESS${env(ENV.pasvAddress)}`)
-    .option('--pasv-advertised-ports <min-max>', `passive ports as clients see them (port mapping; same size as --pasv-ports)${env(ENV.pasvAdvertisedPorts)}`);
-  // The policy options' flags, from their declaration (policy-options.ts).
-  for (const name of POLICY_NAMES) {
-    const { flag, flagNote } = policyFields[name].meta()!;
-    serve.option(flag!, `${policyValues(name).join('|')}${flagNote ? `: ${flagNote}` : ''} (default: ${DEFAULTS[name]})${env(ENV[name])}`);
+    .option('--key <file>', `PEM private key; with --cert${env(ENV.key)}`);
+  // Every option's flag, from its schema (the `flag` metadata: config/schema.ts and the schemas it spreads in).
+  for (const key of FLAG_OPTIONS) {
+    const { flag, flagHelp, env: name, list, repeatable } = optionMeta(key);
+    const help = `${flagHelp ?? ''}${name ? env(name) : ''}`;
+    if (list || repeatable) serve.option(flag!, help, collect);
+    else serve.option(flag!, help);
   }
   serve
-    .option('--log-level <level>', `${LOG_LEVELS.join('|')} (default: ${DEFAULTS.logLevel})${env(ENV.logLevel)}`)
-    .option('--state-dir <dir>', `where the generated certificate and the upload journals are kept (default: ${DEFAULTS.stateDir})${env(ENV.stateDir)}`)
-    .option('--log-format <format>', `${LOG_FORMATS.join('|')}: auto is pretty on a terminal, json otherwise (default: auto)${env(ENV.logFormat)}`)
-    .option('--xferlog <file|off>', `transfer log in the xferlog format, reopened on SIGHUP/SIGUSR1 (default: off)${env(ENV.xferlog)}`)
-    .option('--metrics-listen <host:port|off>', `serve Prometheus /metrics and /healthz here (default: off)${env(ENV.metricsListen)}`)
-    .option('--hook <event=command>', `run a command (no shell) on an event: ${HOOK_EVENTS.join(', ')} or *; repeatable`, collect)
-    .option('--webhook <url>', 'POST each event as JSON to this http(s) URL; repeatable', collect)
-    .option('--proxy-protocol <cidr>', `trusted proxy network: its connections must start with a PROXY protocol header (v1/v2); repeatable${env(ENV.proxyProtocol)}`, collect)
-    .option('--watch-config', `reload the config file when it changes, as on SIGHUP${env(ENV.watchConfig)}`)
-    .option('--run-as-user <name|uid>', `after binding the ports and reading the certificate, switch to this user${env(ENV.runAsUser)}`)
-    .option('--run-as-group <name|gid>', `with --run-as-user: this group instead of the user's primary group${env(ENV.runAsGroup)}`)
-    .option('--umask <octal>', `file mode creation mask for new directories and files, e.g. 027 (default: 022)${env(ENV.umask)}`)
-    .option('--workers <n|auto>', `worker processes sharing the ports (cluster mode); 1: a single process (default: auto, one per core)${env(ENV.workers)}`)
     // `serve` is the default command, so `ftpsd frob` arrives here as an argument.
     .argument('[unexpected...]')
     .usage('[options]')

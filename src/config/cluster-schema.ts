@@ -42,7 +42,14 @@ export const clusterFields = {
     })
     .describe(
       'Worker processes (cluster mode): each serves sessions on the shared ports, passive ports are split between them. 1: a single process (no cluster); auto: one per core. Default: auto.',
-    ),
+    )
+    .meta({
+      reload: 'restart',
+      command: true,
+      env: 'FTPSD_WORKERS',
+      flag: '--workers <n|auto>',
+      flagHelp: 'worker processes sharing the ports (cluster mode); 1: a single process (default: auto, one per core)',
+    }),
 } as const;
 
 export const clusterSchemaShape = {
@@ -59,7 +66,8 @@ export const clusterSchemaShape = {
     )
     .partial()
     .optional()
-    .describe('Cluster mode: how the primary notices a worker that stops answering.'),
+    .describe('Cluster mode: how the primary notices a worker that stops answering.')
+    .meta({ reload: 'restart', command: true }),
 };
 
 /** `workerHeartbeat` with its defaults; timeoutMs must exceed intervalMs (message for the field `timeoutMs`). */

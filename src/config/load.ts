@@ -38,8 +38,16 @@ export interface ResolvedUser {
   quota?: UserPolicy['quota'];
 }
 
-/** The resolved config; the policy options (TLS policy, session reuse, data protection) come from policy-options.ts. */
-export interface ResolvedConfig extends PolicySettings {
+/**
+ * The resolved config: every option of the schema, as its schema gives it (the value of the highest
+ * layer that sets it, undefined when none does), and those resolved by hand below (defaults, paths,
+ * checks across options); the policy options (TLS policy, session reuse, data protection) come from
+ * policy-options.ts. A new option needs nothing here: it is in ResolvedConfig as its schema's output.
+ */
+export type ResolvedConfig = Omit<Layer, keyof ResolvedByHand> & ResolvedByHand;
+
+/** The options resolved by hand (merge below). */
+export interface ResolvedByHand extends PolicySettings {
   /** Absolute path of the config file, if one was given. */
   configFile: string | undefined;
   listen: ListenAddress[];
@@ -163,7 +171,10 @@ function merge(layers: Layer[], env: NodeJS.ProcessEnv, cwd: string, configFile:
     Object.assign(limits, layer.limits);
     Object.assign(security, layer.security);
   }
+  // Every option as its highest layer gives it; those resolved by hand below replace theirs.
+  const given = Object.fromEntries([...new Set(layers.flatMap((l) => Object.keys(l)))].map((k) => [k, pick(layers, k as keyof Layer)]));
   return {
+    ...given,
     configFile,
     listen,
     implicitListen,

@@ -88,15 +88,43 @@ function count(min: number) {
 export const opsFields = {
   logFormat: z
     .enum(LOG_FORMATS, { error: `must be one of ${LOG_FORMATS.join(', ')}` })
-    .describe('auto: readable lines on a terminal, JSON lines otherwise; json; pretty. Default: auto.'),
+    .describe('auto: readable lines on a terminal, JSON lines otherwise; json; pretty. Default: auto.')
+    .meta({
+      reload: 'restart',
+      env: 'FTPSD_LOG_FORMAT',
+      flag: '--log-format <format>',
+      flagHelp: `${LOG_FORMATS.join('|')}: auto is pretty on a terminal, json otherwise (default: auto)`,
+    }),
   metricsListen: pathOrOff('an address like 127.0.0.1:9102')
     .pipe(z.string().transform(parsed((s): ListenAddress | false => (s === 'off' ? false : parseListenAddress(s)))))
-    .describe('HOST:PORT of the Prometheus endpoint (/metrics, /healthz), or off. Default: off.'),
+    .describe('HOST:PORT of the Prometheus endpoint (/metrics, /healthz), or off. Default: off.')
+    .meta({
+      reload: 'restart',
+      env: 'FTPSD_METRICS_LISTEN',
+      flag: '--metrics-listen <host:port|off>',
+      flagHelp: 'serve Prometheus /metrics and /healthz here (default: off)',
+    }),
   xferlog: pathOrOff('a file path')
     .pipe(z.string().transform((s): string | false => (s === 'off' ? false : s)))
-    .describe('A transfer log in the xferlog format, appended to; reopened on SIGHUP and SIGUSR1. Default: off.'),
-  hooks: list(hook, 'hooks (EVENT=COMMAND)').describe(`Commands run for events (${EVENT_LIST}). Default: none.`),
-  webhooks: list(webhook, 'webhook URLs').describe('URLs that get a JSON POST for each event. Default: none.'),
+    .describe('A transfer log in the xferlog format, appended to; reopened on SIGHUP and SIGUSR1. Default: off.')
+    .meta({
+      reload: 'restart',
+      env: 'FTPSD_XFERLOG',
+      flag: '--xferlog <file|off>',
+      flagHelp: 'transfer log in the xferlog format, reopened on SIGHUP/SIGUSR1 (default: off)',
+      path: true,
+    }),
+  hooks: list(hook, 'hooks (EVENT=COMMAND)')
+    .describe(`Commands run for events (${EVENT_LIST}). Default: none.`)
+    .meta({
+      reload: 'restart',
+      flag: '--hook <event=command>',
+      flagHelp: `run a command (no shell) on an event: ${HOOK_EVENTS.join(', ')} or *; repeatable`,
+      repeatable: true,
+    }),
+  webhooks: list(webhook, 'webhook URLs')
+    .describe('URLs that get a JSON POST for each event. Default: none.')
+    .meta({ reload: 'restart', flag: '--webhook <url>', flagHelp: 'POST each event as JSON to this http(s) URL; repeatable', repeatable: true }),
 } as const;
 
 const deliveryShape = {
@@ -119,5 +147,6 @@ export const opsSchemaShape = {
     .strictObject(deliveryShape, { error: 'must be a mapping of queueSize, concurrency, timeoutMs, retries, retryDelayMs, drainMs' })
     .partial()
     .optional()
-    .describe('How hooks and webhooks are run.'),
+    .describe('How hooks and webhooks are run.')
+    .meta({ reload: 'restart' }),
 };

@@ -6,11 +6,11 @@
  *
  * Relative paths in a file are resolved against the file's directory; users' homes against `root`.
  */
-import { z } from 'zod';
+import { z, type GlobalMeta } from 'zod';
 import { DEFAULT_BAN, DEFAULT_LIMITS, DEFAULT_TIMEOUTS, type BanPolicy, type Limits, type Timeouts } from '../settings.js';
 import { parseNetwork } from '../security/access-list.js';
 import { DEFAULTS, LOG_LEVELS } from './defaults.js';
-import { oneOf, policyFields, type PolicyName, type ReloadMode } from '../policy-options.js';
+import { oneOf, policyFields, type ReloadMode } from '../policy-options.js';
 import { parseListenAddress, parsePortRange } from './listen-address.js';
 import { refineUserPolicy, uploadsSchema, userPolicyShape } from './user-policy.js';
 import { opsFields, opsSchemaShape } from './ops-schema.js';
@@ -46,24 +46,65 @@ const addressList = z.preprocess(
 
 /** The schema of each option, shared by the file, the environment and the command line. */
 export const fields = {
-  listen: addressList.describe(
-    `Explicit FTP(S) listeners (AUTH TLS), HOST:PORT each. Quote IPv6 forms: "[::1]:2121". Default: ${DEFAULTS.listen} (all interfaces, dual-stack).`,
-  ),
-  implicitListen: addressList.describe(
-    `Implicit FTPS listeners (TLS from the first byte), or off. Default: ${DEFAULTS.implicitListen}.`,
-  ),
-  root: text('a directory path').describe(
-    `The served directory, created if missing; users' homes are relative to it. Default: ${DEFAULTS.root}.`,
-  ),
+  listen: addressList
+    .describe(
+      `Explicit FTP(S) listeners (AUTH TLS), HOST:PORT each. Quote IPv6 forms: "[::1]:2121". Default: ${DEFAULTS.listen} (all interfaces, dual-stack).`,
+    )
+    .meta({
+      reload: 'restart',
+      env: 'FTPSD_LISTEN',
+      flag: '--listen <host:port>',
+      flagHelp: `explicit FTP(S) listener; repeatable (default: ${DEFAULTS.listen})`,
+      list: true,
+    }),
+  implicitListen: addressList
+    .describe(`Implicit FTPS listeners (TLS from the first byte), or off. Default: ${DEFAULTS.implicitListen}.`)
+    .meta({
+      reload: 'restart',
+      env: 'FTPSD_IMPLICIT_LISTEN',
+      flag: '--implicit-listen <host:port|off>',
+      flagHelp: `implicit FTPS listener; repeatable, or off (default: ${DEFAULTS.implicitListen})`,
+      list: true,
+    }),
+  root: text('a directory path')
+    .describe(`The served directory, created if missing; users' homes are relative to it. Default: ${DEFAULTS.root}.`)
+    .meta({
+      reload: 'live',
+      env: 'FTPSD_ROOT',
+      flag: '--root <dir>',
+      flagHelp: `served directory, created if missing (default: ${DEFAULTS.root})`,
+      path: true,
+    }),
   pasvPorts: text('a port range MIN-MAX')
     .transform(parsed(parsePortRange))
-    .describe('Passive data ports, MIN-MAX (e.g. 50000-50100). Default: any free port.'),
+    .describe('Passive data ports, MIN-MAX (e.g. 50000-50100). Default: any free port.')
+    .meta({
+      reload: 'new-connections',
+      env: 'FTPSD_PASV_PORTS',
+      flag: '--pasv-ports <min-max>',
+      flagHelp: 'passive data port range, e.g. 50000-50100 (default: any free port)',
+    }),
   pasvAddress: pasvAddressField,
   ...policyFields,
-  logLevel: oneOf(LOG_LEVELS).describe(`Log level of the JSON log lines on stdout. Default: ${DEFAULTS.logLevel}.`),
-  stateDir: text('a directory path').describe(
-    `Where the generated self-signed certificate (cert.pem, key.pem) and the upload journals (upload-journals/: temp files of uploads cut by a crash, removed at the next start) are kept. Default: ${DEFAULTS.stateDir}.`,
-  ),
+  logLevel: oneOf(LOG_LEVELS)
+    .describe(`Log level of the JSON log lines on stdout. Default: ${DEFAULTS.logLevel}.`)
+    .meta({
+      reload: 'live',
+      env: 'FTPSD_LOG_LEVEL',
+      flag: '--log-level <level>',
+      flagHelp: `${LOG_LEVELS.join('|')} (default: ${DEFAULTS.logLevel})`,
+    }),
+  stateDir: text('a directory path')
+    .describe(
+      `Where the generated self-signed certificate (cert.pem, key.pem) and the upload journals (upload-journals/: temp files of uploads cut by a crash, removed at the next start) are kept. Default: ${DEFAULTS.stateDir}.`,
+    )
+    .meta({
+      reload: 'new-connections',
+      env: 'FTPSD_STATE_DIR',
+      flag: '--state-dir <dir>',
+      flagHelp: `where the generated certificate and the upload journals are kept (default: ${DEFAULTS.stateDir})`,
+      path: true,
+    }),
   ...opsFields,
   ...serviceFields,
   ...clusterFields,
@@ -214,22 +255,36 @@ const configShape = {
   listen: fields.listen.optional(),
   implicitListen: fields.implicitListen.optional(),
   root: fields.root.optional(),
-  users: usersSchema(user).optional().describe('Accounts. Default: one account "ftpsd" with a random password printed at start.'),
-  anonymous: anonymous.optional(),
-  tls: tls.optional(),
+  users: usersSchema(user)
+    .optional()
+    .describe('Accounts. Default: one account "ftpsd" with a random password printed at start.')
+    .meta({ reload: 'live' }),
+  anonymous: anonymous.optional().meta({ reload: 'live' }),
+  tls: tls.optional().meta({ reload: 'new-connections' }),
   pasvPorts: fields.pasvPorts.optional(),
   pasvAddress: fields.pasvAddress.optional(),
   ...optional(policyFields),
   logLevel: fields.logLevel.optional(),
   stateDir: fields.stateDir.optional(),
-  timeouts: z.strictObject(timeoutsShape, mapping('timeouts')).partial().optional().describe('Timeouts in milliseconds.'),
-  limits: z.strictObject(limitsShape, mapping('limits')).partial().optional().describe('Protocol limits.'),
-  uploads: uploadsSchema.optional(),
+  timeouts: z
+    .strictObject(timeoutsShape, mapping('timeouts'))
+    .partial()
+    .optional()
+    .describe('Timeouts in milliseconds.')
+    .meta({ reload: 'new-connections' }),
+  limits: z
+    .strictObject(limitsShape, mapping('limits'))
+    .partial()
+    .optional()
+    .describe('Protocol limits.')
+    .meta({ reload: 'new-connections' }),
+  uploads: uploadsSchema.optional().meta({ reload: 'new-connections' }),
   security: z
     .strictObject(securityShape, mapping('ban, allow, deny'))
     .partial()
     .optional()
-    .describe('Login bans and access lists.'),
+    .describe('Login bans and access lists.')
+    .meta({ reload: 'new-connections' }),
   ...opsSchemaShape,
   ...serviceSchemaShape,
   ...clusterSchemaShape,
@@ -237,46 +292,19 @@ const configShape = {
 
 type ConfigKey = keyof typeof configShape;
 
-/**
- * How a config reload (runtime/config-reload.ts) applies each top-level option, set on the schema as its `reload`
- * metadata; the policy options carry theirs (policy-options.ts). See ReloadMode.
- */
-const RELOAD: Record<Exclude<ConfigKey, PolicyName>, ReloadMode> = {
-  listen: 'restart',
-  implicitListen: 'restart',
-  root: 'live',
-  users: 'live',
-  anonymous: 'live',
-  tls: 'new-connections',
-  pasvPorts: 'new-connections',
-  pasvAddress: 'new-connections',
-  logLevel: 'live',
-  stateDir: 'new-connections',
-  timeouts: 'new-connections',
-  limits: 'new-connections',
-  uploads: 'new-connections',
-  security: 'new-connections',
-  logFormat: 'restart',
-  metricsListen: 'restart',
-  xferlog: 'restart',
-  hooks: 'restart',
-  webhooks: 'restart',
-  hookDelivery: 'restart',
-  pasvAdvertisedPorts: 'new-connections',
-  proxyProtocol: 'new-connections',
-  watchConfig: 'live',
-  umask: 'live',
-  runAs: 'restart',
-  workers: 'restart',
-  workerHeartbeat: 'restart',
-};
+/** A top-level option's metadata: that of the field its `.optional()` wraps, and its own. */
+function metaOf(field: z.ZodType): GlobalMeta {
+  return { ...(field instanceof z.ZodOptional ? (field.unwrap() as z.ZodType).meta() : undefined), ...field.meta() };
+}
 
-/** The shape with each option's reload mode in its metadata. */
-function withReload<S extends Record<string, z.ZodType>>(shape: S): S {
+/**
+ * The shape with each option's metadata (reload mode, command-only mark, ...) on the top-level field,
+ * also for the forms that override it (createServer's, embed/option-forms.ts).
+ */
+function withMeta<S extends Record<string, z.ZodType>>(shape: S): S {
   const out: Record<string, z.ZodType> = {};
   for (const [key, field] of Object.entries(shape)) {
-    const reload = (RELOAD as Record<string, ReloadMode | undefined>)[key] ?? (field as z.ZodOptional<z.ZodType>).unwrap().meta()?.reload;
-    out[key] = field.meta({ reload });
+    out[key] = field.meta({ ...metaOf((configShape as Record<string, z.ZodType>)[key]!), ...metaOf(field) });
   }
   return out as S;
 }
@@ -296,7 +324,7 @@ function refineConfig(config: { users?: readonly { name: string }[] | undefined 
  */
 export function configSchemaWith<O extends { [K in ConfigKey]?: z.ZodType }>(overrides: O) {
   return z
-    .strictObject(withReload({ ...configShape, ...overrides } as Omit<typeof configShape, keyof O> & O), {
+    .strictObject(withMeta({ ...configShape, ...overrides } as Omit<typeof configShape, keyof O> & O), {
       error: 'the config file must be a mapping of options (key: value)',
     })
     .superRefine((config, ctx) => refineConfig(config as Parameters<typeof refineConfig>[0], ctx));

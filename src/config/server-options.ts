@@ -14,7 +14,7 @@ import { checkCertificateFiles, checkTrusted, trustedOwners } from './file-trust
 import { makeOwnedDir, type Owner } from './owned-dir.js';
 import type { ResolvedConfig } from './load.js';
 import { pickUserPolicy } from './user-policy.js';
-import { pickPolicy } from '../policy-options.js';
+import { SETTINGS_OPTIONS, type SettingsOptions } from '../settings.js';
 
 export interface PreparedServer {
   options: FtpServerOptions;
@@ -59,18 +59,18 @@ export function certificateFiles(config: Pick<ResolvedConfig, 'tls' | 'stateDir'
  * and the authenticator. `createServer` (src/embed/) uses it too, so an option added here reaches both.
  */
 export function protocolOptions(config: ResolvedConfig, logger: Logger): Omit<FtpServerOptions, 'tls' | 'authenticator'> {
+  // Every server setting (settings.ts) the config has, under the same name; `uploads` is the storage's
+  // too (atomic, partial), the protocol takes requireCloseNotify.
+  const settings: Record<string, unknown> = {};
+  for (const key of SETTINGS_OPTIONS) {
+    const value = (config as unknown as Record<string, unknown>)[key];
+    if (key !== 'uploads' && value !== undefined) settings[key] = value;
+  }
   return {
+    ...(settings as SettingsOptions),
     listen: config.listen,
     implicitListen: config.implicitListen,
-    ...pickPolicy(config),
-    timeouts: config.timeouts,
-    limits: config.limits,
-    security: config.security,
     logger,
-    ...(config.pasvPorts ? { pasvPorts: config.pasvPorts } : {}),
-    ...(config.pasvAddress !== undefined ? { pasvAddress: config.pasvAddress } : {}),
-    ...(config.pasvAdvertisedPorts ? { pasvAdvertisedPorts: config.pasvAdvertisedPorts } : {}),
-    ...(config.proxyProtocol.length > 0 ? { proxyProtocol: config.proxyProtocol } : {}),
     ...(config.uploads.requireCloseNotify !== undefined ? { uploads: { requireCloseNotify: config.uploads.requireCloseNotify } } : {}),
   };
 }

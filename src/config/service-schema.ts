@@ -89,7 +89,13 @@ export const pasvAddressField = z
   })
   .describe(
     'The IPv4 address advertised in PASV replies (NAT): an address or a host name (resolved at PASV time), or rules {network, address} by client network, first match first. Default: the address the client connected to.',
-  );
+  )
+  .meta({
+    reload: 'new-connections',
+    env: 'FTPSD_PASV_ADDRESS',
+    flag: '--pasv-address <address>',
+    flagHelp: 'IPv4 address or host name advertised in PASV replies (NAT), or rules NETWORK=ADDRESS,...,ADDRESS',
+  });
 
 /** `true`/`false` as written in a file, or yes/no, on/off, 1/0 from the environment. */
 const flag = z.preprocess(
@@ -118,7 +124,13 @@ export const serviceFields = {
     .transform(parsed(parsePortRange))
     .describe(
       'The passive ports as clients must see them when a port mapping (container, NAT) differs from pasvPorts: the same number of ports, same offset. Default: pasvPorts.',
-    ),
+    )
+    .meta({
+      reload: 'new-connections',
+      env: 'FTPSD_PASV_ADVERTISED_PORTS',
+      flag: '--pasv-advertised-ports <min-max>',
+      flagHelp: 'passive ports as clients see them (port mapping; same size as --pasv-ports)',
+    }),
   proxyProtocol: z
     .preprocess(
       (v) => (v === 'off' || v === false ? [] : typeof v === 'string' ? [v] : v),
@@ -126,10 +138,31 @@ export const serviceFields = {
     )
     .describe(
       'Trusted proxies (CIDR): their connections must start with a PROXY protocol header (v1 or v2), and its client address counts; anyone else must not send one. Default: none (off).',
-    ),
-  watchConfig: flag.describe('Reload the config file when it changes (as on SIGHUP). Default: false.'),
-  runAsUser: principal('user'),
-  runAsGroup: principal('group'),
+    )
+    .meta({
+      reload: 'new-connections',
+      env: 'FTPSD_PROXY_PROTOCOL',
+      flag: '--proxy-protocol <cidr>',
+      flagHelp: 'trusted proxy network: its connections must start with a PROXY protocol header (v1/v2); repeatable',
+      list: true,
+    }),
+  watchConfig: flag.describe('Reload the config file when it changes (as on SIGHUP). Default: false.').meta({
+    reload: 'live',
+    command: true,
+    env: 'FTPSD_WATCH_CONFIG',
+    flag: '--watch-config',
+    flagHelp: 'reload the config file when it changes, as on SIGHUP',
+  }),
+  runAsUser: principal('user').meta({
+    env: 'FTPSD_RUN_AS_USER',
+    flag: '--run-as-user <name|uid>',
+    flagHelp: 'after binding the ports and reading the certificate, switch to this user',
+  }),
+  runAsGroup: principal('group').meta({
+    env: 'FTPSD_RUN_AS_GROUP',
+    flag: '--run-as-group <name|gid>',
+    flagHelp: "with --run-as-user: this group instead of the user's primary group",
+  }),
   umask: z
     .preprocess(
       // YAML reads an unquoted 022 as the number 22 (and 0o22 as 18): give such a number its digits back.
@@ -137,7 +170,14 @@ export const serviceFields = {
       text('an octal mode like 022').regex(/^0?[0-7]{1,3}$/, 'must be an octal mode like 022 or 027'),
     )
     .transform((s) => parseInt(s, 8))
-    .describe('The file mode creation mask of the process (new directories and files), octal. Default: 022.'),
+    .describe('The file mode creation mask of the process (new directories and files), octal. Default: 022.')
+    .meta({
+      reload: 'live',
+      command: true,
+      env: 'FTPSD_UMASK',
+      flag: '--umask <octal>',
+      flagHelp: 'file mode creation mask for new directories and files, e.g. 027 (default: 022)',
+    }),
 } as const;
 
 export const serviceSchemaShape = {
@@ -151,5 +191,6 @@ export const serviceSchemaShape = {
       { error: 'must be a mapping {user: NAME|UID, group: NAME|GID}' },
     )
     .optional()
-    .describe('After binding its ports and reading the certificate, switch to this user (start as root). Default: stay as started.'),
+    .describe('After binding its ports and reading the certificate, switch to this user (start as root). Default: stay as started.')
+    .meta({ reload: 'restart', command: true }),
 };

@@ -11,7 +11,10 @@ import type { SiteCommandSpec } from '../commands/site.js';
 import type { PortRange } from '../data/passive.js';
 import type { Logger, LogLevel } from '../logger.js';
 import type { BanPolicy, Limits, Timeouts, UploadOptions } from '../settings.js';
-import { POLICY_NAMES, type PolicySettings } from '../policy-options.js';
+import type { PolicySettings } from '../policy-options.js';
+import type { z } from 'zod';
+import { configSchema } from '../config/schema.js';
+import type { programSchema } from './option-forms.js';
 import { SETTINGS_OPTIONS, type SettingsOptions } from '../settings.js';
 import type { QuotaLimits } from '../storage/quota.js';
 import type { Storage } from '../storage/storage.js';
@@ -56,11 +59,8 @@ export type HookOption = string | { readonly event: string; readonly command: st
 /** A webhook: a URL, or `{url, events}`. */
 export type WebhookOption = string | { readonly url: string; readonly events?: readonly string[] };
 
-/**
- * The options of {@link createServer}. Every config file option has the same name and meaning here (see
- * docs/configuration.md, Config file); the last group is for programs only.
- */
-export interface ServerOptions extends Readonly<Partial<PolicySettings>> {
+/** The config file's options written out below (with their program forms and docs). */
+interface ConfigOptions extends Readonly<Partial<PolicySettings>> {
   /** Explicit FTP(S) listeners (clients upgrade with AUTH TLS). Default: `'[::]:2121'`; `'off'` for none. */
   readonly listen?: ListenOption | readonly ListenOption[] | 'off';
   /** Implicit FTPS listeners (TLS from the first byte). Needs `tls`. Default: none. */
@@ -110,7 +110,22 @@ export interface ServerOptions extends Readonly<Partial<PolicySettings>> {
   readonly webhooks?: WebhookOption | readonly WebhookOption[];
   /** How hooks and webhooks are delivered (queueSize, concurrency, timeoutMs, retries, retryDelayMs, drainMs). */
   readonly hookDelivery?: Readonly<Record<string, number>>;
+}
 
+/** Options of the `ftpsd` command, not of createServer (COMMAND_ONLY_OPTIONS below). */
+type CommandOptions = 'watchConfig' | 'umask' | 'runAs' | 'workers' | 'workerHeartbeat';
+
+/**
+ * Every other option of the config schema, typed as the schema reads it (createServer's schema,
+ * embed/option-forms.ts): an option added to the schema is an option of createServer with no line here.
+ */
+type SchemaOptions = Readonly<Omit<z.input<typeof programSchema>, keyof ConfigOptions | CommandOptions>>;
+
+/**
+ * The options of {@link createServer}. Every config file option has the same name and meaning here (see
+ * docs/configuration.md, Config file); the last group is for programs only.
+ */
+export interface ServerOptions extends ConfigOptions, SchemaOptions {
   // --- for programs only ----------------------------------------------------------------------
 
   /** The first line a client sees (`220 <greeting>`). Default: `ftpsd ready.` */
@@ -138,35 +153,9 @@ export type LiveOptions = Pick<ServerOptions, ReconfigurableOption>;
 
 /** The options only a program can give; the config schema does not know them. */
 export const PROGRAM_OPTIONS = ['greeting', 'authenticator', 'storage', 'commands', 'siteCommands', 'logger'] as const;
-/** Config file options that belong to the `ftpsd` command (a process with a config file). */
-export const COMMAND_ONLY_OPTIONS = ['watchConfig', 'runAs', 'workers', 'umask', 'workerHeartbeat'] as const;
-/**
- * Config file options `createServer` understands (besides the program options). A new config file
- * option must be added here, or to COMMAND_ONLY_OPTIONS, once createServer does what it says
- * (test/api/options-schema.test.ts checks that every config option is one or the other).
- */
-export const CONFIG_OPTIONS: readonly string[] = [
-  'listen',
-  'implicitListen',
-  'root',
-  'users',
-  'anonymous',
-  'tls',
-  'pasvPorts',
-  'pasvAddress',
-  'pasvAdvertisedPorts',
-  'proxyProtocol',
-  ...POLICY_NAMES,
-  'logLevel',
-  'logFormat',
-  'stateDir',
-  'timeouts',
-  'limits',
-  'security',
-  'uploads',
-  'metricsListen',
-  'xferlog',
-  'hooks',
-  'webhooks',
-  'hookDelivery',
-];
+/** The config file's top-level options, from its schema. */
+const SCHEMA_OPTIONS = Object.keys(configSchema.shape) as (keyof typeof configSchema.shape)[];
+/** Config file options that belong to the `ftpsd` command (a process with a config file): their `command` mark on the schema. */
+export const COMMAND_ONLY_OPTIONS: readonly string[] = SCHEMA_OPTIONS.filter((k) => configSchema.shape[k].meta()?.command);
+/** Config file options `createServer` understands (besides the program options): every other one. */
+export const CONFIG_OPTIONS: readonly string[] = SCHEMA_OPTIONS.filter((k) => !COMMAND_ONLY_OPTIONS.includes(k));
