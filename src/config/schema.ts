@@ -16,6 +16,7 @@ import { refineUserPolicy, uploadsSchema, userPolicyShape } from './user-policy.
 import { opsFields, opsSchemaShape } from './ops-schema.js';
 import { pasvAddressField, serviceFields, serviceSchemaShape } from './service-schema.js';
 import { clusterFields, clusterSchemaShape } from './cluster-schema.js';
+import { s3SchemaShape } from './s3-schema.js';
 import { parsed, text } from './zod-forms.js';
 
 export const HASH_HINT = 'must be an argon2id hash (use: ftpsd hash-password)';
@@ -66,13 +67,13 @@ export const fields = {
       flagHelp: `implicit FTPS listener; repeatable, or off (default: ${DEFAULTS.implicitListen})`,
       list: true,
     }),
-  root: text('a directory path')
-    .describe(`The served directory, created if missing; users' homes are relative to it. Default: ${DEFAULTS.root}.`)
+  root: text('a directory path or s3://BUCKET[/PREFIX]')
+    .describe(`The served directory, created if missing, or an S3 bucket, s3://BUCKET[/PREFIX] (see the s3 block); users' homes are relative to it. Default: ${DEFAULTS.root}.`)
     .meta({
       reload: 'live',
       env: 'FTPSD_ROOT',
       flag: '--root <dir>',
-      flagHelp: `served directory, created if missing (default: ${DEFAULTS.root})`,
+      flagHelp: `served directory, created if missing, or s3://BUCKET[/PREFIX] (default: ${DEFAULTS.root})`,
       path: true,
     }),
   pasvPorts: text('a port range MIN-MAX')
@@ -288,6 +289,7 @@ const configShape = {
   ...opsSchemaShape,
   ...serviceSchemaShape,
   ...clusterSchemaShape,
+  ...s3SchemaShape,
 };
 
 type ConfigKey = keyof typeof configShape;

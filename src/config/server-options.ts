@@ -8,6 +8,8 @@ import { UserAuthenticator, type UserAccount } from '../auth/users.js';
 import type { Logger } from '../logger.js';
 import { JOURNAL_DIR, openUploadJournal, type UploadJournal } from '../storage/upload-journal.js';
 import type { FtpServerOptions } from '../server.js';
+import { checkS3Root, homeStorage, isS3Root, openS3Root } from './s3-root.js';
+import type { Storage } from '../storage/storage.js';
 import { loadCertificate, stateCertificate, type Certificate } from './certificate.js';
 import { ConfigError } from './errors.js';
 import { checkCertificateFiles, checkTrusted, trustedOwners } from './file-trust.js';
@@ -39,11 +41,19 @@ export async function toServerOptions(config: ResolvedConfig, logger: Logger, ow
     ? await loadCertificate(config.tls.cert, config.tls.key, config.tls.fields)
     : await stateCertificate(config.stateDir);
 
-  const users: UserAccount[] = config.users.map((u) => ({ name: u.name, password: u.password, home: u.home, readOnly: u.readOnly, ...pickUserPolicy(u) }));
+  // An s3:// root: one S3Storage, checked at start; homes are key prefixes below it.
+  let home = (h: string): string | Storage => h;
+  if (isS3Root(config.root)) {
+    const rootStorage = openS3Root(config.root, config.s3);
+    await checkS3Root(rootStorage, logger);
+    home = (h) => homeStorage(rootStorage, config.root, h);
+  }
+  const users: UserAccount[] = config.users.map((u) => ({ name: u.name, password: u.password, home: home(u.home), readOnly: u.readOnly, ...pickUserPolicy(u) }));
+  const anonymous = config.anonymous && { home: home(config.anonymous.home) };
   const options: FtpServerOptions = {
     ...protocolOptions(config, logger),
     tls: { cert: certificate.cert, key: certificate.key },
-    authenticator: new UserAuthenticator(users, config.anonymous, { uploads: config.uploads, ...(journal ? { journal } : {}) }),
+    authenticator: new UserAuthenticator(users, anonymous, { uploads: config.uploads, ...(journal ? { journal } : {}) }),
   };
   return { options, certificate, created };
 }
@@ -77,7 +87,7 @@ export function protocolOptions(config: ResolvedConfig, logger: Logger): Omit<Ft
 
 /** The directories a config serves from disk: the root and every home (where temp files can be). */
 export function servedRoots(config: Pick<ResolvedConfig, 'root' | 'users' | 'anonymous'>): string[] {
-  return [...new Set([config.root, ...config.users.map((u) => u.home), ...(config.anonymous ? [config.anonymous.home] : [])])];
+  return [...new Set([config.root, ...config.users.map((u) => u.home), ...(config.anonymous ? [config.anonymous.home] : [])])].filter((r) => !isS3Root(r));
 }
 
 /**
@@ -101,6 +111,7 @@ export async function startUploadJournal(config: Pick<ResolvedConfig, 'stateDir'
 
 /** Creates `path` and its parents (for `owner`); returns the directories it created, parents first. */
 export async function makeDir(path: string, field: string, owner?: Owner): Promise<string[]> {
+  if (isS3Root(path)) return []; // a bucket or key prefix: nothing to create
   try {
     if (owner) return makeOwnedDir(path, owner);
     const first = await mkdir(path, { recursive: true });
