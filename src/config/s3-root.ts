@@ -4,7 +4,7 @@
  * check: HeadBucket, then the clean-up of this host's stale multipart uploads. A failed check is one line,
  * `s3://BUCKET: Reason: text`, naming the endpoint when one is set, never a stack or a secret.
  */
-import { HeadBucketCommand } from '@aws-sdk/client-s3';
+import { HeadBucketCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Logger } from '../logger.js';
@@ -76,7 +76,12 @@ export async function checkS3Root(storage: S3Storage, logger?: Logger): Promise<
   const at = endpoint ? ` (endpoint ${endpoint})` : '';
   try {
     await storage.client.send(new HeadBucketCommand({ Bucket: storage.bucket }));
-  } catch (err) {
+  } catch (headErr) {
+    // A HEAD error has no body, so no error code: a listing names it (SignatureDoesNotMatch, NoSuchBucket...).
+    const err = await storage.client.send(new ListObjectsV2Command({ Bucket: storage.bucket, MaxKeys: 1 })).then(
+      () => headErr,
+      (listErr: unknown) => listErr,
+    );
     const e = err as { name?: string; code?: string; $metadata?: { httpStatusCode?: number }; message?: string };
     const status = e.$metadata?.httpStatusCode;
     const code = e.name === 'Unknown' || e.name === undefined ? (status === 403 ? 'Forbidden' : status === 404 ? 'NotFound' : (e.code ?? 'Error')) : e.name;
