@@ -7,7 +7,9 @@
 import { CreateBucketCommand, GetObjectCommand, ListMultipartUploadsCommand, type S3Client } from '@aws-sdk/client-s3';
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { createServer as createNetServer } from 'node:net';
 import { join } from 'node:path';
+import { RawClient, writeAll } from '../helpers/raw-client.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createS3Client } from '../../src/storage/s3/client.js';
 import { S3Storage } from '../../src/storage/s3/s3-storage.js';
@@ -38,6 +40,9 @@ beforeAll(async () => {
     users: [
       { name: USER, password: { plain: PASS }, home: storage },
       { name: 'small', password: { plain: PASS }, home: storage.below('small'), quota: { bytes: 1 * MiB } },
+      // A store that does not answer (a closed port) and one that refuses the signature.
+      { name: 'broken', password: { plain: PASS }, home: new S3Storage({ client: createS3Client({ endpoint: `http://127.0.0.1:${await closedPort()}`, maxAttempts: 2, accessKeyId: 'a', secretAccessKey: 'b' }), bucket: BUCKET }) },
+      { name: 'denied', password: { plain: PASS }, home: new S3Storage({ client: createS3Client({ endpoint: swift.endpoint, accessKeyId: swift.accessKeyId, secretAccessKey: 'wrong', maxAttempts: 1 }), bucket: BUCKET }) },
     ],
   });
 }, 180_000);
@@ -48,6 +53,17 @@ afterAll(async () => {
   await swift?.stop();
   await work?.remove();
 });
+
+async function closedPort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createNetServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const a = srv.address();
+      srv.close(() => (typeof a === 'object' && a ? resolve(a.port) : reject(new Error('no port'))));
+    });
+  });
+}
 
 async function objectHash(key: string): Promise<string> {
   const got = await client.send(new GetObjectCommand({ Bucket: BUCKET, Key: key }));
@@ -107,6 +123,45 @@ describe('ftpsd over S3 (Swift)', () => {
     while ((await multipartUploads()) > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 250));
     expect(await multipartUploads()).toBe(0);
     await expect(storage.stat(['killed.bin'])).rejects.toMatchObject({ errno: 'ENOENT' });
+  }, 120_000);
+
+  it('ABOR mid-upload: 426 then 226, no object and no multipart upload', async () => {
+    const c = await RawClient.connect(t.port, t.host);
+    try {
+      await c.login(USER, PASS);
+      const data = await c.epsv();
+      await c.expectCmd('STOR aborted.bin', 150);
+      const chunk = Buffer.alloc(MiB, 3);
+      for (let i = 0; i < 20; i++) await writeAll(data, chunk); // 20 MiB: several parts sent
+      c.send('ABOR');
+      data.destroy();
+      const first = await c.reply(30_000);
+      expect([426, 226, 451]).toContain(first.code);
+      if (first.code === 426) await c.expect(226);
+      await c.expectCmd('NOOP', 200);
+    } finally {
+      c.close();
+    }
+    const deadline = Date.now() + 30_000;
+    while ((await multipartUploads()) > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 250));
+    expect(await multipartUploads()).toBe(0);
+    await expect(storage.stat(['aborted.bin'])).rejects.toMatchObject({ errno: 'ENOENT' });
+  }, 120_000);
+
+  it('errors: an unreachable store is 451 for that command only; a wrong secret 550; the session goes on', async () => {
+    const ftp = await basicFtp(t, 'plain');
+    try {
+      await ftp.login('broken', PASS);
+      const err = await ftp.size('x').catch((e: unknown) => e);
+      expect(String((err as Error).message)).toMatch(/^451/);
+      expect((await ftp.send('NOOP')).code).toBe(200);
+      await ftp.login('denied', PASS);
+      const denied = await ftp.size('x').catch((e: unknown) => e);
+      expect(String((denied as Error).message)).toMatch(/^550 Permission denied/);
+      expect((await ftp.send('NOOP')).code).toBe(200);
+    } finally {
+      ftp.close();
+    }
   }, 120_000);
 
   it('a quota refusal (552) leaves no object and no multipart upload', async () => {
