@@ -25,5 +25,5 @@ export const s3Schema = z.strictObject(s3Shape, { error: 'must be a mapping of S
 export type S3Config = z.infer<typeof s3Schema>;
 
 export const s3SchemaShape = {
-  s3: s3Schema.optional().describe('The S3 backend, when root is s3://BUCKET[/PREFIX].').meta({ reload: 'restart' }),
+  s3: s3Schema.optional().describe('The S3 backend, when root is s3://BUCKET[/PREFIX].').meta({ reload: 'live' }), // as root: a reload builds the users' storages anew
 };
