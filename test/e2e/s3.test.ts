@@ -8,7 +8,11 @@ import { CreateBucketCommand, GetObjectCommand, ListMultipartUploadsCommand, typ
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createServer as createNetServer } from 'node:net';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { Client } from 'basic-ftp';
+import { createServer } from '../../src/index.js';
 import { RawClient, writeAll } from '../helpers/raw-client.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createS3Client } from '../../src/storage/s3/client.js';
@@ -173,6 +177,31 @@ describe('ftpsd over S3 (Swift)', () => {
     expect(await multipartUploads()).toBe(0);
     await expect(storage.stat(['small', 'too-big.bin'])).rejects.toMatchObject({ errno: 'ENOENT' });
   }, 120_000);
+
+  it('createServer({ root: s3://BUCKET/PREFIX, s3: {...} }): homes are key prefixes below it', async () => {
+    const secretFile = join(work.path, 's3-secret');
+    await writeFile(secretFile, `${swift.secretAccessKey}\n`);
+    const server = createServer({
+      listen: '127.0.0.1:0',
+      root: `s3://${BUCKET}/embed`,
+      s3: { endpoint: swift.endpoint, region: swift.region, accessKeyId: swift.accessKeyId, secretAccessKeyFile: secretFile, partSizeMiB: 5, queueSize: 2 },
+      users: [{ name: 'alice', password: 'a', home: 'alice' }],
+      tlsRequired: 'off',
+    });
+    const { explicit } = await server.listen();
+    try {
+      const ftp = new Client(30_000);
+      try {
+        await ftp.access({ host: '127.0.0.1', port: explicit[0]!.port, user: 'alice', password: 'a' });
+        await ftp.uploadFrom(Readable.from([Buffer.from('hello alice')]), 'hi.txt');
+      } finally {
+        ftp.close();
+      }
+      expect(await objectHash('embed/alice/hi.txt')).toBe(createHash('sha256').update('hello alice').digest('hex'));
+    } finally {
+      await server.close();
+    }
+  }, 60_000);
 
   it('ftpsd serve --root s3://BUCKET with a wrong secret exits 1 with one line, no stack', async () => {
     assertBuilt();
