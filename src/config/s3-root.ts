@@ -15,10 +15,6 @@ import { S3Storage } from '../storage/s3/s3-storage.js';
 import { ConfigError } from './errors.js';
 import type { S3Config } from './s3-schema.js';
 
-export function isS3Root(root: string): boolean {
-  return root.startsWith('s3://');
-}
-
 /** The root's S3Storage (no request made yet). */
 export function openS3Root(root: string, config: S3Config = {}): S3Storage {
   const where = parseS3Root(root);

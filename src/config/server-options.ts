@@ -8,7 +8,6 @@ import { UserAuthenticator, type UserAccount } from '../auth/users.js';
 import type { Logger } from '../logger.js';
 import { JOURNAL_DIR, openUploadJournal, type UploadJournal } from '../storage/upload-journal.js';
 import type { FtpServerOptions } from '../server.js';
-import { checkS3Root, homeStorage, isS3Root, openS3Root } from './s3-root.js';
 import type { Storage } from '../storage/storage.js';
 import { loadCertificate, stateCertificate, type Certificate } from './certificate.js';
 import { ConfigError } from './errors.js';
@@ -44,6 +43,7 @@ export async function toServerOptions(config: ResolvedConfig, logger: Logger, ow
   // An s3:// root: one S3Storage, checked at start; homes are key prefixes below it.
   let home = (h: string): string | Storage => h;
   if (isS3Root(config.root)) {
+    const { checkS3Root, homeStorage, openS3Root } = await import('./s3-root.js'); // the SDK only when needed
     const rootStorage = openS3Root(config.root, config.s3);
     await checkS3Root(rootStorage, logger);
     home = (h) => homeStorage(rootStorage, config.root, h);
@@ -56,6 +56,11 @@ export async function toServerOptions(config: ResolvedConfig, logger: Logger, ow
     authenticator: new UserAuthenticator(users, anonymous, { uploads: config.uploads, ...(journal ? { journal } : {}) }),
   };
   return { options, certificate, created };
+}
+
+/** Whether a root (or home) is an S3 bucket, `s3://BUCKET[/PREFIX]`, not a directory. */
+export function isS3Root(root: string): boolean {
+  return root.startsWith('s3://');
 }
 
 /** The certificate files the config names (or those of the state directory), for the mode checks. */

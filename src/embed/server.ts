@@ -17,8 +17,7 @@ import type { LoginThrottle } from '../auth/throttle.js';
 import { UserAuthenticator, type UserAccount } from '../auth/users.js';
 import { loadCertificate, stateCertificate } from '../config/certificate.js';
 import { ConfigError } from '../config/errors.js';
-import { makeDir, protocolOptions, servedRoots } from '../config/server-options.js';
-import { checkS3Root, homeStorage, isS3Root, openS3Root } from '../config/s3-root.js';
+import { isS3Root, makeDir, protocolOptions, servedRoots } from '../config/server-options.js';
 import { pickUserPolicy } from '../config/user-policy.js';
 import { ServerEvents } from '../events.js';
 import { createLogger, silentLogger, type Logger } from '../logger.js';
@@ -216,6 +215,7 @@ export class FtpsdServer extends ServerEvents {
     // An s3:// root: one S3Storage, checked at start; homes are key prefixes below it (config/s3-root.ts).
     let homeOf = (h: string): string | Storage => h;
     if (storage === undefined && isS3Root(config.root)) {
+      const { checkS3Root, homeStorage, openS3Root } = await import('../config/s3-root.js'); // the SDK only when needed
       const rootStorage = openS3Root(config.root, config.s3);
       await checkS3Root(rootStorage, logger);
       homeOf = (h) => homeStorage(rootStorage, config.root, h);
