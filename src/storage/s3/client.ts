@@ -19,6 +19,8 @@ export interface S3ClientOptions {
   /** Timeout of a request with no bytes moving, ms; default 60 s. */
   requestTimeoutMs?: number;
   maxAttempts?: number;
+  /** Connections open at once to the endpoint; more requests wait for one. Default 64. */
+  maxSockets?: number;
 }
 
 export function createS3Client(options: S3ClientOptions = {}): S3Client {
@@ -26,7 +28,7 @@ export function createS3Client(options: S3ClientOptions = {}): S3Client {
   // about later releases says nothing an operator can act on here.
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   const endpoint = options.endpoint ?? process.env.AWS_ENDPOINT_URL_S3 ?? process.env.AWS_ENDPOINT_URL;
-  const agent = { keepAlive: true, maxSockets: 256 };
+  const agent = { keepAlive: true, maxSockets: options.maxSockets ?? 64 };
   const config: S3ClientConfig = {
     forcePathStyle: options.forcePathStyle ?? endpoint !== undefined,
     maxAttempts: options.maxAttempts ?? 3,
