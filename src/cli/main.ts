@@ -12,6 +12,7 @@ import { EXIT_USAGE, UsageError, exitCodeOf, oneLine, reportError } from '../run
 import { genCertCommand, type GenCertFlags } from './gen-cert.js';
 import { hashPasswordCommand } from './hash-password.js';
 import { serveCommand } from '../cluster/launch.js';
+import { startAdminConsole } from '../admin/console.js';
 
 const version = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
@@ -50,7 +51,7 @@ function buildProgram(): Command {
       if (unexpected.length > 0) {
         throw new UsageError(`unknown command '${unexpected[0]}' (commands: serve, hash-password, gen-cert, check-config)`);
       }
-      await serveCommand(flags, { version });
+      await serveCommand(flags, { version, admin: startAdminConsole });
     });
 
   program

@@ -53,6 +53,20 @@ interface RunningTransfer {
   controller: AbortController;
   done: Promise<void>;
   bytes: number;
+  direction: 'download' | 'upload';
+  started: number;
+  /** The file, once known (undefined for a listing). */
+  path: () => VirtualPath | undefined;
+}
+
+/** The running transfer as admin tools see it (embed/sessions.ts). */
+export interface TransferProgress {
+  direction: 'download' | 'upload';
+  /** The file, or undefined for a listing. */
+  path: VirtualPath | undefined;
+  bytes: number;
+  /** When it started (ms since the epoch). */
+  started: number;
 }
 
 export class Transfers {
@@ -93,6 +107,12 @@ export class Transfers {
 
   get bytes(): number {
     return this.running?.bytes ?? 0;
+  }
+
+  /** The running transfer, or undefined. */
+  get progress(): TransferProgress | undefined {
+    const r = this.running;
+    return r && { direction: r.direction, path: r.path(), bytes: r.bytes, started: r.started };
   }
 
   async prepare(setup: DataSetup): Promise<{ host: string; port: number } | void> {
@@ -225,7 +245,7 @@ export class Transfers {
     const controller = new AbortController();
     const started = Date.now();
     let finish!: () => void;
-    this.running = { controller, done: new Promise((r) => (finish = r)), bytes: 0 };
+    this.running = { controller, done: new Promise((r) => (finish = r)), bytes: 0, direction, started, path: () => target().path };
     this.direction = direction === 'download' ? 'sent' : 'received';
     const { session, remoteAddress, observer } = this.host;
     const trace = () => ({ sessionId: observer.sessionId, remoteAddress, user: session.user?.name, direction, protected: session.prot === 'P' });

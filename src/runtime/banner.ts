@@ -17,6 +17,8 @@ export interface BannerInput {
   certificate: Certificate;
   /** Where /metrics is served, when on. */
   metrics?: AddressInfo | undefined;
+  /** The admin console's URL, when on. */
+  admin?: string | undefined;
   /** Worker processes (cluster mode), when more than one. */
   workers?: number;
 }
@@ -49,6 +51,7 @@ export function formatBanner(input: BannerInput): string {
   lines.push(`fingerprint: SHA-256 ${certificate.fingerprint256}`);
   if (input.workers !== undefined && input.workers > 1) lines.push(`workers:     ${input.workers} processes (passive ports split between them)`);
   if (input.metrics) lines.push(`metrics:     http://${formatAddress(input.metrics.address, input.metrics.port)}/metrics`);
+  if (input.admin) lines.push(`admin:       ${input.admin}`);
   const example = tryCommand(input);
   if (example) lines.push(`try:         ${example}`);
   return lines.join('\n') + '\n';

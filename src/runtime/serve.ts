@@ -24,6 +24,8 @@ import { ConfigError } from '../config/errors.js';
 import { checkCertificateFiles, trustedOwners } from '../config/file-trust.js';
 import type { Operations } from '../ops/index.js';
 import type { ResolvedConfig } from '../config/load.js';
+import { startAdmin } from './serve-admin.js';
+import type { AdminStarter } from './admin-host.js';
 
 export interface ServeContext {
   version: string;
@@ -31,6 +33,8 @@ export interface ServeContext {
   stdout?: NodeJS.WritableStream;
   /** Set in a worker of cluster mode (src/cluster/worker.ts): what differs from a single process. */
   worker?: ServeWorker;
+  /** Starts the admin console when `adminListen` is set (the CLI gives src/admin/'s). */
+  admin?: AdminStarter;
 }
 
 /** How a cluster worker's `serve` differs: its share of the config, no banner, stopped by the primary. */
@@ -90,14 +94,33 @@ export async function serve(flags: CliFlags, ctx: ServeContext): Promise<FtpServ
   reopenOnSignals(ops);
   // Signals are handled from before the banner: whoever waits for it may signal at once.
   const checkFiles = (files: { cert: string; key: string }) => checkCertificateFiles(files, trustedOwners(identity?.uid));
-  const reloader = new CertificateReloader(server, { cert: certificate.certPath, key: certificate.keyPath }, { logger, checkFiles });
+  // The certificate in force, for the admin console (its listener uses it too).
+  let tlsNow = { cert: certificate.cert, key: certificate.key, source: certificate.source };
+  let onTls: ((m: { cert: string; key: string }) => void) | undefined;
+  const tlsTarget = {
+    updateTls(material: { cert: string; key: string }) {
+      server.updateTls(material);
+      tlsNow = { ...tlsNow, cert: material.cert, key: material.key };
+      onTls?.(material);
+    },
+  };
+  const reloader = new CertificateReloader(tlsTarget, { cert: certificate.certPath, key: certificate.keyPath }, { logger, checkFiles });
   reloader.setCurrent(certificate);
   await reloader.watch();
   const env = ctx.env ?? process.env;
   const adjust = ctx.worker?.adjust;
   const configReloader = new ConfigReloader(server, reloader, { flags, env }, { config: loaded, certificate }, logger, { ...(adjust ? { adjust } : {}), ...(journal ? { journal } : {}) });
   if (config.watchConfig) await configReloader.watch();
-  const stop = handleSignals(server, configReloader, logger, () => ops.close(drainMs(config)));
+  let admin: Awaited<ReturnType<typeof startAdmin>>;
+  try {
+    admin = await startAdmin(ctx, { server, config, configReloader, logger, addresses, tls: () => tlsNow });
+  } catch (err) {
+    await server.close();
+    await ops.close(0);
+    throw err;
+  }
+  onTls = (m) => admin?.updateTls(m);
+  const stop = handleSignals(server, configReloader, logger, () => Promise.all([ops.close(drainMs(config)), admin?.close()]).then(() => undefined));
   ctx.worker?.onStop(stop);
   // Last privileged step: everything is bound and read; from here on ftpsd runs as the runAs user.
   if (identity) {
@@ -116,7 +139,7 @@ export async function serve(flags: CliFlags, ctx: ServeContext): Promise<FtpServ
     return server;
   }
   (ctx.stdout ?? process.stdout).write(
-    formatBanner({ version: ctx.version, explicit: addresses.explicit, implicit: addresses.implicit, config, certificate, metrics: ops.metricsAddress }),
+    formatBanner({ version: ctx.version, explicit: addresses.explicit, implicit: addresses.implicit, config, certificate, metrics: ops.metricsAddress, admin: admin?.url }),
   );
   if (certificate.source === 'generated' && !config.tls) logger.info({ path: certificate.certPath }, 'generated a self-signed certificate');
   return server;
