@@ -69,6 +69,7 @@ export function call(base: string, method: string, path: string, options: Reques
   if (options.body !== undefined) {
     body = typeof options.body === 'string' ? options.body : JSON.stringify(options.body);
     headers['content-type'] ??= 'application/json';
+    headers['content-length'] = String(Buffer.byteLength(body));
   }
   if (options.cookie) headers.cookie = options.cookie;
   if (options.token) headers.authorization = `Bearer ${options.token}`;

@@ -161,9 +161,27 @@ describe('admin API', () => {
     expect(session.transfer.rate).toBeGreaterThan(0);
     const del = await call('DELETE', `/api/sessions/${encodeURIComponent(session.id)}`, { cookie, headers: XHR });
     expect(del.status).toBe(204);
+    // curl does not read the control connection while it sends: it sees the data connection end.
     expect(await exited).not.toBe(0);
-    expect(stderr).toMatch(/< 421 Disconnected by an administrator/);
+    expect((await call('GET', '/api/sessions', { cookie })).json()).toEqual([]);
     expect(srv.served.stdout).toMatch(/"admin":"admin","from":"127\.0\.0\.1","action":"session disconnected"/);
+  }, 60_000);
+
+  it('ends a running download with 421 on the control connection', async () => {
+    await writeFile(join(srv.dir, 'root', 'down.bin'), Buffer.alloc(8 * 1024 * 1024, 1));
+    const client = spawn('curl', ['-sS', '-v', '-o', '/dev/null', '--max-time', '60', '--noproxy', '*', '--ssl-reqd', '-k', '--limit-rate', '200k', '-u', `${FTP_USER.name}:${FTP_USER.password}`, `ftp://127.0.0.1:${srv.ftpPort}/down.bin`], { env: cleanEnv() });
+    let stderr = '';
+    client.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const exited = new Promise<number | null>((r) => client.once('close', r));
+    let id = '';
+    await until(async () => {
+      const s = ((await call('GET', '/api/sessions', { cookie })).json() as any[]).find((x) => x.transfer?.direction === 'download' && x.transfer.bytes > 0);
+      id = s?.id ?? '';
+      return id !== '';
+    }, 'the download in /api/sessions');
+    expect((await call('DELETE', `/api/sessions/${encodeURIComponent(id)}`, { cookie, headers: XHR })).status).toBe(204);
+    expect(await exited).not.toBe(0);
+    expect(stderr).toMatch(/< 421 Disconnected by an administrator\./);
   }, 60_000);
 
   it('bans an address and lifts the ban (FTP and admin logins alike)', async () => {
@@ -180,8 +198,8 @@ describe('admin API', () => {
   });
 
   it('counts failed admin logins toward a ban', async () => {
-    // The default policy bans after 5 failures (security.ban.failures).
-    for (let i = 0; i < 5; i++) await call('POST', '/api/login', { body: { name: ADMIN.name, password: `wrong-${i}` } });
+    // The default policy bans after 10 failures (security.ban.failures).
+    for (let i = 0; i < 10; i++) await call('POST', '/api/login', { body: { name: ADMIN.name, password: `wrong-${i}` } });
     expect((await call('POST', '/api/login', { body: ADMIN })).status).toBe(403);
     expect((await call('GET', '/api/bans', { cookie })).json()).toEqual([{ address: '127.0.0.1', until: expect.any(String) }]);
     expect((await call('DELETE', '/api/bans/127.0.0.1', { cookie, headers: XHR })).status).toBe(204);
