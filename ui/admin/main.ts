@@ -190,6 +190,7 @@ function renderChart(): void {
   const svg = $('chart');
   const now = Date.now();
   const points = chartPoints.filter((p) => p.t > now - 3_600_000);
+  $('chart-empty').hidden = points.length > 0;
   const maxRate = Math.max(1, ...points.map((p) => p.bytesPerSecond));
   const maxSessions = Math.max(1, ...points.map((p) => p.sessions));
   const x = (t: number) => ((t - (now - 3_600_000)) / 3_600_000) * 600;
