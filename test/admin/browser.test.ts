@@ -88,7 +88,15 @@ describe.skipIf(!existsSync(CHROMIUM))('admin web page in chromium', () => {
     await page.setViewportSize({ width: 380, height: 800 });
     const overflow = Number(await page.evaluate('document.documentElement.scrollWidth - document.documentElement.clientWidth'));
     expect(overflow).toBeLessThanOrEqual(0);
+    // Load time on loopback, logged in (a warm connection, as a user reloading the page).
+    const reloadStart = Date.now();
+    await page.reload();
+    await page.waitForSelector('#app:not([hidden])');
+    const reloadMs = Date.now() - reloadStart;
+    const loadEvent = Number(await page.evaluate("performance.getEntriesByType('navigation')[0].loadEventEnd"));
+    // The issue's budget: the page loads in under 200 ms on loopback (generous here: CI machines are shared).
+    expect(loadEvent).toBeLessThan(1000);
     await context.close();
-    console.log(`page loaded (login form shown) in ${loadMs} ms`);
+    console.log(`first load (login form shown) ${loadMs} ms, reload until the app shows ${reloadMs} ms, load event at ${Math.round(loadEvent)} ms`);
   }, 120_000);
 });

@@ -209,7 +209,7 @@ function renderChart(): void {
     path.setAttribute('stroke-width', '2');
     svg.append(path);
   }
-  $('chart-max').textContent = `peak ${bytes(maxRate)}/s, ${maxSessions} session(s)`;
+  $('chart-max').textContent = points.length ? `peak ${bytes(maxRate)}/s, ${maxSessions} session(s)` : '';
 }
 
 $('login-form').addEventListener('submit', async (e) => {
