@@ -62,7 +62,7 @@ export function sessionJson(s: Session): Record<string, unknown> {
     cwd: s.cwd,
     bytes: s.bytes,
     transfer: s.transfer
-      ? { direction: s.transfer.direction, path: s.transfer.path ?? null, bytes: s.transfer.bytes, rate: s.transfer.rate, startedAt: s.transfer.startedAt.toISOString(), expectedSize: null }
+      ? { direction: s.transfer.direction, path: s.transfer.path ?? null, bytes: s.transfer.bytes, rate: s.transfer.rate, startedAt: s.transfer.startedAt.toISOString(), expectedSize: s.transfer.expectedSize ?? null }
       : null,
   };
 }

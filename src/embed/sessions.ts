@@ -20,6 +20,8 @@ export interface TransferState {
   readonly startedAt: Date;
   /** Bytes per second since it started. */
   readonly rate: number;
+  /** Bytes it will move, when known (a download of a file: its size, or what REST/RANG leave of it). */
+  readonly expectedSize: number | undefined;
 }
 
 /** One client session, as an embedder sees it. */
@@ -104,7 +106,7 @@ class SessionView implements Session {
     const t = this.conn.transferProgress;
     if (!t) return undefined;
     const seconds = Math.max((Date.now() - t.started) / 1000, 0.001);
-    return { direction: t.direction, path: t.path && formatPath(t.path), bytes: t.bytes, startedAt: new Date(t.started), rate: Math.round(t.bytes / seconds) };
+    return { direction: t.direction, path: t.path && formatPath(t.path), bytes: t.bytes, startedAt: new Date(t.started), rate: Math.round(t.bytes / seconds), expectedSize: t.expectedSize };
   }
 
   async disconnect(reason = 'Disconnected by the server.'): Promise<void> {

@@ -157,7 +157,7 @@ describe('admin API', () => {
     }, 'the upload to move');
     expect(await streamed).toBe(200);
     seen.push({ method: 'GET', route: '/api/events', status: 200 });
-    expect(session).toMatchObject({ peer: '127.0.0.1', cwd: '/', tls: { control: true, dataProtection: 'private' }, transfer: { direction: 'upload', path: '/big.bin' } });
+    expect(session).toMatchObject({ peer: '127.0.0.1', cwd: '/', tls: { control: true, dataProtection: 'private' }, transfer: { direction: 'upload', path: '/big.bin', expectedSize: null } });
     expect(session.transfer.rate).toBeGreaterThan(0);
     const del = await call('DELETE', `/api/sessions/${encodeURIComponent(session.id)}`, { cookie, headers: XHR });
     expect(del.status).toBe(204);
@@ -199,6 +199,8 @@ describe('admin API', () => {
       id = s?.id ?? '';
       return id !== '';
     }, 'the download in /api/sessions');
+    const download = ((await call('GET', '/api/sessions', { cookie })).json() as any[]).find((x) => x.id === id);
+    expect(download.transfer).toMatchObject({ direction: 'download', path: '/down.bin', expectedSize: 8 * 1024 * 1024 });
     expect((await call('DELETE', `/api/sessions/${encodeURIComponent(id)}`, { cookie, headers: XHR })).status).toBe(204);
     await exited;
     expect(stdout.trim()).toBe('reply: 421 Disconnected by an administrator.');
