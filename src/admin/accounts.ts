@@ -28,11 +28,15 @@ export interface TokenInfo {
   created: string;
 }
 
-export type LoginResult = { ok: true; cookie: string } | { ok: false; banned: boolean };
+export type LoginResult = { ok: true; cookie: string } | { ok: false; banned: boolean; busy?: boolean };
+
+/** Password checks running at once (argon2id costs memory and CPU); more are refused (429). */
+export const MAX_CONCURRENT_LOGINS = 4;
 
 export class AdminAccounts {
   private readonly sessions = new Map<string, { admin: string; expires: number }>();
   private readonly tokens = new Map<string, TokenInfo & { hash: string }>();
+  private verifying = 0;
 
   constructor(
     private readonly users: () => readonly AdminAccount[],
@@ -43,8 +47,15 @@ export class AdminAccounts {
   async login(name: string, password: string, address: string): Promise<LoginResult> {
     const throttle = this.throttle();
     if (throttle?.bannedUntil(address) !== undefined) return { ok: false, banned: true };
+    if (this.verifying >= MAX_CONCURRENT_LOGINS) return { ok: false, banned: false, busy: true };
     const account = this.users().find((u) => u.name === name);
-    const ok = (await verifyHash(account?.password ?? (await dummyHash()), password)) && account !== undefined;
+    let ok: boolean;
+    this.verifying++;
+    try {
+      ok = (await verifyHash(account?.password ?? (await dummyHash()), password)) && account !== undefined;
+    } finally {
+      this.verifying--;
+    }
     if (!ok) {
       throttle?.recordFailure(address);
       return { ok: false, banned: false };

@@ -110,6 +110,7 @@ export const ROUTES: Route[] = [
       const name = field(body, 'name', 64);
       const password = field(body, 'password');
       const result = await deps.accounts.login(name, password, ctx.from);
+      if (!result.ok && result.busy) throw new HttpProblem(429, 'Too Many Requests', 'too many logins at once; try again');
       if (!result.ok) {
         deps.host.log.warn({ admin: name, from: ctx.from, banned: result.banned }, 'admin login refused');
         throw result.banned ? new HttpProblem(403, 'Forbidden', 'this address is banned') : new HttpProblem(401, 'Unauthorized', 'wrong name or password');

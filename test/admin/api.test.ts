@@ -228,6 +228,15 @@ describe('admin API', () => {
     expect((await call('POST', '/api/login', { body: ADMIN })).status).toBe(200);
   });
 
+  it('runs at most 4 password checks at once (429 for more)', async () => {
+    const results = await Promise.all(Array.from({ length: 12 }, (_, i) => call('POST', '/api/login', { body: { name: ADMIN.name, password: `wrong-${i}` } })));
+    const statuses = results.map((r) => r.status);
+    expect(statuses).toContain(429);
+    expect(statuses.filter((s) => s === 401).length).toBeGreaterThanOrEqual(1);
+    expect(results.find((r) => r.status === 429)!.json()).toMatchObject({ status: 429, title: 'Too Many Requests' });
+    await call('DELETE', '/api/bans/127.0.0.1', { cookie, headers: XHR });
+  });
+
   it('logs out: the cookie stops working', async () => {
     const c = await login(srv.base);
     expect((await call('POST', '/api/logout', { cookie: c, headers: XHR })).status).toBe(204);
