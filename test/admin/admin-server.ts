@@ -19,6 +19,8 @@ export interface AdminServer {
   base: string;
   ftpPort: number;
   dir: string;
+  /** The config file (its last lines are the admin.users list). */
+  file: string;
 }
 
 export async function startAdminServer(extra = ''): Promise<AdminServer> {
@@ -36,6 +38,7 @@ export async function startAdminServer(extra = ''): Promise<AdminServer> {
       '  users:',
       `    - {name: ${ADMIN.name}, password: "${adminHash}"}`,
       extra,
+      '',
     ].join('\n'),
   );
   await chmod(file, 0o600);
@@ -43,7 +46,7 @@ export async function startAdminServer(extra = ''): Promise<AdminServer> {
   const served = await Served.start(['--config', file, '--log-level', 'info']);
   const base = /^admin:\s+(https?:\/\/127\.0\.0\.1:\d+)\/$/m.exec(served.stdout)?.[1];
   if (!base) throw new Error(`no admin line in the banner:\n${served.stdout}`);
-  return { served, base, ftpPort: served.port, dir };
+  return { served, base, ftpPort: served.port, dir, file };
 }
 
 export interface Reply {

@@ -5,7 +5,8 @@
  * is checked against the OpenAPI document (its status must be documented for its route).
  */
 import { spawn } from 'node:child_process';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
+import { hashPassword } from '../../src/auth/password.js';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openApiDocument } from '../../src/admin/openapi.js';
@@ -235,6 +236,18 @@ describe('admin API', () => {
     expect(statuses.filter((s) => s === 401).length).toBeGreaterThanOrEqual(1);
     expect(results.find((r) => r.status === 429)!.json()).toMatchObject({ status: 429, title: 'Too Many Requests' });
     await call('DELETE', '/api/bans/127.0.0.1', { cookie, headers: XHR });
+  });
+
+  it('reads admin.users anew after a reload: an added admin logs in, a removed one is out', async () => {
+    const original = await readFile(srv.file, 'utf8');
+    const bob = { name: 'bob', password: 'bob-Secret-2' };
+    await writeFile(srv.file, `${original.trimEnd()}\n    - {name: bob, password: "${await hashPassword(bob.password)}"}\n`);
+    expect((await call('POST', '/api/reload', { cookie, headers: XHR })).json()).toMatchObject({ ok: true, changed: ['admin'] });
+    const bobCookie = String((await call('POST', '/api/login', { body: bob })).headers['set-cookie']).split(';')[0]!;
+    expect((await call('GET', '/api/sessions', { cookie: bobCookie })).status).toBe(200);
+    await writeFile(srv.file, original);
+    expect((await call('POST', '/api/reload', { cookie, headers: XHR })).json()).toMatchObject({ ok: true, changed: ['admin'] });
+    expect((await call('GET', '/api/sessions', { cookie: bobCookie })).status).toBe(401);
   });
 
   it('logs out: the cookie stops working', async () => {
