@@ -217,7 +217,8 @@ function merge(layers: Layer[], env: NodeJS.ProcessEnv, cwd: string, configFile:
     pasvAdvertisedPorts,
     proxyProtocol: pick(layers, 'proxyProtocol') ?? [],
     watchConfig: pick(layers, 'watchConfig') ?? false,
-    workers: workerCount(pick(layers, 'workers'), { pasvPorts }),
+    // The admin console serves one process's sessions: with it, the default is one process.
+    workers: workerCount(pick(layers, 'workers') ?? (pick(layers, 'adminListen') ? 1 : undefined), { pasvPorts }),
     workerHeartbeat,
     runAs: runAsUser === undefined ? undefined : { user: runAsUser, ...(runAsGroup !== undefined ? { group: runAsGroup } : {}) },
     umask: pick(layers, 'umask') ?? DEFAULTS.umask,

@@ -14,6 +14,7 @@ import { oneOf, policyFields, type ReloadMode } from '../policy-options.js';
 import { parseListenAddress, parsePortRange } from './listen-address.js';
 import { refineUserPolicy, uploadsSchema, userPolicyShape } from './user-policy.js';
 import { opsFields, opsSchemaShape } from './ops-schema.js';
+import { adminFields, adminSchemaShape } from './admin-schema.js';
 import { pasvAddressField, serviceFields, serviceSchemaShape } from './service-schema.js';
 import { clusterFields, clusterSchemaShape } from './cluster-schema.js';
 import { authFields, authSchemaShape } from './auth-schema.js';
@@ -110,6 +111,7 @@ export const fields = {
       path: true,
     }),
   ...opsFields,
+  ...adminFields,
   ...serviceFields,
   ...clusterFields,
   ...authFields,
@@ -311,6 +313,7 @@ const configShape = {
     .describe('Login bans and access lists.')
     .meta({ reload: 'new-connections' }),
   ...opsSchemaShape,
+  ...adminSchemaShape,
   ...serviceSchemaShape,
   ...clusterSchemaShape,
   ...authSchemaShape,
