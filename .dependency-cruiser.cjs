@@ -12,7 +12,7 @@ const floors = [
   ['server', ['^src/(connection|server|server-core)\\.ts$']],
   ['config', ['^src/(config|ops|acme)/']],
   ['runtime', ['^src/runtime/']],
-  ['front', ['^src/(embed|cluster)/']],
+  ['front', ['^src/(embed|cluster|admin)/']],
   ['top', ['^src/(cli|testing)/', '^src/index\\.ts$']],
 ];
 

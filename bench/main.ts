@@ -9,6 +9,7 @@ import { cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { compare } from './compare.js';
+import { s3Bench } from './s3.js';
 import { argon2Sessions, argon2Verifies, benchConfig } from './lib/config.js';
 import { ensureFixtures, fixtureDir } from './lib/fixtures.js';
 import { limits } from './lib/limits.js';
@@ -25,6 +26,7 @@ type Step = Workload | (typeof EXTRA)[number];
 
 const USAGE = `usage: npm run bench -- [run] [options]      measure ftpsd (default) or another server
        npm run bench -- compare [options]    ftpsd and the anchors, interleaved (see docs/performance.md)
+       npm run bench -- s3                   ftpsd over S3 (Swift) against the AWS SDK direct (bench/s3.ts)
 
 run options:
   --mode plain|tls|both       (both) plain FTP and/or explicit FTPS (AUTH TLS, PROT P)
@@ -234,9 +236,9 @@ async function run(argv: string[]): Promise<number> {
 
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
-  const cmd = argv[0] === 'compare' || argv[0] === 'run' ? argv.shift() : 'run';
+  const cmd = argv[0] === 'compare' || argv[0] === 'run' || argv[0] === 's3' ? argv.shift() : 'run';
   try {
-    process.exitCode = cmd === 'compare' ? await compare(argv) : await run(argv);
+    process.exitCode = cmd === 'compare' ? await compare(argv) : cmd === 's3' ? await s3Bench() : await run(argv);
   } catch (e) {
     process.stderr.write(`error: ${e instanceof Error ? e.message : String(e)}\n${USAGE}`);
     process.exitCode = 2;

@@ -1,6 +1,6 @@
 /**
  * `npm start`'s pre-step: builds (`npm run build`) only when dist/ is missing or older than a source
- * (src/**, the tsconfig files, package.json), judged by modification times against a stamp written
+ * (src/**, ui/** of the admin page, the tsconfig files, package.json), judged by modification times against a stamp written
  * after the last successful build. A fresh clone builds once; later starts skip tsc.
  */
 import { spawnSync } from 'node:child_process';
@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 
 const REPO = join(dirname(fileURLToPath(import.meta.url)), '..');
 const STAMP = join(REPO, 'dist', '.build-stamp');
-const INPUTS = ['src', 'tsconfig.json', 'tsconfig.build.json', 'package.json'];
+const INPUTS = ['src', 'ui', 'scripts/build-admin-ui.mjs', 'tsconfig.json', 'tsconfig.build.json', 'package.json'];
 
 /** The newest modification time under `path` (a file or a directory tree), in ms. */
 function newest(path) {

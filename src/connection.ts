@@ -8,7 +8,7 @@ import { isIPv4, type Socket } from 'node:net';
 import type { SessionContext, DataSetup, LoginOutcome, TransferSource } from './commands/context.js';
 import type { CommandRegistry } from './commands/context.js';
 import { normalizeAddress } from './base/address.js';
-import { Transfers } from './data/transfers.js';
+import { Transfers, type TransferProgress } from './data/transfers.js';
 import type { ServerEvents, SessionInfo } from './events.js';
 import { logs, type Logger } from './logger.js';
 import { ControlChannel } from './protocol/control-channel.js';
@@ -141,6 +141,10 @@ export class Connection implements SessionContext {
   }
   get transferredBytes(): number {
     return this.transfers.bytes;
+  }
+  /** The running transfer (for server.sessions), or undefined. */
+  get transferProgress(): TransferProgress | undefined {
+    return this.transfers.progress;
   }
 
   get info(): SessionInfo {

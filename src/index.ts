@@ -9,7 +9,7 @@
 // Embedding: createServer and what it takes and gives.
 export { createServer, FtpsdServer, type ListeningAddresses, type CertificateInfo, type CloseOptions } from './embed/server.js';
 export type { ServerOptions, LiveOptions, ReconfigurableOption, ListenOption, UserOption, TlsOption, StorageOption, HookOption, WebhookOption } from './embed/options.js';
-export type { Session, SessionCertificate, SessionList } from './embed/sessions.js';
+export type { Session, SessionCertificate, SessionList, TransferState } from './embed/sessions.js';
 export { ConfigError, type ConfigIssue } from './config/errors.js';
 
 // Authentication and permissions.

@@ -109,6 +109,12 @@ export class LoginThrottle {
     this.failures.delete(key);
   }
 
+  /** The bans in force: network and end (ms since the epoch), soonest end first (for operators). */
+  list(): { network: string; until: number }[] {
+    this.sweep(this.now());
+    return [...this.bans].map(([network, until]) => ({ network, until }));
+  }
+
   /** Entries (networks) held now (for monitoring and tests). */
   get size(): { failures: number; bans: number } {
     return { failures: this.failures.size, bans: this.bans.size };

@@ -15,6 +15,7 @@ import { serveCommand } from '../cluster/launch.js';
 import { USER_DB_ENV } from '../userdb/connect.js';
 import { userAddCommand, userListCommand, userRemoveCommand, userSetCommand, type UserFlags } from './user.js';
 import { banListCommand, banRemoveCommand } from './ban.js';
+import { startAdminConsole } from '../admin/console.js';
 
 const version = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
@@ -59,7 +60,7 @@ function buildProgram(): Command {
       if (unexpected.length > 0) {
         throw new UsageError(`unknown command '${unexpected[0]}' (commands: serve, hash-password, gen-cert, check-config, user, ban)`);
       }
-      await serveCommand(flags, { version });
+      await serveCommand(flags, { version, admin: startAdminConsole });
     });
 
   program

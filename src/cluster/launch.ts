@@ -13,7 +13,7 @@ import { runPrimary, StartError } from './primary.js';
 import { runWorker } from './worker.js';
 
 /** Serves as a single process, the primary of a cluster, or one of its workers. */
-export async function serveCommand(flags: CliFlags, ctx: Pick<ServeContext, 'version' | 'env'>): Promise<void> {
+export async function serveCommand(flags: CliFlags, ctx: Pick<ServeContext, 'version' | 'env' | 'admin'>): Promise<void> {
   if (cluster.isWorker) return runWorker(flags, ctx);
   const loaded = await loadConfig(flags, ctx.env ? { env: ctx.env } : {});
   if (loaded.workers <= 1) {
@@ -22,6 +22,8 @@ export async function serveCommand(flags: CliFlags, ctx: Pick<ServeContext, 'ver
   }
   // The primary keeps (or renews) the generated password; its workers read the same state file.
   const config = await keepGeneratedAccount(loaded, { renew: flags.newPassword === true, write: true });
+  // The admin console serves one process's sessions; cluster mode does not have it yet.
+  if (config.adminListen) throw new UsageError('adminListen: is not available in cluster mode yet (set workers: 1)');
   try {
     await runPrimary(ctx, config);
   } catch (err) {

@@ -47,7 +47,7 @@ export const RETR = defineCommand({
       if (st.type !== 'file') throw new FtpError(Code.fileUnavailable, 'Not a regular file.');
       if (start > st.size) throw badRestart();
       const stream = await ctx.storage.read(path, { start });
-      return { stream: end === undefined ? stream : limited(stream, end - start), path };
+      return { stream: end === undefined ? stream : limited(stream, end - start), path, size: (end ?? st.size) - start };
     }, `Opening ${modeName(ctx)} mode data connection for ${baseName(path)}.`);
   },
 });

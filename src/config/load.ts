@@ -148,7 +148,9 @@ function pick<K extends keyof Layer>(layers: Layer[], key: K): Layer[K] {
 
 function merge(layers: Layer[], env: NodeJS.ProcessEnv, cwd: string, configFile: string | undefined, keepPassword?: string): ResolvedConfig {
   const root = pick(layers, 'root') ?? resolve(cwd, DEFAULTS.root);
-  const inRoot = (home: string | undefined) => (home === undefined ? root : isAbsolute(home) ? home : resolve(root, home));
+  // Below an s3:// root a home is a key prefix (an absolute one too: s3://BUCKET/PREFIX/home).
+  const inRoot = (home: string | undefined) =>
+    home === undefined ? root : root.startsWith('s3://') ? `${root.replace(/\/+$/, '')}/${home.replace(/^\/+/, '')}` : isAbsolute(home) ? home : resolve(root, home);
   const listen = pick(layers, 'listen') ?? [parseListenAddress(DEFAULTS.listen)];
   const implicitListen = pick(layers, 'implicitListen') ?? [parseListenAddress(DEFAULTS.implicitListen)];
   if (listen.length + implicitListen.length === 0) {
@@ -215,7 +217,8 @@ function merge(layers: Layer[], env: NodeJS.ProcessEnv, cwd: string, configFile:
     pasvAdvertisedPorts,
     proxyProtocol: pick(layers, 'proxyProtocol') ?? [],
     watchConfig: pick(layers, 'watchConfig') ?? false,
-    workers: workerCount(pick(layers, 'workers'), { pasvPorts }),
+    // The admin console serves one process's sessions: with it, the default is one process.
+    workers: workerCount(pick(layers, 'workers') ?? (pick(layers, 'adminListen') ? 1 : undefined), { pasvPorts }),
     workerHeartbeat,
     runAs: runAsUser === undefined ? undefined : { user: runAsUser, ...(runAsGroup !== undefined ? { group: runAsGroup } : {}) },
     umask: pick(layers, 'umask') ?? DEFAULTS.umask,

@@ -14,10 +14,12 @@ import { oneOf, policyFields, type ReloadMode } from '../policy-options.js';
 import { parseListenAddress, parsePortRange } from './listen-address.js';
 import { refineUserPolicy, uploadsSchema, userPolicyShape } from './user-policy.js';
 import { opsFields, opsSchemaShape } from './ops-schema.js';
+import { adminFields, adminSchemaShape } from './admin-schema.js';
 import { pasvAddressField, serviceFields, serviceSchemaShape } from './service-schema.js';
 import { clusterFields, clusterSchemaShape } from './cluster-schema.js';
 import { authFields, authSchemaShape } from './auth-schema.js';
 import { acmeSchemaShape } from './acme-schema.js';
+import { s3SchemaShape } from './s3-schema.js';
 import { parsed, text } from './zod-forms.js';
 import { clientCertsSchema } from './client-certs.js';
 
@@ -69,13 +71,13 @@ export const fields = {
       flagHelp: `implicit FTPS listener; repeatable, or off (default: ${DEFAULTS.implicitListen})`,
       list: true,
     }),
-  root: text('a directory path')
-    .describe(`The served directory, created if missing; users' homes are relative to it. Default: ${DEFAULTS.root}.`)
+  root: text('a directory path or s3://BUCKET[/PREFIX]')
+    .describe(`The served directory, created if missing, or an S3 bucket, s3://BUCKET[/PREFIX] (see the s3 block); users' homes are relative to it. Default: ${DEFAULTS.root}.`)
     .meta({
       reload: 'live',
       env: 'FTPSD_ROOT',
       flag: '--root <dir>',
-      flagHelp: `served directory, created if missing (default: ${DEFAULTS.root})`,
+      flagHelp: `served directory, created if missing, or s3://BUCKET[/PREFIX] (default: ${DEFAULTS.root})`,
       path: true,
     }),
   pasvPorts: text('a port range MIN-MAX')
@@ -109,6 +111,7 @@ export const fields = {
       path: true,
     }),
   ...opsFields,
+  ...adminFields,
   ...serviceFields,
   ...clusterFields,
   ...authFields,
@@ -310,10 +313,12 @@ const configShape = {
     .describe('Login bans and access lists.')
     .meta({ reload: 'new-connections' }),
   ...opsSchemaShape,
+  ...adminSchemaShape,
   ...serviceSchemaShape,
   ...clusterSchemaShape,
   ...authSchemaShape,
   ...acmeSchemaShape,
+  ...s3SchemaShape,
 };
 
 type ConfigKey = keyof typeof configShape;

@@ -13,6 +13,7 @@ import { LdapAuthenticator, type LdapOptions } from '../auth/ldap.js';
 import type { Logger } from '../logger.js';
 import { JOURNAL_DIR, openUploadJournal, type UploadJournal } from '../storage/upload-journal.js';
 import type { FtpServerOptions } from '../server.js';
+import type { Storage } from '../storage/storage.js';
 import { loadCertificate, stateCertificate, type Certificate } from './certificate.js';
 import { acmePaths, readStored } from '../acme/store.js';
 import { ConfigError } from './errors.js';
@@ -48,8 +49,17 @@ export async function toServerOptions(config: ResolvedConfig, logger: Logger, ow
       ? await acmeCertificate(config.stateDir, config.acme.domains)
       : await stateCertificate(config.stateDir);
 
-  const users: UserAccount[] = config.users.map((u) => ({ name: u.name, ...(u.password ? { password: u.password } : {}), home: u.home, readOnly: u.readOnly, ...pickUserPolicy(u) }));
-  const builtin = new UserAuthenticator(users, config.anonymous, {
+  // An s3:// root: one S3Storage, checked at start; homes are key prefixes below it.
+  let home = (h: string): string | Storage => h;
+  if (isS3Root(config.root)) {
+    const { checkS3Root, homeStorage, openS3Root } = await import('./s3-root.js'); // the SDK only when needed
+    const rootStorage = openS3Root(config.root, config.s3);
+    await checkS3Root(rootStorage, logger);
+    home = (h) => homeStorage(rootStorage, config.root, h);
+  }
+  const users: UserAccount[] = config.users.map((u) => ({ name: u.name, ...(u.password ? { password: u.password } : {}), home: home(u.home), readOnly: u.readOnly, ...pickUserPolicy(u) }));
+  const anonymous = config.anonymous && { home: home(config.anonymous.home) };
+  const builtin = new UserAuthenticator(users, anonymous, {
     uploads: config.uploads,
     ...(journal ? { journal } : {}),
     ...(config.clientCerts ? { certificateUserName: config.clientCerts.userName } : {}),
@@ -122,6 +132,11 @@ async function acmeCertificate(stateDir: string, domains: readonly string[]): Pr
   return { ...(await stateCertificate(stateDir)), acme: { ...files, pending: found.why } };
 }
 
+/** Whether a root (or home) is an S3 bucket, `s3://BUCKET[/PREFIX]`, not a directory. */
+export function isS3Root(root: string): boolean {
+  return root.startsWith('s3://');
+}
+
 /** The certificate files the config names (or those of the state directory), for the mode checks. */
 export function certificateFiles(
   config: Pick<ResolvedConfig, 'tls' | 'stateDir'> & Partial<Pick<ResolvedConfig, 'clientCerts'>>,
@@ -154,7 +169,7 @@ export function protocolOptions(config: ResolvedConfig, logger: Logger): Omit<Ft
 
 /** The directories a config serves from disk: the root and every home (where temp files can be). */
 export function servedRoots(config: Pick<ResolvedConfig, 'root' | 'users' | 'anonymous'>): string[] {
-  return [...new Set([config.root, ...config.users.map((u) => u.home), ...(config.anonymous ? [config.anonymous.home] : [])])];
+  return [...new Set([config.root, ...config.users.map((u) => u.home), ...(config.anonymous ? [config.anonymous.home] : [])])].filter((r) => !isS3Root(r));
 }
 
 /**
@@ -178,6 +193,7 @@ export async function startUploadJournal(config: Pick<ResolvedConfig, 'stateDir'
 
 /** Creates `path` and its parents (for `owner`); returns the directories it created, parents first. */
 export async function makeDir(path: string, field: string, owner?: Owner): Promise<string[]> {
+  if (isS3Root(path)) return []; // a bucket or key prefix: nothing to create
   try {
     if (owner) return makeOwnedDir(path, owner);
     const first = await mkdir(path, { recursive: true });

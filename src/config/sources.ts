@@ -87,7 +87,8 @@ function compact<T extends object>(layer: T): T {
   return Object.fromEntries(Object.entries(layer).filter(([, v]) => v !== undefined)) as T;
 }
 
-const abs = (base: string, p: string | undefined) => (p === undefined ? undefined : isAbsolute(p) ? p : resolve(base, p));
+/** An s3:// root is a bucket, not a path: kept as given. */
+const abs = (base: string, p: string | undefined) => (p === undefined ? undefined : isAbsolute(p) || p.startsWith('s3://') ? p : resolve(base, p));
 /** A lone `off` in a list means none (the schema reads the string `off`). */
 const one = (v: string[] | undefined) => (v?.length === 1 && v[0] === 'off' ? 'off' : v);
 

@@ -14,4 +14,6 @@ export interface TransferSource {
   readonly stream: Readable;
   /** For logs and events. */
   readonly path?: VirtualPath;
+  /** Bytes it will send, when known (a file): progress for admin tools. */
+  readonly size?: number;
 }

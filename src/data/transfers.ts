@@ -55,6 +55,24 @@ interface RunningTransfer {
   controller: AbortController;
   done: Promise<void>;
   bytes: number;
+  direction: 'download' | 'upload';
+  started: number;
+  /** The file, once known (undefined for a listing). */
+  path: () => VirtualPath | undefined;
+  /** Bytes it will move, when known. */
+  size: () => number | undefined;
+}
+
+/** The running transfer as admin tools see it (embed/sessions.ts). */
+export interface TransferProgress {
+  direction: 'download' | 'upload';
+  /** The file, or undefined for a listing. */
+  path: VirtualPath | undefined;
+  bytes: number;
+  /** Bytes it will move, when known (a download of a file). */
+  expectedSize: number | undefined;
+  /** When it started (ms since the epoch). */
+  started: number;
 }
 
 export class Transfers {
@@ -114,6 +132,12 @@ export class Transfers {
 
   get bytes(): number {
     return this.running?.bytes ?? 0;
+  }
+
+  /** The running transfer, or undefined. */
+  get progress(): TransferProgress | undefined {
+    const r = this.running;
+    return r && { direction: r.direction, path: r.path(), bytes: r.bytes, expectedSize: r.size(), started: r.started };
   }
 
   async prepare(setup: DataSetup): Promise<{ host: string; port: number } | void> {
@@ -247,12 +271,13 @@ export class Transfers {
     run: (link: DataLink, signal: AbortSignal) => Promise<TransferOutcome>,
     /** The file, once known, and whether it was opened (a file transfer, not one refused before). */
     target: () => { path: VirtualPath | undefined; opened: boolean },
+    size: () => number | undefined = () => undefined,
   ): Promise<number> {
     const { link, release } = this.dataLink();
     const controller = new AbortController();
     const started = Date.now();
     let finish!: () => void;
-    this.running = { controller, done: new Promise((r) => (finish = r)), bytes: 0 };
+    this.running = { controller, done: new Promise((r) => (finish = r)), bytes: 0, direction, started, path: () => target().path, size };
     this.direction = direction === 'download' ? 'sent' : 'received';
     const { session, remoteAddress, observer } = this.host;
     const trace = () => ({ sessionId: observer.sessionId, remoteAddress, user: session.user?.name, direction, protected: session.prot === 'P' });
@@ -274,12 +299,14 @@ export class Transfers {
   /** Runs a download (RETR, or a listing: no path); resolves with its final reply code. */
   async download(source: () => Promise<TransferSource>, opening: string): Promise<number> {
     let path: VirtualPath | undefined;
+    let size: number | undefined;
     const open = async () => {
       const s = await source();
       path = s.path;
+      size = s.size;
       return s.stream;
     };
-    return this.runTransfer('download', (link, signal) => runDownload(link, open, opening, signal), () => ({ path, opened: path !== undefined }));
+    return this.runTransfer('download', (link, signal) => runDownload(link, open, opening, signal), () => ({ path, opened: path !== undefined }), () => size);
   }
 
   /** Runs an upload (STOR, APPE, STOU); resolves with its final reply code. */

@@ -17,7 +17,7 @@ import type { LoginThrottle } from '../auth/throttle.js';
 import { UserAuthenticator, type UserAccount } from '../auth/users.js';
 import { loadCertificate, stateCertificate } from '../config/certificate.js';
 import { ConfigError } from '../config/errors.js';
-import { makeDir, protocolOptions, servedRoots } from '../config/server-options.js';
+import { isS3Root, makeDir, protocolOptions, servedRoots } from '../config/server-options.js';
 import { pickUserPolicy } from '../config/user-policy.js';
 import { ServerEvents } from '../events.js';
 import { createLogger, silentLogger, type Logger } from '../logger.js';
@@ -214,12 +214,20 @@ export class FtpsdServer extends ServerEvents {
       for (const [i, user] of config.users.entries()) await makeDir(user.home, `users[${i}].home`);
       if (config.anonymous) await makeDir(config.anonymous.home, 'anonymous.home');
     }
+    // An s3:// root: one S3Storage, checked at start; homes are key prefixes below it (config/s3-root.ts).
+    let homeOf = (h: string): string | Storage => h;
+    if (storage === undefined && isS3Root(config.root)) {
+      const { checkS3Root, homeStorage, openS3Root } = await import('../config/s3-root.js'); // the SDK only when needed
+      const rootStorage = openS3Root(config.root, config.s3);
+      await checkS3Root(rootStorage, logger);
+      homeOf = (h) => homeStorage(rootStorage, config.root, h);
+    }
     const accounts: UserAccount[] = [];
     for (const [i, u] of config.users.entries()) {
-      const home = storage === undefined ? u.home : await storageFor(u.name, `users[${i}]`);
+      const home = storage === undefined ? homeOf(u.home) : await storageFor(u.name, `users[${i}]`);
       accounts.push({ name: u.name, ...(u.password ? { password: u.password } : {}), home, readOnly: u.readOnly, ...pickUserPolicy(u) });
     }
-    const anonymous = config.anonymous && { home: storage === undefined ? config.anonymous.home : await storageFor('anonymous', 'anonymous') };
+    const anonymous = config.anonymous && { home: storage === undefined ? homeOf(config.anonymous.home) : await storageFor('anonymous', 'anonymous') };
     // With a stateDir: what a crash of an earlier run left is removed now, and this run's temp files are recorded.
     if (this.#plan.journalDir !== undefined) {
       try {

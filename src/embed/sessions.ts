@@ -6,6 +6,23 @@
 import type { Connection } from '../connection.js';
 import { formatReply, reply } from '../base/reply.js';
 import { Code } from '../base/reply-codes.js';
+import { formatPath } from '../base/virtual-path.js';
+
+/** A running transfer, as an embedder sees it. */
+export interface TransferState {
+  /** `upload` (STOR, APPE, STOU) or `download` (RETR, or a listing when `path` is undefined). */
+  readonly direction: 'download' | 'upload';
+  /** The file (`/dir/name`), undefined for a listing or before the file is opened. */
+  readonly path: string | undefined;
+  /** Bytes moved so far. */
+  readonly bytes: number;
+  /** When it started. */
+  readonly startedAt: Date;
+  /** Bytes per second since it started. */
+  readonly rate: number;
+  /** Bytes it will move, when known (a download of a file: its size, or what REST/RANG leave of it). */
+  readonly expectedSize: number | undefined;
+}
 
 /** One client session, as an embedder sees it. */
 export interface Session {
@@ -29,6 +46,10 @@ export interface Session {
   readonly bytes: { readonly sent: number; readonly received: number };
   /** The session has ended (the view keeps its last state). */
   readonly closed: boolean;
+  /** The working directory (`/` before login). */
+  readonly cwd: string;
+  /** The running transfer, or undefined. */
+  readonly transfer: TransferState | undefined;
   /**
    * The client certificate the control connection presented (client certificates asked for): its
    * subject (RFC 4514), SHA-256 fingerprint, and whether it verified. Undefined when none was presented.
@@ -94,6 +115,15 @@ class SessionView implements Session {
     const cert = this.conn.session.clientCert;
     return cert ? { subject: cert.subject, fingerprint: cert.fingerprint, verified: cert.verified } : undefined;
   }
+  get cwd(): string {
+    return formatPath(this.conn.session.cwd);
+  }
+  get transfer(): TransferState | undefined {
+    const t = this.conn.transferProgress;
+    if (!t) return undefined;
+    const seconds = Math.max((Date.now() - t.started) / 1000, 0.001);
+    return { direction: t.direction, path: t.path && formatPath(t.path), bytes: t.bytes, startedAt: new Date(t.started), rate: Math.round(t.bytes / seconds), expectedSize: t.expectedSize };
+  }
 
   async disconnect(reason = 'Disconnected by the server.'): Promise<void> {
     const conn = this.conn;
@@ -107,8 +137,8 @@ class SessionView implements Session {
   }
 
   toJSON(): object {
-    const { id, remoteAddress, user, secure, dataProtection, implicit, connectedAt, transferring, bytes, closed, certificate } = this;
-    return { id, remoteAddress, user, secure, dataProtection, implicit, connectedAt, transferring, bytes, closed, ...(certificate ? { certificate } : {}) };
+    const { id, remoteAddress, user, secure, dataProtection, implicit, connectedAt, transferring, bytes, closed, certificate, cwd, transfer } = this;
+    return { id, remoteAddress, user, secure, dataProtection, implicit, connectedAt, transferring, bytes, closed, ...(certificate ? { certificate } : {}), cwd, transfer };
   }
 }
 

@@ -20,6 +20,8 @@ export interface BannerInput {
   certificate: Certificate;
   /** Where /metrics is served, when on. */
   metrics?: AddressInfo | undefined;
+  /** The admin console's URL, when on. */
+  admin?: string | undefined;
   /** Worker processes (cluster mode), when more than one. */
   workers?: number;
 }
@@ -86,6 +88,7 @@ function bannerLines(input: BannerInput): string[] {
   lines.push(`expires:     ${certificate.validTo.toISOString()}`);
   if (input.workers !== undefined && input.workers > 1) lines.push(`workers:     ${input.workers} processes (passive ports split between them)`);
   if (input.metrics) lines.push(`metrics:     http://${formatAddress(input.metrics.address, input.metrics.port)}/metrics`);
+  if (input.admin) lines.push(`admin:       ${input.admin}`);
   const example = tryCommand(input);
   if (example) lines.push(`try:         ${example}`);
   return lines;

@@ -29,6 +29,9 @@ import type { MetricsSource } from '../ops/metrics.js';
 import type { ResolvedConfig } from '../config/load.js';
 import type { Authenticator } from '../auth/authenticator.js';
 import { UserDbLink } from './user-db.js';
+import { startAdmin } from './serve-admin.js';
+import type { AdminStarter } from './admin-host.js';
+import type { TlsMaterial } from '../tls/context.js';
 
 export interface ServeContext {
   version: string;
@@ -36,6 +39,8 @@ export interface ServeContext {
   stdout?: NodeJS.WritableStream;
   /** Set in a worker of cluster mode (src/cluster/worker.ts): what differs from a single process. */
   worker?: ServeWorker;
+  /** Starts the admin console when `adminListen` is set (the CLI gives src/admin/'s). */
+  admin?: AdminStarter;
 }
 
 /** How a cluster worker's `serve` differs: its share of the config, no banner, stopped by the primary. */
@@ -137,7 +142,17 @@ export async function serve(flags: CliFlags, ctx: ServeContext): Promise<FtpServ
   reopenOnSignals(ops);
   // Signals are handled from before the banner: whoever waits for it may signal at once.
   const checkFiles = (files: { cert: string; key: string }) => checkCertificateFiles(files, trustedOwners(identity?.uid));
-  const reloader = new CertificateReloader(server, reloadedFiles(certificate, config.clientCerts), { logger, checkFiles });
+  // The certificate in force, for the admin console (its listener uses it too).
+  let tlsNow = { cert: certificate.cert, key: certificate.key, source: certificate.source };
+  let onTls: ((m: { cert: string; key: string }) => void) | undefined;
+  const tlsTarget = {
+    updateTls(material: TlsMaterial) {
+      server.updateTls(material);
+      tlsNow = { ...tlsNow, cert: material.cert.toString(), key: material.key.toString() };
+      onTls?.({ cert: tlsNow.cert, key: tlsNow.key });
+    },
+  };
+  const reloader = new CertificateReloader(tlsTarget, reloadedFiles(certificate, config.clientCerts), { logger, checkFiles });
   reloader.setCurrent(options.tls ?? certificate);
   await reloader.watch();
   const env = ctx.env ?? process.env;
@@ -145,9 +160,20 @@ export async function serve(flags: CliFlags, ctx: ServeContext): Promise<FtpServ
   const wrapAuthenticator = userDb ? (inner: Authenticator) => userDb.authenticator(inner, true) : undefined;
   const configReloader = new ConfigReloader(server, reloader, { flags, env }, { config: loaded, certificate }, logger, { ...(adjust ? { adjust } : {}), ...(journal ? { journal } : {}), ...(wrapAuthenticator ? { wrapAuthenticator } : {}) });
   if (config.watchConfig) await configReloader.watch();
+  let admin: Awaited<ReturnType<typeof startAdmin>>;
+  try {
+    admin = await startAdmin(ctx, { server, config, configReloader, logger, addresses, tls: () => tlsNow });
+  } catch (err) {
+    await server.close();
+    await ops.close(0);
+    await acme?.close();
+    await userDb?.close();
+    throw err;
+  }
+  onTls = (m) => admin?.updateTls(m);
   const stop = handleSignals(server, configReloader, logger, async () => {
     await acme?.close();
-    await ops.close(drainMs(config));
+    await Promise.all([ops.close(drainMs(config)), admin?.close()]);
     await userDb?.close();
   });
   ctx.worker?.onStop(stop);
@@ -174,7 +200,7 @@ export async function serve(flags: CliFlags, ctx: ServeContext): Promise<FtpServ
   }
   await userDb?.attach(server);
   (ctx.stdout ?? process.stdout).write(
-    renderBanner({ version: ctx.version, explicit: addresses.explicit, implicit: addresses.implicit, config, certificate, metrics: ops.metricsAddress }, logsAreJson(config)),
+    renderBanner({ version: ctx.version, explicit: addresses.explicit, implicit: addresses.implicit, config, certificate, metrics: ops.metricsAddress, admin: admin?.url }, logsAreJson(config)),
   );
   if (certificate.source === 'generated' && !config.tls) logger.info({ path: certificate.certPath }, 'generated a self-signed certificate');
   return server;

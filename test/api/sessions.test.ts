@@ -137,7 +137,7 @@ describe('server.sessions', () => {
     const session = server.sessions.list()[0]!;
     expect(session.user).toBe('alice');
     expect(Object.keys(JSON.parse(JSON.stringify(session))).sort()).toEqual(
-      ['bytes', 'closed', 'connectedAt', 'dataProtection', 'id', 'implicit', 'remoteAddress', 'secure', 'transferring', 'user'].sort(),
+      ['bytes', 'closed', 'connectedAt', 'cwd', 'dataProtection', 'id', 'implicit', 'remoteAddress', 'secure', 'transferring', 'user'].sort(),
     );
     expect('socket' in session).toBe(false);
     expect('channel' in session).toBe(false);

@@ -19,12 +19,14 @@ function layoutPaths(): { files: string[]; dirs: string[] } {
   const dirs: string[] = [];
   let root = '';
   let dir = '';
+  let second = '';
   for (const line of block.split('\n')) {
     const indent = line.length - line.trimStart().length;
     const head = /^\s*([\w.-]+\/)/.exec(line)?.[1];
     if (indent === 0 && head) root = dir = head.slice(0, -1);
-    else if (indent === 2 && head) dirs.push((dir = `${root}/${head.slice(0, -1)}`));
+    else if (indent === 2 && head) dirs.push((dir = second = `${root}/${head.slice(0, -1)}`));
     else if (indent === 2) dir = root;
+    else if (indent === 4 && head) dir = `${second}/${head.slice(0, -1)}`; // a folder in a folder (src/storage/s3/)
     // File names: a name with an extension (not inside backquotes: those are code), or Containerfile.
     const text = line.replace(/`[^`]*`/g, '');
     for (const m of text.matchAll(/(?<![\w./-])([\w-]+\.(?:ts|mjs|yaml|service|md|cfg)|Containerfile)(?![\w/])/g)) files.push(`${dir}/${m[1]}`);

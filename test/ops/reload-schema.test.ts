@@ -28,7 +28,7 @@ describe('reload marks on the schema', () => {
     const keys = Object.keys(configSchema.shape);
     expect(keys.filter((k) => reloadMode(k) === undefined)).toEqual([]);
     expect(keys.filter((k) => reloadMode(k) === 'restart').sort()).toEqual(
-      ['listen', 'implicitListen', 'runAs', 'workers', 'workerHeartbeat', 'logFormat', 'metricsListen', 'xferlog', 'hooks', 'webhooks', 'hookDelivery', 'acme', 'userDb'].sort(),
+      ['listen', 'implicitListen', 'runAs', 'workers', 'workerHeartbeat', 'logFormat', 'metricsListen', 'adminListen', 'xferlog', 'hooks', 'webhooks', 'hookDelivery', 'acme', 'userDb'].sort(),
     );
     expect(reloadMode('sessionReuse')).toBe('new-connections');
     expect(reloadMode('colour')).toBeUndefined();

@@ -1,0 +1,280 @@
+/**
+ * The admin API's routes: one table (method, path, whether it needs a login, what it does), read by the
+ * console to dispatch and by openapi.ts to document. Paths use `{name}` for a parameter.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { X509Certificate } from 'node:crypto';
+import { isIP } from 'node:net';
+import type { Session, SessionList } from '../embed/sessions.js';
+import type { AdminAccounts } from './accounts.js';
+import type { AdminHost } from '../runtime/admin-host.js';
+import { field, HttpProblem, readJson, sendJson } from './http.js';
+import type { LiveFeed } from './live.js';
+
+export const COOKIE = 'ftpsd_admin';
+
+export interface RequestContext {
+  req: IncomingMessage;
+  res: ServerResponse;
+  params: Record<string, string>;
+  /** The logged-in admin (undefined only on routes that need no login). */
+  admin: string | undefined;
+  /** The client's address. */
+  from: string;
+  /** HTTPS: the cookie is Secure. */
+  secure: boolean;
+  cookie: string | undefined;
+}
+
+export interface AdminDeps {
+  host: AdminHost;
+  accounts: AdminAccounts;
+  sessions: SessionList;
+  live: LiveFeed;
+  /** Logs an admin's change (who, what, from where) and tells the live feed. */
+  audit(ctx: RequestContext, action: string, details: Record<string, unknown>): void;
+  openapi(): unknown;
+}
+
+export interface Route {
+  method: 'GET' | 'POST' | 'DELETE';
+  path: string;
+  /** Needs a login (cookie or bearer token). */
+  auth: boolean;
+  summary: string;
+  /** The success status. */
+  status: number;
+  /** OpenAPI schema name of the request body, if any. */
+  body?: string;
+  /** OpenAPI schema name of the response, if JSON. */
+  response?: string;
+  handle(ctx: RequestContext, deps: AdminDeps): Promise<void> | void;
+}
+
+/** A session as the API shows it. */
+export function sessionJson(s: Session): Record<string, unknown> {
+  return {
+    id: s.id,
+    user: s.user ?? null,
+    peer: s.remoteAddress,
+    since: s.connectedAt.toISOString(),
+    tls: { control: s.secure, dataProtection: s.dataProtection, implicit: s.implicit },
+    cwd: s.cwd,
+    bytes: s.bytes,
+    transfer: s.transfer
+      ? { direction: s.transfer.direction, path: s.transfer.path ?? null, bytes: s.transfer.bytes, rate: s.transfer.rate, startedAt: s.transfer.startedAt.toISOString(), expectedSize: s.transfer.expectedSize ?? null }
+      : null,
+  };
+}
+
+export function sessionsJson(sessions: SessionList): Record<string, unknown>[] {
+  return sessions.list().map(sessionJson);
+}
+
+export function bansJson(deps: AdminDeps): { address: string; until: string }[] {
+  return (deps.host.server.throttle?.list() ?? []).map((b) => ({ address: b.network, until: new Date(b.until).toISOString() }));
+}
+
+function certificateJson(deps: AdminDeps): Record<string, unknown> {
+  const c = deps.host.certificate();
+  const x = new X509Certificate(c.cert);
+  const names = (x.subjectAltName ?? '').split(',').map((n) => n.trim().replace(/^(DNS|IP Address):/, '')).filter((n) => n !== '');
+  return { names, fingerprint256: x.fingerprint256, validFrom: new Date(x.validFrom).toISOString(), validTo: new Date(x.validTo).toISOString(), source: c.source };
+}
+
+/** An address or a network (`2001:db8::/64`) as a ban names it. */
+function banAddress(value: string): string {
+  const [ip, prefix, ...rest] = value.split('/');
+  if (rest.length > 0 || !ip || isIP(ip) === 0 || (prefix !== undefined && !/^\d{1,3}$/.test(prefix))) {
+    throw new HttpProblem(400, 'Bad Request', 'not an IP address or network');
+  }
+  return value;
+}
+
+function throttleOf(deps: AdminDeps) {
+  const t = deps.host.server.throttle;
+  if (!t) throw new HttpProblem(409, 'Conflict', 'login bans are off (security.ban)');
+  return t;
+}
+
+export const ROUTES: Route[] = [
+  {
+    method: 'GET', path: '/healthz', auth: false, status: 200, summary: 'Liveness: 200 while the server runs, 503 once it stops.',
+    handle: ({ res }) => sendJson(res, 200, { status: 'ok' }),
+  },
+  {
+    method: 'POST', path: '/api/login', auth: false, status: 200, body: 'Login', response: 'Admin',
+    summary: 'Logs in with an admin account; sets the session cookie (HttpOnly, SameSite=Strict, Secure on HTTPS).',
+    handle: async (ctx, deps) => {
+      const body = await readJson(ctx.req);
+      const name = field(body, 'name', 64);
+      const password = field(body, 'password');
+      const result = await deps.accounts.login(name, password, ctx.from);
+      if (!result.ok && result.busy) throw new HttpProblem(429, 'Too Many Requests', 'too many logins at once; try again');
+      if (!result.ok) {
+        deps.host.log.warn({ admin: name, from: ctx.from, banned: result.banned }, 'admin login refused');
+        throw result.banned ? new HttpProblem(403, 'Forbidden', 'this address is banned') : new HttpProblem(401, 'Unauthorized', 'wrong name or password');
+      }
+      deps.host.log.info({ admin: name, from: ctx.from }, 'admin logged in');
+      const cookie = `${COOKIE}=${result.cookie}; Path=/; HttpOnly; SameSite=Strict${ctx.secure ? '; Secure' : ''}`;
+      sendJson(ctx.res, 200, { name }, { 'set-cookie': cookie });
+    },
+  },
+  {
+    method: 'POST', path: '/api/logout', auth: true, status: 204, summary: 'Ends the browser session (its cookie stops working).',
+    handle: (ctx, deps) => {
+      if (ctx.cookie) deps.accounts.logout(ctx.cookie);
+      deps.host.log.info({ admin: ctx.admin, from: ctx.from }, 'admin logged out');
+      ctx.res.writeHead(204, { 'set-cookie': `${COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0${ctx.secure ? '; Secure' : ''}` }).end();
+    },
+  },
+  {
+    method: 'POST', path: '/api/tokens', auth: true, status: 201, body: 'NewToken', response: 'CreatedToken',
+    summary: 'Creates a bearer token for automation; its value is shown only in this reply.',
+    handle: async (ctx, deps) => {
+      const body = await readJson(ctx.req);
+      const label = body.label === undefined ? 'token' : field(body, 'label', 100);
+      const token = deps.accounts.createToken(ctx.admin!, label);
+      deps.audit(ctx, 'token created', { token: token.id, label });
+      sendJson(ctx.res, 201, token);
+    },
+  },
+  {
+    method: 'GET', path: '/api/tokens', auth: true, status: 200, response: 'Tokens', summary: 'The tokens (without their values).',
+    handle: (ctx, deps) => sendJson(ctx.res, 200, deps.accounts.listTokens()),
+  },
+  {
+    method: 'DELETE', path: '/api/tokens/{id}', auth: true, status: 204, summary: 'Revokes a token.',
+    handle: (ctx, deps) => {
+      if (!deps.accounts.revokeToken(ctx.params.id!)) throw new HttpProblem(404, 'Not Found', 'no such token');
+      deps.audit(ctx, 'token revoked', { token: ctx.params.id });
+      ctx.res.writeHead(204).end();
+    },
+  },
+  {
+    method: 'GET', path: '/api/sessions', auth: true, status: 200, response: 'Sessions',
+    summary: 'Every live session: user, peer, since, TLS state, cwd and the current transfer.',
+    handle: (ctx, deps) => sendJson(ctx.res, 200, sessionsJson(deps.sessions)),
+  },
+  {
+    method: 'DELETE', path: '/api/sessions/{id}', auth: true, status: 204, summary: 'Ends a session (its client gets 421).',
+    handle: async (ctx, deps) => {
+      const s = deps.sessions.get(ctx.params.id!);
+      if (!s) throw new HttpProblem(404, 'Not Found', 'no such session');
+      deps.audit(ctx, 'session disconnected', { session: s.id, user: s.user, peer: s.remoteAddress });
+      await s.disconnect('Disconnected by an administrator.');
+      ctx.res.writeHead(204).end();
+    },
+  },
+  {
+    method: 'GET', path: '/api/bans', auth: true, status: 200, response: 'Bans', summary: 'The login bans in force.',
+    handle: (ctx, deps) => sendJson(ctx.res, 200, bansJson(deps)),
+  },
+  {
+    method: 'POST', path: '/api/bans', auth: true, status: 201, body: 'NewBan', response: 'Bans',
+    summary: 'Bans an address (or network) from logging in, for durationMs (default: the ban policy\'s duration).',
+    handle: async (ctx, deps) => {
+      const body = await readJson(ctx.req);
+      const address = banAddress(field(body, 'address', 64));
+      const throttle = throttleOf(deps);
+      const d = body.durationMs ?? throttle.policy.durationMs;
+      if (typeof d !== 'number' || !Number.isInteger(d) || d < 1000 || d > 365 * 24 * 3600 * 1000) {
+        throw new HttpProblem(400, 'Bad Request', '"durationMs" must be an integer from 1000 to one year');
+      }
+      throttle.impose(address.split('/')[0]!, Date.now() + d);
+      deps.audit(ctx, 'ban added', { address, durationMs: d });
+      deps.live.publish('bans', bansJson(deps));
+      sendJson(ctx.res, 201, bansJson(deps));
+    },
+  },
+  {
+    method: 'DELETE', path: '/api/bans/{address}', auth: true, status: 204, summary: 'Lifts the ban of an address (or network).',
+    handle: (ctx, deps) => {
+      const address = banAddress(ctx.params.address!);
+      const throttle = throttleOf(deps);
+      const network = throttle.networkOf(address.split('/')[0]!);
+      if (!throttle.list().some((b) => b.network === network)) throw new HttpProblem(404, 'Not Found', 'no ban for this address');
+      throttle.unban(address.split('/')[0]!);
+      deps.audit(ctx, 'ban lifted', { address: network });
+      deps.live.publish('bans', bansJson(deps));
+      ctx.res.writeHead(204).end();
+    },
+  },
+  {
+    method: 'GET', path: '/api/users', auth: true, status: 200, response: 'Users', summary: 'The FTP accounts (from the config file).',
+    handle: (ctx, deps) => {
+      const users = deps.host.users().map((u) => ({ ...u, sessions: deps.host.server.userSessions(u.name) }));
+      sendJson(ctx.res, 200, users);
+    },
+  },
+  {
+    method: 'GET', path: '/api/status', auth: true, status: 200, response: 'Status',
+    summary: 'Version, uptime, listeners, workers, certificate, limits and the last reload\'s result.',
+    handle: (ctx, deps) => {
+      const l = deps.host.listeners;
+      sendJson(ctx.res, 200, {
+        version: deps.host.version,
+        uptimeSeconds: Math.round(process.uptime()),
+        listeners: {
+          explicit: l.explicit.map((a) => `${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}`),
+          implicit: l.implicit.map((a) => `${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}`),
+        },
+        workers: 1,
+        sessions: deps.sessions.size,
+        certificate: certificateJson(deps),
+        limits: deps.host.limits(),
+        lastReload: deps.host.lastReload(),
+        history: deps.live.points,
+      });
+    },
+  },
+  {
+    method: 'POST', path: '/api/reload', auth: true, status: 200, response: 'Reload', summary: 'Reloads the config file and certificate (as SIGHUP does).',
+    handle: async (ctx, deps) => {
+      deps.audit(ctx, 'reload', {});
+      const result = await deps.host.reload('admin console');
+      sendJson(ctx.res, result.ok ? 200 : 422, result);
+    },
+  },
+  {
+    method: 'GET', path: '/api/events', auth: true, status: 200, summary: 'Server-Sent Events: sessions (each second while any is open), point (history), bans.',
+    handle: (ctx, deps) => {
+      if (!deps.live.subscribe(ctx.res)) throw new HttpProblem(503, 'Service Unavailable', 'too many event streams');
+    },
+  },
+  {
+    method: 'GET', path: '/api/openapi.json', auth: true, status: 200, summary: 'This API as an OpenAPI 3.1 document.',
+    handle: (ctx, deps) => sendJson(ctx.res, 200, deps.openapi()),
+  },
+];
+
+/** The route for a method and path, with its parameters; `allowed`: the methods the path has. */
+export function matchRoute(method: string, path: string): { route?: Route; params: Record<string, string>; allowed: string[] } {
+  const allowed: string[] = [];
+  for (const route of ROUTES) {
+    const params = matchPath(route.path, path);
+    if (!params) continue;
+    if (route.method === method) return { route, params, allowed };
+    allowed.push(route.method);
+  }
+  return { params: {}, allowed };
+}
+
+function matchPath(pattern: string, path: string): Record<string, string> | undefined {
+  const a = pattern.split('/');
+  const b = path.split('/');
+  if (a.length !== b.length) return undefined;
+  const params: Record<string, string> = {};
+  for (let i = 0; i < a.length; i++) {
+    const p = a[i]!;
+    if (p.startsWith('{')) {
+      if (b[i] === '') return undefined;
+      try {
+        params[p.slice(1, -1)] = decodeURIComponent(b[i]!);
+      } catch {
+        return undefined;
+      }
+    } else if (p !== b[i]) return undefined;
+  }
+  return params;
+}

@@ -1,0 +1,65 @@
+/**
+ * `ftpsd serve`'s admin console: started when `adminListen` is set, with what it needs from the running
+ * server (runtime/admin-host.ts). Not yet in cluster mode (each worker would answer for its own sessions).
+ */
+import type { AddressInfo } from 'node:net';
+import { adminSettings } from '../config/admin-schema.js';
+import { ConfigError } from '../config/errors.js';
+import { errnoText } from '../config/errno-text.js';
+import { formatAddress } from '../config/listen-address.js';
+import type { ResolvedConfig } from '../config/load.js';
+import type { Logger } from '../logger.js';
+import type { FtpServer } from '../server.js';
+import { isLoopbackHost, type AdminCertificate, type AdminHandle, type AdminStarter } from './admin-host.js';
+import type { ConfigReloader } from './config-reload.js';
+
+export interface AdminParts {
+  server: FtpServer;
+  config: ResolvedConfig;
+  configReloader: ConfigReloader;
+  logger: Logger;
+  addresses: { explicit: AddressInfo[]; implicit: AddressInfo[] };
+  tls: () => AdminCertificate;
+}
+
+/** The running console and its URL, or undefined when `adminListen` is not set. */
+export async function startAdmin(
+  ctx: { version: string; admin?: AdminStarter; worker?: unknown },
+  parts: AdminParts,
+): Promise<(AdminHandle & { url: string }) | undefined> {
+  const listen = parts.config.adminListen;
+  if (!listen) return undefined;
+  if (ctx.worker) throw ConfigError.of('adminListen', 'is not available in cluster mode yet (set workers: 1)');
+  if (!ctx.admin) throw ConfigError.of('adminListen', 'this program has no admin console');
+  const { configReloader: reloader, server } = parts;
+  let lastReload: unknown;
+  const settings = () => adminSettings(reloader.config.admin);
+  if (!settings().tls && !isLoopbackHost(listen.host)) throw ConfigError.of('admin.tls', `false is allowed only when adminListen is a loopback address (not ${listen.host})`);
+  try {
+    const handle = await ctx.admin(
+      {
+        version: ctx.version,
+        server,
+        log: parts.logger.child({ component: 'admin' }),
+        settings,
+        certificate: parts.tls,
+        listeners: parts.addresses,
+        reload: async (reason) => {
+          const result = await reloader.reload(reason);
+          lastReload = { ...result, at: new Date().toISOString(), reason };
+          return result;
+        },
+        limits: () => server.settings.limits,
+        users: () => reloader.config.users.map((u) => ({ name: u.name, home: u.home, readOnly: u.readOnly })),
+        lastReload: () => lastReload ?? null,
+      },
+      listen,
+    );
+    const scheme = settings().tls ? 'https' : 'http';
+    return { ...handle, url: `${scheme}://${formatAddress(handle.address.address, handle.address.port)}/` };
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    if (e.syscall === 'listen') throw new Error(`cannot listen for the admin console on ${formatAddress(listen.host, listen.port)}: ${errnoText(err)}`, { cause: err });
+    throw err;
+  }
+}
