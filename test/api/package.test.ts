@@ -46,11 +46,13 @@ afterAll(async () => {
 });
 
 describe('the packed package', () => {
-  it('ships the compiled code, its declarations, the README and the LICENSE: nothing else', async () => {
+  it('ships the compiled code, its declarations, the admin page, the README and the LICENSE: nothing else', async () => {
     const listed = JSON.parse(await npm(['pack', '--dry-run', '--json', '--ignore-scripts'], REPO)) as { files: { path: string }[] }[];
     const paths = listed[0]!.files.map((f) => f.path);
-    const unexpected = paths.filter((p) => !['package.json', 'README.md', 'LICENSE'].includes(p) && !/^dist\/.+\.(js|d\.ts)$/.test(p));
+    const unexpected = paths.filter((p) => !['package.json', 'README.md', 'LICENSE'].includes(p) && !/^dist\/.+\.(js|d\.ts)$/.test(p) && !/^dist\/admin-ui\/[\w.-]+\.(html|css|js)$/.test(p));
     expect(unexpected).toEqual([]);
+    // The admin page (--admin-listen) is served from the package: built by `npm run build`.
+    for (const f of ['dist/admin-ui/index.html', 'dist/admin-ui/app.css']) expect(paths).toContain(f);
     const installed = join(app, 'node_modules', 'ftpsd');
     const top = (await readdir(installed)).sort();
     expect(top).toEqual(['LICENSE', 'README.md', 'dist', 'package.json']);
