@@ -7,6 +7,7 @@
  */
 import type { ServerSettings } from './settings.js';
 import type { ClientCertificate } from './tls/client-certs.js';
+import { AccessList } from './security/access-list.js';
 
 type TlsSettings = Pick<ServerSettings, 'tlsRequired'>;
 
@@ -71,6 +72,38 @@ export function sessionReuse(settings: Pick<ServerSettings, 'sessionReuse'>, con
   const afterCcc = control.cleared && control.sessionKnown;
   const orClientCert = settings.sessionReuse === 'require-or-client-cert';
   return { bind: settings.sessionReuse !== 'off', require: (settings.sessionReuse === 'require' || orClientCert) && !afterCcc, orClientCert };
+}
+
+/** Who a session is, for `security.sessionReuseAllow` (its users and client networks get `allow`). */
+export interface ReuseSubject {
+  readonly user: string | undefined;
+  readonly remoteAddress: string;
+}
+
+/**
+ * The session-reuse decision for a session's next protected data connection: `sessionReuse` (after CCC,
+ * as `sessionReuse()` says), then `security.sessionReuseAllow`: its users and client networks get `allow`
+ * (Java/JSSE clients that never resume on data connections) while everyone else keeps `require`.
+ */
+export function sessionReuseFor(
+  settings: Pick<ServerSettings, 'sessionReuse' | 'security'>,
+  control: { cleared: boolean; sessionKnown: boolean },
+  who: ReuseSubject,
+): ReuseDecision {
+  const decision = sessionReuse(settings, control);
+  if (!decision.require) return decision;
+  const scoped = settings.security.sessionReuseAllow;
+  const byUser = who.user !== undefined && scoped.users.includes(who.user);
+  const byNetwork = scoped.networks.length > 0 && networksOf(scoped.networks).allows(who.remoteAddress);
+  return byUser || byNetwork ? { ...decision, require: false } : decision;
+}
+
+/** The networks of `security.sessionReuseAllow` as a list to check addresses against (made once per list). */
+const networkLists = new WeakMap<readonly string[], AccessList>();
+function networksOf(networks: readonly string[]): AccessList {
+  let list = networkLists.get(networks);
+  if (!list) networkLists.set(networks, (list = new AccessList(networks, [])));
+  return list;
 }
 
 /** What is known of a protected data connection once its handshake is done. */

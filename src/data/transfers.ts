@@ -6,7 +6,6 @@
  * connection. Transfers write their own final reply, so an ABOR's reply always follows the transfer's
  * 426 (RFC 959 4.1.3); each transfer's outcome goes to the observer just before that reply.
  */
-import { AccessList } from '../security/access-list.js';
 import { bucketsFor, throttle, type TokenBucket } from './bandwidth.js';
 import type { Duplex } from 'node:stream';
 import type { DataSetup, TransferSource } from './data-setup.js';
@@ -14,7 +13,7 @@ import type { Logger } from '../logger.js';
 import { FtpError } from '../base/errors.js';
 import { reply, type Reply } from '../base/reply.js';
 import type { SessionState } from '../session.js';
-import { clearDataAllowed, sessionReuse, type ReuseDecision } from '../policy.js';
+import { clearDataAllowed, sessionReuse, sessionReuseFor, type ReuseDecision } from '../policy.js';
 import type { ServerSettings } from '../settings.js';
 import type { Upload } from '../storage/storage.js';
 import type { VirtualPath } from '../base/virtual-path.js';
@@ -105,19 +104,10 @@ export class Transfers {
     return this.binder;
   }
 
-  /**
-   * The session-reuse decision for this session's next protected data connection: the policy, after CCC
-   * (policy.ts), and `security.sessionReuseAllow` (its users and client networks get `allow`).
-   */
+  /** The session-reuse decision for this session's next protected data connection (policy.ts). */
   private reuseDecision(): ReuseDecision {
     const { settings, session, remoteAddress } = this.host;
-    const decision = sessionReuse(settings, { cleared: session.cleared, sessionKnown: this.binder?.knowsAny() === true });
-    if (!decision.require) return decision;
-    const scoped = settings.security.sessionReuseAllow;
-    const user = session.user?.name;
-    const byUser = user !== undefined && scoped.users.includes(user);
-    const byNetwork = scoped.networks.length > 0 && networksOf(scoped.networks).allows(remoteAddress);
-    return byUser || byNetwork ? { ...decision, require: false } : decision;
+    return sessionReuseFor(settings, { cleared: session.cleared, sessionKnown: this.binder?.knowsAny() === true }, { user: session.user?.name, remoteAddress });
   }
 
   get transferring(): boolean {
@@ -342,12 +332,4 @@ export class Transfers {
     this.running?.controller.abort();
     this.drop();
   }
-}
-
-/** The networks of `security.sessionReuseAllow` as a list to check addresses against (made once per list). */
-const networkLists = new WeakMap<readonly string[], AccessList>();
-function networksOf(networks: readonly string[]): AccessList {
-  let list = networkLists.get(networks);
-  if (!list) networkLists.set(networks, (list = new AccessList(networks, [])));
-  return list;
 }

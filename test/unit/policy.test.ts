@@ -3,7 +3,7 @@
  * ccc.test.ts, data-connections.test.ts, test/hardening) check the replies; this pins the table.
  */
 import { describe, expect, it } from 'vitest';
-import { cccAllowed, cccOffered, clearDataAllowed, dataBinding, sessionReuse, tlsRequiredFor, type DataBindingFacts } from '../../src/policy.js';
+import { cccAllowed, cccOffered, clearDataAllowed, dataBinding, sessionReuse, sessionReuseFor, tlsRequiredFor, type DataBindingFacts } from '../../src/policy.js';
 import type { ClientCertificate } from '../../src/tls/client-certs.js';
 
 const PLAIN = { secure: false, loggedIn: false };
@@ -78,5 +78,21 @@ describe('dataBinding: a data connection belongs to its control connection', () 
     expect(dataBinding(allow, facts({ certRequired: true }))).toBe('certificate');
     expect(dataBinding(allow, facts({ certRequired: true, dataCert: cert('AA', false) }))).toBe('certificate');
     expect(dataBinding(allow, facts({ certRequired: true, dataCert: cert('AA') }))).toBeUndefined();
+  });
+
+  it('sessionReuseAllow: its users and client networks get allow under require; others keep require; after CCC nobody is required', () => {
+    const security = (users: string[], networks: string[]) => ({ sessionReuseAllow: { users, networks } }) as never;
+    const open = { cleared: false, sessionKnown: true };
+    const settings = { sessionReuse: 'require' as const, security: security(['backup-job'], ['192.0.2.0/24']) };
+    expect(sessionReuseFor(settings, open, { user: 'alice', remoteAddress: '198.51.100.7' }).require).toBe(true);
+    expect(sessionReuseFor(settings, open, { user: 'backup-job', remoteAddress: '198.51.100.7' }).require).toBe(false);
+    expect(sessionReuseFor(settings, open, { user: 'alice', remoteAddress: '192.0.2.9' }).require).toBe(false);
+    expect(sessionReuseFor(settings, open, { user: 'alice', remoteAddress: '::ffff:192.0.2.9' }).require).toBe(false);
+    expect(sessionReuseFor(settings, open, { user: undefined, remoteAddress: '203.0.113.1' }).require).toBe(true);
+    expect(sessionReuseFor(settings, { cleared: true, sessionKnown: true }, { user: 'alice', remoteAddress: '198.51.100.7' }).require).toBe(false);
+    // The exception never turns binding off: resumption is still offered.
+    expect(sessionReuseFor(settings, open, { user: 'backup-job', remoteAddress: '198.51.100.7' }).bind).toBe(true);
+    const none = { sessionReuse: 'require' as const, security: security([], []) };
+    expect(sessionReuseFor(none, open, { user: 'backup-job', remoteAddress: '192.0.2.9' }).require).toBe(true);
   });
 });
