@@ -19,6 +19,7 @@ import type { LoginThrottle } from './auth/throttle.js';
 import { ConnectionGate, REFUSALS, refuse } from './security/gate.js';
 import { roomFor } from './security/login-pool.js';
 import { guardUntrusted, readProxyHeader, TrustedProxies } from './proxy/accept.js';
+import { listenOn } from './base/listen.js';
 
 export interface ListenAddress {
   host: string;
@@ -185,13 +186,7 @@ export class FtpServer implements ServerCore {
     const server = createNetServer({ noDelay: true }, (socket) => this.accept(socket, implicit));
     // A failure to listen is the caller's error (one line at start-up), not a logged stack: the
     // listener's own error handler is installed once it listens.
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen({ host: addr.host, port: addr.port, ...(addr.host === '::' ? { ipv6Only: false } : {}) }, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
+    await listenOn(server, { host: addr.host, port: addr.port, ...(addr.host === '::' ? { ipv6Only: false } : {}) });
     server.on('error', (err) => {
       this.log.error({ err }, 'listener error');
       reportError(this.events, err);

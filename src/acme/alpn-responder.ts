@@ -7,6 +7,7 @@
 import type { AddressInfo } from 'node:net';
 import { createSecureContext, createServer, type SecureContext, type Server } from 'node:tls';
 import type { Logger } from '../logger.js';
+import { listenOn } from '../base/listen.js';
 
 export const ACME_TLS_ALPN = 'acme-tls/1';
 
@@ -43,13 +44,7 @@ export class AlpnChallengeResponder {
       socket.end();
     });
     server.on('tlsClientError', (_err, socket) => socket.destroy());
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen({ host, port }, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
+    await listenOn(server, { host, port });
     server.on('error', (err) => this.log.warn({ err: err.message }, 'acme: tls-alpn-01 responder error'));
     this.server = server;
     return server.address() as AddressInfo;

@@ -6,6 +6,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from '../logger.js';
+import { listenOn } from '../base/listen.js';
 
 const PREFIX = '/.well-known/acme-challenge/';
 const TOKEN = /^[A-Za-z0-9_-]{1,128}$/;
@@ -41,13 +42,7 @@ export class HttpChallengeResponder {
     server.maxConnections = 64;
     server.timeout = 10_000;
     server.on('clientError', (_err, socket) => socket.destroy());
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen({ host, port }, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
+    await listenOn(server, { host, port });
     server.on('error', (err) => this.log.warn({ err: err.message }, 'acme: http-01 responder error'));
     this.server = server;
     return server.address() as AddressInfo;

@@ -17,6 +17,7 @@ import { LiveFeed } from './live.js';
 import { openApiDocument } from './openapi.js';
 import { loadPage, type PageFile } from './page.js';
 import { COOKIE, matchRoute, sessionsJson, type AdminDeps, type RequestContext } from './routes.js';
+import { listenOn } from '../base/listen.js';
 
 export class AdminConsole {
   private readonly http: Server;
@@ -71,13 +72,7 @@ export class AdminConsole {
   }
 
   async listen(address: ListenAddress): Promise<AddressInfo> {
-    await new Promise<void>((resolve, reject) => {
-      this.http.once('error', reject);
-      this.http.listen({ host: address.host, port: address.port }, () => {
-        this.http.off('error', reject);
-        resolve();
-      });
-    });
+    await listenOn(this.http, { host: address.host, port: address.port });
     this.http.on('error', (err) => this.host.log.error({ err }, 'admin console error'));
     const info = this.http.address() as AddressInfo;
     this.host.log.info({ address: info.address, port: info.port, tls: this.secure }, 'admin console listening');

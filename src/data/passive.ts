@@ -8,6 +8,7 @@ import { randomInt } from 'node:crypto';
 import { sameHost, type PortRange } from '../base/address.js';
 import { FtpError } from '../base/errors.js';
 import { Code } from '../base/reply-codes.js';
+import { listenOn } from '../base/listen.js';
 
 export type { PortRange } from '../base/address.js';
 
@@ -65,13 +66,7 @@ export class PassiveListener {
       // Half-open allowed: an upload checks after the client's FIN whether it was really a reset (data-end.ts).
       const server = createServer({ pauseOnConnect: true, noDelay: true, allowHalfOpen: true });
       try {
-        await new Promise<void>((resolve, reject) => {
-          server.once('error', reject);
-          server.listen({ port, host, backlog: 4, exclusive: true, ...(host === '::' ? { ipv6Only: false } : {}) }, () => {
-            server.off('error', reject);
-            resolve();
-          });
-        });
+        await listenOn(server, { port, host, backlog: 4, exclusive: true, ...(host === '::' ? { ipv6Only: false } : {}) });
       } catch (err) {
         server.close();
         if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE' || (err as NodeJS.ErrnoException).code === 'EACCES') continue;

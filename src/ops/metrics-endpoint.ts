@@ -13,6 +13,7 @@ import type { ListenAddress } from '../server.js';
 import type { Logger } from '../logger.js';
 import { silentLogger } from '../logger.js';
 import type { FtpMetrics } from './metrics.js';
+import { listenOn } from '../base/listen.js';
 
 /** What the endpoint serves: an FtpMetrics, or the aggregate of a cluster's workers (src/cluster/). */
 export type MetricsView = Pick<FtpMetrics, 'metrics' | 'contentType' | 'shuttingDown'> & Partial<Pick<FtpMetrics, 'degraded'>>;
@@ -37,13 +38,7 @@ export class MetricsEndpoint {
   }
 
   async listen(address: ListenAddress): Promise<AddressInfo> {
-    await new Promise<void>((resolve, reject) => {
-      this.http.once('error', reject);
-      this.http.listen({ host: address.host, port: address.port, ...(address.host === '::' ? { ipv6Only: false } : {}) }, () => {
-        this.http.off('error', reject);
-        resolve();
-      });
-    });
+    await listenOn(this.http, { host: address.host, port: address.port, ...(address.host === '::' ? { ipv6Only: false } : {}) });
     this.http.on('error', (err) => this.log.error({ err }, 'metrics endpoint error'));
     const info = this.http.address() as AddressInfo;
     this.log.info({ address: info.address, port: info.port }, 'metrics endpoint listening');
