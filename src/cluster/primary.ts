@@ -19,7 +19,7 @@ import type { Certificate } from '../config/certificate.js';
 import type { ResolvedConfig } from '../config/load.js';
 import { toServerOptions } from '../config/server-options.js';
 import type { AcmeService } from '../acme/service.js';
-import { acmeWithIpv4Fallback } from '../runtime/ipv6.js';
+import { startAcme } from '../runtime/acme-start.js';
 import { ConfigError } from '../config/errors.js';
 import { DEFAULTS } from '../config/defaults.js';
 import { createLogger, type Logger } from '../logger.js';
@@ -78,17 +78,7 @@ export async function runPrimary(ctx: { version: string; env?: NodeJS.ProcessEnv
   // ACME: the primary alone orders (its responder binds before the workers start); each new pair is
   // stored in the state directory and every worker is told to reload it.
   let primary: Primary | undefined;
-  let acme: AcmeService | undefined;
-  if (config.acme) {
-    const { prepareAcme } = await import('../acme/service.js');
-    acme = await prepareAcme({
-      settings: await acmeWithIpv4Fallback(config.acme),
-      stateDir: config.stateDir,
-      log: logger,
-      owner: identity,
-      install: () => primary?.certificateChanged(),
-    });
-  }
+  const acme = await startAcme(config, logger, identity, () => primary?.certificateChanged());
   primary = new Primary(config, logger, ctx.version, certificate, acme);
   await primary.start();
   acme?.start();

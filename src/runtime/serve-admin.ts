@@ -1,6 +1,7 @@
 /**
- * `ftpsd serve`'s admin console: started when `adminListen` is set, with what it needs from the running
- * server (runtime/admin-host.ts). Not yet in cluster mode (each worker would answer for its own sessions).
+ * `ftpsd serve`'s admin console in a single process: started when `adminListen` is set, with what it
+ * needs from the running server (runtime/admin-host.ts). In cluster mode the primary runs the console
+ * (src/cluster/cluster-admin.ts) and the workers none.
  */
 import type { AddressInfo } from 'node:net';
 import { adminSettings } from '../config/admin-schema.js';
@@ -10,8 +11,9 @@ import { formatAddress } from '../config/listen-address.js';
 import type { ResolvedConfig } from '../config/load.js';
 import type { Logger } from '../logger.js';
 import type { FtpServer } from '../server.js';
-import { isLoopbackHost, type AdminCertificate, type AdminHandle, type AdminStarter } from './admin-host.js';
+import { isLoopbackHost, type AdminCertificate, type AdminHandle, type AdminStarter, type BanControl } from './admin-host.js';
 import type { ConfigReloader } from './config-reload.js';
+import { LocalSessions } from './session-directory.js';
 
 export interface AdminParts {
   server: FtpServer;
@@ -28,8 +30,8 @@ export async function startAdmin(
   parts: AdminParts,
 ): Promise<(AdminHandle & { url: string }) | undefined> {
   const listen = parts.config.adminListen;
-  if (!listen) return undefined;
-  if (ctx.worker) throw ConfigError.of('adminListen', 'is not available in cluster mode yet (set workers: 1)');
+  // A cluster's console is the primary's.
+  if (!listen || ctx.worker) return undefined;
   if (!ctx.admin) throw ConfigError.of('adminListen', 'this program has no admin console');
   const { configReloader: reloader, server } = parts;
   let lastReload: unknown;
@@ -39,8 +41,11 @@ export async function startAdmin(
     const handle = await ctx.admin(
       {
         version: ctx.version,
-        server,
         log: parts.logger.child({ component: 'admin' }),
+        sessions: new LocalSessions(server),
+        bans: () => localBans(server),
+        workers: () => [{ worker: 1, pid: process.pid, state: 'listening', sessions: server.sessions.size }],
+        userSessions: (user) => server.userSessions(user),
         settings,
         certificate: parts.tls,
         listeners: parts.addresses,
@@ -62,4 +67,16 @@ export async function startAdmin(
     if (e.syscall === 'listen') throw new Error(`cannot listen for the admin console on ${formatAddress(listen.host, listen.port)}: ${errnoText(err)}`, { cause: err });
     throw err;
   }
+}
+
+/** The bans of this process's server. */
+function localBans(server: FtpServer): BanControl | undefined {
+  const throttle = server.throttle;
+  if (!throttle) return undefined;
+  return {
+    throttle,
+    impose: (address, until) => throttle.impose(address, until),
+    unban: (address) => throttle.unban(address),
+    failure: (address) => void throttle.recordFailure(address),
+  };
 }
