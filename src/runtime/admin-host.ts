@@ -9,6 +9,9 @@ import type { AdminSettings } from '../config/admin-schema.js';
 import type { Logger } from '../logger.js';
 import type { ListenAddress } from '../server.js';
 import type { Certificate } from '../config/certificate.js';
+import { ConfigError } from '../config/errors.js';
+import { errnoText } from '../config/errno-text.js';
+import { formatAddress } from '../config/listen-address.js';
 import type { LoginThrottle } from '../auth/throttle.js';
 import type { SessionSource } from './session-directory.js';
 import type { ConfigReloadResult } from './config-reload.js';
@@ -78,4 +81,22 @@ export type AdminStarter = (host: AdminHost, address: ListenAddress) => Promise<
 /** Whether a listen address is loopback (127.0.0.0/8, ::1, localhost): plain HTTP is allowed only there. */
 export function isLoopbackHost(host: string): boolean {
   return host === 'localhost' || host === '::1' || /^127\./.test(host) || /^::ffff:127\./.test(host);
+}
+
+/**
+ * Starts the console on `listen` for `host` (a single process's or a cluster primary's): its
+ * start-up checks (plain HTTP only on loopback), and a listen failure as one clear line.
+ */
+export async function startAdminOn(starter: AdminStarter | undefined, listen: ListenAddress, host: AdminHost): Promise<AdminHandle & { url: string }> {
+  if (!starter) throw ConfigError.of('adminListen', 'this program has no admin console');
+  if (!host.settings().tls && !isLoopbackHost(listen.host)) throw ConfigError.of('admin.tls', `false is allowed only when adminListen is a loopback address (not ${listen.host})`);
+  try {
+    const handle = await starter(host, listen);
+    const scheme = host.settings().tls ? 'https' : 'http';
+    return { ...handle, url: `${scheme}://${formatAddress(handle.address.address, handle.address.port)}/` };
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    if (e.syscall === 'listen') throw new Error(`cannot listen for the admin console on ${formatAddress(listen.host, listen.port)}: ${errnoText(err)}`, { cause: err });
+    throw err;
+  }
 }
