@@ -19,7 +19,7 @@ import { cookies, HttpProblem, sendProblem, sendStatic } from './http.js';
 import { LiveFeed } from './live.js';
 import { openApiDocument } from './openapi.js';
 import { loadPage, type PageFile } from './page.js';
-import { COOKIE, matchRoute, type AdminDeps, type RequestContext } from './routes.js';
+import { bansJson, COOKIE, matchRoute, type AdminDeps, type RequestContext } from './routes.js';
 import { listenOn } from '../base/listen.js';
 
 export class AdminConsole {
@@ -68,6 +68,8 @@ export class AdminConsole {
       openapi: () => doc,
       audit: (ctx, action, details) => host.log.info({ admin: ctx.admin, from: ctx.from, action, ...details }, `admin: ${action}`),
     };
+    // A ban that started by itself (failed logins) reaches the event streams too.
+    host.onBanStarted(() => live.publish('bans', bansJson(this.deps)));
     this.page = loadPage();
   }
 

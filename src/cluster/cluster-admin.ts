@@ -72,6 +72,7 @@ export async function startClusterAdmin(o: ClusterAdminOptions): Promise<Cluster
   let certificate = o.certificate;
   let lastReload: unknown;
   let handle: AdminHandle | undefined;
+  const banListeners: (() => void)[] = [];
 
   const bans: BanControl = {
     get throttle() {
@@ -95,6 +96,7 @@ export async function startClusterAdmin(o: ClusterAdminOptions): Promise<Cluster
       port.broadcast({ ftpsd: 1, type: 'failure', address });
       if (until !== undefined) {
         log.warn({ peer: address, until: new Date(until).toISOString() }, 'address banned after repeated failed logins (admin console)');
+        for (const l of banListeners) l();
         port.rememberBan(address, until);
         port.broadcast({ ftpsd: 1, type: 'ban', address, until });
       }
@@ -147,6 +149,7 @@ export async function startClusterAdmin(o: ClusterAdminOptions): Promise<Cluster
     log: log.child({ component: 'admin' }),
     sessions,
     bans: () => (throttle ? bans : undefined),
+    onBanStarted: (listener) => banListeners.push(listener),
     workers: () => port.workers(),
     userSessions: (user) => port.userSessions(user),
     settings: () => settings,
@@ -174,6 +177,7 @@ export async function startClusterAdmin(o: ClusterAdminOptions): Promise<Cluster
           return;
         case 'ban':
           if (typeof m.address === 'string' && typeof m.until === 'number') throttle?.impose(m.address, m.until);
+          for (const l of banListeners) l();
           return;
         case 'admin-reply':
           requests.answer(worker, m.id, m.result);

@@ -49,6 +49,8 @@ export interface AdminHost {
   sessions: SessionSource;
   /** The login bans; undefined when they are off (`security.ban: false`). */
   bans(): BanControl | undefined;
+  /** Calls `listener` when a ban starts by itself (failed logins, on any worker). */
+  onBanStarted(listener: () => void): void;
   /** The cluster's workers; one entry (this process) without a cluster. */
   workers(): WorkerStatus[];
   /** Sessions of an FTP user now (the caps' count). */

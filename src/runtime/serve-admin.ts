@@ -36,6 +36,7 @@ export async function startAdmin(
     log: parts.logger.child({ component: 'admin' }),
     sessions: new LocalSessions(server),
     bans: () => localBans(server),
+    onBanStarted: (listener) => server.events.on('login-attempt', (e) => void (e.banStarted && listener())),
     workers: () => [{ worker: 1, pid: process.pid, state: 'listening', sessions: server.sessions.size }],
     userSessions: (user) => server.userSessions(user),
     settings: () => adminSettings(reloader.config.admin),

@@ -109,10 +109,14 @@ describe('admin console with 2 workers', () => {
     expect((await call(srv.base, 'GET', '/api/bans', { cookie })).json()).toEqual([]);
   }, 60_000);
 
-  it('counts failed FTP logins on the workers toward a ban the console shows', async () => {
+  it('counts failed FTP logins on the workers toward a ban the console shows and streams', async () => {
     const bad = () => curl(['--ssl-reqd', '-k', '-u', `${FTP_USER.name}:wrong`, `ftp://127.0.0.1:${srv.ftpPort}/`]);
+    const events = readEvents(cookie);
     for (let i = 0; i < 10; i++) await bad();
     await until(async () => ((await call(srv.base, 'GET', '/api/bans', { cookie })).json() as unknown[]).length === 1, 'the ban in /api/bans');
+    // The ban a worker started reached the event stream.
+    await until(() => /event: bans\ndata: \[\{"address":"127\.0\.0\.1"/.test(events.text()), 'the ban in /api/events');
+    events.stop();
     expect((await call(srv.base, 'POST', '/api/login', { body: ADMIN })).status).toBe(403);
     expect((await call(srv.base, 'DELETE', '/api/bans/127.0.0.1', { cookie, headers: XHR })).status).toBe(204);
     expect((await call(srv.base, 'POST', '/api/login', { body: ADMIN })).status).toBe(200);
