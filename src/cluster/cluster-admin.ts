@@ -119,7 +119,8 @@ export async function startClusterAdmin(o: ClusterAdminOptions): Promise<Cluster
   };
 
   const reload = async (reason: string): Promise<ConfigReloadResult & { workers: unknown[] }> => {
-    const asked = port.workers().map((w) => w.worker);
+    // A worker still starting reads the config as it is now anyway.
+    const asked = port.workers().filter((w) => w.state === 'listening').map((w) => w.worker);
     const [own, answers] = await Promise.all([readConfig(reason), requests.ask(asked, { kind: 'reload', reason }, RELOAD_TIMEOUT_MS)]);
     const changed = new Set<string>();
     const restartNeeded = new Set<string>();
