@@ -136,6 +136,18 @@ describe('admin console with 2 workers', () => {
     expect((await call(srv.base, 'GET', '/api/status', { cookie })).json().lastReload).toMatchObject({ ok: true, reason: 'admin console' });
   }, 60_000);
 
+  it('reads its admin accounts again on SIGHUP to the primary', async () => {
+    const original = await readFile(srv.file, 'utf8');
+    const carol = { name: 'carol', password: 'carol-Secret-3' };
+    await writeFile(srv.file, `${original.trimEnd()}\n    - {name: carol, password: "${await hashPassword(carol.password)}"}\n`);
+    expect((await call(srv.base, 'POST', '/api/login', { body: carol })).status).toBe(401);
+    srv.served.child.kill('SIGHUP');
+    await until(async () => (await call(srv.base, 'POST', '/api/login', { body: carol })).status === 200, 'carol logging in after SIGHUP');
+    await writeFile(srv.file, original);
+    srv.served.child.kill('SIGHUP');
+    await until(async () => (await call(srv.base, 'POST', '/api/login', { body: carol })).status === 401, 'carol refused after the second SIGHUP');
+  }, 60_000);
+
   it('reports a worker that does not answer instead of waiting for it', async () => {
     const found = await onEachWorker();
     const pid = ((await call(srv.base, 'GET', '/api/status', { cookie })).json().workerList as { worker: number; pid: number }[]).find((w) => w.worker === 2)!.pid;
