@@ -9,7 +9,7 @@ const floors = [
   ['wire', ['^src/protocol/']],
   ['data', ['^src/data/', '^src/session-observer\\.ts$']],
   ['commands', ['^src/commands/']],
-  ['server', ['^src/(connection|server|server-core)\\.ts$']],
+  ['server', ['^src/(connection|server|server-core|session-view)\\.ts$']],
   ['config', ['^src/(config|ops|acme)/']],
   ['runtime', ['^src/runtime/']],
   ['front', ['^src/(embed|cluster|admin)/']],

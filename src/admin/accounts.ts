@@ -5,7 +5,6 @@
  * and a banned address cannot log in here either.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import type { LoginThrottle } from '../auth/throttle.js';
 import { hashPassword, secretEquals, verifyHash } from '../auth/password.js';
 
 /** A browser session lasts this long from login. */
@@ -28,6 +27,12 @@ export interface TokenInfo {
   created: string;
 }
 
+/** The ban table admin logins are checked against and count failures in. */
+export interface LoginGuard {
+  bannedUntil(address: string): number | undefined;
+  recordFailure(address: string): void;
+}
+
 export type LoginResult = { ok: true; cookie: string } | { ok: false; banned: boolean; busy?: boolean };
 
 /** Password checks running at once (argon2id costs memory and CPU); more are refused (429). */
@@ -40,7 +45,7 @@ export class AdminAccounts {
 
   constructor(
     private readonly users: () => readonly AdminAccount[],
-    private readonly throttle: () => LoginThrottle | undefined,
+    private readonly throttle: () => LoginGuard | undefined,
     private readonly now: () => number = Date.now,
   ) {}
 

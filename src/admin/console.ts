@@ -3,20 +3,23 @@
  * `admin.tls: false`) serving the API of routes.ts and the web page. Every route but /healthz, the page
  * and POST /api/login needs a login: the session cookie, or `Authorization: Bearer TOKEN`. A request
  * that uses the cookie and changes something also needs `X-Requested-With` (a cross-site form cannot
- * send it). Errors are RFC 9457 problem documents; bodies are bounded; slow clients time out.
+ * send it). Requests for a name the console is not known by get 421, and state-changing requests from
+ * another origin 403 (DNS rebinding; host-check.ts). Errors are RFC 9457 problem documents; bodies are
+ * bounded; slow clients time out. Sessions and bans come through the AdminHost: one process's, or the
+ * whole cluster's.
  */
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import type { ListenAddress } from '../server.js';
-import { Sessions } from '../embed/sessions.js';
 import { AdminAccounts } from './accounts.js';
+import { HostCheck, hostOf } from './host-check.js';
 import { isLoopbackHost, type AdminHost, type AdminStarter } from '../runtime/admin-host.js';
 import { cookies, HttpProblem, sendProblem, sendStatic } from './http.js';
 import { LiveFeed } from './live.js';
 import { openApiDocument } from './openapi.js';
 import { loadPage, type PageFile } from './page.js';
-import { COOKIE, matchRoute, sessionsJson, type AdminDeps, type RequestContext } from './routes.js';
+import { bansJson, COOKIE, matchRoute, type AdminDeps, type RequestContext } from './routes.js';
 import { listenOn } from '../base/listen.js';
 
 export class AdminConsole {
@@ -24,6 +27,7 @@ export class AdminConsole {
   private readonly sockets = new Set<Socket>();
   private readonly deps: AdminDeps;
   private readonly page: Map<string, PageFile>;
+  private readonly hosts: HostCheck;
   readonly secure: boolean;
   private stopping = false;
 
@@ -49,20 +53,23 @@ export class AdminConsole {
     this.http.headersTimeout = 10_000;
     this.http.keepAliveTimeout = 5_000;
     this.http.maxHeadersCount = 100;
-    const sessions = new Sessions(() => host.server.sessions);
-    const accounts = new AdminAccounts(() => host.settings().users, () => host.server.throttle);
-    const live = new LiveFeed(sessions, () => sessionsJson(sessions));
+    const guard = () => {
+      const bans = host.bans();
+      return bans && { bannedUntil: (a: string) => bans.throttle.bannedUntil(a), recordFailure: (a: string) => bans.failure(a) };
+    };
+    const accounts = new AdminAccounts(() => host.settings().users, guard);
+    const live = new LiveFeed(host.sessions);
     const doc = openApiDocument(host.version);
+    this.hosts = new HostCheck({ listen: address.host, certificate: () => (this.secure ? host.certificate().cert : undefined), extra: () => host.settings().hosts });
     this.deps = {
       host,
       accounts,
-      sessions,
       live,
       openapi: () => doc,
       audit: (ctx, action, details) => host.log.info({ admin: ctx.admin, from: ctx.from, action, ...details }, `admin: ${action}`),
     };
-    host.server.events.on('connect', () => live.publish('sessions', sessionsJson(sessions)));
-    host.server.events.on('disconnect', () => setImmediate(() => live.publish('sessions', sessionsJson(sessions))));
+    // A ban that started by itself (failed logins) reaches the event streams too.
+    host.onBanStarted(() => live.publish('bans', bansJson(this.deps)));
     this.page = loadPage();
   }
 
@@ -103,6 +110,8 @@ export class AdminConsole {
     const path = url.split('?')[0]!;
     const method = req.method ?? 'GET';
     if (path === '/healthz' && this.stopping) throw new HttpProblem(503, 'Service Unavailable', 'shutting down');
+    // Probes may use any name; everything else only the console's own (DNS rebinding).
+    if (path !== '/healthz') this.checkHost(req, method, path);
     const page = this.pageFile(path);
     if (page && (method === 'GET' || method === 'HEAD')) return sendStatic(res, page.type, page.body);
     const { route, params, allowed } = matchRoute(method, path);
@@ -130,6 +139,19 @@ export class AdminConsole {
     }
     const ctx: RequestContext = { req, res, params, admin, from, secure: this.secure, cookie };
     await route.handle(ctx, this.deps);
+  }
+
+  private checkHost(req: IncomingMessage, method: string, path: string): void {
+    const host = hostOf(req.headers.host);
+    if (!this.hosts.allows(host)) {
+      this.host.log.warn({ from: req.socket.remoteAddress, host: req.headers.host?.slice(0, 200), method, path }, 'admin request refused: unknown Host');
+      throw new HttpProblem(421, 'Misdirected Request', 'this console does not answer to that host name (see admin.hosts)');
+    }
+    const origin = req.headers.origin;
+    if (method !== 'GET' && method !== 'HEAD' && origin !== undefined && !this.hosts.allows(HostCheck.originHost(origin))) {
+      this.host.log.warn({ from: req.socket.remoteAddress, origin: origin.slice(0, 200), method, path }, 'admin request refused: foreign Origin');
+      throw new HttpProblem(403, 'Forbidden', 'requests from another origin are refused');
+    }
   }
 
   private pageFile(path: string): PageFile | undefined {

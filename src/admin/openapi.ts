@@ -36,6 +36,7 @@ const SCHEMAS: Record<string, unknown> = {
       cwd: str,
       bytes: { type: 'object', properties: { sent: int, received: int } },
       transfer: { oneOf: [{ $ref: '#/components/schemas/Transfer' }, { type: 'null' }] },
+      worker: { ...int, description: 'the cluster worker holding it (cluster mode)' },
     },
     required: ['id', 'user', 'peer', 'since', 'tls', 'cwd', 'bytes', 'transfer'],
   },
@@ -47,11 +48,25 @@ const SCHEMAS: Record<string, unknown> = {
     type: 'object',
     properties: {
       version: str, uptimeSeconds: int, workers: int, sessions: int,
+      workerList: {
+        type: 'array',
+        items: { type: 'object', properties: { worker: int, pid: { type: ['integer', 'null'] }, state: { enum: ['listening', 'starting'] }, sessions: int }, required: ['worker', 'state', 'sessions'] },
+      },
       listeners: { type: 'object' }, certificate: { type: 'object' }, limits: { type: 'object' }, lastReload: {}, history: { type: 'array' },
     },
     required: ['version', 'uptimeSeconds', 'listeners', 'workers', 'certificate'],
   },
-  Reload: { type: 'object', properties: { ok: { type: 'boolean' }, changed: { type: 'array', items: str }, restartNeeded: { type: 'array', items: str }, error: str }, required: ['ok'] },
+  Reload: {
+    type: 'object',
+    properties: {
+      ok: { type: 'boolean' },
+      changed: { type: 'array', items: str },
+      restartNeeded: { type: 'array', items: str },
+      error: str,
+      workers: { type: 'array', description: 'cluster mode: each worker\'s result', items: { type: 'object', properties: { worker: int, ok: { type: 'boolean' }, error: str }, required: ['worker', 'ok'] } },
+    },
+    required: ['ok'],
+  },
 };
 
 export function openApiDocument(version: string): Record<string, unknown> {
@@ -66,7 +81,7 @@ export function openApiDocument(version: string): Record<string, unknown> {
       summary: r.summary,
       ...(params.length ? { parameters: params } : {}),
       ...(r.body ? { requestBody: { required: true, content: { 'application/json': { schema: { $ref: `#/components/schemas/${r.body}` } } } } } : {}),
-      responses: { [String(r.status)]: ok, '4XX': problem },
+      responses: { [String(r.status)]: ok, '4XX': problem, '5XX': problem },
       security: r.auth ? [{ cookie: [] }, { bearer: [] }] : [],
     };
     (paths[r.path] ??= {})[r.method.toLowerCase()] = op;

@@ -5,9 +5,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { X509Certificate } from 'node:crypto';
 import { isIP } from 'node:net';
-import type { Session, SessionList } from '../embed/sessions.js';
 import type { AdminAccounts } from './accounts.js';
 import type { AdminHost } from '../runtime/admin-host.js';
+import type { SessionInfo } from '../runtime/session-directory.js';
 import { field, HttpProblem, readJson, sendJson } from './http.js';
 import type { LiveFeed } from './live.js';
 
@@ -29,7 +29,6 @@ export interface RequestContext {
 export interface AdminDeps {
   host: AdminHost;
   accounts: AdminAccounts;
-  sessions: SessionList;
   live: LiveFeed;
   /** Logs an admin's change (who, what, from where) and tells the live feed. */
   audit(ctx: RequestContext, action: string, details: Record<string, unknown>): void;
@@ -51,28 +50,18 @@ export interface Route {
   handle(ctx: RequestContext, deps: AdminDeps): Promise<void> | void;
 }
 
-/** A session as the API shows it. */
-export function sessionJson(s: Session): Record<string, unknown> {
-  return {
-    id: s.id,
-    user: s.user ?? null,
-    peer: s.remoteAddress,
-    since: s.connectedAt.toISOString(),
-    tls: { control: s.secure, dataProtection: s.dataProtection, implicit: s.implicit },
-    cwd: s.cwd,
-    bytes: s.bytes,
-    transfer: s.transfer
-      ? { direction: s.transfer.direction, path: s.transfer.path ?? null, bytes: s.transfer.bytes, rate: s.transfer.rate, startedAt: s.transfer.startedAt.toISOString(), expectedSize: s.transfer.expectedSize ?? null }
-      : null,
-  };
-}
-
-export function sessionsJson(sessions: SessionList): Record<string, unknown>[] {
-  return sessions.list().map(sessionJson);
+/** The sessions of every part that answered; those that did not are named in a header and logged. */
+async function listSessions(ctx: RequestContext, deps: AdminDeps): Promise<SessionInfo[]> {
+  const { sessions, unavailable } = await deps.host.sessions.list();
+  if (unavailable.length > 0) {
+    deps.host.log.warn({ unavailable }, 'admin: some sessions are missing (no answer in time)');
+    ctx.res.setHeader('ftpsd-unavailable', unavailable.join(', '));
+  }
+  return sessions;
 }
 
 export function bansJson(deps: AdminDeps): { address: string; until: string }[] {
-  return (deps.host.server.throttle?.list() ?? []).map((b) => ({ address: b.network, until: new Date(b.until).toISOString() }));
+  return (deps.host.bans()?.throttle.list() ?? []).map((b) => ({ address: b.network, until: new Date(b.until).toISOString() }));
 }
 
 function certificateJson(deps: AdminDeps): Record<string, unknown> {
@@ -91,8 +80,8 @@ function banAddress(value: string): string {
   return value;
 }
 
-function throttleOf(deps: AdminDeps) {
-  const t = deps.host.server.throttle;
+function bansOf(deps: AdminDeps) {
+  const t = deps.host.bans();
   if (!t) throw new HttpProblem(409, 'Conflict', 'login bans are off (security.ban)');
   return t;
 }
@@ -154,15 +143,16 @@ export const ROUTES: Route[] = [
   {
     method: 'GET', path: '/api/sessions', auth: true, status: 200, response: 'Sessions',
     summary: 'Every live session: user, peer, since, TLS state, cwd and the current transfer.',
-    handle: (ctx, deps) => sendJson(ctx.res, 200, sessionsJson(deps.sessions)),
+    handle: async (ctx, deps) => sendJson(ctx.res, 200, await listSessions(ctx, deps)),
   },
   {
     method: 'DELETE', path: '/api/sessions/{id}', auth: true, status: 204, summary: 'Ends a session (its client gets 421).',
     handle: async (ctx, deps) => {
-      const s = deps.sessions.get(ctx.params.id!);
-      if (!s) throw new HttpProblem(404, 'Not Found', 'no such session');
-      deps.audit(ctx, 'session disconnected', { session: s.id, user: s.user, peer: s.remoteAddress });
-      await s.disconnect('Disconnected by an administrator.');
+      const id = ctx.params.id!;
+      const result = await deps.host.sessions.end(id, 'Disconnected by an administrator.');
+      if (result === 'not-found') throw new HttpProblem(404, 'Not Found', 'no such session');
+      if (result === 'unavailable') throw new HttpProblem(504, 'Gateway Timeout', 'the worker holding the session did not answer');
+      deps.audit(ctx, 'session disconnected', { session: id });
       ctx.res.writeHead(204).end();
     },
   },
@@ -176,12 +166,12 @@ export const ROUTES: Route[] = [
     handle: async (ctx, deps) => {
       const body = await readJson(ctx.req);
       const address = banAddress(field(body, 'address', 64));
-      const throttle = throttleOf(deps);
-      const d = body.durationMs ?? throttle.policy.durationMs;
+      const bans = bansOf(deps);
+      const d = body.durationMs ?? bans.throttle.policy.durationMs;
       if (typeof d !== 'number' || !Number.isInteger(d) || d < 1000 || d > 365 * 24 * 3600 * 1000) {
         throw new HttpProblem(400, 'Bad Request', '"durationMs" must be an integer from 1000 to one year');
       }
-      throttle.impose(address.split('/')[0]!, Date.now() + d);
+      bans.impose(address.split('/')[0]!, Date.now() + d);
       deps.audit(ctx, 'ban added', { address, durationMs: d });
       deps.live.publish('bans', bansJson(deps));
       sendJson(ctx.res, 201, bansJson(deps));
@@ -191,10 +181,10 @@ export const ROUTES: Route[] = [
     method: 'DELETE', path: '/api/bans/{address}', auth: true, status: 204, summary: 'Lifts the ban of an address (or network).',
     handle: (ctx, deps) => {
       const address = banAddress(ctx.params.address!);
-      const throttle = throttleOf(deps);
-      const network = throttle.networkOf(address.split('/')[0]!);
-      if (!throttle.list().some((b) => b.network === network)) throw new HttpProblem(404, 'Not Found', 'no ban for this address');
-      throttle.unban(address.split('/')[0]!);
+      const bans = bansOf(deps);
+      const network = bans.throttle.networkOf(address.split('/')[0]!);
+      if (!bans.throttle.list().some((b) => b.network === network)) throw new HttpProblem(404, 'Not Found', 'no ban for this address');
+      bans.unban(address.split('/')[0]!);
       deps.audit(ctx, 'ban lifted', { address: network });
       deps.live.publish('bans', bansJson(deps));
       ctx.res.writeHead(204).end();
@@ -203,15 +193,16 @@ export const ROUTES: Route[] = [
   {
     method: 'GET', path: '/api/users', auth: true, status: 200, response: 'Users', summary: 'The FTP accounts (from the config file).',
     handle: (ctx, deps) => {
-      const users = deps.host.users().map((u) => ({ ...u, sessions: deps.host.server.userSessions(u.name) }));
+      const users = deps.host.users().map((u) => ({ ...u, sessions: deps.host.userSessions(u.name) }));
       sendJson(ctx.res, 200, users);
     },
   },
   {
     method: 'GET', path: '/api/status', auth: true, status: 200, response: 'Status',
     summary: 'Version, uptime, listeners, workers, certificate, limits and the last reload\'s result.',
-    handle: (ctx, deps) => {
+    handle: async (ctx, deps) => {
       const l = deps.host.listeners;
+      const workers = deps.host.workers();
       sendJson(ctx.res, 200, {
         version: deps.host.version,
         uptimeSeconds: Math.round(process.uptime()),
@@ -219,8 +210,9 @@ export const ROUTES: Route[] = [
           explicit: l.explicit.map((a) => `${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}`),
           implicit: l.implicit.map((a) => `${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}`),
         },
-        workers: 1,
-        sessions: deps.sessions.size,
+        workers: workers.length,
+        workerList: workers,
+        sessions: (await listSessions(ctx, deps)).length,
         certificate: certificateJson(deps),
         limits: deps.host.limits(),
         lastReload: deps.host.lastReload(),

@@ -22,10 +22,8 @@ export async function serveCommand(flags: CliFlags, ctx: Pick<ServeContext, 'ver
   }
   // The primary keeps (or renews) the generated password; its workers read the same state file.
   const config = await keepGeneratedAccount(loaded, { renew: flags.newPassword === true, write: true });
-  // The admin console serves one process's sessions; cluster mode does not have it yet.
-  if (config.adminListen) throw new UsageError('adminListen: is not available in cluster mode yet (set workers: 1)');
   try {
-    await runPrimary(ctx, config);
+    await runPrimary({ ...ctx, flags }, config);
   } catch (err) {
     // A worker's start-up error reads (and exits) as it would in a single process.
     if (err instanceof StartError) throw err.exitCode === 2 ? new UsageError(err.message) : new Error(err.message);

@@ -17,6 +17,15 @@ export interface ListeningReport {
   implicit: { address: string; family: string; port: number }[];
 }
 
+/** What the primary's admin console asks a worker (message `admin`; the answer: `admin-reply`). */
+export type AdminOp =
+  /** Its sessions (SessionInfo[]). */
+  | { kind: 'sessions' }
+  /** Ends a session (EndResult). */
+  | { kind: 'end'; session: string; reason: string }
+  /** Reloads the config (ConfigReloadResult). */
+  | { kind: 'reload'; reason: string };
+
 /** Worker to primary. */
 export type WorkerMessage =
   | { ftpsd: 1; type: 'hello' }
@@ -26,14 +35,21 @@ export type WorkerMessage =
   | { ftpsd: 1; type: 'failure'; address: string }
   | { ftpsd: 1; type: 'ban'; address: string; until: number }
   | { ftpsd: 1; type: 'metrics'; id: number; metrics: unknown }
-  | { ftpsd: 1; type: 'pong'; seq: number };
+  | { ftpsd: 1; type: 'pong'; seq: number }
+  /** The answer to an `admin` request. */
+  | { ftpsd: 1; type: 'admin-reply'; id: number; result: unknown }
+  /** The worker switched to another certificate (sent only with the admin console on, which follows it). */
+  | { ftpsd: 1; type: 'tls'; cert: string; key: string; source: string };
 
 /** Primary to worker. */
 export type PrimaryMessage =
-  | { ftpsd: 1; type: 'init'; index: number; count: number; generatedPassword?: string; metrics: boolean }
+  | { ftpsd: 1; type: 'init'; index: number; count: number; generatedPassword?: string; metrics: boolean; admin?: boolean }
   | { ftpsd: 1; type: 'sessions'; from: number; snapshot: SessionSnapshot }
   | { ftpsd: 1; type: 'failure'; address: string }
   | { ftpsd: 1; type: 'ban'; address: string; until: number }
+  /** An admin lifted the ban of the address's network. */
+  | { ftpsd: 1; type: 'unban'; address: string }
+  | { ftpsd: 1; type: 'admin'; id: number; op: AdminOp }
   | { ftpsd: 1; type: 'metrics-request'; id: number }
   | { ftpsd: 1; type: 'ping'; seq: number }
   /** ACME stored a new pair in the state directory: reload it. */

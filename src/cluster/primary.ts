@@ -5,6 +5,9 @@
  * The control listeners are shared through node:cluster (the primary accepts and hands connections round
  * robin); each worker binds its own passive ports (its slice: port-slices.ts).
  *
+ * With `adminListen` it runs the admin console for the whole cluster (cluster-admin.ts, loaded only
+ * then): one listener, the sessions of every worker asked over IPC.
+ *
  * It relays what must be process-wide (failed logins, bans, session counts; see worker.ts), serves
  * `/metrics` summed over the workers (cluster-metrics.ts), forwards SIGHUP and SIGUSR1 to the workers,
  * stops them all gracefully on SIGINT/SIGTERM (a second signal kills them), and replaces a worker that
@@ -16,10 +19,10 @@ import cluster, { type Worker } from 'node:cluster';
 import type { AddressInfo } from 'node:net';
 import { pino } from 'pino';
 import type { Certificate } from '../config/certificate.js';
-import type { ResolvedConfig } from '../config/load.js';
+import type { CliFlags, ResolvedConfig } from '../config/load.js';
 import { toServerOptions } from '../config/server-options.js';
 import type { AcmeService } from '../acme/service.js';
-import { acmeWithIpv4Fallback } from '../runtime/ipv6.js';
+import { startAcme } from '../runtime/acme-start.js';
 import { ConfigError } from '../config/errors.js';
 import { DEFAULTS } from '../config/defaults.js';
 import { createLogger, type Logger } from '../logger.js';
@@ -30,6 +33,18 @@ import { resolveIdentity, RunAsError } from '../runtime/run-as.js';
 import { ClusterMetrics, MetricsRequests } from './cluster-metrics.js';
 import { NO_SESSIONS, checkedSnapshot, ourMessage, type ListeningReport, type PrimaryMessage, type WorkerMessage } from './messages.js';
 import { workerShare } from './worker.js';
+import type { AdminStarter, WorkerStatus } from '../runtime/admin-host.js';
+import type { ClusterAdmin, ClusterPort } from './cluster-admin.js';
+
+/** What the primary is started with (the CLI's serve context and flags). */
+export interface PrimaryContext {
+  version: string;
+  env?: NodeJS.ProcessEnv;
+  /** The flags the config was loaded from (the admin console reloads it). */
+  flags?: CliFlags;
+  /** Starts the admin console when `adminListen` is set. */
+  admin?: AdminStarter;
+}
 
 /** Replacements that die before listening, in a row, before the primary gives up. */
 const MAX_START_FAILURES = 5;
@@ -59,7 +74,7 @@ interface Slot {
  * worker listens (the process then lives until a signal). Workers load the same flags, environment and
  * file themselves (the argv and environment they inherit).
  */
-export async function runPrimary(ctx: { version: string; env?: NodeJS.ProcessEnv }, config: ResolvedConfig): Promise<void> {
+export async function runPrimary(ctx: PrimaryContext, config: ResolvedConfig): Promise<void> {
   const env = ctx.env ?? process.env;
   const stdout = pino.destination({ dest: 1, sync: true }) as unknown as NodeJS.WritableStream;
   const logger = createLogger(config.logLevel, serveLogDestination(config, stdout, env)).child({ pid: process.pid, role: 'primary' });
@@ -78,18 +93,8 @@ export async function runPrimary(ctx: { version: string; env?: NodeJS.ProcessEnv
   // ACME: the primary alone orders (its responder binds before the workers start); each new pair is
   // stored in the state directory and every worker is told to reload it.
   let primary: Primary | undefined;
-  let acme: AcmeService | undefined;
-  if (config.acme) {
-    const { prepareAcme } = await import('../acme/service.js');
-    acme = await prepareAcme({
-      settings: await acmeWithIpv4Fallback(config.acme),
-      stateDir: config.stateDir,
-      log: logger,
-      owner: identity,
-      install: () => primary?.certificateChanged(),
-    });
-  }
-  primary = new Primary(config, logger, ctx.version, certificate, acme);
+  const acme = await startAcme(config, logger, identity, () => primary?.certificateChanged());
+  primary = new Primary(config, logger, ctx, certificate, acme);
   await primary.start();
   acme?.start();
 }
@@ -113,11 +118,12 @@ class Primary {
   private heartbeat: NodeJS.Timeout | undefined;
   private pingSeq = 0;
   private lastBeat = 0;
+  private admin: ClusterAdmin | undefined;
 
   constructor(
     private readonly config: ResolvedConfig,
     private readonly log: Logger,
-    private readonly version: string,
+    private readonly ctx: PrimaryContext,
     private readonly certificate: Certificate,
     private readonly acme?: AcmeService,
   ) {
@@ -132,6 +138,16 @@ class Primary {
         this.metricsAddress = await this.endpoint.listen(this.config.metricsListen);
       } catch (err) {
         throw opsError(err, this.config);
+      }
+    }
+    if (this.config.adminListen) {
+      try {
+        const { startClusterAdmin } = await import('./cluster-admin.js');
+        const { cert, key, source } = this.certificate;
+        this.admin = await startClusterAdmin({ port: this.adminPort(), config: this.config, flags: this.ctx.flags ?? {}, env: this.ctx.env ?? process.env, version: this.ctx.version, log: this.log, certificate: { cert, key, source }, starter: this.ctx.admin });
+      } catch (err) {
+        await this.endpoint?.close();
+        throw err;
       }
     }
     this.handleSignals();
@@ -214,7 +230,7 @@ class Primary {
     switch (m.type) {
       case 'hello':
         if (this.stopping) return void worker.process.kill('SIGTERM');
-        this.send(worker, { ftpsd: 1, type: 'init', index: slot.index, count: this.slots.length, metrics: this.metrics !== undefined, ...(this.config.generatedPassword !== undefined ? { generatedPassword: this.config.generatedPassword } : {}) });
+        this.send(worker, { ftpsd: 1, type: 'init', index: slot.index, count: this.slots.length, metrics: this.metrics !== undefined, admin: this.admin !== undefined, ...(this.config.generatedPassword !== undefined ? { generatedPassword: this.config.generatedPassword } : {}) });
         return;
       case 'listening':
         return this.onListening(slot, worker, m.addresses);
@@ -225,15 +241,18 @@ class Primary {
         const snapshot = checkedSnapshot(m.snapshot);
         this.snapshots.set(slot.index, snapshot);
         this.broadcast({ ftpsd: 1, type: 'sessions', from: slot.index, snapshot }, slot);
+        this.admin?.fromWorker(slot.index + 1, m);
         return;
       }
       case 'failure':
         if (typeof m.address === 'string') this.broadcast({ ftpsd: 1, type: 'failure', address: m.address }, slot);
+        this.admin?.fromWorker(slot.index + 1, m);
         return;
       case 'ban':
         if (typeof m.address !== 'string' || typeof m.until !== 'number') return;
         this.rememberBan(m.address, m.until);
         this.broadcast({ ftpsd: 1, type: 'ban', address: m.address, until: m.until }, slot);
+        this.admin?.fromWorker(slot.index + 1, m);
         return;
       case 'metrics':
         this.requests.answer(m.id, m.metrics);
@@ -242,6 +261,8 @@ class Primary {
         slot.answeredAt = Date.now();
         return;
       default:
+        // The admin console's answers and certificate changes.
+        this.admin?.fromWorker(slot.index + 1, m);
         return;
     }
   }
@@ -263,9 +284,30 @@ class Primary {
     this.announced = true;
     this.log.info({ workers: this.slots.length, workerPids: this.slots.map((s) => s.worker?.process.pid) }, 'cluster ready');
     process.stdout.write(
-      renderBanner({ version: this.version, explicit: this.addresses.explicit, implicit: this.addresses.implicit, config: this.config, certificate: this.certificate, metrics: this.metricsAddress, workers: this.slots.length }, logsAreJson(this.config)),
+      renderBanner({ version: this.ctx.version, explicit: this.addresses.explicit, implicit: this.addresses.implicit, config: this.config, certificate: this.certificate, metrics: this.metricsAddress, admin: this.admin?.url, workers: this.slots.length }, logsAreJson(this.config)),
     );
     this.started?.resolve();
+  }
+
+  /** What the admin console (cluster-admin.ts) reads and does through the primary. */
+  private adminPort(): ClusterPort {
+    const snapshot = (slot: Slot) => checkedSnapshot(this.snapshots.get(slot.index));
+    return {
+      workers: (): WorkerStatus[] =>
+        this.slots.map((slot) => ({ worker: slot.index + 1, pid: slot.worker?.process.pid, state: slot.ready ? 'listening' : 'starting', sessions: snapshot(slot).sessions })),
+      send: (worker, message) => {
+        const slot = this.slots[worker - 1];
+        return slot?.ready === true && this.send(slot.worker, message);
+      },
+      broadcast: (message) => this.broadcast(message),
+      rememberBan: (address, until) => this.rememberBan(address, until),
+      forgetBans: (lifted) => {
+        for (const address of [...this.bans.keys()]) if (lifted(address)) this.bans.delete(address);
+      },
+      listeners: () => this.addresses ?? { explicit: [], implicit: [] },
+      sessionCount: () => this.slots.reduce((n, slot) => n + snapshot(slot).sessions, 0),
+      userSessions: (user) => this.slots.reduce((n, slot) => n + (snapshot(slot).users.find(([u]) => u === user)?.[1] ?? 0), 0),
+    };
   }
 
   private rememberBan(address: string, until: number): void {
@@ -306,6 +348,7 @@ class Primary {
     this.stopping = true;
     clearInterval(this.heartbeat);
     void this.acme?.close();
+    void this.admin?.close();
     this.failed = true;
     this.exitCode = err.exitCode;
     for (const slot of this.slots) slot.worker?.process.kill('SIGKILL');
@@ -318,6 +361,7 @@ class Primary {
     // Only to workers that listen (so have their handlers): one still starting reads the config anew.
     const forward = (signal: NodeJS.Signals) => () => {
       this.log.info({ signal, workers: this.slots.length }, 'forwarding the signal to the workers');
+      if (signal === 'SIGHUP') void this.admin?.reloadSettings('SIGHUP');
       for (const slot of this.slots) if (slot.ready) slot.worker?.process.kill(signal);
     };
     process.on('SIGHUP', forward('SIGHUP'));
@@ -339,6 +383,7 @@ class Primary {
     clearInterval(this.heartbeat);
     this.exitCode = exitCode;
     if (this.metrics) this.metrics.shuttingDown = true;
+    void this.admin?.close();
     this.log.info({ signal, graceMs: DEFAULTS.shutdownGraceMs }, 'shutting down');
     for (const slot of this.slots) if (!this.send(slot.worker, { ftpsd: 1, type: 'shutdown' })) slot.worker?.process.kill('SIGTERM');
     // Workers drain transfers, then hooks; past that they are killed.

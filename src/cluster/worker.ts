@@ -9,7 +9,10 @@
  * - session counts (total, by address, by user): each worker sends a snapshot of its sessions when
  *   they change, and the caps count the others' latest snapshots (FtpServer.peers);
  * - metrics: the primary asks each worker for its registry and serves the sum;
- * - the heartbeat: the primary pings each listening worker and replaces one that stops answering.
+ * - the heartbeat: the primary pings each listening worker and replaces one that stops answering;
+ * - the admin console (in the primary): it asks each worker for its sessions, to end one, to reload,
+ *   and lifts bans everywhere; a worker tells it when its certificate changes. Session ids start with
+ *   the worker's number (`2.Kx9a_Q3b`), so they are unique across workers.
  *
  * All of it is eventually consistent: a connection accepted within the IPC round trip (well under a
  * millisecond on an idle host) of another worker's change does not see it yet.
@@ -21,7 +24,10 @@ import { ConfigError } from '../config/errors.js';
 import { FtpMetrics, type MetricsSource } from '../ops/metrics.js';
 import type { Operations } from '../ops/index.js';
 import type { FtpServer } from '../server.js';
-import { checkedSnapshot, ourMessage, type PrimaryMessage, type WorkerMessage } from './messages.js';
+import { setSessionIdPrefix } from '../session-id.js';
+import type { ConfigReloadResult } from '../runtime/config-reload.js';
+import { LocalSessions } from '../runtime/session-directory.js';
+import { checkedSnapshot, ourMessage, type AdminOp, type PrimaryMessage, type WorkerMessage } from './messages.js';
 import { PeerSessionCounts, snapshotOf } from './peer-sessions.js';
 import { workerPassivePorts } from './port-slices.js';
 
@@ -80,6 +86,7 @@ export async function runWorker(flags: CliFlags, ctx: Pick<ServeContext, 'versio
     process.stderr.write(`error: ${(err as Error).message}\n`);
     process.exit(1);
   }
+  setSessionIdPrefix(`${init.index + 1}.`);
   const link = new WorkerLink(init);
   try {
     await serve(flags, { version: ctx.version, worker: link.hooks() });
@@ -100,6 +107,8 @@ class WorkerLink {
   private pending: NodeJS.Timeout | undefined;
   private lastSent = '';
   private reloadCertificate: (() => void) | undefined;
+  private reloadConfig: ((reason: string) => Promise<ConfigReloadResult>) | undefined;
+  private sessions: LocalSessions | undefined;
 
   constructor(private readonly init: Init) {
     process.on('message', (raw: unknown) => this.onMessage(raw));
@@ -114,11 +123,16 @@ class WorkerLink {
       ready: (server, ops, addresses, source) => this.ready(server, ops, addresses, source),
       onStop: (stop) => (this.stop = stop),
       onCertificate: (reload) => (this.reloadCertificate = reload),
+      onReload: (reload) => (this.reloadConfig = reload),
+      tlsChanged: (m) => {
+        if (this.init.admin) toPrimary({ ftpsd: 1, type: 'tls', cert: m.cert, key: m.key, source: m.source });
+      },
     };
   }
 
   private ready(server: FtpServer, ops: Operations, addresses: Awaited<ReturnType<FtpServer['listen']>>, source: MetricsSource): void {
     this.server = server;
+    this.sessions = new LocalSessions(server);
     server.peers = this.peers;
     if (this.init.metrics) {
       this.metrics = new FtpMetrics(source, { processMetrics: true, ...(ops.automation ? { deliveries: ops.automation.queue } : {}) });
@@ -178,6 +192,12 @@ class WorkerLink {
       case 'ban':
         if (typeof m.address === 'string' && typeof m.until === 'number') server?.throttle?.impose(m.address, m.until);
         return;
+      case 'unban':
+        if (typeof m.address === 'string') server?.throttle?.unban(m.address);
+        return;
+      case 'admin':
+        if (typeof m.id === 'number' && typeof m.op === 'object' && m.op !== null) void this.answerAdmin(m.id, m.op);
+        return;
       case 'metrics-request':
         void this.replyMetrics(m.id);
         return;
@@ -191,6 +211,21 @@ class WorkerLink {
       default:
         return;
     }
+  }
+
+  /** An admin console request; a failure answers `{error}` (the primary reports it). */
+  private async answerAdmin(id: number, op: AdminOp): Promise<void> {
+    let result: unknown;
+    try {
+      if (op.kind === 'sessions') result = (this.sessions?.now() ?? []).map((s) => ({ ...s, worker: this.init.index + 1 }));
+      else if (op.kind === 'end' && typeof op.session === 'string') result = this.sessions ? await this.sessions.end(op.session, String(op.reason)) : 'not-found';
+      else if (op.kind === 'reload' && this.reloadConfig) result = await this.reloadConfig(String(op.reason));
+      else result = { error: 'unknown request' };
+    } catch (err) {
+      this.server?.log.error({ err, op: op.kind }, 'admin request failed');
+      result = { error: 'failed' };
+    }
+    toPrimary({ ftpsd: 1, type: 'admin-reply', id, result });
   }
 
   private async replyMetrics(id: number): Promise<void> {

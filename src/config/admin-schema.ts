@@ -1,6 +1,6 @@
 /**
  * Config schema of the admin console (src/admin/): `adminListen` (`--admin-listen`, FTPSD_ADMIN_LISTEN)
- * and the `admin` block (`tls`, `users`). Kept apart from schema.ts, which spreads these in.
+ * and the `admin` block (`tls`, `users`, `hosts`). Kept apart from schema.ts, which spreads these in.
  */
 import { z } from 'zod';
 import { isArgon2Hash } from '../auth/password.js';
@@ -38,6 +38,12 @@ const adminUser = z.strictObject(
   { error: 'must be a mapping {name, password}' },
 );
 
+const adminHost = z
+  .string({ error: 'must be a host name or IP address' })
+  .trim()
+  .toLowerCase()
+  .regex(/^(?:[a-z0-9_](?:[a-z0-9_-]{0,62})?(?:\.[a-z0-9_](?:[a-z0-9_-]{0,62})?)*\.?|[0-9a-f:.]+)$/, 'must be a host name or IP address (no port, no scheme)');
+
 /** The config file's keys for the admin console. */
 export const adminSchemaShape = {
   adminListen: adminFields.adminListen.optional(),
@@ -46,8 +52,14 @@ export const adminSchemaShape = {
       {
         tls: z.boolean({ error: 'must be true or false' }).optional().describe('false: plain HTTP, allowed only on a loopback address. Default: true.'),
         users: z.array(adminUser, { error: 'must be a list of {name, password}' }).optional().describe('Admin accounts (argon2id hashes).'),
+        hosts: z
+          .array(adminHost, { error: 'must be a list of host names' })
+          .optional()
+          .describe(
+            'More names the console answers to in the Host header (a proxy\'s name, a DNS alias), besides its listen address, the certificate\'s names and localhost/loopback; other names get 421 (DNS-rebinding defence). Default: none.',
+          ),
       },
-      { error: 'must be a mapping {tls, users}' },
+      { error: 'must be a mapping {tls, users, hosts}' },
     )
     .optional()
     .describe('The admin console: its accounts and whether it uses TLS.')
@@ -58,8 +70,12 @@ export const adminSchemaShape = {
 export interface AdminSettings {
   tls: boolean;
   users: { name: string; password: string }[];
+  /** More names for the Host header (lower case). */
+  hosts: string[];
 }
 
-export function adminSettings(admin: { tls?: boolean | undefined; users?: { name: string; password: string }[] | undefined } | undefined): AdminSettings {
-  return { tls: admin?.tls ?? true, users: admin?.users ?? [] };
+export function adminSettings(
+  admin: { tls?: boolean | undefined; users?: { name: string; password: string }[] | undefined; hosts?: string[] | undefined } | undefined,
+): AdminSettings {
+  return { tls: admin?.tls ?? true, users: admin?.users ?? [], hosts: admin?.hosts ?? [] };
 }

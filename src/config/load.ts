@@ -217,8 +217,7 @@ function merge(layers: Layer[], env: NodeJS.ProcessEnv, cwd: string, configFile:
     pasvAdvertisedPorts,
     proxyProtocol: pick(layers, 'proxyProtocol') ?? [],
     watchConfig: pick(layers, 'watchConfig') ?? false,
-    // The admin console serves one process's sessions: with it, the default is one process.
-    workers: workerCount(pick(layers, 'workers') ?? (pick(layers, 'adminListen') ? 1 : undefined), { pasvPorts }),
+    workers: workerCount(pick(layers, 'workers'), { pasvPorts }),
     workerHeartbeat,
     runAs: runAsUser === undefined ? undefined : { user: runAsUser, ...(runAsGroup !== undefined ? { group: runAsGroup } : {}) },
     umask: pick(layers, 'umask') ?? DEFAULTS.umask,

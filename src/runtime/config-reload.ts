@@ -62,6 +62,11 @@ export interface ConfigReloaderOptions {
   journal?: UploadJournal;
   /** With a user database: the authenticator of its users around the reloaded config users (runtime/user-db.ts). */
   wrapAuthenticator?: (config: Authenticator) => Promise<Authenticator>;
+  /**
+   * Told of each pair the server switches to through the config (other files named) and through the
+   * certificate reloader that follows them; the admin console's listener takes it too.
+   */
+  onTls?: (material: TlsMaterial) => void;
 }
 
 /** Options not compared at all (derived, or reported through another key). */
@@ -166,6 +171,7 @@ export class ConfigReloader {
     const settings = Object.fromEntries(SETTINGS_OPTIONS.filter((k) => k !== 'greeting').map((k) => [k, o[k]])) as SettingsOptions;
     // All or nothing: throws (changing nothing) on a value the server refuses.
     this.server.reconfigure({ authenticator, ...(newPair && o.tls ? { tls: o.tls } : {}), ...settings });
+    if (newPair && o.tls) this.options.onTls?.(o.tls);
     // The LDAP connections of the authenticator replaced (running sessions do not use them).
     if (before instanceof AuthenticatorChain && before !== authenticator) before.close();
     if (config.logLevel !== previous.logLevel) setLevel(this.log, config.logLevel);
@@ -190,7 +196,10 @@ export class ConfigReloader {
     }
     this.certificates.close();
     const checkFiles = (files: { cert: string; key: string }) => checkCertificateFiles(files, trustedOwners());
-    const next = new CertificateReloader(this.server, wanted, { logger: this.log, checkFiles });
+    const onTls = this.options.onTls;
+    const server = this.server;
+    const target = onTls ? { updateTls: (m: TlsMaterial) => (server.updateTls(m), onTls(m)) } : server;
+    const next = new CertificateReloader(target, wanted, { logger: this.log, checkFiles });
     next.setCurrent(current);
     await next.watch();
     this.certificates = next;

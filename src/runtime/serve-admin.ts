@@ -1,17 +1,16 @@
 /**
- * `ftpsd serve`'s admin console: started when `adminListen` is set, with what it needs from the running
- * server (runtime/admin-host.ts). Not yet in cluster mode (each worker would answer for its own sessions).
+ * `ftpsd serve`'s admin console in a single process: started when `adminListen` is set, with what it
+ * needs from the running server (runtime/admin-host.ts). In cluster mode the primary runs the console
+ * (src/cluster/cluster-admin.ts) and the workers none.
  */
 import type { AddressInfo } from 'node:net';
 import { adminSettings } from '../config/admin-schema.js';
-import { ConfigError } from '../config/errors.js';
-import { errnoText } from '../config/errno-text.js';
-import { formatAddress } from '../config/listen-address.js';
 import type { ResolvedConfig } from '../config/load.js';
 import type { Logger } from '../logger.js';
 import type { FtpServer } from '../server.js';
-import { isLoopbackHost, type AdminCertificate, type AdminHandle, type AdminStarter } from './admin-host.js';
+import { startAdminOn, type AdminCertificate, type AdminHandle, type AdminStarter, type BanControl } from './admin-host.js';
 import type { ConfigReloader } from './config-reload.js';
+import { LocalSessions } from './session-directory.js';
 
 export interface AdminParts {
   server: FtpServer;
@@ -22,44 +21,46 @@ export interface AdminParts {
   tls: () => AdminCertificate;
 }
 
-/** The running console and its URL, or undefined when `adminListen` is not set. */
+/** The running console and its URL, or undefined when `adminListen` is not set (or in a cluster worker). */
 export async function startAdmin(
   ctx: { version: string; admin?: AdminStarter; worker?: unknown },
   parts: AdminParts,
 ): Promise<(AdminHandle & { url: string }) | undefined> {
   const listen = parts.config.adminListen;
-  if (!listen) return undefined;
-  if (ctx.worker) throw ConfigError.of('adminListen', 'is not available in cluster mode yet (set workers: 1)');
-  if (!ctx.admin) throw ConfigError.of('adminListen', 'this program has no admin console');
+  // A cluster's console is the primary's.
+  if (!listen || ctx.worker) return undefined;
   const { configReloader: reloader, server } = parts;
   let lastReload: unknown;
-  const settings = () => adminSettings(reloader.config.admin);
-  if (!settings().tls && !isLoopbackHost(listen.host)) throw ConfigError.of('admin.tls', `false is allowed only when adminListen is a loopback address (not ${listen.host})`);
-  try {
-    const handle = await ctx.admin(
-      {
-        version: ctx.version,
-        server,
-        log: parts.logger.child({ component: 'admin' }),
-        settings,
-        certificate: parts.tls,
-        listeners: parts.addresses,
-        reload: async (reason) => {
-          const result = await reloader.reload(reason);
-          lastReload = { ...result, at: new Date().toISOString(), reason };
-          return result;
-        },
-        limits: () => server.settings.limits,
-        users: () => reloader.config.users.map((u) => ({ name: u.name, home: u.home, readOnly: u.readOnly })),
-        lastReload: () => lastReload ?? null,
-      },
-      listen,
-    );
-    const scheme = settings().tls ? 'https' : 'http';
-    return { ...handle, url: `${scheme}://${formatAddress(handle.address.address, handle.address.port)}/` };
-  } catch (err) {
-    const e = err as NodeJS.ErrnoException;
-    if (e.syscall === 'listen') throw new Error(`cannot listen for the admin console on ${formatAddress(listen.host, listen.port)}: ${errnoText(err)}`, { cause: err });
-    throw err;
-  }
+  return startAdminOn(ctx.admin, listen, {
+    version: ctx.version,
+    log: parts.logger.child({ component: 'admin' }),
+    sessions: new LocalSessions(server),
+    bans: () => localBans(server),
+    onBanStarted: (listener) => server.events.on('login-attempt', (e) => void (e.banStarted && listener())),
+    workers: () => [{ worker: 1, pid: process.pid, state: 'listening', sessions: server.sessions.size }],
+    userSessions: (user) => server.userSessions(user),
+    settings: () => adminSettings(reloader.config.admin),
+    certificate: parts.tls,
+    listeners: parts.addresses,
+    reload: async (reason) => {
+      const result = await reloader.reload(reason);
+      lastReload = { ...result, at: new Date().toISOString(), reason };
+      return result;
+    },
+    limits: () => server.settings.limits,
+    users: () => reloader.config.users.map((u) => ({ name: u.name, home: u.home, readOnly: u.readOnly })),
+    lastReload: () => lastReload ?? null,
+  });
+}
+
+/** The bans of this process's server. */
+function localBans(server: FtpServer): BanControl | undefined {
+  const throttle = server.throttle;
+  if (!throttle) return undefined;
+  return {
+    throttle,
+    impose: (address, until) => throttle.impose(address, until),
+    unban: (address) => throttle.unban(address),
+    failure: (address) => void throttle.recordFailure(address),
+  };
 }

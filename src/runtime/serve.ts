@@ -17,9 +17,10 @@ import { createLogger } from '../logger.js';
 import { FtpServer } from '../server.js';
 import { CertificateReloader } from './certificate-reload.js';
 import { renderBanner } from './banner.js';
-import { acmeWithIpv4Fallback, withIpv4Fallback } from './ipv6.js';
+import { withIpv4Fallback } from './ipv6.js';
+import { startAcme } from './acme-start.js';
 import { drainMs, logsAreJson, reopenOnSignals, serveLogDestination, startServeOperations } from './serve-ops.js';
-import { ConfigReloader, reloadedFiles } from './config-reload.js';
+import { ConfigReloader, reloadedFiles, type ConfigReloadResult } from './config-reload.js';
 import type { AcmeService } from '../acme/service.js';
 import { dropPrivileges, resolveIdentity, RunAsError, type Identity } from './run-as.js';
 import { ConfigError } from '../config/errors.js';
@@ -30,7 +31,7 @@ import type { ResolvedConfig } from '../config/load.js';
 import type { Authenticator } from '../auth/authenticator.js';
 import { UserDbLink } from './user-db.js';
 import { startAdmin } from './serve-admin.js';
-import type { AdminStarter } from './admin-host.js';
+import type { AdminCertificate, AdminStarter } from './admin-host.js';
 import type { TlsMaterial } from '../tls/context.js';
 
 export interface ServeContext {
@@ -57,6 +58,10 @@ export interface ServeWorker {
   onStop(stop: () => void): void;
   /** Registers the certificate reload, for the primary's message that ACME stored a new pair. */
   onCertificate?(reload: () => void): void;
+  /** Registers the config reload, for the primary's admin console (`POST /api/reload`). */
+  onReload?(reload: (reason: string) => Promise<ConfigReloadResult>): void;
+  /** The served pair changed (the primary's admin console follows it). */
+  tlsChanged?(material: AdminCertificate): void;
 }
 
 /** Starts the server; resolves once it listens (the process then lives until a signal). */
@@ -118,18 +123,11 @@ export async function serve(flags: CliFlags, ctx: ServeContext): Promise<FtpServ
   }
   // ACME (a single process; in cluster mode the primary orders): the responder binds now, before any privilege drop.
   let acme: AcmeService | undefined;
-  if (config.acme && !ctx.worker) {
+  if (!ctx.worker) {
     try {
-      const { prepareAcme } = await import('../acme/service.js');
-      acme = await prepareAcme({
-        settings: await acmeWithIpv4Fallback(config.acme),
-        stateDir: config.stateDir,
-        log: logger,
-        owner: identity,
-        install: async () => {
-          const r = await configReloader.certificateReloader.reload('acme');
-          if (!r.ok) throw new Error(`acme: the new certificate was refused: ${r.error}`);
-        },
+      acme = await startAcme(config, logger, identity, async () => {
+        const r = await configReloader.certificateReloader.reload('acme');
+        if (!r.ok) throw new Error(`acme: the new certificate was refused: ${r.error}`);
       });
     } catch (err) {
       await server.close();
@@ -145,11 +143,15 @@ export async function serve(flags: CliFlags, ctx: ServeContext): Promise<FtpServ
   // The certificate in force, for the admin console (its listener uses it too).
   let tlsNow = { cert: certificate.cert, key: certificate.key, source: certificate.source };
   let onTls: ((m: { cert: string; key: string }) => void) | undefined;
+  // Every pair the server switches to (a certificate reload, a config naming other files, ACME).
+  const tlsChanged = (material: TlsMaterial) => {
+    tlsNow = { ...tlsNow, cert: material.cert.toString(), key: material.key.toString() };
+    onTls?.({ cert: tlsNow.cert, key: tlsNow.key });
+  };
   const tlsTarget = {
     updateTls(material: TlsMaterial) {
       server.updateTls(material);
-      tlsNow = { ...tlsNow, cert: material.cert.toString(), key: material.key.toString() };
-      onTls?.({ cert: tlsNow.cert, key: tlsNow.key });
+      tlsChanged(material);
     },
   };
   const reloader = new CertificateReloader(tlsTarget, reloadedFiles(certificate, config.clientCerts), { logger, checkFiles });
@@ -158,7 +160,7 @@ export async function serve(flags: CliFlags, ctx: ServeContext): Promise<FtpServ
   const env = ctx.env ?? process.env;
   const adjust = ctx.worker?.adjust;
   const wrapAuthenticator = userDb ? (inner: Authenticator) => userDb.authenticator(inner, true) : undefined;
-  const configReloader = new ConfigReloader(server, reloader, { flags, env }, { config: loaded, certificate }, logger, { ...(adjust ? { adjust } : {}), ...(journal ? { journal } : {}), ...(wrapAuthenticator ? { wrapAuthenticator } : {}) });
+  const configReloader = new ConfigReloader(server, reloader, { flags, env }, { config: loaded, certificate }, logger, { ...(adjust ? { adjust } : {}), ...(journal ? { journal } : {}), ...(wrapAuthenticator ? { wrapAuthenticator } : {}), onTls: tlsChanged });
   if (config.watchConfig) await configReloader.watch();
   let admin: Awaited<ReturnType<typeof startAdmin>>;
   try {
@@ -170,7 +172,10 @@ export async function serve(flags: CliFlags, ctx: ServeContext): Promise<FtpServ
     await userDb?.close();
     throw err;
   }
-  onTls = (m) => admin?.updateTls(m);
+  onTls = (m) => {
+    admin?.updateTls(m);
+    ctx.worker?.tlsChanged?.({ ...m, source: tlsNow.source });
+  };
   const stop = handleSignals(server, configReloader, logger, async () => {
     await acme?.close();
     await Promise.all([ops.close(drainMs(config)), admin?.close()]);
@@ -178,6 +183,7 @@ export async function serve(flags: CliFlags, ctx: ServeContext): Promise<FtpServ
   });
   ctx.worker?.onStop(stop);
   ctx.worker?.onCertificate?.(() => void configReloader.certificateReloader.reload('acme'));
+  ctx.worker?.onReload?.((reason) => configReloader.reload(reason));
   // Last privileged step: everything is bound and read; from here on ftpsd runs as the runAs user.
   if (identity) {
     try {

@@ -23,7 +23,8 @@ export interface AdminServer {
   file: string;
 }
 
-export async function startAdminServer(extra = ''): Promise<AdminServer> {
+/** `env`: more environment (FTPSD_WORKERS: '2' for a cluster; one process by default). */
+export async function startAdminServer(extra = '', env: Record<string, string> = {}): Promise<AdminServer> {
   const [adminHash, userHash] = await Promise.all([hashPassword(ADMIN.password), hashPassword(FTP_USER.password)]);
   const { dir, file } = await configFile(
     [
@@ -43,7 +44,7 @@ export async function startAdminServer(extra = ''): Promise<AdminServer> {
   );
   await chmod(file, 0o600);
   await mkdir(join(dir, 'root'));
-  const served = await Served.start(['--config', file, '--log-level', 'info']);
+  const served = await Served.start(['--config', file, '--log-level', 'info'], { env });
   const base = /^admin:\s+(https?:\/\/127\.0\.0\.1:\d+)\/$/m.exec(served.stdout)?.[1];
   if (!base) throw new Error(`no admin line in the banner:\n${served.stdout}`);
   return { served, base, ftpPort: served.port, dir, file };

@@ -5,6 +5,9 @@
  * is checked against the OpenAPI document (its status must be documented for its route).
  */
 import { spawn } from 'node:child_process';
+import { X509Certificate } from 'node:crypto';
+import { connect as tlsConnect } from 'node:tls';
+import { generateSelfSigned } from '../../src/tls/self-signed.js';
 import { readFile, writeFile } from 'node:fs/promises';
 import { hashPassword } from '../../src/auth/password.js';
 import { join } from 'node:path';
@@ -124,7 +127,7 @@ describe('admin API', () => {
     const users = await call('GET', '/api/users', { cookie });
     expect(users.json()).toEqual([expect.objectContaining({ name: FTP_USER.name, readOnly: false, sessions: 0 })]);
     const status = (await call('GET', '/api/status', { cookie })).json();
-    expect(status).toMatchObject({ version: expect.any(String), workers: 1, listeners: { explicit: [`127.0.0.1:${srv.ftpPort}`] } });
+    expect(status).toMatchObject({ version: expect.any(String), workers: 1, workerList: [{ worker: 1, pid: expect.any(Number), state: 'listening', sessions: 0 }], listeners: { explicit: [`127.0.0.1:${srv.ftpPort}`] } });
     expect(status.certificate).toMatchObject({ source: 'generated', fingerprint256: expect.stringMatching(/^[0-9A-F:]{95}$/) });
     expect(status.certificate.names).toContain('localhost');
     const doc = await call('GET', '/api/openapi.json', { cookie });
@@ -250,6 +253,22 @@ describe('admin API', () => {
     expect((await call('GET', '/api/sessions', { cookie: bobCookie })).status).toBe(401);
   });
 
+  it('follows a reload that names other certificate files: the admin listener presents the new certificate', async () => {
+    const pair = await generateSelfSigned({ names: ['reloaded.example'] });
+    await writeFile(join(srv.dir, 'etc', 'new.crt'), pair.cert, { mode: 0o600 });
+    await writeFile(join(srv.dir, 'etc', 'new.key'), pair.key, { mode: 0o600 });
+    const original = await readFile(srv.file, 'utf8');
+    expect(await adminFingerprint()).not.toBe(pair.fingerprint256);
+    await writeFile(srv.file, `tls: {cert: new.crt, key: new.key}\n${original}`);
+    const r = await call('POST', '/api/reload', { cookie, headers: XHR });
+    expect(r.json()).toMatchObject({ ok: true, changed: expect.arrayContaining(['tls']) });
+    expect(await adminFingerprint()).toBe(pair.fingerprint256);
+    expect((await call('GET', '/api/status', { cookie })).json().certificate.fingerprint256).toBe(pair.fingerprint256);
+    await writeFile(srv.file, original);
+    expect((await call('POST', '/api/reload', { cookie, headers: XHR })).json()).toMatchObject({ ok: true });
+    expect(await adminFingerprint()).not.toBe(pair.fingerprint256);
+  });
+
   it('logs out: the cookie stops working', async () => {
     const c = await login(srv.base);
     expect((await call('POST', '/api/logout', { cookie: c, headers: XHR })).status).toBe(204);
@@ -268,6 +287,20 @@ describe('admin API', () => {
     }
   });
 });
+
+/** The SHA-256 fingerprint of the certificate the admin listener presents to a new connection. */
+function adminFingerprint(): Promise<string> {
+  const url = new URL(srv.base);
+  return new Promise((resolve, reject) => {
+    const s = tlsConnect({ host: url.hostname, port: Number(url.port), rejectUnauthorized: false, servername: 'localhost' }, () => {
+      const raw = s.getPeerCertificate(true).raw;
+      s.destroy();
+      resolve(new X509Certificate(raw).fingerprint256);
+    });
+    s.setTimeout(10_000, () => s.destroy(new Error('no TLS handshake in 10 s')));
+    s.on('error', reject);
+  });
+}
 
 /** Reads GET /api/events until `done(text so far)`; resolves with the status; rejects after 20 s. */
 function readEvents(cookie: string, done: (text: string) => boolean): Promise<number> {

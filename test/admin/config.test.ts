@@ -1,7 +1,9 @@
 /**
- * The admin console's options at start-up: plain HTTP only on loopback, not in cluster mode, admin
- * accounts need argon2id hashes (dist/; run `npm run build` first).
+ * The admin console's options at start-up: plain HTTP only on loopback (in one process and in the
+ * cluster's primary), admin accounts need argon2id hashes, `admin.hosts` checked, a busy admin port
+ * stops a cluster's start (dist/; run `npm run build` first).
  */
+import { createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { assertBuilt, configFile, removeTempDirs, run } from '../cli/cli.js';
 
@@ -26,10 +28,30 @@ describe('admin console options', () => {
     expect(r.stderr).toMatch(/admin\.users\[0\]\.password: must be an argon2id hash/);
   });
 
-  it('is not available in cluster mode yet', async () => {
-    const r = await start('adminListen: 127.0.0.1:0\nworkers: 2');
+  it('checks the same in cluster mode (the primary runs the console)', async () => {
+    const r = await start('adminListen: 0.0.0.0:0\nadmin: {tls: false}\nworkers: 2');
     expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/adminListen: is not available in cluster mode yet/);
+    expect(r.stderr).toMatch(/admin\.tls: false is allowed only when adminListen is a loopback address/);
+    expect(r.stderr).not.toMatch(/cluster mode/);
+  });
+
+  it('stops a cluster whose admin port is taken, with one clear line', async () => {
+    const busy = createServer();
+    await new Promise<void>((resolve) => busy.listen(0, '127.0.0.1', resolve));
+    const port = (busy.address() as { port: number }).port;
+    try {
+      const r = await start(`adminListen: 127.0.0.1:${port}\nworkers: 2`);
+      expect(r.code).toBe(1);
+      expect(r.stderr.trim()).toBe(`error: cannot listen for the admin console on 127.0.0.1:${port}: address already in use`);
+    } finally {
+      busy.close();
+    }
+  });
+
+  it('refuses an admin.hosts entry that is not a host name', async () => {
+    const r = await start('adminListen: 127.0.0.1:0\nadmin: {hosts: ["https://admin.example:8443"]}');
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/admin\.hosts\[0\]: must be a host name or IP address/);
   });
 
   it('reads FTPSD_ADMIN_LISTEN and checks it', async () => {

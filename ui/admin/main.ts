@@ -5,7 +5,7 @@
  */
 
 interface Transfer { direction: 'upload' | 'download'; path: string | null; bytes: number; rate: number; expectedSize: number | null }
-interface SessionRow { id: string; user: string | null; peer: string; since: string; tls: { control: boolean; dataProtection: string; implicit: boolean }; cwd: string; transfer: Transfer | null }
+interface SessionRow { id: string; user: string | null; peer: string; since: string; tls: { control: boolean; dataProtection: string; implicit: boolean }; cwd: string; transfer: Transfer | null; worker?: number }
 interface Ban { address: string; until: string }
 interface Point { t: number; sessions: number; bytesPerSecond: number }
 
@@ -98,7 +98,7 @@ function renderSessions(list: SessionRow[]): void {
     }
     const cells = row.cells;
     cells[0]!.textContent = s.user ?? '(not logged in)';
-    cells[1]!.textContent = s.peer;
+    cells[1]!.textContent = s.worker === undefined ? s.peer : `${s.peer} (worker ${s.worker})`;
     cells[2]!.textContent = new Date(s.since).toLocaleTimeString();
     cells[3]!.textContent = s.tls.control ? `TLS${s.tls.implicit ? ' (implicit)' : ''}, data ${s.tls.dataProtection}` : 'none';
     cells[4]!.textContent = s.cwd;
@@ -168,6 +168,7 @@ let chartPoints: Point[] = [];
 async function refreshStatus(): Promise<void> {
   const s = await api<{
     version: string; uptimeSeconds: number; listeners: { explicit: string[]; implicit: string[] };
+    workerList: { worker: number; pid: number | null; state: string; sessions: number }[];
     certificate: { names: string[]; fingerprint256: string; validTo: string; source: string }; history: Point[];
   }>('GET', '/api/status');
   const dl = $('status');
@@ -176,6 +177,7 @@ async function refreshStatus(): Promise<void> {
   const rows: [string, string, string?][] = [
     ['Version', s.version],
     ['Uptime', `${Math.floor(s.uptimeSeconds / 60)} min`],
+    ['Workers', s.workerList.length > 1 ? s.workerList.map((w) => `${w.worker}: ${w.state}, ${w.sessions} sessions`).join('; ') : '1 (a single process)'],
     ['Listeners', [...s.listeners.explicit.map((a) => `${a} (explicit)`), ...s.listeners.implicit.map((a) => `${a} (implicit)`)].join(', ')],
     ['Certificate', `${s.certificate.names.join(', ') || '(no names)'} (${s.certificate.source})`],
     ['Expires', `${new Date(s.certificate.validTo).toLocaleDateString()} (in ${days} days)`, days < 21 ? 'warn' : undefined],
