@@ -14,6 +14,7 @@ import { AdminAccounts } from './accounts.js';
 import { isLoopbackHost, type AdminHost, type AdminStarter } from '../runtime/admin-host.js';
 import { cookies, HttpProblem, sendProblem, sendStatic } from './http.js';
 import { LiveFeed } from './live.js';
+import { OtherNodes } from './other-nodes.js';
 import { openApiDocument } from './openapi.js';
 import { loadPage, type PageFile } from './page.js';
 import { COOKIE, matchRoute, sessionsJson, type AdminDeps, type RequestContext } from './routes.js';
@@ -50,19 +51,24 @@ export class AdminConsole {
     this.http.keepAliveTimeout = 5_000;
     this.http.maxHeadersCount = 100;
     const sessions = new Sessions(() => host.server.sessions);
-    const accounts = new AdminAccounts(() => host.settings().users, () => host.server.throttle);
-    const live = new LiveFeed(sessions, () => sessionsJson(sessions));
+    const accounts = new AdminAccounts(() => host.settings().users, () => host.server.throttle, Date.now, host.userDb?.admins);
+    // With a user database: the other nodes' sessions too (other-nodes.ts).
+    let otherNodes: OtherNodes | undefined;
+    const view = () => (otherNodes ? otherNodes.view(sessionsJson(sessions)) : sessionsJson(sessions));
+    const live = new LiveFeed(sessions, view);
+    if (host.userDb) otherNodes = new OtherNodes(host.userDb.registry, host.log, () => live.publish('sessions', view()));
     const doc = openApiDocument(host.version);
     this.deps = {
       host,
       accounts,
       sessions,
       live,
+      ...(otherNodes ? { otherNodes } : {}),
       openapi: () => doc,
       audit: (ctx, action, details) => host.log.info({ admin: ctx.admin, from: ctx.from, action, ...details }, `admin: ${action}`),
     };
-    host.server.events.on('connect', () => live.publish('sessions', sessionsJson(sessions)));
-    host.server.events.on('disconnect', () => setImmediate(() => live.publish('sessions', sessionsJson(sessions))));
+    host.server.events.on('connect', () => live.publish('sessions', view()));
+    host.server.events.on('disconnect', () => setImmediate(() => live.publish('sessions', view())));
     this.page = loadPage();
   }
 
@@ -91,7 +97,10 @@ export class AdminConsole {
         res.destroy();
         return;
       }
-      if (err instanceof HttpProblem) return sendProblem(res, err);
+      if (err instanceof HttpProblem) {
+        if (err.status >= 500 && err.cause) this.host.log.error({ err: err.cause, path: req.url }, `admin request failed: ${err.detail ?? err.title}`);
+        return sendProblem(res, err);
+      }
       this.host.log.error({ err, path: req.url }, 'admin request failed');
       sendProblem(res, new HttpProblem(500, 'Internal Server Error'));
     }
@@ -116,10 +125,10 @@ export class AdminConsole {
     let admin: string | undefined;
     if (route.auth) {
       if (bearer !== undefined) {
-        admin = this.deps.accounts.fromToken(bearer);
+        admin = await this.deps.accounts.fromToken(bearer);
         if (!admin) throw new HttpProblem(401, 'Unauthorized', 'unknown or revoked token');
       } else {
-        admin = this.deps.accounts.fromCookie(cookie);
+        admin = await this.deps.accounts.fromCookie(cookie);
         if (!admin) throw new HttpProblem(401, 'Unauthorized', 'log in first');
         // CSRF: a cross-site form or navigation cannot set this header.
         if (method !== 'GET' && req.headers['x-requested-with'] === undefined) {
@@ -142,6 +151,7 @@ export class AdminConsole {
   async close(): Promise<void> {
     this.stopping = true;
     this.deps.live.close();
+    this.deps.otherNodes?.close();
     const closed = new Promise<void>((resolve) => this.http.close(() => resolve()));
     for (const s of this.sockets) s.destroy();
     await closed;

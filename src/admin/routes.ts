@@ -10,6 +10,8 @@ import type { AdminAccounts } from './accounts.js';
 import type { AdminHost } from '../runtime/admin-host.js';
 import { field, HttpProblem, readJson, sendJson } from './http.js';
 import type { LiveFeed } from './live.js';
+import type { OtherNodes } from './other-nodes.js';
+import { USER_ROUTES } from './user-routes.js';
 
 export const COOKIE = 'ftpsd_admin';
 
@@ -31,13 +33,15 @@ export interface AdminDeps {
   accounts: AdminAccounts;
   sessions: SessionList;
   live: LiveFeed;
+  /** With a user database: the sessions of the other nodes (other-nodes.ts). */
+  otherNodes?: OtherNodes;
   /** Logs an admin's change (who, what, from where) and tells the live feed. */
   audit(ctx: RequestContext, action: string, details: Record<string, unknown>): void;
   openapi(): unknown;
 }
 
 export interface Route {
-  method: 'GET' | 'POST' | 'DELETE';
+  method: 'GET' | 'POST' | 'PATCH' | 'DELETE';
   path: string;
   /** Needs a login (cookie or bearer token). */
   auth: boolean;
@@ -122,8 +126,8 @@ export const ROUTES: Route[] = [
   },
   {
     method: 'POST', path: '/api/logout', auth: true, status: 204, summary: 'Ends the browser session (its cookie stops working).',
-    handle: (ctx, deps) => {
-      if (ctx.cookie) deps.accounts.logout(ctx.cookie);
+    handle: async (ctx, deps) => {
+      if (ctx.cookie) await deps.accounts.logout(ctx.cookie);
       deps.host.log.info({ admin: ctx.admin, from: ctx.from }, 'admin logged out');
       ctx.res.writeHead(204, { 'set-cookie': `${COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0${ctx.secure ? '; Secure' : ''}` }).end();
     },
@@ -134,33 +138,41 @@ export const ROUTES: Route[] = [
     handle: async (ctx, deps) => {
       const body = await readJson(ctx.req);
       const label = body.label === undefined ? 'token' : field(body, 'label', 100);
-      const token = deps.accounts.createToken(ctx.admin!, label);
+      const token = await deps.accounts.createToken(ctx.admin!, label);
       deps.audit(ctx, 'token created', { token: token.id, label });
       sendJson(ctx.res, 201, token);
     },
   },
   {
     method: 'GET', path: '/api/tokens', auth: true, status: 200, response: 'Tokens', summary: 'The tokens (without their values).',
-    handle: (ctx, deps) => sendJson(ctx.res, 200, deps.accounts.listTokens()),
+    handle: async (ctx, deps) => sendJson(ctx.res, 200, await deps.accounts.listTokens()),
   },
   {
     method: 'DELETE', path: '/api/tokens/{id}', auth: true, status: 204, summary: 'Revokes a token.',
-    handle: (ctx, deps) => {
-      if (!deps.accounts.revokeToken(ctx.params.id!)) throw new HttpProblem(404, 'Not Found', 'no such token');
+    handle: async (ctx, deps) => {
+      if (!(await deps.accounts.revokeToken(ctx.params.id!))) throw new HttpProblem(404, 'Not Found', 'no such token');
       deps.audit(ctx, 'token revoked', { token: ctx.params.id });
       ctx.res.writeHead(204).end();
     },
   },
   {
     method: 'GET', path: '/api/sessions', auth: true, status: 200, response: 'Sessions',
-    summary: 'Every live session: user, peer, since, TLS state, cwd and the current transfer.',
-    handle: (ctx, deps) => sendJson(ctx.res, 200, sessionsJson(deps.sessions)),
+    summary: 'Every live session (with a user database, of every node: those of other nodes name their node): user, peer, since, TLS state, cwd and the current transfer.',
+    handle: async (ctx, deps) => {
+      const local = sessionsJson(deps.sessions);
+      sendJson(ctx.res, 200, deps.otherNodes ? await deps.otherNodes.withLocal(local) : local);
+    },
   },
   {
-    method: 'DELETE', path: '/api/sessions/{id}', auth: true, status: 204, summary: 'Ends a session (its client gets 421).',
+    method: 'DELETE', path: '/api/sessions/{id}', auth: true, status: 204, summary: 'Ends a session, on this node or (with a user database) another (its client gets 421).',
     handle: async (ctx, deps) => {
       const s = deps.sessions.get(ctx.params.id!);
-      if (!s) throw new HttpProblem(404, 'Not Found', 'no such session');
+      if (!s) {
+        const ended = await deps.otherNodes?.end(ctx.params.id!, (row) => deps.audit(ctx, 'session disconnected', { session: row.id, user: row.user, peer: row.peer, node: row.node }));
+        if (!ended) throw new HttpProblem(404, 'Not Found', 'no such session');
+        ctx.res.writeHead(204).end();
+        return;
+      }
       deps.audit(ctx, 'session disconnected', { session: s.id, user: s.user, peer: s.remoteAddress });
       await s.disconnect('Disconnected by an administrator.');
       ctx.res.writeHead(204).end();
@@ -200,13 +212,8 @@ export const ROUTES: Route[] = [
       ctx.res.writeHead(204).end();
     },
   },
-  {
-    method: 'GET', path: '/api/users', auth: true, status: 200, response: 'Users', summary: 'The FTP accounts (from the config file).',
-    handle: (ctx, deps) => {
-      const users = deps.host.users().map((u) => ({ ...u, sessions: deps.host.server.userSessions(u.name) }));
-      sendJson(ctx.res, 200, users);
-    },
-  },
+  // GET, POST /api/users, PATCH and DELETE /api/users/{name}
+  ...USER_ROUTES,
   {
     method: 'GET', path: '/api/status', auth: true, status: 200, response: 'Status',
     summary: 'Version, uptime, listeners, workers, certificate, limits and the last reload\'s result.',
@@ -224,6 +231,7 @@ export const ROUTES: Route[] = [
         certificate: certificateJson(deps),
         limits: deps.host.limits(),
         lastReload: deps.host.lastReload(),
+        usersEditable: deps.host.userDb !== undefined,
         history: deps.live.points,
       });
     },

@@ -7,6 +7,9 @@ import type { AdminSettings } from '../config/admin-schema.js';
 import type { Logger } from '../logger.js';
 import type { FtpServer, ListenAddress } from '../server.js';
 import type { Certificate } from '../config/certificate.js';
+import type { AdminStore } from '../userdb/admin-store.js';
+import type { SessionRegistry } from '../userdb/session-registry.js';
+import type { UserStore } from '../userdb/store.js';
 
 export interface AdminCertificate {
   cert: string;
@@ -32,6 +35,18 @@ export interface AdminHost {
   users(): { name: string; home: string; readOnly: boolean }[];
   /** The last reload's result (undefined: none yet). */
   lastReload(): unknown;
+  /** With a user database (`--user-db`): admins, users and every node's sessions live there. */
+  userDb?: AdminUserDb;
+}
+
+/** What the console uses of the user database. */
+export interface AdminUserDb {
+  /** Admin accounts, the console's browser sessions and tokens (hashed). */
+  admins: AdminStore;
+  /** The FTP users (a change reaches every node by NOTIFY). */
+  users: UserStore;
+  /** Every node's live sessions; ending one on another node. */
+  registry: SessionRegistry;
 }
 
 /** A running admin console. */

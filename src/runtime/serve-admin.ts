@@ -12,6 +12,8 @@ import type { Logger } from '../logger.js';
 import type { FtpServer } from '../server.js';
 import { isLoopbackHost, type AdminCertificate, type AdminHandle, type AdminStarter } from './admin-host.js';
 import type { ConfigReloader } from './config-reload.js';
+import type { UserDbLink } from './user-db.js';
+import { dbErrorText } from '../userdb/connect.js';
 
 export interface AdminParts {
   server: FtpServer;
@@ -20,6 +22,8 @@ export interface AdminParts {
   logger: Logger;
   addresses: { explicit: AddressInfo[]; implicit: AddressInfo[] };
   tls: () => AdminCertificate;
+  /** The user database, when one is configured: admins, users and sessions of every node. */
+  userDb?: UserDbLink;
 }
 
 /** The running console and its URL, or undefined when `adminListen` is not set. */
@@ -35,6 +39,8 @@ export async function startAdmin(
   let lastReload: unknown;
   const settings = () => adminSettings(reloader.config.admin);
   if (!settings().tls && !isLoopbackHost(listen.host)) throw ConfigError.of('admin.tls', `false is allowed only when adminListen is a loopback address (not ${listen.host})`);
+  const userDb = parts.userDb;
+  if (userDb) await adminClashes(userDb, settings().users.map((u) => u.name));
   try {
     const handle = await ctx.admin(
       {
@@ -52,6 +58,7 @@ export async function startAdmin(
         limits: () => server.settings.limits,
         users: () => reloader.config.users.map((u) => ({ name: u.name, home: u.home, readOnly: u.readOnly })),
         lastReload: () => lastReload ?? null,
+        ...(userDb ? { userDb: { admins: userDb.admins, users: userDb.store, registry: userDb.registry } } : {}),
       },
       listen,
     );
@@ -62,4 +69,16 @@ export async function startAdmin(
     if (e.syscall === 'listen') throw new Error(`cannot listen for the admin console on ${formatAddress(listen.host, listen.port)}: ${errnoText(err)}`, { cause: err });
     throw err;
   }
+}
+
+/** A name in both `admin.users` and the database's admins is a start-up error, as for FTP users. */
+async function adminClashes(userDb: UserDbLink, configNames: readonly string[]): Promise<void> {
+  let names: string[];
+  try {
+    names = (await userDb.admins.list()).map((a) => a.name);
+  } catch (err) {
+    throw new Error(`user database: ${dbErrorText(err)}`, { cause: err });
+  }
+  const both = names.filter((n) => configNames.includes(n)).sort();
+  if (both.length > 0) throw new Error(`admin${both.length > 1 ? 's' : ''} ${both.join(', ')} in both the config file (admin.users) and the user database: remove one`);
 }
