@@ -3,6 +3,7 @@ import { ROUTES } from './routes.js';
 
 const str = { type: 'string' };
 const int = { type: 'integer' };
+const problem5xx = { description: 'A problem document (RFC 9457): the server failed, is stopping, or its user database is unreachable (503).', content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } } };
 const problem = { description: 'A problem document (RFC 9457).', content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } } };
 
 const SCHEMAS: Record<string, unknown> = {
@@ -112,7 +113,7 @@ export function openApiDocument(version: string): Record<string, unknown> {
       summary: r.summary,
       ...(params.length ? { parameters: params } : {}),
       ...(r.body ? { requestBody: { required: true, content: { 'application/json': { schema: { $ref: `#/components/schemas/${r.body}` } } } } } : {}),
-      responses: { [String(r.status)]: ok, '4XX': problem },
+      responses: { [String(r.status)]: ok, '4XX': problem, '5XX': problem5xx },
       security: r.auth ? [{ cookie: [] }, { bearer: [] }] : [],
     };
     (paths[r.path] ??= {})[r.method.toLowerCase()] = op;

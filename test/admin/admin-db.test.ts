@@ -10,6 +10,7 @@
  */
 import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { request } from 'node:https';
 import { Client } from 'basic-ftp';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -215,10 +216,13 @@ describe.skipIf(!BIN)('admin console on a user database, two nodes', () => {
 
     // Disabled on A: the live session on B ends with 421.
     const disabled = await call(0, 'PATCH', '/api/users/dana', { cookie, headers: XHR, body: { enabled: false } });
+    const answered = Date.now();
     expect(disabled.status).toBe(200);
     expect(disabled.json().enabled).toBe(false);
     const r = await live.reply(5_000);
     expect(r.code).toBe(421);
+    expect(r.text).toContain('Account disabled or removed.');
+    console.log(`disabled through node A: the session on node B read 421 ${Date.now() - answered} ms after the reply`);
     expect(await live.waitClosed()).toBe(true);
     const refused = await RawClient.connect(nodes[1]!.served.port, '127.0.0.1');
     await refused.expectCmd('USER dana', 331);
@@ -257,8 +261,13 @@ describe.skipIf(!BIN)('admin console on a user database, two nodes', () => {
     const fromB = (await call(1, 'GET', '/api/sessions', { cookie })).json() as { id: string; node?: string }[];
     expect(fromB.find((s) => s.id === remote.id)?.node).toBeUndefined();
 
+    // The live events of node A carry it too.
+    expect(await eventsUntil(nodes[0]!.base, cookie, (text) => text.includes(`"id":"${remote.id}"`))).toBe(200);
+
+    const started = Date.now();
     const ended = await call(0, 'DELETE', `/api/sessions/${encodeURIComponent(remote.id)}`, { cookie, headers: XHR });
     expect(ended.status, ended.body).toBe(204);
+    console.log(`DELETE of another node's session answered (the session gone from the list) in ${Date.now() - started} ms`);
     const r = await onB.reply(5_000);
     expect(r.code).toBe(421);
     expect(r.text).toContain('Disconnected by an administrator.');
@@ -298,13 +307,55 @@ describe.skipIf(!BIN)('admin console on a user database, two nodes', () => {
     }
   });
 
+  it('the database down: requests that need it get 503 (a problem document), nothing crashes; back up, they work again', async () => {
+    const cookie = await loginTo(0, DB_ADMIN);
+    await db.stop();
+    try {
+      const r = await call(0, 'GET', '/api/status', { cookie });
+      expect(r.status).toBe(503);
+      expect(r.json()).toMatchObject({ status: 503, detail: 'user database unavailable; try again later' });
+      expect((await call(1, 'POST', '/api/login', { body: DB_ADMIN })).status).toBe(503);
+      expect((await call(0, 'GET', '/healthz')).status).toBe(200);
+    } finally {
+      await db.start();
+    }
+    await until(async () => (await call(0, 'GET', '/api/status', { cookie })).status === 200, 'the console working again', 20_000, 250);
+    expect((await call(1, 'GET', '/api/users', { cookie })).status).toBe(200);
+    for (const n of nodes) expect(n.served.child.exitCode).toBeNull();
+  });
+
   it('every user route was called with success, and every answer is documented', () => {
     const doc = openApiDocument('x') as { paths: Record<string, Record<string, { responses: Record<string, unknown> }>> };
     for (const r of ROUTES.filter((r) => r.path.startsWith('/api/users') || r.path.startsWith('/api/sessions'))) {
       const op = doc.paths[r.path]![r.method.toLowerCase()]!;
       const statuses = seen.filter((s) => s.method === r.method && s.route === r.path).map((s) => s.status);
       expect(statuses, `${r.method} ${r.path} was called with success`).toContain(r.status);
-      for (const s of statuses) expect(s in op.responses || (s >= 400 && s < 500 && '4XX' in op.responses), `${r.method} ${r.path} ${s} documented`).toBe(true);
+      for (const s of statuses) expect(s in op.responses || (s >= 400 && s < 500 && '4XX' in op.responses) || (s >= 500 && '5XX' in op.responses), `${r.method} ${r.path} ${s} documented`).toBe(true);
     }
   });
 });
+
+/** Reads GET /api/events until `done(text so far)`; resolves with the status; rejects after 15 s. */
+function eventsUntil(base: string, cookie: string, done: (text: string) => boolean): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      req.destroy();
+      reject(new Error('the event stream did not show it in 15 s'));
+    }, 15_000);
+    const req = request(new URL('/api/events', base), { headers: { cookie }, rejectUnauthorized: false }, (res) => {
+      let text = '';
+      res.setEncoding('utf8').on('data', (d: string) => {
+        text += d;
+        if (done(text)) {
+          clearTimeout(timer);
+          req.destroy();
+          resolve(res.statusCode ?? 0);
+        }
+      });
+    });
+    req.on('error', (err) => {
+      if (!req.destroyed) reject(err);
+    });
+    req.end();
+  });
+}
