@@ -8,7 +8,7 @@ import { isIP } from 'node:net';
 import type { Session, SessionList } from '../embed/sessions.js';
 import type { AdminAccounts } from './accounts.js';
 import type { AdminHost } from '../runtime/admin-host.js';
-import { field, HttpProblem, readJson, sendJson } from './http.js';
+import { field, fromDb, HttpProblem, readJson, sendJson } from './http.js';
 import type { LiveFeed } from './live.js';
 import type { OtherNodes } from './other-nodes.js';
 import { USER_ROUTES } from './user-routes.js';
@@ -184,7 +184,7 @@ export const ROUTES: Route[] = [
   },
   {
     method: 'POST', path: '/api/bans', auth: true, status: 201, body: 'NewBan', response: 'Bans',
-    summary: 'Bans an address (or network) from logging in, for durationMs (default: the ban policy\'s duration).',
+    summary: 'Bans an address (or network) from logging in, for durationMs (default: the ban policy\'s duration); with a user database, on every node.',
     handle: async (ctx, deps) => {
       const body = await readJson(ctx.req);
       const address = banAddress(field(body, 'address', 64));
@@ -193,19 +193,23 @@ export const ROUTES: Route[] = [
       if (typeof d !== 'number' || !Number.isInteger(d) || d < 1000 || d > 365 * 24 * 3600 * 1000) {
         throw new HttpProblem(400, 'Bad Request', '"durationMs" must be an integer from 1000 to one year');
       }
-      throttle.impose(address.split('/')[0]!, Date.now() + d);
+      const ip = address.split('/')[0]!;
+      // With a user database the ban is stored there, and its trigger tells every node.
+      if (deps.host.userDb) await fromDb(deps.host.userDb.users.ban(throttle.networkOf(ip), Date.now() + d));
+      throttle.impose(ip, Date.now() + d);
       deps.audit(ctx, 'ban added', { address, durationMs: d });
       deps.live.publish('bans', bansJson(deps));
       sendJson(ctx.res, 201, bansJson(deps));
     },
   },
   {
-    method: 'DELETE', path: '/api/bans/{address}', auth: true, status: 204, summary: 'Lifts the ban of an address (or network).',
-    handle: (ctx, deps) => {
+    method: 'DELETE', path: '/api/bans/{address}', auth: true, status: 204, summary: 'Lifts the ban of an address (or network); with a user database, on every node.',
+    handle: async (ctx, deps) => {
       const address = banAddress(ctx.params.address!);
       const throttle = throttleOf(deps);
       const network = throttle.networkOf(address.split('/')[0]!);
-      if (!throttle.list().some((b) => b.network === network)) throw new HttpProblem(404, 'Not Found', 'no ban for this address');
+      const lifted = deps.host.userDb ? await fromDb(deps.host.userDb.users.unban(network)) : false;
+      if (!lifted && !throttle.list().some((b) => b.network === network)) throw new HttpProblem(404, 'Not Found', 'no ban for this address');
       throttle.unban(address.split('/')[0]!);
       deps.audit(ctx, 'ban lifted', { address: network });
       deps.live.publish('bans', bansJson(deps));

@@ -285,6 +285,24 @@ describe.skipIf(!BIN)('admin console on a user database, two nodes', () => {
     expect(JSON.parse(created)).toMatchObject({ admin: DB_ADMIN.name, from: '127.0.0.1', user: 'dana' });
   });
 
+  it('a ban added through node A refuses the address on node B; lifted through node B, it logs in on both', async () => {
+    const cookie = await loginTo(0, DB_ADMIN);
+    const from = '127.0.0.31';
+    const refused = async (i: number) => {
+      const c = await RawClient.connect(nodes[i]!.served.port, '127.0.0.1', { localAddress: from, greeting: false });
+      const r = await c.reply(5_000).catch(() => undefined);
+      c.close();
+      return r?.code === 421;
+    };
+    expect(await refused(1)).toBe(false);
+    expect((await call(0, 'POST', '/api/bans', { cookie, headers: XHR, body: { address: from } })).status).toBe(201);
+    await until(async () => await refused(1), 'the ban on node B', 3_000, 100);
+    expect((await call(1, 'GET', '/api/bans', { cookie })).json().map((b: { address: string }) => b.address)).toContain(from);
+    expect((await call(1, 'DELETE', `/api/bans/${from}`, { cookie, headers: XHR })).status).toBe(204);
+    await until(async () => !(await refused(0)) && !(await refused(1)), 'the ban lifted on both nodes', 3_000, 100);
+    expect((await call(0, 'GET', '/api/bans', { cookie })).json()).toEqual([]);
+  });
+
   it('a removed database admin: its cookie stops working on every node', async () => {
     const added = await run(['admin', 'add', 'temp'], { env: env() });
     expect(added.code).toBe(0);
