@@ -1,7 +1,7 @@
 /**
  * This node's part in the cluster-wide session list (with a user database): publishes the node's live
- * sessions to the registry (userdb/session-registry.ts) every two seconds and soon after a session opens,
- * logs in or closes, and ends one of its sessions when an admin on another node asks (421
+ * sessions to the registry (userdb/session-registry.ts) every two seconds while it has any (an idle node
+ * writes nothing) and soon after a session opens, logs in or closes, and ends one of its sessions when an admin on another node asks (421
  * `Disconnected by an administrator.`). Each row is the session as the admin API shows it (the fields of
  * admin/routes.ts's sessionJson), made here from the connection, since the console is a floor above.
  */
@@ -39,6 +39,8 @@ export class NodeSessions {
   private soon: NodeJS.Timeout | undefined;
   private publishing: Promise<void> | undefined;
   private closed = false;
+  /** The last publish had no session (an idle node writes nothing until one opens). */
+  private idle = false;
 
   constructor(
     private readonly server: FtpServer,
@@ -70,7 +72,12 @@ export class NodeSessions {
     if (this.closed) return;
     if (this.publishing) return this.publishing;
     const rows: PublishedSession[] = [...this.server.sessions.values()].filter((c) => !c.ended).map((c) => ({ id: c.id, info: sessionInfo(c) }));
-    this.publishing = this.registry.publish(rows).catch(() => undefined).finally(() => (this.publishing = undefined));
+    if (rows.length === 0 && this.idle) return;
+    this.publishing = this.registry
+      .publish(rows)
+      .then(() => void (this.idle = rows.length === 0))
+      .catch(() => undefined)
+      .finally(() => (this.publishing = undefined));
     return this.publishing;
   }
 
