@@ -285,6 +285,21 @@ describe.skipIf(!BIN)('admin console on a user database, two nodes', () => {
     expect(JSON.parse(created)).toMatchObject({ admin: DB_ADMIN.name, from: '127.0.0.1', user: 'dana' });
   });
 
+  it('a killed node\'s sessions leave the list of the others within seconds (its rows expire)', async () => {
+    const cookie = await loginTo(0, DB_ADMIN);
+    const third = await startNode(4);
+    const client = await RawClient.connect(third.served.port, '127.0.0.1');
+    await client.expectCmd('USER cfg', 331);
+    await client.expectCmd('PASS cfg-Pass-1', 230);
+    const thirdsSessions = async () => ((await call(0, 'GET', '/api/sessions', { cookie })).json() as { user: string; node?: string }[]).filter((s) => s.user === 'cfg' && s.node !== undefined);
+    await until(async () => (await thirdsSessions()).length === 1, 'the third node\'s session listed on node A', 10_000, 200);
+    await third.served.stop('SIGKILL');
+    client.close();
+    const killed = Date.now();
+    await until(async () => (await thirdsSessions()).length === 0, 'the killed node\'s session gone from the list', 20_000, 250);
+    console.log(`a killed node's session left the list ${Date.now() - killed} ms after the kill`);
+  }, 40_000);
+
   it('a ban added through node A refuses the address on node B; lifted through node B, it logs in on both', async () => {
     const cookie = await loginTo(0, DB_ADMIN);
     const from = '127.0.0.31';
