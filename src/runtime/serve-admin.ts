@@ -1,6 +1,8 @@
 /**
  * `ftpsd serve`'s admin console: started when `adminListen` is set, with what it needs from the running
  * server (runtime/admin-host.ts). Not yet in cluster mode (each worker would answer for its own sessions).
+ * With a user database it also gets the database's admins, users and every node's sessions; an admin
+ * name in both `admin.users` and the database stops the start.
  */
 import type { AddressInfo } from 'node:net';
 import { adminSettings } from '../config/admin-schema.js';
