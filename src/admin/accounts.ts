@@ -1,11 +1,18 @@
 /**
  * Who may use the admin console: the accounts of `admin.users` (argon2id hashes, read anew at every
- * login so a reload applies), browser sessions (a random cookie value, kept in memory) and bearer tokens
- * (shown once; only their SHA-256 is kept; revocable). Failed logins count in the FTP server's ban table,
- * and a banned address cannot log in here either.
+ * login so a reload applies), browser sessions (a random cookie value) and bearer tokens (shown once;
+ * revocable). Failed logins count in the FTP server's ban table, and a banned address cannot log in here
+ * either.
+ *
+ * Without a user database, sessions and tokens are kept in memory (only a token's SHA-256). With one
+ * (`db`), the database's admins (`ftpsd admin add`) log in too, and sessions and tokens are kept there,
+ * as SHA-256 only, so any node accepts them and they outlive a restart; a name in both the config file
+ * and the database is refused (and stops the start, runtime/serve-admin.ts).
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { hashPassword, secretEquals, verifyHash } from '../auth/password.js';
+import type { AdminStore } from '../userdb/admin-store.js';
+import { fromDb } from './http.js';
 
 /** A browser session lasts this long from login. */
 export const SESSION_TTL_MS = 8 * 60 * 60 * 1000;
@@ -47,17 +54,33 @@ export class AdminAccounts {
     private readonly users: () => readonly AdminAccount[],
     private readonly throttle: () => LoginGuard | undefined,
     private readonly now: () => number = Date.now,
+    /** The user database's admins, sessions and tokens (undefined: none configured). */
+    private readonly db?: AdminStore,
   ) {}
+
+  /** The hash of an admin account (config file, then database), or undefined; a name in both is refused. */
+  private async accountHash(name: string): Promise<string | undefined> {
+    const config = this.users().find((u) => u.name === name)?.password;
+    if (!this.db) return config;
+    const stored = await fromDb(this.db.passwordHash(name));
+    if (config !== undefined && stored !== undefined) return undefined;
+    return config ?? stored;
+  }
+
+  /** Whether `admin` is still an account (a removed admin's sessions and tokens stop working). */
+  private async exists(admin: string): Promise<boolean> {
+    return (await this.accountHash(admin)) !== undefined;
+  }
 
   async login(name: string, password: string, address: string): Promise<LoginResult> {
     const throttle = this.throttle();
     if (throttle?.bannedUntil(address) !== undefined) return { ok: false, banned: true };
     if (this.verifying >= MAX_CONCURRENT_LOGINS) return { ok: false, banned: false, busy: true };
-    const account = this.users().find((u) => u.name === name);
     let ok: boolean;
     this.verifying++;
     try {
-      ok = (await verifyHash(account?.password ?? (await dummyHash()), password)) && account !== undefined;
+      const hash = await this.accountHash(name);
+      ok = (await verifyHash(hash ?? (await dummyHash()), password)) && hash !== undefined;
     } finally {
       this.verifying--;
     }
@@ -66,21 +89,31 @@ export class AdminAccounts {
       return { ok: false, banned: false };
     }
     const cookie = randomBytes(32).toString('base64url');
-    this.sessions.set(cookie, { admin: name, expires: this.now() + SESSION_TTL_MS });
-    trim(this.sessions);
+    const expires = this.now() + SESSION_TTL_MS;
+    if (this.db) {
+      await fromDb(this.db.saveSession(sha256(cookie), name, expires));
+    } else {
+      this.sessions.set(cookie, { admin: name, expires });
+      trim(this.sessions);
+    }
     return { ok: true, cookie };
   }
 
-  logout(cookie: string): void {
-    this.sessions.delete(cookie);
+  async logout(cookie: string): Promise<void> {
+    if (this.db) await fromDb(this.db.deleteSession(sha256(cookie)));
+    else this.sessions.delete(cookie);
   }
 
   /** The admin a cookie belongs to (while the account still exists), or undefined. */
-  fromCookie(cookie: string | undefined): string | undefined {
-    if (!cookie) return undefined;
+  async fromCookie(cookie: string | undefined): Promise<string | undefined> {
+    if (!cookie || !/^[A-Za-z0-9_-]{43}$/.test(cookie)) return undefined;
+    if (this.db) {
+      const admin = await fromDb(this.db.sessionAdmin(sha256(cookie)));
+      return admin !== undefined && (await this.exists(admin)) ? admin : undefined;
+    }
     const s = this.sessions.get(cookie);
     if (!s) return undefined;
-    if (s.expires <= this.now() || !this.users().some((u) => u.name === s.admin)) {
+    if (s.expires <= this.now() || !(await this.exists(s.admin))) {
       this.sessions.delete(cookie);
       return undefined;
     }
@@ -88,29 +121,35 @@ export class AdminAccounts {
   }
 
   /** A new token for `admin`: its value is returned once (`ftpsd_ID_SECRET`). */
-  createToken(admin: string, label: string): TokenInfo & { token: string } {
+  async createToken(admin: string, label: string): Promise<TokenInfo & { token: string }> {
     const id = randomBytes(6).toString('hex');
     const secret = randomBytes(32).toString('base64url');
     const info: TokenInfo = { id, label, admin, created: new Date(this.now()).toISOString() };
-    this.tokens.set(id, { ...info, hash: sha256(secret) });
-    trim(this.tokens);
+    if (this.db) {
+      await fromDb(this.db.saveToken(info, sha256(secret)));
+    } else {
+      this.tokens.set(id, { ...info, hash: sha256(secret) });
+      trim(this.tokens);
+    }
     return { ...info, token: `ftpsd_${id}_${secret}` };
   }
 
   /** The admin a bearer token belongs to, or undefined. */
-  fromToken(token: string | undefined): string | undefined {
+  async fromToken(token: string | undefined): Promise<string | undefined> {
     const m = /^ftpsd_([0-9a-f]{12})_([A-Za-z0-9_-]{43})$/.exec(token ?? '');
     if (!m) return undefined;
-    const t = this.tokens.get(m[1]!);
+    const t = this.db ? await fromDb(this.db.token(m[1]!)) : this.tokens.get(m[1]!);
     if (!t || !secretEquals(t.hash, sha256(m[2]!))) return undefined;
-    return this.users().some((u) => u.name === t.admin) ? t.admin : undefined;
+    return (await this.exists(t.admin)) ? t.admin : undefined;
   }
 
-  listTokens(): TokenInfo[] {
+  async listTokens(): Promise<TokenInfo[]> {
+    if (this.db) return fromDb(this.db.tokens());
     return [...this.tokens.values()].map(({ hash: _h, ...info }) => info);
   }
 
-  revokeToken(id: string): boolean {
+  async revokeToken(id: string): Promise<boolean> {
+    if (this.db) return fromDb(this.db.revokeToken(id));
     return this.tokens.delete(id);
   }
 }

@@ -17,6 +17,7 @@ import { HostCheck, hostOf } from './host-check.js';
 import { isLoopbackHost, type AdminHost, type AdminStarter } from '../runtime/admin-host.js';
 import { cookies, HttpProblem, sendProblem, sendStatic } from './http.js';
 import { LiveFeed } from './live.js';
+import { OtherNodes, withOtherNodes } from './other-nodes.js';
 import { openApiDocument } from './openapi.js';
 import { loadPage, type PageFile } from './page.js';
 import { bansJson, COOKIE, matchRoute, type AdminDeps, type RequestContext } from './routes.js';
@@ -30,9 +31,10 @@ export class AdminConsole {
   private readonly hosts: HostCheck;
   readonly secure: boolean;
   private stopping = false;
+  private readonly otherNodes: OtherNodes | undefined;
 
   constructor(
-    private readonly host: AdminHost,
+    private host: AdminHost,
     address: ListenAddress,
   ) {
     const settings = host.settings();
@@ -57,7 +59,10 @@ export class AdminConsole {
       const bans = host.bans();
       return bans && { bannedUntil: (a: string) => bans.throttle.bannedUntil(a), recordFailure: (a: string) => bans.failure(a) };
     };
-    const accounts = new AdminAccounts(() => host.settings().users, guard);
+    const accounts = new AdminAccounts(() => host.settings().users, guard, Date.now, host.userDb?.admins);
+    // With a user database: the other nodes' sessions too (other-nodes.ts), behind the same source.
+    this.otherNodes = host.userDb ? new OtherNodes(host.userDb.registry, host.log) : undefined;
+    if (this.otherNodes) host = this.host = { ...host, sessions: withOtherNodes(host.sessions, this.otherNodes) };
     const live = new LiveFeed(host.sessions);
     const doc = openApiDocument(host.version);
     this.hosts = new HostCheck({ listen: address.host, certificate: () => (this.secure ? host.certificate().cert : undefined), extra: () => host.settings().hosts });
@@ -98,7 +103,10 @@ export class AdminConsole {
         res.destroy();
         return;
       }
-      if (err instanceof HttpProblem) return sendProblem(res, err);
+      if (err instanceof HttpProblem) {
+        if (err.status >= 500 && err.cause) this.host.log.error({ err: err.cause, path: req.url }, `admin request failed: ${err.detail ?? err.title}`);
+        return sendProblem(res, err);
+      }
       this.host.log.error({ err, path: req.url }, 'admin request failed');
       sendProblem(res, new HttpProblem(500, 'Internal Server Error'));
     }
@@ -125,10 +133,10 @@ export class AdminConsole {
     let admin: string | undefined;
     if (route.auth) {
       if (bearer !== undefined) {
-        admin = this.deps.accounts.fromToken(bearer);
+        admin = await this.deps.accounts.fromToken(bearer);
         if (!admin) throw new HttpProblem(401, 'Unauthorized', 'unknown or revoked token');
       } else {
-        admin = this.deps.accounts.fromCookie(cookie);
+        admin = await this.deps.accounts.fromCookie(cookie);
         if (!admin) throw new HttpProblem(401, 'Unauthorized', 'log in first');
         // CSRF: a cross-site form or navigation cannot set this header.
         if (method !== 'GET' && req.headers['x-requested-with'] === undefined) {
@@ -164,6 +172,7 @@ export class AdminConsole {
   async close(): Promise<void> {
     this.stopping = true;
     this.deps.live.close();
+    this.otherNodes?.close();
     const closed = new Promise<void>((resolve) => this.http.close(() => resolve()));
     for (const s of this.sockets) s.destroy();
     await closed;

@@ -14,8 +14,19 @@ export class HttpProblem extends Error {
     readonly status: number,
     readonly title: string,
     readonly detail?: string,
+    options?: ErrorOptions,
   ) {
-    super(title);
+    super(title, options);
+  }
+}
+
+/** A call to the user database: its failure is a 503 with a fixed text (the cause goes to the log). */
+export async function fromDb<T>(call: Promise<T>): Promise<T> {
+  try {
+    return await call;
+  } catch (err) {
+    if (err instanceof HttpProblem) throw err;
+    throw new HttpProblem(503, 'Service Unavailable', 'user database unavailable; try again later', { cause: err });
   }
 }
 

@@ -3,6 +3,7 @@ import { ROUTES } from './routes.js';
 
 const str = { type: 'string' };
 const int = { type: 'integer' };
+const problem5xx = { description: 'A problem document (RFC 9457): the server failed, is stopping, or its user database is unreachable (503).', content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } } };
 const problem = { description: 'A problem document (RFC 9457).', content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } } };
 
 const SCHEMAS: Record<string, unknown> = {
@@ -29,6 +30,7 @@ const SCHEMAS: Record<string, unknown> = {
     type: 'object',
     properties: {
       id: str,
+      node: { ...str, description: 'the node that holds it, for a session of another node (user database)' },
       user: { type: ['string', 'null'] },
       peer: str,
       since: { type: 'string', format: 'date-time' },
@@ -43,7 +45,51 @@ const SCHEMAS: Record<string, unknown> = {
   Sessions: { type: 'array', items: { $ref: '#/components/schemas/Session' } },
   NewBan: { type: 'object', properties: { address: str, durationMs: int }, required: ['address'] },
   Bans: { type: 'array', items: { type: 'object', properties: { address: str, until: { type: 'string', format: 'date-time' } }, required: ['address', 'until'] } },
-  Users: { type: 'array', items: { type: 'object', properties: { name: str, home: str, readOnly: { type: 'boolean' }, sessions: int }, required: ['name'] } },
+  User: {
+    type: 'object',
+    properties: {
+      name: str,
+      source: { enum: ['config', 'database'] },
+      home: { type: ['string', 'null'] },
+      readOnly: { type: 'boolean' },
+      enabled: { type: 'boolean' },
+      quotaBytes: { type: ['integer', 'null'] },
+      quotaFiles: { type: ['integer', 'null'] },
+      allowedNetworks: { type: ['array', 'null'], items: str },
+      sessions: int,
+    },
+    required: ['name', 'source'],
+  },
+  Users: { type: 'array', items: { $ref: '#/components/schemas/User' } },
+  CreatedUser: { allOf: [{ $ref: '#/components/schemas/User' }, { type: 'object', properties: { password: { ...str, description: 'the generated password (when none was given), shown only here' } } }] },
+  NewUser: {
+    type: 'object',
+    properties: {
+      name: str,
+      password: { ...str, description: 'omitted: one is generated and returned once' },
+      home: { type: ['string', 'null'], description: 'absolute; null: <root>/<name>' },
+      readOnly: { type: 'boolean' },
+      enabled: { type: 'boolean' },
+      quotaBytes: { type: ['integer', 'null'], minimum: 0 },
+      quotaFiles: { type: ['integer', 'null'], minimum: 0 },
+      allowedNetworks: { type: ['array', 'null'], items: str, description: 'addresses or networks; null: anywhere' },
+    },
+    required: ['name'],
+    additionalProperties: false,
+  },
+  UserChanges: {
+    type: 'object',
+    properties: {
+      password: str,
+      home: { type: ['string', 'null'] },
+      readOnly: { type: 'boolean' },
+      enabled: { type: 'boolean', description: 'false disables the user: its sessions on every node end with 421' },
+      quotaBytes: { type: ['integer', 'null'], minimum: 0 },
+      quotaFiles: { type: ['integer', 'null'], minimum: 0 },
+      allowedNetworks: { type: ['array', 'null'], items: str },
+    },
+    additionalProperties: false,
+  },
   Status: {
     type: 'object',
     properties: {
@@ -53,6 +99,7 @@ const SCHEMAS: Record<string, unknown> = {
         items: { type: 'object', properties: { worker: int, pid: { type: ['integer', 'null'] }, state: { enum: ['listening', 'starting'] }, sessions: int }, required: ['worker', 'state', 'sessions'] },
       },
       listeners: { type: 'object' }, certificate: { type: 'object' }, limits: { type: 'object' }, lastReload: {}, history: { type: 'array' },
+      usersEditable: { type: 'boolean', description: 'a user database is configured: POST /api/users, PATCH and DELETE /api/users/{name} work' },
     },
     required: ['version', 'uptimeSeconds', 'listeners', 'workers', 'certificate'],
   },
@@ -81,7 +128,7 @@ export function openApiDocument(version: string): Record<string, unknown> {
       summary: r.summary,
       ...(params.length ? { parameters: params } : {}),
       ...(r.body ? { requestBody: { required: true, content: { 'application/json': { schema: { $ref: `#/components/schemas/${r.body}` } } } } } : {}),
-      responses: { [String(r.status)]: ok, '4XX': problem, '5XX': problem },
+      responses: { [String(r.status)]: ok, '4XX': problem, '5XX': problem5xx },
       security: r.auth ? [{ cookie: [] }, { bearer: [] }] : [],
     };
     (paths[r.path] ??= {})[r.method.toLowerCase()] = op;
@@ -91,7 +138,7 @@ export function openApiDocument(version: string): Record<string, unknown> {
     info: {
       title: 'ftpsd admin API',
       version,
-      description: 'Cookie-authenticated POST and DELETE requests need the header X-Requested-With (any value). Errors are RFC 9457 problem documents.',
+      description: 'Cookie-authenticated POST, PATCH and DELETE requests need the header X-Requested-With (any value). Errors are RFC 9457 problem documents.',
     },
     paths,
     components: {

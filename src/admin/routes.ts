@@ -8,8 +8,9 @@ import { isIP } from 'node:net';
 import type { AdminAccounts } from './accounts.js';
 import type { AdminHost } from '../runtime/admin-host.js';
 import type { SessionInfo } from '../runtime/session-directory.js';
-import { field, HttpProblem, readJson, sendJson } from './http.js';
+import { field, fromDb, HttpProblem, readJson, sendJson } from './http.js';
 import type { LiveFeed } from './live.js';
+import { USER_ROUTES } from './user-routes.js';
 
 export const COOKIE = 'ftpsd_admin';
 
@@ -36,7 +37,7 @@ export interface AdminDeps {
 }
 
 export interface Route {
-  method: 'GET' | 'POST' | 'DELETE';
+  method: 'GET' | 'POST' | 'PATCH' | 'DELETE';
   path: string;
   /** Needs a login (cookie or bearer token). */
   auth: boolean;
@@ -111,8 +112,8 @@ export const ROUTES: Route[] = [
   },
   {
     method: 'POST', path: '/api/logout', auth: true, status: 204, summary: 'Ends the browser session (its cookie stops working).',
-    handle: (ctx, deps) => {
-      if (ctx.cookie) deps.accounts.logout(ctx.cookie);
+    handle: async (ctx, deps) => {
+      if (ctx.cookie) await deps.accounts.logout(ctx.cookie);
       deps.host.log.info({ admin: ctx.admin, from: ctx.from }, 'admin logged out');
       ctx.res.writeHead(204, { 'set-cookie': `${COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0${ctx.secure ? '; Secure' : ''}` }).end();
     },
@@ -123,35 +124,35 @@ export const ROUTES: Route[] = [
     handle: async (ctx, deps) => {
       const body = await readJson(ctx.req);
       const label = body.label === undefined ? 'token' : field(body, 'label', 100);
-      const token = deps.accounts.createToken(ctx.admin!, label);
+      const token = await deps.accounts.createToken(ctx.admin!, label);
       deps.audit(ctx, 'token created', { token: token.id, label });
       sendJson(ctx.res, 201, token);
     },
   },
   {
     method: 'GET', path: '/api/tokens', auth: true, status: 200, response: 'Tokens', summary: 'The tokens (without their values).',
-    handle: (ctx, deps) => sendJson(ctx.res, 200, deps.accounts.listTokens()),
+    handle: async (ctx, deps) => sendJson(ctx.res, 200, await deps.accounts.listTokens()),
   },
   {
     method: 'DELETE', path: '/api/tokens/{id}', auth: true, status: 204, summary: 'Revokes a token.',
-    handle: (ctx, deps) => {
-      if (!deps.accounts.revokeToken(ctx.params.id!)) throw new HttpProblem(404, 'Not Found', 'no such token');
+    handle: async (ctx, deps) => {
+      if (!(await deps.accounts.revokeToken(ctx.params.id!))) throw new HttpProblem(404, 'Not Found', 'no such token');
       deps.audit(ctx, 'token revoked', { token: ctx.params.id });
       ctx.res.writeHead(204).end();
     },
   },
   {
     method: 'GET', path: '/api/sessions', auth: true, status: 200, response: 'Sessions',
-    summary: 'Every live session: user, peer, since, TLS state, cwd and the current transfer.',
+    summary: 'Every live session (of every worker, and with a user database of every node: those of other nodes name their node): user, peer, since, TLS state, cwd and the current transfer.',
     handle: async (ctx, deps) => sendJson(ctx.res, 200, await listSessions(ctx, deps)),
   },
   {
-    method: 'DELETE', path: '/api/sessions/{id}', auth: true, status: 204, summary: 'Ends a session (its client gets 421).',
+    method: 'DELETE', path: '/api/sessions/{id}', auth: true, status: 204, summary: 'Ends a session, on this node or (with a user database) another (its client gets 421).',
     handle: async (ctx, deps) => {
       const id = ctx.params.id!;
       const result = await deps.host.sessions.end(id, 'Disconnected by an administrator.');
       if (result === 'not-found') throw new HttpProblem(404, 'Not Found', 'no such session');
-      if (result === 'unavailable') throw new HttpProblem(504, 'Gateway Timeout', 'the worker holding the session did not answer');
+      if (result === 'unavailable') throw new HttpProblem(504, 'Gateway Timeout', 'the worker or node holding the session did not answer');
       deps.audit(ctx, 'session disconnected', { session: id });
       ctx.res.writeHead(204).end();
     },
@@ -162,7 +163,7 @@ export const ROUTES: Route[] = [
   },
   {
     method: 'POST', path: '/api/bans', auth: true, status: 201, body: 'NewBan', response: 'Bans',
-    summary: 'Bans an address (or network) from logging in, for durationMs (default: the ban policy\'s duration).',
+    summary: 'Bans an address (or network) from logging in, for durationMs (default: the ban policy\'s duration); with a user database, on every node.',
     handle: async (ctx, deps) => {
       const body = await readJson(ctx.req);
       const address = banAddress(field(body, 'address', 64));
@@ -171,32 +172,31 @@ export const ROUTES: Route[] = [
       if (typeof d !== 'number' || !Number.isInteger(d) || d < 1000 || d > 365 * 24 * 3600 * 1000) {
         throw new HttpProblem(400, 'Bad Request', '"durationMs" must be an integer from 1000 to one year');
       }
-      bans.impose(address.split('/')[0]!, Date.now() + d);
+      const ip = address.split('/')[0]!;
+      // With a user database the ban is stored there, and its trigger tells every node.
+      if (deps.host.userDb) await fromDb(deps.host.userDb.users.ban(bans.throttle.networkOf(ip), Date.now() + d));
+      bans.impose(ip, Date.now() + d);
       deps.audit(ctx, 'ban added', { address, durationMs: d });
       deps.live.publish('bans', bansJson(deps));
       sendJson(ctx.res, 201, bansJson(deps));
     },
   },
   {
-    method: 'DELETE', path: '/api/bans/{address}', auth: true, status: 204, summary: 'Lifts the ban of an address (or network).',
-    handle: (ctx, deps) => {
+    method: 'DELETE', path: '/api/bans/{address}', auth: true, status: 204, summary: 'Lifts the ban of an address (or network); with a user database, on every node.',
+    handle: async (ctx, deps) => {
       const address = banAddress(ctx.params.address!);
       const bans = bansOf(deps);
       const network = bans.throttle.networkOf(address.split('/')[0]!);
-      if (!bans.throttle.list().some((b) => b.network === network)) throw new HttpProblem(404, 'Not Found', 'no ban for this address');
+      const lifted = deps.host.userDb ? await fromDb(deps.host.userDb.users.unban(network)) : false;
+      if (!lifted && !bans.throttle.list().some((b) => b.network === network)) throw new HttpProblem(404, 'Not Found', 'no ban for this address');
       bans.unban(address.split('/')[0]!);
       deps.audit(ctx, 'ban lifted', { address: network });
       deps.live.publish('bans', bansJson(deps));
       ctx.res.writeHead(204).end();
     },
   },
-  {
-    method: 'GET', path: '/api/users', auth: true, status: 200, response: 'Users', summary: 'The FTP accounts (from the config file).',
-    handle: (ctx, deps) => {
-      const users = deps.host.users().map((u) => ({ ...u, sessions: deps.host.userSessions(u.name) }));
-      sendJson(ctx.res, 200, users);
-    },
-  },
+  // GET, POST /api/users, PATCH and DELETE /api/users/{name}
+  ...USER_ROUTES,
   {
     method: 'GET', path: '/api/status', auth: true, status: 200, response: 'Status',
     summary: 'Version, uptime, listeners, workers, certificate, limits and the last reload\'s result.',
@@ -216,6 +216,7 @@ export const ROUTES: Route[] = [
         certificate: certificateJson(deps),
         limits: deps.host.limits(),
         lastReload: deps.host.lastReload(),
+        usersEditable: deps.host.userDb !== undefined,
         history: deps.live.points,
       });
     },

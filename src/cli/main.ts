@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * The `ftpsd` command: serve (default) | hash-password | gen-cert | check-config | user | ban.
+ * The `ftpsd` command: serve (default) | hash-password | gen-cert | check-config | user | ban | admin.
  * Errors are one line on stderr; bad flags or config exit with code 2, other failures with 1.
  */
 import { readFileSync } from 'node:fs';
@@ -15,6 +15,7 @@ import { serveCommand } from '../cluster/launch.js';
 import { USER_DB_ENV } from '../userdb/connect.js';
 import { userAddCommand, userListCommand, userRemoveCommand, userSetCommand, type UserFlags } from './user.js';
 import { banListCommand, banRemoveCommand } from './ban.js';
+import { adminAddCommand, adminListCommand, adminRemoveCommand, type AdminFlags } from './admin.js';
 import { startAdminConsole } from '../admin/console.js';
 
 const version = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -89,7 +90,7 @@ function buildProgram(): Command {
   return program;
 }
 
-/** `ftpsd user ...` and `ftpsd ban ...` (src/cli/user.ts, src/cli/ban.ts): the user database. */
+/** `ftpsd user ...`, `ftpsd ban ...` and `ftpsd admin ...` (src/cli/user.ts, ban.ts, admin.ts): the user database. */
 function addUserCommands(program: Command): void {
   // A connection the database left half-open must not keep a finished command alive.
   const once = <A extends unknown[]>(fn: (...args: A) => Promise<void>) => (...args: A) =>
@@ -121,6 +122,14 @@ function addUserCommands(program: Command): void {
     .action(once((flags: { userDb?: string; json?: boolean }) => banListCommand(flags)));
   ban.command('remove').description('Lift the ban of an address (or network) on every node.').argument('<address>').option('--user-db <url>', db)
     .action(once((address: string, flags: { userDb?: string }) => banRemoveCommand(address, flags)));
+  const admin = program.command('admin').description(`Manage the admin console's accounts in the user database (--user-db or ${USER_DB_ENV}).`);
+  admin.command('add').description('Add an admin account.').argument('<name>')
+    .option('--password-stdin', 'read the password from stdin (default: generate one and print it once)').option('--user-db <url>', db)
+    .action(once((name: string, flags: AdminFlags) => adminAddCommand(name, flags)));
+  admin.command('remove').description('Remove an admin account (its console sessions and tokens stop working).').argument('<name>').option('--user-db <url>', db)
+    .action(once((name: string, flags: AdminFlags) => adminRemoveCommand(name, flags)));
+  admin.command('list').description('List the admin accounts of the database (never their hashes).').option('--json', 'as JSON').option('--user-db <url>', db)
+    .action(once((flags: AdminFlags) => adminListCommand(flags)));
 }
 
 async function main(argv: string[]): Promise<void> {

@@ -15,6 +15,9 @@ import { formatAddress } from '../config/listen-address.js';
 import type { LoginThrottle } from '../auth/throttle.js';
 import type { SessionSource } from './session-directory.js';
 import type { ConfigReloadResult } from './config-reload.js';
+import type { AdminStore } from '../userdb/admin-store.js';
+import type { SessionRegistry } from '../userdb/session-registry.js';
+import type { UserStore } from '../userdb/store.js';
 
 export interface AdminCertificate {
   cert: string;
@@ -69,6 +72,18 @@ export interface AdminHost {
   users(): { name: string; home: string; readOnly: boolean }[];
   /** The last reload's result (undefined: none yet). */
   lastReload(): unknown;
+  /** With a user database (`--user-db`): admins, users and every node's sessions live there. */
+  userDb?: AdminUserDb;
+}
+
+/** What the console uses of the user database. */
+export interface AdminUserDb {
+  /** Admin accounts, the console's browser sessions and tokens (hashed). */
+  admins: AdminStore;
+  /** The FTP users (a change reaches every node by NOTIFY). */
+  users: UserStore;
+  /** Every node's live sessions; ending one on another node. */
+  registry: SessionRegistry;
 }
 
 /** A running admin console. */

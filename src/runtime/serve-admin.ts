@@ -1,7 +1,9 @@
 /**
  * `ftpsd serve`'s admin console in a single process: started when `adminListen` is set, with what it
  * needs from the running server (runtime/admin-host.ts). In cluster mode the primary runs the console
- * (src/cluster/cluster-admin.ts) and the workers none.
+ * (src/cluster/cluster-admin.ts) and the workers none. With a user database it also gets the database's
+ * admins, users and every node's sessions; an admin name in both `admin.users` and the database stops
+ * the start.
  */
 import type { AddressInfo } from 'node:net';
 import { adminSettings } from '../config/admin-schema.js';
@@ -11,6 +13,8 @@ import type { FtpServer } from '../server.js';
 import { startAdminOn, type AdminCertificate, type AdminHandle, type AdminStarter, type BanControl } from './admin-host.js';
 import type { ConfigReloader } from './config-reload.js';
 import { LocalSessions } from './session-directory.js';
+import type { UserDbLink } from './user-db.js';
+import { dbErrorText } from '../userdb/connect.js';
 
 export interface AdminParts {
   server: FtpServer;
@@ -19,6 +23,8 @@ export interface AdminParts {
   logger: Logger;
   addresses: { explicit: AddressInfo[]; implicit: AddressInfo[] };
   tls: () => AdminCertificate;
+  /** The user database, when one is configured: admins, users and sessions of every node. */
+  userDb?: UserDbLink;
 }
 
 /** The running console and its URL, or undefined when `adminListen` is not set (or in a cluster worker). */
@@ -31,6 +37,8 @@ export async function startAdmin(
   if (!listen || ctx.worker) return undefined;
   const { configReloader: reloader, server } = parts;
   let lastReload: unknown;
+  const userDb = parts.userDb;
+  if (userDb) await adminClashes(userDb, adminSettings(reloader.config.admin).users.map((u) => u.name));
   return startAdminOn(ctx.admin, listen, {
     version: ctx.version,
     log: parts.logger.child({ component: 'admin' }),
@@ -50,6 +58,7 @@ export async function startAdmin(
     limits: () => server.settings.limits,
     users: () => reloader.config.users.map((u) => ({ name: u.name, home: u.home, readOnly: u.readOnly })),
     lastReload: () => lastReload ?? null,
+    ...(userDb ? { userDb: { admins: userDb.admins, users: userDb.store, registry: userDb.registry } } : {}),
   });
 }
 
@@ -63,4 +72,16 @@ function localBans(server: FtpServer): BanControl | undefined {
     unban: (address) => throttle.unban(address),
     failure: (address) => void throttle.recordFailure(address),
   };
+}
+
+/** A name in both `admin.users` and the database's admins is a start-up error, as for FTP users. */
+async function adminClashes(userDb: UserDbLink, configNames: readonly string[]): Promise<void> {
+  let names: string[];
+  try {
+    names = (await userDb.admins.list()).map((a) => a.name);
+  } catch (err) {
+    throw new Error(`user database: ${dbErrorText(err)}`, { cause: err });
+  }
+  const both = names.filter((n) => configNames.includes(n)).sort();
+  if (both.length > 0) throw new Error(`admin${both.length > 1 ? 's' : ''} ${both.join(', ')} in both the config file (admin.users) and the user database: remove one`);
 }

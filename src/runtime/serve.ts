@@ -164,7 +164,7 @@ export async function serve(flags: CliFlags, ctx: ServeContext): Promise<FtpServ
   if (config.watchConfig) await configReloader.watch();
   let admin: Awaited<ReturnType<typeof startAdmin>>;
   try {
-    admin = await startAdmin(ctx, { server, config, configReloader, logger, addresses, tls: () => tlsNow });
+    admin = await startAdmin(ctx, { server, config, configReloader, logger, addresses, tls: () => tlsNow, ...(userDb ? { userDb } : {}) });
   } catch (err) {
     await server.close();
     await ops.close(0);

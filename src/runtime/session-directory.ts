@@ -20,6 +20,8 @@ export interface SessionInfo {
   transfer: { direction: 'download' | 'upload'; path: string | null; bytes: number; rate: number; startedAt: string; expectedSize: number | null } | null;
   /** The cluster worker serving it (cluster mode only). */
   worker?: number;
+  /** The node serving it, when that is another node on the user database (admin/other-nodes.ts). */
+  node?: string;
 }
 
 export interface SessionListing {

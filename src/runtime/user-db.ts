@@ -12,7 +12,9 @@
  *   `PeerSessions` of the per-user cap);
  * - the database down: one log line when the change listener is lost and one when it is back; database
  *   logins get 421 meanwhile (authenticator), running sessions go on, reconnection with backoff; the
- *   node is `degraded` (/healthz) until the listener is back.
+ *   node is `degraded` (/healthz) until the listener is back;
+ * - the admin console: its accounts, sessions and tokens (`admins`), and this node's live sessions
+ *   published for the consoles of every node, which may ask to end one (`registry`, node-sessions.ts).
  */
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
@@ -26,6 +28,9 @@ import { DbAuthenticator } from '../userdb/authenticator.js';
 import { dbErrorText, redactUrl } from '../userdb/connect.js';
 import { ChangeListener, type BanNotice } from '../userdb/listener.js';
 import { UserStore } from '../userdb/store.js';
+import { AdminStore } from '../userdb/admin-store.js';
+import { SessionRegistry } from '../userdb/session-registry.js';
+import { NodeSessions } from './node-sessions.js';
 import type { UploadPolicy } from '../auth/users.js';
 
 /** The 421 a user's live sessions get when the user is removed or disabled. */
@@ -55,12 +60,20 @@ export class UserDbLink implements PeerSessions {
   private readonly timers: NodeJS.Timeout[] = [];
   private closed = false;
   private lastFailureWarning = 0;
+  /** The admin console's accounts, browser sessions and tokens. */
+  readonly admins: AdminStore;
+  /** Every node's live sessions (for the admin console). */
+  readonly registry: SessionRegistry;
+  private nodeSessions: NodeSessions | undefined;
 
   private constructor(
     readonly store: UserStore,
     readonly listener: ChangeListener,
     private readonly options: UserDbOptions,
-  ) {}
+  ) {
+    this.admins = new AdminStore(store.pool);
+    this.registry = new SessionRegistry(store.pool, this.node);
+  }
 
   /**
    * Connects, migrates and listens. Throws a one-line error when the database cannot be reached or the
@@ -129,6 +142,7 @@ export class UserDbLink implements PeerSessions {
     this.timers.push(setInterval(() => void this.refreshPeers(), PEERS_EVERY_MS));
     this.timers.push(setInterval(() => void this.store.touchSessions(this.node).catch(() => undefined), PEER_STALE_MS / 3));
     for (const t of this.timers) t.unref();
+    this.nodeSessions = new NodeSessions(server, this.registry, this.listener, log);
     await this.loadBans();
   }
 
@@ -246,6 +260,7 @@ export class UserDbLink implements PeerSessions {
     this.closed = true;
     for (const t of this.timers) clearInterval(t);
     clearTimeout(this.publishTimer);
+    await this.nodeSessions?.close();
     await this.listener.close();
     await this.store.publishSessions(this.node, new Map()).catch(() => undefined);
     await this.store.close().catch(() => undefined);

@@ -1,12 +1,12 @@
 /**
  * One dedicated connection per node that LISTENs for changes to users and bans (the triggers of
- * migrations.ts), so a change reaches the node within milliseconds. When the connection is lost the
+ * migrations.ts) and for admins' requests to end one of its sessions (session-registry.ts), so a change reaches the node within milliseconds. When the connection is lost the
  * listener says so once (`down`), reconnects with backoff (0.5 s doubling to 10 s), and on its return
  * (`up`) the node resynchronises, since notifications sent meanwhile are lost.
  */
 import { EventEmitter } from 'node:events';
 import pg from 'pg';
-import { BANS_CHANNEL, USERS_CHANNEL } from './migrations.js';
+import { BANS_CHANNEL, END_SESSION_CHANNEL, USERS_CHANNEL } from './migrations.js';
 import { clientConfig } from './connect.js';
 
 export type BanNotice = { network: string; until: number } | { network: string; lifted: true };
@@ -14,6 +14,8 @@ export type BanNotice = { network: string; until: number } | { network: string; 
 export interface ListenerEvents {
   user: [name: string];
   ban: [notice: BanNotice];
+  /** An admin asks `node` to end its session `id` (session-registry.ts). */
+  endSession: [node: string, id: string];
   /** Connected (again): whatever changed while down must be read anew. */
   up: [];
   down: [err: Error];
@@ -48,6 +50,7 @@ export class ChangeListener extends EventEmitter<ListenerEvents> {
       await client.connect();
       await client.query(`listen ${USERS_CHANNEL}`);
       await client.query(`listen ${BANS_CHANNEL}`);
+      await client.query(`listen ${END_SESSION_CHANNEL}`);
     } catch (err) {
       client.removeAllListeners('end');
       client.on('error', () => undefined);
@@ -67,6 +70,15 @@ export class ChangeListener extends EventEmitter<ListenerEvents> {
   private notice(channel: string, payload: string): void {
     if (channel === USERS_CHANNEL) {
       this.emit('user', payload);
+      return;
+    }
+    if (channel === END_SESSION_CHANNEL) {
+      try {
+        const v = JSON.parse(payload) as { node?: unknown; id?: unknown };
+        if (typeof v.node === 'string' && typeof v.id === 'string') this.emit('endSession', v.node, v.id);
+      } catch {
+        // not ours: ignored
+      }
       return;
     }
     if (channel !== BANS_CHANNEL) return;

@@ -16,6 +16,8 @@ export const MIGRATION_LOCK = 0x6674707364;
 /** Notification channels: a user's name changed; a ban (JSON `{network, until}` or `{network, lifted: true}`). */
 export const USERS_CHANNEL = 'ftpsd_users';
 export const BANS_CHANNEL = 'ftpsd_bans';
+/** An admin asks a node to end one of its sessions: JSON `{node, id}` (session-registry.ts). */
+export const END_SESSION_CHANNEL = 'ftpsd_end_session';
 
 export interface Migration {
   readonly version: number;
@@ -92,6 +94,37 @@ export const MIGRATIONS: readonly Migration[] = [
         sessions integer not null,
         seen_at timestamptz not null default now(),
         primary key (node, name)
+      );
+    `,
+  },
+  {
+    version: 3,
+    description: 'admin console: admin accounts, its sessions and tokens (hashed), every node\'s live sessions',
+    sql: `
+      create table ftpsd_admins (
+        name text primary key check (name <> '' and length(name) <= 64),
+        password_hash text not null,
+        created_at timestamptz not null default now()
+      );
+      create table ftpsd_admin_sessions (
+        hash text primary key,
+        admin text not null,
+        expires_at timestamptz not null
+      );
+      create index ftpsd_admin_sessions_admin on ftpsd_admin_sessions (admin);
+      create table ftpsd_admin_tokens (
+        id text primary key,
+        hash text not null,
+        admin text not null,
+        label text not null,
+        created_at timestamptz not null default now()
+      );
+      create table ftpsd_live_sessions (
+        node text not null,
+        id text not null,
+        info jsonb not null,
+        seen_at timestamptz not null default now(),
+        primary key (node, id)
       );
     `,
   },

@@ -207,6 +207,15 @@ export class UserStore {
     return rows.map((r) => ({ network: r.network, until: r.until.getTime(), failures: r.failures }));
   }
 
+  /** Bans `network` until `until` (ms since the epoch) on every node (an admin's ban; the trigger notifies). */
+  async ban(network: string, until: number): Promise<void> {
+    await this.pool.query(
+      `insert into ftpsd_bans (network, until) values ($1, to_timestamp($2 / 1000.0))
+       on conflict (network) do update set until = excluded.until, created_at = now()`,
+      [network, until],
+    );
+  }
+
   /** Lifts the ban of `network` and forgets its failures; false when it was not banned. */
   async unban(network: string): Promise<boolean> {
     await this.pool.query('delete from ftpsd_login_failures where network = $1', [network]);

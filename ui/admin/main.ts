@@ -1,11 +1,12 @@
 /**
  * The admin console's web page (built by scripts/build-admin-ui.mjs into dist/admin-ui/app.js): a
  * login form, then live sessions (Server-Sent Events from /api/events), a chart of the last hour, bans,
- * users and the server's status. Every request that changes something sends X-Requested-With.
+ * users (with a user database: add, edit, disable, remove) and the server's status. Every request that
+ * changes something sends X-Requested-With.
  */
 
 interface Transfer { direction: 'upload' | 'download'; path: string | null; bytes: number; rate: number; expectedSize: number | null }
-interface SessionRow { id: string; user: string | null; peer: string; since: string; tls: { control: boolean; dataProtection: string; implicit: boolean }; cwd: string; transfer: Transfer | null; worker?: number }
+interface SessionRow { id: string; user: string | null; peer: string; since: string; tls: { control: boolean; dataProtection: string; implicit: boolean }; cwd: string; transfer: Transfer | null; worker?: number; node?: string }
 interface Ban { address: string; until: string }
 interface Point { t: number; sessions: number; bytesPerSecond: number }
 
@@ -74,7 +75,9 @@ async function showApp(name: string): Promise<void> {
     chartPoints.push(JSON.parse((e as MessageEvent<string>).data) as Point);
     renderChart();
   });
-  await Promise.all([refreshStatus(), refreshBans(), refreshUsers()]);
+  // The status says whether users are editable here: read before the users.
+  await refreshStatus();
+  await Promise.all([refreshBans(), refreshUsers()]);
 }
 
 function renderSessions(list: SessionRow[]): void {
@@ -98,7 +101,7 @@ function renderSessions(list: SessionRow[]): void {
     }
     const cells = row.cells;
     cells[0]!.textContent = s.user ?? '(not logged in)';
-    cells[1]!.textContent = s.worker === undefined ? s.peer : `${s.peer} (worker ${s.worker})`;
+    cells[1]!.textContent = s.node ? `${s.peer} (node ${s.node})` : s.worker === undefined ? s.peer : `${s.peer} (worker ${s.worker})`;
     cells[2]!.textContent = new Date(s.since).toLocaleTimeString();
     cells[3]!.textContent = s.tls.control ? `TLS${s.tls.implicit ? ' (implicit)' : ''}, data ${s.tls.dataProtection}` : 'none';
     cells[4]!.textContent = s.cwd;
@@ -155,13 +158,132 @@ async function refreshBans(): Promise<void> {
   renderBans(await api<Ban[]>('GET', '/api/bans'));
 }
 
+interface UserRow {
+  name: string; source?: 'config' | 'database'; home: string | null; readOnly: boolean; sessions: number;
+  enabled?: boolean; quotaBytes?: number | null; allowedNetworks?: string[] | null;
+}
+
+/** The server says users can be changed here (a user database is configured). */
+let usersEditable = false;
+/** The user the form edits (undefined: the form adds one). */
+let editing: UserRow | undefined;
+
 async function refreshUsers(): Promise<void> {
-  const users = await api<{ name: string; home: string; readOnly: boolean; sessions: number }[]>('GET', '/api/users');
+  const users = await api<UserRow[]>('GET', '/api/users');
+  $('users').hidden = usersEditable;
+  $('users-editor').hidden = !usersEditable;
+  if (usersEditable) return renderUserTable(users);
   const ul = $('users');
   ul.textContent = '';
   for (const u of users) ul.append(el('li', `${u.name}${u.readOnly ? ' (read-only)' : ''}: ${u.home}, ${u.sessions} session(s)`));
   if (users.length === 0) ul.append(el('li', 'No configured users.'));
 }
+
+function renderUserTable(users: UserRow[]): void {
+  const body = $('user-table').querySelector('tbody')!;
+  body.textContent = '';
+  for (const u of users) {
+    const row = el('tr', undefined, { 'data-user': u.name, ...(u.enabled === false ? { class: 'disabled' } : {}) });
+    const quota = u.quotaBytes === null || u.quotaBytes === undefined ? '-' : bytes(u.quotaBytes);
+    for (const text of [u.name, u.source ?? 'config', u.readOnly ? 'read-only' : 'read-write', u.enabled === false ? 'disabled' : 'enabled', quota, u.home ?? `(root)/${u.name}`, String(u.sessions)]) row.append(el('td', text));
+    const td = el('td');
+    if (u.source === 'database') {
+      const actions = el('div', undefined, { class: 'actions' });
+      const edit = el('button', 'Edit', { type: 'button', 'aria-label': `Edit user ${u.name}` });
+      edit.addEventListener('click', () => openUserForm(u));
+      const toggle = el('button', u.enabled === false ? 'Enable' : 'Disable', { type: 'button', 'aria-label': `${u.enabled === false ? 'Enable' : 'Disable'} user ${u.name}` });
+      toggle.addEventListener('click', () => void changeUser(u.name, { enabled: u.enabled === false }, u.enabled === false ? 'enabled' : 'disabled; its sessions end'));
+      const remove = el('button', 'Remove', { type: 'button', class: 'danger', 'aria-label': `Remove user ${u.name}` });
+      remove.addEventListener('click', () => void removeUser(u.name));
+      actions.append(edit, toggle, remove);
+      td.append(actions);
+    } else {
+      td.textContent = 'config file';
+    }
+    row.append(td);
+    body.append(row);
+  }
+}
+
+function openUserForm(user?: UserRow): void {
+  editing = user;
+  $('user-form-title').textContent = user ? `Edit user ${user.name}` : 'Add user';
+  const name = $<HTMLInputElement>('user-name');
+  name.value = user?.name ?? '';
+  name.readOnly = user !== undefined;
+  $<HTMLInputElement>('user-password').value = '';
+  $<HTMLInputElement>('user-password').placeholder = user ? 'empty: unchanged' : 'empty: generate one';
+  $<HTMLInputElement>('user-home').value = user?.home ?? '';
+  $<HTMLInputElement>('user-quota').value = user?.quotaBytes === null || user?.quotaBytes === undefined ? '' : String(user.quotaBytes);
+  $<HTMLInputElement>('user-networks').value = (user?.allowedNetworks ?? []).join(', ');
+  $<HTMLInputElement>('user-readonly').checked = user?.readOnly ?? false;
+  $<HTMLInputElement>('user-enabled').checked = user?.enabled ?? true;
+  $('user-form').hidden = false;
+  (user ? $<HTMLInputElement>('user-password') : name).focus();
+}
+
+function closeUserForm(): void {
+  $('user-form').hidden = true;
+  editing = undefined;
+  $('user-add').focus();
+}
+
+async function changeUser(name: string, changes: Record<string, unknown>, what: string): Promise<void> {
+  try {
+    await api('PATCH', `/api/users/${encodeURIComponent(name)}`, changes);
+    message(`User ${name} ${what}.`);
+    await refreshUsers();
+  } catch (err) {
+    message(`Change failed: ${(err as Error).message}`, true);
+  }
+}
+
+async function removeUser(name: string): Promise<void> {
+  if (!confirm(`Remove user ${name}? Their sessions end; their files stay.`)) return;
+  try {
+    await api('DELETE', `/api/users/${encodeURIComponent(name)}`);
+    message(`User ${name} removed.`);
+    await refreshUsers();
+  } catch (err) {
+    message(`Remove failed: ${(err as Error).message}`, true);
+  }
+}
+
+$('user-add').addEventListener('click', () => openUserForm());
+$('user-cancel').addEventListener('click', () => closeUserForm());
+$('user-form').addEventListener('keydown', (e) => {
+  if (e.key === 'Escape') closeUserForm();
+});
+$('user-form').addEventListener('submit', async (e) => {
+  e.preventDefault();
+  const value = (id: string) => $<HTMLInputElement>(id).value.trim();
+  const quota = value('user-quota');
+  const networks = value('user-networks').split(',').map((n) => n.trim()).filter((n) => n !== '');
+  const body: Record<string, unknown> = {
+    home: value('user-home') || null,
+    quotaBytes: quota === '' ? null : Number(quota),
+    allowedNetworks: networks.length ? networks : null,
+    readOnly: $<HTMLInputElement>('user-readonly').checked,
+    enabled: $<HTMLInputElement>('user-enabled').checked,
+  };
+  const password = $<HTMLInputElement>('user-password').value;
+  if (password !== '') body.password = password;
+  try {
+    if (editing) {
+      await api('PATCH', `/api/users/${encodeURIComponent(editing.name)}`, body);
+      message(`User ${editing.name} changed.`);
+    } else {
+      const name = value('user-name');
+      const created = await api<{ password?: string }>('POST', '/api/users', { name, ...body });
+      message(created.password ? `User ${name} added. Its generated password, shown only now: ${created.password}` : `User ${name} added.`);
+    }
+    $<HTMLInputElement>('user-password').value = '';
+    closeUserForm();
+    await refreshUsers();
+  } catch (err) {
+    message(`Save failed: ${(err as Error).message}`, true);
+  }
+});
 
 let chartPoints: Point[] = [];
 
@@ -170,7 +292,9 @@ async function refreshStatus(): Promise<void> {
     version: string; uptimeSeconds: number; listeners: { explicit: string[]; implicit: string[] };
     workerList: { worker: number; pid: number | null; state: string; sessions: number }[];
     certificate: { names: string[]; fingerprint256: string; validTo: string; source: string }; history: Point[];
+    usersEditable?: boolean;
   }>('GET', '/api/status');
+  usersEditable = s.usersEditable === true;
   const dl = $('status');
   dl.textContent = '';
   const days = Math.floor((new Date(s.certificate.validTo).getTime() - Date.now()) / 86_400_000);
