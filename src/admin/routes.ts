@@ -150,10 +150,12 @@ export const ROUTES: Route[] = [
     method: 'DELETE', path: '/api/sessions/{id}', auth: true, status: 204, summary: 'Ends a session, on this node or (with a user database) another (its client gets 421).',
     handle: async (ctx, deps) => {
       const id = ctx.params.id!;
+      // Who it was, for the audit line (read before it ends).
+      const s = (await deps.host.sessions.list()).sessions.find((x) => x.id === id);
       const result = await deps.host.sessions.end(id, 'Disconnected by an administrator.');
       if (result === 'not-found') throw new HttpProblem(404, 'Not Found', 'no such session');
       if (result === 'unavailable') throw new HttpProblem(504, 'Gateway Timeout', 'the worker or node holding the session did not answer');
-      deps.audit(ctx, 'session disconnected', { session: id });
+      deps.audit(ctx, 'session disconnected', { session: id, ...(s ? { user: s.user, peer: s.peer, ...(s.worker ? { worker: s.worker } : {}), ...(s.node ? { node: s.node } : {}) } : {}) });
       ctx.res.writeHead(204).end();
     },
   },
