@@ -145,6 +145,17 @@ export async function startClusterAdmin(o: ClusterAdminOptions): Promise<Cluster
     return result;
   };
 
+  // On a user database the console keeps its admins and users there and lists every node's sessions.
+  const db = config.userDb ? await (await import('../runtime/admin-db.js')).openAdminDb(config.userDb, log) : undefined;
+  if (db) {
+    try {
+      const { adminClashes } = await import('../runtime/admin-db.js');
+      await adminClashes(db, settings.users.map((u) => u.name));
+    } catch (err) {
+      await db.close().catch(() => undefined);
+      throw err;
+    }
+  }
   const started = await startAdminOn(o.starter, listen, {
     version: o.version,
     log: log.child({ component: 'admin' }),
@@ -163,6 +174,10 @@ export async function startClusterAdmin(o: ClusterAdminOptions): Promise<Cluster
     limits: () => resolveSettings({ limits: config.limits }).limits,
     users: () => config.users.map((u) => ({ name: u.name, home: u.home, readOnly: u.readOnly })),
     lastReload: () => lastReload ?? null,
+    ...(db ? { userDb: { admins: db.admins, users: db.users, registry: db.registry } } : {}),
+  }).catch(async (err: unknown) => {
+    await db?.close().catch(() => undefined);
+    throw err;
   });
   handle = started;
 
@@ -196,7 +211,10 @@ export async function startClusterAdmin(o: ClusterAdminOptions): Promise<Cluster
     async reloadSettings(reason) {
       await readConfig(reason);
     },
-    close: () => started.close(),
+    close: async () => {
+      await started.close();
+      await db?.close().catch(() => undefined);
+    },
   };
 }
 

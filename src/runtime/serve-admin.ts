@@ -14,7 +14,7 @@ import { startAdminOn, type AdminCertificate, type AdminHandle, type AdminStarte
 import type { ConfigReloader } from './config-reload.js';
 import { LocalSessions } from './session-directory.js';
 import type { UserDbLink } from './user-db.js';
-import { dbErrorText } from '../userdb/connect.js';
+import { adminClashes } from './admin-db.js';
 
 export interface AdminParts {
   server: FtpServer;
@@ -72,16 +72,4 @@ function localBans(server: FtpServer): BanControl | undefined {
     unban: (address) => throttle.unban(address),
     failure: (address) => void throttle.recordFailure(address),
   };
-}
-
-/** A name in both `admin.users` and the database's admins is a start-up error, as for FTP users. */
-async function adminClashes(userDb: UserDbLink, configNames: readonly string[]): Promise<void> {
-  let names: string[];
-  try {
-    names = (await userDb.admins.list()).map((a) => a.name);
-  } catch (err) {
-    throw new Error(`user database: ${dbErrorText(err)}`, { cause: err });
-  }
-  const both = names.filter((n) => configNames.includes(n)).sort();
-  if (both.length > 0) throw new Error(`admin${both.length > 1 ? 's' : ''} ${both.join(', ')} in both the config file (admin.users) and the user database: remove one`);
 }

@@ -357,6 +357,50 @@ describe.skipIf(!BIN)('admin console on a user database, two nodes', () => {
     for (const n of nodes) expect(n.served.child.exitCode).toBeNull();
   });
 
+  it('a cluster node (2 workers): its primary\'s console uses the database: a database admin, its users, each session listed once, another node\'s ended', async () => {
+    const served = await Served.start(
+      ['--listen', '127.0.0.1:0', '--implicit-listen', 'off', '--root', join(dir, 'shared'), '--state-dir', join(dir, 'state-cluster'),
+        '--tls-required', 'off', '--user', 'cfg:cfg-Pass-1', '--log-format', 'json', '--config', config],
+      { env: { ...env(), FTPSD_WORKERS: '2' } },
+    );
+    const base = /^admin:\s+(https?:\/\/127\.0\.0\.1:\d+)\/$/m.exec(served.stdout)?.[1];
+    expect(base, served.stdout).toBeDefined();
+    const login = await rawCall(base!, 'POST', '/api/login', { body: DB_ADMIN });
+    expect(login.status, login.body).toBe(200);
+    const cookie = String(login.headers['set-cookie']).split(';')[0]!;
+    const status = (await rawCall(base!, 'GET', '/api/status', { cookie })).json() as { usersEditable: boolean; workers: number };
+    expect(status).toMatchObject({ usersEditable: true, workers: 2 });
+    const made = await rawCall(base!, 'POST', '/api/users', { cookie, headers: XHR, body: { name: 'gina', password: 'gina-Pass-1' } });
+    expect(made.status, made.body).toBe(201);
+    // gina logs in on the cluster node (whichever worker takes her) and on node B.
+    const here = await RawClient.connect(served.port, '127.0.0.1');
+    await here.expectCmd('USER gina', 331);
+    await here.expectCmd('PASS gina-Pass-1', 230);
+    const onB = await RawClient.connect(nodes[1]!.served.port, '127.0.0.1');
+    await onB.expectCmd('USER gina', 331);
+    await onB.expectCmd('PASS gina-Pass-1', 230);
+    let listed: { id: string; user: string; node?: string; worker?: number }[] = [];
+    await until(async () => {
+      listed = (await rawCall(base!, 'GET', '/api/sessions', { cookie })).json();
+      return listed.filter((s) => s.user === 'gina').length === 2;
+    }, 'both of gina\'s sessions listed by the cluster\'s console', 10_000, 200);
+    // Past a publish period the worker's own rows in the database do not show it twice.
+    await new Promise((r) => setTimeout(r, 2_500));
+    listed = (await rawCall(base!, 'GET', '/api/sessions', { cookie })).json();
+    const gina = listed.filter((s) => s.user === 'gina');
+    expect(gina).toHaveLength(2);
+    const local = gina.find((s) => s.node === undefined)!;
+    const remote = gina.find((s) => s.node !== undefined)!;
+    expect(local.worker).toBeGreaterThanOrEqual(1);
+    const ended = await rawCall(base!, 'DELETE', `/api/sessions/${encodeURIComponent(remote.id)}`, { cookie, headers: XHR });
+    expect(ended.status, ended.body).toBe(204);
+    expect((await onB.reply(5_000)).code).toBe(421);
+    expect((await here.cmd('NOOP')).code).toBe(200);
+    here.close();
+    expect((await rawCall(base!, 'DELETE', '/api/users/gina', { cookie, headers: XHR })).status).toBe(204);
+    await served.stop();
+  }, 60_000);
+
   it('every user route was called with success, and every answer is documented', () => {
     const doc = openApiDocument('x') as { paths: Record<string, Record<string, { responses: Record<string, unknown> }>> };
     for (const r of ROUTES.filter((r) => r.path.startsWith('/api/users') || r.path.startsWith('/api/sessions'))) {
