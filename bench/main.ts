@@ -58,6 +58,7 @@ compare options:
 sizes (env): BENCH_BIG_MIB (1024) BENCH_SESSIONS (2000) BENCH_CONCURRENCY (50) BENCH_CLIENT_PROCS (1)
   BENCH_SMALL_FILES (1000) BENCH_SMALL_MAX_S (120) BENCH_LIST_ENTRIES (10000) BENCH_IDLE_SESSIONS (500)
   BENCH_ARGON2_SESSIONS (200) BENCH_ARGON2_VERIFIES (20) BENCH_CURL (curl) BENCH_TIMEOUT_S (60: reply timeout)
+  BENCH_NODE_ARGS: node flags for ftpsd (e.g. V8 flags, for A/B runs)
   BENCH_WORKERS (1): ftpsd's --workers for every workload but scaling (a number or auto)
   BENCH_USERDB_LOGINS (200) BENCH_USERDB_CONCURRENCY (8)
   BENCH_SCALING_CLIENTS (4) BENCH_SCALING_MIB (256) BENCH_SCALING_WORKERS (one per core, at least 2)
@@ -128,7 +129,7 @@ async function run(argv: string[]): Promise<number> {
       pasvPorts: v['pasv-ports'] ?? process.env.BENCH_PASV_PORTS ?? '31850-31999',
       cwd: stateDir,
       logLevel: v['log-level'] ?? 'warn',
-      nodeArgs: v['cpu-prof'] ? ['--cpu-prof', '--cpu-prof-dir', resolve(v['cpu-prof'])] : [],
+      nodeArgs: [...(process.env.BENCH_NODE_ARGS?.split(/\s+/).filter(Boolean) ?? []), ...(v['cpu-prof'] ? ['--cpu-prof', '--cpu-prof-dir', resolve(v['cpu-prof'])] : [])],
       ...(v.ftpsd ? { main: resolve(v.ftpsd) } : {}),
     };
   }
