@@ -136,7 +136,7 @@ async function ftpsdIdle(name: string, workers: string, o: FootprintOptions, set
   await mkdir(dir, { recursive: true });
   const nodeArgs = process.env.BENCH_NODE_ARGS?.split(/\s+/).filter(Boolean) ?? [];
   const args = [...nodeArgs, o.main, 'serve', '--listen', '127.0.0.1:0', '--implicit-listen', '127.0.0.1:0', '--root', join(dir, 'root'), '--state-dir', join(dir, 'state'), '--user', 'bench:benchpass', '--cert', o.cert, '--key', o.key, '--log-level', 'warn'];
-  const { child } = await started(args, /^try: /m, { ...process.env, FTPSD_WORKERS: workers });
+  const { child } = await started(args, /try: /, { ...process.env, FTPSD_WORKERS: workers });
   try {
     const early = treeMemory(child.pid!);
     await sleep(settleS * 1000);
