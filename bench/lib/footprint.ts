@@ -62,7 +62,10 @@ async function started(args: string[], ready: RegExp, env: NodeJS.ProcessEnv = p
   const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let text = '';
   const match = await new Promise<RegExpExecArray>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no ready line in 30 s: ${text}`)), 30_000);
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL'); // never left running (it would keep this process, and the bench lock, alive)
+      reject(new Error(`no ready line in 30 s: ${text}`));
+    }, 30_000);
     child.stdout!.on('data', (d: Buffer) => {
       text += d.toString();
       const m = ready.exec(text);
