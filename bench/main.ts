@@ -10,13 +10,14 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { compare } from './compare.js';
 import { s3Bench } from './s3.js';
+import { footprint } from './lib/footprint.js';
 import { argon2Sessions, argon2Verifies, benchConfig } from './lib/config.js';
 import { ensureFixtures, fixtureDir } from './lib/fixtures.js';
 import { limits } from './lib/limits.js';
 import { loginCost } from './lib/login-cost.js';
 import { scaling } from './lib/scaling.js';
 import { userDbLogins } from './lib/user-db-logins.js';
-import { ensureBuilt, kitCertificate, kitRoot, rsaCertificate, startAnchor, startFtpsd, type FtpsdOptions, type Target } from './lib/servers.js';
+import { MAIN_JS, ensureBuilt, kitCertificate, kitRoot, rsaCertificate, startAnchor, startFtpsd, type FtpsdOptions, type Target } from './lib/servers.js';
 import { firstLine, log, out, selfCpuSeconds, fmt } from './lib/stats.js';
 import { Runner, WORKLOADS, type Workload } from './lib/workloads.js';
 import { wgetTree } from './lib/wget-tree.js';
@@ -27,6 +28,9 @@ type Step = Workload | (typeof EXTRA)[number];
 const USAGE = `usage: npm run bench -- [run] [options]      measure ftpsd (default) or another server
        npm run bench -- compare [options]    ftpsd and the anchors, interleaved (see docs/performance.md)
        npm run bench -- s3                   ftpsd over S3 (Swift) against the AWS SDK direct (bench/s3.ts)
+       npm run bench -- footprint [--ftpsd FILE] [--no-build]
+                                             idle process memory of ftpsd (--workers 1, default) and of
+                                             bare Node programs (bench/lib/footprint.ts; BENCH_SETTLE_S 30)
 
 run options:
   --mode plain|tls|both       (both) plain FTP and/or explicit FTPS (AUTH TLS, PROT P)
@@ -58,6 +62,7 @@ compare options:
 sizes (env): BENCH_BIG_MIB (1024) BENCH_SESSIONS (2000) BENCH_CONCURRENCY (50) BENCH_CLIENT_PROCS (1)
   BENCH_SMALL_FILES (1000) BENCH_SMALL_MAX_S (120) BENCH_LIST_ENTRIES (10000) BENCH_IDLE_SESSIONS (500)
   BENCH_ARGON2_SESSIONS (200) BENCH_ARGON2_VERIFIES (20) BENCH_CURL (curl) BENCH_TIMEOUT_S (60: reply timeout)
+  BENCH_NODE_ARGS: node flags for ftpsd (e.g. V8 flags, for A/B runs)
   BENCH_WORKERS (1): ftpsd's --workers for every workload but scaling (a number or auto)
   BENCH_USERDB_LOGINS (200) BENCH_USERDB_CONCURRENCY (8)
   BENCH_SCALING_CLIENTS (4) BENCH_SCALING_MIB (256) BENCH_SCALING_WORKERS (one per core, at least 2)
@@ -128,7 +133,7 @@ async function run(argv: string[]): Promise<number> {
       pasvPorts: v['pasv-ports'] ?? process.env.BENCH_PASV_PORTS ?? '31850-31999',
       cwd: stateDir,
       logLevel: v['log-level'] ?? 'warn',
-      nodeArgs: v['cpu-prof'] ? ['--cpu-prof', '--cpu-prof-dir', resolve(v['cpu-prof'])] : [],
+      nodeArgs: [...(process.env.BENCH_NODE_ARGS?.split(/\s+/).filter(Boolean) ?? []), ...(v['cpu-prof'] ? ['--cpu-prof', '--cpu-prof-dir', resolve(v['cpu-prof'])] : [])],
       ...(v.ftpsd ? { main: resolve(v.ftpsd) } : {}),
     };
   }
@@ -234,11 +239,21 @@ async function run(argv: string[]): Promise<number> {
   return failed ? 1 : 0;
 }
 
+/** `footprint`: idle process memory (bench/lib/footprint.ts). */
+async function footprintCommand(argv: string[]): Promise<number> {
+  const { values: v } = parseArgs({ args: argv, options: { ftpsd: { type: 'string' }, 'no-build': { type: 'boolean' }, 'state-dir': { type: 'string' } } });
+  if (!v['no-build'] && !process.env.BENCH_NO_BUILD && !v.ftpsd) ensureBuilt();
+  const stateDir = resolve(v['state-dir'] ?? process.env.BENCH_STATE_DIR ?? join(tmpdir(), 'ftpsd-bench'));
+  const pair = kitCertificate() ?? (await rsaCertificate(join(stateDir, 'tls')));
+  await footprint({ main: v.ftpsd ? resolve(v.ftpsd) : MAIN_JS, stateDir, ...pair });
+  return 0;
+}
+
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
-  const cmd = argv[0] === 'compare' || argv[0] === 'run' || argv[0] === 's3' ? argv.shift() : 'run';
+  const cmd = argv[0] === 'compare' || argv[0] === 'run' || argv[0] === 's3' || argv[0] === 'footprint' ? argv.shift() : 'run';
   try {
-    process.exitCode = cmd === 'compare' ? await compare(argv) : cmd === 's3' ? await s3Bench() : await run(argv);
+    process.exitCode = cmd === 'compare' ? await compare(argv) : cmd === 's3' ? await s3Bench() : cmd === 'footprint' ? await footprintCommand(argv) : await run(argv);
   } catch (e) {
     process.stderr.write(`error: ${e instanceof Error ? e.message : String(e)}\n${USAGE}`);
     process.exitCode = 2;

@@ -11,7 +11,7 @@ import { Connection, type ConnectionPeer, type ServerCore } from './connection.j
 import { ServerEvents } from './events.js';
 import { reportError } from './diagnostics.js';
 import { sessionReuse } from './policy.js';
-import { silentLogger, type Logger } from './logger.js';
+import { logs, silentLogger, type Logger } from './logger.js';
 import { resolveSettings, type ServerSettings, type SettingsOptions } from './settings.js';
 import { TlsContexts, type TlsMaterial } from './tls/context.js';
 import { normalizeAddress } from './base/address.js';
@@ -263,7 +263,8 @@ export class FtpServer implements ServerCore {
     socket.resume();
     this.sessions.set(conn.id, conn);
     this.events.emit('connect', conn.info);
-    conn.log.info({ peer: conn.remoteAddress, implicit, ...(peer ? { proxy: peer.proxy } : {}) }, 'connect');
+    // Only when the line is written: the session's child logger (made by conn.log) is per-session memory.
+    if (logs(this.log, 'info')) conn.log.info({ peer: conn.remoteAddress, implicit, ...(peer ? { proxy: peer.proxy } : {}) }, 'connect');
     conn
       .run()
       .catch((err: unknown) => {

@@ -14,7 +14,7 @@ import { log } from './stats.js';
 
 export const REPO = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const BENCH_DIR = join(REPO, 'bench');
-const MAIN_JS = join(REPO, 'dist', 'cli', 'main.js');
+export const MAIN_JS = join(REPO, 'dist', 'cli', 'main.js');
 
 /** A server the workloads can talk to. `pids` are the roots of its process tree ([] if unknown). */
 export interface Target {

@@ -7,6 +7,13 @@ import type { VirtualPath } from '../base/virtual-path.js';
 import type { Permissions } from './permissions.js';
 import type { ClientCertificate } from '../tls/client-certs.js';
 
+/**
+ * How an account logs in: `password` (default); `certificate`: a verified client certificate that names
+ * the account, no password (USER is answered 232); `certificate+password`: both.
+ */
+export type LoginMethod = 'password' | 'certificate' | 'certificate+password';
+export const LOGIN_METHODS = ['password', 'certificate', 'certificate+password'] as const;
+
 export type { ClientCertificate } from '../tls/client-certs.js';
 
 /** What `Authenticator.login` gets: the credentials of a PASS and where they come from. */

@@ -8,7 +8,7 @@
 import { connect as netConnect } from 'node:net';
 import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
 import { isIP } from 'node:net';
-import { Client } from 'ldapts';
+import type { Client } from 'ldapts';
 
 export interface LdapPoolOptions {
   /** `ldap://host:port` or `ldaps://host:port`. */
@@ -114,6 +114,8 @@ export class LdapPool {
       if (opened) throw new Error('LDAP connection lost');
       opened = true;
     };
+    // ldapts is loaded with the first connection: a server without LDAP never holds it.
+    const { Client } = await import('ldapts');
     const client = new Client({
       url: this.url.protocol + '//' + this.url.host,
       timeout,

@@ -12,7 +12,7 @@
  * failure is never remembered.
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import { ResultCodeError, type Client, type Entry } from 'ldapts';
+import type { Client, Entry } from 'ldapts';
 import type { Logger } from '../logger.js';
 import { AuthUnavailableError, type Authenticator, type LoginRequest, type LoginResult } from './authenticator.js';
 import type { DirectoryAccount, DirectoryAccounts } from './directory-account.js';
@@ -197,7 +197,7 @@ export class LdapAuthenticator implements Authenticator {
     try {
       await client.bind(entry.dn, password);
     } catch (err) {
-      if (err instanceof ResultCodeError) return null;
+      if (await isResultCodeError(err)) return null;
       throw err;
     }
     const quota = this.options.quotaAttribute === undefined ? undefined : values(entry, this.options.quotaAttribute)[0];
@@ -212,8 +212,8 @@ export class LdapAuthenticator implements Authenticator {
     try {
       await client.bind(bindDn ?? '', bindDn === undefined ? '' : (bindPassword ?? ''));
     } catch (err) {
-      if (err instanceof ResultCodeError) {
-        throw new AuthUnavailableError(`LDAP directory refused the search bind (${bindDn === undefined ? 'anonymous' : 'ldap.bindDn'}): ${err.message}`);
+      if (await isResultCodeError(err)) {
+        throw new AuthUnavailableError(`LDAP directory refused the search bind (${bindDn === undefined ? 'anonymous' : 'ldap.bindDn'}): ${(err as Error).message}`);
       }
       throw err;
     }
@@ -261,4 +261,9 @@ function values(entry: Entry, attribute: string): string[] {
 /** DNs compared loosely: case and spaces after separators do not matter. */
 function normalizeDn(dn: string): string {
   return dn.toLowerCase().replace(/\s*([,=+])\s*/g, '$1').trim();
+}
+
+/** An LDAP result code error (ldapts is already loaded here: the pool opened the connection with it). */
+async function isResultCodeError(err: unknown): Promise<boolean> {
+  return err instanceof (await import('ldapts')).ResultCodeError;
 }

@@ -2,12 +2,16 @@
  * Password checks: argon2id hashes (PHC strings) for configured users, and constant-time comparison for
  * passwords given on the command line (they live only in memory, and a slow hash would only cost CPU).
  */
-import { hash, verify } from '@node-rs/argon2';
 import { createHash, timingSafeEqual } from 'node:crypto';
 
+type Argon2 = typeof import('@node-rs/argon2');
+let argon2: Promise<Argon2> | undefined;
+/** The native argon2 module, loaded on the first hash or verify (about 8 MiB a process need not hold idle). */
+const loadArgon2 = (): Promise<Argon2> => (argon2 ??= import('@node-rs/argon2'));
+
 /** An argon2id PHC string (the library's default algorithm and OWASP-level costs). */
-export function hashPassword(password: string): Promise<string> {
-  return hash(password);
+export async function hashPassword(password: string): Promise<string> {
+  return (await loadArgon2()).hash(password);
 }
 
 export function isArgon2Hash(value: string): boolean {
@@ -16,7 +20,7 @@ export function isArgon2Hash(value: string): boolean {
 
 export async function verifyHash(hashed: string, password: string): Promise<boolean> {
   try {
-    return await verify(hashed, password);
+    return await (await loadArgon2()).verify(hashed, password);
   } catch {
     return false;
   }

@@ -9,18 +9,14 @@ import type { QuotaLimits } from '../storage/quota.js';
 import type { Storage } from '../storage/storage.js';
 import type { UploadJournal } from '../storage/upload-journal.js';
 import { HomeStorages, type HomeStoragesOptions, type UploadPolicy } from './home-storages.js';
-import type { Authenticator, LoginRefusal, LoginRequest, LoginResult, UserBandwidth } from './authenticator.js';
+import type { Authenticator, LoginMethod, LoginRefusal, LoginRequest, LoginResult, UserBandwidth } from './authenticator.js';
 import { certificateUserName, normalizeFingerprint, unverifiedReason, type CertificateUserName, type ClientCertificate } from '../tls/client-certs.js';
 import { readOnly, type Permission, type Permissions } from './permissions.js';
 import { defaultPermissions, RulePermissions, type PermissionRule } from './rules.js';
 import { secretEquals, verifyHash } from './password.js';
 
-/**
- * How an account logs in: `password` (default); `certificate`: a verified client certificate that names
- * the account, no password (USER is answered 232); `certificate+password`: both.
- */
-export type LoginMethod = 'password' | 'certificate' | 'certificate+password';
-export const LOGIN_METHODS = ['password', 'certificate', 'certificate+password'] as const;
+/** How an account logs in (declared with the seam, so the config schema need not load this file). */
+export { LOGIN_METHODS, type LoginMethod } from './authenticator.js';
 
 export interface UserAccount {
   name: string;

@@ -2,21 +2,23 @@
 /**
  * The `ftpsd` command: serve (default) | hash-password | gen-cert | check-config | user | ban | admin.
  * Errors are one line on stderr; bad flags or config exit with code 2, other failures with 1.
+ * Each command's code is loaded when that command runs (so `serve` holds none of the others, and the
+ * admin console is loaded only when adminListen is set).
  */
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { DEFAULTS } from '../config/defaults.js';
 import { ENV, FLAG_OPTIONS, optionMeta, type CliFlags } from '../config/sources.js';
-import { checkConfigCommand } from './check-config.js';
 import { EXIT_USAGE, UsageError, exitCodeOf, oneLine, reportError } from '../runtime/exit.js';
-import { genCertCommand, type GenCertFlags } from './gen-cert.js';
-import { hashPasswordCommand } from './hash-password.js';
+import type { GenCertFlags } from './gen-cert.js';
 import { serveCommand } from '../cluster/launch.js';
 import { USER_DB_ENV } from '../userdb/connect.js';
-import { userAddCommand, userListCommand, userRemoveCommand, userSetCommand, type UserFlags } from './user.js';
-import { banListCommand, banRemoveCommand } from './ban.js';
-import { adminAddCommand, adminListCommand, adminRemoveCommand, type AdminFlags } from './admin.js';
-import { startAdminConsole } from '../admin/console.js';
+import type { UserFlags } from './user.js';
+import type { AdminFlags } from './admin.js';
+import type { AdminStarter } from '../runtime/admin-host.js';
+
+/** The admin console's starter, loaded on first use (only a server with adminListen calls it). */
+const startAdminConsole: AdminStarter = async (...args) => (await import('../admin/console.js')).startAdminConsole(...args);
 
 const version = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
@@ -67,7 +69,7 @@ function buildProgram(): Command {
   program
     .command('hash-password')
     .description('Read a password from stdin (a pipe, or a hidden prompt) and print its argon2id hash for the config file.')
-    .action(hashPasswordCommand);
+    .action(async () => (await import('./hash-password.js')).hashPasswordCommand());
 
   program
     .command('gen-cert')
@@ -76,14 +78,14 @@ function buildProgram(): Command {
     .option('--key <file>', 'key file to write (mode 0600)', 'key.pem')
     .option('--name <name>', 'extra DNS name or IP address for the certificate; repeatable', collect)
     .option('--force', 'replace existing files')
-    .action((flags: GenCertFlags) => genCertCommand(flags));
+    .action(async (flags: GenCertFlags) => (await import('./gen-cert.js')).genCertCommand(flags));
 
   program
     .command('check-config')
     .description('Validate a config file: prints "ok", or every error with its field, one per line (exit code 2).')
     .argument('<file>', 'YAML config file')
     .action(async (file: string) => {
-      process.exitCode = await checkConfigCommand(file);
+      process.exitCode = await (await import('./check-config.js')).checkConfigCommand(file);
     });
 
   addUserCommands(program);
@@ -107,29 +109,32 @@ function addUserCommands(program: Command): void {
       .option('--password-stdin', set ? 'read a new password from stdin' : 'read the password from stdin (default: generate one and print it once)')
       .option('--user-db <url>', db);
   const user = program.command('user').description(`Manage the users of the user database (--user-db or ${USER_DB_ENV}).`);
-  fields(user.command('add').description('Add a user.').argument('<name>'), false).action(once((name: string, flags: UserFlags) => userAddCommand(name, flags)));
+  const users = () => import('./user.js');
+  const bans = () => import('./ban.js');
+  fields(user.command('add').description('Add a user.').argument('<name>'), false).action(once(async (name: string, flags: UserFlags) => (await users()).userAddCommand(name, flags)));
   fields(user.command('set').description('Change a user: the flags given, nothing else.').argument('<name>'), true)
     .option('--no-read-only', 'read-write again')
     .option('--enable', 'allow logins again')
     .option('--disable', 'refuse logins and end the live sessions on every node')
-    .action(once((name: string, flags: UserFlags) => userSetCommand(name, flags)));
+    .action(once(async (name: string, flags: UserFlags) => (await users()).userSetCommand(name, flags)));
   user.command('remove').description('Remove a user (their live sessions end on every node; files stay).').argument('<name>').option('--user-db <url>', db)
-    .action(once((name: string, flags: UserFlags) => userRemoveCommand(name, flags)));
+    .action(once(async (name: string, flags: UserFlags) => (await users()).userRemoveCommand(name, flags)));
   user.command('list').description('List the users (never their hashes).').option('--json', 'as JSON').option('--user-db <url>', db)
-    .action(once((flags: UserFlags) => userListCommand(flags)));
+    .action(once(async (flags: UserFlags) => (await users()).userListCommand(flags)));
   const ban = program.command('ban').description(`Login-failure bans shared by every node (--user-db or ${USER_DB_ENV}).`);
   ban.command('list').description('List the bans in force.').option('--json', 'as JSON').option('--user-db <url>', db)
-    .action(once((flags: { userDb?: string; json?: boolean }) => banListCommand(flags)));
+    .action(once(async (flags: { userDb?: string; json?: boolean }) => (await bans()).banListCommand(flags)));
   ban.command('remove').description('Lift the ban of an address (or network) on every node.').argument('<address>').option('--user-db <url>', db)
-    .action(once((address: string, flags: { userDb?: string }) => banRemoveCommand(address, flags)));
+    .action(once(async (address: string, flags: { userDb?: string }) => (await bans()).banRemoveCommand(address, flags)));
   const admin = program.command('admin').description(`Manage the admin console's accounts in the user database (--user-db or ${USER_DB_ENV}).`);
+  const admins = () => import('./admin.js');
   admin.command('add').description('Add an admin account.').argument('<name>')
     .option('--password-stdin', 'read the password from stdin (default: generate one and print it once)').option('--user-db <url>', db)
-    .action(once((name: string, flags: AdminFlags) => adminAddCommand(name, flags)));
+    .action(once(async (name: string, flags: AdminFlags) => (await admins()).adminAddCommand(name, flags)));
   admin.command('remove').description('Remove an admin account (its console sessions and tokens stop working).').argument('<name>').option('--user-db <url>', db)
-    .action(once((name: string, flags: AdminFlags) => adminRemoveCommand(name, flags)));
+    .action(once(async (name: string, flags: AdminFlags) => (await admins()).adminRemoveCommand(name, flags)));
   admin.command('list').description('List the admin accounts of the database (never their hashes).').option('--json', 'as JSON').option('--user-db <url>', db)
-    .action(once((flags: AdminFlags) => adminListCommand(flags)));
+    .action(once(async (flags: AdminFlags) => (await admins()).adminListCommand(flags)));
 }
 
 async function main(argv: string[]): Promise<void> {

@@ -6,6 +6,8 @@
  * Without a range every worker binds any free port (the kernel never gives one port to two processes).
  */
 import type { PortRange } from '../data/passive.js';
+import type { ResolvedConfig } from '../config/load.js';
+import { ConfigError } from '../config/errors.js';
 
 /** Worker `index`'s slice (0-based) of `range` split into `count` slices as even as can be. */
 export function portSlice(range: PortRange, index: number, count: number): PortRange {
@@ -36,4 +38,15 @@ export function workerPassivePorts(
     pasvPorts: slice,
     pasvAdvertisedPorts: advertised ? { min: slice.min + offset, max: slice.max + offset } : undefined,
   };
+}
+
+/** This worker's share of a config; a range too small for the workers is a config error. */
+export function workerShare(config: ResolvedConfig, index: number, count: number): ResolvedConfig {
+  let passive: ReturnType<typeof workerPassivePorts>;
+  try {
+    passive = workerPassivePorts(config, index, count);
+  } catch (err) {
+    throw ConfigError.of('pasvPorts', `${(err as Error).message}; widen the range or lower workers`);
+  }
+  return { ...config, ...passive, metricsListen: undefined };
 }

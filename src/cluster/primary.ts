@@ -20,19 +20,19 @@ import type { AddressInfo } from 'node:net';
 import { pino } from 'pino';
 import type { Certificate } from '../config/certificate.js';
 import type { CliFlags, ResolvedConfig } from '../config/load.js';
-import { toServerOptions } from '../config/server-options.js';
+import { prepareFiles } from '../config/server-options.js';
 import type { AcmeService } from '../acme/service.js';
 import { startAcme } from '../runtime/acme-start.js';
 import { ConfigError } from '../config/errors.js';
 import { DEFAULTS } from '../config/defaults.js';
 import { createLogger, type Logger } from '../logger.js';
-import { MetricsEndpoint } from '../ops/metrics-endpoint.js';
+import type { MetricsEndpoint } from '../ops/metrics-endpoint.js';
 import { renderBanner } from '../runtime/banner.js';
 import { drainMs, logsAreJson, opsError, serveLogDestination } from '../runtime/serve-ops.js';
 import { resolveIdentity, RunAsError } from '../runtime/run-as.js';
-import { ClusterMetrics, MetricsRequests } from './cluster-metrics.js';
+import type { ClusterMetrics, MetricsRequests } from './cluster-metrics.js';
 import { NO_SESSIONS, checkedSnapshot, ourMessage, type ListeningReport, type PrimaryMessage, type WorkerMessage } from './messages.js';
-import { workerShare } from './worker.js';
+import { workerShare } from './port-slices.js';
 import type { AdminStarter, WorkerStatus } from '../runtime/admin-host.js';
 import type { ClusterAdmin, ClusterPort } from './cluster-admin.js';
 
@@ -88,7 +88,8 @@ export async function runPrimary(ctx: PrimaryContext, config: ResolvedConfig): P
     throw err;
   }
   process.umask(config.umask);
-  const { certificate } = await toServerOptions(config, logger, identity);
+  // The directories and the certificate only: the primary loads no FTP code (the workers do).
+  const { certificate } = await prepareFiles(config, identity);
   if (certificate.source === 'generated' && !config.tls) logger.info({ path: certificate.certPath }, 'generated a self-signed certificate');
   // ACME: the primary alone orders (its responder binds before the workers start); each new pair is
   // stored in the state directory and every worker is told to reload it.
@@ -103,8 +104,8 @@ class Primary {
   private readonly slots: Slot[];
   private readonly bans = new Map<string, number>();
   private readonly snapshots = new Map<number, unknown>();
-  private readonly requests = new MetricsRequests();
-  private readonly metrics: ClusterMetrics | undefined;
+  private requests: MetricsRequests | undefined;
+  private metrics: ClusterMetrics | undefined;
   private endpoint: MetricsEndpoint | undefined;
   private metricsAddress: AddressInfo | undefined;
   private announced = false;
@@ -128,11 +129,14 @@ class Primary {
     private readonly acme?: AcmeService,
   ) {
     this.slots = Array.from({ length: config.workers }, (_, index) => ({ index, worker: undefined, ready: false, startedAt: 0, crashes: 0, answeredAt: 0, silenced: false, fatal: undefined }));
-    if (config.metricsListen) this.metrics = new ClusterMetrics(() => this.requests.ask((id) => this.broadcast({ ftpsd: 1, type: 'metrics-request', id })));
   }
 
   async start(): Promise<void> {
-    if (this.metrics && this.config.metricsListen) {
+    if (this.config.metricsListen) {
+      // prom-client and the endpoint only when /metrics is served.
+      const [{ ClusterMetrics, MetricsRequests }, { MetricsEndpoint }] = await Promise.all([import('./cluster-metrics.js'), import('../ops/metrics-endpoint.js')]);
+      const requests = (this.requests = new MetricsRequests());
+      this.metrics = new ClusterMetrics(() => requests.ask((id) => this.broadcast({ ftpsd: 1, type: 'metrics-request', id })));
       this.endpoint = new MetricsEndpoint(this.metrics, this.log);
       try {
         this.metricsAddress = await this.endpoint.listen(this.config.metricsListen);
@@ -255,7 +259,7 @@ class Primary {
         this.admin?.fromWorker(slot.index + 1, m);
         return;
       case 'metrics':
-        this.requests.answer(m.id, m.metrics);
+        this.requests?.answer(m.id, m.metrics);
         return;
       case 'pong':
         slot.answeredAt = Date.now();

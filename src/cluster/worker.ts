@@ -20,8 +20,7 @@
 import { oneLine, exitCodeOf } from '../runtime/exit.js';
 import { serve, type ServeContext } from '../runtime/serve.js';
 import type { CliFlags, ResolvedConfig } from '../config/load.js';
-import { ConfigError } from '../config/errors.js';
-import { FtpMetrics, type MetricsSource } from '../ops/metrics.js';
+import type { FtpMetrics, MetricsSource } from '../ops/metrics.js';
 import type { Operations } from '../ops/index.js';
 import type { FtpServer } from '../server.js';
 import { setSessionIdPrefix } from '../session-id.js';
@@ -29,7 +28,7 @@ import type { ConfigReloadResult } from '../runtime/config-reload.js';
 import { LocalSessions } from '../runtime/session-directory.js';
 import { checkedSnapshot, ourMessage, type AdminOp, type PrimaryMessage, type WorkerMessage } from './messages.js';
 import { PeerSessionCounts, snapshotOf } from './peer-sessions.js';
-import { workerPassivePorts } from './port-slices.js';
+import { workerShare } from './port-slices.js';
 
 /** How long a worker waits for the primary's init message. */
 const INIT_TIMEOUT_MS = 30_000;
@@ -66,17 +65,6 @@ function handshake(): Promise<Init> {
   });
 }
 
-/** This worker's share of a config; a range too small for the workers is a config error. */
-export function workerShare(config: ResolvedConfig, index: number, count: number): ResolvedConfig {
-  let passive: ReturnType<typeof workerPassivePorts>;
-  try {
-    passive = workerPassivePorts(config, index, count);
-  } catch (err) {
-    throw ConfigError.of('pasvPorts', `${(err as Error).message}; widen the range or lower workers`);
-  }
-  return { ...config, ...passive, metricsListen: undefined };
-}
-
 /** Runs `serve` as worker of the primary; a start-up failure goes to the primary (which reports it). */
 export async function runWorker(flags: CliFlags, ctx: Pick<ServeContext, 'version'>): Promise<void> {
   let init: Init;
@@ -101,7 +89,8 @@ export async function runWorker(flags: CliFlags, ctx: Pick<ServeContext, 'versio
 /** The worker's side of the IPC channel, once its server runs. */
 class WorkerLink {
   private server: FtpServer | undefined;
-  private metrics: FtpMetrics | undefined;
+  /** The worker's registry, when the primary serves /metrics (prom-client is loaded only then). */
+  private metrics: Promise<FtpMetrics> | undefined;
   private stop: (() => void) | undefined;
   private readonly peers = new PeerSessionCounts();
   private pending: NodeJS.Timeout | undefined;
@@ -135,7 +124,7 @@ class WorkerLink {
     this.sessions = new LocalSessions(server);
     server.peers = this.peers;
     if (this.init.metrics) {
-      this.metrics = new FtpMetrics(source, { processMetrics: true, ...(ops.automation ? { deliveries: ops.automation.queue } : {}) });
+      this.metrics = import('../ops/metrics.js').then(({ FtpMetrics }) => new FtpMetrics(source, { processMetrics: true, ...(ops.automation ? { deliveries: ops.automation.queue } : {}) }));
     }
     const { events } = server;
     const changed = () => this.schedule();
@@ -231,7 +220,7 @@ class WorkerLink {
   private async replyMetrics(id: number): Promise<void> {
     let metrics: unknown = [];
     try {
-      metrics = this.metrics ? await this.metrics.registry.getMetricsAsJSON() : [];
+      metrics = this.metrics ? await (await this.metrics).registry.getMetricsAsJSON() : [];
     } catch (err) {
       this.server?.log.error({ err }, 'collecting metrics failed');
     }

@@ -6,6 +6,7 @@
 import { X509Certificate, createPrivateKey, randomBytes } from 'node:crypto';
 import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
 import type { GenerateOptions, GeneratedCert } from '../tls/self-signed.js';
 import { ConfigError } from './errors.js';
 import { certificateNames } from '../acme/store.js';
@@ -107,8 +108,39 @@ export async function generateCertificateFiles(
 
 /** The generator pulls in @peculiar/x509 (slow to load), so it is loaded only when needed. */
 async function generate(options: GenerateOptions = {}): Promise<GeneratedCert> {
+  const entry = new URL('../tls/self-signed.js', import.meta.url);
+  // Built (dist/): in a thread of its own, so the certificate library and its dependencies (about
+  // 20 MiB, half of which stays after they ran) leave with the thread instead of staying in the server
+  // for its whole life. From the sources (tests), in this thread.
+  if (entry.pathname.endsWith('.js') && import.meta.url.endsWith('.js')) return generateInThread(entry, options);
   const { generateSelfSigned } = await import('../tls/self-signed.js');
   return generateSelfSigned(options);
+}
+
+/** How long the generation thread may take (an ECDSA P-256 pair and one signature: milliseconds). */
+const GENERATE_TIMEOUT_MS = 60_000;
+
+function generateInThread(entry: URL, options: GenerateOptions): Promise<GeneratedCert> {
+  const code = `const { parentPort, workerData } = require('node:worker_threads');
+import(workerData.entry).then((m) => m.generateSelfSigned(workerData.options)).then(
+  (ok) => parentPort.postMessage({ ok }),
+  (err) => parentPort.postMessage({ err: String((err && err.message) || err) }),
+);`;
+  return new Promise((resolve, reject) => {
+    const worker = new Worker(code, { eval: true, workerData: { entry: entry.href, options } });
+    const timer = setTimeout(() => finish(new Error('generating the self-signed certificate timed out')), GENERATE_TIMEOUT_MS);
+    const finish = (err: Error | undefined, cert?: GeneratedCert) => {
+      clearTimeout(timer);
+      worker.removeAllListeners();
+      worker.on('error', () => {});
+      void worker.terminate();
+      if (err) reject(err);
+      else resolve(cert!);
+    };
+    worker.once('message', (m: { ok?: GeneratedCert; err?: string }) => finish(m.ok ? undefined : new Error(m.err ?? 'certificate generation failed'), m.ok));
+    worker.once('error', (err) => finish(err));
+    worker.once('exit', (code) => finish(new Error(`certificate generation ended (${code})`)));
+  });
 }
 
 async function writePair(certPath: string, keyPath: string, pem: { cert: string; key: string }): Promise<void> {

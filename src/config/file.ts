@@ -3,11 +3,16 @@
  * ConfigError listing every issue with its field path.
  */
 import { readFile } from 'node:fs/promises';
-import { parseDocument } from 'yaml';
+import { createRequire } from 'node:module';
 import { errnoText } from './errno-text.js';
 import { ConfigError, zodIssues, type ConfigIssue } from './errors.js';
 import { closestKey, schemaKeys } from './key-suggestions.js';
 import { configSchema, type ConfigFile } from './schema.js';
+
+// yaml is loaded (synchronously) when a config text is first parsed: a start without a config file never
+// holds it (about 3 MiB).
+const require = createRequire(import.meta.url);
+let yaml: typeof import('yaml') | undefined;
 
 let known: Set<string> | undefined;
 /** Every key of the config file, for "did you mean" (walked once, when a key is unknown). */
@@ -18,7 +23,8 @@ function knownKeys(): Set<string> {
 
 /** Parses and validates config text; `file` is only used in messages. */
 export function parseConfigText(text: string, file?: string): ConfigFile {
-  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
+  yaml ??= require('yaml') as typeof import('yaml');
+  const doc = yaml.parseDocument(text, { prettyErrors: true, uniqueKeys: true });
   if (doc.errors.length > 0) {
     const issues: ConfigIssue[] = doc.errors.map((e) => {
       const [line, col] = e.linePos?.[0] ? [e.linePos[0].line, e.linePos[0].col] : [undefined, undefined];

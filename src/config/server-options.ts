@@ -4,14 +4,12 @@
  */
 import { mkdir, readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { UserAuthenticator, type UserAccount } from '../auth/users.js';
+import type { UserAccount, UserAuthenticator } from '../auth/users.js';
 import type { Authenticator } from '../auth/authenticator.js';
-import { AuthHookAuthenticator } from '../auth/auth-hook.js';
-import { AuthenticatorChain, type ChainedAuthenticator } from '../auth/chain.js';
-import { DirectoryAccounts } from '../auth/directory-account.js';
-import { LdapAuthenticator, type LdapOptions } from '../auth/ldap.js';
+import type { ChainedAuthenticator } from '../auth/chain.js';
+import type { LdapOptions } from '../auth/ldap.js';
 import type { Logger } from '../logger.js';
-import { JOURNAL_DIR, openUploadJournal, type UploadJournal } from '../storage/upload-journal.js';
+import type { UploadJournal } from '../storage/upload-journal.js';
 import type { FtpServerOptions } from '../server.js';
 import type { Storage } from '../storage/storage.js';
 import { loadCertificate, stateCertificate, type Certificate } from './certificate.js';
@@ -32,11 +30,11 @@ export interface PreparedServer {
 }
 
 /**
- * `owner`: started as root with `runAs`, the user the served directories must belong to; they are
- * created for it without a chown by path (owned-dir.ts). `journal`: where uploads to local homes record
- * their temp files (see storage/upload-journal.ts).
+ * What a start prepares on disk before anything listens: the served directories (created) and the
+ * certificate (read, or generated in the state directory). A cluster's primary does this alone, without
+ * loading the FTP code; toServerOptions does it first.
  */
-export async function toServerOptions(config: ResolvedConfig, logger: Logger, owner?: Owner, journal?: UploadJournal): Promise<PreparedServer> {
+export async function prepareFiles(config: ResolvedConfig, owner?: Owner): Promise<Pick<PreparedServer, 'certificate' | 'created'>> {
   const created: string[] = [];
   created.push(...(await makeDir(config.root, 'root', owner)));
   for (const [i, user] of config.users.entries()) created.push(...(await makeDir(user.home, `users[${i}].home`, owner)));
@@ -48,6 +46,18 @@ export async function toServerOptions(config: ResolvedConfig, logger: Logger, ow
     : config.acme
       ? await acmeCertificate(config.stateDir, config.acme.domains)
       : await stateCertificate(config.stateDir);
+  return { certificate, created };
+}
+
+/**
+ * `owner`: started as root with `runAs`, the user the served directories must belong to; they are
+ * created for it without a chown by path (owned-dir.ts). `journal`: where uploads to local homes record
+ * their temp files (see storage/upload-journal.ts).
+ */
+export async function toServerOptions(config: ResolvedConfig, logger: Logger, owner?: Owner, journal?: UploadJournal): Promise<PreparedServer> {
+  const { certificate, created } = await prepareFiles(config, owner);
+  // The FTP side (accounts, storages) is loaded here, not where only the files are prepared (a cluster's primary).
+  const { UserAuthenticator } = await import('../auth/users.js');
 
   // An s3:// root: one S3Storage, checked at start; homes are key prefixes below it.
   let home = (h: string): string | Storage => h;
@@ -80,6 +90,8 @@ export async function toServerOptions(config: ResolvedConfig, logger: Logger, ow
 async function authenticatorChain(config: ResolvedConfig, users: UserAuthenticator, logger: Logger, owners: ReadonlySet<number>): Promise<Authenticator> {
   const { ldap, authHook } = config;
   if (!ldap && !authHook) return users;
+  // Loaded only when configured: ldapts and the directory code stay out of a process without them.
+  const [{ AuthenticatorChain }, { DirectoryAccounts }] = await Promise.all([import('../auth/chain.js'), import('../auth/directory-account.js')]);
   const accounts = new DirectoryAccounts(config.root, users.homes);
   const others: ChainedAuthenticator[] = [];
   if (ldap) {
@@ -102,9 +114,11 @@ async function authenticatorChain(config: ResolvedConfig, users: UserAuthenticat
       ...(ldap.cacheMs !== undefined ? { cacheMs: ldap.cacheMs } : {}),
       ...(ldap.timeoutMs !== undefined ? { timeoutMs: ldap.timeoutMs } : {}),
     };
+    const { LdapAuthenticator } = await import('../auth/ldap.js');
     others.push(new LdapAuthenticator(options, accounts, logger));
   }
   if (authHook) {
+    const { AuthHookAuthenticator } = await import('../auth/auth-hook.js');
     others.push(new AuthHookAuthenticator({ url: authHook.url, ...(authHook.timeoutMs !== undefined ? { timeoutMs: authHook.timeoutMs } : {}) }, accounts, logger));
   }
   const chain = new AuthenticatorChain(users, others, logger);
@@ -178,6 +192,7 @@ export function servedRoots(config: Pick<ResolvedConfig, 'root' | 'users' | 'ano
  * without it, only a crash's temp files then stay.
  */
 export async function startUploadJournal(config: Pick<ResolvedConfig, 'stateDir' | 'root' | 'users' | 'anonymous'>, logger: Logger, owner?: Owner): Promise<UploadJournal | undefined> {
+  const { JOURNAL_DIR, openUploadJournal } = await import('../storage/upload-journal.js');
   const dir = join(config.stateDir, JOURNAL_DIR);
   try {
     // The state directory must be trusted (StrictModes) before a journal in it may make root remove

@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { PERMISSIONS, type Permission } from '../auth/permissions.js';
 import { rulePath, type PermissionRule } from '../auth/rules.js';
 import type { QuotaLimits } from '../storage/quota.js';
-import { LOGIN_METHODS, type LoginMethod } from '../auth/users.js';
+import { LOGIN_METHODS, type LoginMethod } from '../auth/authenticator.js';
 import { oneOf } from '../policy-options.js';
 import { text } from './zod-forms.js';
 import type { UserBandwidth } from '../auth/authenticator.js';

@@ -19,8 +19,8 @@ import type { ListenAddress } from '../server.js';
 import { Automation } from './automation.js';
 import type { DeliveryOptions } from './delivery-queue.js';
 import type { HookSpec } from './hooks.js';
-import { MetricsEndpoint } from './metrics-endpoint.js';
-import { FtpMetrics, type MetricsSource } from './metrics.js';
+import type { MetricsEndpoint } from './metrics-endpoint.js';
+import type { FtpMetrics, MetricsSource } from './metrics.js';
 import type { WebhookSpec } from './webhooks.js';
 import { XferLog } from './xferlog.js';
 
@@ -28,8 +28,9 @@ export { Automation, type AutomationOptions } from './automation.js';
 export { DeliveryQueue, DEFAULT_DELIVERY, PermanentFailure, type Delivery, type DeliveryOptions } from './delivery-queue.js';
 export { HOOK_EVENTS, parseHook, splitCommand, type AutomationEvent, type HookEvent, type HookSpec } from './hooks.js';
 export { LOG_FORMATS, PrettyDestination, formatPrettyLine, logDestination, type LogFormat } from './log-format.js';
-export { MetricsEndpoint } from './metrics-endpoint.js';
-export { FtpMetrics, METRIC_NAMES, type MetricsOptions, type MetricsSource } from './metrics.js';
+// The metrics (prom-client) are loaded only when a metrics endpoint is asked for: import FtpMetrics and
+// MetricsEndpoint from ./metrics.js and ./metrics-endpoint.js.
+export type { MetricsOptions, MetricsSource } from './metrics.js';
 export { parseWebhook, type WebhookSpec } from './webhooks.js';
 export { XferLog, formatXferlogLine, xferlogName, xferlogTime } from './xferlog.js';
 
@@ -77,6 +78,7 @@ export class Operations {
       if (!automation.enabled) automation = undefined;
       let address: AddressInfo | undefined;
       if (options.metricsListen) {
+        const [{ FtpMetrics }, { MetricsEndpoint }] = await Promise.all([import('./metrics.js'), import('./metrics-endpoint.js')]);
         metrics = new FtpMetrics(server, {
           processMetrics: options.processMetrics ?? true,
           ...(automation ? { deliveries: automation.queue } : {}),

@@ -29,7 +29,7 @@ import type { Operations } from '../ops/index.js';
 import type { MetricsSource } from '../ops/metrics.js';
 import type { ResolvedConfig } from '../config/load.js';
 import type { Authenticator } from '../auth/authenticator.js';
-import { UserDbLink } from './user-db.js';
+import type { UserDbLink } from './user-db.js';
 import { startAdmin } from './serve-admin.js';
 import type { AdminCertificate, AdminStarter } from './admin-host.js';
 import type { TlsMaterial } from '../tls/context.js';
@@ -92,8 +92,8 @@ export async function serve(flags: CliFlags, ctx: ServeContext): Promise<FtpServ
   if (journal) process.once('exit', () => journal.close());
   const { options, certificate } = await toServerOptions(config, logger, identity, journal);
   // Many nodes: users, bans and session caps in PostgreSQL (runtime/user-db.ts); unreachable: start fails.
-  const userDb = config.userDb
-    ? await UserDbLink.open({ url: config.userDb, root: config.root, uploads: config.uploads, ...(journal ? { journal } : {}), logger })
+  const userDb: UserDbLink | undefined = config.userDb
+    ? await (await import('./user-db.js')).UserDbLink.open({ url: config.userDb, root: config.root, uploads: config.uploads, ...(journal ? { journal } : {}), logger })
     : undefined;
   if (userDb) {
     try {

@@ -6,7 +6,10 @@
  * `redactUrl` is the only form of the URL that may reach a log or an error: it has no password.
  */
 import { readFileSync } from 'node:fs';
-import pg from 'pg';
+import type pg from 'pg';
+
+/** pg, loaded when a node or command first connects (a server without a user database never does). */
+export const loadPg = async (): Promise<typeof pg> => (await import('pg')).default;
 
 /** The variable holding the user database URL (like `--user-db` and `userDb:`). */
 export const USER_DB_ENV = 'FTPSD_USER_DB';
@@ -67,8 +70,9 @@ function passwordFromFile(file: string): string {
 }
 
 /** A small pool; its 'error' event (an idle client lost) is logged by the caller, never unhandled. */
-export function openPool(url: string, onError: (err: Error) => void, max = 10): pg.Pool {
-  const pool = new pg.Pool({ ...clientConfig(url), max, idleTimeoutMillis: 30_000 });
+export async function openPool(url: string, onError: (err: Error) => void, max = 10): Promise<pg.Pool> {
+  const { Pool } = await loadPg();
+  const pool = new Pool({ ...clientConfig(url), max, idleTimeoutMillis: 30_000 });
   pool.on('error', onError);
   return pool;
 }

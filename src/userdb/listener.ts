@@ -5,9 +5,9 @@
  * (`up`) the node resynchronises, since notifications sent meanwhile are lost.
  */
 import { EventEmitter } from 'node:events';
-import pg from 'pg';
+import type pg from 'pg';
 import { BANS_CHANNEL, END_SESSION_CHANNEL, USERS_CHANNEL } from './migrations.js';
-import { clientConfig } from './connect.js';
+import { clientConfig, loadPg } from './connect.js';
 
 export type BanNotice = { network: string; until: number } | { network: string; lifted: true };
 
@@ -42,7 +42,8 @@ export class ChangeListener extends EventEmitter<ListenerEvents> {
   }
 
   private async connect(): Promise<void> {
-    const client = new pg.Client(clientConfig(this.url));
+    const { Client } = await loadPg();
+    const client = new Client(clientConfig(this.url));
     client.on('error', (err) => this.lost(client, err));
     client.on('end', () => this.lost(client, new Error('connection ended')));
     client.on('notification', (n) => this.notice(n.channel, n.payload ?? ''));

@@ -98,7 +98,7 @@ export class UserStore {
 
   /** Connects and brings the schema up to date (migrations.ts). Throws when the database cannot be reached. */
   static async open(url: string, onError: (err: Error) => void = () => undefined, max = 10): Promise<UserStore> {
-    const pool = openPool(url, onError, max);
+    const pool = await openPool(url, onError, max);
     try {
       const client = await pool.connect();
       try {
