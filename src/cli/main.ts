@@ -97,7 +97,7 @@ function addUserCommands(program: Command): void {
   const db = `postgres:// URL of the user database${env(USER_DB_ENV)}`;
   const fields = (c: Command, set: boolean) =>
     c
-      .option('--home <dir>', set ? 'new home directory (absolute)' : 'home directory, absolute (default: <root>/NAME on each node)')
+      .option('--home <dir>', set ? 'new home: an absolute directory, or below an s3:// root a key prefix' : 'home: an absolute directory, or below an s3:// root a key prefix (a path or s3://BUCKET/PREFIX/...) (default: <root>/NAME on each node)')
       .option('--read-only', 'download only (list + read)')
       .option('--quota-bytes <n|off>', 'most bytes the home may hold')
       .option('--quota-files <n|off>', 'most files the home may hold')

@@ -66,11 +66,16 @@ async function withStore<T>(flags: { userDb?: string }, fn: (store: UserStore) =
 const NAME = /^[A-Za-z0-9._@-]{1,255}$/;
 
 function checkName(name: string): void {
-  if (!NAME.test(name)) throw new UsageError(`bad user name ${JSON.stringify(name)}: letters, digits and . _ @ - only, at most 255`);
+  if (!NAME.test(name) || name === '.' || name === '..') throw new UsageError(`bad user name ${JSON.stringify(name)}: letters, digits and . _ @ - only, at most 255`);
 }
 
 function checkHome(home: string): string {
-  if (!isAbsolute(home) || home.includes('\0')) throw new Error(`bad home ${JSON.stringify(home)}: an absolute path is needed`);
+  // Below an s3:// root: an s3:// URL inside it (the nodes refuse one outside their root), or a path.
+  if (home.startsWith('s3://')) {
+    if (!/^s3:\/\/[^/\s]+(\/[^\0\\]*)?$/.test(home) || home.split('/').some((s) => s === '..' || s === '.')) throw new Error(`bad home ${JSON.stringify(home)}: s3://BUCKET/PREFIX without . or .. segments is needed`);
+    return home;
+  }
+  if (!isAbsolute(home) || home.includes('\0')) throw new Error(`bad home ${JSON.stringify(home)}: an absolute path (or an s3:// URL) is needed`);
   try {
     if (!statSync(home).isDirectory()) throw new Error(`bad home ${JSON.stringify(home)}: not a directory`);
   } catch (err) {

@@ -10,8 +10,10 @@
  * unavailable; try again later.` and one log line (config users still log in); running sessions go on.
  *
  * Storage is built per user and kept until the user's row changes (`forget`): a LocalStorage on the home
- * (absolute, or `<root>/<name>` when the row has none, created at first login), wrapped in a QuotaStorage
- * counting against the database's usage figure when the user has a quota (quota-usage.ts).
+ * (absolute, or `<root>/<name>` when the row has none, created at first login), or below an s3:// root
+ * the key prefix the home names (`<root>/<name>` without one; confined to the root, auth/object-homes.ts),
+ * wrapped in a QuotaStorage counting against the database's usage figure when the user has a quota
+ * (quota-usage.ts). A home that is refused fails the login like a wrong password (the log says why).
  */
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -22,6 +24,7 @@ import { verifyHash } from '../auth/password.js';
 import { defaultPermissions, RulePermissions } from '../auth/rules.js';
 import type { UserAuthenticatorOptions } from '../auth/users.js';
 import type { Permissions } from '../auth/permissions.js';
+import type { ObjectHomes } from '../auth/object-homes.js';
 import { AccessList } from '../security/access-list.js';
 import type { Logger } from '../logger.js';
 import { LocalStorage } from '../storage/local.js';
@@ -37,6 +40,8 @@ export const DB_UNAVAILABLE = 'User database unavailable; try again later.';
 export interface DbAuthenticatorOptions extends UserAuthenticatorOptions {
   /** Where homes of users without one go: `<root>/<name>`. */
   root: string;
+  /** With an s3:// root: homes are key prefixes below it. */
+  objectHomes?: ObjectHomes;
   logger: Logger;
 }
 
@@ -112,14 +117,7 @@ export class DbAuthenticator implements Authenticator {
     const cached = this.built.get(user.name);
     if (cached?.key === key) return cached;
     const permissions = new RulePermissions(user.permissions ?? defaultPermissions(user.readOnly), user.rules);
-    const home = user.home ?? join(this.options.root, user.name);
-    if (!user.home) await mkdir(home, { recursive: true, mode: 0o755 });
-    const uploads = this.options.uploads ?? {};
-    const backend = new LocalStorage(home, {
-      ...(uploads.atomic !== undefined ? { atomicUploads: uploads.atomic } : {}),
-      ...(uploads.partial !== undefined ? { partialUploads: uploads.partial } : {}),
-      ...(this.options.journal ? { journal: this.options.journal } : {}),
-    });
+    const backend = await this.backend(user);
     const quota = { ...(user.quotaBytes !== null ? { bytes: user.quotaBytes } : {}), ...(user.quotaFiles !== null ? { files: user.quotaFiles } : {}) };
     const storage =
       user.quotaBytes !== null || user.quotaFiles !== null
@@ -128,6 +126,21 @@ export class DbAuthenticator implements Authenticator {
     const built = { key, storage, permissions };
     this.built.set(user.name, built);
     return built;
+  }
+
+  /** The home's storage: a key prefix below an s3:// root, else a directory. */
+  private async backend(user: DbUser): Promise<Storage> {
+    const objects = this.options.objectHomes;
+    if (objects) return objects.storage(user.home ?? user.name);
+    if (user.home?.startsWith('s3://')) throw new Error('an s3:// home needs an s3:// root');
+    const home = user.home ?? join(this.options.root, user.name);
+    if (!user.home) await mkdir(home, { recursive: true, mode: 0o755 });
+    const uploads = this.options.uploads ?? {};
+    return new LocalStorage(home, {
+      ...(uploads.atomic !== undefined ? { atomicUploads: uploads.atomic } : {}),
+      ...(uploads.partial !== undefined ? { partialUploads: uploads.partial } : {}),
+      ...(this.options.journal ? { journal: this.options.journal } : {}),
+    });
   }
 
   private lastQuotaError = 0;
