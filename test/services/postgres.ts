@@ -14,6 +14,9 @@ import { chown, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import pgLib from 'pg';
+type PgClient = pgLib.Client;
+import { afterAll, beforeAll } from 'vitest';
 import { freePort } from '../ops/service-helpers.js';
 
 const run = promisify(execFile);
@@ -105,6 +108,35 @@ export async function startPostgres(): Promise<TestPostgres> {
       closed = true;
       await pg(bin, 'pg_ctl', ['-D', data, '-m', 'immediate', '-w', '-t', '30', 'stop'], as).catch(() => undefined);
       await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * In a describe block: a PostgreSQL started before its tests (startPostgres) and a connected PgClient on
+ * it (`sql`, for checking rows), both closed after them. Read `db` and `sql` inside tests and hooks.
+ */
+export function usingPostgres(): { readonly db: TestPostgres; readonly sql: PgClient } {
+  let db: TestPostgres | undefined;
+  let sql: PgClient | undefined;
+  beforeAll(async () => {
+    db = await startPostgres();
+    const client = new pgLib.Client({ connectionString: db.url, connectionTimeoutMillis: 5000, query_timeout: 10_000 });
+    await client.connect();
+    sql = client;
+  }, 60_000);
+  afterAll(async () => {
+    await sql?.end().catch(() => undefined);
+    await db?.close();
+  });
+  return {
+    get db() {
+      if (!db) throw new Error('usingPostgres: the database is not started yet (read db inside a test or hook)');
+      return db;
+    },
+    get sql() {
+      if (!sql) throw new Error('usingPostgres: the database is not started yet (read sql inside a test or hook)');
+      return sql;
     },
   };
 }
