@@ -96,6 +96,7 @@ export class UserDbLink implements PeerSessions {
       root: this.options.root,
       logger: this.options.logger,
       ...(objectHomes ? { objectHomes } : {}),
+      ...(users?.certificateUserName ? { certificateUserName: users.certificateUserName } : {}),
       ...(this.options.uploads ? { uploads: this.options.uploads } : {}),
       ...(this.options.journal ? { journal: this.options.journal } : {}),
     });

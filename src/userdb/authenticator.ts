@@ -1,7 +1,10 @@
 /**
  * Logins of users from the user database, beside the others (`inner`: the config file's users, then LDAP
- * and the hook; asked for config names, certificate logins, anonymous access and names the database does
- * not hold, so an unknown name costs what it costs without a database).
+ * and the hook; asked for config names, anonymous access and names the database does not hold, so an
+ * unknown name costs what it costs without a database).
+ * A user's `login` is `password` (default), `certificate` (a verified client certificate that names the
+ * user, pinned when `certificates` lists fingerprints; USER is answered 232) or `certificate+password`,
+ * with the config users' rule (auth/certificate-login.ts) and `clientCerts.userName`.
  * Each login reads the user's row (one indexed query), so a new user logs in at once and a changed
  * password applies to the next login on every node. A disabled user, or one connecting from outside
  * their `allowed_networks`, fails like a wrong password (the log says why).
@@ -21,8 +24,9 @@ import { FtpError } from '../base/errors.js';
 import { Code } from '../base/reply-codes.js';
 import type { Authenticator, LoginRefusal, LoginRequest, LoginResult } from '../auth/authenticator.js';
 import { verifyHash } from '../auth/password.js';
+import { certificateRefusal } from '../auth/certificate-login.js';
 import { defaultPermissions, RulePermissions } from '../auth/rules.js';
-import type { UserAuthenticatorOptions } from '../auth/users.js';
+import { DUMMY_HASH, type UserAuthenticatorOptions } from '../auth/users.js';
 import type { Permissions } from '../auth/permissions.js';
 import type { ObjectHomes } from '../auth/object-homes.js';
 import { AccessList } from '../security/access-list.js';
@@ -83,8 +87,8 @@ export class DbAuthenticator implements Authenticator {
   }
 
   async login(req: LoginRequest): Promise<LoginResult | LoginRefusal | null> {
-    // Config users (certificate logins too: a database user logs in by password only).
-    if (this.configNames.has(req.user) || req.certificateOnly) return this.inner.login(req);
+    if (this.configNames.has(req.user)) return this.inner.login(req);
+    if (req.certificateOnly) return this.certificateOnly(req);
     let user: DbUser | undefined;
     try {
       user = await this.store.get(req.user);
@@ -93,7 +97,36 @@ export class DbAuthenticator implements Authenticator {
       throw new FtpError(Code.serviceUnavailable, DB_UNAVAILABLE, { cause: err });
     }
     if (!user) return this.inner.login(req); // anonymous, or an unknown name (the dummy hash)
-    if (!(await verifyHash(user.passwordHash, req.password))) return null;
+    if (user.login !== 'password') {
+      const refused = certificateRefusal(user, req.certificate, this.options.certificateUserName);
+      if (refused !== undefined) {
+        await verifyHash(DUMMY_HASH, req.password); // a refusal costs what a wrong password costs
+        return { refused };
+      }
+    }
+    if (user.login !== 'certificate' && !(user.passwordHash !== null && (await verifyHash(user.passwordHash, req.password)))) return null;
+    return this.admit(user, req);
+  }
+
+  /**
+   * At USER, with a verified client certificate: a database user whose login is `certificate` and whom
+   * the certificate vouches for is logged in without PASS (232); anyone else is asked for a password as
+   * usual. The database unreachable: asked for a password too (PASS then gets the 421).
+   */
+  private async certificateOnly(req: LoginRequest): Promise<LoginResult | LoginRefusal | null> {
+    let user: DbUser | undefined;
+    try {
+      user = await this.store.get(req.user);
+    } catch {
+      return null;
+    }
+    if (!user) return this.inner.login(req);
+    if (user.login !== 'certificate' || certificateRefusal(user, req.certificate, this.options.certificateUserName) !== undefined) return null;
+    return this.admit(user, req);
+  }
+
+  /** After the credentials: the enabled flag, the networks, the home. */
+  private async admit(user: DbUser, req: LoginRequest): Promise<LoginResult | null> {
     if (!user.enabled) {
       this.options.logger.info({ user: user.name, peer: req.remoteAddress }, 'login refused: user disabled');
       return null;

@@ -42,7 +42,7 @@ describe.skipIf(!BIN)('ftpsd user / ftpsd ban', () => {
     expect(bob).toMatchObject({ read_only: true, home: null });
     expect(await verify(bob.password_hash as string, 'bob-Secret-1')).toBe(true);
     const versions = (await pgs.sql.query('select version from ftpsd_schema_migrations order by version')).rows.map((r) => r.version);
-    expect(versions).toEqual([1, 2]);
+    expect(versions).toEqual([1, 2, 3]);
   });
 
   it('set changes only what is given: --disable, --enable, --no-read-only, a new password', async () => {
@@ -57,13 +57,14 @@ describe.skipIf(!BIN)('ftpsd user / ftpsd ban', () => {
   it('list: a table, and --json without hashes', async () => {
     const table = await user(['list']);
     expect(table.code).toBe(0);
-    expect(table.stdout.split('\n')[0]).toMatch(/^NAME\s+ENABLED\s+ACCESS\s+QUOTA-BYTES\s+HOME$/);
-    expect(table.stdout).toMatch(/^alice\s+yes\s+read-write\s+1000000\s+\/srv\/ftp\/alice$/m);
+    expect(table.stdout.split('\n')[0]).toMatch(/^NAME\s+ENABLED\s+ACCESS\s+LOGIN\s+QUOTA-BYTES\s+HOME$/);
+    expect(table.stdout).toMatch(/^alice\s+yes\s+read-write\s+password\s+1000000\s+\/srv\/ftp\/alice$/m);
     const json = await user(['list', '--json']);
     const list = JSON.parse(json.stdout) as { name: string }[];
     expect(list.map((u) => u.name)).toEqual(['alice', 'bob']);
     expect(json.stdout).not.toContain('argon2');
-    expect(json.stdout).not.toMatch(/password/i);
+    expect(json.stdout).not.toMatch(/passwordHash|password_hash/i);
+    expect(list.map((u) => (u as { login?: string }).login)).toEqual(["password", "password"]);
   });
 
   it('errors: one line, exit 1 for a duplicate, a missing user, a bad home, an unreachable database', async () => {
