@@ -64,7 +64,7 @@ describe.skipIf(!BIN)('ftpsd user / ftpsd ban', () => {
     expect(list.map((u) => u.name)).toEqual(['alice', 'bob']);
     expect(json.stdout).not.toContain('argon2');
     expect(json.stdout).not.toMatch(/passwordHash|password_hash/i);
-    expect(list.map((u) => (u as { login?: string }).login)).toEqual(["password", "password"]);
+    expect(list.map((u) => (u as { login?: string }).login)).toEqual(['password', 'password']);
   });
 
   it('errors: one line, exit 1 for a duplicate, a missing user, a bad home, an unreachable database', async () => {
