@@ -6,6 +6,8 @@
 import { describe, expect, it } from 'vitest';
 import { ObjectHomes, objectHomePrefix, type PrefixRoot } from '../../src/auth/object-homes.js';
 import { MemoryStorage } from '../../src/storage/memory.js';
+import { DirectoryAccounts } from '../../src/auth/directory-account.js';
+import { HomeStorages } from '../../src/auth/home-storages.js';
 
 const ROOT = 's3://bucket/ftp';
 
@@ -49,5 +51,26 @@ describe('ObjectHomes', () => {
     expect(homes.storage('s3://bucket/ftp')).toBe(root);
     expect(made).toEqual(['alice', 'bob']);
     expect(() => homes.storage('../x')).toThrow('outside the served root');
+  });
+});
+
+describe('DirectoryAccounts below an s3:// root (LDAP and auth-hook users)', () => {
+  it('the home the directory names is a key prefix below the root; one outside it is refused', async () => {
+    const below = new Map<string, MemoryStorage>();
+    const root = Object.assign(new MemoryStorage(), {
+      below(sub: string) {
+        const s = new MemoryStorage();
+        below.set(sub, s);
+        return s;
+      },
+    }) as PrefixRoot;
+    const homes = new ObjectHomes(ROOT, root);
+    const accounts = new DirectoryAccounts(ROOT, new HomeStorages(), homes);
+    const hank = await accounts.login('hook', { name: 'hank', home: '/people/hank' });
+    expect(hank.storage).toBe(below.get('people/hank'));
+    const quota = await accounts.login('ldap', { name: 'ida', home: 's3://bucket/ftp/ida', quotaBytes: 1000 });
+    expect(quota.storage).not.toBe(below.get('ida')); // wrapped in its quota
+    await expect(accounts.login('hook', { name: 'eve', home: '/../other' })).rejects.toThrow('outside the served root');
+    await expect(accounts.login('hook', { name: 'eve', home: 's3://other/x' })).rejects.toThrow('outside the served root');
   });
 });
