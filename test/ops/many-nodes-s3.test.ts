@@ -17,7 +17,7 @@
  * in curl 8.0.0): with them curl's active mode runs with `--ftp-ssl-control` (TLS control, clear data)
  * and lftp covers active PROT P; a newer curl runs active PROT P too.
  */
-import { CreateBucketCommand, GetObjectCommand, HeadObjectCommand, ListMultipartUploadsCommand, type S3Client } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, GetObjectCommand, HeadObjectCommand, ListMultipartUploadsCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
@@ -75,6 +75,7 @@ describe.skipIf(!HAPROXY || !PG || !SWIFT)('three nodes behind HAProxy over one 
         throw err;
       },
     );
+  const marks = async () => (await s3.send(new ListObjectsV2Command({ Bucket: BUCKET, Prefix: 'ftp/.ftpsd-uploads/' }))).KeyCount ?? 0;
   const multipartUploads = async () => (await s3.send(new ListMultipartUploadsCommand({ Bucket: BUCKET }))).Uploads ?? [];
 
   beforeAll(async () => {
@@ -232,8 +233,9 @@ describe.skipIf(!HAPROXY || !PG || !SWIFT)('three nodes behind HAProxy over one 
       victim = nodes.findIndex((n, i) => logins(n, 'eve') > before[i]!);
       return victim >= 0;
     }, 'the upload to start', 10_000);
-    // The first 5 MiB part begins a multipart upload: kill the node while it is open.
-    await until(async () => (await multipartUploads()).some((u) => u.Key === 'ftp/eve/kill.bin'), 'the multipart upload', 10_000, 50);
+    // The first 5 MiB part begins a multipart upload and its mark (under the root's prefix, though eve's
+    // home is below it): kill the node while the upload is open.
+    await until(async () => (await multipartUploads()).some((u) => u.Key === 'ftp/eve/kill.bin') && (await marks()) > 0, 'the multipart upload and its mark', 10_000, 50);
     const killed = nodes[victim]!;
     const ports = [killed.port, killed.banner.implicit[0]!.port] as const;
     await killed.stop('SIGKILL');
@@ -244,7 +246,7 @@ describe.skipIf(!HAPROXY || !PG || !SWIFT)('three nodes behind HAProxy over one 
     expect(sha256(await object('ftp/eve/kill.bin'))).toBe(sha256(body));
     // The killed node restarts on its ports: it aborts the multipart upload it had begun, and serves again.
     nodes[victim] = await Served.start(nodeArgs[victim]!(ports[0], ports[1]), { env: env() });
-    await until(async () => (await multipartUploads()).length === 0, 'the stale multipart upload aborted', 5_000, 100);
+    await until(async () => (await multipartUploads()).length === 0 && (await marks()) === 0, 'the stale multipart upload aborted', 5_000, 100);
     const back = join(dir, 'kill-back.bin');
     await until(async () => {
       const r = await curl([...auth(), ...tls, '-o', back, viaBalancer('/kill.bin')]);
