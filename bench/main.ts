@@ -18,11 +18,12 @@ import { loginCost } from './lib/login-cost.js';
 import { scaling } from './lib/scaling.js';
 import { userDbLogins } from './lib/user-db-logins.js';
 import { MAIN_JS, ensureBuilt, kitCertificate, kitRoot, rsaCertificate, startAnchor, startFtpsd, type FtpsdOptions, type Target } from './lib/servers.js';
+import { manyNodes } from './lib/nodes.js';
 import { firstLine, log, out, selfCpuSeconds, fmt } from './lib/stats.js';
 import { Runner, WORKLOADS, type Workload } from './lib/workloads.js';
 import { wgetTree } from './lib/wget-tree.js';
 
-const EXTRA = ['argon2', 'limits', 'scaling', 'userdb', 'wget'] as const;
+const EXTRA = ['argon2', 'limits', 'nodes', 'scaling', 'userdb', 'wget'] as const;
 type Step = Workload | (typeof EXTRA)[number];
 
 const USAGE = `usage: npm run bench -- [run] [options]      measure ftpsd (default) or another server
@@ -35,7 +36,7 @@ const USAGE = `usage: npm run bench -- [run] [options]      measure ftpsd (defau
 run options:
   --mode plain|tls|both       (both) plain FTP and/or explicit FTPS (AUTH TLS, PROT P)
   --only LIST                 workloads: ${[...WORKLOADS, ...EXTRA].join(',')} (env BENCH_ONLY;
-                              default all; argon2, limits, scaling and userdb only for ftpsd)
+                              default all; argon2, limits, nodes, scaling and userdb only for ftpsd)
   --reps N                    repetitions, medians are printed (env BENCH_REPS, 3)
   --root DIR                  local path of the FTP root; fixtures go to DIR/bench (env BENCH_ROOT)
   --host H --port P [--user U --pass P --pid PID[,PID]]
@@ -158,7 +159,7 @@ async function run(argv: string[]): Promise<number> {
     return startFtpsd(ftpsdOpts!);
   };
 
-  const needFixtures = [...only].some((w) => w !== 'argon2' && w !== 'userdb');
+  const needFixtures = [...only].some((w) => w !== 'argon2' && w !== 'userdb' && w !== 'nodes');
   if (needFixtures) ensureFixtures(root, { bigMiB: c.bigMiB, small: c.small, smallSize: c.smallSize, listN: c.listN });
 
   out('# ftpsd bench', `${new Date().toISOString()} target=${kind === 'ftpsd' ? 'ftpsd' : kind === 'anchor' ? v.anchor : `${v.host ?? '127.0.0.1'}:${v.port}`}`);
@@ -233,6 +234,15 @@ async function run(argv: string[]): Promise<number> {
       failed++;
       log(`userdb FAILED: ${firstLine(e)}`);
       out('userdb_failed', JSON.stringify(firstLine(e)));
+    }
+  }
+  if (only.has('nodes') && ftpsdOpts) {
+    try {
+      await manyNodes(c.reps, c.curl);
+    } catch (e) {
+      failed++;
+      log(`nodes FAILED: ${firstLine(e)}`);
+      out('nodes_failed', JSON.stringify(firstLine(e)));
     }
   }
   out('run_cpu_s', fmt(selfCpuSeconds(), 2));

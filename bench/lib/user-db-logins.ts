@@ -31,7 +31,7 @@ export async function userDbLogins(logins: number): Promise<void> {
   const store = await UserStore.open(db.url, () => undefined, concurrency + 2);
   try {
     const hash = await hashPassword('bench-Pass-1');
-    await store.add({ name: 'dbuser', passwordHash: hash, home: root, readOnly: false, permissions: null, rules: [], quotaBytes: null, quotaFiles: null, enabled: true, allowedNetworks: null });
+    await store.add({ name: 'dbuser', passwordHash: hash, home: root, readOnly: false, permissions: null, rules: [], quotaBytes: null, quotaFiles: null, enabled: true, allowedNetworks: null, login: 'password', certificates: null });
     const config = new UserAuthenticator([{ name: 'cfguser', password: { hash }, home: root }]);
     const viaDb = new DbAuthenticator(store, config, config.names(), { root, logger: silentLogger });
     const reads: number[] = [];

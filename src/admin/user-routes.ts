@@ -154,6 +154,8 @@ export const USER_ROUTES: UserRoute[] = [
         quotaFiles: changes.quotaFiles ?? null,
         enabled: changes.enabled ?? true,
         allowedNetworks: changes.allowedNetworks ?? null,
+        login: 'password',
+        certificates: null,
       };
       try {
         await fromDb(db.users.add(user));

@@ -10,7 +10,8 @@ import type { Storage } from '../storage/storage.js';
 import type { UploadJournal } from '../storage/upload-journal.js';
 import { HomeStorages, type HomeStoragesOptions, type UploadPolicy } from './home-storages.js';
 import type { Authenticator, LoginMethod, LoginRefusal, LoginRequest, LoginResult, UserBandwidth } from './authenticator.js';
-import { certificateUserName, normalizeFingerprint, unverifiedReason, type CertificateUserName, type ClientCertificate } from '../tls/client-certs.js';
+import type { CertificateUserName, ClientCertificate } from '../tls/client-certs.js';
+import { certificateRefusal } from './certificate-login.js';
 import { readOnly, type Permission, type Permissions } from './permissions.js';
 import { defaultPermissions, RulePermissions, type PermissionRule } from './rules.js';
 import { secretEquals, verifyHash } from './password.js';
@@ -61,7 +62,7 @@ export interface AnonymousAccess {
 export const ANONYMOUS_NAMES = new Set(['anonymous', 'ftp']);
 
 // A valid argon2id hash of a random password, verified for unknown users to equalise timing.
-const DUMMY_HASH =
+export const DUMMY_HASH =
   '$argon2id$v=19$m=19456,t=2,p=1$mSwEH/uNw9zRgQMGIehFVg$OJGJxGcVK4/QWaJ2KGvyNvBx5DtiwRPMYiaybCNGJt4';
 
 export class UserAuthenticator implements Authenticator {
@@ -152,16 +153,11 @@ export class UserAuthenticator implements Authenticator {
 
   /** Why `cert` does not satisfy `account`'s certificate rule (undefined: it does). */
   private certificateRefusal(account: UserAccount, cert: ClientCertificate | undefined): string | undefined {
-    if (!cert) return 'no client certificate';
-    if (!cert.verified) return unverifiedReason(cert);
-    const mode = this.options.certificateUserName ?? 'commonName';
-    const name = certificateUserName(cert, mode);
-    if (name === undefined) return `client certificate has no ${mode}`;
-    if (name !== account.name) return `client certificate names ${name}`;
-    const pins = account.certificates;
-    if (pins && pins.length > 0 && !pins.some((pin) => normalizeFingerprint(pin) === normalizeFingerprint(cert.fingerprint))) {
-      return 'client certificate not pinned for this user';
-    }
-    return undefined;
+    return certificateRefusal(account, cert, this.options.certificateUserName);
+  }
+
+  /** Which part of a verified client certificate names the user (for the user database's accounts too). */
+  get certificateUserName(): CertificateUserName | undefined {
+    return this.options.certificateUserName;
   }
 }

@@ -100,8 +100,10 @@ function addUserCommands(program: Command): void {
   const db = `postgres:// URL of the user database${env(USER_DB_ENV)}`;
   const fields = (c: Command, set: boolean) =>
     c
-      .option('--home <dir>', set ? 'new home directory (absolute)' : 'home directory, absolute (default: <root>/NAME on each node)')
+      .option('--home <dir>', set ? 'new home: an absolute directory, or below an s3:// root a key prefix' : 'home: an absolute directory, or below an s3:// root a key prefix (a path or s3://BUCKET/PREFIX/...) (default: <root>/NAME on each node)')
       .option('--read-only', 'download only (list + read)')
+      .option('--login <mode>', 'password (default), certificate (a verified client certificate naming the user, no password) or certificate+password')
+      .option('--certificate-sha256 <hex,...|none>', 'pins: the SHA-256 fingerprints of the client certificates that may vouch for the user')
       .option('--quota-bytes <n|off>', 'most bytes the home may hold')
       .option('--quota-files <n|off>', 'most files the home may hold')
       .option('--allowed-networks <cidr,...|any>', 'log in only from these networks')

@@ -16,6 +16,7 @@ import { parseNetwork } from '../security/access-list.js';
 import { UsageError } from '../runtime/exit.js';
 import { USER_DB_ENV, checkUserDbUrl, dbErrorText, redactUrl } from '../userdb/connect.js';
 import { UserStore, type DbUser, type DbUserChanges } from '../userdb/store.js';
+import { LOGIN_METHODS, type LoginMethod } from '../auth/users.js';
 import { readSecret } from './read-secret.js';
 
 export interface UserFlags {
@@ -29,6 +30,8 @@ export interface UserFlags {
   disable?: boolean;
   allowedNetworks?: string;
   rules?: string;
+  login?: string;
+  certificateSha256?: string;
   json?: boolean;
 }
 
@@ -66,11 +69,16 @@ async function withStore<T>(flags: { userDb?: string }, fn: (store: UserStore) =
 const NAME = /^[A-Za-z0-9._@-]{1,255}$/;
 
 function checkName(name: string): void {
-  if (!NAME.test(name)) throw new UsageError(`bad user name ${JSON.stringify(name)}: letters, digits and . _ @ - only, at most 255`);
+  if (!NAME.test(name) || name === '.' || name === '..') throw new UsageError(`bad user name ${JSON.stringify(name)}: letters, digits and . _ @ - only, at most 255`);
 }
 
 function checkHome(home: string): string {
-  if (!isAbsolute(home) || home.includes('\0')) throw new Error(`bad home ${JSON.stringify(home)}: an absolute path is needed`);
+  // Below an s3:// root: an s3:// URL inside it (the nodes refuse one outside their root), or a path.
+  if (home.startsWith('s3://')) {
+    if (!/^s3:\/\/[^/\s]+(\/[^\0\\]*)?$/.test(home) || home.split('/').some((s) => s === '..' || s === '.')) throw new Error(`bad home ${JSON.stringify(home)}: s3://BUCKET/PREFIX without . or .. segments is needed`);
+    return home;
+  }
+  if (!isAbsolute(home) || home.includes('\0')) throw new Error(`bad home ${JSON.stringify(home)}: an absolute path (or an s3:// URL) is needed`);
   try {
     if (!statSync(home).isDirectory()) throw new Error(`bad home ${JSON.stringify(home)}: not a directory`);
   } catch (err) {
@@ -99,6 +107,21 @@ function networks(text: string): string[] | null {
   return list;
 }
 
+function loginMethod(text: string): LoginMethod {
+  if (!(LOGIN_METHODS as readonly string[]).includes(text)) throw new UsageError(`--login must be one of ${LOGIN_METHODS.join(', ')}`);
+  return text as LoginMethod;
+}
+
+/** SHA-256 fingerprints, hex with or without colons, comma-separated; `none`: no pins. */
+function pins(text: string): string[] | null {
+  if (text === 'none') return null;
+  const list = text.split(',').map((s) => s.trim()).filter(Boolean);
+  for (const pin of list) {
+    if (!/^[0-9a-fA-F]{64}$/.test(pin.replace(/:/g, ''))) throw new UsageError(`--certificate-sha256: ${JSON.stringify(pin)} is not a SHA-256 fingerprint (64 hex digits, colons allowed)`);
+  }
+  return list.length > 0 ? list.map((p) => p.replace(/:/g, '').toLowerCase()) : null;
+}
+
 function rules(text: string, readOnly: boolean): PermissionRule[] {
   let parsed: unknown;
   try {
@@ -115,7 +138,9 @@ function rules(text: string, readOnly: boolean): PermissionRule[] {
   return parsed as PermissionRule[];
 }
 
-async function password(flags: UserFlags): Promise<{ password: string; generated: boolean }> {
+async function password(flags: UserFlags): Promise<{ password: string; generated: boolean } | undefined> {
+  // A user who logs in by certificate alone needs no password (one given is kept).
+  if (!flags.passwordStdin && flags.login === 'certificate') return undefined;
   if (!flags.passwordStdin) return { password: randomBytes(18).toString('base64url'), generated: true };
   const password = await readSecret('Password: ');
   if (password === '') throw new UsageError('password must not be empty');
@@ -134,6 +159,8 @@ function changesFrom(flags: UserFlags): DbUserChanges {
     ...(flags.enable ? { enabled: true } : flags.disable ? { enabled: false } : {}),
     ...(flags.allowedNetworks !== undefined ? { allowedNetworks: networks(flags.allowedNetworks) } : {}),
     ...(flags.rules !== undefined ? { rules: rules(flags.rules, readOnly ?? false) } : {}),
+    ...(flags.login !== undefined ? { login: loginMethod(flags.login) } : {}),
+    ...(flags.certificateSha256 !== undefined ? { certificates: pins(flags.certificateSha256) } : {}),
   };
 }
 
@@ -143,7 +170,7 @@ export async function userAddCommand(name: string, flags: UserFlags, out: NodeJS
   const secret = await password(flags);
   const user: DbUser = {
     name,
-    passwordHash: await hashPassword(secret.password),
+    passwordHash: secret ? await hashPassword(secret.password) : null,
     home: changes.home ?? null,
     readOnly: changes.readOnly ?? false,
     permissions: null,
@@ -152,9 +179,11 @@ export async function userAddCommand(name: string, flags: UserFlags, out: NodeJS
     quotaFiles: changes.quotaFiles ?? null,
     enabled: changes.enabled ?? true,
     allowedNetworks: changes.allowedNetworks ?? null,
+    login: changes.login ?? 'password',
+    certificates: changes.certificates ?? null,
   };
   await withStore(flags, (store) => store.add(user));
-  if (secret.generated) {
+  if (secret?.generated) {
     out.write(`${secret.password}\n`);
     process.stderr.write(`user ${JSON.stringify(name)} added; its generated password (on stdout) is not shown again\n`);
   } else {
@@ -165,7 +194,7 @@ export async function userAddCommand(name: string, flags: UserFlags, out: NodeJS
 export async function userSetCommand(name: string, flags: UserFlags, out: NodeJS.WritableStream = process.stdout): Promise<void> {
   const changes: DbUserChanges = {
     ...changesFrom(flags),
-    ...(flags.passwordStdin ? { passwordHash: await hashPassword((await password(flags)).password) } : {}),
+    ...(flags.passwordStdin ? { passwordHash: await hashPassword((await password(flags))!.password) } : {}),
   };
   if (Object.keys(changes).length === 0) throw new UsageError('nothing to change: give at least one flag (see ftpsd user set --help)');
   await withStore(flags, (store) => store.set(name, changes));
@@ -185,7 +214,7 @@ export async function userListCommand(flags: UserFlags, out: NodeJS.WritableStre
     out.write(`${JSON.stringify(shown, null, 2)}\n`);
     return;
   }
-  const rows = [['NAME', 'ENABLED', 'ACCESS', 'QUOTA-BYTES', 'HOME'], ...shown.map((u) => [u.name, u.enabled ? 'yes' : 'no', u.readOnly ? 'read-only' : 'read-write', u.quotaBytes === null ? '-' : String(u.quotaBytes), u.home ?? '(root)/' + u.name])];
+  const rows = [['NAME', 'ENABLED', 'ACCESS', 'LOGIN', 'QUOTA-BYTES', 'HOME'], ...shown.map((u) => [u.name, u.enabled ? 'yes' : 'no', u.readOnly ? 'read-only' : 'read-write', u.login, u.quotaBytes === null ? '-' : String(u.quotaBytes), u.home ?? '(root)/' + u.name])];
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
   for (const r of rows) out.write(`${r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ')}\n`);
 }

@@ -8,6 +8,7 @@ import type { UserAccount, UserAuthenticator } from '../auth/users.js';
 import type { Authenticator } from '../auth/authenticator.js';
 import type { ChainedAuthenticator } from '../auth/chain.js';
 import type { LdapOptions } from '../auth/ldap.js';
+import { ObjectHomes } from '../auth/object-homes.js';
 import type { Logger } from '../logger.js';
 import type { UploadJournal } from '../storage/upload-journal.js';
 import type { FtpServerOptions } from '../server.js';
@@ -27,6 +28,8 @@ export interface PreparedServer {
   certificate: Certificate;
   /** The directories this call created (parents first). */
   created: string[];
+  /** With an s3:// root: the homes of the users the config does not name (user database, LDAP, hook). */
+  objectHomes?: ObjectHomes;
 }
 
 /**
@@ -61,11 +64,13 @@ export async function toServerOptions(config: ResolvedConfig, logger: Logger, ow
 
   // An s3:// root: one S3Storage, checked at start; homes are key prefixes below it.
   let home = (h: string): string | Storage => h;
+  let objectHomes: ObjectHomes | undefined;
   if (isS3Root(config.root)) {
     const { checkS3Root, homeStorage, openS3Root } = await import('./s3-root.js'); // the SDK only when needed
     const rootStorage = openS3Root(config.root, config.s3);
     await checkS3Root(rootStorage, logger);
     home = (h) => homeStorage(rootStorage, config.root, h);
+    objectHomes = new ObjectHomes(config.root, rootStorage);
   }
   const users: UserAccount[] = config.users.map((u) => ({ name: u.name, ...(u.password ? { password: u.password } : {}), home: home(u.home), readOnly: u.readOnly, ...pickUserPolicy(u) }));
   const anonymous = config.anonymous && { home: home(config.anonymous.home) };
@@ -78,21 +83,21 @@ export async function toServerOptions(config: ResolvedConfig, logger: Logger, ow
     ...protocolOptions(config, logger),
     // clientCerts always given (undefined: off), so a config reload that removes them turns them off.
     tls: { cert: certificate.cert, key: certificate.key, clientCerts: config.clientCerts ? await readClientCerts(config.clientCerts) : undefined },
-    authenticator: await authenticatorChain(config, builtin, logger, trustedOwners(owner?.uid)),
+    authenticator: await authenticatorChain(config, builtin, logger, trustedOwners(owner?.uid), objectHomes),
   };
-  return { options, certificate, created };
+  return { options, certificate, created, ...(objectHomes ? { objectHomes } : {}) };
 }
 
 /**
  * The config users alone, or chained with LDAP and the auth hook (auth/chain.ts). With LDAP, the config
  * names LDAP also has are looked up in the background and warned about (config-file accounts win).
  */
-async function authenticatorChain(config: ResolvedConfig, users: UserAuthenticator, logger: Logger, owners: ReadonlySet<number>): Promise<Authenticator> {
+async function authenticatorChain(config: ResolvedConfig, users: UserAuthenticator, logger: Logger, owners: ReadonlySet<number>, objectHomes?: ObjectHomes): Promise<Authenticator> {
   const { ldap, authHook } = config;
   if (!ldap && !authHook) return users;
   // Loaded only when configured: ldapts and the directory code stay out of a process without them.
   const [{ AuthenticatorChain }, { DirectoryAccounts }] = await Promise.all([import('../auth/chain.js'), import('../auth/directory-account.js')]);
-  const accounts = new DirectoryAccounts(config.root, users.homes);
+  const accounts = new DirectoryAccounts(config.root, users.homes, objectHomes);
   const others: ChainedAuthenticator[] = [];
   if (ldap) {
     // Whoever may replace the CA may impersonate the directory; the bind password is a secret (StrictModes).

@@ -20,6 +20,7 @@ import { basename, dirname } from 'node:path';
 import { UserAuthenticator } from '../auth/users.js';
 import { AuthenticatorChain } from '../auth/chain.js';
 import type { Authenticator } from '../auth/authenticator.js';
+import type { ObjectHomes } from '../auth/object-homes.js';
 import { DbAuthenticator } from '../userdb/authenticator.js';
 import type { Certificate } from '../config/certificate.js';
 import type { ClientCertsConfig } from '../config/client-certs.js';
@@ -61,7 +62,7 @@ export interface ConfigReloaderOptions {
   /** The process's upload journal, given to the storages of the reloaded accounts too. */
   journal?: UploadJournal;
   /** With a user database: the authenticator of its users around the reloaded config users (runtime/user-db.ts). */
-  wrapAuthenticator?: (config: Authenticator) => Promise<Authenticator>;
+  wrapAuthenticator?: (config: Authenticator, objectHomes?: ObjectHomes) => Promise<Authenticator>;
   /**
    * Told of each pair the server switches to through the config (other files named) and through the
    * certificate reloader that follows them; the admin console's listener takes it too.
@@ -161,7 +162,7 @@ export class ConfigReloader {
     if (nowUsers && beforeUsers) nowUsers.adopt(beforeUsers);
     // With a user database, its authenticator goes around the reloaded one.
     const wrap = this.options.wrapAuthenticator;
-    const authenticator = wrap ? await wrap(configured) : configured;
+    const authenticator = wrap ? await wrap(configured, prepared.objectHomes) : configured;
     const o = prepared.options;
     // The CA bundle or the CRL file may change without the config (a new CRL): then it is a change too.
     const newClientCerts = !sameClientCerts(o.tls?.clientCerts, this.server.tls?.clientCerts);

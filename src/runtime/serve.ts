@@ -29,6 +29,7 @@ import type { Operations } from '../ops/index.js';
 import type { MetricsSource } from '../ops/metrics.js';
 import type { ResolvedConfig } from '../config/load.js';
 import type { Authenticator } from '../auth/authenticator.js';
+import type { ObjectHomes } from '../auth/object-homes.js';
 import type { UserDbLink } from './user-db.js';
 import { startAdmin } from './serve-admin.js';
 import type { AdminCertificate, AdminStarter } from './admin-host.js';
@@ -90,14 +91,14 @@ export async function serve(flags: CliFlags, ctx: ServeContext): Promise<FtpServ
   const journal = await startUploadJournal(config, logger, identity);
   // Kept when uploads still run (a stop past the grace period): the next start recovers it.
   if (journal) process.once('exit', () => journal.close());
-  const { options, certificate } = await toServerOptions(config, logger, identity, journal);
+  const { options, certificate, objectHomes } = await toServerOptions(config, logger, identity, journal);
   // Many nodes: users, bans and session caps in PostgreSQL (runtime/user-db.ts); unreachable: start fails.
   const userDb: UserDbLink | undefined = config.userDb
     ? await (await import('./user-db.js')).UserDbLink.open({ url: config.userDb, root: config.root, uploads: config.uploads, ...(journal ? { journal } : {}), logger })
     : undefined;
   if (userDb) {
     try {
-      options.authenticator = await userDb.authenticator(options.authenticator);
+      options.authenticator = await userDb.authenticator(options.authenticator, false, objectHomes);
     } catch (err) {
       await userDb.close();
       throw err;
@@ -159,7 +160,7 @@ export async function serve(flags: CliFlags, ctx: ServeContext): Promise<FtpServ
   await reloader.watch();
   const env = ctx.env ?? process.env;
   const adjust = ctx.worker?.adjust;
-  const wrapAuthenticator = userDb ? (inner: Authenticator) => userDb.authenticator(inner, true) : undefined;
+  const wrapAuthenticator = userDb ? (inner: Authenticator, homes?: ObjectHomes) => userDb.authenticator(inner, true, homes) : undefined;
   const configReloader = new ConfigReloader(server, reloader, { flags, env }, { config: loaded, certificate }, logger, { ...(adjust ? { adjust } : {}), ...(journal ? { journal } : {}), ...(wrapAuthenticator ? { wrapAuthenticator } : {}), onTls: tlsChanged });
   if (config.watchConfig) await configReloader.watch();
   let admin: Awaited<ReturnType<typeof startAdmin>>;

@@ -21,6 +21,7 @@ import { randomBytes } from 'node:crypto';
 import { UserAuthenticator } from '../auth/users.js';
 import { AuthenticatorChain } from '../auth/chain.js';
 import type { Authenticator } from '../auth/authenticator.js';
+import type { ObjectHomes } from '../auth/object-homes.js';
 import type { UploadJournal } from '../storage/upload-journal.js';
 import type { Logger } from '../logger.js';
 import type { FtpServer, PeerSessions } from '../server.js';
@@ -98,12 +99,20 @@ export class UserDbLink implements PeerSessions {
   }
 
   /**
-   * The authenticator of database and config users; throws when a name is in both. On a reload
+   * The authenticator of database and config users; throws when a name is in both. `objectHomes`: with
+   * an s3:// root, where the database users' homes are (key prefixes below it). On a reload
    * (`reloading`) a database that cannot be reached does not stop it: the check is skipped, with a warning.
    */
-  async authenticator(inner: Authenticator, reloading = false): Promise<DbAuthenticator> {
+  async authenticator(inner: Authenticator, reloading = false, objectHomes?: ObjectHomes): Promise<DbAuthenticator> {
     const users = inner instanceof AuthenticatorChain ? inner.users : inner instanceof UserAuthenticator ? inner : undefined;
-    const auth = new DbAuthenticator(this.store, inner, users?.names() ?? [], { root: this.options.root, logger: this.options.logger, ...(this.options.uploads ? { uploads: this.options.uploads } : {}), ...(this.options.journal ? { journal: this.options.journal } : {}) });
+    const auth = new DbAuthenticator(this.store, inner, users?.names() ?? [], {
+      root: this.options.root,
+      logger: this.options.logger,
+      ...(objectHomes ? { objectHomes } : {}),
+      ...(users?.certificateUserName ? { certificateUserName: users.certificateUserName } : {}),
+      ...(this.options.uploads ? { uploads: this.options.uploads } : {}),
+      ...(this.options.journal ? { journal: this.options.journal } : {}),
+    });
     let clashes: string[];
     try {
       clashes = await auth.clashes();

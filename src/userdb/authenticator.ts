@@ -1,7 +1,10 @@
 /**
  * Logins of users from the user database, beside the others (`inner`: the config file's users, then LDAP
- * and the hook; asked for config names, certificate logins, anonymous access and names the database does
- * not hold, so an unknown name costs what it costs without a database).
+ * and the hook; asked for config names, anonymous access and names the database does not hold, so an
+ * unknown name costs what it costs without a database).
+ * A user's `login` is `password` (default), `certificate` (a verified client certificate that names the
+ * user, pinned when `certificates` lists fingerprints; USER is answered 232) or `certificate+password`,
+ * with the config users' rule (auth/certificate-login.ts) and `clientCerts.userName`.
  * Each login reads the user's row (one indexed query), so a new user logs in at once and a changed
  * password applies to the next login on every node. A disabled user, or one connecting from outside
  * their `allowed_networks`, fails like a wrong password (the log says why).
@@ -10,8 +13,10 @@
  * unavailable; try again later.` and one log line (config users still log in); running sessions go on.
  *
  * Storage is built per user and kept until the user's row changes (`forget`): a LocalStorage on the home
- * (absolute, or `<root>/<name>` when the row has none, created at first login), wrapped in a QuotaStorage
- * counting against the database's usage figure when the user has a quota (quota-usage.ts).
+ * (absolute, or `<root>/<name>` when the row has none, created at first login), or below an s3:// root
+ * the key prefix the home names (`<root>/<name>` without one; confined to the root, auth/object-homes.ts),
+ * wrapped in a QuotaStorage counting against the database's usage figure when the user has a quota
+ * (quota-usage.ts). A home that is refused fails the login like a wrong password (the log says why).
  */
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -19,9 +24,11 @@ import { FtpError } from '../base/errors.js';
 import { Code } from '../base/reply-codes.js';
 import type { Authenticator, LoginRefusal, LoginRequest, LoginResult } from '../auth/authenticator.js';
 import { verifyHash } from '../auth/password.js';
+import { certificateRefusal } from '../auth/certificate-login.js';
 import { defaultPermissions, RulePermissions } from '../auth/rules.js';
-import type { UserAuthenticatorOptions } from '../auth/users.js';
+import { DUMMY_HASH, type UserAuthenticatorOptions } from '../auth/users.js';
 import type { Permissions } from '../auth/permissions.js';
+import type { ObjectHomes } from '../auth/object-homes.js';
 import { AccessList } from '../security/access-list.js';
 import type { Logger } from '../logger.js';
 import { LocalStorage } from '../storage/local.js';
@@ -37,6 +44,8 @@ export const DB_UNAVAILABLE = 'User database unavailable; try again later.';
 export interface DbAuthenticatorOptions extends UserAuthenticatorOptions {
   /** Where homes of users without one go: `<root>/<name>`. */
   root: string;
+  /** With an s3:// root: homes are key prefixes below it. */
+  objectHomes?: ObjectHomes;
   logger: Logger;
 }
 
@@ -78,8 +87,8 @@ export class DbAuthenticator implements Authenticator {
   }
 
   async login(req: LoginRequest): Promise<LoginResult | LoginRefusal | null> {
-    // Config users (certificate logins too: a database user logs in by password only).
-    if (this.configNames.has(req.user) || req.certificateOnly) return this.inner.login(req);
+    if (this.configNames.has(req.user)) return this.inner.login(req);
+    if (req.certificateOnly) return this.certificateOnly(req);
     let user: DbUser | undefined;
     try {
       user = await this.store.get(req.user);
@@ -88,7 +97,36 @@ export class DbAuthenticator implements Authenticator {
       throw new FtpError(Code.serviceUnavailable, DB_UNAVAILABLE, { cause: err });
     }
     if (!user) return this.inner.login(req); // anonymous, or an unknown name (the dummy hash)
-    if (!(await verifyHash(user.passwordHash, req.password))) return null;
+    if (user.login !== 'password') {
+      const refused = certificateRefusal(user, req.certificate, this.options.certificateUserName);
+      if (refused !== undefined) {
+        await verifyHash(DUMMY_HASH, req.password); // a refusal costs what a wrong password costs
+        return { refused };
+      }
+    }
+    if (user.login !== 'certificate' && !(user.passwordHash !== null && (await verifyHash(user.passwordHash, req.password)))) return null;
+    return this.admit(user, req);
+  }
+
+  /**
+   * At USER, with a verified client certificate: a database user whose login is `certificate` and whom
+   * the certificate vouches for is logged in without PASS (232); anyone else is asked for a password as
+   * usual. The database unreachable: asked for a password too (PASS then gets the 421).
+   */
+  private async certificateOnly(req: LoginRequest): Promise<LoginResult | LoginRefusal | null> {
+    let user: DbUser | undefined;
+    try {
+      user = await this.store.get(req.user);
+    } catch {
+      return null;
+    }
+    if (!user) return this.inner.login(req);
+    if (user.login !== 'certificate' || certificateRefusal(user, req.certificate, this.options.certificateUserName) !== undefined) return null;
+    return this.admit(user, req);
+  }
+
+  /** After the credentials: the enabled flag, the networks, the home. */
+  private async admit(user: DbUser, req: LoginRequest): Promise<LoginResult | null> {
     if (!user.enabled) {
       this.options.logger.info({ user: user.name, peer: req.remoteAddress }, 'login refused: user disabled');
       return null;
@@ -112,14 +150,7 @@ export class DbAuthenticator implements Authenticator {
     const cached = this.built.get(user.name);
     if (cached?.key === key) return cached;
     const permissions = new RulePermissions(user.permissions ?? defaultPermissions(user.readOnly), user.rules);
-    const home = user.home ?? join(this.options.root, user.name);
-    if (!user.home) await mkdir(home, { recursive: true, mode: 0o755 });
-    const uploads = this.options.uploads ?? {};
-    const backend = new LocalStorage(home, {
-      ...(uploads.atomic !== undefined ? { atomicUploads: uploads.atomic } : {}),
-      ...(uploads.partial !== undefined ? { partialUploads: uploads.partial } : {}),
-      ...(this.options.journal ? { journal: this.options.journal } : {}),
-    });
+    const backend = await this.backend(user);
     const quota = { ...(user.quotaBytes !== null ? { bytes: user.quotaBytes } : {}), ...(user.quotaFiles !== null ? { files: user.quotaFiles } : {}) };
     const storage =
       user.quotaBytes !== null || user.quotaFiles !== null
@@ -128,6 +159,21 @@ export class DbAuthenticator implements Authenticator {
     const built = { key, storage, permissions };
     this.built.set(user.name, built);
     return built;
+  }
+
+  /** The home's storage: a key prefix below an s3:// root, else a directory. */
+  private async backend(user: DbUser): Promise<Storage> {
+    const objects = this.options.objectHomes;
+    if (objects) return objects.storage(user.home ?? user.name);
+    if (user.home?.startsWith('s3://')) throw new Error('an s3:// home needs an s3:// root');
+    const home = user.home ?? join(this.options.root, user.name);
+    if (!user.home) await mkdir(home, { recursive: true, mode: 0o755 });
+    const uploads = this.options.uploads ?? {};
+    return new LocalStorage(home, {
+      ...(uploads.atomic !== undefined ? { atomicUploads: uploads.atomic } : {}),
+      ...(uploads.partial !== undefined ? { partialUploads: uploads.partial } : {}),
+      ...(this.options.journal ? { journal: this.options.journal } : {}),
+    });
   }
 
   private lastQuotaError = 0;

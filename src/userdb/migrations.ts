@@ -128,6 +128,17 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 4,
+    description: 'login by client certificate: login mode and certificate pins per user',
+    sql: `
+      alter table ftpsd_users
+        add column login text not null default 'password' check (login in ('password', 'certificate', 'certificate+password')),
+        add column certificates text[],
+        alter column password_hash drop not null;
+      alter table ftpsd_users add constraint ftpsd_users_password_needed check (password_hash is not null or login = 'certificate');
+    `,
+  },
 ];
 
 /** The newest schema version this ftpsd knows. */

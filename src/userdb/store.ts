@@ -6,14 +6,15 @@
 import type pg from 'pg';
 import type { Permission } from '../auth/permissions.js';
 import type { PermissionRule } from '../auth/rules.js';
+import type { LoginMethod } from '../auth/users.js';
 import { migrate } from './migrations.js';
 import { openPool } from './connect.js';
 
 /** A user as the database holds it. */
 export interface DbUser {
   readonly name: string;
-  /** argon2id PHC string. */
-  readonly passwordHash: string;
+  /** argon2id PHC string; null only for a user who logs in by certificate alone. */
+  readonly passwordHash: string | null;
   /** Absolute home directory; null: `<root>/<name>` on each node. */
   readonly home: string | null;
   readonly readOnly: boolean;
@@ -25,6 +26,10 @@ export interface DbUser {
   readonly enabled: boolean;
   /** CIDRs the user may log in from; null: anywhere. */
   readonly allowedNetworks: readonly string[] | null;
+  /** How the user logs in: by password (default), by a client certificate alone, or both. */
+  readonly login: LoginMethod;
+  /** SHA-256 fingerprints of the client certificates that may vouch for the user; null: any verified one naming them. */
+  readonly certificates: readonly string[] | null;
 }
 
 /** What `ftpsd user set` may change (absent: unchanged; null: back to the default). */
@@ -49,7 +54,7 @@ export interface Ban {
 
 interface UserRow {
   name: string;
-  password_hash: string;
+  password_hash: string | null;
   home: string | null;
   read_only: boolean;
   permissions: string[] | null;
@@ -58,9 +63,11 @@ interface UserRow {
   quota_files: string | null;
   enabled: boolean;
   allowed_networks: string[] | null;
+  login: LoginMethod;
+  certificates: string[] | null;
 }
 
-const COLUMNS = 'name, password_hash, home, read_only, permissions, rules, quota_bytes, quota_files, enabled, allowed_networks';
+const COLUMNS = 'name, password_hash, home, read_only, permissions, rules, quota_bytes, quota_files, enabled, allowed_networks, login, certificates';
 
 function toUser(r: UserRow): DbUser {
   return {
@@ -74,6 +81,8 @@ function toUser(r: UserRow): DbUser {
     quotaFiles: r.quota_files === null ? null : Number(r.quota_files),
     enabled: r.enabled,
     allowedNetworks: r.allowed_networks,
+    login: r.login,
+    certificates: r.certificates,
   };
 }
 
@@ -87,6 +96,8 @@ const FIELD_COLUMNS: Record<keyof DbUserChanges, string> = {
   quotaFiles: 'quota_files',
   enabled: 'enabled',
   allowedNetworks: 'allowed_networks',
+  login: 'login',
+  certificates: 'certificates',
 };
 
 function columnValue(field: keyof DbUserChanges, value: unknown): unknown {
@@ -137,8 +148,8 @@ export class UserStore {
   async add(user: DbUser): Promise<void> {
     try {
       await this.pool.query(
-        `insert into ftpsd_users (${COLUMNS}) values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
-        [user.name, user.passwordHash, user.home, user.readOnly, user.permissions, JSON.stringify(user.rules), user.quotaBytes, user.quotaFiles, user.enabled, user.allowedNetworks],
+        `insert into ftpsd_users (${COLUMNS}) values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+        [user.name, user.passwordHash, user.home, user.readOnly, user.permissions, JSON.stringify(user.rules), user.quotaBytes, user.quotaFiles, user.enabled, user.allowedNetworks, user.login, user.certificates],
       );
     } catch (err) {
       if ((err as { code?: string }).code === '23505') throw new UserExistsError(user.name);
@@ -150,7 +161,14 @@ export class UserStore {
     const fields = (Object.keys(changes) as (keyof DbUserChanges)[]).filter((f) => changes[f] !== undefined);
     const sets = fields.map((f, i) => `${FIELD_COLUMNS[f]} = $${i + 2}`);
     const values = fields.map((f) => columnValue(f, changes[f]));
-    const { rowCount } = await this.pool.query(`update ftpsd_users set ${[...sets, 'updated_at = now()'].join(', ')} where name = $1`, [name, ...values]);
+    let rowCount: number | null;
+    try {
+      ({ rowCount } = await this.pool.query(`update ftpsd_users set ${[...sets, 'updated_at = now()'].join(', ')} where name = $1`, [name, ...values]));
+    } catch (err) {
+      // ftpsd_users_password_needed: a login by password for a user who has none.
+      if ((err as { code?: string }).code === '23514') throw new Error(`user ${JSON.stringify(name)} has no password: give one with --password-stdin`, { cause: err });
+      throw err;
+    }
     if (rowCount === 0) throw new NoSuchUserError(name);
   }
 

@@ -6,9 +6,8 @@
 import { verify } from '@node-rs/argon2';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { postgresBin, startPostgres, type TestPostgres } from '../services/postgres.js';
+import { postgresBin, usingPostgres } from '../services/postgres.js';
 import { freePort } from '../ops/service-helpers.js';
 import { assertBuilt, removeTempDirs, run, tempDir } from './cli.js';
 
@@ -16,23 +15,13 @@ const BIN = postgresBin();
 if (!BIN) console.warn('user database CLI tests skipped: postgresql is not installed (apt-get install -y postgresql)');
 
 describe.skipIf(!BIN)('ftpsd user / ftpsd ban', () => {
-  let db: TestPostgres;
-  let sql: pg.Client;
-  const user = (args: string[], input?: string, env: Record<string, string> = { FTPSD_USER_DB: db.url }) =>
+  const pgs = usingPostgres();
+  const user = (args: string[], input?: string, env: Record<string, string> = { FTPSD_USER_DB: pgs.db.url }) =>
     run(['user', ...args], { env, ...(input !== undefined ? { input } : {}) });
-  const row = async (name: string) => (await sql.query('select * from ftpsd_users where name = $1', [name])).rows[0] as Record<string, unknown> | undefined;
+  const row = async (name: string) => (await pgs.sql.query('select * from ftpsd_users where name = $1', [name])).rows[0] as Record<string, unknown> | undefined;
 
-  beforeAll(async () => {
-    assertBuilt();
-    db = await startPostgres();
-    sql = new pg.Client({ connectionString: db.url, connectionTimeoutMillis: 5000 });
-    await sql.connect();
-  }, 60_000);
-  afterAll(async () => {
-    await sql?.end();
-    await db?.close();
-    await removeTempDirs();
-  });
+  beforeAll(() => assertBuilt());
+  afterAll(() => removeTempDirs());
 
   it('add with a generated password: printed once, alone on stdout; the hash verifies', async () => {
     const r = await user(['add', 'alice', '--home', '/srv/ftp/alice', '--quota-bytes', '1000000']);
@@ -47,13 +36,13 @@ describe.skipIf(!BIN)('ftpsd user / ftpsd ban', () => {
   });
 
   it('add with --password-stdin and --read-only, through --user-db; the migrations table says the version', async () => {
-    const r = await run(['user', 'add', 'bob', '--read-only', '--password-stdin', '--user-db', db.url], { input: 'bob-Secret-1\n' });
+    const r = await run(['user', 'add', 'bob', '--read-only', '--password-stdin', '--user-db', pgs.db.url], { input: 'bob-Secret-1\n' });
     expect(r).toMatchObject({ code: 0, stdout: 'user "bob" added\n' });
     const bob = (await row('bob'))!;
     expect(bob).toMatchObject({ read_only: true, home: null });
     expect(await verify(bob.password_hash as string, 'bob-Secret-1')).toBe(true);
-    const versions = (await sql.query('select version from ftpsd_schema_migrations order by version')).rows.map((r) => r.version);
-    expect(versions).toEqual([1, 2]);
+    const versions = (await pgs.sql.query('select version from ftpsd_schema_migrations order by version')).rows.map((r) => r.version);
+    expect(versions).toEqual([1, 2, 3, 4]);
   });
 
   it('set changes only what is given: --disable, --enable, --no-read-only, a new password', async () => {
@@ -68,13 +57,14 @@ describe.skipIf(!BIN)('ftpsd user / ftpsd ban', () => {
   it('list: a table, and --json without hashes', async () => {
     const table = await user(['list']);
     expect(table.code).toBe(0);
-    expect(table.stdout.split('\n')[0]).toMatch(/^NAME\s+ENABLED\s+ACCESS\s+QUOTA-BYTES\s+HOME$/);
-    expect(table.stdout).toMatch(/^alice\s+yes\s+read-write\s+1000000\s+\/srv\/ftp\/alice$/m);
+    expect(table.stdout.split('\n')[0]).toMatch(/^NAME\s+ENABLED\s+ACCESS\s+LOGIN\s+QUOTA-BYTES\s+HOME$/);
+    expect(table.stdout).toMatch(/^alice\s+yes\s+read-write\s+password\s+1000000\s+\/srv\/ftp\/alice$/m);
     const json = await user(['list', '--json']);
     const list = JSON.parse(json.stdout) as { name: string }[];
     expect(list.map((u) => u.name)).toEqual(['alice', 'bob']);
     expect(json.stdout).not.toContain('argon2');
-    expect(json.stdout).not.toMatch(/password/i);
+    expect(json.stdout).not.toMatch(/passwordHash|password_hash/i);
+    expect(list.map((u) => (u as { login?: string }).login)).toEqual(['password', 'password']);
   });
 
   it('errors: one line, exit 1 for a duplicate, a missing user, a bad home, an unreachable database', async () => {
@@ -84,7 +74,9 @@ describe.skipIf(!BIN)('ftpsd user / ftpsd ban', () => {
     expect(missing).toMatchObject({ code: 1, stderr: 'error: no user "nobody"\n' });
     expect(await user(['remove', 'nobody'])).toMatchObject({ code: 1, stderr: 'error: no user "nobody"\n' });
     const relative = await user(['add', 'carol', '--home', 'carol']);
-    expect(relative).toMatchObject({ code: 1, stderr: 'error: bad home "carol": an absolute path is needed\n' });
+    expect(relative).toMatchObject({ code: 1, stderr: 'error: bad home "carol": an absolute path (or an s3:// URL) is needed\n' });
+    expect(await user(['add', 'carol', '--home', 's3://bucket/ftp/../x'])).toMatchObject({ code: 1, stderr: 'error: bad home "s3://bucket/ftp/../x": s3://BUCKET/PREFIX without . or .. segments is needed\n' });
+    expect((await user(['add', '..'])).code).toBe(2);
     const file = join(await tempDir(), 'a-file');
     await writeFile(file, 'x');
     expect((await user(['add', 'carol', '--home', file])).stderr).toBe(`error: bad home ${JSON.stringify(file)}: not a directory\n`);
@@ -103,13 +95,13 @@ describe.skipIf(!BIN)('ftpsd user / ftpsd ban', () => {
   });
 
   it('the password comes from PGPASSWORD or FTPSD_USER_DB_PASSWORD_FILE when the URL has none', async () => {
-    const viaEnv = await user(['list', '--json'], undefined, { FTPSD_USER_DB: db.urlWithoutPassword, PGPASSWORD: db.password });
+    const viaEnv = await user(['list', '--json'], undefined, { FTPSD_USER_DB: pgs.db.urlWithoutPassword, PGPASSWORD: pgs.db.password });
     expect(viaEnv.code).toBe(0);
     const file = join(await tempDir(), 'pw');
-    await writeFile(file, `${db.password}\n`, { mode: 0o600 });
-    const viaFile = await user(['list', '--json'], undefined, { FTPSD_USER_DB: db.urlWithoutPassword, FTPSD_USER_DB_PASSWORD_FILE: file });
+    await writeFile(file, `${pgs.db.password}\n`, { mode: 0o600 });
+    const viaFile = await user(['list', '--json'], undefined, { FTPSD_USER_DB: pgs.db.urlWithoutPassword, FTPSD_USER_DB_PASSWORD_FILE: file });
     expect(viaFile.code).toBe(0);
-    const none = await user(['list'], undefined, { FTPSD_USER_DB: db.urlWithoutPassword, HOME: '/nonexistent' });
+    const none = await user(['list'], undefined, { FTPSD_USER_DB: pgs.db.urlWithoutPassword, HOME: '/nonexistent' });
     expect(none.code).toBe(1);
     expect(none.stderr).toContain('the database asks for a password and none was given');
   });
@@ -117,9 +109,9 @@ describe.skipIf(!BIN)('ftpsd user / ftpsd ban', () => {
   it('remove; ban list and ban remove', async () => {
     expect(await user(['remove', 'bob'])).toMatchObject({ code: 0, stdout: 'user "bob" removed\n' });
     expect(await row('bob')).toBeUndefined();
-    const env = { FTPSD_USER_DB: db.url };
+    const env = { FTPSD_USER_DB: pgs.db.url };
     expect((await run(['ban', 'list'], { env })).stdout).toBe('no bans\n');
-    await sql.query("insert into ftpsd_bans (network, until, failures) values ('192.0.2.7', now() + interval '1 hour', 5)");
+    await pgs.sql.query("insert into ftpsd_bans (network, until, failures) values ('192.0.2.7', now() + interval '1 hour', 5)");
     const list = await run(['ban', 'list'], { env });
     expect(list.stdout).toMatch(/^192\.0\.2\.7 {2}until \S+ {2}\(5 failures\)$/m);
     expect(await run(['ban', 'remove', '192.0.2.7'], { env })).toMatchObject({ code: 0, stdout: 'ban of 192.0.2.7 lifted\n' });

@@ -9,22 +9,20 @@
  * Checked: a user added with `ftpsd user add` logs in through the balancer on both nodes; a file uploaded
  * through one node lists and downloads byte-identical through the other (curl, PROT P, passive and active, and lftp
  * over implicit FTPS); failed logins through the balancer ban the client on both nodes; a quota counts
- * uploads made through both nodes. The S3 variant (one bucket instead of a shared directory) waits for the
- * S3 backend.
+ * uploads made through both nodes. The S3 variant (three nodes over one bucket) is many-nodes-s3.test.ts.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { postgresBin, startPostgres, type TestPostgres } from '../services/postgres.js';
-import { freePort, freePortRange, haproxyPath } from './service-helpers.js';
-import { Served, assertBuilt, killAll, removeTempDirs, run, tempDir, REPO } from '../cli/cli.js';
+import { freePortRange, haproxyPath } from './service-helpers.js';
+import { startBalancer, type Balancer } from './balancer.js';
+import { Served, assertBuilt, killAll, removeTempDirs, run, tempDir } from '../cli/cli.js';
 import { curl, lftp, lftpQuote as q } from '../e2e/clients.js';
 import { expectSuccess, sha256 } from '../e2e/helpers.js';
 import { RawClient } from '../helpers/raw-client.js';
 import { until } from '../helpers/poll.js';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
 
 const HAPROXY = haproxyPath();
 const PG = postgresBin();
@@ -33,22 +31,10 @@ if (!HAPROXY || !PG) console.warn('many-nodes HAProxy test skipped: needs haprox
 const CLIENT = '127.0.0.7';
 const NODE_HOSTS = ['127.0.0.2', '127.0.0.3'];
 
-/** deploy/haproxy.cfg with loopback addresses and free ports; check lines dropped (no probe noise in the logs). */
-function haproxyConfig(text: string, ports: { ftp: number; ftps: number }, nodes: { host: string; explicit: number; implicit: number }[]): string {
-  let out = text.replace('bind :21', `bind 127.0.0.1:${ports.ftp}`).replace('bind :990', `bind 127.0.0.1:${ports.ftps}`);
-  nodes.forEach((n, i) => {
-    out = out
-      .replace(`10.0.0.1${i + 1}:2121 send-proxy-v2 check`, `${n.host}:${n.explicit} send-proxy-v2`)
-      .replace(`10.0.0.1${i + 1}:990 send-proxy-v2 check`, `${n.host}:${n.implicit} send-proxy-v2`);
-  });
-  return out.replace('maxconn 4000', 'maxconn 200');
-}
-
 describe.skipIf(!HAPROXY || !PG)('two nodes behind HAProxy (deploy/haproxy.cfg), one directory, one user database', () => {
   let db: TestPostgres;
   let dir: string;
-  let haproxy: ChildProcess;
-  let haproxyOut = '';
+  let balancer: Balancer;
   const nodes: Served[] = [];
   const nodeArgs: ((explicit: number, implicit: number) => string[])[] = [];
   const ports = { ftp: 0, ftps: 0 };
@@ -74,37 +60,16 @@ describe.skipIf(!HAPROXY || !PG)('two nodes behind HAProxy (deploy/haproxy.cfg),
       }),
     );
     nodes.push(...started);
-    ports.ftp = await freePort();
-    ports.ftps = await freePort();
-    const cfg = haproxyConfig(await readFile(join(REPO, 'deploy/haproxy.cfg'), 'utf8'), ports, nodes.map((n, i) => ({ host: NODE_HOSTS[i]!, explicit: n.port, implicit: n.banner.implicit[0]!.port })));
-    const file = join(dir, 'haproxy.cfg');
-    await writeFile(file, cfg);
-    const check = spawnSync(HAPROXY!, ['-c', '-f', file], { encoding: 'utf8' });
-    if (check.status !== 0) throw new Error(`haproxy refused deploy/haproxy.cfg:\n${check.stdout}${check.stderr}\n${cfg}`);
-    haproxy = spawn(HAPROXY!, ['-db', '-f', file], { stdio: ['ignore', 'pipe', 'pipe'] });
-    haproxy.stdout!.setEncoding('utf8').on('data', (d: string) => (haproxyOut += d));
-    haproxy.stderr!.setEncoding('utf8').on('data', (d: string) => (haproxyOut += d));
-    // Ready when a client gets a greeting through it.
-    await until(async () => {
-      if (haproxy.exitCode !== null) throw new Error(`haproxy exited: ${haproxyOut}`);
-      try {
-        const c = await RawClient.connect(ports.ftp, '127.0.0.1', { localAddress: CLIENT });
-        c.close();
-        return true;
-      } catch {
-        return false;
-      }
-    }, 'haproxy');
+    balancer = await startBalancer(HAPROXY!, dir, nodes.map((n, i) => ({ host: NODE_HOSTS[i]!, explicit: n.port, implicit: n.banner.implicit[0]!.port })), CLIENT);
+    ports.ftp = balancer.ftp;
+    ports.ftps = balancer.ftps;
     const added = await run(['user', 'add', 'eve', '--quota-bytes', '600000'], { env: env() });
     expect(added.code).toBe(0);
     password = added.stdout.trim();
   }, 120_000);
 
   afterAll(async () => {
-    if (haproxy && haproxy.exitCode === null) {
-      haproxy.kill('SIGTERM');
-      await once(haproxy, 'exit');
-    }
+    await balancer?.stop();
     killAll();
     await db?.close();
     await removeTempDirs();

@@ -10,10 +10,13 @@
 import { execFile, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { chown, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chown, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import pgLib from 'pg';
+type PgClient = pgLib.Client;
+import { afterAll, beforeAll } from 'vitest';
 import { freePort } from '../ops/service-helpers.js';
 
 const run = promisify(execFile);
@@ -82,11 +85,23 @@ export async function startPostgres(): Promise<TestPostgres> {
   const as = owner !== undefined;
   await pg(bin, 'initdb', ['-D', data, '-U', USER, `--pwfile=${pwfile}`, '--auth-local=trust', '--auth-host=scram-sha-256', '-E', 'UTF8', '--no-sync', '--no-instructions'], as);
   await rm(pwfile, { force: true });
-  const port = await freePort();
-  const options = `-c listen_addresses=127.0.0.1 -p ${port} -k ${dir} -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200`;
-  const start = () => pg(bin, 'pg_ctl', ['-D', data, '-l', join(dir, 'log'), '-w', '-t', '30', '-o', options, 'start'], as).then(() => undefined);
+  let port = 0;
+  const options = () => `-c listen_addresses=127.0.0.1 -p ${port} -k ${dir} -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200`;
+  const start = () => pg(bin, 'pg_ctl', ['-D', data, '-l', join(dir, 'log'), '-w', '-t', '30', '-o', options(), 'start'], as).then(() => undefined);
   const stop = () => pg(bin, 'pg_ctl', ['-D', data, '-m', 'fast', '-w', '-t', '30', 'stop'], as).then(() => undefined);
-  await start();
+  // The free port may be taken between its probe and the server's bind (another service starting at
+  // the same time): then another port.
+  for (let attempt = 1; ; attempt++) {
+    port = await freePort();
+    try {
+      await start();
+      break;
+    } catch (err) {
+      const log = await readFile(join(dir, 'log'), 'utf8').catch(() => '');
+      if (attempt >= 3 || !log.includes('could not bind')) throw err;
+      await writeFile(join(dir, 'log'), '');
+    }
+  }
   await pg(bin, 'createdb', ['-h', dir, '-p', String(port), '-U', USER, DB], as);
   let closed = false;
   return {
@@ -105,6 +120,35 @@ export async function startPostgres(): Promise<TestPostgres> {
       closed = true;
       await pg(bin, 'pg_ctl', ['-D', data, '-m', 'immediate', '-w', '-t', '30', 'stop'], as).catch(() => undefined);
       await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * In a describe block: a PostgreSQL started before its tests (startPostgres) and a connected PgClient on
+ * it (`sql`, for checking rows), both closed after them. Read `db` and `sql` inside tests and hooks.
+ */
+export function usingPostgres(): { readonly db: TestPostgres; readonly sql: PgClient } {
+  let db: TestPostgres | undefined;
+  let sql: PgClient | undefined;
+  beforeAll(async () => {
+    db = await startPostgres();
+    const client = new pgLib.Client({ connectionString: db.url, connectionTimeoutMillis: 5000, query_timeout: 10_000 });
+    await client.connect();
+    sql = client;
+  }, 60_000);
+  afterAll(async () => {
+    await sql?.end().catch(() => undefined);
+    await db?.close();
+  });
+  return {
+    get db() {
+      if (!db) throw new Error('usingPostgres: the database is not started yet (read db inside a test or hook)');
+      return db;
+    },
+    get sql() {
+      if (!sql) throw new Error('usingPostgres: the database is not started yet (read sql inside a test or hook)');
+      return sql;
     },
   };
 }

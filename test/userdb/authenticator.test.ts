@@ -29,7 +29,7 @@ describe.skipIf(!BIN)('DbAuthenticator', () => {
   // (No certificate here, so never a LoginRefusal.)
   const login = (user: string, password = 'Pass-1', remoteAddress = '127.0.0.1') => auth.login({ user, password, remoteAddress, secure: true }) as Promise<LoginResult | null>;
   const row = (name: string, extra: Partial<DbUser> = {}): DbUser => ({
-    name, passwordHash: hash, home: null, readOnly: false, permissions: null, rules: [], quotaBytes: null, quotaFiles: null, enabled: true, allowedNetworks: null, ...extra,
+    name, passwordHash: hash, home: null, readOnly: false, permissions: null, rules: [], quotaBytes: null, quotaFiles: null, enabled: true, allowedNetworks: null, login: 'password', certificates: null, ...extra,
   });
 
   beforeAll(async () => {

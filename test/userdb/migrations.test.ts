@@ -3,62 +3,50 @@
  * starting together) apply each migration exactly once under the advisory lock; a database with a schema
  * newer than this ftpsd knows is refused; the triggers notify changes to users and bans.
  */
-import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { MIGRATIONS, SCHEMA_VERSION, migrate } from '../../src/userdb/migrations.js';
 import { UserStore } from '../../src/userdb/store.js';
 import { ChangeListener, type BanNotice } from '../../src/userdb/listener.js';
-import { postgresBin, startPostgres, type TestPostgres } from '../services/postgres.js';
+import { postgresBin, usingPostgres } from '../services/postgres.js';
 import { until } from '../helpers/poll.js';
 
 const BIN = postgresBin();
 if (!BIN) console.warn('user database tests skipped: postgresql is not installed (apt-get install -y postgresql)');
 
 describe.skipIf(!BIN)('user database schema', () => {
-  let db: TestPostgres;
-  let sql: pg.Client;
-
-  beforeAll(async () => {
-    db = await startPostgres();
-    sql = new pg.Client({ connectionString: db.url, connectionTimeoutMillis: 5000 });
-    await sql.connect();
-  }, 60_000);
-  afterAll(async () => {
-    await sql?.end();
-    await db?.close();
-  });
+  const pgs = usingPostgres();
 
   it('eight nodes starting at once: each migration applied once', async () => {
-    const stores = await Promise.all(Array.from({ length: 8 }, () => UserStore.open(db.url, () => undefined, 1)));
+    const stores = await Promise.all(Array.from({ length: 8 }, () => UserStore.open(pgs.db.url, () => undefined, 1)));
     await Promise.all(stores.map((s) => s.close()));
-    const { rows } = await sql.query<{ version: number }>('select version from ftpsd_schema_migrations order by version');
+    const { rows } = await pgs.sql.query<{ version: number }>('select version from ftpsd_schema_migrations order by version');
     expect(rows.map((r) => r.version)).toEqual(MIGRATIONS.map((m) => m.version));
     // Again: nothing to do.
-    expect(await migrate(sql)).toEqual([]);
+    expect(await migrate(pgs.sql)).toEqual([]);
   });
 
   it('refuses a schema newer than this ftpsd knows', async () => {
-    await sql.query("insert into ftpsd_schema_migrations (version, description) values ($1, 'from the future')", [SCHEMA_VERSION + 1]);
+    await pgs.sql.query("insert into ftpsd_schema_migrations (version, description) values ($1, 'from the future')", [SCHEMA_VERSION + 1]);
     try {
-      await expect(UserStore.open(db.url)).rejects.toThrow(`the user database has schema version ${SCHEMA_VERSION + 1}, newer than this ftpsd knows (${SCHEMA_VERSION}): upgrade ftpsd`);
+      await expect(UserStore.open(pgs.db.url)).rejects.toThrow(`the user database has schema version ${SCHEMA_VERSION + 1}, newer than this ftpsd knows (${SCHEMA_VERSION}): upgrade ftpsd`);
     } finally {
-      await sql.query('delete from ftpsd_schema_migrations where version = $1', [SCHEMA_VERSION + 1]);
+      await pgs.sql.query('delete from ftpsd_schema_migrations where version = $1', [SCHEMA_VERSION + 1]);
     }
   });
 
   it('changes to users and bans are notified, whoever makes them (SQL by hand too)', async () => {
-    const listener = new ChangeListener(db.url);
+    const listener = new ChangeListener(pgs.db.url);
     const users: string[] = [];
     const bans: BanNotice[] = [];
     listener.on('user', (n) => users.push(n));
     listener.on('ban', (b) => bans.push(b));
     await listener.start();
     try {
-      await sql.query("insert into ftpsd_users (name, password_hash) values ('zed', 'x')");
-      await sql.query("update ftpsd_users set enabled = false where name = 'zed'");
-      await sql.query("delete from ftpsd_users where name = 'zed'");
-      await sql.query("insert into ftpsd_bans (network, until) values ('198.51.100.1', now() + interval '1 minute')");
-      await sql.query("delete from ftpsd_bans where network = '198.51.100.1'");
+      await pgs.sql.query("insert into ftpsd_users (name, password_hash) values ('zed', 'x')");
+      await pgs.sql.query("update ftpsd_users set enabled = false where name = 'zed'");
+      await pgs.sql.query("delete from ftpsd_users where name = 'zed'");
+      await pgs.sql.query("insert into ftpsd_bans (network, until) values ('198.51.100.1', now() + interval '1 minute')");
+      await pgs.sql.query("delete from ftpsd_bans where network = '198.51.100.1'");
       await until(() => users.length === 3 && bans.length === 2, 'the notifications', 5_000);
       expect(users).toEqual(['zed', 'zed', 'zed']);
       expect(bans[0]).toMatchObject({ network: '198.51.100.1' });
@@ -70,7 +58,7 @@ describe.skipIf(!BIN)('user database schema', () => {
   });
 
   it('failures counted by several nodes at once make exactly one ban', async () => {
-    const stores = await Promise.all([1, 2, 3].map(() => UserStore.open(db.url, () => undefined, 2)));
+    const stores = await Promise.all([1, 2, 3].map(() => UserStore.open(pgs.db.url, () => undefined, 2)));
     const policy = { failures: 5, windowMs: 60_000, durationMs: 60_000 };
     const results = await Promise.all(Array.from({ length: 12 }, (_, i) => stores[i % 3]!.recordFailure('203.0.113.9', policy)));
     expect(results.filter((r) => r !== undefined)).toHaveLength(1);

@@ -8,8 +8,15 @@ import type { VirtualPath } from '../../base/virtual-path.js';
 export const UPLOADS_DIR = '.ftpsd-uploads';
 
 export class Keys {
-  /** `prefix`: '' or ending in '/'. */
-  constructor(readonly prefix: string) {}
+  /**
+   * `prefix`: '' or ending in '/'. `marksPrefix`: where the marks of uploads go, the served root's prefix
+   * (a home below the root keeps its marks there too, where the start-up clean-up looks, out of the
+   * reach of a user whose home is above it).
+   */
+  constructor(
+    readonly prefix: string,
+    readonly marksPrefix: string = prefix,
+  ) {}
 
   file(path: VirtualPath): string {
     return this.prefix + path.join('/');
@@ -22,7 +29,7 @@ export class Keys {
 
   /** The key of the mark of a multipart upload. */
   uploadMark(uploadId: string): string {
-    return `${this.prefix}${UPLOADS_DIR}/${encodeURIComponent(uploadId)}`;
+    return `${this.marksPrefix}${UPLOADS_DIR}/${encodeURIComponent(uploadId)}`;
   }
 
   /** Whether a path touches the reserved uploads name (it is not the user's). */

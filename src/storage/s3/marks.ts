@@ -44,7 +44,7 @@ export async function abortStaleUploads(client: S3Client, bucket: string, keys: 
   let aborted = 0;
   let token: string | undefined;
   do {
-    const page = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: `${keys.prefix}${UPLOADS_DIR}/`, ContinuationToken: token }));
+    const page = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: `${keys.marksPrefix}${UPLOADS_DIR}/`, ContinuationToken: token }));
     for (const o of page.Contents ?? []) {
       let mark: Mark;
       try {

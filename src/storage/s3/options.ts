@@ -9,6 +9,8 @@ export interface S3StorageOptions {
   bucket: string;
   /** The key prefix served as the root ('' for the whole bucket); with or without slashes. */
   prefix?: string;
+  /** Where the marks of uploads go (normalised, '' or ending in '/'): the root's prefix; `below()` keeps it. */
+  marksPrefix?: string;
   /** Size of an upload's parts, in MiB (at least 5, S3's minimum); default 8. */
   partSizeMiB?: number;
   /** Parts of one upload sent at once; default 4. An upload holds about partSizeMiB x (queueSize + 1). */

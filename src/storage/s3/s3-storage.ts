@@ -45,14 +45,15 @@ export class S3Storage implements Storage {
     this.options = options;
     this.client = options.client;
     this.bucket = options.bucket;
-    this.keys = new Keys(normalisePrefix(options.prefix ?? ''));
+    const prefix = normalisePrefix(options.prefix ?? '');
+    this.keys = new Keys(prefix, options.marksPrefix ?? prefix);
     this.partSize = Math.max(MIN_PART, Math.round((options.partSizeMiB ?? S3_DEFAULTS.partSizeMiB) * MIB));
     this.queueSize = Math.max(1, Math.floor(options.queueSize ?? S3_DEFAULTS.queueSize));
   }
 
   /** The storage of a key prefix below this root (a user's home), sharing the client. */
   below(sub: string): S3Storage {
-    return new S3Storage({ ...this.options, prefix: this.keys.prefix + normalisePrefix(sub) });
+    return new S3Storage({ ...this.options, prefix: this.keys.prefix + normalisePrefix(sub), marksPrefix: this.keys.marksPrefix });
   }
 
   private async head(key: string): Promise<HeadObjectCommandOutput | undefined> {
