@@ -14,7 +14,6 @@ import { startAdminOn, type AdminCertificate, type AdminHandle, type AdminStarte
 import type { ConfigReloader } from './config-reload.js';
 import { LocalSessions } from './session-directory.js';
 import type { UserDbLink } from './user-db.js';
-import { adminClashes } from './admin-db.js';
 
 export interface AdminParts {
   server: FtpServer;
@@ -38,7 +37,7 @@ export async function startAdmin(
   const { configReloader: reloader, server } = parts;
   let lastReload: unknown;
   const userDb = parts.userDb;
-  if (userDb) await adminClashes(userDb, adminSettings(reloader.config.admin).users.map((u) => u.name));
+  if (userDb) await (await import('./admin-db.js')).adminClashes(userDb, adminSettings(reloader.config.admin).users.map((u) => u.name));
   return startAdminOn(ctx.admin, listen, {
     version: ctx.version,
     log: parts.logger.child({ component: 'admin' }),

@@ -28,7 +28,7 @@ const OPTIONAL = [
   /\/dist\/admin\//,
   /\/dist\/acme\/(service|order|renewer|http-responder|alpn-responder)\.js$/,
   /\/dist\/userdb\/(store|listener)\.js$/,
-  /\/dist\/runtime\/user-db\.js$/,
+  /\/dist\/runtime\/(user-db|admin-db)\.js$/,
   /\/dist\/ops\/(metrics|metrics-endpoint)\.js$/,
   /\/dist\/cluster\/cluster-metrics\.js$/,
 ];
