@@ -8,7 +8,7 @@ import { HeadBucketCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Logger } from '../logger.js';
-import { createS3Client } from '../storage/s3/client.js';
+import { sharedS3Client } from '../storage/s3/shared-client.js';
 import { abortStaleUploads } from '../storage/s3/marks.js';
 import { parseS3Root } from '../storage/s3/options.js';
 import { S3Storage } from '../storage/s3/s3-storage.js';
@@ -30,7 +30,8 @@ export function openS3Root(root: string, config: S3Config = {}): S3Storage {
   } else if (config.accessKeyId !== undefined) {
     throw ConfigError.of('s3.secretAccessKeyFile', 'is required with s3.accessKeyId');
   }
-  const client = createS3Client({
+  // The same settings give the same client back (a reload adds no sockets); changed ones retire the old.
+  const client = sharedS3Client(root, {
     ...(config.endpoint !== undefined ? { endpoint: config.endpoint } : {}),
     ...(config.region !== undefined ? { region: config.region } : {}),
     ...(config.forcePathStyle !== undefined ? { forcePathStyle: config.forcePathStyle } : {}),

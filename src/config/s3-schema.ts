@@ -12,7 +12,7 @@ const s3Shape = {
   region: text('a region name').describe('The region. Default: AWS_REGION, else us-east-1.'),
   forcePathStyle: z.boolean({ error: 'must be true or false' }).describe('Path-style addressing. Default: true with a custom endpoint.'),
   accessKeyId: text('an access key id').describe('Access key id. Default: the SDK credential chain (AWS_ACCESS_KEY_ID, profiles, roles).'),
-  secretAccessKeyFile: text('a file path').describe('File holding the secret access key (with accessKeyId); relative to the working directory.'),
+  secretAccessKeyFile: text('a file path').describe('File holding the secret access key (with accessKeyId); in the config file, relative to its directory.'),
   partSizeMiB: z.int({ error: 'must be a whole number of MiB' }).min(5, 'must be >= 5 (S3 minimum)').max(5120, 'must be <= 5120').describe('Upload part size in MiB. Default: 8.'),
   queueSize: z.int({ error: 'must be a whole number' }).min(1, 'must be >= 1').max(64, 'must be <= 64').describe('Parts of one upload sent in parallel. Default: 4.'),
   storageClass: text('a storage class').describe('Storage class of new objects. Default: the bucket default.'),

@@ -142,6 +142,10 @@ export function fileLayer(file: FileOptions, dir: string): Layer {
       ...(file.ldap.bindPasswordFile !== undefined ? { bindPasswordFile: abs(dir, file.ldap.bindPasswordFile)! } : {}),
     },
     acme: acmeFileLayer(file.acme, dir),
+    s3: file.s3 && {
+      ...file.s3,
+      ...(file.s3.secretAccessKeyFile !== undefined ? { secretAccessKeyFile: abs(dir, file.s3.secretAccessKeyFile)! } : {}),
+    },
   });
 }
 

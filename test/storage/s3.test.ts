@@ -11,6 +11,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createS3Client } from '../../src/storage/s3/client.js';
 import { S3Storage } from '../../src/storage/s3/s3-storage.js';
 import { abortStaleUploads } from '../../src/storage/s3/marks.js';
+import type { S3Upload } from '../../src/storage/s3/upload.js';
+import { copyLimits } from '../../src/storage/s3/copy.js';
 import { bytes, errnoOf, partial, put, readAll, send } from '../../src/testing/contract-helpers.js';
 import { startSwift, type SwiftService } from '../services/swift.js';
 
@@ -28,7 +30,7 @@ afterAll(async () => {
   await swift?.stop();
 });
 
-async function freshStorage(options: { partSizeMiB?: number; maxRenameObjects?: number } = {}): Promise<{ bucket: string; storage: S3Storage }> {
+async function freshStorage(options: { partSizeMiB?: number; queueSize?: number; maxRenameObjects?: number } = {}): Promise<{ bucket: string; storage: S3Storage }> {
   const bucket = `s3test-${process.pid}-${++n}`;
   await client.send(new CreateBucketCommand({ Bucket: bucket }));
   return { bucket, storage: new S3Storage({ client, bucket, prefix: 'root', partSizeMiB: 5, queueSize: 2, ...options }) };
@@ -72,6 +74,39 @@ describe('S3Storage on Swift', () => {
     expect(await uploadsIn(bucket)).toBe(0);
     await expect(storage.stat(['gone'])).rejects.toMatchObject({ errno: 'ENOENT' });
     expect((await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: 'root/.ftpsd-uploads/' }))).KeyCount ?? 0).toBe(0);
+  });
+
+  it('an upload holds at most queueSize part buffers (the part being filled counts), reused part after part', async () => {
+    const { bucket, storage } = await freshStorage({ queueSize: 2 });
+    const data = bytes(31 * 1024 * 1024 + 7, 3);
+    const upload = await storage.write(['held'], { mode: 'replace' });
+    await send(upload, data, 64 * 1024);
+    await upload.commit();
+    expect((upload as S3Upload).partBuffers).toBeLessThanOrEqual(2);
+    const head = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: 'root/held' }));
+    expect(head.ETag).toMatch(/-7"$/);
+    expect((await readAll(storage, ['held'])).equals(data)).toBe(true);
+  });
+
+  it('a rename above the single-copy limit is a multipart copy (UploadPartCopy), byte-identical, metadata kept', async () => {
+    const { bucket, storage } = await freshStorage();
+    const data = bytes(13 * 1024 * 1024 + 3, 5);
+    await put(storage, ['huge'], data);
+    const when = new Date('2020-01-02T03:04:05Z');
+    await storage.setTime(['huge'], when);
+    const saved = { ...copyLimits };
+    Object.assign(copyLimits, { singleMax: 6 * 1024 * 1024, minPart: 5 * 1024 * 1024 }); // internal, test-only
+    try {
+      await storage.rename(['huge'], ['moved']);
+    } finally {
+      Object.assign(copyLimits, saved);
+    }
+    const head = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: 'root/moved' }));
+    expect(head.ETag).toMatch(/-3"$/); // 5 + 5 + 3 MiB parts: it was a multipart copy
+    expect((await readAll(storage, ['moved'])).equals(data)).toBe(true);
+    expect((await storage.stat(['moved'])).mtime.toISOString()).toBe(when.toISOString());
+    await expect(storage.stat(['huge'])).rejects.toMatchObject({ errno: 'ENOENT' });
+    expect(await uploadsIn(bucket)).toBe(0);
   });
 
   it('APPE of an object of 5 MiB or more copies it server-side into the first part', async () => {

@@ -6,6 +6,7 @@
 import { S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
+import type { Readable } from 'node:stream';
 
 export interface S3ClientOptions {
   endpoint?: string;
@@ -28,7 +29,8 @@ export function createS3Client(options: S3ClientOptions = {}): S3Client {
   // about later releases says nothing an operator can act on here.
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   const endpoint = options.endpoint ?? process.env.AWS_ENDPOINT_URL_S3 ?? process.env.AWS_ENDPOINT_URL;
-  const agent = { keepAlive: true, maxSockets: options.maxSockets ?? 64 };
+  const maxSockets = options.maxSockets ?? 64;
+  const agent = { keepAlive: true, maxSockets };
   const config: S3ClientConfig = {
     forcePathStyle: options.forcePathStyle ?? endpoint !== undefined,
     maxAttempts: options.maxAttempts ?? 3,
@@ -50,5 +52,39 @@ export function createS3Client(options: S3ClientOptions = {}): S3Client {
   if (options.accessKeyId !== undefined && options.secretAccessKey !== undefined) {
     config.credentials = { accessKeyId: options.accessKeyId, secretAccessKey: options.secretAccessKey };
   }
-  return new S3Client(config);
+  const client = new S3Client(config);
+  limitInFlight(client, maxSockets);
+  return client;
+}
+
+/**
+ * At most `max` requests in flight (a streamed body counts until it is read or destroyed); the others wait
+ * here, not in the HTTP agent's queue: the SDK's connect timeout starts when the request is handed to the
+ * agent, so a burst of requests waiting there for a socket failed as "did not establish a connection".
+ */
+function limitInFlight(client: S3Client, max: number): void {
+  let active = 0;
+  const waiting: (() => void)[] = [];
+  const release = (): void => {
+    const next = waiting.shift();
+    if (next) next();
+    else active--;
+  };
+  client.middlewareStack.add(
+    (next) => async (args) => {
+      if (active < max) active++;
+      else await new Promise<void>((resolve) => waiting.push(resolve));
+      let body: Readable | undefined;
+      try {
+        const result = await next(args);
+        const b = (result.output as { Body?: unknown } | undefined)?.Body as Readable | undefined;
+        if (b && typeof b.once === 'function' && !b.destroyed && !b.readableEnded) body = b;
+        return result;
+      } finally {
+        if (body) body.once('close', release);
+        else release();
+      }
+    },
+    { step: 'initialize', name: 'ftpsdLimitInFlight' },
+  );
 }

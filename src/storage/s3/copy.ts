@@ -12,7 +12,12 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 
-const MAX_SINGLE_COPY = 5 * 1024 ** 3;
+/**
+ * INTERNAL, for the tests only (not an option): above `singleMax` bytes a copy is a multipart copy in
+ * parts of at least `minPart`. S3's limits are 5 GiB and the parts here 512 MiB; test/storage/s3.test.ts
+ * lowers both to run the multipart copy against Swift with a small object, then puts them back.
+ */
+export const copyLimits = { singleMax: 5 * 1024 ** 3, minPart: 512 * 1024 ** 2 };
 
 export interface CopySpec {
   client: S3Client;
@@ -32,7 +37,7 @@ function copySource(bucket: string, key: string): string {
 
 export async function copyObject(c: CopySpec): Promise<void> {
   const common = { Bucket: c.bucket, Key: c.to, StorageClass: c.storageClass as never, ServerSideEncryption: c.serverSideEncryption as never };
-  if (c.size <= MAX_SINGLE_COPY) {
+  if (c.size <= copyLimits.singleMax) {
     await c.client.send(
       new CopyObjectCommand({
         ...common,
@@ -43,7 +48,7 @@ export async function copyObject(c: CopySpec): Promise<void> {
     return;
   }
   // Above 5 GiB: parts of at least 512 MiB, at most 10,000 of them.
-  const partSize = Math.max(512 * 1024 ** 2, Math.ceil(c.size / 10_000));
+  const partSize = Math.max(copyLimits.minPart, Math.ceil(c.size / 10_000));
   // A multipart copy does not carry the source's metadata over by itself.
   const metadata = c.metadata ?? (await c.client.send(new HeadObjectCommand({ Bucket: c.bucket, Key: c.from }))).Metadata;
   const created = await c.client.send(new CreateMultipartUploadCommand({ ...common, Metadata: metadata }));

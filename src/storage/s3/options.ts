@@ -13,7 +13,7 @@ export interface S3StorageOptions {
   marksPrefix?: string;
   /** Size of an upload's parts, in MiB (at least 5, S3's minimum); default 8. */
   partSizeMiB?: number;
-  /** Parts of one upload sent at once; default 4. An upload holds about partSizeMiB x (queueSize + 1). */
+  /** Parts of one upload held at once (the one being filled and those in flight); default 4. An upload holds at most partSizeMiB x queueSize. */
   queueSize?: number;
   storageClass?: string;
   serverSideEncryption?: string;

@@ -17,6 +17,7 @@ import { Code } from '../../base/reply-codes.js';
 import type { VirtualPath } from '../../base/virtual-path.js';
 import { checksumByReading } from '../checksum.js';
 import type { FileStat, HashAlgorithm, ReadOptions, Storage, Upload, WriteOptions } from '../storage.js';
+import { coalesced } from './coalesce.js';
 import { copyObject } from './copy.js';
 import { isNotFound, s3Call, statusOf, toStorageError } from './errors.js';
 import { Keys, UPLOADS_DIR } from './keys.js';
@@ -128,7 +129,7 @@ export class S3Storage implements Storage {
       const got = await this.client.send(
         new GetObjectCommand({ Bucket: this.bucket, Key: this.keys.file(path), ...(start > 0 ? { Range: `bytes=${start}-` } : {}) }),
       );
-      return got.Body as Readable;
+      return coalesced(got.Body as Readable);
     } catch (err) {
       if (statusOf(err) === 416 || (err as { name?: string }).name === 'InvalidRange') return Readable.from([]); // REST at or past the end
       if (isNotFound(err)) throw new StorageError((await this.kind(path))?.type === 'dir' ? 'EISDIR' : 'ENOENT');

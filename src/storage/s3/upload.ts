@@ -1,7 +1,9 @@
 /**
- * One STOR into S3: the data is cut into parts of `partSize` bytes; the first full part begins a
- * multipart upload (and its mark, marks.ts), at most `queueSize` parts are in flight and the stream
- * waits for one to finish before taking more (bounded memory: about partSize x (queueSize + 1)). The
+ * One STOR into S3: the data is copied into parts of `partSize` bytes; the first full part begins a
+ * multipart upload (and its mark, marks.ts). At most `queueSize` parts are held, the one being filled
+ * and those in flight together: a new part is begun only when a slot is free, and until then the write
+ * callback waits, so the data socket is paused (bounded memory: partSize x queueSize, plus the stream's
+ * 256 KiB). The part buffers are reused within the upload (no garbage per part). The
  * object becomes visible only at `commit()`: the last part and CompleteMultipartUpload, or, for data
  * smaller than one part, a single PutObject. `abort()` aborts the multipart upload (no parts left billed).
  * The SHA-256 of the whole content is computed on the way; a single-part object keeps it in its metadata
@@ -44,8 +46,13 @@ export interface UploadTarget {
 export class S3Upload implements Upload {
   readonly stream: Writable;
   private readonly sha256 = createHash('sha256');
-  private chunks: Buffer[] = [];
-  private buffered = 0;
+  /** The part being filled (undefined: none begun), and how many bytes it holds. */
+  private part: Buffer | undefined;
+  private filled = 0;
+  /** Part buffers whose upload finished, for the next parts. */
+  private spare: Buffer[] = [];
+  /** Part buffers this upload allocated (reused afterwards): at most queueSize; read by the tests. */
+  partBuffers = 0;
   private partNumber = 0;
   private readonly parts: CompletedPart[] = [];
   private readonly inFlight = new Set<Promise<void>>();
@@ -56,7 +63,7 @@ export class S3Upload implements Upload {
 
   constructor(private readonly t: UploadTarget) {
     this.stream = new Writable({
-      highWaterMark: 1024 * 1024,
+      highWaterMark: 256 * 1024,
       write: (chunk: Buffer, _enc, cb) => {
         this.take(chunk).then(() => cb(), cb);
       },
@@ -88,33 +95,46 @@ export class S3Upload implements Upload {
     }
   }
 
-  /** Adds data; resolves when there is room for more (a part slot free). */
+  /** Adds data; resolves when it is all copied into parts (waiting for a free slot when a part is full). */
   private async take(chunk: Buffer): Promise<void> {
     if (this.failure) throw this.failure;
     if (this.done) throw new Error('upload already ended');
     this.sha256.update(chunk);
-    this.chunks.push(chunk);
-    this.buffered += chunk.length;
-    while (this.buffered >= this.t.partSize) {
-      const all = Buffer.concat(this.chunks, this.buffered);
-      const part = all.subarray(0, this.t.partSize);
-      const rest = all.subarray(this.t.partSize);
-      this.chunks = rest.length > 0 ? [Buffer.from(rest)] : [];
-      this.buffered = rest.length;
-      await this.sendPart(part);
+    let offset = 0;
+    while (offset < chunk.length) {
+      this.part ??= await this.freePart();
+      const n = chunk.copy(this.part, this.filled, offset);
+      offset += n;
+      this.filled += n;
+      if (this.filled === this.t.partSize) {
+        this.sendPart(this.part, this.filled);
+        this.part = undefined;
+        this.filled = 0;
+      }
     }
   }
 
-  /** Sends one part in the background, after waiting for a free slot. */
-  private async sendPart(body: Buffer): Promise<void> {
+  /** A buffer for the next part, once fewer than queueSize parts are in flight. */
+  private async freePart(): Promise<Buffer> {
     while (this.inFlight.size >= this.t.queueSize) await Promise.race(this.inFlight);
     if (this.failure) throw this.failure;
+    const spare = this.spare.pop();
+    if (spare) return spare;
+    this.partBuffers++;
+    return Buffer.allocUnsafe(this.t.partSize);
+  }
+
+  /** Sends the first `length` bytes of `buffer` as the next part, in the background (a slot is free). */
+  private sendPart(buffer: Buffer, length: number): void {
     const number = ++this.partNumber;
     const uploadId = (this.uploadId ??= this.begin());
     const sending = (async () => {
       const id = await uploadId;
-      const res = await this.t.client.send(new UploadPartCommand({ Bucket: this.t.bucket, Key: this.t.key, UploadId: id, PartNumber: number, Body: body }));
+      const res = await this.t.client.send(
+        new UploadPartCommand({ Bucket: this.t.bucket, Key: this.t.key, UploadId: id, PartNumber: number, Body: buffer.subarray(0, length), ContentLength: length }),
+      );
       this.parts.push({ PartNumber: number, ETag: res.ETag });
+      if (!this.done && length === buffer.length) this.spare.push(buffer);
     })().catch((err: unknown) => {
       this.failure ??= toStorageError(err, 'upload part');
     });
@@ -148,7 +168,7 @@ export class S3Upload implements Upload {
       if (!this.stream.writableFinished) await finished(this.stream);
       if (this.failure) throw this.failure;
       if (this.uploadId === undefined) {
-        const body = Buffer.concat(this.chunks, this.buffered);
+        const body = this.part?.subarray(0, this.filled) ?? Buffer.alloc(0);
         const digest = this.sha256.digest('hex');
         signal?.throwIfAborted();
         this.done = true;
@@ -166,8 +186,9 @@ export class S3Upload implements Upload {
         this.committed = true;
         return;
       }
-      if (this.buffered > 0) await this.sendPart(Buffer.concat(this.chunks, this.buffered));
-      this.chunks = [];
+      if (this.filled > 0) this.sendPart(this.part!, this.filled);
+      this.part = undefined;
+      this.spare = [];
       await this.settle();
       if (this.failure) throw this.failure;
       signal?.throwIfAborted();
@@ -187,8 +208,9 @@ export class S3Upload implements Upload {
     if (this.committed) return;
     this.failure ??= new Error('upload aborted');
     this.done = true;
-    this.chunks = [];
-    this.buffered = 0;
+    this.part = undefined;
+    this.filled = 0;
+    this.spare = [];
     if (!this.stream.destroyed) this.stream.destroy();
     if (this.uploadId === undefined) return;
     const pending = this.uploadId;
