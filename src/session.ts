@@ -21,6 +21,8 @@ export interface LoggedInUser {
 export type TransferType = 'A' | 'I';
 
 export const DEFAULT_MLST_FACTS = ['type', 'size', 'modify', 'perm', 'unique', 'unix.mode'] as const;
+/** Shared by every session until OPTS MLST gives it a set of its own (never changed in place). */
+const DEFAULT_FACT_SET: ReadonlySet<string> = new Set(DEFAULT_MLST_FACTS);
 
 export class SessionState {
   user: LoggedInUser | undefined;
@@ -52,7 +54,7 @@ export class SessionState {
   epsvAll = false;
   /** HOST given (RFC 7151). */
   host: string | undefined;
-  mlstFacts: Set<string> = new Set(DEFAULT_MLST_FACTS);
+  mlstFacts: ReadonlySet<string> = DEFAULT_FACT_SET;
   hashAlgorithm: HashAlgorithm = 'SHA-256';
   /** Failed logins on this connection. */
   failedLogins = 0;
@@ -77,7 +79,7 @@ export class SessionState {
     this.prot = 'C';
     this.epsvAll = false;
     this.host = undefined;
-    this.mlstFacts = new Set(DEFAULT_MLST_FACTS);
+    this.mlstFacts = DEFAULT_FACT_SET;
     this.hashAlgorithm = 'SHA-256';
   }
 }

@@ -5,7 +5,7 @@
 import { Readable } from 'node:stream';
 import { markNetworkText } from '../data/ascii.js';
 import { lsLine } from '../listing/ls-format.js';
-import { MLST_FACTS, mlsxLine, permsWithin } from '../listing/mlsx-format.js';
+import { MLST_FACTS, mlsdLineFor, mlsxLine } from '../listing/mlsx-format.js';
 import { safeName } from '../listing/safe-name.js';
 import { compileGlob, hasWildcard, MAX_GLOB_MATCHES } from '../listing/glob.js';
 import { errorToReply, FtpError } from '../base/errors.js';
@@ -36,17 +36,17 @@ export function splitListArg(arg: string): { options: string; path: string } {
  * A stream of CRLF-terminated lines, built in batches from the entries of `dir` (or the one file). Names
  * are made safe (no CR or LF), so it is sent as it is under TYPE A too.
  */
-function listingStream(ctx: CommandContext, target: VirtualPath, st: FileStat, line: (st: FileStat, path: VirtualPath) => string): Readable {
+function listingStream(ctx: CommandContext, target: VirtualPath, st: FileStat, line: (st: FileStat) => string): Readable {
   const storage = ctx.storage;
   return markNetworkText(Readable.from(
     (async function* () {
       if (st.type !== 'dir') {
-        yield Buffer.from(line(st, target) + '\r\n');
+        yield Buffer.from(line(st) + '\r\n');
         return;
       }
       let batch = '';
       for await (const entry of storage.list(target)) {
-        batch += line(entry, [...target, entry.name]) + '\r\n';
+        batch += line(entry) + '\r\n';
         if (batch.length >= BATCH_BYTES) {
           yield Buffer.from(batch);
           batch = '';
@@ -58,7 +58,7 @@ function listingStream(ctx: CommandContext, target: VirtualPath, st: FileStat, l
   ));
 }
 
-async function listCommand(ctx: CommandContext, arg: string, line: (st: FileStat, path: VirtualPath, prefix: string) => string, dirsOnly: boolean): Promise<Sent> {
+async function listCommand(ctx: CommandContext, arg: string, line: (st: FileStat, prefix: string) => string, dirsOnly: boolean): Promise<Sent> {
   const { path: pathArg } = splitListArg(arg);
   const target = pathArg === '' ? ctx.session.cwd : ctx.resolve(pathArg);
   const glob = pathArg === '' ? undefined : globOf(ctx, pathArg);
@@ -70,7 +70,7 @@ async function listCommand(ctx: CommandContext, arg: string, line: (st: FileStat
     if (!st) return { stream: await globStream(ctx, glob!, line) };
     if (glob && !ctx.user.permissions.allows('list', target)) throw new FtpError(Code.fileUnavailable, 'Permission denied.');
     if (dirsOnly && st.type !== 'dir') throw new FtpError(Code.badArguments, 'Not a directory.');
-    const fileLine = (s: FileStat, p: VirtualPath) => line(s, p, st.type === 'dir' ? prefix : '');
+    const fileLine = (s: FileStat) => line(s, st.type === 'dir' ? prefix : '');
     return { stream: listingStream(ctx, target, st, fileLine) };
   }, 'Here comes the directory listing.');
 }
@@ -107,7 +107,7 @@ async function statIfExists(ctx: CommandContext, path: VirtualPath): Promise<Fil
  * more than MAX_GLOB_MATCHES is refused (550) rather than cut short, so an mget never silently misses
  * files. Collected before the 150, so both refusals are replies of their own.
  */
-async function globStream(ctx: CommandContext, glob: Glob, line: (st: FileStat, path: VirtualPath, prefix: string) => string): Promise<Readable> {
+async function globStream(ctx: CommandContext, glob: Glob, line: (st: FileStat, prefix: string) => string): Promise<Readable> {
   if (!ctx.user.permissions.allows('list', glob.dir)) throw new FtpError(Code.fileUnavailable, 'Permission denied.');
   const dir = await ctx.storage.stat(glob.dir);
   if (dir.type !== 'dir') throw new FtpError(Code.fileUnavailable, 'No files found.');
@@ -119,7 +119,7 @@ async function globStream(ctx: CommandContext, glob: Glob, line: (st: FileStat, 
   }
   if (found.length === 0) throw new FtpError(Code.fileUnavailable, 'No files found.');
   found.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  const text = found.map((st) => line(st, [...glob.dir, st.name], glob.dirText) + '\r\n').join('');
+  const text = found.map((st) => line(st, glob.dirText) + '\r\n').join('');
   return markNetworkText(Readable.from([Buffer.from(text)], { objectMode: false }));
 }
 
@@ -144,7 +144,7 @@ export const NLST = defineCommand({
   handle(ctx, arg) {
     // Names only; for `NLST dir` each name is prefixed with `dir/`, as most servers do (mget needs it).
     // The prefix is the client's own argument; both are made safe, so no name can add a line.
-    return listCommand(ctx, arg, (st, _p, prefix) => safeName(prefix === '' && st.type === 'file' ? st.name : prefix + st.name), false);
+    return listCommand(ctx, arg, (st, prefix) => safeName(prefix === '' && st.type === 'file' ? st.name : prefix + st.name), false);
   },
 });
 
@@ -162,8 +162,7 @@ export const MLSD = defineCommand({
     return ctx.sendData(async () => {
       const st = await ctx.storage.stat(target);
       if (st.type !== 'dir') throw new FtpError(Code.badArguments, 'Not a directory.');
-      const within = permsWithin(perms, target);
-      return { stream: listingStream(ctx, target, st, (s, p) => mlsxLine(s, p, within, facts)) };
+      return { stream: listingStream(ctx, target, st, mlsdLineFor(perms, target, facts)) };
     }, 'Here comes the directory listing.');
   },
 });

@@ -75,7 +75,10 @@ export interface TransferProgress {
 }
 
 export class Transfers {
-  private passive: PassiveListener | undefined;
+  /** The session's passive listener, kept across transfers (passive.ts); closes itself when idle. */
+  private listener: PassiveListener | undefined;
+  /** The arming of `listener` a PASV/EPSV prepared for the next transfer (0: none). */
+  private passive = 0;
   private active: ActiveTarget | undefined;
   private running: RunningTransfer | undefined;
   /** Bytes this session moved over data connections, by direction (listings count as sent). */
@@ -90,6 +93,8 @@ export class Transfers {
 
   /** The control connection's TLS session binder (none before TLS or with session reuse off). */
   private binder: SessionBinder | undefined;
+  /** The connection went away (stop()). */
+  private stopped = false;
 
   constructor(private readonly host: TransferParts) {}
 
@@ -134,18 +139,16 @@ export class Transfers {
     this.drop();
     const { settings, proxied } = this.host;
     if (setup.kind === 'active') {
+      // An active-mode client: the passive listener is not kept for it.
+      this.listener?.close();
+      this.listener = undefined;
       // Behind a proxy the local address is the proxy's destination, maybe not ours: let the system pick.
       this.active = { host: setup.host, port: setup.port, localAddress: proxied ? undefined : this.host.localAddress };
       return;
     }
-    this.passive = await PassiveListener.open({
-      host: this.host.localAddress,
-      ...(proxied ? { fallbackHosts: ['::', '0.0.0.0'] } : {}),
-      ports: settings.pasvPorts,
-      peer: this.host.remoteAddress,
-      onForeign: (address) => this.host.log.warn({ foreign: address }, 'refused a data connection from a foreign address'),
-    });
-    const port = advertisedPort(this.passive.port, settings.pasvPorts, settings.pasvAdvertisedPorts);
+    const listener = await this.passiveListener();
+    this.passive = listener.arm();
+    const port = advertisedPort(listener.port, settings.pasvPorts, settings.pasvAdvertisedPorts);
     // EPSV carries no address: the client uses the one it connected to.
     if (setup.extended) return { host: this.host.localAddress, port };
     const host = await this.advertisedAddress();
@@ -154,6 +157,29 @@ export class Transfers {
       throw new FtpError(Code.cannotOpenData, 'PASV is for IPv4: use EPSV.');
     }
     return { host, port };
+  }
+
+  /** The session's listener: the kept one while it is open and serves the configured range, else a new one. */
+  private async passiveListener(): Promise<PassiveListener> {
+    const { settings, proxied } = this.host;
+    const kept = this.listener;
+    if (kept?.usable && kept.servesRange(settings.pasvPorts)) return kept;
+    kept?.close();
+    this.listener = undefined;
+    const listener = await PassiveListener.open({
+      host: this.host.localAddress,
+      ...(proxied ? { fallbackHosts: ['::', '0.0.0.0'] } : {}),
+      ports: settings.pasvPorts,
+      peer: this.host.remoteAddress,
+      onForeign: (address) => this.host.log.warn({ foreign: address }, 'refused a data connection from a foreign address'),
+    });
+    // stop() may have run while it opened (the connection went away).
+    if (this.stopped) {
+      listener.close();
+      throw new FtpError(Code.cannotOpenData, "Can't open data connection.", { code: 'FTP_ERR_DATA_CONNECTION' });
+    }
+    this.listener = listener;
+    return listener;
   }
 
   /** The PASV address for this client (pasvAddress rules, else the local address), with NAT warnings. */
@@ -175,8 +201,8 @@ export class Transfers {
 
   /** Closes a prepared data connection that no transfer used. */
   drop(): void {
-    this.passive?.close();
-    this.passive = undefined;
+    if (this.passive) this.listener?.release(this.passive);
+    this.passive = 0;
     this.active = undefined;
   }
 
@@ -185,16 +211,17 @@ export class Transfers {
    * (a RETR of a missing file fails before connecting: its listener and any waiting connection go).
    */
   private dataLink(): { link: DataLink; release: () => void } {
-    const passive = this.passive;
+    const generation = this.passive;
+    const passive = generation ? this.listener : undefined;
     const active = this.active;
-    this.passive = undefined;
+    this.passive = 0;
     this.active = undefined;
     if (!passive && !active) throw new FtpError(Code.cannotOpenData, 'Use PORT or PASV first.', { code: 'FTP_ERR_DATA_CONNECTION' });
     const protectedData = this.host.session.prot === 'P';
     // Checked before the passive connection is taken: whoever connected there (the client, or someone
     // on its address who came first) is closed with the listener, and no byte moves.
     if (!protectedData && !clearDataAllowed(this.host.settings, this.host.session.usedTls)) {
-      passive?.close();
+      passive?.release(generation);
       throw new FtpError(Code.dataProtectionRequired, 'Data connections must be protected: send PROT P.');
     }
     const { timeouts } = this.host.settings;
@@ -205,8 +232,9 @@ export class Transfers {
             const socket = await passive.accept(timeouts.dataConnectMs, signal);
             passive.take();
             return socket;
-          } finally {
-            passive.close();
+          } catch (err) {
+            passive.release(generation);
+            throw err;
           }
         }
         return connectActive(active!, timeouts.dataConnectMs, signal);
@@ -248,7 +276,7 @@ export class Transfers {
         if (this.running) this.running.bytes += n;
       },
     };
-    return { link, release: () => passive?.close() };
+    return { link, release: () => passive?.release(generation) };
   }
 
   /**
@@ -329,7 +357,10 @@ export class Transfers {
 
   /** The connection is going away: stop everything. */
   stop(): void {
+    this.stopped = true;
     this.running?.controller.abort();
     this.drop();
+    this.listener?.close();
+    this.listener = undefined;
   }
 }

@@ -72,12 +72,30 @@ export function permFact(st: FileStat, path: VirtualPath, perms: Permissions): s
  * `facts` holds the selected fact names in lower case.
  */
 export function mlsxLine(st: FileStat, path: VirtualPath, perms: Permissions, facts: ReadonlySet<string>, typeOverride?: string): string {
+  return factLine(st, facts, facts.has('perm') ? permFact(st, path, perms) : '', typeOverride);
+}
+
+/** `mlsxLine` with the perm fact given. */
+function factLine(st: FileStat, facts: ReadonlySet<string>, perm: string, typeOverride?: string): string {
   let out = '';
   if (facts.has('type')) out += `type=${typeOverride ?? st.type};`;
   if (facts.has('size') && st.type === 'file') out += `size=${st.size};`;
   if (facts.has('modify')) out += `modify=${timeVal(st.mtime)};`;
-  if (facts.has('perm')) out += `perm=${permFact(st, path, perms)};`;
+  if (facts.has('perm')) out += `perm=${perm};`;
   if (facts.has('unique') && st.unique !== undefined) out += `unique=${st.unique};`;
   if (facts.has('unix.mode') && st.mode !== undefined) out += `UNIX.mode=0${(st.mode & 0o7777).toString(8)};`;
   return `${out} ${safeName(st.name)}`;
+}
+
+/**
+ * The MLSD line of each entry of `dir` (as `mlsxLine`). When nothing below `dir` has rules of its own,
+ * an entry's `perm` fact depends only on its type: it is worked out once per type, and no entry path is
+ * built.
+ */
+export function mlsdLineFor(perms: Permissions, dir: VirtualPath, facts: ReadonlySet<string>): (st: FileStat) => string {
+  if (!facts.has('perm')) return (st) => factLine(st, facts, '');
+  if (!perms.uniformBelow?.(dir)) return (st) => mlsxLine(st, [...dir, st.name], perms, facts);
+  const within = permsWithin(perms, dir);
+  const perm: Partial<Record<FileStat['type'], string>> = {};
+  return (st) => factLine(st, facts, (perm[st.type] ??= permFact(st, [...dir, st.name], within)));
 }

@@ -39,6 +39,8 @@ export class LineReader {
   /** Bytes of the current line (after Telnet processing) collected so far. */
   private line: Buffer;
   private lineLen = 0;
+  /** The bytes of the line so far, OR-ed: below 0x80 means plain ASCII (decoded without the UTF-8 check). */
+  private lineBits = 0;
   private discarding = false;
   private discarded = 0;
   private afterCR = false;
@@ -127,6 +129,7 @@ export class LineReader {
     this.chunks = [];
     this.buffered = 0;
     this.lineLen = 0;
+    this.lineBits = 0;
     this.discarding = false;
     this.afterCR = false;
     this.telnet = 0;
@@ -149,6 +152,7 @@ export class LineReader {
       this.discarding = true;
       this.discarded = 0;
       this.lineLen = 0;
+      this.lineBits = 0;
       if (this.line.length > 1024) this.line = Buffer.allocUnsafe(256);
       return { kind: 'tooLong' };
     }
@@ -158,6 +162,7 @@ export class LineReader {
       this.line = bigger;
     }
     this.line[this.lineLen++] = b;
+    this.lineBits |= b;
     return null;
   }
 
@@ -168,8 +173,13 @@ export class LineReader {
     }
     if (this.lineLen === 0) return null; // empty lines are ignored
     const bytes = this.line.subarray(0, this.lineLen);
+    const ascii = this.lineBits < 0x80;
     this.lineLen = 0;
+    this.lineBits = 0;
+    // Plain ASCII (nearly every command line) is valid UTF-8 as it is: no decoder call.
+    const text = ascii ? bytes.toString('latin1') : undefined;
     if (this.line.length > 1024) this.line = Buffer.allocUnsafe(256); // do not keep a big buffer per idle session
+    if (text !== undefined) return { kind: 'line', text };
     try {
       return { kind: 'line', text: decoder.decode(bytes) };
     } catch {

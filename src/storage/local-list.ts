@@ -12,6 +12,9 @@
  * became a symlink after readdir is not followed; symlinks are followed only when they stay inside the
  * root (`checkLink`). Entries that vanish meanwhile, links that lead out or nowhere, special files and
  * in-flight upload temp files are left out.
+ *
+ * The checked directory is opened here too (and closed at the end), so that a listing is one async
+ * generator: each entry costs one step, not one per layer.
  */
 import type { Dirent, Stats } from 'node:fs';
 import { setImmediate as nextTurn } from 'node:timers/promises';
@@ -23,37 +26,42 @@ const BATCH = 256;
 
 export async function* listDirectory(
   fs: MetaFs,
-  dir: CheckedDir,
+  openDir: () => Promise<CheckedDir>,
   tempPrefix: string,
-  checkLink: (name: string) => Promise<void>,
+  checkLink: (dir: CheckedDir, name: string) => Promise<void>,
   toStat: (name: string, st: Stats) => FileStat,
 ): AsyncIterable<FileStat> {
-  const listing = await fs.opendir(dir.path, BATCH);
+  const dir = await openDir();
   try {
-    for (let first = true; ; first = false) {
-      if (fs.blocking && !first) await nextTurn();
-      const read = await fs.readEntries(listing, BATCH);
-      const entries = read.filter((d) => !d.name.startsWith(tempPrefix));
-      const stats = await fs.statEach(
-        entries.map((d) => dir.at(d.name)),
-        false,
-      );
-      for (let i = 0; i < entries.length; i++) {
-        const d = entries[i]!;
-        const st = d.isSymbolicLink() ? await followLink(fs, dir, d.name, checkLink) : stats[i];
-        if (st && (st.isFile() || st.isDirectory())) yield toStat(d.name, st);
+    const listing = await fs.opendir(dir.path, BATCH);
+    try {
+      for (let first = true; ; first = false) {
+        if (fs.blocking && !first) await nextTurn();
+        const read = await fs.readEntries(listing, BATCH);
+        const entries = read.filter((d) => !d.name.startsWith(tempPrefix));
+        const stats = await fs.statEach(
+          entries.map((d) => dir.at(d.name)),
+          false,
+        );
+        for (let i = 0; i < entries.length; i++) {
+          const d = entries[i]!;
+          const st = d.isSymbolicLink() ? await followLink(fs, dir, d.name, checkLink) : stats[i];
+          if (st && (st.isFile() || st.isDirectory())) yield toStat(d.name, st);
+        }
+        if (read.length < BATCH) return;
       }
-      if (read.length < BATCH) return;
+    } finally {
+      await listing.close().catch(() => {});
     }
   } finally {
-    await listing.close().catch(() => {});
+    await dir.close();
   }
 }
 
 /** A symlink is shown as its target, when that stays inside the root. */
-async function followLink(fs: MetaFs, dir: CheckedDir, name: string, checkLink: (name: string) => Promise<void>): Promise<Stats | undefined> {
+async function followLink(fs: MetaFs, dir: CheckedDir, name: string, checkLink: (dir: CheckedDir, name: string) => Promise<void>): Promise<Stats | undefined> {
   try {
-    await checkLink(name);
+    await checkLink(dir, name);
   } catch {
     return undefined; // a link that leads out or nowhere
   }

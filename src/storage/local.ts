@@ -100,19 +100,15 @@ export class LocalStorage extends LocalRoot implements Storage {
     return this.toStat(path.length === 0 ? '/' : path[path.length - 1]!, st);
   }
 
-  async *list(path: VirtualPath): AsyncIterable<FileStat> {
-    const dir = await this.openDir(await this.resolve(path));
-    try {
-      yield* listDirectory(
-        this.fs,
-        dir,
-        TEMP_PREFIX,
-        (name) => this.checkLink(dir, name),
-        (name, st) => this.toStat(name, st),
-      );
-    } finally {
-      await dir.close();
-    }
+  list(path: VirtualPath): AsyncIterable<FileStat> {
+    // One generator (local-list.ts opens and closes the directory): no delegating layer per entry.
+    return listDirectory(
+      this.fs,
+      async () => this.openDir(await this.resolve(path)),
+      TEMP_PREFIX,
+      (dir, name) => this.checkLink(dir, name),
+      (name, st) => this.toStat(name, st),
+    );
   }
 
   async read(path: VirtualPath, options: ReadOptions = {}): Promise<Readable> {

@@ -159,6 +159,14 @@ describe('LineReader: limits', () => {
 });
 
 describe('LineReader: encoding', () => {
+  it('decodes ASCII lines without the UTF-8 check and UTF-8 lines with it, each line on its own', () => {
+    expect(feed([bytes('CWD é\r\nPWD\r\nCWD ', [0xc3, 0x28], '\r\nNOOP\x01\r\n')])).toEqual([
+      ...lines('CWD é', 'PWD'),
+      { kind: 'invalid' },
+      ...lines('NOOP\x01'),
+    ]);
+  });
+
   it('reports invalid UTF-8 as invalid, and goes on', () => {
     expect(feed([bytes('CWD ', [0xc3, 0x28], '\r\nPWD\r\n')])).toEqual([{ kind: 'invalid' }, ...lines('PWD')]);
     expect(feed([bytes('CWD ', [0xe9], '\n')])).toEqual([{ kind: 'invalid' }]);
