@@ -93,8 +93,13 @@ import time
 f = open_ftp(pasv=False)
 f.voidcmd('TYPE I')
 conn = f.transfercmd('STOR ' + cfg['name'])
-conn.sendall(b'x' * (3 << 20))
+conn.sendall(b'x' * (1 << 20))
 print('sending', flush=True)
+# Keep sending (as a client killed mid-transfer does): the data connection's FIN then queues behind
+# data, and the server sees the control connection go first. With an idle data connection both ends
+# race, and in clear a FIN that wins is the end of the file (RFC 959 stream mode; docs/uploads.md).
+for _ in range(4000):
+    conn.sendall(b'x' * 65536)
 time.sleep(60)
 `;
       const child = spawn('python3', ['-c', PY_PRELUDE + script, JSON.stringify({ ...pythonConfig(t!, 'plain'), user: USER, password: PASS, name })], {
