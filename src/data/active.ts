@@ -3,7 +3,7 @@
  * connection's peer address (no FXP or bounce attacks) and never to a privileged port. The connection is
  * made from the control connection's local address.
  */
-import { connect, type Socket } from 'node:net';
+import { Socket } from 'node:net';
 import { FtpError } from '../base/errors.js';
 import { Code } from '../base/reply-codes.js';
 
@@ -14,15 +14,20 @@ export interface ActiveTarget {
   localAddress: string | undefined;
 }
 
-export function connectActive(target: ActiveTarget, timeoutMs: number, signal: AbortSignal): Promise<Socket> {
+/**
+ * Connects to the client. `paused`: the socket reads nothing until asked (as a passive one accepted
+ * with `pauseOnConnect`), so an upload can move it to caller-owned read buffers (receive-file.ts).
+ */
+export function connectActive(target: ActiveTarget, timeoutMs: number, signal: AbortSignal, paused = false): Promise<Socket> {
   return new Promise((resolve, reject) => {
-    const socket = connect({
+    // Half-open allowed: an upload checks after the client's FIN whether it was really a reset (data-end.ts).
+    const socket = new Socket({ allowHalfOpen: true });
+    socket.setNoDelay(true);
+    if (paused) socket.pause();
+    socket.connect({
       host: target.host,
       port: target.port,
       ...(target.localAddress ? { localAddress: target.localAddress } : {}),
-      noDelay: true,
-      // Half-open allowed: an upload checks after the client's FIN whether it was really a reset (data-end.ts).
-      allowHalfOpen: true,
     });
     const fail = () => {
       cleanup();

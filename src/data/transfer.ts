@@ -19,12 +19,18 @@ import type { Upload } from '../storage/storage.js';
 import { FileReader } from '../storage/file-reader.js';
 import { fromNetworkAscii, isNetworkText, toNetworkAscii } from './ascii.js';
 import { sendFile } from './send-file.js';
+import { Receiver } from './receive-file.js';
 import { DataEndError, tcpEnd, type DataEndFailure } from './data-end.js';
 import { Code } from '../base/reply-codes.js';
 
 export interface DataLink {
-  /** The TCP data connection (passive accept or active connect). */
-  connect(signal: AbortSignal): Promise<Socket>;
+  /**
+   * The TCP data connection (passive accept or active connect). `paused`: one that has read nothing
+   * yet (passive ones always are), so that an upload can move it to its own read buffers.
+   */
+  connect(signal: AbortSignal, paused?: boolean): Promise<Socket>;
+  /** `protect` puts TLS on the data connection (PROT P). */
+  encrypted?: boolean;
   /** Writes the 150 reply. */
   opening(text: string): Promise<void>;
   /**
@@ -144,18 +150,28 @@ export async function runUpload(
     const plumbing = err.name === 'AbortError' || (typeof err.code === 'string' && err.code.startsWith('ERR_'));
     if (!dataFailed && !signal.aborted && !plumbing) storageError ??= err;
   });
+  const onSocketError = (err: NodeJS.ErrnoException) => {
+    dataFailed = true;
+    if (err.code === 'ECONNRESET') cut ??= 'reset';
+  };
+  // Plain binary uploads without a bandwidth limit read into reused buffers (receive-file.ts); the
+  // rest go through streams.
+  const limit = link.throttle?.();
+  const direct = !link.encrypted && !link.ascii && !limit;
   try {
     // The set-up steps only hear an abort that happens while they wait, so check between them.
     signal.throwIfAborted();
-    const socket = await link.connect(signal);
+    let socket = await link.connect(signal, direct);
     data = socket;
-    socket.once('error', (err: NodeJS.ErrnoException) => {
-      dataFailed = true;
-      if (err.code === 'ECONNRESET') cut ??= 'reset';
-    });
+    socket.once('error', onSocketError);
     await link.opening(openingText);
     signal.throwIfAborted();
     data = await link.protect(socket, signal, true);
+    const receiver = direct && data === socket ? Receiver.adopt(socket) : undefined;
+    if (receiver) {
+      data = socket = receiver.socket;
+      socket.once('error', onSocketError);
+    }
     // In clear, how the TCP stream ended (a FIN, or a reset Node may report as the end); under TLS the
     // protected stream itself fails unless the end was clean.
     const ended = data === socket ? tcpEnd(socket) : undefined;
@@ -164,15 +180,19 @@ export async function runUpload(
       if (err instanceof DataEndError) cut ??= err.reason;
     });
     stall = watchStall(socket, link.stalledMs, signal);
-    data.on('data', (chunk: Buffer) => {
-      bytes += chunk.length;
-      link.onBytes(chunk.length);
-    });
-    const stages: NodeJS.ReadWriteStream[] = [data];
-    const limit = link.throttle?.();
-    if (limit) stages.push(limit);
-    if (link.ascii) stages.push(fromNetworkAscii());
-    await pipeline([...stages, upload.stream], { signal: stall.signal });
+    const count = (n: number) => {
+      bytes += n;
+      link.onBytes(n);
+    };
+    if (receiver) {
+      await receiver.receive(upload, stall.signal, count);
+    } else {
+      data.on('data', (chunk: Buffer) => count(chunk.length));
+      const stages: NodeJS.ReadWriteStream[] = [data];
+      if (limit) stages.push(limit);
+      if (link.ascii) stages.push(fromNetworkAscii());
+      await pipeline([...stages, upload.stream], { signal: stall.signal });
+    }
     if (ended && (await ended) === 'reset') {
       dataFailed = true;
       cut = 'reset';

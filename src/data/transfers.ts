@@ -226,7 +226,7 @@ export class Transfers {
     }
     const { timeouts } = this.host.settings;
     const link: DataLink = {
-      connect: async (signal) => {
+      connect: async (signal, paused) => {
         if (passive) {
           try {
             const socket = await passive.accept(timeouts.dataConnectMs, signal);
@@ -237,8 +237,9 @@ export class Transfers {
             throw err;
           }
         }
-        return connectActive(active!, timeouts.dataConnectMs, signal);
+        return connectActive(active!, timeouts.dataConnectMs, signal, paused);
       },
+      encrypted: protectedData,
       opening: (text) => this.host.reply(reply(Code.openingData, text)),
       protect: async (socket, signal, upload): Promise<Duplex> => {
         if (!protectedData) return socket;

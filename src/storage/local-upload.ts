@@ -84,6 +84,8 @@ export function descriptorUpload(
   };
   return {
     stream,
+    // A WriteStream's write callback runs once fs.write/writev is done with the chunk.
+    releasesWrittenChunks: true,
     async commit(signal) {
       if (settled) throw new StorageError('EINVAL', 'upload already finished');
       try {

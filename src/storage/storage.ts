@@ -70,6 +70,12 @@ export interface WriteOptions {
 export interface Upload {
   readonly stream: Writable;
   /**
+   * true: a chunk written to `stream` is no longer referenced once that write's callback ran, so the
+   * writer may reuse its memory (the upload path then writes from a few pooled buffers). Leave it out
+   * (or false) when the backend or a wrapper keeps chunks longer (in memory, until a part is sent, ...).
+   */
+  readonly releasesWrittenChunks?: boolean;
+  /**
    * Makes the upload final. `signal` is the session's: it aborts when the client goes away (its control
    * connection ends) while the commit runs. A backend that can should check it just before the upload
    * becomes visible (a rename, the last request) and, if it aborted, leave things as `abort()` would and

@@ -107,7 +107,7 @@ export async function basicFtp(t: TestServer, mode: Mode): Promise<Client> {
  *   control connection (vsftpd, ProFTPD, FileZilla Server, ftpsd) refuse. Keeps the session across CCC.
  * - `ImplicitFTP_TLS`: TLS from the first byte; `login()` sees a TLS socket and sends no AUTH.
  */
-const PY_PRELUDE = String.raw`
+export const PY_PRELUDE = String.raw`
 import ftplib, hashlib, io, json, os, socket, ssl, sys
 cfg = json.loads(sys.argv[1])
 
