@@ -120,7 +120,7 @@ function closeGently(tls: TLSSocket): void {
 }
 
 const REFUSED_CERTIFICATE = "Data connection refused: its client certificate is not the control connection's.";
-const REFUSED_OTHER = 'Data connection refused: it resumed a TLS session of another control connection.';
+const REFUSED_OTHER = "Data connection refused: it resumed a TLS session other than the control connection's.";
 const REFUSED_FRESH = "Data connection refused: TLS session reuse required (resume the control connection's TLS session).";
 const LET_IN = 'security.sessionReuseAllow (users, networks) lets such clients in, or sessionReuse: allow (--session-reuse allow) everyone; see docs/troubleshooting.md';
 

@@ -242,7 +242,7 @@ describe('TLS session reuse on data connections', () => {
     const tls = tlsConnect({ socket: data, rejectUnauthorized: false, servername: 'localhost', session: victim.session! });
     tls.on('error', () => {});
     await Promise.race([once(tls, 'secureConnect'), once(tls, 'close')]).catch(() => {});
-    await thief.expect(425, /^425 Data connection refused: it resumed a TLS session of another control connection\.$/);
+    await thief.expect(425, /^425 Data connection refused: it resumed a TLS session other than the control connection's\.$/);
     victim.close();
     thief.close();
   });
