@@ -268,8 +268,8 @@ describe.skipIf(!HAPROXY || !PG || !SWIFT)('three nodes behind HAProxy over one 
     await until(() => nodes.some((n) => n.stdout.includes('login refused: user database unavailable')), 'the 421 in a log', 3_000);
     await db.start();
     // Logins recover by themselves (each node reconnects with backoff).
-    await until(async () => (await curl([...auth(), ...tls, '-l', viaBalancer('/')])).code === 0, 'logins to recover', 20_000, 200);
-    await until(() => nodes.every((n) => n.stdout.includes('user database reachable again')), 'every node back on the database', 20_000, 100);
+    await until(async () => (await curl([...auth(), ...tls, '-l', viaBalancer('/')])).code === 0, 'logins to recover', 40_000, 200);
+    await until(() => nodes.every((n) => n.stdout.includes('user database reachable again')), 'every node back on the database', 40_000, 100);
     // The transfers that ran across the outage completed, byte-identical.
     const results = await Promise.all(uploads);
     for (const [i, r] of results.entries()) {
@@ -279,5 +279,5 @@ describe.skipIf(!HAPROXY || !PG || !SWIFT)('three nodes behind HAProxy over one 
     // The users are all still there.
     const list = await run(['user', 'list', '--json'], { env: env() });
     expect((JSON.parse(list.stdout) as { name: string }[]).map((u) => u.name).sort()).toEqual(['eve', 'oscar', 'sam']);
-  }, 60_000);
+  }, 120_000);
 });
