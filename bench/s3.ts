@@ -71,7 +71,7 @@ export async function s3Bench(): Promise<number> {
     const file = join(work, 'data.bin');
     await writeRandomFile(file, mib * MIB);
     const port = await freePort();
-    ftpsd = spawn(process.execPath, [resolve('dist/cli/main.js'), 'serve', '--root', `s3://${BUCKET}/ftp`, '--listen', `127.0.0.1:${port}`, '--implicit-listen', 'off', '--user', 'bench:bench-pw', '--tls-required', 'off', '--state-dir', join(work, 'state'), '--log-level', 'warn'], {
+    ftpsd = spawn(process.execPath, [resolve('dist/cli/main.js'), 'serve', '--root', `s3://${BUCKET}/ftp`, '--listen', `127.0.0.1:${port}`, '--implicit-listen', 'off', '--user', 'bench:bench-pw', '--tls-required', 'off', '--state-dir', join(work, 'state'), '--log-level', 'warn', '--workers', '1'], {
       env: { ...process.env, AWS_ENDPOINT_URL: swift.endpoint, AWS_REGION: swift.region, AWS_ACCESS_KEY_ID: swift.accessKeyId, AWS_SECRET_ACCESS_KEY: swift.secretAccessKey },
       stdio: ['ignore', 'pipe', 'inherit'],
     });
@@ -84,6 +84,9 @@ export async function s3Bench(): Promise<number> {
     const pid = ftpsd.pid!;
     const url = `ftp://127.0.0.1:${port}`;
     out('#', `s3 bench: ${mib} MiB, MLSD of ${listN} objects, partSizeMiB 8 x queueSize 4, Swift on loopback`);
+    // The floor: ftpsd started (the SDK loaded, the bucket checked), no session yet.
+    await new Promise((res) => setTimeout(res, 1000));
+    out('s3_idle_rss_MiB', ((await memKiB(pid, 'VmRSS')) / 1024).toFixed(0));
 
     // Direct SDK, the reference: lib-storage Upload (8 MiB x 4, as ftpsd's defaults) and GetObject.
     const [sdkUp] = await measured(process.pid, async () => {
@@ -99,7 +102,9 @@ export async function s3Bench(): Promise<number> {
       ['plain', []],
       ['tls', ['--ssl-reqd', '--insecure']],
     ] as const) {
+      log(`STOR ${mode}`);
       const [up, upPeak] = await measured(pid, () => runCurl([...extra, '-T', file, `${url}/${mode}.bin`]));
+      log(`RETR ${mode}`);
       const [down] = await measured(pid, () => runCurl([...extra, '-o', '/dev/null', `${url}/${mode}.bin`]));
       const upMB = (mib * MIB) / 1e6 / up;
       const downMB = (mib * MIB) / 1e6 / down;

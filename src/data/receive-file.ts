@@ -20,9 +20,9 @@
  * Memory is bounded: at most `IN_FLIGHT` chunks are being written while one is filled; when that many are
  * in flight the socket stops reading (the callback returns false), so TCP slows the client, and reads
  * start again when a write's callback comes. Chunks come from a small process-wide pool when the upload
- * says it is done with a chunk once that chunk's write callback ran (`Upload.releasesWrittenChunks`,
- * LocalStorage); for other backends (S3, memory, wrappers that hold chunks longer) every chunk is a new
- * buffer, left to them.
+ * says it is done with a chunk once that chunk's write callback ran (`Upload.releasesWrittenChunks`:
+ * LocalStorage, and S3, which copies each chunk into its part); for other backends (memory, wrappers that
+ * hold chunks longer, such as the quota's) every chunk is a new buffer, left to them.
  *
  * The end is the socket's: its `'end'` (FIN, or a reset Node reports as the end, which transfer.ts tells
  * apart with `tcpEnd`) flushes the last chunk and ends the upload's stream; `receive()` resolves once the

@@ -45,6 +45,11 @@ export interface UploadTarget {
 
 export class S3Upload implements Upload {
   readonly stream: Writable;
+  /**
+   * A written chunk is copied into a part (and hashed) before its write callback runs, so the receive
+   * path may reuse it (receive-file.ts): no 1 MiB of garbage per megabyte uploaded.
+   */
+  readonly releasesWrittenChunks = true;
   private readonly sha256 = createHash('sha256');
   /** The part being filled (undefined: none begun), and how many bytes it holds. */
   private part: Buffer | undefined;
