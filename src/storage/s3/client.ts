@@ -70,10 +70,21 @@ function limitInFlight(client: S3Client, max: number): void {
     if (next) next();
     else active--;
   };
+  const acquire = async (): Promise<void> => {
+    if (active < max) active++;
+    else await new Promise<void>((resolve) => waiting.push(resolve));
+  };
+  aroundRequests(client, 'ftpsdLimitInFlight', acquire, release);
+}
+
+/**
+ * Calls `start` before each request of `client` and `end` once it is over: when its streamed body closes
+ * (a body holds its connection until it is read to the end or destroyed), else as soon as it returns.
+ */
+export function aroundRequests(client: S3Client, name: string, start: () => void | Promise<void>, end: () => void): void {
   client.middlewareStack.add(
     (next) => async (args) => {
-      if (active < max) active++;
-      else await new Promise<void>((resolve) => waiting.push(resolve));
+      await start();
       let body: Readable | undefined;
       try {
         const result = await next(args);
@@ -81,10 +92,10 @@ function limitInFlight(client: S3Client, max: number): void {
         if (b && typeof b.once === 'function' && !b.destroyed && !b.readableEnded) body = b;
         return result;
       } finally {
-        if (body) body.once('close', release);
-        else release();
+        if (body) body.once('close', end);
+        else end();
       }
     },
-    { step: 'initialize', name: 'ftpsdLimitInFlight' },
+    { step: 'initialize', name },
   );
 }

@@ -7,8 +7,7 @@
  */
 import type { S3Client } from '@aws-sdk/client-s3';
 import { createHash } from 'node:crypto';
-import type { Readable } from 'node:stream';
-import { createS3Client, type S3ClientOptions } from './client.js';
+import { aroundRequests, createS3Client, type S3ClientOptions } from './client.js';
 
 interface Entry {
   client: S3Client;
@@ -30,23 +29,7 @@ function track(entry: Entry): void {
   const done = (): void => {
     if (--entry.inFlight === 0 && entry.retired) entry.client.destroy();
   };
-  entry.client.middlewareStack.add(
-    (next) => async (args) => {
-      entry.inFlight++;
-      let body: Readable | undefined;
-      try {
-        const result = await next(args);
-        const b = (result.output as { Body?: unknown } | undefined)?.Body as Readable | undefined;
-        // A streamed body holds its connection until it is read to the end or destroyed.
-        if (b && typeof b.once === 'function' && !b.destroyed && !b.readableEnded) body = b;
-        return result;
-      } finally {
-        if (body) body.once('close', done);
-        else done();
-      }
-    },
-    { step: 'initialize', name: 'ftpsdInFlight' },
-  );
+  aroundRequests(entry.client, 'ftpsdInFlight', () => void entry.inFlight++, done);
 }
 
 /** The client of `owner` (a root) with these settings: the current one when they did not change. */
