@@ -74,3 +74,22 @@ export async function startBalancer(binary: string, dir: string, nodes: readonly
     },
   };
 }
+
+/** A failed FTPS login (530 to a wrong password) from `from` on `host:port`. */
+export async function failLogin(port: number, host: string, from: string): Promise<void> {
+  const c = await RawClient.connect(port, host, { localAddress: from });
+  await c.expectCmd('AUTH TLS', 234);
+  await c.upgrade();
+  await c.expectCmd('USER eve', 331);
+  const code = (await c.cmd('PASS wrong')).code;
+  c.close();
+  if (code !== 530) throw new Error(`PASS wrong: ${code}, not 530`);
+}
+
+/** Whether `host:port` refuses a connection from `from` with 421 before any greeting (a ban). */
+export async function refusedFrom(port: number, host: string, from: string): Promise<boolean> {
+  const c = await RawClient.connect(port, host, { localAddress: from, greeting: false });
+  const r = await c.reply(5_000).catch(() => undefined);
+  c.close();
+  return r?.code === 421;
+}

@@ -17,11 +17,10 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { postgresBin, startPostgres, type TestPostgres } from '../services/postgres.js';
 import { freePortRange, haproxyPath } from './service-helpers.js';
-import { startBalancer, type Balancer } from './balancer.js';
+import { failLogin, refusedFrom, startBalancer, type Balancer } from './balancer.js';
 import { Served, assertBuilt, killAll, removeTempDirs, run, tempDir } from '../cli/cli.js';
 import { curl, lftp, lftpQuote as q } from '../e2e/clients.js';
 import { expectSuccess, sha256 } from '../e2e/helpers.js';
-import { RawClient } from '../helpers/raw-client.js';
 import { until } from '../helpers/poll.js';
 
 const HAPROXY = haproxyPath();
@@ -171,20 +170,8 @@ describe.skipIf(!HAPROXY || !PG)('two nodes behind HAProxy (deploy/haproxy.cfg),
 
   it('failed logins spread over the nodes by the balancer ban the client on both', async () => {
     const from = '127.0.0.8';
-    for (let i = 0; i < 3; i++) {
-      const c = await RawClient.connect(ports.ftp, '127.0.0.1', { localAddress: from });
-      await c.expectCmd('AUTH TLS', 234);
-      await c.upgrade();
-      await c.expectCmd('USER eve', 331);
-      expect((await c.cmd('PASS wrong')).code).toBe(530);
-      c.close();
-    }
-    const refusedAt = async (i: number) => {
-      const c = await RawClient.connect(nodes[i]!.port, NODE_HOSTS[i], { localAddress: from, greeting: false });
-      const r = await c.reply(5_000).catch(() => undefined);
-      c.close();
-      return r?.code === 421;
-    };
+    for (let i = 0; i < 3; i++) await failLogin(ports.ftp, '127.0.0.1', from);
+    const refusedAt = (i: number) => refusedFrom(nodes[i]!.port, NODE_HOSTS[i]!, from);
     await until(async () => (await refusedAt(0)) && (await refusedAt(1)), 'the ban on both nodes', 3_000);
     expect((await run(['ban', 'remove', from], { env: env() })).code).toBe(0);
     await until(async () => !(await refusedAt(0)) && !(await refusedAt(1)), 'the ban lifted on both nodes', 3_000);

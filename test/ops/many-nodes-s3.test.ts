@@ -27,7 +27,7 @@ import { createS3Client } from '../../src/storage/s3/client.js';
 import { postgresBin, startPostgres, type TestPostgres } from '../services/postgres.js';
 import { startSwift, type SwiftService } from '../services/swift.js';
 import { freePortRange, haproxyPath } from './service-helpers.js';
-import { startBalancer, type Balancer } from './balancer.js';
+import { failLogin, refusedFrom, startBalancer, type Balancer } from './balancer.js';
 import { Served, assertBuilt, killAll, removeTempDirs, run, tempDir } from '../cli/cli.js';
 import { curl, lftp, lftpQuote as q } from '../e2e/clients.js';
 import { expectSuccess, sha256 } from '../e2e/helpers.js';
@@ -189,20 +189,8 @@ describe.skipIf(!HAPROXY || !PG || !SWIFT)('three nodes behind HAProxy over one 
 
   it('failed logins spread over the three nodes ban the address on all three; ftpsd ban remove lifts it on all three', async () => {
     // One failure on each node (security.ban.failures is 3): only the database's count reaches 3.
-    for (const i of [0, 1, 2]) {
-      const c = await RawClient.connect(nodes[i]!.port, NODE_HOSTS[i], { localAddress: BANNED });
-      await c.expectCmd('AUTH TLS', 234);
-      await c.upgrade();
-      await c.expectCmd('USER eve', 331);
-      expect((await c.cmd('PASS wrong')).code).toBe(530);
-      c.close();
-    }
-    const refusedAt = async (i: number) => {
-      const c = await RawClient.connect(nodes[i]!.port, NODE_HOSTS[i], { localAddress: BANNED, greeting: false });
-      const r = await c.reply(5_000).catch(() => undefined);
-      c.close();
-      return r?.code === 421;
-    };
+    for (const i of [0, 1, 2]) await failLogin(nodes[i]!.port, NODE_HOSTS[i]!, BANNED);
+    const refusedAt = (i: number) => refusedFrom(nodes[i]!.port, NODE_HOSTS[i]!, BANNED);
     const all = async (want: boolean) => (await Promise.all([0, 1, 2].map(refusedAt))).every((r) => r === want);
     await until(() => all(true), 'the ban on all three nodes', 3_000);
     expect((await run(['ban', 'remove', BANNED], { env: env() })).code).toBe(0);
