@@ -45,7 +45,7 @@ export class Connection implements SessionContext {
   readonly channel: ControlChannel;
   private childLog: Logger | undefined;
   readonly remoteAddress: string;
-  readonly localAddress: string;
+  private local: string | undefined;
   readonly family: 4 | 6;
   /** The proxy the connection came through (PROXY protocol), if any. */
   readonly proxy: string | undefined;
@@ -60,8 +60,7 @@ export class Connection implements SessionContext {
   private readonly transfers: Transfers;
   private idleTimer: NodeJS.Timeout | undefined;
   private loginTimer: NodeJS.Timeout | undefined;
-  /** On its way out (destroy() was called). */
-  closing = false;
+  private leaving = false;
   private badCommands = 0;
   /** The code of the last reply written, and the final code of the last transfer (for `command` events). */
   private readonly startedAt = Date.now();
@@ -81,7 +80,7 @@ export class Connection implements SessionContext {
   ) {
     this.settings = server.settings;
     this.remoteAddress = peer?.remoteAddress ?? normalizeAddress(socket.remoteAddress);
-    this.localAddress = peer?.localAddress ?? normalizeAddress(socket.localAddress);
+    this.local = peer?.localAddress;
     this.proxy = peer?.proxy;
     this.family = isIPv4(this.remoteAddress) ? 4 : 6;
     socket.setNoDelay(true);
@@ -97,7 +96,9 @@ export class Connection implements SessionContext {
     this.transfers = new Transfers({
       settings: this.settings,
       session: this.session,
-      localAddress: this.localAddress,
+      get localAddress() {
+        return conn.localAddress;
+      },
       remoteAddress: this.remoteAddress,
       proxied: this.proxy !== undefined,
       tls: server.tls,
@@ -111,6 +112,32 @@ export class Connection implements SessionContext {
     // The session ends with its control connection: a transfer still running is aborted at once (an
     // upload whose client is gone is never committed, even if its data connection then ends cleanly).
     this.channel.onEnded = () => this.transfers.stop();
+    // Logins and logouts reach the server's session counts (admission, per-user caps) as they happen.
+    this.session.onUserChange = () => server.sessionChanged(this);
+  }
+
+  /** On its way out (QUIT, a 421, destroy()); for good once set. */
+  get closing(): boolean {
+    return this.leaving;
+  }
+
+  set closing(value: boolean) {
+    if (!value || this.leaving) return;
+    this.leaving = true;
+    this.server.sessionChanged(this);
+  }
+
+  /** The name of the user logged in, if any. */
+  get userName(): string | undefined {
+    return this.session.user?.name;
+  }
+
+  /**
+   * The address the client connected to (the PROXY header's destination behind a proxy), read on first
+   * use: only passive transfers need it, and asking the socket is a system call (getsockname).
+   */
+  get localAddress(): string {
+    return (this.local ??= normalizeAddress(this.socket.localAddress));
   }
 
   // --- SessionContext -------------------------------------------------------------------------
