@@ -6,14 +6,14 @@
  */
 import { isIPv4, type Socket } from 'node:net';
 import type { SessionContext, DataSetup, LoginOutcome, TransferSource } from './commands/context.js';
-import type { CommandRegistry } from './commands/context.js';
+import type { CommandRegistry, CommandSpec } from './commands/context.js';
 import { normalizeAddress } from './base/address.js';
 import { Transfers, type TransferProgress } from './data/transfers.js';
 import type { ServerEvents, SessionInfo } from './events.js';
 import { logs, type Logger } from './logger.js';
 import { ControlChannel } from './protocol/control-channel.js';
 import { traceCommand, traceSession } from './diagnostics.js';
-import { dispatch, parseCommand } from './commands/dispatcher.js';
+import { dispatch, parseCommand, type DispatchResult, type ParsedCommand } from './commands/dispatcher.js';
 import { FtpError } from './base/errors.js';
 import { formatReply, reply, sent, type Reply, type Sent } from './base/reply.js';
 import { SessionState } from './session.js';
@@ -182,8 +182,8 @@ export class Connection implements SessionContext {
     return resolvePath(this.session.cwd, arg);
   }
 
-  async send(r: Reply): Promise<void> {
-    await this.channel.write(formatReply(r));
+  send(r: Reply): Promise<void> {
+    return this.channel.write(formatReply(r));
   }
 
   async startTls(): Promise<void> {
@@ -393,13 +393,9 @@ export class Connection implements SessionContext {
         verb: parsed?.verb,
         arg: spec?.sensitive || !parsed?.arg ? undefined : parsed.arg,
       });
-      const run = traceCommand(traced, () => dispatch(this, spec, parsed), (r) => r.code).then(async (result) => {
-        if (result.reply) await this.send(result.reply);
-        this.badCommands = result.bad ? this.badCommands + 1 : 0;
-        // The final code comes back in the result, also when the handler wrote that reply itself (a transfer's 226/426, AUTH, PASS).
-        this.observer.command(parsed?.verb, spec, parsed?.arg, result.code, started);
-      });
+      const dispatched = traceCommand(traced, () => dispatch(this, spec, parsed), (r) => r.code);
       if (spec?.transfer) {
+        const run = dispatched.then((result) => this.finishCommand(result, spec, parsed, started));
         pending = run;
         // Both outcomes clear it; a failure itself surfaces where `pending` is awaited, never unhandled.
         const clear = () => {
@@ -407,7 +403,8 @@ export class Connection implements SessionContext {
         };
         run.then(clear, clear);
       } else {
-        await run;
+        // Every other command runs to its end before the next line is read.
+        await this.finishCommand(await dispatched, spec, parsed, started);
       }
       // Logged out again (REIN, USER): the login timeout applies again.
       if (!this.session.user) this.armLoginTimer();
@@ -422,6 +419,14 @@ export class Connection implements SessionContext {
       this.transfers.stop();
       await pending;
     }
+  }
+
+  /** A command's reply (unless its handler wrote it) and its report. */
+  private async finishCommand(result: DispatchResult, spec: CommandSpec | undefined, parsed: ParsedCommand | undefined, started: number): Promise<void> {
+    if (result.reply) await this.send(result.reply);
+    this.badCommands = result.bad ? this.badCommands + 1 : 0;
+    // The final code comes back in the result, also when the handler wrote that reply itself (a transfer's 226/426, AUTH, PASS).
+    this.observer.command(parsed?.verb, spec, parsed?.arg, result.code, started);
   }
 
   /** Starts the login timeout unless it is running. */
