@@ -43,7 +43,10 @@ export class LoginPool<M extends PoolMember> {
   /** A new session (admitted). */
   join(m: M): void {
     this.members.add(m);
+    if (m.closing) return this.update(m);
     this.live.add(m);
+    // The newest member: its place in `waiting` is the last one.
+    if (m.unauthenticated) this.waiting.add(m);
     this.update(m);
   }
 

@@ -93,3 +93,18 @@ describe('LoginPool', () => {
     expect(pool.userSessions('bob')).toBe(1);
   });
 });
+
+describe('LoginPool order', () => {
+  it('keeps new members in order without a rebuild, so a full pool evicts each oldest in turn', () => {
+    const { pool, m } = setUp(3);
+    const late = new Member('late');
+    pool.join(late);
+    expect(pool.room(limits).evict).toBe(m[0]);
+    for (const x of [m[0]!, m[1]!, m[2]!]) {
+      x.closing = true;
+      pool.update(x);
+    }
+    expect(pool.room(limits)).toEqual({ live: 1, evict: undefined });
+    expect(pool.room({ maxSessions: 1, maxUnauthenticated: 10 })).toEqual({ live: 1, evict: late });
+  });
+});
