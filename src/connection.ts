@@ -6,14 +6,14 @@
  */
 import { isIPv4, type Socket } from 'node:net';
 import type { SessionContext, DataSetup, LoginOutcome, TransferSource } from './commands/context.js';
-import type { CommandRegistry } from './commands/context.js';
+import type { CommandRegistry, CommandSpec } from './commands/context.js';
 import { normalizeAddress } from './base/address.js';
 import { Transfers, type TransferProgress } from './data/transfers.js';
 import type { ServerEvents, SessionInfo } from './events.js';
 import { logs, type Logger } from './logger.js';
 import { ControlChannel } from './protocol/control-channel.js';
 import { traceCommand, traceSession } from './diagnostics.js';
-import { dispatch, parseCommand } from './commands/dispatcher.js';
+import { dispatch, parseCommand, type DispatchResult, type ParsedCommand } from './commands/dispatcher.js';
 import { FtpError } from './base/errors.js';
 import { formatReply, reply, sent, type Reply, type Sent } from './base/reply.js';
 import { SessionState } from './session.js';
@@ -45,7 +45,7 @@ export class Connection implements SessionContext {
   readonly channel: ControlChannel;
   private childLog: Logger | undefined;
   readonly remoteAddress: string;
-  readonly localAddress: string;
+  private local: string | undefined;
   readonly family: 4 | 6;
   /** The proxy the connection came through (PROXY protocol), if any. */
   readonly proxy: string | undefined;
@@ -60,8 +60,7 @@ export class Connection implements SessionContext {
   private readonly transfers: Transfers;
   private idleTimer: NodeJS.Timeout | undefined;
   private loginTimer: NodeJS.Timeout | undefined;
-  /** On its way out (destroy() was called). */
-  closing = false;
+  private leaving = false;
   private badCommands = 0;
   /** The code of the last reply written, and the final code of the last transfer (for `command` events). */
   private readonly startedAt = Date.now();
@@ -81,7 +80,7 @@ export class Connection implements SessionContext {
   ) {
     this.settings = server.settings;
     this.remoteAddress = peer?.remoteAddress ?? normalizeAddress(socket.remoteAddress);
-    this.localAddress = peer?.localAddress ?? normalizeAddress(socket.localAddress);
+    this.local = peer?.localAddress;
     this.proxy = peer?.proxy;
     this.family = isIPv4(this.remoteAddress) ? 4 : 6;
     socket.setNoDelay(true);
@@ -97,7 +96,9 @@ export class Connection implements SessionContext {
     this.transfers = new Transfers({
       settings: this.settings,
       session: this.session,
-      localAddress: this.localAddress,
+      get localAddress() {
+        return conn.localAddress;
+      },
       remoteAddress: this.remoteAddress,
       proxied: this.proxy !== undefined,
       tls: server.tls,
@@ -111,6 +112,32 @@ export class Connection implements SessionContext {
     // The session ends with its control connection: a transfer still running is aborted at once (an
     // upload whose client is gone is never committed, even if its data connection then ends cleanly).
     this.channel.onEnded = () => this.transfers.stop();
+    // Logins and logouts reach the server's session counts (admission, per-user caps) as they happen.
+    this.session.onUserChange = () => server.sessionChanged(this);
+  }
+
+  /** On its way out (QUIT, a 421, destroy()); for good once set. */
+  get closing(): boolean {
+    return this.leaving;
+  }
+
+  set closing(value: boolean) {
+    if (!value || this.leaving) return;
+    this.leaving = true;
+    this.server.sessionChanged(this);
+  }
+
+  /** The name of the user logged in, if any. */
+  get userName(): string | undefined {
+    return this.session.user?.name;
+  }
+
+  /**
+   * The address the client connected to (the PROXY header's destination behind a proxy), read on first
+   * use: only passive transfers need it, and asking the socket is a system call (getsockname).
+   */
+  get localAddress(): string {
+    return (this.local ??= normalizeAddress(this.socket.localAddress));
   }
 
   // --- SessionContext -------------------------------------------------------------------------
@@ -155,8 +182,8 @@ export class Connection implements SessionContext {
     return resolvePath(this.session.cwd, arg);
   }
 
-  async send(r: Reply): Promise<void> {
-    await this.channel.write(formatReply(r));
+  send(r: Reply): Promise<void> {
+    return this.channel.write(formatReply(r));
   }
 
   async startTls(): Promise<void> {
@@ -366,13 +393,9 @@ export class Connection implements SessionContext {
         verb: parsed?.verb,
         arg: spec?.sensitive || !parsed?.arg ? undefined : parsed.arg,
       });
-      const run = traceCommand(traced, () => dispatch(this, spec, parsed), (r) => r.code).then(async (result) => {
-        if (result.reply) await this.send(result.reply);
-        this.badCommands = result.bad ? this.badCommands + 1 : 0;
-        // The final code comes back in the result, also when the handler wrote that reply itself (a transfer's 226/426, AUTH, PASS).
-        this.observer.command(parsed?.verb, spec, parsed?.arg, result.code, started);
-      });
+      const dispatched = traceCommand(traced, () => dispatch(this, spec, parsed), (r) => r.code);
       if (spec?.transfer) {
+        const run = dispatched.then((result) => this.finishCommand(result, spec, parsed, started));
         pending = run;
         // Both outcomes clear it; a failure itself surfaces where `pending` is awaited, never unhandled.
         const clear = () => {
@@ -380,7 +403,8 @@ export class Connection implements SessionContext {
         };
         run.then(clear, clear);
       } else {
-        await run;
+        // Every other command runs to its end before the next line is read.
+        await this.finishCommand(await dispatched, spec, parsed, started);
       }
       // Logged out again (REIN, USER): the login timeout applies again.
       if (!this.session.user) this.armLoginTimer();
@@ -395,6 +419,14 @@ export class Connection implements SessionContext {
       this.transfers.stop();
       await pending;
     }
+  }
+
+  /** A command's reply (unless its handler wrote it) and its report. */
+  private async finishCommand(result: DispatchResult, spec: CommandSpec | undefined, parsed: ParsedCommand | undefined, started: number): Promise<void> {
+    if (result.reply) await this.send(result.reply);
+    this.badCommands = result.bad ? this.badCommands + 1 : 0;
+    // The final code comes back in the result, also when the handler wrote that reply itself (a transfer's 226/426, AUTH, PASS).
+    this.observer.command(parsed?.verb, spec, parsed?.arg, result.code, started);
   }
 
   /** Starts the login timeout unless it is running. */

@@ -9,6 +9,7 @@ import type { ServerEvents } from './events.js';
 import type { Logger } from './logger.js';
 import type { ServerSettings } from './settings.js';
 import type { TlsContexts } from './tls/context.js';
+import type { PoolMember } from './security/login-pool.js';
 
 /** What a connection needs from its server. */
 export interface ServerCore {
@@ -22,6 +23,8 @@ export interface ServerCore {
   readonly throttle: LoginThrottle | undefined;
   /** Sessions logged in as `user` right now. */
   userSessions(user: string): number;
+  /** The connection logged in, out (REIN, USER), or started closing: the server's counts follow. */
+  sessionChanged(member: PoolMember): void;
 }
 
 /** Who is at the other end, when not the socket's own peer (a PROXY-protocol header said so). */

@@ -17,7 +17,7 @@ import { TlsContexts, type TlsMaterial } from './tls/context.js';
 import { normalizeAddress } from './base/address.js';
 import type { LoginThrottle } from './auth/throttle.js';
 import { ConnectionGate, REFUSALS, refuse } from './security/gate.js';
-import { roomFor } from './security/login-pool.js';
+import { LoginPool, type PoolMember } from './security/login-pool.js';
 import { guardUntrusted, readProxyHeader, TrustedProxies } from './proxy/accept.js';
 import { listenOn } from './base/listen.js';
 
@@ -83,6 +83,8 @@ export class FtpServer implements ServerCore {
   readonly log: Logger;
   /** Live sessions by id. */
   readonly sessions = new Map<string, Connection>();
+  /** The live sessions counted for admission (those waiting to log in) and per user, kept as they change. */
+  private readonly pool = new LoginPool<Connection>();
   private readonly servers: Server[] = [];
   private readonly sockets = new Set<Socket>();
   private closing = false;
@@ -99,9 +101,12 @@ export class FtpServer implements ServerCore {
 
   /** Sessions logged in as `user` right now (those of the other workers of a cluster included). */
   userSessions(user: string): number {
-    let n = this.peers?.userSessions(user) ?? 0;
-    for (const conn of this.sessions.values()) if (conn.session.user?.name === user) n++;
-    return n;
+    return (this.peers?.userSessions(user) ?? 0) + this.pool.userSessions(user);
+  }
+
+  /** A session logged in, out, or started closing (connection.ts reports it). */
+  sessionChanged(member: PoolMember): void {
+    this.pool.update(member as Connection);
   }
 
   private active: ActiveConfig;
@@ -248,7 +253,7 @@ export class FtpServer implements ServerCore {
     const others = peers?.sessions ?? 0;
     // A full pre-login pool (or a full server with someone waiting to log in) makes room by pushing out
     // the oldest connection waiting to log in, once the new one passed every other check.
-    const { live, evict } = roomFor(this.sessions.values(), this.settings.limits, others);
+    const { live, evict } = this.pool.room(this.settings.limits, others);
     const refusal = this.gate.admit(address, live + others - (evict ? 1 : 0), peers?.sessionsFrom(address) ?? 0);
     if (refusal) {
       refuse(socket, refusal, implicit);
@@ -262,6 +267,7 @@ export class FtpServer implements ServerCore {
     // After a PROXY header the socket was left paused, with any bytes after the header put back.
     socket.resume();
     this.sessions.set(conn.id, conn);
+    this.pool.join(conn);
     this.events.emit('connect', conn.info);
     // Only when the line is written: the session's child logger (made by conn.log) is per-session memory.
     if (logs(this.log, 'info')) conn.log.info({ peer: conn.remoteAddress, implicit, ...(peer ? { proxy: peer.proxy } : {}) }, 'connect');
@@ -273,6 +279,7 @@ export class FtpServer implements ServerCore {
       })
       .finally(() => {
         this.sessions.delete(conn.id);
+        this.pool.leave(conn);
         this.gate.release(address);
       });
   }

@@ -25,7 +25,20 @@ export const DEFAULT_MLST_FACTS = ['type', 'size', 'modify', 'perm', 'unique', '
 const DEFAULT_FACT_SET: ReadonlySet<string> = new Set(DEFAULT_MLST_FACTS);
 
 export class SessionState {
-  user: LoggedInUser | undefined;
+  private loggedIn: LoggedInUser | undefined;
+  /** Called when `user` changes (the connection tells its server: admission and per-user counts). */
+  onUserChange: (() => void) | undefined;
+
+  get user(): LoggedInUser | undefined {
+    return this.loggedIn;
+  }
+
+  set user(user: LoggedInUser | undefined) {
+    if (user === this.loggedIn) return;
+    this.loggedIn = user;
+    this.onUserChange?.();
+  }
+
   /** The name given by USER, waiting for PASS. */
   pendingUser: string | undefined;
   cwd: VirtualPath = [];
