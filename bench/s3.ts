@@ -13,7 +13,11 @@
  * - BENCH_S3_MIB (1024; 0 skips the transfers), BENCH_S3_REPS (1), BENCH_S3_MODES (`plain,tls`);
  * - BENCH_S3_LIST_N (100000; 0 skips it): one or more sizes, `20000,50000`: the directory is filled up to
  *   each in turn (64 parallel PutObject) and listed each time;
- * - BENCH_S3_FLOOR (1; 0 skips the floor);
+ * - BENCH_S3_FILL (`swift`): how the directory is filled, `swift` (Swift's own API) or `s3` (PutObject);
+ * - BENCH_S3_LIST_BUDGET_S (360): a size whose fill would end later than this is skipped;
+ * - BENCH_S3_FLOOR (1; 0 skips the floor), BENCH_S3_FLOOR_ARGS: node flags for the floor's processes;
+ * - BENCH_S3_FRESH (0): 1 restarts each server (ftpsd, the floor) before each upload, so that its peak RSS
+ *   is that of one upload from idle (without it, a download before raises the next upload's peak);
  * - BENCH_S3_VARIANTS: the ftpsd builds compared in one run, `name=node-args` separated by `;`, e.g.
  *   `A=/tmp/x-A/dist/cli/main.js;B=--max-semi-space-size=1 MALLOC_ARENA_MAX=2 dist/cli/main.js` (words
  *   `NAME=value` in capitals are environment variables); default `ftpsd=dist/cli/main.js`.
@@ -24,6 +28,7 @@ import { Upload } from '@aws-sdk/lib-storage';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createReadStream } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { Agent as HttpAgent, request as httpRequest } from 'node:http';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -114,6 +119,25 @@ async function started(child: ChildProcess, what: string): Promise<void> {
   child.stdout!.resume();
 }
 
+/** PUTs an empty-ish object with Swift's own API (a tempauth token, keep-alive connections). */
+async function swiftPutter(endpoint: string, user: string, key: string, container: string): Promise<(name: string) => Promise<void>> {
+  const auth = await fetch(`${endpoint}/auth/v1.0`, { headers: { 'X-Auth-User': user, 'X-Auth-Key': key }, signal: AbortSignal.timeout(10_000) });
+  const storage = auth.headers.get('x-storage-url');
+  const token = auth.headers.get('x-auth-token');
+  if (!auth.ok || !storage || !token) throw new Error(`swift auth: ${auth.status}`);
+  const agent = new HttpAgent({ keepAlive: true, maxSockets: 64 });
+  return (name) =>
+    new Promise((res, rej) => {
+      const req = httpRequest(`${storage}/${container}/${name.split('/').map(encodeURIComponent).join('/')}`, { method: 'PUT', agent, timeout: 30_000, headers: { 'X-Auth-Token': token, 'Content-Length': '1' } }, (r) => {
+        r.resume();
+        r.on('end', () => (r.statusCode === 201 ? res() : rej(new Error(`swift PUT ${name}: ${r.statusCode}`))));
+      });
+      req.on('timeout', () => req.destroy(new Error('swift PUT timed out')));
+      req.on('error', rej);
+      req.end('x');
+    });
+}
+
 export async function s3Bench(): Promise<number> {
   const mib = Number(process.env.BENCH_S3_MIB ?? 1024);
   const reps = Number(process.env.BENCH_S3_REPS ?? 1);
@@ -138,35 +162,63 @@ export async function s3Bench(): Promise<number> {
     await client.send(new CreateBucketCommand({ Bucket: BUCKET }));
     const file = join(work, 'data.bin');
     if (mib > 0) await writeRandomFile(file, mib * MIB);
-    const servers: { name: string; pid: number; url: string }[] = [];
-    for (const v of variants) {
-      const port = await freePort();
-      const child = spawn(process.execPath, [...v.argv, 'serve', '--root', `s3://${BUCKET}/ftp`, '--listen', `127.0.0.1:${port}`, '--implicit-listen', 'off', '--user', 'bench:bench-pw', '--tls-required', 'off', '--state-dir', join(work, `state-${v.name}`), '--log-level', 'warn', '--workers', '1'], {
-        env: { ...process.env, ...awsEnv, ...v.env },
-        stdio: ['ignore', 'pipe', 'inherit'],
-      });
-      children.push(child);
-      await started(child, `ftpsd ${v.name}`);
-      servers.push({ name: v.name, pid: child.pid!, url: `ftp://127.0.0.1:${port}` });
+    // Each server is (re)started by `start()`; with BENCH_S3_FRESH=1 before each upload, so its peak RSS is
+    // that of one upload from idle, not raised by the transfers before it.
+    interface Served {
+      name: string;
+      pid: number;
+      url: string;
+      start: () => Promise<void>;
     }
-    const floors: { mode: string; pid: number; url: string; tls: string[] }[] = [];
+    const launch = async (s: Served, what: string, argv: string[], env: NodeJS.ProcessEnv, url: (out: string) => string): Promise<void> => {
+      const old = children.find((c) => c.pid === s.pid);
+      if (old && old.exitCode === null) {
+        const gone = new Promise((res) => old.once('exit', res));
+        old.kill('SIGTERM');
+        await gone;
+      }
+      const child = spawn(process.execPath, argv, { env: { ...process.env, ...awsEnv, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
+      children.push(child);
+      let said = '';
+      child.stdout!.on('data', (d: Buffer) => (said += d.toString().slice(0, 1000)));
+      await started(child, what);
+      s.pid = child.pid!;
+      s.url = url(said);
+    };
+    const servers: Served[] = variants.map((v) => {
+      const s: Served = {
+        name: v.name,
+        pid: 0,
+        url: '',
+        start: async () => {
+          const port = await freePort();
+          await launch(s, `ftpsd ${v.name}`, [...v.argv, 'serve', '--root', `s3://${BUCKET}/ftp`, '--listen', `127.0.0.1:${port}`, '--implicit-listen', 'off', '--user', 'bench:bench-pw', '--tls-required', 'off', '--state-dir', join(work, `state-${v.name}`), '--log-level', 'warn', '--workers', '1'], v.env, () => `ftp://127.0.0.1:${port}`);
+        },
+      };
+      return s;
+    });
+    const floors: (Served & { tls: string[] })[] = [];
     if (withFloor && mib > 0) {
       execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1', '-keyout', join(work, 'key.pem'), '-out', join(work, 'cert.pem')], { stdio: 'ignore' });
       for (const mode of modes) {
         const tlsEnv = mode === 'tls' ? { FLOOR_TLS_KEY: join(work, 'key.pem'), FLOOR_TLS_CERT: join(work, 'cert.pem') } : {};
-        const child = spawn(process.execPath, [resolve('bench/s3-floor.mjs')], { env: { ...process.env, ...awsEnv, ...tlsEnv, FLOOR_BUCKET: BUCKET }, stdio: ['ignore', 'pipe', 'inherit'] });
-        children.push(child);
-        let port = '';
-        child.stdout!.on('data', (d: Buffer) => (port ||= /listening (\d+)/.exec(d.toString())?.[1] ?? ''));
-        await started(child, `floor ${mode}`);
-        floors.push({ mode, pid: child.pid!, url: `${mode === 'tls' ? 'https' : 'http'}://127.0.0.1:${port}`, tls: mode === 'tls' ? ['--insecure'] : [] });
+        const f: Served & { tls: string[] } = {
+          name: mode,
+          pid: 0,
+          url: '',
+          tls: mode === 'tls' ? ['--insecure'] : [],
+          start: () => launch(f, `floor ${mode}`, [...(process.env.BENCH_S3_FLOOR_ARGS ?? '').split(/\s+/).filter(Boolean), resolve('bench/s3-floor.mjs')], { ...tlsEnv, FLOOR_BUCKET: BUCKET }, (said) => `${mode === 'tls' ? 'https' : 'http'}://127.0.0.1:${/listening (\d+)/.exec(said)?.[1]}`),
+        };
+        floors.push(f);
       }
     }
+    for (const s of [...servers, ...floors]) await s.start();
+    const fresh = process.env.BENCH_S3_FRESH === '1';
     out('#', `s3 bench: ${mib} MiB x ${reps} reps, MLSD of ${listNs.join(',') || 0} objects, partSizeMiB 8 x queueSize 4, Swift on loopback`);
     // The floor: ftpsd started (the SDK loaded, the bucket checked), no session yet.
     await new Promise((res) => setTimeout(res, 1000));
     for (const s of servers) out(`s3_${s.name}_idle_rss_MiB`, ((await memKiB(s.pid)) / 1024).toFixed(0));
-    for (const f of floors) out(`s3_floor_${f.mode}_idle_rss_MiB`, ((await memKiB(f.pid)) / 1024).toFixed(0));
+    for (const f of floors) out(`s3_floor_${f.name}_idle_rss_MiB`, ((await memKiB(f.pid)) / 1024).toFixed(0));
 
     const runs = new Map<string, Phase[]>();
     const ratios = new Map<string, number[]>();
@@ -193,11 +245,13 @@ export async function s3Bench(): Promise<number> {
         for (const s of servers) {
           const tag = servers.length > 1 ? `${s.name}_` : '';
           const user = ['--user', 'bench:bench-pw'];
+          if (fresh) await s.start();
           record(`${tag}stor_${mode}`, await measured(s.pid, swift.pid, () => runCurl([...user, ...extra, '-T', file, `${s.url}/${s.name}-${mode}.bin`])), sdkUp);
           record(`${tag}retr_${mode}`, await measured(s.pid, swift.pid, () => runCurl([...user, ...extra, '-o', '/dev/null', `${s.url}/${s.name}-${mode}.bin`])), sdkDown);
         }
-        const f = floors.find((x) => x.mode === mode);
+        const f = floors.find((x) => x.name === mode);
         if (f) {
+          if (fresh) await f.start();
           record(`floor_stor_${mode}`, await measured(f.pid, swift.pid, () => runCurl([...f.tls, '-T', file, `${f.url}/floor-${mode}.bin`])), sdkUp);
           record(`floor_retr_${mode}`, await measured(f.pid, swift.pid, () => runCurl([...f.tls, '-o', '/dev/null', `${f.url}/floor-${mode}.bin`])), sdkDown);
         }
@@ -224,22 +278,40 @@ export async function s3Bench(): Promise<number> {
     }
 
     let filled = 0;
+    // BENCH_S3_FILL=s3 puts them with PutObject through s3api (about 100 a second here: the proxy checks a
+    // SigV4 signature per request in Python); `swift` (default) with Swift's own API and a tempauth token,
+    // the same objects in the same container at a lower cost per request. The listing is through ftpsd either way.
+    const fillS3 = process.env.BENCH_S3_FILL === 's3';
+    const put = fillS3
+      ? (key: string) => client.send(new PutObjectCommand({ Bucket: BUCKET, Key: key, Body: 'x', ContentLength: 1 })).then(() => {})
+      : await swiftPutter(swift.endpoint, swift.accessKeyId, swift.secretAccessKey, BUCKET);
+    // Sizes whose filling would end after BENCH_S3_LIST_BUDGET_S (360) are skipped, estimated at the rate
+    // of the step before: the bench's locked slot on a shared machine is short.
+    const budgetS = Number(process.env.BENCH_S3_LIST_BUDGET_S ?? 360);
+    const listStart = Date.now();
+    let rate = Infinity;
     for (const listN of listNs) {
+      if ((Date.now() - listStart) / 1000 + (listN - filled) / rate > budgetS) {
+        log(`skipping ${listN} objects: at ${rate.toFixed(0)} a second the fill would overrun BENCH_S3_LIST_BUDGET_S`);
+        break;
+      }
       // The objects are put directly, 64 requests at a time (a pool, not batches): Swift takes them at its pace.
-      log(`putting objects ${filled} to ${listN} ...`);
+      log(`putting objects ${filled} to ${listN} (${fillS3 ? 's3' : 'swift'}) ...`);
       const t0 = Date.now();
       let next = filled;
       await Promise.all(
         Array.from({ length: 64 }, async () => {
-          for (let i = next++; i < listN; i = next++) {
-            await client.send(new PutObjectCommand({ Bucket: BUCKET, Key: `ftp/many/o-${String(i).padStart(7, '0')}`, Body: 'x', ContentLength: 1 }));
-          }
+          for (let i = next++; i < listN; i = next++) await put(`ftp/many/o-${String(i).padStart(7, '0')}`);
         }),
       );
-      log(`put ${listN - filled} objects in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+      const fillS = (Date.now() - t0) / 1000;
+      rate = (listN - filled) / fillS;
+      log(`put ${listN - filled} objects in ${fillS.toFixed(0)} s (${rate.toFixed(0)} a second)`);
+      out(`s3_fill_${listN}_per_s`, rate.toFixed(0));
       filled = listN;
       for (const s of servers) {
         const tag = servers.length > 1 ? `${s.name}_` : '';
+        if (fresh) await s.start();
         const p = await measured(s.pid, swift.pid, () => runCurl(['--user', 'bench:bench-pw', '-X', 'MLSD', '-o', '/dev/null', `${s.url}/many/`]));
         out(`s3_${tag}mlsd_${listN}_s`, p.s.toFixed(2));
         out(`s3_${tag}mlsd_${listN}_peak_rss_MiB`, p.peakMiB.toFixed(0));
