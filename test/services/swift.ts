@@ -31,6 +31,8 @@ export interface SwiftService {
   readonly secretAccessKey: string;
   /** The temp dir (configs, rings, devices, logs). */
   readonly dir: string;
+  /** The launcher's pid: the servers are its children (the bench sums their CPU time). */
+  readonly pid: number;
   /** The servers' output so far (for a failed test's message). */
   output(): string;
   stop(): Promise<void>;
@@ -329,6 +331,7 @@ export async function startSwift(): Promise<SwiftService> {
       accessKeyId: 'test:tester',
       secretAccessKey: 'testing',
       dir,
+      pid: child.pid!,
       output: () => log,
       stop,
     };
