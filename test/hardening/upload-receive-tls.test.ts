@@ -208,6 +208,35 @@ describe('Receiver.adoptTls on a bare uploadTls socket', () => {
     });
   }
 
+  it('records that do not decrypt never complete an upload (and the process lives on)', async () => {
+    for (const size of [1, 300_000]) {
+      const raw = netConnect({ port, host: '127.0.0.1' });
+      raw.on('error', () => {});
+      await once(raw, 'connect');
+      const s = await next();
+      const tls = uploadTls(s, { isServer: true, secureContext: context, requireCloseNotify: true });
+      tls.on('error', () => {});
+      const secure = once(tls, 'secure');
+      const own = await ownedTls(raw);
+      await secure;
+      const receiver = Receiver.adoptTls(tls);
+      expect(receiver).toBeDefined();
+      const stream = new Writable({ write: (_c, _e, cb) => cb() });
+      const result = receiver!.receive({ stream, commit: async () => {}, abort: async () => {} }, new AbortController().signal, () => {}).then(
+        () => 'end',
+        (err: Error) => err.message,
+      );
+      await new Promise<void>((resolve) => own.tls.write(Buffer.alloc(50_000, 1), () => resolve()));
+      // Whole application_data records (5-byte headers, 16 KiB each) that do not decrypt.
+      for (let sent = 0; sent < size; sent += 16 * 1024) raw.write(Buffer.concat([Buffer.from([23, 3, 3, 0x40, 0]), randomBytes(16 * 1024)]));
+      // TLS answers with an alert (bad_record_mac) but, as on the stream path, reports nothing to its
+      // reader: the upload waits (the server's stall timeout ends it) until the connection goes.
+      await new Promise((r) => setTimeout(r, 50));
+      raw.destroy();
+      expect(await result).not.toBe('end');
+    }
+  });
+
   it('a slow storage: reading stops while writes are behind (bounded read-ahead), and every byte arrives', async () => {
     const r = await trial('close_notify+fin', 'TLSv1.3', true, 24 * 1024 * 1024, 15);
     expect(r).toMatchObject({ end: 'end', same: true });
