@@ -61,9 +61,8 @@ const WRITE_WAIT_MS = 10_000;
 const RECORD_BYTES = 16 * 1024;
 
 const readBuffer = Buffer.allocUnsafeSlow(READ_BUFFER_BYTES);
-/** Ciphertext reads of protected uploads; the plaintext TLS gives back goes to `recordBuffer`. */
-const cipherBuffer = Buffer.allocUnsafeSlow(READ_BUFFER_BYTES);
-const recordBuffer = Buffer.allocUnsafeSlow(RECORD_BYTES);
+/** Ciphertext reads of protected uploads, and the plaintext TLS gives back (made on first use). */
+let tlsBuffers: { cipher: Buffer; record: Buffer } | undefined;
 const pool: Buffer[] = [];
 
 /** What `adopt` needs of a socket's internals (Node has kept these names since its first versions). */
@@ -142,6 +141,8 @@ export class Receiver {
       if (early.length > 0) tls.unshift(early.length === 1 ? early[0]! : Buffer.concat(early));
       return undefined;
     }
+    tlsBuffers ??= { cipher: Buffer.allocUnsafeSlow(READ_BUFFER_BYTES), record: Buffer.allocUnsafeSlow(RECORD_BYTES) };
+    const { cipher: cipherBuffer, record: recordBuffer } = tlsBuffers;
     const receiver: Receiver = new Receiver(tls, () => {
       if (!raw.destroyed) raw._read(0);
     });
