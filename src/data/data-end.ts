@@ -82,6 +82,8 @@ export function tcpEnd(socket: Socket): Promise<'fin' | 'reset'> {
 /** A server TLS socket that knows whether its stream ended (Node pushes `null` when TLS sees the end). */
 class EndAwareTls extends TLSSocket {
   sawEnd = false;
+  /** The TCP socket under the pipe, and the pipe (set by uploadTls). */
+  transport: { raw: Socket; pipe: TcpPipe } | undefined;
   override push(chunk: unknown, encoding?: BufferEncoding): boolean {
     if (chunk === null) this.sawEnd = true;
     return super.push(chunk, encoding);
@@ -109,6 +111,7 @@ export function uploadTls(raw: Socket, options: UploadTlsOptions): TLSSocket {
   const pipe = new TcpPipe(raw);
   pipe.on('error', () => {});
   const tls = new EndAwareTls(pipe as unknown as Socket, tlsOptions);
+  tls.transport = { raw, pipe };
   // After TLS's own 'data' listener (added by the TLS socket just made): runs once TLS processed a chunk.
   pipe.on('data', () => pipe.report());
   let passedEnd = false; // the pipe itself ended TLS (relaxed mode): not a close_notify
@@ -132,6 +135,20 @@ export function uploadTls(raw: Socket, options: UploadTlsOptions): TLSSocket {
 }
 
 /**
+ * The TCP socket under an upload's TLS socket (made by `uploadTls`), for a reader that gives TLS the
+ * socket's bytes itself (receive-file.ts). `hold()` makes the pipe stop reading the socket for TLS and
+ * says true, or says false (nothing changed) when the pipe holds bytes TLS has not read yet or the TCP
+ * stream already ended. The pipe still watches the TCP end (`'end'`, `'error'`, `'close'` of the
+ * socket) as before; the holder must give TLS every byte it reads as it reads it.
+ */
+export function uploadTransport(tls: TLSSocket): { raw: Socket; hold: () => boolean } | undefined {
+  const transport = tls instanceof EndAwareTls ? tls.transport : undefined;
+  if (!transport) return undefined;
+  const { raw, pipe } = transport;
+  return { raw, hold: () => pipe.hold() };
+}
+
+/**
  * The stream an upload's TLS reads: the raw socket's bytes, never its end. `onTcpEnd` is called once,
  * when the TCP stream ended (`'fin'`: Node reported the end; `'reset'`: an error) and TLS has been given
  * every byte before it (TLS processes what it is given at once, so by then it has seen a close_notify if
@@ -141,6 +158,8 @@ class TcpPipe extends SocketPipe {
   onTcpEnd: ((how: 'fin' | 'reset') => void) | undefined;
   private tcp: 'fin' | 'reset' | undefined;
   private reported = false;
+  /** Someone else reads the raw socket and gives TLS its bytes (takeUploadTransport). */
+  private held = false;
 
   constructor(raw: Socket) {
     // A failed write (our close_notify after the client's, say) is not TLS's error: the TCP end decides.
@@ -163,6 +182,18 @@ class TcpPipe extends SocketPipe {
     if (this.tcp === undefined || this.reported || this.readableLength > 0) return;
     this.reported = true;
     this.onTcpEnd?.(this.tcp);
+  }
+
+  override _read(): void {
+    if (!this.held) super._read();
+  }
+
+  /** Stops reading the raw socket for TLS, if nothing is waiting in the pipe and the TCP stream is open. */
+  hold(): boolean {
+    if (this.held) return false;
+    if (this.readableLength > 0 || this.tcp !== undefined || this.raw.destroyed) return false;
+    this.held = true;
+    return true;
   }
 
   /** Passes the end of the stream to TLS (relaxed mode: a FIN ends the upload). */

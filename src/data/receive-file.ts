@@ -14,6 +14,16 @@
  * data sockets are accepted paused (`pauseOnConnect`); active ones are connected paused for uploads.
  * A socket that already read something is left as it is (the stream path in transfer.ts takes it).
  *
+ * Protected uploads (PROT P) get the same (`adoptTls`), through Node internals that user-buffer.ts finds
+ * and checks: the TCP socket under the upload's TLS (data-end.ts runs it over a pipe, so that only a
+ * close_notify ends it) reads into a second process-wide 256 KiB buffer, each read is handed to TLS at
+ * once (`feedTls`: copied into TLS and decrypted before the call returns), and TLS copies each decrypted
+ * record (at most 16 KiB) into a third, 16 KiB one, from which it goes into the chunks as above. No
+ * buffer is made per read or per record, and no stream event is emitted per record. The pipe keeps
+ * watching the TCP end, so FIN, reset and close_notify mean what they did. Backpressure acts on the TCP
+ * socket: when the writes are behind it stops reading; the records TLS decrypts from the read being
+ * handed over still come (at most 256 KiB more).
+ *
  * A chunk that is not full is written anyway `FLUSH_MS` after its first byte came, so a slow client's
  * data reaches the storage (and the quota sees it) as it comes, not a megabyte at a time.
  *
@@ -30,7 +40,10 @@
  * (ABOR, stall, session gone); the socket is destroyed then.
  */
 import { Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import type { Upload } from '../storage/storage.js';
+import { uploadTransport } from './data-end.js';
+import { canFeedTls, canReadInto, feedTls, readInto, stopReading } from './user-buffer.js';
 
 /** Size of the shared read buffer: the largest single socket read. */
 export const READ_BUFFER_BYTES = 256 * 1024;
@@ -42,8 +55,14 @@ const IN_FLIGHT = 2;
 const FLUSH_MS = 20;
 /** Chunks kept for reuse (the rest are left to the garbage collector). */
 const POOL_MAX = 4;
+/** After the data side failed, how long the writes of the bytes that came are waited for. */
+const WRITE_WAIT_MS = 10_000;
+/** A TLS record's largest plaintext. */
+const RECORD_BYTES = 16 * 1024;
 
 const readBuffer = Buffer.allocUnsafeSlow(READ_BUFFER_BYTES);
+/** Ciphertext reads of protected uploads, and the plaintext TLS gives back (made on first use). */
+let tlsBuffers: { cipher: Buffer; record: Buffer } | undefined;
 const pool: Buffer[] = [];
 
 /** What `adopt` needs of a socket's internals (Node has kept these names since its first versions). */
@@ -51,19 +70,25 @@ interface SocketInternals {
   _handle: { reading?: boolean } | null;
 }
 
-export class Receiver {
-  readonly socket: Socket;
-  private sink: ((n: number) => boolean) | undefined;
+/** What `receive()` gives the read callbacks while it runs. */
+interface Sink {
+  /** Takes `n` bytes from the start of `buf` (copied before it returns). */
+  take(buf: Buffer, n: number): void;
+  /** Whether reading may go on (false: the writes are behind; reading starts again when one is done). */
+  more(): boolean;
+}
 
-  private constructor(handle: object) {
-    this.socket = new Socket({
-      handle,
-      allowHalfOpen: true,
-      // Do not start reading before receive() is called (an internal option of net.Socket).
-      manualStart: true,
-      onread: { buffer: readBuffer, callback: (n: number) => this.sink?.(n) ?? false },
-    } as ConstructorParameters<typeof Socket>[0]);
-  }
+export class Receiver {
+  private sink: Sink | undefined;
+  /** Bytes a TLS socket had decrypted before it was adopted (copies), received first. */
+  private readonly early: Buffer[] = [];
+
+  private constructor(
+    /** The socket whose end (`'end'`) is the end of the upload and whose failure fails it. */
+    readonly socket: Socket,
+    /** Starts reading again (after `more()` said false). */
+    private readonly resumeReads: () => void,
+  ) {}
 
   /**
    * A `Receiver` on `socket`'s connection, or undefined if `socket` already read (or started reading):
@@ -76,7 +101,68 @@ export class Receiver {
     if (!handle || handle.reading === true || socket.destroyed || socket.connecting || socket.readableLength > 0) return undefined;
     internals._handle = null;
     socket.destroy();
-    return new Receiver(handle);
+    let receiver: Receiver | undefined = undefined;
+    const own = new Socket({
+      handle,
+      allowHalfOpen: true,
+      // Do not start reading before receive() is called (an internal option of net.Socket).
+      manualStart: true,
+      onread: {
+        buffer: readBuffer,
+        callback: (n: number) => {
+          const sink = receiver?.sink;
+          if (!sink) return false;
+          sink.take(readBuffer, n);
+          return sink.more();
+        },
+      },
+    } as ConstructorParameters<typeof Socket>[0]);
+    receiver = new Receiver(own, () => own._read(0));
+    return receiver;
+  }
+
+  /**
+   * A `Receiver` on an upload's TLS socket (made by data-end.ts's `uploadTls`, its handshake done), or
+   * undefined, nothing changed, when this Node does not offer the internals (user-buffer.ts) or the
+   * connection's state does not allow it (bytes waiting in the pipe or the socket, the TCP stream ended):
+   * the stream path takes it then. Plaintext TLS already decrypted is kept and received first.
+   */
+  static adoptTls(tls: TLSSocket): Receiver | undefined {
+    const transport = uploadTransport(tls);
+    if (!transport || tls.destroyed || tls.readableEnded || !canFeedTls(tls)) return undefined;
+    const { raw } = transport;
+    if (!canReadInto(raw) || raw.connecting) return undefined;
+    // What TLS decrypted before (bytes sent with the handshake's last flight) is in its stream buffer.
+    const early: Buffer[] = [];
+    if (tls.readableLength > 0) {
+      for (let c = tls.read() as Buffer | null; c !== null; c = tls.read() as Buffer | null) early.push(c);
+    }
+    if (!canReadInto(tls) || !transport.hold()) {
+      if (early.length > 0) tls.unshift(early.length === 1 ? early[0]! : Buffer.concat(early));
+      return undefined;
+    }
+    tlsBuffers ??= { cipher: Buffer.allocUnsafeSlow(READ_BUFFER_BYTES), record: Buffer.allocUnsafeSlow(RECORD_BYTES) };
+    const { cipher: cipherBuffer, record: recordBuffer } = tlsBuffers;
+    const receiver: Receiver = new Receiver(tls, () => {
+      if (!raw.destroyed) raw._read(0);
+    });
+    receiver.early.push(...early);
+    // Reads stop until receive() starts them (nothing may be read before there is a sink to take it).
+    stopReading(raw);
+    readInto(raw, cipherBuffer, (n) => {
+      if (!feedTls(tls, cipherBuffer.subarray(0, n))) return false;
+      return receiver.sink?.more() ?? false;
+    });
+    readInto(tls, recordBuffer, (n) => {
+      const sink = receiver.sink;
+      // Records only come from the reads above, which stop while there is no sink; kept just in case.
+      if (sink) sink.take(recordBuffer, n);
+      else receiver.early.push(Buffer.from(recordBuffer.subarray(0, n)));
+      return true;
+    });
+    // TLS itself keeps reading: it is only ever given what the socket above reads.
+    if (!(tls as unknown as SocketInternals)._handle?.reading) tls._read(0);
+    return receiver;
   }
 
   /** Receives the whole upload into `upload.stream` and ends it (see above). */
@@ -98,25 +184,45 @@ export class Receiver {
         socket.off('end', onEnd);
         socket.off('error', onError);
         socket.off('close', onClose);
-        stream.off('error', onError);
+        stream.off('error', onStorageError);
       };
-      const fail = (err: Error) => {
+      let failed: Error | undefined;
+      let waitTimer: NodeJS.Timeout | undefined;
+      const rejectNow = () => {
+        if (!failed) return;
+        clearTimeout(waitTimer);
+        reject(failed);
+        failed = undefined;
+      };
+      // The data side failed (reset, no close_notify, ABOR, stall): the bytes that came are still written
+      // (an upload kept partial, or APPE and REST + STOR, keeps them), and the failure is reported once
+      // the writes are done (at most WRITE_WAIT_MS later).
+      const fail = (err: Error, storage = false) => {
         if (settled) return;
         settled = true;
         cleanup();
         socket.destroy();
-        reject(err);
+        failed = err;
+        if (!storage && filled > 0 && stream.writable && !stream.destroyed) flush();
+        if (storage || inFlight === 0) return rejectNow();
+        stream.once('error', rejectNow);
+        waitTimer = setTimeout(rejectNow, WRITE_WAIT_MS);
       };
       const onAbort = () => fail(signal.reason as Error);
       const onError = (err: Error) => fail(err);
+      const onStorageError = (err: Error) => fail(err, true);
       const onClose = () => fail(Object.assign(new Error('Premature close'), { code: 'ERR_STREAM_PREMATURE_CLOSE' }));
       const written = (buf: Buffer) => (err?: Error | null) => {
         inFlight--;
-        if (err) return fail(err);
+        if (err) {
+          fail(err, true);
+          return rejectNow();
+        }
+        if (failed && inFlight === 0) return rejectNow();
         if (reuse && pool.length < POOL_MAX && buf.length === CHUNK_BYTES) pool.push(buf);
         if (paused && !settled) {
           paused = false;
-          socket._read(0); // starts reading again (the handle stopped when the callback returned false)
+          this.resumeReads(); // the handle stopped when a read callback returned false
         }
       };
       const flush = () => {
@@ -129,18 +235,21 @@ export class Receiver {
         inFlight++;
         stream.write(n === buf.length ? buf : buf.subarray(0, n), written(buf));
       };
-      this.sink = (n) => {
-        if (settled) return false;
+      const take = (from: Buffer, n: number) => {
+        if (settled) return;
         onBytes(n);
         let off = 0;
         while (off < n) {
           chunk ??= (reuse ? pool.pop() : undefined) ?? Buffer.allocUnsafeSlow(CHUNK_BYTES);
-          const copied = readBuffer.copy(chunk, filled, off, n);
+          const copied = from.copy(chunk, filled, off, n);
           filled += copied;
           off += copied;
           if (filled === chunk.length) flush();
         }
         if (filled > 0 && timer === undefined) timer = setTimeout(flushLate, FLUSH_MS);
+      };
+      const more = () => {
+        if (settled) return false;
         if (inFlight < IN_FLIGHT) return true;
         paused = true;
         return false;
@@ -166,8 +275,10 @@ export class Receiver {
       socket.once('end', onEnd);
       socket.once('error', onError);
       socket.once('close', onClose);
-      stream.on('error', onError);
-      socket._read(0);
+      stream.on('error', onStorageError);
+      this.sink = { take, more };
+      for (const early of this.early.splice(0)) take(early, early.length);
+      if (more()) this.resumeReads();
     });
   }
 }

@@ -12,6 +12,7 @@
  */
 import type { Duplex, Readable, Transform } from 'node:stream';
 import type { Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import { pipeline } from 'node:stream/promises';
 import { errorToReply, FtpError } from '../base/errors.js';
 import { reply, type Reply } from '../base/reply.js';
@@ -154,21 +155,21 @@ export async function runUpload(
     dataFailed = true;
     if (err.code === 'ECONNRESET') cut ??= 'reset';
   };
-  // Plain binary uploads without a bandwidth limit read into reused buffers (receive-file.ts); the
-  // rest go through streams.
+  // Binary uploads without a bandwidth limit read into reused buffers (receive-file.ts), plain ones and,
+  // where Node allows it, protected ones; the rest go through streams.
   const limit = link.throttle?.();
-  const direct = !link.encrypted && !link.ascii && !limit;
+  const direct = !link.ascii && !limit;
   try {
     // The set-up steps only hear an abort that happens while they wait, so check between them.
     signal.throwIfAborted();
-    let socket = await link.connect(signal, direct);
+    let socket = await link.connect(signal, direct && !link.encrypted);
     data = socket;
     socket.once('error', onSocketError);
     await link.opening(openingText);
     signal.throwIfAborted();
     data = await link.protect(socket, signal, true);
-    const receiver = direct && data === socket ? Receiver.adopt(socket) : undefined;
-    if (receiver) {
+    const receiver = !direct ? undefined : data === socket ? Receiver.adopt(socket) : Receiver.adoptTls(data as TLSSocket);
+    if (receiver && data === socket) {
       data = socket = receiver.socket;
       socket.once('error', onSocketError);
     }
