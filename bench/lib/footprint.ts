@@ -8,7 +8,10 @@
  *   (a primary and one worker per core; `footprint_ftpsd_default_procs` processes);
  * - `footprint_net_per_socket_KiB`, `footprint_tls_per_socket_KiB`: a bare Node net / tls server holding
  *   BENCH_IDLE_SESSIONS idle sockets (TLS: handshake done), RSS growth per socket: the floor of an idle
- *   session (ftpsd's own figure is the `mem` workload's `mem_MODE_rss_KiB_per_session`).
+ *   session (ftpsd's own figure is the `mem` workload's `mem_MODE_rss_KiB_per_session`);
+ * - `footprint_tls_js_per_socket_KiB`: the same, but each TLS socket runs over a JS stream on the TCP
+ *   socket (a Duplex that writes to it and is fed its bytes), the way ftpsd's control connection runs
+ *   TLS so that CCC can remove it (src/protocol/record-pipe.ts): the floor of that path.
  *
  * ftpsd runs from dist/ (or --ftpsd FILE) on 127.0.0.1 port 0, with its state and root in the bench's
  * state directory; BENCH_NODE_ARGS are passed to it (not to the bare programs).
@@ -98,12 +101,21 @@ function print(name: string, m: Mem): void {
   out(`footprint_${name}_procs`, m.procs);
 }
 
-/** A bare server (net or tls) holding `n` idle sockets: RSS per socket. */
-async function bareServer(kind: 'net' | 'tls', n: number, o: FootprintOptions, settleS: number): Promise<void> {
+/** A bare server (net, tls, or tls over a JS stream) holding `n` idle sockets: RSS per socket. */
+async function bareServer(kind: 'net' | 'tls' | 'tls_js', n: number, o: FootprintOptions, settleS: number): Promise<void> {
+  const files = `const fs=require('fs');const opts={cert:fs.readFileSync(${JSON.stringify(o.cert)}),key:fs.readFileSync(${JSON.stringify(o.key)})};`;
+  const listen = `.listen(0,'127.0.0.1',()=>console.log('port '+s.address().port))`;
   const code =
     kind === 'net'
-      ? `const s=require('net').createServer(c=>{c.on('error',()=>{})}).listen(0,'127.0.0.1',()=>console.log('port '+s.address().port))`
-      : `const fs=require('fs');const s=require('tls').createServer({cert:fs.readFileSync(${JSON.stringify(o.cert)}),key:fs.readFileSync(${JSON.stringify(o.key)})},c=>{c.on('error',()=>{})}).listen(0,'127.0.0.1',()=>console.log('port '+s.address().port))`;
+      ? `const s=require('net').createServer(c=>{c.on('error',()=>{})})${listen}`
+      : kind === 'tls'
+        ? `${files}const s=require('tls').createServer(opts,c=>{c.on('error',()=>{})})${listen}`
+        : // TLS over a Duplex fed from the TCP socket (ftpsd's control connection path).
+          `${files}const tls=require('tls'),{Duplex}=require('stream');const ctx=tls.createSecureContext(opts);` +
+          `const s=require('net').createServer(raw=>{raw.on('error',()=>{});` +
+          `const p=new Duplex({allowHalfOpen:true,read(){raw.resume()},write(c,e,cb){raw.write(c,()=>cb())}});` +
+          `raw.on('data',d=>{if(!p.push(d))raw.pause()});` +
+          `const t=new tls.TLSSocket(p,{isServer:true,secureContext:ctx});t.on('error',()=>{})})${listen}`;
   const { child, match } = await started(['-e', code], /port (\d+)/);
   const port = Number(match[1]);
   const sockets: { destroy(): void }[] = [];
@@ -166,4 +178,5 @@ export async function footprint(o: FootprintOptions): Promise<void> {
   await ftpsdIdle('ftpsd_default', 'auto', o, settleS);
   await bareServer('net', n, o, 2);
   await bareServer('tls', n, o, 2);
+  await bareServer('tls_js', n, o, 2);
 }

@@ -48,8 +48,9 @@ export class RecordPipe extends SocketPipe {
   /** Set once the TLS layer is being removed: plaintext may follow the last record. */
   clearing = false;
   private remaining = 0;
-  private readonly header = Buffer.alloc(RECORD_HEADER);
+  /** Header bytes of the next record seen so far, and its length field as far as read (bytes 3 and 4). */
   private headerLen = 0;
+  private recordLen = 0;
   /** The first plaintext byte was seen: the TLS stream is over, every later byte is plaintext. */
   private cleared = false;
 
@@ -73,10 +74,16 @@ export class RecordPipe extends SocketPipe {
         if (i > 0) this.deliver(chunk.subarray(0, i));
         return chunk.subarray(i);
       }
-      while (this.headerLen < RECORD_HEADER && i < chunk.length) this.header[this.headerLen++] = chunk[i++]!;
+      // Only the length (big-endian, bytes 3 and 4) is kept: no per-connection header buffer.
+      while (this.headerLen < RECORD_HEADER && i < chunk.length) {
+        const b = chunk[i++]!;
+        if (this.headerLen >= 3) this.recordLen = (this.recordLen << 8) | b;
+        this.headerLen++;
+      }
       if (this.headerLen === RECORD_HEADER) {
-        this.remaining = this.header.readUInt16BE(3);
+        this.remaining = this.recordLen;
         this.headerLen = 0;
+        this.recordLen = 0;
       }
     }
     this.deliver(chunk);
