@@ -6,7 +6,7 @@
  * in the kernel (fresh pages, more and smaller reads). A socket made with the `onread` option reads into
  * one buffer the caller owns instead: the reads here go into one process-wide 256 KiB buffer (the
  * callback runs synchronously for each read and copies the bytes out before the next read of any
- * socket), are gathered into 1 MiB chunks, and each full chunk goes to the upload's stream in one write.
+ * socket), are gathered into chunks (see `Sizing`), and each full chunk goes to the upload's stream in one write.
  *
  * Node offers `onread` only for sockets it creates (`net.connect`), not for accepted ones: `adopt()`
  * moves a socket's handle, before anything read from it, to a new `net.Socket` made with `onread` (the
@@ -27,7 +27,7 @@
  * A chunk that is not full is written anyway `FLUSH_MS` after its first byte came, so a slow client's
  * data reaches the storage (and the quota sees it) as it comes, not a megabyte at a time.
  *
- * Memory is bounded: at most `IN_FLIGHT` chunks are being written while one is filled; when that many are
+ * Memory is bounded: at most `Sizing.inFlight` chunks are being written while one is filled; when that many are
  * in flight the socket stops reading (the callback returns false), so TCP slows the client, and reads
  * start again when a write's callback comes. Chunks come from a small process-wide pool when the upload
  * says it is done with a chunk once that chunk's write callback ran (`Upload.releasesWrittenChunks`:
@@ -47,14 +47,26 @@ import { canFeedTls, canReadInto, feedTls, readInto, stopReading } from './user-
 
 /** Size of the shared read buffer: the largest single socket read. */
 export const READ_BUFFER_BYTES = 256 * 1024;
-/** Size of a chunk written to the upload: the largest single write. */
-export const CHUNK_BYTES = 1024 * 1024;
-/** Chunks being written at once (the socket pauses beyond). */
-const IN_FLIGHT = 2;
+/**
+ * How an upload's bytes are gathered: the size of a chunk (the largest single write to the upload) and
+ * how many chunks are being written at once (the socket pauses beyond). Plain uploads write 128 KiB
+ * chunks, eight at once: a chunk is written while what the kernel copied into it is still in the CPU's
+ * cache, and the kernel's copy into the page cache was most of a plain upload's CPU with 1 MiB chunks
+ * (A/B in docs/performance.md: about half the server CPU per GiB). Protected uploads keep 1 MiB chunks,
+ * two at once: there TLS's decryption is the cost and smaller writes measured slower.
+ */
+interface Sizing {
+  chunkBytes: number;
+  inFlight: number;
+  /** Chunks of this size kept for reuse (the rest are left to the garbage collector). */
+  pool: Buffer[];
+}
+const PLAIN: Sizing = { chunkBytes: 128 * 1024, inFlight: 8, pool: [] };
+const PROTECTED: Sizing = { chunkBytes: 1024 * 1024, inFlight: 2, pool: [] };
+/** The largest chunk: what a single write to an upload can be. */
+export const CHUNK_BYTES = PROTECTED.chunkBytes;
 /** A chunk that has bytes is written after this long even if not full (a slow client's data reaches the storage). */
 const FLUSH_MS = 20;
-/** Chunks kept for reuse (the rest are left to the garbage collector). */
-const POOL_MAX = 4;
 /** After the data side failed, how long the writes of the bytes that came are waited for. */
 const WRITE_WAIT_MS = 10_000;
 /** A TLS record's largest plaintext. */
@@ -63,7 +75,6 @@ const RECORD_BYTES = 16 * 1024;
 const readBuffer = Buffer.allocUnsafeSlow(READ_BUFFER_BYTES);
 /** Ciphertext reads of protected uploads, and the plaintext TLS gives back (made on first use). */
 let tlsBuffers: { cipher: Buffer; record: Buffer } | undefined;
-const pool: Buffer[] = [];
 
 /** What `adopt` needs of a socket's internals (Node has kept these names since its first versions). */
 interface SocketInternals {
@@ -88,6 +99,7 @@ export class Receiver {
     readonly socket: Socket,
     /** Starts reading again (after `more()` said false). */
     private readonly resumeReads: () => void,
+    private readonly sizing: Sizing,
   ) {}
 
   /**
@@ -117,7 +129,7 @@ export class Receiver {
         },
       },
     } as ConstructorParameters<typeof Socket>[0]);
-    receiver = new Receiver(own, () => own._read(0));
+    receiver = new Receiver(own, () => own._read(0), PLAIN);
     return receiver;
   }
 
@@ -143,9 +155,13 @@ export class Receiver {
     }
     tlsBuffers ??= { cipher: Buffer.allocUnsafeSlow(READ_BUFFER_BYTES), record: Buffer.allocUnsafeSlow(RECORD_BYTES) };
     const { cipher: cipherBuffer, record: recordBuffer } = tlsBuffers;
-    const receiver: Receiver = new Receiver(tls, () => {
-      if (!raw.destroyed) raw._read(0);
-    });
+    const receiver: Receiver = new Receiver(
+      tls,
+      () => {
+        if (!raw.destroyed) raw._read(0);
+      },
+      PROTECTED,
+    );
     receiver.early.push(...early);
     // Reads stop until receive() starts them (nothing may be read before there is a sink to take it).
     stopReading(raw);
@@ -170,6 +186,8 @@ export class Receiver {
     const { socket } = this;
     const stream = upload.stream;
     const reuse = upload.releasesWrittenChunks === true;
+    const { chunkBytes, inFlight: maxInFlight, pool } = this.sizing;
+    const poolMax = 2 * maxInFlight;
     return new Promise<void>((resolve, reject) => {
       let chunk: Buffer | undefined;
       let filled = 0;
@@ -219,7 +237,7 @@ export class Receiver {
           return rejectNow();
         }
         if (failed && inFlight === 0) return rejectNow();
-        if (reuse && pool.length < POOL_MAX && buf.length === CHUNK_BYTES) pool.push(buf);
+        if (reuse && pool.length < poolMax && buf.length === chunkBytes) pool.push(buf);
         if (paused && !settled) {
           paused = false;
           this.resumeReads(); // the handle stopped when a read callback returned false
@@ -240,7 +258,7 @@ export class Receiver {
         onBytes(n);
         let off = 0;
         while (off < n) {
-          chunk ??= (reuse ? pool.pop() : undefined) ?? Buffer.allocUnsafeSlow(CHUNK_BYTES);
+          chunk ??= (reuse ? pool.pop() : undefined) ?? Buffer.allocUnsafeSlow(chunkBytes);
           const copied = from.copy(chunk, filled, off, n);
           filled += copied;
           off += copied;
@@ -250,7 +268,7 @@ export class Receiver {
       };
       const more = () => {
         if (settled) return false;
-        if (inFlight < IN_FLIGHT) return true;
+        if (inFlight < maxInFlight) return true;
         paused = true;
         return false;
       };
