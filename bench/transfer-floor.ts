@@ -56,6 +56,16 @@ def client(port):
     return ctx.wrap_socket(socket.create_connection(('127.0.0.1', port)))
 def server_ctx():
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER); ctx.load_cert_chain(sys.argv[2], sys.argv[3]); return ctx
+def send_tls(s, path):
+    f = open(path, 'rb'); b = bytearray(256 * 1024)
+    while True:
+        n = f.readinto(b)
+        if not n: break
+        s.sendall(memoryview(b)[:n])
+    try:
+        s.unwrap()
+    except (ssl.SSLError, OSError):
+        pass
 `;
 
 /** Runs a Python program; resolves with its stdout (a peer's failure is its own: `peer` resolves anyway). */
@@ -81,15 +91,7 @@ function python(script: string, args: string[], onPort?: (port: number) => void,
 const sendTls = (port: number) =>
   python(
     String.raw`
-s = client(int(sys.argv[1])); f = open(sys.argv[4], 'rb'); b = bytearray(256 * 1024)
-while True:
-    n = f.readinto(b)
-    if not n: break
-    s.sendall(memoryview(b)[:n])
-try:
-    s.unwrap()
-except (ssl.SSLError, OSError):
-    pass
+s = client(int(sys.argv[1])); send_tls(s, sys.argv[4])
 s.close()
 `,
     [String(port), CERT, KEY, SOURCE],
@@ -294,19 +296,10 @@ srv = socket.socket(); srv.bind(('127.0.0.1', 0)); srv.listen(1)
 print(srv.getsockname()[1], flush=True)
 c, _ = srv.accept()
 r0 = resource.getrusage(resource.RUSAGE_SELF); t0 = time.monotonic()
-f = open(sys.argv[1], 'rb')
 if sys.argv[4] == 'tls':
-    s = server_ctx().wrap_socket(c, server_side=True); b = bytearray(256 * 1024)
-    while True:
-        n = f.readinto(b)
-        if not n: break
-        s.sendall(memoryview(b)[:n])
-    try:
-        s.unwrap()
-    except (ssl.SSLError, OSError):
-        pass
+    send_tls(server_ctx().wrap_socket(c, server_side=True), sys.argv[1])
 else:
-    c.sendfile(f)
+    c.sendfile(open(sys.argv[1], 'rb'))
 try:
     c.shutdown(socket.SHUT_WR); c.recv(1)
 except OSError:
