@@ -21,6 +21,7 @@ import * as fs from 'node:fs';
 import { createServer, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { PY_RECEIVE_TO_FILE } from './lib/python-receiver.js';
 import { median } from './lib/stats.js';
 
 const MIB = 1024 * 1024;
@@ -127,23 +128,12 @@ function receiveNode(mode: Exclude<Mode, 'python'>): Promise<Result> {
 function receivePython(): Promise<Result> {
   const script = String.raw`
 import os, resource, socket, sys, time
+${PY_RECEIVE_TO_FILE}
 srv = socket.socket(); srv.bind(('127.0.0.1', 0)); srv.listen(1)
 print(srv.getsockname()[1], flush=True)
 c, _ = srv.accept()
 r0 = resource.getrusage(resource.RUSAGE_SELF); t0 = time.monotonic()
-buf = bytearray(256 * 1024); view = memoryview(buf)
-chunk = bytearray(1 << 20); filled = 0
-fd = os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
-while True:
-    n = c.recv_into(view)
-    if n == 0: break
-    off = 0
-    while off < n:
-        k = min(n - off, len(chunk) - filled)
-        chunk[filled:filled + k] = view[off:off + k]; filled += k; off += k
-        if filled == len(chunk): os.write(fd, chunk); filled = 0
-if filled: os.write(fd, memoryview(chunk)[:filled])
-os.close(fd)
+receive_to_file(c, sys.argv[1])
 r1 = resource.getrusage(resource.RUSAGE_SELF)
 print(r1.ru_utime - r0.ru_utime, r1.ru_stime - r0.ru_stime, time.monotonic() - t0, flush=True)
 `;

@@ -32,6 +32,7 @@ import { join } from 'node:path';
 import { TLSSocket, createSecureContext } from 'node:tls';
 import { generateSelfSigned } from '../src/tls/self-signed.js';
 import { canReadInto, readInto } from '../src/data/user-buffer.js';
+import { PY_RECEIVE_TO_FILE } from './lib/python-receiver.js';
 import { median } from './lib/stats.js';
 
 const MIB = 1024 * 1024;
@@ -56,7 +57,7 @@ def client(port):
     return ctx.wrap_socket(socket.create_connection(('127.0.0.1', port)))
 def server_ctx():
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER); ctx.load_cert_chain(sys.argv[2], sys.argv[3]); return ctx
-def send_tls(s, path):
+${PY_RECEIVE_TO_FILE}def send_tls(s, path):
     f = open(path, 'rb'); b = bytearray(256 * 1024)
     while True:
         n = f.readinto(b)
@@ -263,22 +264,7 @@ print(srv.getsockname()[1], flush=True)
 c, _ = srv.accept()
 r0 = resource.getrusage(resource.RUSAGE_SELF); t0 = time.monotonic()
 s = server_ctx().wrap_socket(c, server_side=True)
-buf = bytearray(256 * 1024); view = memoryview(buf)
-chunk = bytearray(1 << 20); filled = 0
-fd = os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
-while True:
-    try:
-        n = s.recv_into(view)
-    except ssl.SSLEOFError:
-        break
-    if n == 0: break
-    off = 0
-    while off < n:
-        k = min(n - off, len(chunk) - filled)
-        chunk[filled:filled + k] = view[off:off + k]; filled += k; off += k
-        if filled == len(chunk): os.write(fd, chunk); filled = 0
-if filled: os.write(fd, memoryview(chunk)[:filled])
-os.close(fd)
+receive_to_file(s, sys.argv[1], ssl.SSLEOFError)
 r1 = resource.getrusage(resource.RUSAGE_SELF)
 print(r1.ru_utime - r0.ru_utime + r1.ru_stime - r0.ru_stime, time.monotonic() - t0, flush=True)
 `,
