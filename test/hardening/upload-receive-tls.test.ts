@@ -8,7 +8,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import * as fs from 'node:fs/promises';
-import { createServer, connect as netConnect, type AddressInfo, type Socket } from 'node:net';
+import { connect as netConnect } from 'node:net';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { createSecureContext, type SecureVersion } from 'node:tls';
@@ -20,6 +20,7 @@ import { setUserBuffers, userBuffersAvailable } from '../../src/data/user-buffer
 import { basicFtp, curl, curlTarget, lftp, lftpOpen, lftpQuote } from '../e2e/clients.js';
 import { expectSuccess } from '../e2e/helpers.js';
 import { loggedIn } from '../helpers/flows.js';
+import { loopbackListener, type LoopbackListener } from '../helpers/loopback-listener.js';
 import { PASS, USER, testCert } from '../helpers/server.js';
 import { ownedTls } from './tls-helpers.js';
 import { until } from './transfer-helpers.js';
@@ -122,26 +123,14 @@ for (const userBuffers of [true, false]) {
 }
 
 describe('Receiver.adoptTls on a bare uploadTls socket', () => {
-  let port: number;
-  const accepted: Socket[] = [];
-  const waiting: ((s: Socket) => void)[] = [];
-  let server: ReturnType<typeof createServer>;
+  let l: LoopbackListener;
   let context: ReturnType<typeof createSecureContext>;
   beforeAll(async () => {
-    server = createServer({ allowHalfOpen: true }, (s) => {
-      s.on('error', () => {});
-      const w = waiting.shift();
-      if (w) w(s);
-      else accepted.push(s);
-    });
-    server.listen(0, '127.0.0.1');
-    await once(server, 'listening');
-    port = (server.address() as AddressInfo).port;
+    l = await loopbackListener();
     const cert = await testCert();
     context = createSecureContext({ cert: cert.cert, key: cert.key });
   });
-  afterAll(() => server.close());
-  const next = () => (accepted.length > 0 ? Promise.resolve(accepted.shift()!) : new Promise<Socket>((r) => waiting.push(r)));
+  afterAll(() => l.server.close());
 
   type Ending = 'close_notify+fin' | 'fin' | 'rst';
   /**
@@ -150,10 +139,10 @@ describe('Receiver.adoptTls on a bare uploadTls socket', () => {
    * had read ahead of what was written.
    */
   async function trial(ending: Ending, version: SecureVersion, requireCloseNotify: boolean, size: number, writeMs: number) {
-    const raw = netConnect({ port, host: '127.0.0.1' });
+    const raw = netConnect({ port: l.port, host: '127.0.0.1' });
     raw.on('error', () => {});
     await once(raw, 'connect');
-    const s = await next();
+    const s = await l.accepted();
     const tls = uploadTls(s, { isServer: true, secureContext: context, requireCloseNotify });
     tls.on('error', () => {});
     const secure = once(tls, 'secure');
@@ -210,10 +199,10 @@ describe('Receiver.adoptTls on a bare uploadTls socket', () => {
 
   it('records that do not decrypt never complete an upload (and the process lives on)', async () => {
     for (const size of [1, 300_000]) {
-      const raw = netConnect({ port, host: '127.0.0.1' });
+      const raw = netConnect({ port: l.port, host: '127.0.0.1' });
       raw.on('error', () => {});
       await once(raw, 'connect');
-      const s = await next();
+      const s = await l.accepted();
       const tls = uploadTls(s, { isServer: true, secureContext: context, requireCloseNotify: true });
       tls.on('error', () => {});
       const secure = once(tls, 'secure');

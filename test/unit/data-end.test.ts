@@ -4,33 +4,15 @@
  * fast and a slow (paused) reader, TLS 1.2 and 1.3, and `requireCloseNotify` on and off.
  */
 import { once } from 'node:events';
-import { createServer, connect as netConnect, type AddressInfo, type Server, type Socket } from 'node:net';
+import { connect as netConnect, type Socket } from 'node:net';
 import { createSecureContext, type SecureContext, type SecureVersion } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DataEndError, probeReset, tcpEnd, uploadTls } from '../../src/data/data-end.js';
 import { ownedTls } from '../hardening/tls-helpers.js';
+import { loopbackListener as listener } from '../helpers/loopback-listener.js';
 import { testCert } from '../helpers/server.js';
 
 const SIZE = 2_000_000;
-
-/** A loopback server with half-open sockets (as the data listeners are); `accepted()` gives the next socket. */
-async function listener(): Promise<{ server: Server; port: number; accepted: () => Promise<Socket> }> {
-  const queue: Socket[] = [];
-  const waiting: ((s: Socket) => void)[] = [];
-  const server = createServer({ allowHalfOpen: true }, (s) => {
-    s.on('error', () => {});
-    const w = waiting.shift();
-    if (w) w(s);
-    else queue.push(s);
-  });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  return {
-    server,
-    port: (server.address() as AddressInfo).port,
-    accepted: () => (queue.length > 0 ? Promise.resolve(queue.shift()!) : new Promise((r) => waiting.push(r))),
-  };
-}
 
 async function client(port: number): Promise<Socket> {
   const s = netConnect({ port, host: '127.0.0.1' });
