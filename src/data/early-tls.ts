@@ -85,11 +85,6 @@ export class EarlyDataTls {
     this.stopWatch = watchClientHello(socket, options.helloTimeoutMs, (err, hello) => this.onHello(err, hello));
   }
 
-  /** Whether the early handshake ran (for tests and the log). */
-  get early(): boolean {
-    return this.state.kind === 'handshaking' || this.state.kind === 'secure';
-  }
-
   private onHello(err: FtpError | undefined, hello: ClientHelloInfo | undefined): void {
     if (this.state.kind !== 'waiting') return;
     if (err) return this.settle({ kind: 'failed', error: err });
@@ -137,7 +132,7 @@ export class EarlyDataTls {
     }
   }
 
-  /** Whether the early handshake resumed a session (undefined: no early handshake was done). */
+  /** Whether the early handshake resumed a session; undefined when the handshake was not an early one. */
   get resumed(): boolean | undefined {
     return this.state.kind === 'secure' ? this.state.facts.resumed : undefined;
   }

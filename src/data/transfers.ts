@@ -293,7 +293,7 @@ export class Transfers {
         try {
           const options = { ...tlsOptions, handshakeTimeoutMs: timeouts.handshakeMs, signal };
           const secured = watch ? await watch.claim(options) : await protectDataSocket(socket, options);
-          this.host.observer.dataHandshake({ ok: true, resumed: watch?.resumed ?? secured.isSessionReused() });
+          this.host.observer.dataHandshake({ ok: true, resumed: watch?.resumed ?? secured.isSessionReused(), ...(watch?.resumed !== undefined ? { early: true } : {}) });
           return secured;
         } catch (err) {
           // A refused session: the handshake itself completed; the session it used is what is refused.
