@@ -11,7 +11,8 @@ import type { Socket } from 'node:net';
 import { join } from 'node:path';
 import { Duplex } from 'node:stream';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
+import { Receiver } from '../../src/data/receive-file.js';
 import { allBytes, download, loggedIn } from '../helpers/flows.js';
 import { RawClient, readAll, writeAll } from '../helpers/raw-client.js';
 import { serverForBlock } from '../helpers/block-server.js';
@@ -95,16 +96,23 @@ describe('early TLS on passive data connections', () => {
     }
   });
 
-  it('STOR: the upload is committed on close_notify (226), byte-identical', async () => {
-    const c = await protectedSession(t);
-    const data = await c.epsv();
-    const tls = await handshakeFirst(c, data);
-    c.send('STOR early-up.bin');
-    await c.expect(150);
-    await writeAll(tls, body);
-    await c.expect(226, /^226 Transfer complete\.$/);
-    expect((await readFile(join(t.root, 'early-up.bin'))).equals(body)).toBe(true);
-    c.close();
+  it('STOR: the upload is committed on close_notify (226), byte-identical, through the user-buffer path', async () => {
+    const adopted = vi.spyOn(Receiver, 'adoptTls');
+    try {
+      const c = await protectedSession(t);
+      const data = await c.epsv();
+      const tls = await handshakeFirst(c, data);
+      c.send('STOR early-up.bin');
+      await c.expect(150);
+      await writeAll(tls, body);
+      await c.expect(226, /^226 Transfer complete\.$/);
+      expect((await readFile(join(t.root, 'early-up.bin'))).equals(body)).toBe(true);
+      // Nothing was buffered before the transfer: the early TLS socket was taken by the fast path.
+      expect(adopted.mock.results.map((r) => r.value !== undefined)).toEqual([true]);
+      c.close();
+    } finally {
+      adopted.mockRestore();
+    }
   });
 
   it('STOR cut by a reset: 426, and no file under the final name', async () => {
