@@ -10,7 +10,9 @@
  * that off; see src/tls/context.ts). Under `require` resumed handshakes send none anyway.
  *
  * An upload's TLS runs over a pipe that shows the TCP end apart from TLS's (data-end.ts), so that only a
- * close_notify ends it; downloads and listings keep TLS directly on the socket.
+ * close_notify ends it; downloads and listings keep TLS directly on the socket, except when the client
+ * started TLS before its transfer command: that handshake was answered at once, on the upload's pipe,
+ * and the ClientHello is not read again (early-tls.ts).
  */
 import type { Socket } from 'node:net';
 import { TLSSocket, type SecureContext } from 'node:tls';
