@@ -119,6 +119,10 @@ interface TrackedFile {
   segments: Segment[];
 }
 
+/** Sessions under PROT P, and the data connections whose TLS started before their transfer command. */
+const protectedSessions = new WeakSet<RawClient>();
+const earlyTls = new WeakMap<Socket, Promise<TLSSocket>>();
+
 class Cut extends Error {}
 
 /** Resolves at the first bytes on `stream`, or when it closes first. */
@@ -198,6 +202,7 @@ class SoakClient {
         await this.cmd(c, 'PBSZ 0', [200]);
         prot = this.rng() < 0.7;
         await this.cmd(c, `PROT ${prot ? 'P' : 'C'}`, [200]);
+        if (prot) protectedSessions.add(c);
       }
       await this.cmd(c, 'TYPE I', [200]);
       if (first) await this.cmd(c, `MKD ${this.dir}`, [257, 550]);
@@ -224,13 +229,22 @@ class SoakClient {
     c.close();
   }
 
-  /** A data connection: EPSV or PASV, TLS when PROT P. */
+  /**
+   * A data connection: EPSV or PASV. Under PROT P, half of them start TLS at once, before the transfer
+   * command, as curl does (the server answers early: src/data/early-tls.ts); the rest after the 150.
+   */
   private async dataConnection(c: RawClient): Promise<Socket> {
-    return this.rng() < 0.5 ? c.epsv() : c.pasv();
+    const data = await (this.rng() < 0.5 ? c.epsv() : c.pasv());
+    if (protectedSessions.has(c) && this.rng() < 0.5) {
+      const tls = c.protect(data);
+      tls.catch(() => {});
+      earlyTls.set(data, tls);
+    }
+    return data;
   }
 
   private async protect(c: RawClient, data: Socket, prot: boolean): Promise<Socket | TLSSocket> {
-    return prot ? c.protect(data) : data;
+    return prot ? (earlyTls.get(data) ?? c.protect(data)) : data;
   }
 
   private async operation(c: RawClient, prot: boolean): Promise<void> {

@@ -39,7 +39,8 @@ export type LoginAttempt =
 
 /** How a protected data connection's TLS handshake went. */
 /** `refused`: the handshake completed but the connection is refused (the 425's text), `by` the session-reuse rule (default) or the client-certificate binding. */
-export type DataHandshake = { ok: true; resumed: boolean } | { ok: false; refused?: string; by?: 'reuse' | 'certificate' };
+/** `early`: the client started TLS before its transfer command and was answered at once (data/early-tls.ts). */
+export type DataHandshake = { ok: true; resumed: boolean; early?: boolean } | { ok: false; refused?: string; by?: 'reuse' | 'certificate' };
 
 /** One transfer that ended (its final reply not yet written). */
 export interface TransferReport {
@@ -125,6 +126,7 @@ export class SessionObserver {
     this.emit('tls-handshake', () => [
       { ...this.s.info, channel: 'data', ok: result.ok || refused !== undefined, ...(result.ok ? { resumed: result.resumed } : refused !== undefined ? { resumed: false } : {}) },
     ]);
+    if (result.ok && result.early) this.s.log.debug({ resumed: result.resumed }, 'data connection: TLS handshake answered before the transfer command');
     if (refused === undefined) return;
     if (!result.ok && result.by === 'certificate') {
       const cert = this.s.session.clientCert;

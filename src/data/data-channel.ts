@@ -10,7 +10,9 @@
  * that off; see src/tls/context.ts). Under `require` resumed handshakes send none anyway.
  *
  * An upload's TLS runs over a pipe that shows the TCP end apart from TLS's (data-end.ts), so that only a
- * close_notify ends it; downloads and listings keep TLS directly on the socket.
+ * close_notify ends it; downloads and listings keep TLS directly on the socket, except when the client
+ * started TLS before its transfer command: that handshake was answered at once, on the upload's pipe,
+ * and the ClientHello is not read again (early-tls.ts).
  */
 import type { Socket } from 'node:net';
 import { TLSSocket, type SecureContext } from 'node:tls';
@@ -29,7 +31,8 @@ export interface DataContexts {
   data: SecureContext;
 }
 
-export interface ProtectOptions {
+/** What a data connection's TLS is made with (the session's contexts and policies). */
+export interface DataTlsOptions {
   contexts: DataContexts;
   binder: SessionBinder | undefined;
   /** The session-reuse decision (policy.ts). */
@@ -39,19 +42,50 @@ export interface ProtectOptions {
    * a valid one; `control` is the certificate the control connection presented, if any.
    */
   clientCerts?: { required: boolean; control: ClientCertificate | undefined };
-  handshakeTimeoutMs: number;
-  signal: AbortSignal;
   /** For an upload: whether it must end with close_notify (else a FIN ends it too; see data-end.ts). */
   upload?: { requireCloseNotify: boolean };
 }
 
+export interface ProtectOptions extends DataTlsOptions {
+  handshakeTimeoutMs: number;
+  signal: AbortSignal;
+  /** The ClientHello, already read (early-tls.ts): not read again. */
+  hello?: { info: ClientHelloInfo | undefined };
+}
+
+/** What a finished data handshake showed, taken at once (a closed TLS socket no longer tells). */
+export interface HandshakeFacts {
+  resumed: boolean;
+  ownsSession: boolean;
+  dataCert: ClientCertificate | undefined;
+  protocol: string | null;
+}
+
 export async function protectDataSocket(socket: Socket, options: ProtectOptions): Promise<TLSSocket> {
   const deadline = Date.now() + options.handshakeTimeoutMs;
-  // Under `require` every connection that does not resume is refused anyway (see chooseContext); under
-  // `require-or-client-cert` one that does not resume may be let in by its certificate.
-  const readHello = !options.reuse.require || options.reuse.orClientCert;
-  const hello = readHello ? await readClientHello(socket, options.handshakeTimeoutMs, options.signal) : undefined;
-  const context = chooseContext(hello, options);
+  const hello = options.hello ? options.hello.info : readsHello(options.reuse) ? await readClientHello(socket, options.handshakeTimeoutMs, options.signal) : undefined;
+  const tls = startDataTls(socket, hello, options);
+  await awaitSecure(tls, deadline, options.signal);
+  checkDataBinding(tls, handshakeFacts(tls, options), options);
+  return tls;
+}
+
+/**
+ * Under `require` every connection that does not resume is refused anyway (see chooseContext), so its
+ * ClientHello need not be read; under `require-or-client-cert` one that does not resume may be let in
+ * by its certificate.
+ */
+function readsHello(reuse: ReuseDecision): boolean {
+  return !reuse.require || reuse.orClientCert;
+}
+
+/**
+ * The server TLS socket of a data connection, its handshake under way (the context chosen from `hello`):
+ * for an upload (`options.upload`) over the pipe that tells close_notify from the TCP end (data-end.ts),
+ * else directly on the socket. Its errors are left to whoever waits for it.
+ */
+export function startDataTls(socket: Socket, hello: ClientHelloInfo | undefined, options: DataTlsOptions): TLSSocket {
+  const context = chooseContext(readsHello(options.reuse) ? hello : undefined, options);
   const tlsOptions = {
     isServer: true,
     secureContext: context,
@@ -59,16 +93,21 @@ export async function protectDataSocket(socket: Socket, options: ProtectOptions)
     ...(options.clientCerts ? { requestCert: true, rejectUnauthorized: options.clientCerts.required } : {}),
   };
   const tls = options.upload ? uploadTls(socket, { ...tlsOptions, ...options.upload }) : new TLSSocket(socket, tlsOptions);
-  tls.on('error', () => {}); // failures are handled below and by the transfer
-  await new Promise<void>((resolve, reject) => {
+  tls.on('error', () => {}); // failures are handled by awaitSecure and by the transfer
+  return tls;
+}
+
+/** Resolves when `tls`'s handshake is done; destroys it and rejects with a 425 on failure, timeout or abort. */
+export function awaitSecure(tls: TLSSocket, deadline: number, signal: AbortSignal): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
     const fail = (reason: string) => () => {
       cleanup();
       tls.destroy();
       reject(dataError(reason));
     };
-    const onTimeout = fail('TLS handshake on the data connection timed out.');
-    const onError = fail('TLS handshake on the data connection failed.');
-    const onAbort = fail('Data connection aborted.');
+    const onTimeout = fail(TIMED_OUT);
+    const onError = fail(FAILED);
+    const onAbort = fail(ABORTED);
     const timer = setTimeout(onTimeout, Math.max(0, deadline - Date.now()));
     const onSecure = () => {
       cleanup();
@@ -79,30 +118,44 @@ export async function protectDataSocket(socket: Socket, options: ProtectOptions)
       tls.off('secure', onSecure);
       tls.off('error', onError);
       tls.off('close', onError);
-      options.signal.removeEventListener('abort', onAbort);
+      signal.removeEventListener('abort', onAbort);
     };
-    if (options.signal.aborted) return onAbort();
+    if (signal.aborted) return onAbort();
     tls.once('secure', onSecure);
     tls.once('error', onError);
     tls.once('close', onError);
-    options.signal.addEventListener('abort', onAbort, { once: true });
+    signal.addEventListener('abort', onAbort, { once: true });
   });
-  const refusal = dataBinding(options.reuse, {
+}
+
+/** What the handshake of `tls` (just done) showed, for `checkDataBinding`. */
+export function handshakeFacts(tls: TLSSocket, options: DataTlsOptions): HandshakeFacts {
+  return {
+    resumed: tls.isSessionReused(),
     ownsSession: options.binder?.owns(tls) ?? false,
-    controlCert: options.clientCerts?.control,
     dataCert: options.clientCerts ? peerCertificate(tls) : undefined,
+    protocol: tls.getProtocol(),
+  };
+}
+
+/**
+ * Refuses (closes `tls` and throws the 425) a data connection that does not belong to its control
+ * connection under the session's policies (policy.ts `dataBinding`).
+ */
+export function checkDataBinding(tls: TLSSocket, facts: HandshakeFacts, options: DataTlsOptions): void {
+  const refusal = dataBinding(options.reuse, {
+    ownsSession: facts.ownsSession,
+    controlCert: options.clientCerts?.control,
+    dataCert: facts.dataCert,
     certRequired: options.clientCerts?.required ?? false,
   });
-  if (refusal) {
-    const resumed = tls.isSessionReused(); // ask before closing: afterwards it is always false
-    // TLS 1.3: the client's handshake is complete; a reset makes its read fail, so no client can take
-    // the refusal for an empty transfer. TLS 1.2: the server's last flight must get out first.
-    if (tls.getProtocol() === 'TLSv1.2') closeGently(tls);
-    else tls.destroy();
-    if (refusal === 'certificate') throw dataError(REFUSED_CERTIFICATE, 'FTP_ERR_CLIENT_CERT');
-    throw dataError(resumed ? REFUSED_OTHER : REFUSED_FRESH, 'FTP_ERR_TLS_REUSE');
-  }
-  return tls;
+  if (!refusal) return;
+  // TLS 1.3: the client's handshake is complete; a reset makes its read fail, so no client can take
+  // the refusal for an empty transfer. TLS 1.2: the server's last flight must get out first.
+  if (facts.protocol === 'TLSv1.2') closeGently(tls);
+  else tls.destroy();
+  if (refusal === 'certificate') throw dataError(REFUSED_CERTIFICATE, 'FTP_ERR_CLIENT_CERT');
+  throw dataError(facts.resumed ? REFUSED_OTHER : REFUSED_FRESH, 'FTP_ERR_TLS_REUSE');
 }
 
 /**
@@ -154,7 +207,7 @@ export function reuseRefusal(reply: string): { reason: string; detail: string; h
  * 1.3 is complete on the client's side by then (a TLS 1.2 handshake ends with the server's flight, so
  * a TLS 1.2 refusal closes gently, `closeGently`, letting that flight out before the close_notify).
  */
-function chooseContext(hello: ClientHelloInfo | undefined, options: ProtectOptions): SecureContext {
+function chooseContext(hello: ClientHelloInfo | undefined, options: DataTlsOptions): SecureContext {
   if (!hello || !offersTls12(hello)) return options.contexts.current;
   // Under `off` nothing is resumed: a ticket the client still offers (TLS 1.3 sends stateful ones even
   // without ticket keys) must not lead it back to TLS 1.3 and its tickets.
@@ -169,46 +222,68 @@ function chooseContext(hello: ClientHelloInfo | undefined, options: ProtectOptio
  */
 export function readClientHello(socket: Socket, timeoutMs: number, signal: AbortSignal): Promise<ClientHelloInfo | undefined> {
   return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let settled = false;
-    const finish = (err: Error | undefined, hello?: ClientHelloInfo) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      socket.off('data', onData);
-      socket.off('end', onEnd);
-      socket.off('close', onEnd);
+    const onAbort = () => {
+      stop();
+      socket.destroy();
+      reject(dataError(ABORTED));
+    };
+    const stop = watchClientHello(socket, timeoutMs, (err, hello) => {
       signal.removeEventListener('abort', onAbort);
-      socket.pause();
-      if (err) {
-        socket.destroy();
-        reject(err);
-        return;
-      }
-      if (size > 0) socket.unshift(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks));
-      resolve(hello);
-    };
-    const onData = (chunk: Buffer) => {
-      chunks.push(chunk);
-      size += chunk.length;
-      const peek = peekClientHello(chunks.length === 1 ? chunk : Buffer.concat(chunks));
-      if (peek.kind === 'hello') finish(undefined, peek.hello);
-      else if (peek.kind === 'other' || size > MAX_PEEK_BYTES) finish(undefined, undefined);
-    };
-    const onEnd = () => finish(dataError('TLS handshake on the data connection failed.'));
-    const onAbort = () => finish(dataError('Data connection aborted.'));
-    const timer = setTimeout(() => finish(dataError('TLS handshake on the data connection timed out.')), timeoutMs);
-    if (signal.aborted) return onAbort();
-    if (socket.destroyed || socket.readableEnded) return onEnd();
-    socket.on('data', onData);
-    socket.once('end', onEnd);
-    socket.once('close', onEnd);
-    signal.addEventListener('abort', onAbort, { once: true });
-    socket.resume();
+      if (err) reject(err);
+      else resolve(hello);
+    });
+    if (signal.aborted) onAbort();
+    else signal.addEventListener('abort', onAbort, { once: true });
   });
 }
 
-function dataError(reason: string, code: 'FTP_ERR_DATA_CONNECTION' | 'FTP_ERR_TLS_REUSE' | 'FTP_ERR_CLIENT_CERT' = 'FTP_ERR_DATA_CONNECTION'): FtpError {
+/**
+ * Watches `socket` for its ClientHello: `done(undefined, hello)` once it is complete (the hello is
+ * undefined when the bytes are not one this reader understands), every byte read put back (`unshift`)
+ * and the socket paused; `done(error)` with a 425 when the connection ends first or `timeoutMs` passes
+ * (the socket is destroyed). `done` may be called before this returns. The returned function stops
+ * watching without calling `done`: the bytes read so far are put back and the socket is paused.
+ */
+export function watchClientHello(socket: Socket, timeoutMs: number, done: (err: FtpError | undefined, hello?: ClientHelloInfo) => void): () => void {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  let settled = false;
+  const finish = (err: FtpError | undefined, hello?: ClientHelloInfo, notify = true) => {
+    if (settled) return;
+    settled = true;
+    clearTimeout(timer);
+    socket.off('data', onData);
+    socket.off('end', onEnd);
+    socket.off('close', onEnd);
+    socket.pause();
+    if (err) socket.destroy();
+    else if (size > 0) socket.unshift(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks));
+    if (notify) done(err, hello);
+  };
+  const onData = (chunk: Buffer) => {
+    chunks.push(chunk);
+    size += chunk.length;
+    const peek = peekClientHello(chunks.length === 1 ? chunk : Buffer.concat(chunks));
+    if (peek.kind === 'hello') finish(undefined, peek.hello);
+    else if (peek.kind === 'other' || size > MAX_PEEK_BYTES) finish(undefined, undefined);
+  };
+  const onEnd = () => finish(dataError(FAILED));
+  const timer = setTimeout(() => finish(dataError(TIMED_OUT)), timeoutMs);
+  if (socket.destroyed || socket.readableEnded) {
+    onEnd();
+  } else {
+    socket.on('data', onData);
+    socket.once('end', onEnd);
+    socket.once('close', onEnd);
+    socket.resume();
+  }
+  return () => finish(undefined, undefined, false);
+}
+
+export const TIMED_OUT = 'TLS handshake on the data connection timed out.';
+const FAILED = 'TLS handshake on the data connection failed.';
+export const ABORTED = 'Data connection aborted.';
+
+export function dataError(reason: string, code: 'FTP_ERR_DATA_CONNECTION' | 'FTP_ERR_TLS_REUSE' | 'FTP_ERR_CLIENT_CERT' = 'FTP_ERR_DATA_CONNECTION'): FtpError {
   return new FtpError(Code.cannotOpenData, reason, { code });
 }

@@ -32,6 +32,11 @@ export interface PassiveOptions {
   peer: string;
   /** Called for a refused foreign connection (for the log). */
   onForeign?: (address: string | undefined) => void;
+  /**
+   * Called with the data connection of an arming as it is accepted, before a transfer takes it (the
+   * session may start reading it: early-tls.ts). The socket stays the listener's until `take`.
+   */
+  onAccept?: (socket: Socket) => void;
 }
 
 export class PassiveListener {
@@ -120,6 +125,7 @@ export class PassiveListener {
     this.socket = s; // exactly one connection per PASV: the next ones are closed
     const w = this.waiter;
     this.waiter = undefined;
+    this.options.onAccept?.(s);
     w?.(s);
   }
 

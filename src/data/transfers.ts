@@ -21,7 +21,9 @@ import type { TlsContexts } from '../tls/context.js';
 import { SessionBinder } from '../tls/session-reuse.js';
 import type { SessionObserver } from '../session-observer.js';
 import { connectActive, type ActiveTarget } from './active.js';
-import { protectDataSocket } from './data-channel.js';
+import { protectDataSocket, type DataTlsOptions } from './data-channel.js';
+import { EarlyDataTls } from './early-tls.js';
+import type { Socket } from 'node:net';
 import { PassiveListener } from './passive.js';
 import { advertisedPort, isPublicAddress } from '../security/pasv-address.js';
 import { isIPv4 } from 'node:net';
@@ -79,6 +81,8 @@ export class Transfers {
   private listener: PassiveListener | undefined;
   /** The arming of `listener` a PASV/EPSV prepared for the next transfer (0: none). */
   private passive = 0;
+  /** The TLS watch of that arming's connection, once accepted under PROT P (early-tls.ts). */
+  private early: EarlyDataTls | undefined;
   private active: ActiveTarget | undefined;
   private running: RunningTransfer | undefined;
   /** Bytes this session moved over data connections, by direction (listings count as sent). */
@@ -172,6 +176,7 @@ export class Transfers {
       ports: settings.pasvPorts,
       peer: this.host.remoteAddress,
       onForeign: (address) => this.host.log.warn({ foreign: address }, 'refused a data connection from a foreign address'),
+      onAccept: (socket) => this.accepted(socket),
     });
     // stop() may have run while it opened (the connection went away).
     if (this.stopped) {
@@ -199,11 +204,43 @@ export class Transfers {
     return host;
   }
 
+  /**
+   * The passive connection of the current arming came: under PROT P its ClientHello is watched for at
+   * once, and answered before the transfer command if it comes first (early-tls.ts). A connection that
+   * comes after the command (the arming is taken) is the transfer's alone.
+   */
+  private accepted(socket: Socket): void {
+    if (!this.passive || this.host.session.prot !== 'P' || !this.host.tls) return;
+    const { timeouts, uploads } = this.host.settings;
+    this.early?.release();
+    this.early = new EarlyDataTls(socket, {
+      tlsOptions: () => this.dataTlsOptions(),
+      requireCloseNotify: uploads.requireCloseNotify,
+      helloTimeoutMs: timeouts.idleMs,
+      handshakeTimeoutMs: timeouts.handshakeMs,
+    });
+  }
+
+  /** What this session's protected data connections are made with now (none without TLS). */
+  private dataTlsOptions(upload?: boolean): DataTlsOptions | undefined {
+    const tls = this.host.tls;
+    if (!tls) return undefined;
+    return {
+      contexts: tls,
+      binder: this.binder,
+      reuse: this.reuseDecision(),
+      ...(tls.clientCerts ? { clientCerts: { required: tls.clientCerts.required === true, control: this.host.session.clientCert } } : {}),
+      ...(upload ? { upload: { requireCloseNotify: this.host.settings.uploads.requireCloseNotify } } : {}),
+    };
+  }
+
   /** Closes a prepared data connection that no transfer used. */
   drop(): void {
     if (this.passive) this.listener?.release(this.passive);
     this.passive = 0;
     this.active = undefined;
+    this.early?.release();
+    this.early = undefined;
   }
 
   /**
@@ -214,13 +251,16 @@ export class Transfers {
     const generation = this.passive;
     const passive = generation ? this.listener : undefined;
     const active = this.active;
+    const early = this.early;
     this.passive = 0;
     this.active = undefined;
+    this.early = undefined;
     if (!passive && !active) throw new FtpError(Code.cannotOpenData, 'Use PORT or PASV first.', { code: 'FTP_ERR_DATA_CONNECTION' });
     const protectedData = this.host.session.prot === 'P';
     // Checked before the passive connection is taken: whoever connected there (the client, or someone
     // on its address who came first) is closed with the listener, and no byte moves.
     if (!protectedData && !clearDataAllowed(this.host.settings, this.host.session.usedTls)) {
+      early?.release();
       passive?.release(generation);
       throw new FtpError(Code.dataProtectionRequired, 'Data connections must be protected: send PROT P.');
     }
@@ -242,20 +282,18 @@ export class Transfers {
       encrypted: protectedData,
       opening: (text) => this.host.reply(reply(Code.openingData, text)),
       protect: async (socket, signal, upload): Promise<Duplex> => {
-        if (!protectedData) return socket;
-        const tls = this.host.tls;
-        if (!tls) throw new FtpError(Code.cannotOpenData, 'TLS is not configured.');
+        // The connection's early TLS watch, if it is this one (early-tls.ts).
+        const watch = early?.socket === socket ? early : undefined;
+        if (!protectedData) {
+          watch?.clear();
+          return socket;
+        }
+        const tlsOptions = this.dataTlsOptions(upload);
+        if (!tlsOptions) throw new FtpError(Code.cannotOpenData, 'TLS is not configured.');
         try {
-          const secured = await protectDataSocket(socket, {
-            contexts: tls,
-            binder: this.binder,
-            reuse: this.reuseDecision(),
-            ...(tls.clientCerts ? { clientCerts: { required: tls.clientCerts.required === true, control: this.host.session.clientCert } } : {}),
-            handshakeTimeoutMs: timeouts.handshakeMs,
-            signal,
-            ...(upload ? { upload: { requireCloseNotify: this.host.settings.uploads.requireCloseNotify } } : {}),
-          });
-          this.host.observer.dataHandshake({ ok: true, resumed: secured.isSessionReused() });
+          const options = { ...tlsOptions, handshakeTimeoutMs: timeouts.handshakeMs, signal };
+          const secured = watch ? await watch.claim(options) : await protectDataSocket(socket, options);
+          this.host.observer.dataHandshake({ ok: true, resumed: watch?.resumed ?? secured.isSessionReused(), ...(watch?.resumed !== undefined ? { early: true } : {}) });
           return secured;
         } catch (err) {
           // A refused session: the handshake itself completed; the session it used is what is refused.
@@ -277,7 +315,13 @@ export class Transfers {
         if (this.running) this.running.bytes += n;
       },
     };
-    return { link, release: () => passive?.release(generation) };
+    return {
+      link,
+      release: () => {
+        early?.release();
+        passive?.release(generation);
+      },
+    };
   }
 
   /**

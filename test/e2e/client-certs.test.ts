@@ -267,6 +267,46 @@ describe('client certificates: data connections', () => {
   });
 });
 
+describe("client certificates with curl's early data-connection handshake (src/data/early-tls.ts)", () => {
+  // curl sends its ClientHello on the data connection before RETR/STOR: the handshake is answered then,
+  // and the certificate and session checks are made when the transfer takes the connection.
+  const early = (log: CapturedLog) => log.find('data connection: TLS handshake answered before the transfer command').length;
+
+  for (const [name, setup, extra] of [
+    ['require, resuming', { sessionReuse: 'require' }, []],
+    ['require-or-client-cert, fresh sessions (--no-sessionid), same certificate', { sessionReuse: 'require-or-client-cert' }, ['--no-sessionid']],
+    ['require, certificate required', { sessionReuse: 'require', required: true }, []],
+  ] as const) {
+    it(`${name}: upload and download byte-identical over early handshakes`, async () => {
+      const debug = captureLog();
+      const { t } = await certServer({ ...setup, extra: { logger: debug.logger } });
+      const alice = pki.cert('alice');
+      const args = ['--ssl-reqd', '--insecure', '--cert', alice.cert, '--key', alice.key, '--user', 'alice:', ...extra];
+      const local = join(t.root, 'local.txt');
+      await writeFile(local, 'early and certified\n');
+      expectSuccess(await curl([...args, '-T', local, `ftp://${t.host}:${t.port}/up.txt`]));
+      expect(await readFile(join(t.root, 'up.txt'), 'utf8')).toBe('early and certified\n');
+      const down = expectSuccess(await curl([...args, `ftp://${t.host}:${t.port}/up.txt`]));
+      expect(down.stdout).toBe('early and certified\n');
+      expect(early(debug)).toBe(2);
+    });
+  }
+
+  it('require-or-client-cert: a fresh early data connection without the certificate is refused (425)', async () => {
+    const debug = captureLog();
+    const { t } = await certServer({ sessionReuse: 'require-or-client-cert', extra: { logger: debug.logger } });
+    const bob = pki.cert('bob');
+    // bob logs in with certificate and password; curl presents the certificate on every connection,
+    // but without session ids the data connection does not resume: let in by the same certificate.
+    const ok = await curl(['--ssl-reqd', '--insecure', '--cert', bob.cert, '--key', bob.key, '--user', 'bob:bob-pw', '--no-sessionid', `ftp://${t.host}:${t.port}/`]);
+    expectSuccess(ok);
+    // dave: a password login, no certificate, a fresh data connection: nothing binds it.
+    const r = await curl(['--ssl-reqd', '--insecure', '--user', 'dave:dave-pw', '--no-sessionid', `ftp://${t.host}:${t.port}/`]);
+    expect(r.code).not.toBe(0);
+    expect(debug.find('data connection refused: TLS session reuse')).toHaveLength(1);
+  });
+});
+
 describe('client certificates: curl fails cleanly where it should', () => {
   it('curl with the expired certificate is not logged in', async () => {
     const { t } = await certServer();

@@ -20,6 +20,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { TestServer } from '../helpers/server.js';
 import { curl, curlTarget } from './clients.js';
+import { captureLog } from '../helpers/log-capture.js';
 import { expectFailure, expectSuccess, ipv6Cases, MiB, sha256File, withLocalFile, withServer, type Mode } from './helpers.js';
 
 const hasV6 = await ipv6Cases();
@@ -129,6 +130,27 @@ describe('curl, explicit FTPS (TLS required for login)', () => {
 });
 
 // Clear data after a TLS login is the admin's opt-out (hardening/clear-data.test.ts has the default).
+describe('curl, explicit FTPS: the early data-connection handshake (src/data/early-tls.ts)', () => {
+  // curl connects the data connection right after EPSV and sends its ClientHello before RETR/STOR.
+  const log = captureLog();
+  const server = withServer({ tlsRequired: 'login', logger: log.logger });
+  const early = () => log.find('data connection: TLS handshake answered before the transfer command');
+
+  it('--ssl-reqd under session-reuse require: download and upload byte-identical over early handshakes', async () => {
+    const before = early().length;
+    await roundTrip(server(), 'explicit', 'early.bin');
+    expect(early().length - before).toBe(2);
+    expect(early().slice(before).every((l) => l.resumed === true)).toBe(true);
+  });
+
+  it('--ssl-reqd with TLS 1.2 (resumption by session id) under require: early, resumed, byte-identical', async () => {
+    const before = early().length;
+    await roundTrip(server(), 'explicit', 'early-tls12.bin', ['--tls-max', '1.2']);
+    expect(early().length - before).toBe(2);
+    expect(early().slice(before).every((l) => l.resumed === true)).toBe(true);
+  });
+});
+
 describe('curl, explicit FTPS with clear data (dataProtection: optional)', () => {
   const server = withServer({ tlsRequired: 'login', dataProtection: 'optional' });
 
