@@ -134,6 +134,7 @@ export class QuotaStorage extends ForwardingStorage {
   readonly setTime?: Storage['setTime'];
   readonly chmod?: Storage['chmod'];
   readonly checksum?: Storage['checksum'];
+  readonly openRead?: Storage['openRead'];
 
   constructor(
     inner: Storage,
@@ -145,6 +146,8 @@ export class QuotaStorage extends ForwardingStorage {
     if (inner.setTime) this.setTime = inner.setTime.bind(inner);
     if (inner.chmod) this.chmod = inner.chmod.bind(inner);
     if (inner.checksum) this.checksum = inner.checksum.bind(inner);
+    // Reads are not counted: the backend's shortcut serves RETR as it is.
+    if (inner.openRead) this.openRead = inner.openRead.bind(inner);
     // No `symlink`: removing a link stats (and would uncount) its target, so links made by clients
     // could be used to shrink the usage figure while the files stay.
   }
