@@ -10,6 +10,7 @@ import { defineCommand } from './define.js';
 import type { CommandContext } from './context.js';
 import { limitBytes, takeRange } from './range.js';
 import { Code } from '../base/reply-codes.js';
+import { readShortcut } from '../storage/read-shortcut.js';
 import type { OpenedFile, Storage } from '../storage/storage.js';
 
 function modeName(ctx: CommandContext): string {
@@ -40,11 +41,12 @@ function notAFile(): FtpError {
 
 /**
  * Opens `path` for a download from `start`: its stream and size. Through the storage's `openRead` when it
- * has one (one lookup: LocalStorage resolves and opens the file once and takes the size from the open
- * descriptor), else `stat` then `read`; the replies are the same either way.
+ * has one that may be used (one lookup: LocalStorage resolves and opens the file once and takes the size
+ * from the open descriptor; see read-shortcut.ts), else `stat` then `read`; the replies are the same.
  */
 async function openDownload(storage: Storage, path: VirtualPath, start: number): Promise<{ stream: Readable; size: number }> {
-  if (!storage.openRead) {
+  const openRead = readShortcut(storage);
+  if (!openRead) {
     const st = await storage.stat(path);
     if (st.type !== 'file') throw notAFile();
     if (start > st.size) throw badRestart();
@@ -52,7 +54,7 @@ async function openDownload(storage: Storage, path: VirtualPath, start: number):
   }
   let opened: OpenedFile;
   try {
-    opened = await storage.openRead(path, { start });
+    opened = await openRead(path, { start });
   } catch (err) {
     if (err instanceof StorageError ? err.errno === 'EISDIR' : (err as { code?: unknown } | null)?.code === 'EISDIR') throw notAFile();
     throw err;

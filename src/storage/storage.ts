@@ -133,7 +133,9 @@ export interface Storage {
    * the open descriptor) saves the second lookup. The errors are those of `stat` and `read`: a missing
    * file ENOENT, a directory EISDIR. A `start` past the end is not an error (the stream is empty): the
    * caller compares it with `stat.size`. A wrapper of a backend must offer it only if its `stat` and
-   * `read` add nothing (ForwardingStorage does not forward it).
+   * `read` add nothing (ForwardingStorage does not forward it). A subclass (or `Object.create()` wrapper)
+   * that overrides `stat` or `read` but inherits `openRead` is safe: RETR then uses `stat` and `read`
+   * (read-shortcut.ts).
    */
   openRead?(path: VirtualPath, options?: ReadOptions): Promise<OpenedFile>;
   /**

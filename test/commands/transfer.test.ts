@@ -7,6 +7,7 @@ import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { StorageError } from '../../src/base/errors.js';
 import { ForwardingStorage } from '../../src/storage/forwarding.js';
 import { LocalStorage } from '../../src/storage/local.js';
 import { download, loggedIn, upload } from '../helpers/flows.js';
@@ -196,3 +197,31 @@ describe('RETR with and without the storage shortcut (openRead)', () => {
     });
   }
 });
+
+describe('RETR: a subclass that overrides read is never bypassed by the inherited openRead', () => {
+  /** Refuses every read: an embedder's audit or policy hook on `read`. */
+  class NoReads extends LocalStorage {
+    override async read(): Promise<never> {
+      throw new StorageError('EACCES', 'reads refused');
+    }
+  }
+  let server: TestServer;
+  let dir: string;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'ftpsd-retr-'));
+    await writeFile(join(dir, 'all.bin'), bytes);
+    server = await startServer({ storage: new NoReads(dir) });
+  });
+  afterAll(async () => {
+    await server.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('550 Permission denied, from its read', async () => {
+    const c = await loggedIn(server, { binary: true });
+    await c.epsv();
+    await c.expectCmd('RETR all.bin', 550, /^550 Permission denied\.$/);
+    c.close();
+  });
+});
+
