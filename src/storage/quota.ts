@@ -152,7 +152,7 @@ export class QuotaStorage extends ForwardingStorage {
 
   /**
    * RETR's shortcut: reads are not counted, so it is the backend's (or its `stat` then `read`). A method,
-   * not a bound own property, so that a subclass that overrides `read` is not bypassed (commands/transfer.ts).
+   * not a bound own property, so that a subclass that overrides `read` is not bypassed (read-shortcut.ts).
    */
   async openRead(path: VirtualPath, options?: ReadOptions): Promise<OpenedFile> {
     const shortcut = readShortcut(this.inner);
