@@ -22,7 +22,7 @@ export { hashPassword } from './auth/password.js';
 export type { LoginThrottle } from './auth/throttle.js';
 
 // Storage.
-export type { Storage, FileStat, FileType, ReadOptions, WriteOptions, Upload, HashAlgorithm } from './storage/storage.js';
+export type { Storage, FileStat, FileType, ReadOptions, OpenedFile, WriteOptions, Upload, HashAlgorithm } from './storage/storage.js';
 export { LocalStorage, type LocalStorageOptions, type PartialUploadPolicy } from './storage/local.js';
 export { openUploadJournal, UploadJournal, type UploadJournalOptions, type RecoveryReport, type TempFileRecord } from './storage/upload-journal.js';
 export { QuotaStorage, QuotaUsage, type QuotaLimits } from './storage/quota.js';

@@ -3,13 +3,15 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
-import { FtpError } from '../base/errors.js';
+import { FtpError, StorageError } from '../base/errors.js';
 import { reply, type Sent } from '../base/reply.js';
 import { baseName, type VirtualPath } from '../base/virtual-path.js';
 import { defineCommand } from './define.js';
 import type { CommandContext } from './context.js';
 import { limitBytes, takeRange } from './range.js';
 import { Code } from '../base/reply-codes.js';
+import { readShortcut } from '../storage/read-shortcut.js';
+import type { OpenedFile, Storage } from '../storage/storage.js';
 
 function modeName(ctx: CommandContext): string {
   return ctx.session.type === 'I' ? 'BINARY' : 'ASCII';
@@ -32,6 +34,39 @@ function badRestart(): FtpError {
   return new FtpError(Code.badRestartPosition, 'Invalid restart position: past the end of the file.');
 }
 
+/** RETR's 550 for a directory (or anything else that is not a file). */
+function notAFile(): FtpError {
+  return new FtpError(Code.fileUnavailable, 'Not a regular file.');
+}
+
+/**
+ * Opens `path` for a download from `start`: its stream and size. Through the storage's `openRead` when it
+ * has one that may be used (one lookup: LocalStorage resolves and opens the file once and takes the size
+ * from the open descriptor; see read-shortcut.ts), else `stat` then `read`; the replies are the same.
+ */
+async function openDownload(storage: Storage, path: VirtualPath, start: number): Promise<{ stream: Readable; size: number }> {
+  const openRead = readShortcut(storage);
+  if (!openRead) {
+    const st = await storage.stat(path);
+    if (st.type !== 'file') throw notAFile();
+    if (start > st.size) throw badRestart();
+    return { stream: await storage.read(path, { start }), size: st.size };
+  }
+  let opened: OpenedFile;
+  try {
+    opened = await openRead(path, { start });
+  } catch (err) {
+    if (err instanceof StorageError ? err.errno === 'EISDIR' : (err as { code?: unknown } | null)?.code === 'EISDIR') throw notAFile();
+    throw err;
+  }
+  const { stat, stream } = opened;
+  if (stat.type !== 'file' || start > stat.size) {
+    stream.destroy();
+    throw stat.type !== 'file' ? notAFile() : badRestart();
+  }
+  return { stream, size: stat.size };
+}
+
 export const RETR = defineCommand({
   name: 'RETR',
   arg: 'required',
@@ -43,11 +78,8 @@ export const RETR = defineCommand({
   async handle(ctx, _arg, path) {
     const { start, end } = takeRange(ctx);
     return ctx.sendData(async () => {
-      const st = await ctx.storage.stat(path);
-      if (st.type !== 'file') throw new FtpError(Code.fileUnavailable, 'Not a regular file.');
-      if (start > st.size) throw badRestart();
-      const stream = await ctx.storage.read(path, { start });
-      return { stream: end === undefined ? stream : limited(stream, end - start), path, size: (end ?? st.size) - start };
+      const { stream, size } = await openDownload(ctx.storage, path, start);
+      return { stream: end === undefined ? stream : limited(stream, end - start), path, size: (end ?? size) - start };
     }, `Opening ${modeName(ctx)} mode data connection for ${baseName(path)}.`);
   },
 });

@@ -10,6 +10,9 @@
  * clean end; after an abort or error they are left to the garbage collector, as the socket may still
  * hold on to them.
  *
+ * The chunk whose read found the end of the file (a small file's only one) is written with `end()`: one
+ * call, one callback.
+ *
  * Resolves once the last byte was handed to the kernel and the socket ended (`finish`): the caller
  * replies 226 after that. Rejects when `signal` aborts (the socket is destroyed), the socket fails or
  * closes first, or a read fails.
@@ -66,6 +69,7 @@ export async function sendFile(source: FileReader, dest: Writable, signal: Abort
   };
   let clean = false;
   try {
+    let last: Buffer | undefined;
     for (;;) {
       let buf = bufs.find((b) => b !== inFlight);
       if (!buf) bufs.push((buf = acquire()));
@@ -79,13 +83,26 @@ export async function sendFile(source: FileReader, dest: Writable, signal: Abort
       await settle();
       if (n === 0) break;
       onBytes(n);
-      writing = write(n === buf.length ? buf : buf.subarray(0, n));
+      const chunk = n === buf.length ? buf : buf.subarray(0, n);
+      // The read found the end (always the first read of a small file): the chunk goes with end() below,
+      // one call instead of a write, its callback and another read.
+      if (source.ended) {
+        last = chunk;
+        break;
+      }
+      writing = write(chunk);
       writing.catch(() => {});
       inFlight = buf;
-      // Most likely the end (always for a small file): the next read finds nothing, or what was appended.
+      // Most likely the end: the next read finds nothing, or what was appended.
       if (source.remaining === 0) await settle();
     }
-    await race(new Promise<void>((resolve, reject) => dest.end((err?: Error | null) => (err ? reject(err) : resolve()))));
+    await race(
+      new Promise<void>((resolve, reject) => {
+        const done = (err?: Error | null) => (err ? reject(err) : resolve());
+        if (last) dest.end(last, done);
+        else dest.end(done);
+      }),
+    );
     clean = true;
   } finally {
     signal.removeEventListener('abort', onAbort);

@@ -88,7 +88,8 @@ export async function runDownload(
     data = await link.protect(socket, signal);
     data.once('error', () => (dataFailed = true));
     data.once('end', () => (dataFailed = true));
-    stall = watchStall(socket, link.stalledMs, signal);
+    const stream = data;
+    stall = watchStall(socket, link.stalledMs, signal, () => stream.destroy());
     const count = (n: number) => {
       bytes += n;
       link.onBytes(n);
@@ -96,7 +97,8 @@ export async function runDownload(
     // Local files in binary mode go through reused buffers (send-file.ts); anything else is piped.
     const limit = link.throttle?.();
     if (source instanceof FileReader && !link.ascii && !limit) {
-      await sendFile(source, data, stall.signal, count);
+      // Under the session's signal: a stall destroys the data stream, which fails the send as well.
+      await sendFile(source, data, signal, count);
     } else {
       source.on('data', (chunk: Buffer) => count(chunk.length));
       const stages: (Readable | Transform | Duplex)[] = [source];
@@ -180,7 +182,7 @@ export async function runUpload(
       dataFailed = true;
       if (err instanceof DataEndError) cut ??= err.reason;
     });
-    stall = watchStall(socket, link.stalledMs, signal);
+    stall = watchStall(socket, link.stalledMs, signal, () => {});
     const count = (n: number) => {
       bytes += n;
       link.onBytes(n);
@@ -229,7 +231,11 @@ function failed(err: unknown, bytes: number): TransferOutcome {
 }
 
 interface Stall {
-  /** Aborts when `signal` does or when the socket sees no traffic for the stall time. */
+  /**
+   * Aborts when `signal` does or when the socket sees no traffic for the stall time. Made on first use:
+   * a transfer that does not ask for it (a local file sent by sendFile, under the session's signal) has
+   * its data stream destroyed on a stall instead, and saves an AbortController and a listener.
+   */
   readonly signal: AbortSignal;
   /** The socket stalled (rather than `signal` aborting). */
   readonly stalled: boolean;
@@ -240,24 +246,32 @@ interface Stall {
 /**
  * The signal a transfer runs under: the session's abort (ABOR, closed control connection) or a stall of
  * the data socket (no traffic for `ms`; the socket's own idle timer, refreshed by its reads and writes).
+ * On a stall `cut` runs when nobody took `signal` (it destroys the data stream, as an aborted signal's
+ * user would).
  */
-function watchStall(socket: Socket, ms: number, signal: AbortSignal): Stall {
-  const controller = new AbortController();
+function watchStall(socket: Socket, ms: number, signal: AbortSignal, cut: () => void): Stall {
+  let controller: AbortController | undefined;
   let stalled = false;
-  const onAbort = () => controller.abort(signal.reason);
-  if (signal.aborted) onAbort();
-  else signal.addEventListener('abort', onAbort, { once: true });
+  const onAbort = () => controller!.abort(signal.reason);
   socket.setTimeout(ms, () => {
     stalled = true;
-    controller.abort(new Error('transfer stalled'));
+    if (controller) controller.abort(new Error('transfer stalled'));
+    else cut();
   });
   return {
-    signal: controller.signal,
+    get signal() {
+      if (!controller) {
+        controller = new AbortController();
+        if (signal.aborted) onAbort();
+        else signal.addEventListener('abort', onAbort, { once: true });
+      }
+      return controller.signal;
+    },
     get stalled() {
       return stalled;
     },
     release() {
-      signal.removeEventListener('abort', onAbort);
+      if (controller) signal.removeEventListener('abort', onAbort);
       socket.setTimeout(0);
     },
   };

@@ -63,6 +63,11 @@ export class FileReader extends Readable {
     return Math.max(0, this.size - this.pos);
   }
 
+  /** A read found the end of the file: the next `readInto` resolves with 0. */
+  get ended(): boolean {
+    return this.eof;
+  }
+
   /** How many bytes the next read asks for, at most `limit`. */
   private want(limit: number): number {
     return this.pos < this.size ? Math.min(limit, this.size - this.pos + 1) : limit;

@@ -29,7 +29,7 @@ import { FileReader } from './file-reader.js';
 import { listDirectory } from './local-list.js';
 import { LocalRoot, O_NOFOLLOW, O_NONBLOCK, TEMP_PREFIX } from './local-root.js';
 import { closeWritten, descriptorUpload, isFsError, keepAs, syncData, truncateTo, writeStreamOn, type CheckedDir } from './local-upload.js';
-import type { FileStat, HashAlgorithm, ReadOptions, Storage, Upload, WriteOptions } from './storage.js';
+import type { FileStat, HashAlgorithm, OpenedFile, ReadOptions, Storage, Upload, WriteOptions } from './storage.js';
 import type { UploadJournal } from './upload-journal.js';
 import type { VirtualPath } from '../base/virtual-path.js';
 
@@ -112,26 +112,46 @@ export class LocalStorage extends LocalRoot implements Storage {
   }
 
   async read(path: VirtualPath, options: ReadOptions = {}): Promise<Readable> {
+    return (await this.openReader(await this.resolve(path), options.start ?? 0)).reader;
+  }
+
+  /**
+   * RETR's `stat` and `read` in one: the path is resolved and checked once, the file opened (and verified
+   * to be inside the root) once, and its size and time come from fstat() of that descriptor, so the stat
+   * is the one of the bytes sent. Before it opens anything it stats the resolved path, so it opens what
+   * `stat` then `read` would open and nothing else: a FIFO, socket or device is ENOENT (as `stat` hides
+   * them), a directory EISDIR, and neither is ever opened.
+   */
+  async openRead(path: VirtualPath, options: ReadOptions = {}): Promise<OpenedFile> {
     const real = await this.resolve(path);
+    const st = await this.fs.stat(real);
+    if (st.isDirectory()) throw new StorageError('EISDIR');
+    if (!st.isFile()) throw new StorageError('ENOENT');
+    const { reader, opened } = await this.openReader(real, options.start ?? 0);
+    return { stat: this.toStat(path[path.length - 1]!, opened), stream: reader };
+  }
+
+  /** Opens the resolved file `real` (verified inside the root) and reads it from `start`. */
+  private async openReader(real: string, start: number): Promise<{ reader: FileReader; opened: Stats }> {
     // O_NONBLOCK: opening a FIFO must not block a thread of the pool (it is refused below).
     const { fd } = await this.openInside(real, O_RDONLY | O_NOFOLLOW | O_NONBLOCK);
-    let size: number;
+    let opened: Stats;
     try {
-      const st = await this.fs.fstat(fd);
-      if (st.isDirectory()) throw new StorageError('EISDIR');
-      if (!st.isFile()) throw new StorageError('EACCES');
-      size = st.size;
+      opened = await this.fs.fstat(fd);
+      if (opened.isDirectory()) throw new StorageError('EISDIR');
+      if (!opened.isFile()) throw new StorageError('EACCES');
     } catch (err) {
       await this.fs.close(fd).catch(() => {});
       throw err;
     }
-    return new FileReader(fd, {
-      start: options.start ?? 0,
-      size,
+    const reader = new FileReader(fd, {
+      start,
+      size: opened.size,
       chunk: this.chunk,
       close: (n) => this.fs.close(n),
       syncReadBytes: this.fs.blocking ? SYNC_READ_BYTES : 0,
     });
+    return { reader, opened };
   }
 
   async write(path: VirtualPath, options: WriteOptions): Promise<Upload> {

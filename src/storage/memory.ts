@@ -8,7 +8,7 @@ import { Readable, Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { StorageError } from '../base/errors.js';
 import { checksumByReading } from './checksum.js';
-import type { FileStat, HashAlgorithm, ReadOptions, Storage, Upload, WriteOptions } from './storage.js';
+import type { FileStat, HashAlgorithm, OpenedFile, ReadOptions, Storage, Upload, WriteOptions } from './storage.js';
 import type { VirtualPath } from '../base/virtual-path.js';
 
 interface FileNode {
@@ -119,6 +119,13 @@ export class MemoryStorage implements Storage {
     const node = this.lookup(path);
     if (node.type !== 'dir') throw new StorageError('ENOTDIR');
     for (const [name, child] of [...node.entries]) yield this.toStat(name, child);
+  }
+
+  /** `stat` and `read` in one (RETR's shortcut): both look the node up at once, so they agree. */
+  async openRead(path: VirtualPath, options: ReadOptions = {}): Promise<OpenedFile> {
+    const node = this.lookup(path);
+    if (node.type !== 'file') throw new StorageError('EISDIR');
+    return { stat: this.toStat(path[path.length - 1]!, node), stream: await this.read(path, options) };
   }
 
   async read(path: VirtualPath, options: ReadOptions = {}): Promise<Readable> {

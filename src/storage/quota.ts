@@ -18,7 +18,8 @@ import { Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { StorageError } from '../base/errors.js';
 import { ForwardingStorage } from './forwarding.js';
-import type { FileStat, Storage, Upload, WriteOptions } from './storage.js';
+import { readShortcut } from './read-shortcut.js';
+import type { FileStat, OpenedFile, ReadOptions, Storage, Upload, WriteOptions } from './storage.js';
 import { MAX_PATH_BYTES, type VirtualPath } from '../base/virtual-path.js';
 
 export interface QuotaLimits {
@@ -147,6 +148,18 @@ export class QuotaStorage extends ForwardingStorage {
     if (inner.checksum) this.checksum = inner.checksum.bind(inner);
     // No `symlink`: removing a link stats (and would uncount) its target, so links made by clients
     // could be used to shrink the usage figure while the files stay.
+  }
+
+  /**
+   * RETR's shortcut: reads are not counted, so it is the backend's (or its `stat` then `read`). A method,
+   * not a bound own property, so that a subclass that overrides `read` is not bypassed (read-shortcut.ts).
+   */
+  async openRead(path: VirtualPath, options?: ReadOptions): Promise<OpenedFile> {
+    const shortcut = readShortcut(this.inner);
+    if (shortcut) return shortcut(path, options);
+    const stat = await this.inner.stat(path);
+    if (stat.type !== 'file') throw new StorageError('EISDIR');
+    return { stat, stream: await this.inner.read(path, options) };
   }
 
   override async remove(path: VirtualPath): Promise<void> {

@@ -20,6 +20,9 @@
  *
  * Every method is async; a backend implements what it can and leaves the rest out (not as a method
  * that throws: the server looks at whether the method exists).
+ *
+ * One optional method is a shortcut, not a capability (it switches no command on or off): `openRead`
+ * opens a file and tells its stat in one step. RETR uses it when it is there, else `stat` then `read`.
  */
 import type { Readable, Writable } from 'node:stream';
 import type { VirtualPath } from '../base/virtual-path.js';
@@ -49,6 +52,14 @@ export interface FileStat {
 export interface ReadOptions {
   /** First byte to read (REST). */
   start?: number;
+}
+
+/** What `Storage.openRead` gives: the file's stat and its bytes from the start asked for. */
+export interface OpenedFile {
+  /** The stat of the object `stream` reads (its size when it was opened). */
+  readonly stat: FileStat;
+  /** As `read` returns it: destroy it when done. */
+  readonly stream: Readable;
 }
 
 /** How `Storage.write` writes. */
@@ -115,6 +126,18 @@ export interface Storage {
   checksum?(path: VirtualPath, algorithm: HashAlgorithm, start: number, end: number): Promise<string>;
   /** Capability: free bytes available to this user below `path` (AVBL; ALLO checks it). */
   freeSpace?(path: VirtualPath): Promise<number>;
+  /**
+   * Shortcut (optional, no command depends on it): what `stat` and then `read` of a file give, in one step,
+   * with the stat taken from the object that is read. RETR calls it, when it is there, instead of `stat`
+   * and `read`: a backend that can learn both at once (LocalStorage: one path resolution, the size from
+   * the open descriptor) saves the second lookup. The errors are those of `stat` and `read`: a missing
+   * file ENOENT, a directory EISDIR. A `start` past the end is not an error (the stream is empty): the
+   * caller compares it with `stat.size`. A wrapper of a backend must offer it only if its `stat` and
+   * `read` add nothing (ForwardingStorage does not forward it). A subclass (or `Object.create()` wrapper)
+   * that overrides `stat` or `read` but inherits `openRead` is safe: RETR then uses `stat` and `read`
+   * (read-shortcut.ts).
+   */
+  openRead?(path: VirtualPath, options?: ReadOptions): Promise<OpenedFile>;
   /**
    * Capability: create `link` as a symbolic link to the existing entry `target` (SITE SYMLINK). Both
    * are virtual paths of this storage; a backend must keep the link inside its root (LocalStorage

@@ -118,4 +118,26 @@ export function readCases(test: DefineCase): void {
     await rejectsWith(() => readAll(s, ['nope']), 'ENOENT', 'read missing');
     await rejectsWith(() => readAll(s, ['d']), 'EISDIR', 'read a directory');
   });
+
+  // --- openRead (an optional shortcut: stat and read in one) -----------------------------------
+  test('openRead (when present): the stat and the bytes that stat then read give', async (s) => {
+    if (!s.openRead) return;
+    const data = bytes(100_000, 5);
+    await put(s, ['f'], data);
+    for (const start of [0, 1, 99_999, data.length, data.length + 10]) {
+      const { stat, stream } = await s.openRead(['f'], { start });
+      assertStat(stat, 'f', 'file', data.length);
+      assert.deepEqual(Buffer.concat(await collect(stream as AsyncIterable<Buffer>)), data.subarray(start), `from ${start}`);
+    }
+    const whole = await s.openRead(['f']);
+    whole.stream.destroy();
+    assert.equal(whole.stat.size, (await s.stat(['f'])).size);
+  });
+
+  test('openRead (when present): a missing file is ENOENT, a directory EISDIR', async (s) => {
+    if (!s.openRead) return;
+    await s.mkdir(['d']);
+    await rejectsWith(() => s.openRead!(['nope']), 'ENOENT', 'openRead missing');
+    await rejectsWith(() => s.openRead!(['d']), 'EISDIR', 'openRead a directory');
+  });
 }

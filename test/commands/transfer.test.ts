@@ -3,10 +3,15 @@
  * downloads and uploads. TYPE A: transfer-ascii.test.ts; ABOR and broken connections:
  * transfer-abort.test.ts; commands during a transfer: transfer-during.test.ts.
  */
-import { readdir, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { StorageError } from '../../src/base/errors.js';
+import { ForwardingStorage } from '../../src/storage/forwarding.js';
+import { LocalStorage } from '../../src/storage/local.js';
 import { download, loggedIn, upload } from '../helpers/flows.js';
+import { startServer, type TestServer } from '../helpers/server.js';
 import { bytes, onDisk, t, useTransferServer } from './transfer-fixture.js';
 
 describe('transfers', () => {
@@ -142,3 +147,81 @@ describe('transfers', () => {
     c.close();
   });
 });
+
+/**
+ * RETR opens through `Storage.openRead` when the storage has it (LocalStorage, MemoryStorage), else
+ * through `stat` then `read` (a wrapper without the shortcut, S3): the replies are the same either way.
+ */
+describe('RETR with and without the storage shortcut (openRead)', () => {
+  for (const shortcut of [true, false]) {
+    describe(shortcut ? 'LocalStorage.openRead' : 'stat then read (a ForwardingStorage, which has no openRead)', () => {
+      let server: TestServer;
+      let dir: string;
+      let opens = 0;
+      beforeAll(async () => {
+        dir = await mkdtemp(join(tmpdir(), 'ftpsd-retr-'));
+        await writeFile(join(dir, 'all.bin'), bytes);
+        await mkdir(join(dir, 'adir'));
+        const local = new LocalStorage(dir);
+        const counted = local.openRead.bind(local);
+        local.openRead = (path, options) => {
+          opens++;
+          return counted(path, options);
+        };
+        const storage = shortcut ? local : new ForwardingStorage(local);
+        expect('openRead' in storage && typeof storage.openRead === 'function').toBe(shortcut);
+        server = await startServer({ storage });
+      });
+      afterAll(async () => {
+        await server.close();
+        await rm(dir, { recursive: true, force: true });
+      });
+
+      it('a file, a range of it, a directory, a missing file, REST past the end', async () => {
+        const c = await loggedIn(server, { binary: true });
+        expect((await download(c, 'RETR all.bin')).equals(bytes)).toBe(true);
+        await c.expectCmd('REST 100', 350);
+        expect((await download(c, 'RETR all.bin')).equals(bytes.subarray(100))).toBe(true);
+        await c.expectCmd(`REST ${bytes.length}`, 350);
+        expect((await download(c, 'RETR all.bin')).length).toBe(0);
+        await c.epsv();
+        await c.expectCmd('RETR adir', 550, /^550 Not a regular file\.$/);
+        await c.epsv();
+        await c.expectCmd('RETR nothere', 550, /^550 No such file or directory\.$/);
+        await c.expectCmd(`REST ${bytes.length + 1}`, 350);
+        await c.epsv();
+        await c.expectCmd('RETR all.bin', 554, /^554 Invalid restart position: past the end of the file\.$/);
+        c.close();
+        expect(opens, 'openRead used only when the storage offers it').toBe(shortcut ? 6 : 0);
+      });
+    });
+  }
+});
+
+describe('RETR: a subclass that overrides read is never bypassed by the inherited openRead', () => {
+  /** Refuses every read: an embedder's audit or policy hook on `read`. */
+  class NoReads extends LocalStorage {
+    override async read(): Promise<never> {
+      throw new StorageError('EACCES', 'reads refused');
+    }
+  }
+  let server: TestServer;
+  let dir: string;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'ftpsd-retr-'));
+    await writeFile(join(dir, 'all.bin'), bytes);
+    server = await startServer({ storage: new NoReads(dir) });
+  });
+  afterAll(async () => {
+    await server.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('550 Permission denied, from its read', async () => {
+    const c = await loggedIn(server, { binary: true });
+    await c.epsv();
+    await c.expectCmd('RETR all.bin', 550, /^550 Permission denied\.$/);
+    c.close();
+  });
+});
+

@@ -4,7 +4,9 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { writeFile } from 'node:fs/promises';
 import { connect, type Socket } from 'node:net';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_LIMITS } from '../../src/settings.js';
@@ -211,6 +213,23 @@ describe('timeouts', () => {
     const storage = new MemoryStorage({ 'big.bin': Buffer.alloc(32 * 1024 * 1024, 7) });
     await usingServer({ storage, timeouts: { stalledTransferMs: 300 } }, async (t) => {
       const c = await clientFrom(t.port, '127.0.16.2');
+      await c.login(USER, PASS);
+      await c.expectCmd('TYPE I', 200);
+      const data = await c.epsv();
+      data.pause();
+      c.send('RETR big.bin');
+      await c.expect(150);
+      await c.expect(426, /^426 Data connection stalled; transfer aborted\.$/);
+      await c.expectCmd('NOOP', 200);
+      data.destroy();
+      c.close();
+    });
+  });
+
+  it('stalled transfer: 426 when the client stops reading a download of a local file (sent through reused buffers)', async () => {
+    await usingServer({ timeouts: { stalledTransferMs: 300 } }, async (t) => {
+      await writeFile(join(t.root, 'big.bin'), Buffer.alloc(32 * 1024 * 1024, 7));
+      const c = await clientFrom(t.port, '127.0.16.3');
       await c.login(USER, PASS);
       await c.expectCmd('TYPE I', 200);
       const data = await c.epsv();

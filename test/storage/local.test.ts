@@ -95,6 +95,13 @@ describe('LocalStorage: symlinks that leave the root are not followed', () => {
     expect(await errno(() => storage.read(['link-out-dir', 'data.txt']))).toBe('ENOENT');
   });
 
+  it('openRead (RETR: stat and read in one)', async () => {
+    expect(await errno(() => storage.openRead(['link-out-file']))).toBe('ENOENT');
+    expect(await errno(() => storage.openRead(['link-out-dir', 'data.txt']))).toBe('ENOENT');
+    expect(await errno(() => storage.openRead(['link-out-missing']))).toBe('ENOENT');
+    expect(await errno(() => storage.openRead(['link-out-dir']))).toBe('ENOENT');
+  });
+
   it('list: such links are hidden, and cannot be listed through', async () => {
     expect(await names([])).toEqual(['inner.txt', 'link-in-dir', 'link-in-file', 'sub']);
     expect(await errno(() => collect(storage.list(['link-out-dir'])))).toBe('ENOENT');
@@ -149,6 +156,58 @@ describe('LocalStorage: symlinks that leave the root are not followed', () => {
   });
 });
 
+describe('LocalStorage: openRead', () => {
+  /** Counts what it opens, to show which calls open nothing. */
+  class CountingStorage extends LocalStorage {
+    opened: string[] = [];
+    protected override openFile(real: string, flags: number, mode?: number): Promise<number> {
+      this.opened.push(real);
+      return super.openFile(real, flags, mode);
+    }
+  }
+
+  it('agrees with stat and read, from a start offset and past the end', async () => {
+    const counting = new CountingStorage(root);
+    const { stat, stream } = await counting.openRead(['inner.txt']);
+    expect(stat).toEqual(await counting.stat(['inner.txt']));
+    const chunks: Buffer[] = [];
+    for await (const c of stream) chunks.push(c as Buffer);
+    expect(Buffer.concat(chunks).toString()).toBe('inner');
+    expect(counting.opened, 'one open').toEqual([join(await fs.realpath(root), 'inner.txt')]);
+    const past = await counting.openRead(['inner.txt'], { start: 99 });
+    expect(past.stat.size).toBe(5);
+    const rest: Buffer[] = [];
+    for await (const c of past.stream) rest.push(c as Buffer);
+    expect(Buffer.concat(rest).length).toBe(0);
+  });
+
+  it('a directory is EISDIR, a missing file ENOENT, and neither is opened', async () => {
+    const counting = new CountingStorage(root);
+    expect(await errno(() => counting.openRead(['sub']))).toBe('EISDIR');
+    expect(await errno(() => counting.openRead([]))).toBe('EISDIR');
+    expect(await errno(() => counting.openRead(['nope']))).toBe('ENOENT');
+    expect(await errno(() => counting.openRead(['inner.txt', 'below']))).toMatch(/^(ENOENT|ENOTDIR)$/);
+    expect(counting.opened).toEqual([]);
+  });
+
+  it('a link that leads out is never opened', async () => {
+    const counting = new CountingStorage(root);
+    expect(await errno(() => counting.openRead(['link-out-file']))).toBe('ENOENT');
+    expect(await errno(() => counting.openRead(['link-out-dir', 'data.txt']))).toBe('ENOENT');
+    expect(counting.opened).toEqual([]);
+  });
+
+  it('the stat is the opened file\'s: a file replaced after the open keeps its old size', async () => {
+    const { stat, stream } = await storage.openRead(['inner.txt']);
+    await fs.rename(join(root, 'inner.txt'), join(root, 'old.txt'));
+    await fs.writeFile(join(root, 'inner.txt'), 'a much longer replacement');
+    const chunks: Buffer[] = [];
+    for await (const c of stream) chunks.push(c as Buffer);
+    expect(stat.size).toBe(5);
+    expect(Buffer.concat(chunks).toString()).toBe('inner');
+  });
+});
+
 describe('LocalStorage: symlinks inside the root work', () => {
   it('stat, read and list follow them', async () => {
     expect(await storage.stat(['link-in-file'])).toMatchObject({ name: 'link-in-file', type: 'file', size: 5 });
@@ -156,6 +215,11 @@ describe('LocalStorage: symlinks inside the root work', () => {
     expect(await readText(['link-in-file'])).toBe('inner');
     expect(await names(['link-in-dir'])).toEqual(['f.txt']);
     expect(await readText(['link-in-dir', 'f.txt'])).toBe('in sub');
+    const opened = await storage.openRead(['link-in-dir', 'f.txt'], { start: 3 });
+    expect(opened.stat).toMatchObject({ name: 'f.txt', type: 'file', size: 6 });
+    const chunks: Buffer[] = [];
+    for await (const c of opened.stream) chunks.push(c as Buffer);
+    expect(Buffer.concat(chunks).toString()).toBe('sub');
     const listed = await collect(storage.list([]));
     expect(listed.find((e) => e.name === 'link-in-dir')?.type).toBe('dir');
     expect(listed.find((e) => e.name === 'link-in-file')?.type).toBe('file');
@@ -268,6 +332,8 @@ describe.skipIf(!hasMkfifo)('LocalStorage: special files', () => {
     expect(await names([])).not.toContain('pipe');
     expect(await errno(() => storage.stat(['pipe']))).toBe('ENOENT');
     expect(await errno(() => storage.read(['pipe']))).toBe('EACCES');
+    // RETR's shortcut answers as stat does, and never opens it (it stats before it opens).
+    expect(await errno(() => storage.openRead(['pipe']))).toBe('ENOENT');
     for (const mode of ['append', 'offset'] as const) {
       expect(await errno(() => put(['pipe'], 'x', { mode, offset: 0 })), mode).toBe('EACCES');
     }
