@@ -36,6 +36,11 @@ export type WorkerMessage =
   | { ftpsd: 1; type: 'ban'; address: string; until: number }
   | { ftpsd: 1; type: 'metrics'; id: number; metrics: unknown }
   | { ftpsd: 1; type: 'pong'; seq: number }
+  /**
+   * Workers on demand (init `load`): about once a second, the event-loop utilization since the last
+   * report (0..1), the sessions now and the connections accepted since the last report.
+   */
+  | { ftpsd: 1; type: 'load'; elu: number; sessions: number; accepted: number }
   /** The answer to an `admin` request. */
   | { ftpsd: 1; type: 'admin-reply'; id: number; result: unknown }
   /** The worker switched to another certificate (sent only with the admin console on, which follows it). */
@@ -43,7 +48,7 @@ export type WorkerMessage =
 
 /** Primary to worker. */
 export type PrimaryMessage =
-  | { ftpsd: 1; type: 'init'; index: number; count: number; generatedPassword?: string; metrics: boolean; admin?: boolean }
+  | { ftpsd: 1; type: 'init'; index: number; count: number; generatedPassword?: string; metrics: boolean; admin?: boolean; load?: boolean }
   | { ftpsd: 1; type: 'sessions'; from: number; snapshot: SessionSnapshot }
   | { ftpsd: 1; type: 'failure'; address: string }
   | { ftpsd: 1; type: 'ban'; address: string; until: number }

@@ -14,9 +14,15 @@
  *   and lifts bans everywhere; a worker tells it when its certificate changes. Session ids start with
  *   the worker's number (`2.Kx9a_Q3b`), so they are unique across workers.
  *
+ * - workers on demand (`workers: auto`): the worker reports its event-loop utilization and sessions
+ *   about once a second (worker-scaler.ts); retired, the primary disconnects it (node:cluster closes
+ *   its listeners: no new connection) and it stops once its last session has ended.
+ *
  * All of it is eventually consistent: a connection accepted within the IPC round trip (well under a
  * millisecond on an idle host) of another worker's change does not see it yet.
  */
+import cluster from 'node:cluster';
+import { performance } from 'node:perf_hooks';
 import { oneLine, exitCodeOf } from '../runtime/exit.js';
 import { serve, type ServeContext } from '../runtime/serve.js';
 import type { CliFlags, ResolvedConfig } from '../config/load.js';
@@ -36,6 +42,8 @@ const INIT_TIMEOUT_MS = 30_000;
 const SNAPSHOT_DELAY_MS = 10;
 /** And at least this often when something changed unseen (a REIN logs out without an event). */
 const SNAPSHOT_EVERY_MS = 1000;
+/** Workers on demand: a load report this often. */
+const LOAD_EVERY_MS = 1000;
 
 type Init = Extract<PrimaryMessage, { type: 'init' }>;
 
@@ -138,8 +146,45 @@ class WorkerLink {
       if (until !== undefined) toPrimary({ ftpsd: 1, type: 'ban', address: e.remoteAddress, until });
     });
     setInterval(() => this.sendSnapshot(), SNAPSHOT_EVERY_MS).unref();
+    if (this.init.load) this.reportLoad(server);
+    this.stopWhenRetired(server);
     const plain = (a: { address: string; family: string; port: number }) => ({ address: a.address, family: a.family, port: a.port });
     toPrimary({ ftpsd: 1, type: 'listening', addresses: { explicit: addresses.explicit.map(plain), implicit: addresses.implicit.map(plain) } });
+  }
+
+  /** Workers on demand: utilization since the last report, sessions, connections accepted meanwhile. */
+  private reportLoad(server: FtpServer): void {
+    let accepted = 0;
+    server.events.on('connect', () => accepted++);
+    let last = performance.eventLoopUtilization();
+    setInterval(() => {
+      const now = performance.eventLoopUtilization();
+      const elu = performance.eventLoopUtilization(now, last).utilization;
+      last = now;
+      toPrimary({ ftpsd: 1, type: 'load', elu, sessions: server.sessions.size, accepted });
+      accepted = 0;
+    }, LOAD_EVERY_MS).unref();
+  }
+
+  /**
+   * Retired by the primary (worker.disconnect(): node:cluster closed this worker's listeners and the
+   * channel): the sessions it holds go on; the worker stops once none is left. A channel that closes
+   * otherwise (the primary died) makes node:cluster exit the worker at once.
+   */
+  private stopWhenRetired(server: FtpServer): void {
+    process.once('disconnect', () => {
+      if (!cluster.worker?.exitedAfterDisconnect) return;
+      server.log.info({ sessions: server.sessions.size }, 'retired by the primary; stopping once the sessions end');
+      const check = () => {
+        if (server.sessions.size > 0) return;
+        server.events.off('disconnect', later);
+        this.stop?.();
+      };
+      // A connection leaves the map a little after its disconnect event.
+      const later = () => setImmediate(check);
+      server.events.on('disconnect', later);
+      check();
+    });
   }
 
   private schedule(): void {

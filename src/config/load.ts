@@ -76,6 +76,11 @@ export interface ResolvedByHand extends PolicySettings {
   watchConfig: boolean;
   /** Worker processes of `ftpsd serve` (`auto` resolved to the number of cores); 1: no cluster. */
   workers: number;
+  /**
+   * `workers: auto` (the default): the cluster starts one worker and adds more on load, up to `workers`
+   * (cluster/worker-scaler.ts); false: `workers` is a number, all started at once.
+   */
+  workersOnDemand: boolean;
   /** How the primary of cluster mode checks its workers (defaults applied). */
   workerHeartbeat: HeartbeatSettings;
   /** Who to become after binding (`ftpsd serve`); undefined: stay. */
@@ -218,6 +223,7 @@ function merge(layers: Layer[], env: NodeJS.ProcessEnv, cwd: string, configFile:
     proxyProtocol: pick(layers, 'proxyProtocol') ?? [],
     watchConfig: pick(layers, 'watchConfig') ?? false,
     workers: workerCount(pick(layers, 'workers'), { pasvPorts }),
+    workersOnDemand: (pick(layers, 'workers') ?? 'auto') === 'auto',
     workerHeartbeat,
     runAs: runAsUser === undefined ? undefined : { user: runAsUser, ...(runAsGroup !== undefined ? { group: runAsGroup } : {}) },
     umask: pick(layers, 'umask') ?? DEFAULTS.umask,

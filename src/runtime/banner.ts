@@ -22,8 +22,10 @@ export interface BannerInput {
   metrics?: AddressInfo | undefined;
   /** The admin console's URL, when on. */
   admin?: string | undefined;
-  /** Worker processes (cluster mode), when more than one. */
+  /** Worker processes (cluster mode), when more than one: the most. */
   workers?: number;
+  /** Workers on demand (`workers: auto`): how many started (the others come under load). */
+  workersAtStart?: number;
 }
 
 const CERT_SOURCE = {
@@ -86,7 +88,14 @@ function bannerLines(input: BannerInput): string[] {
   lines.push(`fingerprint: SHA-256 ${certificate.fingerprint256}`);
   if (certificate.names && certificate.names.length > 0) lines.push(`names:       ${certificate.names.join(', ')}`);
   lines.push(`expires:     ${certificate.validTo.toISOString()}`);
-  if (input.workers !== undefined && input.workers > 1) lines.push(`workers:     ${input.workers} processes (passive ports split between them)`);
+  if (input.workers !== undefined && input.workers > 1) {
+    const n = input.workersAtStart;
+    lines.push(
+      n === undefined
+        ? `workers:     ${input.workers} processes (passive ports split between them)`
+        : `workers:     ${n} process${n === 1 ? '' : 'es'}, up to ${input.workers} on demand (passive ports split between them)`,
+    );
+  }
   if (input.metrics) lines.push(`metrics:     http://${formatAddress(input.metrics.address, input.metrics.port)}/metrics`);
   if (input.admin) lines.push(`admin:       ${input.admin}`);
   const example = tryCommand(input);
