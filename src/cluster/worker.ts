@@ -167,9 +167,10 @@ class WorkerLink {
   }
 
   /**
-   * Retired by the primary (worker.disconnect(): node:cluster closed this worker's listeners and the
-   * channel): the sessions it holds go on; the worker stops once none is left. A channel that closes
-   * otherwise (the primary died) makes node:cluster exit the worker at once.
+   * Retired by the primary (worker.disconnect()): node:cluster closes this worker's listeners at once (no
+   * new connection; one already handed to it is served) and the channel once the listeners' last
+   * connection has ended; then the worker stops. A channel that closes otherwise (the primary died)
+   * makes node:cluster exit the worker at once.
    */
   private stopWhenRetired(server: FtpServer): void {
     process.once('disconnect', () => {

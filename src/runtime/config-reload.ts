@@ -148,6 +148,7 @@ export class ConfigReloader {
     // What needs a restart stays as it is, so the config in force describes the process.
     const config: ResolvedConfig = { ...loaded };
     for (const key of restartNeeded) (config as unknown as Record<string, unknown>)[key] = previous[key];
+    config.workersOnDemand = previous.workersOnDemand;
     const prepared = await toServerOptions(config, this.log, undefined, this.options.journal);
     const { certificate } = prepared;
     const now = (this.options.now ?? (() => new Date()))();
@@ -270,6 +271,11 @@ function diff(a: ResolvedConfig, b: ResolvedConfig): { changed: string[]; restar
   for (const key of new Set([...Object.keys(a), ...Object.keys(b)]) as Set<keyof ResolvedConfig>) {
     if (IGNORED.includes(key)) continue;
     if (JSON.stringify(a[key]) === JSON.stringify(b[key])) continue;
+    // `workers` resolves to two fields (the count and whether it is auto): one option, one report.
+    if (key === 'workersOnDemand') {
+      if (!restartNeeded.includes('workers') && a.workers === b.workers) restartNeeded.push('workers');
+      continue;
+    }
     if (reloadMode(key) === 'restart') restartNeeded.push(key);
     else changed.push(key);
   }
