@@ -20,6 +20,8 @@
  */
 import cluster, { type Worker } from 'node:cluster';
 import type { AddressInfo } from 'node:net';
+import { extname } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import type { Certificate } from '../config/certificate.js';
 import type { CliFlags, ResolvedConfig } from '../config/load.js';
@@ -34,7 +36,7 @@ import { renderBanner } from '../runtime/banner.js';
 import { drainMs, logsAreJson, opsError, serveLogDestination } from '../runtime/serve-ops.js';
 import { resolveIdentity, RunAsError } from '../runtime/run-as.js';
 import type { ClusterMetrics, MetricsRequests } from './cluster-metrics.js';
-import { NO_SESSIONS, checkedSnapshot, ourMessage, type ListeningReport, type PrimaryMessage, type WorkerMessage } from './messages.js';
+import { NO_SESSIONS, checkedSnapshot, ourMessage, plainData, type ListeningReport, type PrimaryMessage, type WorkerMessage } from './messages.js';
 import { workerShare } from './port-slices.js';
 import { WorkerScaler, retireIdleMs } from './worker-scaler.js';
 import type { AdminStarter, WorkerStatus } from '../runtime/admin-host.js';
@@ -135,6 +137,12 @@ class Primary {
   /** Workers on demand (`workers: auto`); undefined: all N start at once. */
   private readonly scaler: WorkerScaler | undefined;
   private scaling: NodeJS.Timeout | undefined;
+  /**
+   * The checked config a starting worker gets (so it does not load the config schema, zod); dropped at
+   * the first reload (SIGHUP, the admin console; with watchConfig from the start): the config in force
+   * may differ from it then, and workers read it themselves as they do on a reload.
+   */
+  private configForWorkers: ResolvedConfig | undefined;
 
   constructor(
     private readonly config: ResolvedConfig,
@@ -156,6 +164,7 @@ class Primary {
       retiring: false,
       served: false,
     }));
+    this.configForWorkers = !config.watchConfig && plainData(config) ? config : undefined;
     this.scaler = config.workersOnDemand ? new WorkerScaler(config.workers, retireIdleMs(ctx.env ?? process.env)) : undefined;
   }
 
@@ -184,6 +193,9 @@ class Primary {
     }
     this.handleSignals();
     const ready = new Promise<void>((resolve, reject) => (this.started = { resolve, reject }));
+    // Workers run worker-main (no command line, no config schema: the flags and the checked config come in init).
+    const self = fileURLToPath(import.meta.url);
+    cluster.setupPrimary({ exec: fileURLToPath(new URL(`./worker-main${extname(self)}`, import.meta.url)) });
     // On demand: the first slot only; the scaler adds the others under load.
     for (const slot of this.scaler ? this.slots.slice(0, 1) : this.slots) this.fork(slot);
     this.lastBeat = Date.now();
@@ -295,7 +307,7 @@ class Primary {
     switch (m.type) {
       case 'hello':
         if (this.stopping) return void worker.process.kill('SIGTERM');
-        this.send(worker, { ftpsd: 1, type: 'init', index: slot.index, count: this.slots.length, metrics: this.metrics !== undefined, admin: this.admin !== undefined, load: this.scaler !== undefined, ...(this.config.generatedPassword !== undefined ? { generatedPassword: this.config.generatedPassword } : {}) });
+        this.send(worker, { ftpsd: 1, type: 'init', index: slot.index, count: this.slots.length, metrics: this.metrics !== undefined, admin: this.admin !== undefined, load: this.scaler !== undefined, flags: this.ctx.flags ?? {}, ...(this.configForWorkers ? { config: this.configForWorkers } : {}), ...(this.config.generatedPassword !== undefined ? { generatedPassword: this.config.generatedPassword } : {}) });
         return;
       case 'listening':
         return this.onListening(slot, worker, m.addresses);
@@ -387,6 +399,7 @@ class Primary {
           .filter((slot) => !slot.retiring && (slot.worker !== undefined || slot.restartPending))
           .map((slot) => ({ worker: slot.index + 1, pid: slot.worker?.process.pid, state: slot.ready ? 'listening' : 'starting', sessions: snapshot(slot).sessions })),
       send: (worker, message) => {
+        if (message.type === 'admin' && message.op.kind === 'reload') this.configForWorkers = undefined;
         const slot = this.slots[worker - 1];
         return slot?.ready === true && this.send(slot.worker, message);
       },
@@ -461,7 +474,10 @@ class Primary {
     // Only to workers that listen (so have their handlers): one still starting reads the config anew.
     const forward = (signal: NodeJS.Signals) => () => {
       this.log.info({ signal, workers: this.slots.length }, 'forwarding the signal to the workers');
-      if (signal === 'SIGHUP') void this.admin?.reloadSettings('SIGHUP');
+      if (signal === 'SIGHUP') {
+        this.configForWorkers = undefined;
+        void this.admin?.reloadSettings('SIGHUP');
+      }
       for (const slot of this.slots) if (slot.ready) slot.worker?.process.kill(signal);
     };
     process.on('SIGHUP', forward('SIGHUP'));

@@ -73,8 +73,11 @@ function handshake(): Promise<Init> {
   });
 }
 
-/** Runs `serve` as worker of the primary; a start-up failure goes to the primary (which reports it). */
-export async function runWorker(flags: CliFlags, ctx: Pick<ServeContext, 'version'>): Promise<void> {
+/**
+ * Runs `serve` as worker of the primary; a start-up failure goes to the primary (which reports it). The
+ * flags are the primary's (init), else those given (a worker started through the command line).
+ */
+export async function runWorker(ctx: Pick<ServeContext, 'version'>, given: CliFlags = {}): Promise<void> {
   let init: Init;
   try {
     init = await handshake();
@@ -82,6 +85,7 @@ export async function runWorker(flags: CliFlags, ctx: Pick<ServeContext, 'versio
     process.stderr.write(`error: ${(err as Error).message}\n`);
     process.exit(1);
   }
+  const flags = typeof init.flags === 'object' && init.flags !== null ? (init.flags as CliFlags) : given;
   setSessionIdPrefix(`${init.index + 1}.`);
   const link = new WorkerLink(init);
   try {
@@ -116,6 +120,8 @@ class WorkerLink {
     return {
       logFields: { worker: index + 1, pid: process.pid },
       generatedPassword: this.init.generatedPassword,
+      // The primary's checked config (its shape is the primary's own ResolvedConfig, checked by plainData there).
+      config: this.init.config as ResolvedConfig | undefined,
       adjust: (config) => workerShare(config, index, count),
       ready: (server, ops, addresses, source) => this.ready(server, ops, addresses, source),
       onStop: (stop) => (this.stop = stop),

@@ -9,7 +9,7 @@ import type { PortRange } from '../data/passive.js';
 import type { LogLevel } from '../logger.js';
 import type { ListenAddress } from '../server.js';
 import type { Limits, SecurityOptions, Timeouts, UploadOptions } from '../settings.js';
-import { POLICY_DEFAULTS, POLICY_NAMES, type PolicySettings } from '../policy-options.js';
+import { POLICY_DEFAULTS, POLICY_NAMES, type PolicySettings } from '../policy-values.js';
 import type { HookSpec } from '../ops/hooks.js';
 import type { LogFormat } from '../ops/log-format.js';
 import type { WebhookSpec } from '../ops/webhooks.js';
@@ -227,7 +227,7 @@ function merge(layers: Layer[], env: NodeJS.ProcessEnv, cwd: string, configFile:
     workerHeartbeat,
     runAs: runAsUser === undefined ? undefined : { user: runAsUser, ...(runAsGroup !== undefined ? { group: runAsGroup } : {}) },
     umask: pick(layers, 'umask') ?? DEFAULTS.umask,
-    ...(Object.fromEntries(POLICY_NAMES.map((name) => [name, pick(layers, name) ?? POLICY_DEFAULTS[name]])) as PolicySettings),
+    ...(Object.fromEntries(POLICY_NAMES.map((name) => [name, pick(layers, name) ?? POLICY_DEFAULTS[name]])) as unknown as PolicySettings),
     logLevel: pick(layers, 'logLevel') ?? DEFAULTS.logLevel,
     logFormat: pick(layers, 'logFormat') ?? 'auto',
     metricsListen: pick(layers, 'metricsListen') || undefined,

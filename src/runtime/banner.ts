@@ -8,7 +8,7 @@
 import type { AddressInfo } from 'node:net';
 import type { Certificate } from '../config/certificate.js';
 import type { ResolvedConfig } from '../config/load.js';
-import { ENV } from '../config/sources.js';
+import { PASSWORD_ENV } from '../config/defaults.js';
 import { formatAddress } from '../config/listen-address.js';
 
 export interface BannerInput {
@@ -70,11 +70,11 @@ function bannerLines(input: BannerInput): string[] {
   const kept = config.generatedPasswordFile;
   if (config.generatedPassword !== undefined && first) {
     const where = kept !== undefined ? `; its hash kept in ${kept}, the same at the next start` : '';
-    lines.push(`user:        ${first.name}   password: ${config.generatedPassword}   (generated${where}; choose one with ${ENV.password} or --user)`);
+    lines.push(`user:        ${first.name}   password: ${config.generatedPassword}   (generated${where}; choose one with ${PASSWORD_ENV} or --user)`);
   } else if (config.generatedPasswordKept === true && first && kept !== undefined) {
     lines.push(`user:        ${first.name}   (password generated on an earlier start, its hash kept in ${kept}; a new one with --new-password)`);
   } else if (config.passwordFromEnv && first) {
-    lines.push(`user:        ${first.name}   (password from ${ENV.password})`);
+    lines.push(`user:        ${first.name}   (password from ${PASSWORD_ENV})`);
   } else if (config.users.length > 0 || (!config.ldap && !config.authHook)) {
     const names = config.users.map((u) => (u.readOnly ? `${u.name} (read-only)` : u.name));
     lines.push(`${names.length > 1 ? 'users:      ' : 'user:       '} ${names.join(', ')}`);
