@@ -12,6 +12,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { hashPassword } from '../../src/auth/password.js';
 import { workerCount } from '../../src/config/cluster-schema.js';
 import { RawClient } from '../helpers/raw-client.js';
 import { until } from '../helpers/poll.js';
@@ -79,7 +80,7 @@ async function stopLoad(child: ChildProcess): Promise<void> {
 }
 
 describe.skipIf(MAX < 2)('workers on demand (workers: auto)', () => {
-  it('starts one worker, adds one under load, retires the idle one without cutting the connection handed to it', async () => {
+  it('starts one worker, adds one under load, retires the idle one without cutting the connection handed to it', { timeout: 180_000 }, async () => {
     const dir = await tempDir();
     const config = join(dir, 'ftpsd.yaml');
     // A long heartbeat timeout: the test stops a worker for a few seconds.
@@ -135,6 +136,27 @@ describe.skipIf(MAX < 2)('workers on demand (workers: auto)', () => {
     await until(async () => (await children(ftpd.child.pid!)).length === 1, 'one worker left');
     // The remaining worker serves every new connection.
     for (let i = 0; i < 3; i++) expect((await listExplicit(ftpd.port, 'alice', 'pw')).code).toBe(0);
+    expect((await ftpd.stop()).code).toBe(0);
+  });
+
+  it('a worker started after a reload reads the config in force, not the one the primary checked at start', async () => {
+    const dir = await tempDir();
+    const config = join(dir, 'ftpsd.yaml');
+    const hash = await hashPassword('pw2');
+    await writeFile(config, `users:\n  - {name: alice, password: "${hash}"}\n`);
+    const ftpd = await Served.start([...loopbackArgs(dir), '--config', config, '--workers', '2']);
+    const pids = line(ftpd, 'cluster ready')!.workerPids!;
+    expect((await listExplicit(ftpd.port, 'dave', 'pw2')).code).toBe(67);
+    // A new user through the file: SIGHUP reloads every worker.
+    await writeFile(config, `users:\n  - {name: alice, password: "${hash}"}\n  - {name: dave, password: "${hash}"}\n`);
+    ftpd.child.kill('SIGHUP');
+    await until(() => new Set(logLines(ftpd.stdout).filter((l) => l.msg === 'config reloaded').map((l) => l.pid)).size === 2, 'both workers reloaded');
+    // The replacement of a killed worker knows the user too.
+    process.kill(pids[0]!, 'SIGKILL');
+    await until(() => has(ftpd, 'worker replaced'), 'the replacement');
+    for (let i = 0; i < 4; i++) expect((await listExplicit(ftpd.port, 'dave', 'pw2')).code).toBe(0);
+    const replacement = line(ftpd, 'worker replaced')!.workerPid!;
+    expect(logLines(ftpd.stdout).some((l) => l.msg === 'login' && l.pid === replacement)).toBe(true);
     expect((await ftpd.stop()).code).toBe(0);
   });
 
