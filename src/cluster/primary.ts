@@ -193,9 +193,10 @@ class Primary {
     }
     this.handleSignals();
     const ready = new Promise<void>((resolve, reject) => (this.started = { resolve, reject }));
-    // Workers run worker-main (no command line, no config schema: the flags and the checked config come in init).
+    // Workers run worker-main (no command line, no config schema: the flags and the checked config come in
+    // init), without arguments (a password given with --user is not repeated in their command lines).
     const self = fileURLToPath(import.meta.url);
-    cluster.setupPrimary({ exec: fileURLToPath(new URL(`./worker-main${extname(self)}`, import.meta.url)) });
+    cluster.setupPrimary({ exec: fileURLToPath(new URL(`./worker-main${extname(self)}`, import.meta.url)), args: [] });
     // On demand: the first slot only; the scaler adds the others under load.
     for (const slot of this.scaler ? this.slots.slice(0, 1) : this.slots) this.fork(slot);
     this.lastBeat = Date.now();
