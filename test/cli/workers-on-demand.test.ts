@@ -106,12 +106,27 @@ describe.skipIf(MAX < 2)('workers on demand (workers: auto)', () => {
 
     // Let the added worker report itself idle at least once, then stop it: connections the primary
     // hands it now wait in its channel, ahead of the disconnect the primary sends when it retires it.
-    await sleep(2800);
-    expect(has(ftpd, 'worker idle; retiring it (it ends once its sessions do)')).toBe(false);
-    process.kill(addedPid, 'SIGSTOP');
-    stopped.add(addedPid);
-    const clients = await Promise.all(Array.from({ length: 4 }, () => RawClient.connect(ftpd.port, '127.0.0.1', { greeting: false })));
-    await until(() => has(ftpd, 'worker idle; retiring it (it ends once its sessions do)'), 'the retire decision', 30_000, 100);
+    // (On a loaded host its last report may not have been an idle one yet: then let it go on and retry.)
+    const decided = () => has(ftpd, 'worker idle; retiring it (it ends once its sessions do)');
+    let clients: RawClient[] = [];
+    for (let attempt = 1; ; attempt++) {
+      await sleep(2800);
+      expect(decided()).toBe(false);
+      process.kill(addedPid, 'SIGSTOP');
+      stopped.add(addedPid);
+      clients = await Promise.all(Array.from({ length: 4 }, () => RawClient.connect(ftpd.port, '127.0.0.1', { greeting: false })));
+      const ok = await until(decided, 'the retire decision', 12_000, 100).then(
+        () => true,
+        () => false,
+      );
+      if (ok) break;
+      expect(attempt).toBeLessThan(3);
+      process.kill(addedPid, 'SIGCONT');
+      for (const c of clients) {
+        await c.expect(220);
+        expect((await c.cmd('QUIT')).code).toBe(221);
+      }
+    }
     expect(line(ftpd, 'worker idle; retiring it (it ends once its sessions do)')).toMatchObject({ worker: 2, workerPid: addedPid });
     process.kill(addedPid, 'SIGCONT');
     stopped.delete(addedPid);
@@ -122,8 +137,8 @@ describe.skipIf(MAX < 2)('workers on demand (workers: auto)', () => {
     }
     // The retiring worker took one of them (it was stopped until after the decision, so its line comes later).
     const lines = logLines(ftpd.stdout);
-    const decided = lines.findIndex((l) => l.msg === 'worker idle; retiring it (it ends once its sessions do)');
-    expect(lines.slice(decided).some((l) => l.msg === 'connect' && l.pid === addedPid)).toBe(true);
+    const decidedAt = lines.findIndex((l) => l.msg === 'worker idle; retiring it (it ends once its sessions do)');
+    expect(lines.slice(decidedAt).some((l) => l.msg === 'connect' && l.pid === addedPid)).toBe(true);
     // It ends only with its sessions.
     await sleep(500);
     expect(has(ftpd, 'worker retired')).toBe(false);
