@@ -4,7 +4,7 @@
  */
 const floors = [
   ['base', ['^src/base/']],
-  ['leaves', ['^src/(storage|tls)/', '^src/(logger|events|diagnostics|session-id|policy-options)\\.ts$']],
+  ['leaves', ['^src/(storage|tls)/', '^src/(logger|events|diagnostics|session-id|policy-options|policy-values)\\.ts$']],
   ['parts', ['^src/(auth|listing|security|proxy|userdb)/', '^src/(settings|policy|session)\\.ts$']],
   ['wire', ['^src/protocol/']],
   ['data', ['^src/data/', '^src/session-observer\\.ts$']],

@@ -3,12 +3,14 @@
  * values and description (the zod schema), default, environment variable, command-line flag and how a
  * reload applies them (zod metadata). Every other place derives them from here: the config file, FTPSD_*,
  * the command line (cli/main.ts), ResolvedConfig, createServer's and FtpServer's options, reconfigure()
- * and ServerSettings. A new policy option is one entry here plus the code that reads it.
+ * and ServerSettings. The values and defaults themselves are in policy-values.ts (no zod: the server
+ * reads them at run time). A new policy option is one entry in each plus the code that reads it.
  *
  * Also the option metadata every option of the config schema carries (GlobalMeta below; see
  * docs/architecture.md, Adding an option).
  */
 import { z } from 'zod';
+import { POLICY_DEFAULT, POLICY_VALUES } from './policy-values.js';
 
 /**
  * How a config reload applies an option: `live` (at once, also for running sessions), `new-connections`
@@ -42,8 +44,8 @@ export function oneOf<const T extends readonly [string, ...string[]]>(values: T)
   return z.enum(values, { error: `must be one of ${values.join(', ')}` });
 }
 
-const DEFAULT = { tlsRequired: 'login', sessionReuse: 'require', dataProtection: 'tls-sessions' } as const;
-const VALUES = { tlsRequired: ['off', 'login', 'all'], sessionReuse: ['require', 'require-or-client-cert', 'allow', 'off'], dataProtection: ['tls-sessions', 'optional'] } as const;
+const DEFAULT = POLICY_DEFAULT;
+const VALUES = POLICY_VALUES;
 
 /** A policy flag's help: its values, a note, its default. */
 const help = (name: keyof typeof DEFAULT, note = '') => `${VALUES[name].join('|')}${note ? `: ${note}` : ''} (default: ${DEFAULT[name]})`;
@@ -72,34 +74,6 @@ export const policyFields = {
     }),
 } as const;
 
-export type PolicyName = keyof typeof policyFields;
-export const POLICY_NAMES = Object.keys(policyFields) as PolicyName[];
-
-/** The policy options, resolved (what ServerSettings and ResolvedConfig hold). */
-export type PolicySettings = { -readonly [K in PolicyName]: z.output<(typeof policyFields)[K]> };
-
-export const POLICY_DEFAULTS: Readonly<PolicySettings> = DEFAULT;
-
-/** `off`: plain FTP allowed; `login`: TLS before USER/PASS; `all`: also PROT P for every transfer. */
-export type TlsRequired = PolicySettings['tlsRequired'];
-/**
- * `require`: protected data connections must resume their control connection's TLS session;
- * `require-or-client-cert`: or present the same verified client certificate as the control connection; `allow`; `off`.
- */
-export type SessionReuse = PolicySettings['sessionReuse'];
-/**
- * Data protection for sessions whose control connection used TLS (AUTH TLS or implicit FTPS; CCC does
- * not end it). `tls-sessions` (default): such a session must send PROT P before any transfer (PROT C is
- * refused with 534, a clear transfer with 521). `optional`: PROT C allowed, so anyone who reaches the
- * passive port first (same address: carrier-grade NAT, a shared host) can take the transfer: the
- * passive port is only checked against the client's address, and clear data carries no proof of who
- * opened it. `tlsRequired: all` requires PROT P whatever this says.
- */
-export type DataProtection = PolicySettings['dataProtection'];
-
-/** The policy options `source` sets (undefined ones left out). */
-export function pickPolicy(source: Partial<PolicySettings>): Partial<PolicySettings> {
-  const out: Partial<Record<PolicyName, string>> = {};
-  for (const name of POLICY_NAMES) if (source[name] !== undefined) out[name] = source[name];
-  return out as Partial<PolicySettings>;
-}
+// The names, values and defaults (zod-free, for the server at run time).
+export { POLICY_DEFAULTS, POLICY_NAMES, pickPolicy } from './policy-values.js';
+export type { DataProtection, PolicyName, PolicySettings, SessionReuse, TlsRequired } from './policy-values.js';

@@ -5,9 +5,9 @@
 import type { UploadPolicy } from './auth/users.js';
 import type { PortRange } from './base/address.js';
 import { checkAdvertisedPorts, PasvAddresses, type PasvAddressRule } from './security/pasv-address.js';
-import { pickPolicy, POLICY_DEFAULTS, POLICY_NAMES, type PolicySettings } from './policy-options.js';
+import { pickPolicy, POLICY_DEFAULTS, POLICY_NAMES, type PolicySettings } from './policy-values.js';
 
-export type { TlsRequired, SessionReuse, DataProtection } from './policy-options.js';
+export type { TlsRequired, SessionReuse, DataProtection } from './policy-values.js';
 
 export interface Timeouts {
   /** Idle control connection (never while a transfer runs). */

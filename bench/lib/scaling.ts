@@ -1,11 +1,13 @@
 /**
  * Cluster scaling (`--only scaling`, ftpsd only): BENCH_SCALING_CLIENTS (4) curl downloads at once of a
  * BENCH_SCALING_MIB (256) MiB file over explicit FTPS (AUTH TLS, PROT P), against ftpsd with one worker
- * and with BENCH_SCALING_WORKERS (default: one per core). Prints, for each worker count W:
+ * with BENCH_SCALING_WORKERS (default: one per core) and with `auto` (workers on demand: one at the start,
+ * more added under load; W is `auto` in the names). Prints, for each worker count W:
  *   scaling_tls_retr_xC_wW_MBps                 aggregate rate of the C downloads (bytes / wall time)
  *   scaling_tls_retr_xC_wW_server_cpu_s_per_GiB the server's process tree (primary and workers)
  *   scaling_tls_retr_xC_wW_client_cpu_s         the curl processes' CPU (a saturated client shows here)
- * and scaling_tls_retr_xC_speedup (the rate with W workers over the rate with 1). The clients run on the
+ * and scaling_tls_retr_xC_speedup (the rate with W workers over the rate with 1; _auto_speedup the same for
+ * auto, whose first repetition's sessions all land on its one starting worker). The clients run on the
  * same machine: on a host with few cores they take cores from the server, which caps the speed-up.
  */
 import { spawn } from 'node:child_process';
@@ -34,8 +36,8 @@ export async function scaling(start: (workers: string) => Promise<Target>, root:
   const name = `scale-${mib}M.bin`;
   ensureFile(join(fixtureDir(root), name), mib * 1048576);
   const key = `scaling_tls_retr_x${clients}`;
-  const rates = new Map<number, number>();
-  for (const workers of [1, many]) {
+  const rates = new Map<number | 'auto', number>();
+  for (const workers of [1, many, 'auto'] as const) {
     const t = await start(String(workers));
     try {
       const runs: { MBps: number; cpu: number; cli: number }[] = [];
@@ -65,6 +67,7 @@ export async function scaling(start: (workers: string) => Promise<Target>, root:
     }
   }
   out(`${key}_speedup`, fmt(rates.get(many)! / rates.get(1)!, 2));
+  out(`${key}_auto_speedup`, fmt(rates.get('auto')! / rates.get(1)!, 2));
 }
 
 /** One PROT P download to /dev/null; resolves with the bytes received (-1 on failure). */

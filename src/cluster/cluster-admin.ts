@@ -107,7 +107,7 @@ export async function startClusterAdmin(o: ClusterAdminOptions): Promise<Cluster
   const readConfig = async (reason: string): Promise<string | undefined> => {
     try {
       const fresh = await loadConfig(o.flags, { env: o.env, ...(config.generatedPassword !== undefined ? { generatedPassword: config.generatedPassword } : {}) });
-      config = { ...fresh, adminListen: config.adminListen, workers: config.workers };
+      config = { ...fresh, adminListen: config.adminListen, workers: config.workers, workersOnDemand: config.workersOnDemand };
       settings = adminSettings(config.admin);
       throttle = throttleFor(config, throttle);
       return undefined;

@@ -12,7 +12,8 @@ import type { ServeContext } from '../runtime/serve.js';
 
 /** Serves as a single process, the primary of a cluster, or one of its workers. */
 export async function serveCommand(flags: CliFlags, ctx: Pick<ServeContext, 'version' | 'env' | 'admin'>): Promise<void> {
-  if (cluster.isWorker) return (await import('./worker.js')).runWorker(flags, ctx);
+  // A worker forked with the command line (the primary forks worker-main.ts, which skips it).
+  if (cluster.isWorker) return (await import('./worker.js')).runWorker(ctx, flags);
   const loaded = await loadConfig(flags, ctx.env ? { env: ctx.env } : {});
   if (loaded.workers <= 1) {
     await (await import('../runtime/serve.js')).serve(flags, ctx);

@@ -36,6 +36,11 @@ export type WorkerMessage =
   | { ftpsd: 1; type: 'ban'; address: string; until: number }
   | { ftpsd: 1; type: 'metrics'; id: number; metrics: unknown }
   | { ftpsd: 1; type: 'pong'; seq: number }
+  /**
+   * Workers on demand (init `load`): about once a second, the event-loop utilization since the last
+   * report (0..1), the sessions now and the connections accepted since the last report.
+   */
+  | { ftpsd: 1; type: 'load'; elu: number; sessions: number; accepted: number }
   /** The answer to an `admin` request. */
   | { ftpsd: 1; type: 'admin-reply'; id: number; result: unknown }
   /** The worker switched to another certificate (sent only with the admin console on, which follows it). */
@@ -43,7 +48,23 @@ export type WorkerMessage =
 
 /** Primary to worker. */
 export type PrimaryMessage =
-  | { ftpsd: 1; type: 'init'; index: number; count: number; generatedPassword?: string; metrics: boolean; admin?: boolean }
+  | {
+      ftpsd: 1;
+      type: 'init';
+      index: number;
+      count: number;
+      generatedPassword?: string;
+      metrics: boolean;
+      admin?: boolean;
+      load?: boolean;
+      /**
+       * The config the primary loaded and checked (a ResolvedConfig, secrets included: the channel is a
+       * pipe between the two processes, seen by no other); absent: the worker reads it itself.
+       */
+      config?: unknown;
+      /** The command line's flags (a worker runs worker-main.ts, without the command line; reloads read them). */
+      flags?: unknown;
+    }
   | { ftpsd: 1; type: 'sessions'; from: number; snapshot: SessionSnapshot }
   | { ftpsd: 1; type: 'failure'; address: string }
   | { ftpsd: 1; type: 'ban'; address: string; until: number }
@@ -66,6 +87,21 @@ function isObject(v: unknown): v is Record<string, unknown> {
 /** The message if `v` is one of ours (by its marker and type), else undefined. */
 export function ourMessage<T extends { type: string }>(v: unknown): T | undefined {
   return isObject(v) && v.ftpsd === 1 && typeof v.type === 'string' ? (v as unknown as T) : undefined;
+}
+
+/**
+ * True when `v` survives the channel's JSON unchanged: null, booleans, finite numbers, strings, arrays
+ * of those and plain objects (a property that is undefined is dropped, which reads the same).
+ */
+export function plainData(v: unknown, depth = 0): boolean {
+  if (depth > 64) return false;
+  if (v === null || typeof v === 'boolean' || typeof v === 'string') return true;
+  if (typeof v === 'number') return Number.isFinite(v);
+  if (Array.isArray(v)) return v.every((e) => e !== undefined && plainData(e, depth + 1));
+  if (typeof v !== 'object') return false;
+  const proto = Object.getPrototypeOf(v) as unknown;
+  if (proto !== Object.prototype && proto !== null) return false;
+  return Object.values(v).every((e) => e === undefined || plainData(e, depth + 1));
 }
 
 /** A snapshot from the channel, or an empty one when it is malformed. */

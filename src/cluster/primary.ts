@@ -2,6 +2,9 @@
  * The primary of cluster mode (`ftpsd serve --workers N`, N > 1): it checks the config as a single
  * process would (so errors read the same and exit with the same codes), prepares the certificate and
  * directories, forks N workers (src/cluster/worker.ts) and prints the banner once all of them listen.
+ * With `workers: auto` (workersOnDemand) it forks one worker, adds one when the running workers are busy
+ * and retires an added one that stays idle, up to N (worker-scaler.ts decides; each worker keeps its
+ * slot's passive ports, so slices are those of N).
  * The control listeners are shared through node:cluster (the primary accepts and hands connections round
  * robin); each worker binds its own passive ports (its slice: port-slices.ts).
  *
@@ -17,6 +20,8 @@
  */
 import cluster, { type Worker } from 'node:cluster';
 import type { AddressInfo } from 'node:net';
+import { extname } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import type { Certificate } from '../config/certificate.js';
 import type { CliFlags, ResolvedConfig } from '../config/load.js';
@@ -31,8 +36,9 @@ import { renderBanner } from '../runtime/banner.js';
 import { drainMs, logsAreJson, opsError, serveLogDestination } from '../runtime/serve-ops.js';
 import { resolveIdentity, RunAsError } from '../runtime/run-as.js';
 import type { ClusterMetrics, MetricsRequests } from './cluster-metrics.js';
-import { NO_SESSIONS, checkedSnapshot, ourMessage, type ListeningReport, type PrimaryMessage, type WorkerMessage } from './messages.js';
+import { NO_SESSIONS, checkedSnapshot, ourMessage, plainData, type ListeningReport, type PrimaryMessage, type WorkerMessage } from './messages.js';
 import { workerShare } from './port-slices.js';
+import { WorkerScaler, retireIdleMs } from './worker-scaler.js';
 import type { AdminStarter, WorkerStatus } from '../runtime/admin-host.js';
 import type { ClusterAdmin, ClusterPort } from './cluster-admin.js';
 
@@ -52,6 +58,8 @@ const MAX_START_FAILURES = 5;
 const RESTART_MIN_MS = 100;
 const RESTART_MAX_MS = 10_000;
 const STABLE_MS = 60_000;
+/** How often the scaler decides (workers report their load as often). */
+const SCALE_EVERY_MS = 1000;
 /** Bans remembered for replacement workers. */
 const MAX_BANS = 100_000;
 
@@ -67,6 +75,12 @@ interface Slot {
   /** Killed for not answering (it was listening: its exit is not a failure to start). */
   silenced: boolean;
   fatal: { message: string; exitCode: number } | undefined;
+  /** A replacement is due (onExit's delay). */
+  restartPending: boolean;
+  /** Disconnected by the scaler: takes no new connection, exits when its sessions end; not replaced. */
+  retiring: boolean;
+  /** Has listened once (a later start is a replacement, else an added worker). */
+  served: boolean;
 }
 
 /**
@@ -120,6 +134,15 @@ class Primary {
   private pingSeq = 0;
   private lastBeat = 0;
   private admin: ClusterAdmin | undefined;
+  /** Workers on demand (`workers: auto`); undefined: all N start at once. */
+  private readonly scaler: WorkerScaler | undefined;
+  private scaling: NodeJS.Timeout | undefined;
+  /**
+   * The checked config a starting worker gets (so it does not load the config schema, zod); dropped at
+   * the first reload (SIGHUP, the admin console; with watchConfig from the start): the config in force
+   * may differ from it then, and workers read it themselves as they do on a reload.
+   */
+  private configForWorkers: ResolvedConfig | undefined;
 
   constructor(
     private readonly config: ResolvedConfig,
@@ -128,7 +151,21 @@ class Primary {
     private readonly certificate: Certificate,
     private readonly acme?: AcmeService,
   ) {
-    this.slots = Array.from({ length: config.workers }, (_, index) => ({ index, worker: undefined, ready: false, startedAt: 0, crashes: 0, answeredAt: 0, silenced: false, fatal: undefined }));
+    this.slots = Array.from({ length: config.workers }, (_, index) => ({
+      index,
+      worker: undefined,
+      ready: false,
+      startedAt: 0,
+      crashes: 0,
+      answeredAt: 0,
+      silenced: false,
+      fatal: undefined,
+      restartPending: false,
+      retiring: false,
+      served: false,
+    }));
+    this.configForWorkers = !config.watchConfig && plainData(config) ? config : undefined;
+    this.scaler = config.workersOnDemand ? new WorkerScaler(config.workers, retireIdleMs(ctx.env ?? process.env)) : undefined;
   }
 
   async start(): Promise<void> {
@@ -156,11 +193,48 @@ class Primary {
     }
     this.handleSignals();
     const ready = new Promise<void>((resolve, reject) => (this.started = { resolve, reject }));
-    for (const slot of this.slots) this.fork(slot);
+    // Workers run worker-main (no command line, no config schema: the flags and the checked config come in
+    // init), without arguments (a password given with --user is not repeated in their command lines).
+    const self = fileURLToPath(import.meta.url);
+    cluster.setupPrimary({ exec: fileURLToPath(new URL(`./worker-main${extname(self)}`, import.meta.url)), args: [] });
+    // On demand: the first slot only; the scaler adds the others under load.
+    for (const slot of this.scaler ? this.slots.slice(0, 1) : this.slots) this.fork(slot);
     this.lastBeat = Date.now();
     this.heartbeat = setInterval(() => this.beat(), this.config.workerHeartbeat.intervalMs);
     this.heartbeat.unref();
+    if (this.scaler) {
+      this.scaling = setInterval(() => this.scale(), SCALE_EVERY_MS);
+      this.scaling.unref();
+    }
     await ready;
+  }
+
+  /** Workers on demand: adds or retires one worker as the scaler decides (worker-scaler.ts). */
+  private scale(): void {
+    const scaler = this.scaler;
+    if (!scaler || this.stopping || !this.announced) return;
+    const now = Date.now();
+    const running = this.slots.filter((s) => s.ready && !s.retiring).map((s) => s.index);
+    const starting = this.slots.some((s) => s.restartPending || (s.worker !== undefined && !s.ready && !s.retiring && !s.silenced));
+    const decision = scaler.decide(running, starting, now);
+    if (decision.kind === 'grow') {
+      const slot = this.slots.find((s) => s.worker === undefined && !s.restartPending);
+      if (!slot) return;
+      this.log.info({ worker: slot.index + 1, running: running.length, elu: Number(scaler.meanElu(running, now)?.toFixed(2)) }, 'workers busy; adding a worker');
+      scaler.changed(now);
+      this.fork(slot);
+    } else if (decision.kind === 'retire') {
+      const slot = this.slots[decision.slot];
+      const worker = slot?.worker;
+      if (!slot || !worker) return;
+      this.log.info({ worker: slot.index + 1, workerPid: worker.process.pid }, 'worker idle; retiring it (it ends once its sessions do)');
+      scaler.changed(now, slot.index);
+      // No pings, no broadcasts, no new connections (node:cluster takes it out of the round robin; a
+      // connection already handed to it is served, and its process exits when its sessions end).
+      slot.ready = false;
+      slot.retiring = true;
+      worker.disconnect();
+    }
   }
 
   /**
@@ -196,7 +270,7 @@ class Primary {
   private fork(slot: Slot): void {
     const worker = cluster.fork();
     const closeUntaken = trackHandedConnections(worker);
-    Object.assign(slot, { worker, ready: false, startedAt: Date.now(), silenced: false, fatal: undefined });
+    Object.assign(slot, { worker, ready: false, startedAt: Date.now(), silenced: false, fatal: undefined, restartPending: false, retiring: false });
     worker.on('error', (err) => this.log.warn({ worker: slot.index + 1, err: err.message }, 'worker channel error'));
     worker.on('message', (raw: unknown) => this.onMessage(slot, worker, raw));
     worker.on('exit', (code, signal) => {
@@ -234,7 +308,7 @@ class Primary {
     switch (m.type) {
       case 'hello':
         if (this.stopping) return void worker.process.kill('SIGTERM');
-        this.send(worker, { ftpsd: 1, type: 'init', index: slot.index, count: this.slots.length, metrics: this.metrics !== undefined, admin: this.admin !== undefined, ...(this.config.generatedPassword !== undefined ? { generatedPassword: this.config.generatedPassword } : {}) });
+        this.send(worker, { ftpsd: 1, type: 'init', index: slot.index, count: this.slots.length, metrics: this.metrics !== undefined, admin: this.admin !== undefined, load: this.scaler !== undefined, flags: this.ctx.flags ?? {}, ...(this.configForWorkers ? { config: this.configForWorkers } : {}), ...(this.config.generatedPassword !== undefined ? { generatedPassword: this.config.generatedPassword } : {}) });
         return;
       case 'listening':
         return this.onListening(slot, worker, m.addresses);
@@ -264,6 +338,11 @@ class Primary {
       case 'pong':
         slot.answeredAt = Date.now();
         return;
+      case 'load':
+        if (typeof m.elu === 'number' && typeof m.sessions === 'number' && typeof m.accepted === 'number' && slot.ready) {
+          this.scaler?.report(slot.index, m.elu, m.accepted > 0 ? Math.max(m.sessions, 1) : m.sessions, Date.now());
+        }
+        return;
       default:
         // The admin console's answers and certificate changes.
         this.admin?.fromWorker(slot.index + 1, m);
@@ -279,16 +358,34 @@ class Primary {
     for (const [from, snapshot] of this.snapshots) if (from !== slot.index) this.send(worker, { ftpsd: 1, type: 'sessions', from, snapshot: checkedSnapshot(snapshot) });
     const now = Date.now();
     for (const [address, until] of this.bans) if (until > now) this.send(worker, { ftpsd: 1, type: 'ban', address, until });
+    const added = !slot.served;
+    slot.served = true;
+    this.scaler?.changed(now);
     if (this.announced) {
       this.startFailures = 0;
-      this.log.info({ worker: slot.index + 1, workerPid: worker.process.pid }, 'worker replaced');
+      this.log.info({ worker: slot.index + 1, workerPid: worker.process.pid }, added ? 'worker added' : 'worker replaced');
       return;
     }
-    if (!this.slots.every((s) => s.ready)) return;
+    // Every worker started (all N, or the first one on demand) listens.
+    if (!this.slots.every((s) => s.ready || s.worker === undefined)) return;
     this.announced = true;
-    this.log.info({ workers: this.slots.length, workerPids: this.slots.map((s) => s.worker?.process.pid) }, 'cluster ready');
+    const started = this.slots.filter((s) => s.ready);
+    this.log.info({ workers: started.length, maxWorkers: this.slots.length, workerPids: started.map((s) => s.worker?.process.pid) }, 'cluster ready');
     process.stdout.write(
-      renderBanner({ version: this.ctx.version, explicit: this.addresses.explicit, implicit: this.addresses.implicit, config: this.config, certificate: this.certificate, metrics: this.metricsAddress, admin: this.admin?.url, workers: this.slots.length }, logsAreJson(this.config)),
+      renderBanner(
+        {
+          version: this.ctx.version,
+          explicit: this.addresses.explicit,
+          implicit: this.addresses.implicit,
+          config: this.config,
+          certificate: this.certificate,
+          metrics: this.metricsAddress,
+          admin: this.admin?.url,
+          workers: this.slots.length,
+          ...(this.scaler ? { workersAtStart: started.length } : {}),
+        },
+        logsAreJson(this.config),
+      ),
     );
     this.started?.resolve();
   }
@@ -298,8 +395,12 @@ class Primary {
     const snapshot = (slot: Slot) => checkedSnapshot(this.snapshots.get(slot.index));
     return {
       workers: (): WorkerStatus[] =>
-        this.slots.map((slot) => ({ worker: slot.index + 1, pid: slot.worker?.process.pid, state: slot.ready ? 'listening' : 'starting', sessions: snapshot(slot).sessions })),
+        // The slots in use (on demand, the others have no worker); a retiring worker answers no more requests.
+        this.slots
+          .filter((slot) => !slot.retiring && (slot.worker !== undefined || slot.restartPending))
+          .map((slot) => ({ worker: slot.index + 1, pid: slot.worker?.process.pid, state: slot.ready ? 'listening' : 'starting', sessions: snapshot(slot).sessions })),
       send: (worker, message) => {
+        if (message.type === 'admin' && message.op.kind === 'reload') this.configForWorkers = undefined;
         const slot = this.slots[worker - 1];
         return slot?.ready === true && this.send(slot.worker, message);
       },
@@ -328,9 +429,15 @@ class Primary {
   private onExit(slot: Slot, worker: Worker, code: number | null, signal: string | null): void {
     if (slot.worker !== worker) return;
     const wasReady = slot.ready || slot.silenced;
-    Object.assign(slot, { worker: undefined, ready: false });
+    const retired = slot.retiring;
+    Object.assign(slot, { worker: undefined, ready: false, retiring: false });
+    this.scaler?.changed(Date.now(), slot.index);
     if (this.snapshots.delete(slot.index)) this.broadcast({ ftpsd: 1, type: 'sessions', from: slot.index, snapshot: NO_SESSIONS });
     if (this.stopping) return this.exitWhenAllGone(code === 0 || this.failed ? 0 : 1);
+    if (retired) {
+      this.log.info({ worker: slot.index + 1, workerPid: worker.process.pid, code, signal }, 'worker retired');
+      return;
+    }
     const why = slot.fatal?.message ?? `worker ${slot.index + 1} exited (${signal ?? `code ${code}`}) before it was ready`;
     if (!this.announced) return this.fail(new StartError(why, slot.fatal?.exitCode ?? 1));
     const ranFor = Date.now() - slot.startedAt;
@@ -342,7 +449,9 @@ class Primary {
     }
     const delay = Math.min(RESTART_MIN_MS * 2 ** Math.max(slot.crashes - 1, 0), RESTART_MAX_MS);
     this.log.error({ worker: slot.index + 1, workerPid: worker.process.pid, code, signal, restartInMs: delay }, 'worker exited; starting a new one');
+    slot.restartPending = true;
     setTimeout(() => {
+      slot.restartPending = false;
       if (!this.stopping) this.fork(slot);
     }, delay);
   }
@@ -351,6 +460,7 @@ class Primary {
   private fail(err: StartError): void {
     this.stopping = true;
     clearInterval(this.heartbeat);
+    clearInterval(this.scaling);
     void this.acme?.close();
     void this.admin?.close();
     this.failed = true;
@@ -365,7 +475,10 @@ class Primary {
     // Only to workers that listen (so have their handlers): one still starting reads the config anew.
     const forward = (signal: NodeJS.Signals) => () => {
       this.log.info({ signal, workers: this.slots.length }, 'forwarding the signal to the workers');
-      if (signal === 'SIGHUP') void this.admin?.reloadSettings('SIGHUP');
+      if (signal === 'SIGHUP') {
+        this.configForWorkers = undefined;
+        void this.admin?.reloadSettings('SIGHUP');
+      }
       for (const slot of this.slots) if (slot.ready) slot.worker?.process.kill(signal);
     };
     process.on('SIGHUP', forward('SIGHUP'));
@@ -385,6 +498,7 @@ class Primary {
     }
     this.stopping = true;
     clearInterval(this.heartbeat);
+    clearInterval(this.scaling);
     this.exitCode = exitCode;
     if (this.metrics) this.metrics.shuttingDown = true;
     void this.admin?.close();

@@ -14,9 +14,15 @@
  *   and lifts bans everywhere; a worker tells it when its certificate changes. Session ids start with
  *   the worker's number (`2.Kx9a_Q3b`), so they are unique across workers.
  *
+ * - workers on demand (`workers: auto`): the worker reports its event-loop utilization and sessions
+ *   about once a second (worker-scaler.ts); retired, the primary disconnects it (node:cluster closes
+ *   its listeners: no new connection) and it stops once its last session has ended.
+ *
  * All of it is eventually consistent: a connection accepted within the IPC round trip (well under a
  * millisecond on an idle host) of another worker's change does not see it yet.
  */
+import cluster from 'node:cluster';
+import { performance } from 'node:perf_hooks';
 import { oneLine, exitCodeOf } from '../runtime/exit.js';
 import { serve, type ServeContext } from '../runtime/serve.js';
 import type { CliFlags, ResolvedConfig } from '../config/load.js';
@@ -36,6 +42,8 @@ const INIT_TIMEOUT_MS = 30_000;
 const SNAPSHOT_DELAY_MS = 10;
 /** And at least this often when something changed unseen (a REIN logs out without an event). */
 const SNAPSHOT_EVERY_MS = 1000;
+/** Workers on demand: a load report this often. */
+const LOAD_EVERY_MS = 1000;
 
 type Init = Extract<PrimaryMessage, { type: 'init' }>;
 
@@ -65,8 +73,11 @@ function handshake(): Promise<Init> {
   });
 }
 
-/** Runs `serve` as worker of the primary; a start-up failure goes to the primary (which reports it). */
-export async function runWorker(flags: CliFlags, ctx: Pick<ServeContext, 'version'>): Promise<void> {
+/**
+ * Runs `serve` as worker of the primary; a start-up failure goes to the primary (which reports it). The
+ * flags are the primary's (init), else those given (a worker started through the command line).
+ */
+export async function runWorker(ctx: Pick<ServeContext, 'version'>, given: CliFlags = {}): Promise<void> {
   let init: Init;
   try {
     init = await handshake();
@@ -74,6 +85,7 @@ export async function runWorker(flags: CliFlags, ctx: Pick<ServeContext, 'versio
     process.stderr.write(`error: ${(err as Error).message}\n`);
     process.exit(1);
   }
+  const flags = typeof init.flags === 'object' && init.flags !== null ? (init.flags as CliFlags) : given;
   setSessionIdPrefix(`${init.index + 1}.`);
   const link = new WorkerLink(init);
   try {
@@ -108,6 +120,8 @@ class WorkerLink {
     return {
       logFields: { worker: index + 1, pid: process.pid },
       generatedPassword: this.init.generatedPassword,
+      // The primary's checked config (its shape is the primary's own ResolvedConfig, checked by plainData there).
+      config: this.init.config as ResolvedConfig | undefined,
       adjust: (config) => workerShare(config, index, count),
       ready: (server, ops, addresses, source) => this.ready(server, ops, addresses, source),
       onStop: (stop) => (this.stop = stop),
@@ -138,8 +152,46 @@ class WorkerLink {
       if (until !== undefined) toPrimary({ ftpsd: 1, type: 'ban', address: e.remoteAddress, until });
     });
     setInterval(() => this.sendSnapshot(), SNAPSHOT_EVERY_MS).unref();
+    if (this.init.load) this.reportLoad(server);
+    this.stopWhenRetired(server);
     const plain = (a: { address: string; family: string; port: number }) => ({ address: a.address, family: a.family, port: a.port });
     toPrimary({ ftpsd: 1, type: 'listening', addresses: { explicit: addresses.explicit.map(plain), implicit: addresses.implicit.map(plain) } });
+  }
+
+  /** Workers on demand: utilization since the last report, sessions, connections accepted meanwhile. */
+  private reportLoad(server: FtpServer): void {
+    let accepted = 0;
+    server.events.on('connect', () => accepted++);
+    let last = performance.eventLoopUtilization();
+    setInterval(() => {
+      const now = performance.eventLoopUtilization();
+      const elu = performance.eventLoopUtilization(now, last).utilization;
+      last = now;
+      toPrimary({ ftpsd: 1, type: 'load', elu, sessions: server.sessions.size, accepted });
+      accepted = 0;
+    }, LOAD_EVERY_MS).unref();
+  }
+
+  /**
+   * Retired by the primary (worker.disconnect()): node:cluster closes this worker's listeners at once (no
+   * new connection; one already handed to it is served) and the channel once the listeners' last
+   * connection has ended; then the worker stops. A channel that closes otherwise (the primary died)
+   * makes node:cluster exit the worker at once.
+   */
+  private stopWhenRetired(server: FtpServer): void {
+    process.once('disconnect', () => {
+      if (!cluster.worker?.exitedAfterDisconnect) return;
+      server.log.info({ sessions: server.sessions.size }, 'retired by the primary; stopping once the sessions end');
+      const check = () => {
+        if (server.sessions.size > 0) return;
+        server.events.off('disconnect', later);
+        this.stop?.();
+      };
+      // A connection leaves the map a little after its disconnect event.
+      const later = () => setImmediate(check);
+      server.events.on('disconnect', later);
+      check();
+    });
   }
 
   private schedule(): void {

@@ -42,14 +42,14 @@ export const clusterFields = {
       return z.NEVER;
     })
     .describe(
-      'Worker processes (cluster mode): each serves sessions on the shared ports, passive ports are split between them. 1: a single process (no cluster); auto: one per core. Default: auto.',
+      'Worker processes (cluster mode): each serves sessions on the shared ports, passive ports are split between them. 1: a single process (no cluster); N: exactly N; auto: up to one per core, started on demand (one at the start, one more while the running ones are busy, an idle added one retired). Default: auto.',
     )
     .meta({
       reload: 'restart',
       command: true,
       env: 'FTPSD_WORKERS',
       flag: '--workers <n|auto>',
-      flagHelp: 'worker processes sharing the ports (cluster mode); 1: a single process (default: auto, one per core)',
+      flagHelp: 'worker processes sharing the ports (cluster mode); 1: a single process (default: auto, up to one per core, started on demand)',
     }),
 } as const;
 
@@ -89,8 +89,9 @@ export interface AutoWorkerBounds {
 }
 
 /**
- * The number of workers a setting means on this host. `auto`: one per core, but never more than the
- * container's CPU quota nor the number of passive ports (so `auto` never asks for a split that fails).
+ * The most workers a setting means on this host (`auto` starts one and adds up to this many on demand).
+ * `auto`: one per core, but never more than the container's CPU quota nor the number of passive ports (so
+ * `auto` never asks for a split that fails).
  */
 export function workerCount(setting: WorkersSetting | undefined, bounds: AutoWorkerBounds = {}): number {
   if (setting !== undefined && setting !== 'auto') return setting;

@@ -2,7 +2,7 @@
  * The defaults of the command line and the config file, stated once. Protocol defaults (TLS policy,
  * session reuse, timeouts, limits) come from src/settings.ts and src/policy-options.ts, their single source.
  */
-import { POLICY_DEFAULTS } from '../policy-options.js';
+import { POLICY_DEFAULTS } from '../policy-values.js';
 import type { LogLevel } from '../logger.js';
 
 export const DEFAULTS = {
@@ -23,5 +23,11 @@ export const DEFAULTS = {
   /** How long running transfers may finish after SIGINT/SIGTERM. */
   shutdownGraceMs: 10_000,
 } as const;
+
+/** How long hooks and webhooks may still run at shutdown, after the FTP server stopped (`hookDelivery.drainMs`). */
+export const DEFAULT_DRAIN_MS = 10_000;
+
+/** The variable that sets the default account's password. */
+export const PASSWORD_ENV = 'FTPSD_PASSWORD';
 
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const satisfies readonly LogLevel[];

@@ -9,7 +9,7 @@ import type { PortRange } from '../data/passive.js';
 import type { LogLevel } from '../logger.js';
 import type { ListenAddress } from '../server.js';
 import type { Limits, SecurityOptions, Timeouts, UploadOptions } from '../settings.js';
-import { POLICY_DEFAULTS, POLICY_NAMES, type PolicySettings } from '../policy-options.js';
+import { POLICY_DEFAULTS, POLICY_NAMES, type PolicySettings } from '../policy-values.js';
 import type { HookSpec } from '../ops/hooks.js';
 import type { LogFormat } from '../ops/log-format.js';
 import type { WebhookSpec } from '../ops/webhooks.js';
@@ -76,6 +76,11 @@ export interface ResolvedByHand extends PolicySettings {
   watchConfig: boolean;
   /** Worker processes of `ftpsd serve` (`auto` resolved to the number of cores); 1: no cluster. */
   workers: number;
+  /**
+   * `workers: auto` (the default): the cluster starts one worker and adds more on load, up to `workers`
+   * (cluster/worker-scaler.ts); false: `workers` is a number, all started at once.
+   */
+  workersOnDemand: boolean;
   /** How the primary of cluster mode checks its workers (defaults applied). */
   workerHeartbeat: HeartbeatSettings;
   /** Who to become after binding (`ftpsd serve`); undefined: stay. */
@@ -218,10 +223,11 @@ function merge(layers: Layer[], env: NodeJS.ProcessEnv, cwd: string, configFile:
     proxyProtocol: pick(layers, 'proxyProtocol') ?? [],
     watchConfig: pick(layers, 'watchConfig') ?? false,
     workers: workerCount(pick(layers, 'workers'), { pasvPorts }),
+    workersOnDemand: (pick(layers, 'workers') ?? 'auto') === 'auto',
     workerHeartbeat,
     runAs: runAsUser === undefined ? undefined : { user: runAsUser, ...(runAsGroup !== undefined ? { group: runAsGroup } : {}) },
     umask: pick(layers, 'umask') ?? DEFAULTS.umask,
-    ...(Object.fromEntries(POLICY_NAMES.map((name) => [name, pick(layers, name) ?? POLICY_DEFAULTS[name]])) as PolicySettings),
+    ...(Object.fromEntries(POLICY_NAMES.map((name) => [name, pick(layers, name) ?? POLICY_DEFAULTS[name]])) as unknown as PolicySettings),
     logLevel: pick(layers, 'logLevel') ?? DEFAULTS.logLevel,
     logFormat: pick(layers, 'logFormat') ?? 'auto',
     metricsListen: pick(layers, 'metricsListen') || undefined,

@@ -12,8 +12,7 @@ import type { ListenAddress } from '../server.js';
 import { parseListenAddress } from './listen-address.js';
 import { parsed } from './zod-forms.js';
 
-/** How long hooks and webhooks may still run at shutdown, after the FTP server stopped. */
-export const DEFAULT_DRAIN_MS = 10_000;
+import { DEFAULT_DRAIN_MS } from './defaults.js';
 
 export interface DeliverySettings extends DeliveryOptions {
   /** At shutdown: time for queued deliveries to finish. */

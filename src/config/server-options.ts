@@ -16,11 +16,11 @@ import type { Storage } from '../storage/storage.js';
 import { loadCertificate, stateCertificate, type Certificate } from './certificate.js';
 import { acmePaths, readStored } from '../acme/store.js';
 import { ConfigError } from './errors.js';
-import { readClientCerts, type ClientCertsConfig } from './client-certs.js';
+import { readClientCerts, type ClientCertsConfig } from './client-cert-files.js';
 import { checkCertificateFiles, checkTrusted, trustedOwners } from './file-trust.js';
 import { makeOwnedDir, type Owner } from './owned-dir.js';
 import type { ResolvedConfig } from './load.js';
-import { pickUserPolicy } from './user-policy.js';
+import { pickUserPolicy } from './user-policy-pick.js';
 import { SETTINGS_OPTIONS, type SettingsOptions } from '../settings.js';
 
 export interface PreparedServer {

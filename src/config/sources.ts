@@ -6,6 +6,7 @@
 import { isAbsolute, resolve } from 'node:path';
 import type { GlobalMeta, z } from 'zod';
 import type { ConfigIssue } from './errors.js';
+import { PASSWORD_ENV } from './defaults.js';
 import { fields, userName, type ConfigFile } from './schema.js';
 import { pickUserPolicy, type UserPolicy } from './user-policy.js';
 import type { DeliverySettings } from './ops-schema.js';
@@ -152,7 +153,7 @@ export function fileLayer(file: FileOptions, dir: string): Layer {
 /** Each option's environment variable (its `env` metadata), and those of the settings read by hand. */
 export const ENV = {
   ...(Object.fromEntries(FIELD_NAMES.flatMap((k) => (optionMeta(k).env ? [[k, optionMeta(k).env!]] : []))) as { readonly [K in FieldName]: string }),
-  password: 'FTPSD_PASSWORD',
+  password: PASSWORD_ENV,
   config: 'FTPSD_CONFIG',
   cert: 'FTPSD_CERT',
   key: 'FTPSD_KEY',

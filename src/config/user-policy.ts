@@ -134,24 +134,4 @@ export const uploadsSchema = z
   )
   .describe('How uploads are written and ended.');
 
-/** A user's policy fields after validation, as they travel from the config to the authenticator. */
-export interface UserPolicy {
-  login?: LoginMethod;
-  certificates?: string[];
-  permissions?: Permission[];
-  rules?: PermissionRule[];
-  quota?: QuotaLimits;
-  bandwidth?: UserBandwidth;
-}
-
-/** Copies the policy fields that are set (so `undefined` never overrides a default). */
-export function pickUserPolicy(u: UserPolicy): UserPolicy {
-  return {
-    ...(u.login !== undefined ? { login: u.login } : {}),
-    ...(u.certificates !== undefined ? { certificates: u.certificates } : {}),
-    ...(u.permissions !== undefined ? { permissions: u.permissions } : {}),
-    ...(u.rules !== undefined ? { rules: u.rules } : {}),
-    ...(u.quota !== undefined ? { quota: u.quota } : {}),
-    ...(u.bandwidth !== undefined ? { bandwidth: u.bandwidth } : {}),
-  };
-}
+export { pickUserPolicy, type UserPolicy } from './user-policy-pick.js';

@@ -8,7 +8,7 @@
 import type { AddressInfo } from 'node:net';
 import type { Certificate } from '../config/certificate.js';
 import type { ResolvedConfig } from '../config/load.js';
-import { ENV } from '../config/sources.js';
+import { PASSWORD_ENV } from '../config/defaults.js';
 import { formatAddress } from '../config/listen-address.js';
 
 export interface BannerInput {
@@ -22,8 +22,10 @@ export interface BannerInput {
   metrics?: AddressInfo | undefined;
   /** The admin console's URL, when on. */
   admin?: string | undefined;
-  /** Worker processes (cluster mode), when more than one. */
+  /** Worker processes (cluster mode), when more than one: the most. */
   workers?: number;
+  /** Workers on demand (`workers: auto`): how many started (the others come under load). */
+  workersAtStart?: number;
 }
 
 const CERT_SOURCE = {
@@ -68,11 +70,11 @@ function bannerLines(input: BannerInput): string[] {
   const kept = config.generatedPasswordFile;
   if (config.generatedPassword !== undefined && first) {
     const where = kept !== undefined ? `; its hash kept in ${kept}, the same at the next start` : '';
-    lines.push(`user:        ${first.name}   password: ${config.generatedPassword}   (generated${where}; choose one with ${ENV.password} or --user)`);
+    lines.push(`user:        ${first.name}   password: ${config.generatedPassword}   (generated${where}; choose one with ${PASSWORD_ENV} or --user)`);
   } else if (config.generatedPasswordKept === true && first && kept !== undefined) {
     lines.push(`user:        ${first.name}   (password generated on an earlier start, its hash kept in ${kept}; a new one with --new-password)`);
   } else if (config.passwordFromEnv && first) {
-    lines.push(`user:        ${first.name}   (password from ${ENV.password})`);
+    lines.push(`user:        ${first.name}   (password from ${PASSWORD_ENV})`);
   } else if (config.users.length > 0 || (!config.ldap && !config.authHook)) {
     const names = config.users.map((u) => (u.readOnly ? `${u.name} (read-only)` : u.name));
     lines.push(`${names.length > 1 ? 'users:      ' : 'user:       '} ${names.join(', ')}`);
@@ -86,7 +88,14 @@ function bannerLines(input: BannerInput): string[] {
   lines.push(`fingerprint: SHA-256 ${certificate.fingerprint256}`);
   if (certificate.names && certificate.names.length > 0) lines.push(`names:       ${certificate.names.join(', ')}`);
   lines.push(`expires:     ${certificate.validTo.toISOString()}`);
-  if (input.workers !== undefined && input.workers > 1) lines.push(`workers:     ${input.workers} processes (passive ports split between them)`);
+  if (input.workers !== undefined && input.workers > 1) {
+    const n = input.workersAtStart;
+    lines.push(
+      n === undefined
+        ? `workers:     ${input.workers} processes (passive ports split between them)`
+        : `workers:     ${n} process${n === 1 ? '' : 'es'}, up to ${input.workers} on demand (passive ports split between them)`,
+    );
+  }
   if (input.metrics) lines.push(`metrics:     http://${formatAddress(input.metrics.address, input.metrics.port)}/metrics`);
   if (input.admin) lines.push(`admin:       ${input.admin}`);
   const example = tryCommand(input);

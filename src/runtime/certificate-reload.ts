@@ -16,7 +16,7 @@ import { watch, type FSWatcher } from 'node:fs';
 import { readFile, realpath } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
 import { checkPair } from '../config/certificate.js';
-import { readClientCerts, type ClientCertsConfig } from '../config/client-certs.js';
+import { readClientCerts, type ClientCertsConfig } from '../config/client-cert-files.js';
 import { ConfigError } from '../config/errors.js';
 import { silentLogger, type Logger } from '../logger.js';
 import type { TlsMaterial } from '../tls/context.js';

@@ -26,9 +26,8 @@ import type { Certificate } from '../config/certificate.js';
 import type { ClientCertsConfig } from '../config/client-certs.js';
 import { ConfigError } from '../config/errors.js';
 import { checkCertificateFiles, trustedOwners } from '../config/file-trust.js';
-import { loadConfig, type CliFlags, type ResolvedConfig } from '../config/load.js';
+import type { CliFlags, ResolvedConfig } from '../config/load.js';
 import { toServerOptions } from '../config/server-options.js';
-import { reloadMode } from '../config/schema.js';
 import { SETTINGS_OPTIONS, type SettingsOptions } from '../settings.js';
 import type { UploadJournal } from '../storage/upload-journal.js';
 import type { Logger, LogLevel } from '../logger.js';
@@ -137,6 +136,8 @@ export class ConfigReloader {
 
   private async apply(reason: string, file: string): Promise<ConfigReloadResult> {
     const previous = this.current.config;
+    // The config schema (zod) is loaded at the first reload: a cluster worker starts without it.
+    const [{ loadConfig }, { reloadMode }] = await Promise.all([import('../config/load.js'), import('../config/schema.js')]);
     const fresh = await loadConfig(this.source.flags, {
       env: this.source.env,
       ...(previous.generatedPassword !== undefined ? { generatedPassword: previous.generatedPassword } : {}),
@@ -144,10 +145,11 @@ export class ConfigReloader {
     // A password kept from an earlier run stays the one in force (its hash, as read at start).
     const read = withKeptPassword(fresh, previous);
     const loaded = this.options.adjust ? this.options.adjust(read) : read;
-    const { changed, restartNeeded } = diff(previous, loaded);
+    const { changed, restartNeeded } = diff(previous, loaded, reloadMode);
     // What needs a restart stays as it is, so the config in force describes the process.
     const config: ResolvedConfig = { ...loaded };
     for (const key of restartNeeded) (config as unknown as Record<string, unknown>)[key] = previous[key];
+    config.workersOnDemand = previous.workersOnDemand;
     const prepared = await toServerOptions(config, this.log, undefined, this.options.journal);
     const { certificate } = prepared;
     const now = (this.options.now ?? (() => new Date()))();
@@ -264,12 +266,17 @@ export function reloadedFiles(certificate: Certificate, clientCerts?: ClientCert
 }
 
 /** Top-level options that differ, and those of them that need a restart (their `reload` mark on the schema). */
-function diff(a: ResolvedConfig, b: ResolvedConfig): { changed: string[]; restartNeeded: (keyof ResolvedConfig)[] } {
+function diff(a: ResolvedConfig, b: ResolvedConfig, reloadMode: (key: string) => string | undefined): { changed: string[]; restartNeeded: (keyof ResolvedConfig)[] } {
   const changed: string[] = [];
   const restartNeeded: (keyof ResolvedConfig)[] = [];
   for (const key of new Set([...Object.keys(a), ...Object.keys(b)]) as Set<keyof ResolvedConfig>) {
     if (IGNORED.includes(key)) continue;
     if (JSON.stringify(a[key]) === JSON.stringify(b[key])) continue;
+    // `workers` resolves to two fields (the count and whether it is auto): one option, one report.
+    if (key === 'workersOnDemand') {
+      if (!restartNeeded.includes('workers') && a.workers === b.workers) restartNeeded.push('workers');
+      continue;
+    }
     if (reloadMode(key) === 'restart') restartNeeded.push(key);
     else changed.push(key);
   }

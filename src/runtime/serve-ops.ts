@@ -6,7 +6,7 @@ import { errnoText } from '../config/errno-text.js';
 import { trustedOwners } from '../config/file-trust.js';
 import { formatAddress } from '../config/listen-address.js';
 import type { ResolvedConfig } from '../config/load.js';
-import { DEFAULT_DRAIN_MS } from '../config/ops-schema.js';
+import { DEFAULT_DRAIN_MS } from '../config/defaults.js';
 import type { Logger } from '../logger.js';
 import { isPretty, logDestination } from '../ops/log-format.js';
 import { Operations } from '../ops/index.js';

@@ -8,8 +8,7 @@
 import { errnoText } from '../config/errno-text.js';
 import { formatAddress } from '../config/listen-address.js';
 import { DEFAULTS } from '../config/defaults.js';
-import { loadConfig, type CliFlags } from '../config/load.js';
-import { keepGeneratedAccount } from '../config/generated-account.js';
+import type { CliFlags } from '../config/load.js';
 import { startUploadJournal, toServerOptions } from '../config/server-options.js';
 import { dirname } from 'node:path';
 import { pino } from 'pino';
@@ -31,7 +30,7 @@ import type { ResolvedConfig } from '../config/load.js';
 import type { Authenticator } from '../auth/authenticator.js';
 import type { ObjectHomes } from '../auth/object-homes.js';
 import type { UserDbLink } from './user-db.js';
-import { startAdmin } from './serve-admin.js';
+import type { startAdmin } from './serve-admin.js';
 import type { AdminCertificate, AdminStarter } from './admin-host.js';
 import type { TlsMaterial } from '../tls/context.js';
 
@@ -51,6 +50,11 @@ export interface ServeWorker {
   logFields: Record<string, unknown>;
   /** The default account's password as the primary generated it (all workers share it). */
   generatedPassword: string | undefined;
+  /**
+   * The config the primary loaded and checked (its generated account kept): the worker uses it instead
+   * of reading the flags, environment and file again, so it never loads the config schema (zod) at start.
+   */
+  config?: ResolvedConfig | undefined;
   /** This worker's share of a loaded config (at start and at each reload); throws a ConfigError. */
   adjust(config: ResolvedConfig): ResolvedConfig;
   /** Once listening, instead of the banner; `source` is what the worker's metrics read (its certificate too). */
@@ -67,10 +71,7 @@ export interface ServeWorker {
 
 /** Starts the server; resolves once it listens (the process then lives until a signal). */
 export async function serve(flags: CliFlags, ctx: ServeContext): Promise<FtpServer> {
-  const generatedPassword = ctx.worker?.generatedPassword;
-  const fresh = await loadConfig(flags, { ...(ctx.env ? { env: ctx.env } : {}), ...(generatedPassword !== undefined ? { generatedPassword } : {}) });
-  // A worker uses the password its primary generated, or the one kept in the state directory.
-  const read = ctx.worker && generatedPassword !== undefined ? fresh : await keepGeneratedAccount(fresh, { renew: !ctx.worker && flags.newPassword === true, write: !ctx.worker });
+  const read = ctx.worker?.config ?? (await readConfig(flags, ctx));
   const loaded = ctx.worker ? ctx.worker.adjust(read) : read;
   const config = {
     ...loaded,
@@ -165,7 +166,8 @@ export async function serve(flags: CliFlags, ctx: ServeContext): Promise<FtpServ
   if (config.watchConfig) await configReloader.watch();
   let admin: Awaited<ReturnType<typeof startAdmin>>;
   try {
-    admin = await startAdmin(ctx, { server, config, configReloader, logger, addresses, tls: () => tlsNow, ...(userDb ? { userDb } : {}) });
+    // The console's code (and its settings' schema) only when one is served (never in a worker: the primary's).
+    admin = config.adminListen && !ctx.worker ? await (await import('./serve-admin.js')).startAdmin(ctx, { server, config, configReloader, logger, addresses, tls: () => tlsNow, ...(userDb ? { userDb } : {}) }) : undefined;
   } catch (err) {
     await server.close();
     await ops.close(0);
@@ -211,6 +213,15 @@ export async function serve(flags: CliFlags, ctx: ServeContext): Promise<FtpServ
   );
   if (certificate.source === 'generated' && !config.tls) logger.info({ path: certificate.certPath }, 'generated a self-signed certificate');
   return server;
+}
+
+/** The config from the flags, environment and file (the schema, zod, is loaded here only). */
+async function readConfig(flags: CliFlags, ctx: ServeContext): Promise<ResolvedConfig> {
+  const [{ loadConfig }, { keepGeneratedAccount }] = await Promise.all([import('../config/load.js'), import('../config/generated-account.js')]);
+  const generatedPassword = ctx.worker?.generatedPassword;
+  const fresh = await loadConfig(flags, { ...(ctx.env ? { env: ctx.env } : {}), ...(generatedPassword !== undefined ? { generatedPassword } : {}) });
+  // A worker uses the password its primary generated, or the one kept in the state directory.
+  return ctx.worker && generatedPassword !== undefined ? fresh : await keepGeneratedAccount(fresh, { renew: !ctx.worker && flags.newPassword === true, write: !ctx.worker });
 }
 
 /** `runAs` as an identity; an unknown user or group is a config error. */

@@ -1,7 +1,8 @@
 /**
  * What an idle default server loads (issue 15, idle footprint): the cluster's primary none of the FTP
  * code, and no process the operations modules it is not configured for (S3, PostgreSQL, LDAP, ACME,
- * the admin console, metrics). Every ES module each process loads is recorded by a preloaded loader
+ * the admin console, metrics), and no worker the config schema (zod: it takes the primary's checked
+ * config). Every ES module each process loads is recorded by a preloaded loader
  * hook (test/helpers/module-trace.mjs, through NODE_OPTIONS so the workers inherit it).
  */
 import { readdir, readFile } from 'node:fs/promises';
@@ -32,6 +33,9 @@ const OPTIONAL = [
   /\/dist\/ops\/(metrics|metrics-endpoint)\.js$/,
   /\/dist\/cluster\/cluster-metrics\.js$/,
 ];
+
+/** The config schema and what only reading a config needs: a worker gets the primary's checked config. */
+const SCHEMA = [/node_modules\/zod\//, /\/dist\/config\/(schema|load|sources|file)\.js$/, /\/dist\/policy-options\.js$/];
 
 /** What the primary must not load: the FTP server itself. */
 const FTP = [/\/dist\/server\.js$/, /\/dist\/connection\.js$/, /\/dist\/commands\//, /\/dist\/data\//, /\/dist\/protocol\//, /\/dist\/storage\//, /\/dist\/runtime\/serve\.js$/];
@@ -66,12 +70,16 @@ describe('an idle default server loads only what it is configured for', () => {
     expect(loaded.size).toBe(3);
     const primary = loaded.get(pid)!;
     expect(primary.some((u) => u.endsWith('/dist/cluster/primary.js'))).toBe(true);
+    // The trace sees the schema where it is built (so the workers' empty list below means something).
+    expect(matching(primary, SCHEMA).length).toBeGreaterThan(0);
     expect(matching(primary, [...FTP, ...OPTIONAL])).toEqual([]);
     for (const [p, urls] of loaded) {
       if (p === pid) continue;
       // The trace sees a worker's FTP code (so an empty list below means something).
       expect(urls.some((u) => u.endsWith('/dist/server.js'))).toBe(true);
       expect(matching(urls, OPTIONAL)).toEqual([]);
+      // A worker takes the primary's checked config: it builds no config schema (zod), loads no CLI.
+      expect(matching(urls, SCHEMA)).toEqual([]);
     }
   });
 

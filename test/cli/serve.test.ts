@@ -15,7 +15,7 @@ afterAll(removeTempDirs);
 describe('ftpsd serve', () => {
   it('prints a banner with real ports; the printed password logs in over explicit and implicit FTPS', async () => {
     const dir = await tempDir();
-    // The default number of workers (one per core): the banner is printed once, with the shared ports.
+    // The default number of workers (auto: one at the start, up to one per core): the banner is printed once, with the shared ports.
     const ftpd = await Served.start(loopbackArgs(dir), { defaultWorkers: true });
     const b = ftpd.banner;
     expect(b.explicit).toEqual([{ host: '127.0.0.1', port: expect.any(Number) }]);
