@@ -176,6 +176,27 @@ export class Served {
 const live = new Set<ChildProcess>();
 
 /** Kills whatever a failed test left running. */
+/** A JSON log line of a served process (cluster fields included). */
+export interface LogLine {
+  msg: string;
+  pid?: number;
+  worker?: number;
+  workerPid?: number;
+  workerPids?: number[];
+  sessions?: number;
+  user?: string;
+  reason?: string;
+  [key: string]: unknown;
+}
+
+/** The JSON log lines of a served process's stdout (the banner's plain lines left out). */
+export function logLines(stdout: string): LogLine[] {
+  return stdout
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as LogLine);
+}
+
 export function killAll(): void {
   for (const child of live) child.kill('SIGKILL');
 }

@@ -12,7 +12,7 @@ import { PassThrough, Readable } from 'node:stream';
 import { Client, enterPassiveModeIPv4, enterPassiveModeIPv6, type FTPContext } from 'basic-ftp';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { hashPassword } from '../../src/auth/password.js';
-import { Served, assertBuilt, curl, killAll, listExplicit, loopbackArgs, removeTempDirs, run, tempDir } from './cli.js';
+import { Served, assertBuilt, curl, killAll, listExplicit, loopbackArgs, removeTempDirs, run, tempDir, logLines } from './cli.js';
 import { until } from '../helpers/poll.js';
 
 beforeAll(assertBuilt);
@@ -25,22 +25,6 @@ beforeAll(async () => {
   HASH = await hashPassword(HASH_PASSWORD);
 });
 
-interface LogLine {
-  msg: string;
-  pid?: number;
-  worker?: number;
-  user?: string;
-  reason?: string;
-  workerPids?: number[];
-  [key: string]: unknown;
-}
-
-function logLines(stdout: string): LogLine[] {
-  return stdout
-    .split('\n')
-    .filter((l) => l.startsWith('{'))
-    .map((l) => JSON.parse(l) as LogLine);
-}
 
 /** The first line a raw TCP client reads from the control port. */
 function firstLine(port: number): Promise<string> {

@@ -16,7 +16,7 @@ import { hashPassword } from '../../src/auth/password.js';
 import { workerCount } from '../../src/config/cluster-schema.js';
 import { RawClient } from '../helpers/raw-client.js';
 import { until } from '../helpers/poll.js';
-import { Served, assertBuilt, killAll, listExplicit, loopbackArgs, removeTempDirs, tempDir } from './cli.js';
+import { Served, assertBuilt, killAll, listExplicit, loopbackArgs, removeTempDirs, tempDir, logLines } from './cli.js';
 
 const MAX = workerCount('auto');
 const loads = new Set<ChildProcess>();
@@ -38,22 +38,6 @@ afterEach(() => {
 });
 afterAll(removeTempDirs);
 
-interface LogLine {
-  msg: string;
-  pid?: number;
-  worker?: number;
-  workerPid?: number;
-  workerPids?: number[];
-  sessions?: number;
-  [key: string]: unknown;
-}
-
-function logLines(stdout: string): LogLine[] {
-  return stdout
-    .split('\n')
-    .filter((l) => l.startsWith('{'))
-    .map((l) => JSON.parse(l) as LogLine);
-}
 
 const has = (ftpd: Served, msg: string) => logLines(ftpd.stdout).some((l) => l.msg === msg);
 const line = (ftpd: Served, msg: string) => logLines(ftpd.stdout).find((l) => l.msg === msg);

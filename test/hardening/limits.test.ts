@@ -209,37 +209,30 @@ describe('timeouts', () => {
     });
   });
 
+  /** A client that stops reading a 32 MiB download gets the stall's 426, and its session goes on. */
+  async function stalledDownload(t: { port: number }, from: string): Promise<void> {
+    const c = await clientFrom(t.port, from);
+    await c.login(USER, PASS);
+    await c.expectCmd('TYPE I', 200);
+    const data = await c.epsv();
+    data.pause();
+    c.send('RETR big.bin');
+    await c.expect(150);
+    await c.expect(426, /^426 Data connection stalled; transfer aborted\.$/);
+    await c.expectCmd('NOOP', 200);
+    data.destroy();
+    c.close();
+  }
+
   it('stalled transfer: 426 when the client stops reading a download', async () => {
     const storage = new MemoryStorage({ 'big.bin': Buffer.alloc(32 * 1024 * 1024, 7) });
-    await usingServer({ storage, timeouts: { stalledTransferMs: 300 } }, async (t) => {
-      const c = await clientFrom(t.port, '127.0.16.2');
-      await c.login(USER, PASS);
-      await c.expectCmd('TYPE I', 200);
-      const data = await c.epsv();
-      data.pause();
-      c.send('RETR big.bin');
-      await c.expect(150);
-      await c.expect(426, /^426 Data connection stalled; transfer aborted\.$/);
-      await c.expectCmd('NOOP', 200);
-      data.destroy();
-      c.close();
-    });
+    await usingServer({ storage, timeouts: { stalledTransferMs: 300 } }, (t) => stalledDownload(t, '127.0.16.2'));
   });
 
   it('stalled transfer: 426 when the client stops reading a download of a local file (sent through reused buffers)', async () => {
     await usingServer({ timeouts: { stalledTransferMs: 300 } }, async (t) => {
       await writeFile(join(t.root, 'big.bin'), Buffer.alloc(32 * 1024 * 1024, 7));
-      const c = await clientFrom(t.port, '127.0.16.3');
-      await c.login(USER, PASS);
-      await c.expectCmd('TYPE I', 200);
-      const data = await c.epsv();
-      data.pause();
-      c.send('RETR big.bin');
-      await c.expect(150);
-      await c.expect(426, /^426 Data connection stalled; transfer aborted\.$/);
-      await c.expectCmd('NOOP', 200);
-      data.destroy();
-      c.close();
+      await stalledDownload(t, '127.0.16.3');
     });
   });
 
