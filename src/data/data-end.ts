@@ -30,6 +30,7 @@
 import type { Socket } from 'node:net';
 import { TLSSocket, type TLSSocketOptions } from 'node:tls';
 import { SocketPipe } from '../protocol/record-pipe.js';
+import { canReadInto, feedTls, readInto, stopReading } from './user-buffer.js';
 
 /** Why an upload's data connection did not end cleanly. */
 export type DataEndFailure = 'reset' | 'no-close-notify';
@@ -82,10 +83,15 @@ export function tcpEnd(socket: Socket): Promise<'fin' | 'reset'> {
 /** A server TLS socket that knows whether its stream ended (Node pushes `null` when TLS sees the end). */
 class EndAwareTls extends TLSSocket {
   sawEnd = false;
-  /** The TCP socket under the pipe, and the pipe (set by uploadTls). */
-  transport: { raw: Socket; pipe: TcpPipe } | undefined;
+  /** How this socket's ciphertext reaches it (set by uploadTls). */
+  transport: UploadTransport | undefined;
+  /** Called once when the stream ends (native wrapping: the TCP stream is read on for its end). */
+  onEnd: (() => void) | undefined;
   override push(chunk: unknown, encoding?: BufferEncoding): boolean {
-    if (chunk === null) this.sawEnd = true;
+    if (chunk === null && !this.sawEnd) {
+      this.sawEnd = true;
+      this.onEnd?.();
+    }
     return super.push(chunk, encoding);
   }
 }
@@ -96,56 +102,149 @@ export interface UploadTlsOptions extends TLSSocketOptions {
 }
 
 /**
- * Server TLS for an upload's data connection, over a `TcpPipe` on `raw`: the TLS socket ends only when
- * the client's data really ended, and is destroyed with a `DataEndError` when it did not:
+ * Server TLS for an upload's data connection on `raw`: the TLS socket ends only when the client's data
+ * really ended, and is destroyed with a `DataEndError` when it did not:
  *
  * - close_notify: TLS ends (a FIN or an RST after it changes nothing: the data was complete);
  * - a FIN without close_notify: `DataEndError('no-close-notify')`, or with `requireCloseNotify: false`
  *   TLS is ended as if close_notify had come (after checking that the FIN was not a hidden reset);
  * - a reset before close_notify: `DataEndError('reset')`.
  *
- * Destroying the TLS socket destroys the pipe and `raw`; ending it sends close_notify, then a FIN.
+ * Where Node's internals allow it (user-buffer.ts), TLS is Node's native TLS socket directly on `raw`
+ * (its output goes to the TCP socket in C++), and `raw`'s reads are taken away from it: they land in a
+ * shared buffer and are handed to TLS by `raw`'s read callback (`feedTls`), so `raw` itself sees the TCP
+ * end (`'end'`, `'error'`) and TLS never does. Elsewhere TLS runs over a `TcpPipe` on `raw` (a JS stream
+ * that gives TLS the raw bytes but never the TCP end; every TLS output batch is copied through it).
+ *
+ * Destroying the TLS socket destroys `raw`; ending it sends close_notify, then a FIN.
  */
 export function uploadTls(raw: Socket, options: UploadTlsOptions): TLSSocket {
   const { requireCloseNotify, ...tlsOptions } = options;
+  if (nativeWrapping && canReadInto(raw, true) && !raw.connecting) return nativeUploadTls(raw, tlsOptions, requireCloseNotify);
   const pipe = new TcpPipe(raw);
   pipe.on('error', () => {});
   const tls = new EndAwareTls(pipe as unknown as Socket, tlsOptions);
-  tls.transport = { raw, pipe };
+  tls.transport = pipeTransport(tls, raw, pipe);
   // After TLS's own 'data' listener (added by the TLS socket just made): runs once TLS processed a chunk.
   pipe.on('data', () => pipe.report());
-  let passedEnd = false; // the pipe itself ended TLS (relaxed mode): not a close_notify
-  const closeNotify = () => tls.sawEnd && !passedEnd;
-  const fail = (reason: DataEndFailure) => {
-    if (!closeNotify() && !tls.destroyed) tls.destroy(new DataEndError(reason));
+  pipe.onTcpEnd = endHandler(tls, raw, requireCloseNotify, () => pipe.endTls());
+  return tls;
+}
+
+let nativeWrapping = true;
+/** For tests: false makes `uploadTls` take the pipe even where the native wrapping is possible. */
+export function setNativeUploadTls(on: boolean): void {
+  nativeWrapping = on;
+}
+
+/** Ciphertext reads of upload TLS connections (one at a time: each is handed to TLS before the next). */
+let cipherBuffer: Buffer | undefined;
+const CIPHER_BYTES = 256 * 1024;
+
+function nativeUploadTls(raw: Socket, tlsOptions: TLSSocketOptions, requireCloseNotify: boolean): TLSSocket {
+  // Node's TLS socket takes ciphertext with `receive` (it hands TLS a socket's buffered bytes with it).
+  const tls = new EndAwareTls(raw, tlsOptions);
+  let more: (() => boolean) | undefined;
+  let tcp: 'fin' | 'reset' | undefined;
+  const settle = endHandler(tls, raw, requireCloseNotify, () => {
+    tls.push(null);
+    tls.read(0);
+  });
+  const ended = (how: 'fin' | 'reset') => {
+    if (tcp !== undefined) return;
+    tcp = how;
+    settle(how);
   };
-  pipe.onTcpEnd = (how) => {
-    if (closeNotify()) return; // TLS ended first: its reader gets the end once it has the data
-    if (how === 'reset') return fail('reset');
-    void probeReset(raw).then((reset) => {
-      if (reset) fail('reset');
-      else if (requireCloseNotify) fail('no-close-notify');
-      else if (!tls.destroyed) {
-        passedEnd = true;
-        pipe.endTls();
-      }
+  // Before the TLS socket's own listeners, which destroy it without saying why.
+  raw.prependOnceListener('error', () => ended('reset'));
+  raw.prependOnceListener('close', () => ended('reset'));
+  raw.once('end', () => ended('fin'));
+  // Once TLS ended (close_notify), the TCP stream is read on to its end (TLS no longer asks for reads).
+  tls.onEnd = () =>
+    process.nextTick(() => {
+      if (tcp === undefined && !raw.destroyed && !tls.destroyed) raw._read(0);
     });
+  cipherBuffer ??= Buffer.allocUnsafeSlow(CIPHER_BYTES);
+  const buffer = cipherBuffer;
+  // Bytes `raw` had already read (the ClientHello, put back) are handed to TLS by Node on the next tick,
+  // before any read that lands here.
+  readInto(raw, buffer, (n) => {
+    if (tls.sawEnd) return true; // after close_notify: dropped, read on to the TCP end
+    if (!feedTls(tls, buffer.subarray(0, n))) return false;
+    return more ? more() : true; // else TLS's own backpressure stops the reads (TLSWrap.readStop)
+  });
+  tls.transport = {
+    raw,
+    ownReads: false,
+    ready: () => tcp === undefined && !raw.destroyed,
+    take: (onFed) => {
+      if (tcp !== undefined || raw.destroyed || tls.sawEnd) return false;
+      stopReading(raw);
+      more = onFed;
+      return true;
+    },
   };
   return tls;
 }
 
 /**
- * The TCP socket under an upload's TLS socket (made by `uploadTls`), for a reader that gives TLS the
- * socket's bytes itself (receive-file.ts). `hold()` makes the pipe stop reading the socket for TLS and
- * says true, or says false (nothing changed) when the pipe holds bytes TLS has not read yet or the TCP
- * stream already ended. The pipe still watches the TCP end (`'end'`, `'error'`, `'close'` of the
- * socket) as before; the holder must give TLS every byte it reads as it reads it.
+ * What to do when the TCP stream under `tls` ended (`how`), TLS having been given every byte before it:
+ * nothing after a close_notify, else fail `tls` or (relaxed mode, a FIN) end it with `endTls`.
  */
-export function uploadTransport(tls: TLSSocket): { raw: Socket; hold: () => boolean } | undefined {
-  const transport = tls instanceof EndAwareTls ? tls.transport : undefined;
-  if (!transport) return undefined;
-  const { raw, pipe } = transport;
-  return { raw, hold: () => pipe.hold() };
+function endHandler(tls: EndAwareTls, raw: Socket, requireCloseNotify: boolean, endTls: () => void): (how: 'fin' | 'reset') => void {
+  let passedEnd = false; // we ended TLS ourselves (relaxed mode): not a close_notify
+  const closeNotify = () => tls.sawEnd && !passedEnd;
+  const fail = (reason: DataEndFailure) => {
+    if (!closeNotify() && !tls.destroyed) tls.destroy(new DataEndError(reason));
+  };
+  return (how) => {
+    if (closeNotify()) return; // TLS ended first: its reader gets the end once it has the data
+    if (how === 'reset') return fail('reset');
+    void probeReset(raw).then((reset) => {
+      if (reset) fail('reset');
+      else if (requireCloseNotify) fail('no-close-notify');
+      else if (!tls.destroyed && !tls.sawEnd) {
+        passedEnd = true;
+        endTls();
+      }
+    });
+  };
+}
+
+/**
+ * The TCP socket under an upload's TLS socket (made by `uploadTls`), for a reader that has TLS given the
+ * socket's bytes itself (receive-file.ts). `ready()`: whether `take` may succeed (nothing changed yet).
+ * `take(more)`: from now on each read of `raw` is handed to TLS and then `more()` is asked whether to
+ * read on (false: reading stops until `raw._read(0)`); reading is stopped when it returns. It says false
+ * (nothing changed) when bytes wait that TLS has not read or the TCP stream already ended. The TCP end
+ * (`'end'`, `'error'`, `'close'` of `raw`) is still watched as before. `ownReads`: TLS must be kept
+ * reading by the taker (`tls._read(0)`; the pipe wrapping), else TLS must not be asked to read.
+ */
+export interface UploadTransport {
+  raw: Socket;
+  ownReads: boolean;
+  ready(): boolean;
+  take(more: () => boolean): boolean;
+}
+
+export function uploadTransport(tls: TLSSocket): UploadTransport | undefined {
+  return tls instanceof EndAwareTls ? tls.transport : undefined;
+}
+
+function pipeTransport(tls: TLSSocket, raw: Socket, pipe: TcpPipe): UploadTransport {
+  return {
+    raw,
+    ownReads: true,
+    ready: () => canReadInto(raw) && !raw.connecting,
+    take: (more) => {
+      if (!canReadInto(raw) || raw.connecting || !pipe.hold()) return false;
+      cipherBuffer ??= Buffer.allocUnsafeSlow(CIPHER_BYTES);
+      const buffer = cipherBuffer;
+      stopReading(raw);
+      readInto(raw, buffer, (n) => (feedTls(tls, buffer.subarray(0, n)) ? more() : false));
+      return true;
+    },
+  };
 }
 
 /**
