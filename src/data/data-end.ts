@@ -151,7 +151,9 @@ function nativeUploadTls(raw: Socket, tlsOptions: TLSSocketOptions, requireClose
     tls.read(0);
   });
   const ended = (how: 'fin' | 'reset') => {
-    if (tcp !== undefined) return;
+    // A FIN is settled once; an error or close after it (the probe's write failed: a reset) settles
+    // again, as a reset: Node's own listener then destroys TLS without saying why.
+    if (tcp === how || tcp === 'reset') return;
     tcp = how;
     settle(how);
   };
@@ -176,9 +178,10 @@ function nativeUploadTls(raw: Socket, tlsOptions: TLSSocketOptions, requireClose
   tls.transport = {
     raw,
     ownReads: false,
-    ready: () => tcp === undefined && !raw.destroyed,
+    // Once TLS ended (close_notify) it holds all the data: the TCP end no longer matters.
+    ready: () => tls.sawEnd || (tcp === undefined && !raw.destroyed),
     take: (onFed) => {
-      if (tcp !== undefined || raw.destroyed || tls.sawEnd) return false;
+      if (!tls.sawEnd && (tcp !== undefined || raw.destroyed)) return false;
       stopReading(raw);
       more = onFed;
       return true;
@@ -195,7 +198,8 @@ function endHandler(tls: EndAwareTls, raw: Socket, requireCloseNotify: boolean, 
   let passedEnd = false; // we ended TLS ourselves (relaxed mode): not a close_notify
   const closeNotify = () => tls.sawEnd && !passedEnd;
   const fail = (reason: DataEndFailure) => {
-    if (!closeNotify() && !tls.destroyed) tls.destroy(new DataEndError(reason));
+    // Once TLS ended (close_notify, or a FIN let through) the verdict is given.
+    if (!tls.sawEnd && !tls.destroyed) tls.destroy(new DataEndError(reason));
   };
   return (how) => {
     if (closeNotify()) return; // TLS ended first: its reader gets the end once it has the data

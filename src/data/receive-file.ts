@@ -225,7 +225,9 @@ export class Receiver {
       const onAbort = () => fail(signal.reason as Error);
       const onError = (err: Error) => fail(err);
       const onStorageError = (err: Error) => fail(err, true);
-      const onClose = () => fail(Object.assign(new Error('Premature close'), { code: 'ERR_STREAM_PREMATURE_CLOSE' }));
+      // A socket destroyed with an error may close before that error is emitted (a TLS socket whose TCP
+      // socket is already gone closes at once): the error is what it failed with.
+      const onClose = () => fail(socket.errored ?? Object.assign(new Error('Premature close'), { code: 'ERR_STREAM_PREMATURE_CLOSE' }));
       const written = (buf: Buffer) => (err?: Error | null) => {
         inFlight--;
         if (err) {
