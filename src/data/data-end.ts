@@ -27,7 +27,7 @@
  * close_notify, and the pipe sees the TCP end itself: when TLS has read every byte and has not ended,
  * the client closed without close_notify (or reset).
  */
-import type { Socket } from 'node:net';
+import { Socket } from 'node:net';
 import { TLSSocket, type TLSSocketOptions } from 'node:tls';
 import { SocketPipe } from '../protocol/record-pipe.js';
 import { canReadInto, feedTls, readInto, stopReading } from './user-buffer.js';
@@ -102,25 +102,20 @@ export interface UploadTlsOptions extends TLSSocketOptions {
 }
 
 /**
- * Server TLS for an upload's data connection on `raw`: the TLS socket ends only when the client's data
- * really ended, and is destroyed with a `DataEndError` when it did not:
+ * Server TLS for an upload's data connection, over a `TcpPipe` on `raw`: the TLS socket ends only when
+ * the client's data really ended, and is destroyed with a `DataEndError` when it did not:
  *
  * - close_notify: TLS ends (a FIN or an RST after it changes nothing: the data was complete);
  * - a FIN without close_notify: `DataEndError('no-close-notify')`, or with `requireCloseNotify: false`
  *   TLS is ended as if close_notify had come (after checking that the FIN was not a hidden reset);
  * - a reset before close_notify: `DataEndError('reset')`.
  *
- * Where Node's internals allow it (user-buffer.ts), TLS is Node's native TLS socket directly on `raw`
- * (its output goes to the TCP socket in C++), and `raw`'s reads are taken away from it: they land in a
- * shared buffer and are handed to TLS by `raw`'s read callback (`feedTls`), so `raw` itself sees the TCP
- * end (`'end'`, `'error'`) and TLS never does. Elsewhere TLS runs over a `TcpPipe` on `raw` (a JS stream
- * that gives TLS the raw bytes but never the TCP end; every TLS output batch is copied through it).
- *
- * Destroying the TLS socket destroys `raw`; ending it sends close_notify, then a FIN.
+ * (An early handshake's TLS socket gets the same ends on Node's native TLS socket: `nativeTls` and
+ * `watchUploadEnd` below.) Destroying the TLS socket destroys the pipe and `raw`; ending it sends
+ * close_notify, then a FIN.
  */
 export function uploadTls(raw: Socket, options: UploadTlsOptions): TLSSocket {
   const { requireCloseNotify, ...tlsOptions } = options;
-  if (nativeWrapping && canReadInto(raw, true) && !raw.connecting) return nativeUploadTls(raw, tlsOptions, requireCloseNotify);
   const pipe = new TcpPipe(raw);
   pipe.on('error', () => {});
   const tls = new EndAwareTls(pipe as unknown as Socket, tlsOptions);
@@ -131,19 +126,47 @@ export function uploadTls(raw: Socket, options: UploadTlsOptions): TLSSocket {
   return tls;
 }
 
-let nativeWrapping = true;
-/** For tests: false makes `uploadTls` take the pipe even where the native wrapping is possible. */
-export function setNativeUploadTls(on: boolean): void {
-  nativeWrapping = on;
+/**
+ * Whether `raw` can carry a `nativeTls` socket whose upload ends `watchUploadEnd` can watch: Node's
+ * internals are there (user-buffer.ts) and `raw` reads with `'data'` buffers (bytes it holds, such as a
+ * ClientHello put back, are fine: the TLS socket reads them first).
+ */
+export function nativeTlsPossible(raw: Socket): boolean {
+  return canReadInto(raw, true) && !raw.connecting;
 }
 
-/** Ciphertext reads of upload TLS connections (one at a time: each is handed to TLS before the next). */
-let cipherBuffer: Buffer | undefined;
-const CIPHER_BYTES = 256 * 1024;
+/**
+ * Server TLS directly on `raw`, Node's native TLS socket, as for a download; `watchUploadEnd` makes it
+ * an upload's, once the transfer turns out to be one (early handshakes, early-tls.ts). Only where
+ * `nativeTlsPossible(raw)`.
+ */
+export function nativeTls(raw: Socket, options: TLSSocketOptions): TLSSocket {
+  return new EndAwareTls(raw, options);
+}
 
-function nativeUploadTls(raw: Socket, tlsOptions: TLSSocketOptions, requireCloseNotify: boolean): TLSSocket {
-  // Node's TLS socket takes ciphertext with `receive` (it hands TLS a socket's buffered bytes with it).
-  const tls = new EndAwareTls(raw, tlsOptions);
+/**
+ * Makes `tls` (from `nativeTls`) end as `uploadTls`'s do: only on close_notify (or, relaxed, a FIN that
+ * was not a reset), else destroyed with a `DataEndError`. Call before the client may send the upload
+ * (before the 150). The reads of `raw` are taken away from TLS: a user buffer pushed on the TCP handle
+ * (above TLS's own listener) gets them, and `raw`'s read callback hands them to TLS (`feedTls`), so
+ * `raw` sees the TCP end (`'end'`, `'error'`) and TLS never does. TLS's own backpressure still stops
+ * the reads (it stops the TCP handle). That listener also gets the completions of TLS's writes to the
+ * TCP socket that did not complete at once, and does not pass them on: a download on such a socket
+ * stalls (measured, see docs/performance.md); an upload's writes (its handshake, tickets, close_notify)
+ * are small and go at once. So downloads never get it.
+ *
+ * When TLS already ended (the client ended before the 150: a FIN or a close_notify, which TLS cannot
+ * tell apart then), strict mode fails it with `no-close-notify`. False when `tls` is not a `nativeTls`
+ * socket or its connection is gone (nothing changed).
+ */
+export function watchUploadEnd(tls: TLSSocket, requireCloseNotify: boolean): boolean {
+  if (!(tls instanceof EndAwareTls) || tls.transport !== undefined || tls.destroyed) return false;
+  const raw = (tls as unknown as { _parent?: unknown })._parent;
+  if (!(raw instanceof Socket) || raw.destroyed || !canReadInto(raw, true)) return false;
+  if (tls.sawEnd) {
+    if (requireCloseNotify) tls.destroy(new DataEndError('no-close-notify'));
+    return true;
+  }
   let more: (() => boolean) | undefined;
   let tcp: 'fin' | 'reset' | undefined;
   const settle = endHandler(tls, raw, requireCloseNotify, () => {
@@ -168,8 +191,8 @@ function nativeUploadTls(raw: Socket, tlsOptions: TLSSocketOptions, requireClose
     });
   cipherBuffer ??= Buffer.allocUnsafeSlow(CIPHER_BYTES);
   const buffer = cipherBuffer;
-  // Bytes `raw` had already read (the ClientHello, put back) are handed to TLS by Node on the next tick,
-  // before any read that lands here.
+  // Bytes `raw` still holds (a ClientHello put back, if TLS has not started reading yet) are handed to
+  // TLS by Node before any read that lands here.
   readInto(raw, buffer, (n) => {
     if (tls.sawEnd) return true; // after close_notify: dropped, read on to the TCP end
     if (!feedTls(tls, buffer.subarray(0, n))) return false;
@@ -187,8 +210,12 @@ function nativeUploadTls(raw: Socket, tlsOptions: TLSSocketOptions, requireClose
       return true;
     },
   };
-  return tls;
+  return true;
 }
+
+/** Ciphertext reads of upload TLS connections (one at a time: each is handed to TLS before the next). */
+let cipherBuffer: Buffer | undefined;
+const CIPHER_BYTES = 256 * 1024;
 
 /**
  * What to do when the TCP stream under `tls` ended (`how`), TLS having been given every byte before it:

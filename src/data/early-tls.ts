@@ -32,6 +32,7 @@ import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import type { FtpError } from '../base/errors.js';
 import type { ClientHelloInfo } from '../tls/client-hello.js';
+import { watchUploadEnd } from './data-end.js';
 import {
   ABORTED,
   awaitSecure,
@@ -72,6 +73,8 @@ const PROT_CHANGED = 'Data connection refused: it started TLS, but PROT C is in 
 export class EarlyDataTls {
   private state: State = { kind: 'waiting' };
   private claimed = false;
+  /** The transfer is an upload (`uploading`). */
+  private upload = false;
   /** Aborts the early handshake (release). */
   private readonly abort = new AbortController();
   private readonly stopWatch: () => void;
@@ -90,8 +93,9 @@ export class EarlyDataTls {
     if (err) return this.settle({ kind: 'failed', error: err });
     const options = !this.claimed && hello ? this.options.tlsOptions() : undefined;
     if (!options) return this.settle({ kind: 'read', hello });
-    const tls = startDataTls(this.socket, hello, { ...options, upload: { requireCloseNotify: this.options.requireCloseNotify } });
+    const tls = startDataTls(this.socket, hello, { ...options, upload: { requireCloseNotify: this.options.requireCloseNotify, early: true } });
     this.state = { kind: 'handshaking', tls };
+    if (this.upload) watchUploadEnd(tls, this.options.requireCloseNotify);
     awaitSecure(tls, Date.now() + this.options.handshakeTimeoutMs, this.abort.signal).then(
       () => {
         if (this.state.kind === 'handshaking') this.settle({ kind: 'secure', tls, facts: handshakeFacts(tls, options) });
@@ -130,6 +134,16 @@ export class EarlyDataTls {
       default:
         throw dataError(ABORTED);
     }
+  }
+
+  /**
+   * The transfer on this connection is an upload (called before its 150, so before the client sends
+   * it): an early TLS socket on the TCP socket itself is made to end as an upload's (`watchUploadEnd`).
+   */
+  uploading(): void {
+    this.upload = true;
+    const s = this.state;
+    if (s.kind === 'handshaking' || s.kind === 'secure') watchUploadEnd(s.tls, this.options.requireCloseNotify);
   }
 
   /** Whether the early handshake resumed a session; undefined when the handshake was not an early one. */
