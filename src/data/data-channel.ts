@@ -10,9 +10,10 @@
  * that off; see src/tls/context.ts). Under `require` resumed handshakes send none anyway.
  *
  * An upload's TLS runs over a pipe that shows the TCP end apart from TLS's (data-end.ts), so that only a
- * close_notify ends it; downloads and listings keep TLS directly on the socket, except when the client
- * started TLS before its transfer command: that handshake was answered at once, on the upload's pipe,
- * and the ClientHello is not read again (early-tls.ts).
+ * close_notify ends it; downloads and listings keep TLS directly on the socket. When the client started
+ * TLS before its transfer command, that handshake was answered at once with TLS directly on the socket,
+ * made an upload's by early-tls.ts if the transfer is one (or on the upload's pipe where Node's
+ * internals for that are missing), and the ClientHello is not read again.
  */
 import type { Socket } from 'node:net';
 import { TLSSocket, type SecureContext } from 'node:tls';

@@ -26,6 +26,11 @@
  * RecordPipe: the pipe gives TLS the raw bytes but never the TCP end. TLS then ends only on a
  * close_notify, and the pipe sees the TCP end itself: when TLS has read every byte and has not ended,
  * the client closed without close_notify (or reset).
+ *
+ * An early handshake (early-tls.ts), whose direction is not known yet, runs on Node's native TLS socket
+ * (a download over the pipe pays a copy of all TLS output). If it carries an upload, `watchUploadEnd`
+ * gets the same effect without the pipe: the TCP socket's reads land in our buffer and we hand them to
+ * TLS, so the TCP socket, not TLS, sees the TCP end (details and limits at `watchUploadEnd`).
  */
 import { Socket } from 'node:net';
 import { TLSSocket, type TLSSocketOptions } from 'node:tls';

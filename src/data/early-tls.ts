@@ -8,10 +8,14 @@
  * handshakes at accept, does not). So from the moment the session's passive listener accepts the
  * connection while PROT P is in force (transfers.ts), the ClientHello is watched for:
  *
- * - It comes before the transfer command takes the connection: the handshake starts at once, with the
- *   wrapping that serves both directions, the upload's (TLS over the pipe that tells close_notify from
- *   the TCP end, data-end.ts); downloads and listings then run over it too. The context is chosen from
- *   the ClientHello and the session's policies as always (data-channel.ts).
+ * - It comes before the transfer command takes the connection: the handshake starts at once, with
+ *   Node's native TLS socket directly on the TCP socket (`nativeTls`, data-end.ts), as a download's. If
+ *   the transfer is an upload, `uploading()` (before its 150, so before the client sends data) makes it
+ *   end as an upload's: the TCP socket's reads are taken away from TLS and fed to it by us, so that
+ *   close_notify is told from a FIN or a reset (`watchUploadEnd`). Where Node's internals for that are
+ *   missing (user-buffer.ts), the handshake takes the upload's pipe wrapping, which serves both
+ *   directions. The context is chosen from the ClientHello and the session's policies as always
+ *   (data-channel.ts).
  * - The transfer command comes first (lftp, ftplib, FileZilla, basic-ftp handshake after the 150): the
  *   watch goes on, and the ClientHello, once read, goes to the transfer's own handshake
  *   (`protectDataSocket`) as it would have: direction-specific wrapping, the TLS socket directly on the

@@ -15,12 +15,13 @@
  * A socket that already read something is left as it is (the stream path in transfer.ts takes it).
  *
  * Protected uploads (PROT P) get the same (`adoptTls`), through Node internals that user-buffer.ts finds
- * and checks: the TCP socket under the upload's TLS (data-end.ts runs it over a pipe, so that only a
- * close_notify ends it) reads into a second process-wide 256 KiB buffer, each read is handed to TLS at
- * once (`feedTls`: copied into TLS and decrypted before the call returns), and TLS copies each decrypted
- * record (at most 16 KiB) into a third, 16 KiB one, from which it goes into the chunks as above. No
- * buffer is made per read or per record, and no stream event is emitted per record. The pipe keeps
- * watching the TCP end, so FIN, reset and close_notify mean what they did. Backpressure acts on the TCP
+ * and checks: the TCP socket under the upload's TLS (data-end.ts runs it over a pipe, or, after an
+ * early handshake, has already taken its reads away from Node's TLS socket; either way only a
+ * close_notify ends it) reads into a process-wide 256 KiB buffer of data-end.ts (`UploadTransport.take`),
+ * each read is handed to TLS at once (`feedTls`: copied into TLS and decrypted before the call returns),
+ * and TLS copies each decrypted record (at most 16 KiB) into a 16 KiB one, from which it goes into the
+ * chunks as above. No buffer is made per read or per record, and no stream event is emitted per record.
+ * data-end.ts keeps watching the TCP end, so FIN, reset and close_notify mean what they did. Backpressure acts on the TCP
  * socket: when the writes are behind it stops reading; the records TLS decrypts from the read being
  * handed over still come (at most 256 KiB more).
  *
