@@ -411,3 +411,37 @@ describe('early TLS uploads where Node offers no user buffers (the pipe wrapping
     }
   });
 });
+
+describe('early TLS uploads, uploads.requireCloseNotify: false', () => {
+  const t = serverForBlock({ uploads: { requireCloseNotify: false } }, {});
+
+  it('a FIN without close_notify completes the upload (226, every byte), through the user-buffer path; a reset does not', async () => {
+    const body = allBytes(2 * 1024 * 1024 + 11);
+    const adopted = vi.spyOn(Receiver, 'adoptTls');
+    try {
+      const c = await protectedSession(t);
+      const data = await c.epsv();
+      const tls = await handshakeFirst(c, data);
+      c.send('STOR relaxed.bin');
+      await c.expect(150);
+      await new Promise<void>((resolve) => tls.write(body, () => resolve()));
+      data.end(); // TCP FIN under TLS, no close_notify
+      await c.expect(226, /^226 Transfer complete\.$/);
+      expect((await readFile(join(t.root, 'relaxed.bin'))).equals(body)).toBe(true);
+      expect(adopted.mock.results.map((r) => r.value !== undefined)).toEqual([true]);
+      c.close();
+    } finally {
+      adopted.mockRestore();
+    }
+    const c = await protectedSession(t);
+    const data = await c.epsv();
+    const tls = await handshakeFirst(c, data);
+    c.send('STOR relaxed-reset.bin');
+    await c.expect(150);
+    await new Promise<void>((resolve) => tls.write(body.subarray(0, 256 * 1024), () => resolve()));
+    data.resetAndDestroy();
+    await c.expect(426, /^426 Data connection reset; transfer aborted\.$/);
+    expect(existsSync(join(t.root, 'relaxed-reset.bin'))).toBe(false);
+    c.close();
+  });
+});
