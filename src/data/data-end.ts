@@ -88,7 +88,7 @@ export function tcpEnd(socket: Socket): Promise<'fin' | 'reset'> {
 /** A server TLS socket that knows whether its stream ended (Node pushes `null` when TLS sees the end). */
 class EndAwareTls extends TLSSocket {
   sawEnd = false;
-  /** How this socket's ciphertext reaches it (set by uploadTls). */
+  /** How this socket's ciphertext reaches it (set by uploadTls, or watchUploadEnd). */
   transport: UploadTransport | undefined;
   /** Called once when the stream ends (native wrapping: the TCP stream is read on for its end). */
   onEnd: (() => void) | undefined;
@@ -248,7 +248,7 @@ function endHandler(tls: EndAwareTls, raw: Socket, requireCloseNotify: boolean, 
 }
 
 /**
- * The TCP socket under an upload's TLS socket (made by `uploadTls`), for a reader that has TLS given the
+ * The TCP socket under an upload's TLS socket (`uploadTls`, or `watchUploadEnd` done), for a reader that has TLS given the
  * socket's bytes itself (receive-file.ts). `ready()`: whether `take` may succeed (nothing changed yet).
  * `take(more)`: from now on each read of `raw` is handed to TLS and then `more()` is asked whether to
  * read on (false: reading stops until `raw._read(0)`); reading is stopped when it returns. It says false
