@@ -10,9 +10,10 @@
  * that off; see src/tls/context.ts). Under `require` resumed handshakes send none anyway.
  *
  * An upload's TLS runs over a pipe that shows the TCP end apart from TLS's (data-end.ts), so that only a
- * close_notify ends it; downloads and listings keep TLS directly on the socket, except when the client
- * started TLS before its transfer command: that handshake was answered at once, on the upload's pipe,
- * and the ClientHello is not read again (early-tls.ts).
+ * close_notify ends it; downloads and listings keep TLS directly on the socket. When the client started
+ * TLS before its transfer command, that handshake was answered at once with TLS directly on the socket,
+ * made an upload's by early-tls.ts if the transfer is one (or on the upload's pipe where Node's
+ * internals for that are missing), and the ClientHello is not read again.
  */
 import type { Socket } from 'node:net';
 import { TLSSocket, type SecureContext } from 'node:tls';
@@ -21,7 +22,7 @@ import { dataBinding, type ReuseDecision } from '../policy.js';
 import { peerCertificate, type ClientCertificate } from '../tls/client-certs.js';
 import { MAX_PEEK_BYTES, offersTls12, peekClientHello, type ClientHelloInfo } from '../tls/client-hello.js';
 import type { SessionBinder } from '../tls/session-reuse.js';
-import { uploadTls } from './data-end.js';
+import { nativeTls, nativeTlsPossible, uploadTls } from './data-end.js';
 import { Code } from '../base/reply-codes.js';
 
 export interface DataContexts {
@@ -42,8 +43,12 @@ export interface DataTlsOptions {
    * a valid one; `control` is the certificate the control connection presented, if any.
    */
   clientCerts?: { required: boolean; control: ClientCertificate | undefined };
-  /** For an upload: whether it must end with close_notify (else a FIN ends it too; see data-end.ts). */
-  upload?: { requireCloseNotify: boolean };
+  /**
+   * For an upload: whether it must end with close_notify (else a FIN ends it too; see data-end.ts).
+   * `early`: an early handshake, whose direction is not known yet: Node's native TLS socket where
+   * possible (`nativeTls`; the transfer calls `watchUploadEnd` if it is an upload), else the upload's pipe.
+   */
+  upload?: { requireCloseNotify: boolean; early?: boolean };
 }
 
 export interface ProtectOptions extends DataTlsOptions {
@@ -92,7 +97,12 @@ export function startDataTls(socket: Socket, hello: ClientHelloInfo | undefined,
     ...(options.binder ? { server: options.binder.dataServer() } : {}),
     ...(options.clientCerts ? { requestCert: true, rejectUnauthorized: options.clientCerts.required } : {}),
   };
-  const tls = options.upload ? uploadTls(socket, { ...tlsOptions, ...options.upload }) : new TLSSocket(socket, tlsOptions);
+  const upload = options.upload;
+  const tls = !upload
+    ? new TLSSocket(socket, tlsOptions)
+    : upload.early && nativeTlsPossible(socket)
+      ? nativeTls(socket, tlsOptions)
+      : uploadTls(socket, { ...tlsOptions, requireCloseNotify: upload.requireCloseNotify });
   tls.on('error', () => {}); // failures are handled by awaitSecure and by the transfer
   return tls;
 }
@@ -118,12 +128,16 @@ export function awaitSecure(tls: TLSSocket, deadline: number, signal: AbortSigna
       tls.off('secure', onSecure);
       tls.off('error', onError);
       tls.off('close', onError);
+      tls.off('end', onError);
       signal.removeEventListener('abort', onAbort);
     };
     if (signal.aborted) return onAbort();
     tls.once('secure', onSecure);
     tls.once('error', onError);
     tls.once('close', onError);
+    // The stream ended before the handshake did (a TLS socket directly on the TCP socket, half-open
+    // allowed, reports the client's FIN so and stays open).
+    tls.once('end', onError);
     signal.addEventListener('abort', onAbort, { once: true });
   });
 }

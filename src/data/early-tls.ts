@@ -8,10 +8,14 @@
  * handshakes at accept, does not). So from the moment the session's passive listener accepts the
  * connection while PROT P is in force (transfers.ts), the ClientHello is watched for:
  *
- * - It comes before the transfer command takes the connection: the handshake starts at once, with the
- *   wrapping that serves both directions, the upload's (TLS over the pipe that tells close_notify from
- *   the TCP end, data-end.ts); downloads and listings then run over it too. The context is chosen from
- *   the ClientHello and the session's policies as always (data-channel.ts).
+ * - It comes before the transfer command takes the connection: the handshake starts at once, with
+ *   Node's native TLS socket directly on the TCP socket (`nativeTls`, data-end.ts), as a download's. If
+ *   the transfer is an upload, `uploading()` (before its 150, so before the client sends data) makes it
+ *   end as an upload's: the TCP socket's reads are taken away from TLS and fed to it by us, so that
+ *   close_notify is told from a FIN or a reset (`watchUploadEnd`). Where Node's internals for that are
+ *   missing (user-buffer.ts), the handshake takes the upload's pipe wrapping, which serves both
+ *   directions. The context is chosen from the ClientHello and the session's policies as always
+ *   (data-channel.ts).
  * - The transfer command comes first (lftp, ftplib, FileZilla, basic-ftp handshake after the 150): the
  *   watch goes on, and the ClientHello, once read, goes to the transfer's own handshake
  *   (`protectDataSocket`) as it would have: direction-specific wrapping, the TLS socket directly on the
@@ -32,6 +36,7 @@ import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import type { FtpError } from '../base/errors.js';
 import type { ClientHelloInfo } from '../tls/client-hello.js';
+import { watchUploadEnd } from './data-end.js';
 import {
   ABORTED,
   awaitSecure,
@@ -72,6 +77,8 @@ const PROT_CHANGED = 'Data connection refused: it started TLS, but PROT C is in 
 export class EarlyDataTls {
   private state: State = { kind: 'waiting' };
   private claimed = false;
+  /** The transfer is an upload (`uploading`). */
+  private upload = false;
   /** Aborts the early handshake (release). */
   private readonly abort = new AbortController();
   private readonly stopWatch: () => void;
@@ -90,8 +97,9 @@ export class EarlyDataTls {
     if (err) return this.settle({ kind: 'failed', error: err });
     const options = !this.claimed && hello ? this.options.tlsOptions() : undefined;
     if (!options) return this.settle({ kind: 'read', hello });
-    const tls = startDataTls(this.socket, hello, { ...options, upload: { requireCloseNotify: this.options.requireCloseNotify } });
+    const tls = startDataTls(this.socket, hello, { ...options, upload: { requireCloseNotify: this.options.requireCloseNotify, early: true } });
     this.state = { kind: 'handshaking', tls };
+    if (this.upload) watchUploadEnd(tls, this.options.requireCloseNotify);
     awaitSecure(tls, Date.now() + this.options.handshakeTimeoutMs, this.abort.signal).then(
       () => {
         if (this.state.kind === 'handshaking') this.settle({ kind: 'secure', tls, facts: handshakeFacts(tls, options) });
@@ -130,6 +138,16 @@ export class EarlyDataTls {
       default:
         throw dataError(ABORTED);
     }
+  }
+
+  /**
+   * The transfer on this connection is an upload (called before its 150, so before the client sends
+   * it): an early TLS socket on the TCP socket itself is made to end as an upload's (`watchUploadEnd`).
+   */
+  uploading(): void {
+    this.upload = true;
+    const s = this.state;
+    if (s.kind === 'handshaking' || s.kind === 'secure') watchUploadEnd(s.tls, this.options.requireCloseNotify);
   }
 
   /** Whether the early handshake resumed a session; undefined when the handshake was not an early one. */

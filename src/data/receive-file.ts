@@ -15,12 +15,13 @@
  * A socket that already read something is left as it is (the stream path in transfer.ts takes it).
  *
  * Protected uploads (PROT P) get the same (`adoptTls`), through Node internals that user-buffer.ts finds
- * and checks: the TCP socket under the upload's TLS (data-end.ts runs it over a pipe, so that only a
- * close_notify ends it) reads into a second process-wide 256 KiB buffer, each read is handed to TLS at
- * once (`feedTls`: copied into TLS and decrypted before the call returns), and TLS copies each decrypted
- * record (at most 16 KiB) into a third, 16 KiB one, from which it goes into the chunks as above. No
- * buffer is made per read or per record, and no stream event is emitted per record. The pipe keeps
- * watching the TCP end, so FIN, reset and close_notify mean what they did. Backpressure acts on the TCP
+ * and checks: the TCP socket under the upload's TLS (data-end.ts runs it over a pipe, or, after an
+ * early handshake, has already taken its reads away from Node's TLS socket; either way only a
+ * close_notify ends it) reads into a process-wide 256 KiB buffer of data-end.ts (`UploadTransport.take`),
+ * each read is handed to TLS at once (`feedTls`: copied into TLS and decrypted before the call returns),
+ * and TLS copies each decrypted record (at most 16 KiB) into a 16 KiB one, from which it goes into the
+ * chunks as above. No buffer is made per read or per record, and no stream event is emitted per record.
+ * data-end.ts keeps watching the TCP end, so FIN, reset and close_notify mean what they did. Backpressure acts on the TCP
  * socket: when the writes are behind it stops reading; the records TLS decrypts from the read being
  * handed over still come (at most 256 KiB more).
  *
@@ -43,7 +44,7 @@ import { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import type { Upload } from '../storage/storage.js';
 import { uploadTransport } from './data-end.js';
-import { canFeedTls, canReadInto, feedTls, readInto, stopReading } from './user-buffer.js';
+import { canFeedTls, canReadInto, readInto } from './user-buffer.js';
 
 /** Size of the shared read buffer: the largest single socket read. */
 export const READ_BUFFER_BYTES = 256 * 1024;
@@ -73,8 +74,8 @@ const WRITE_WAIT_MS = 10_000;
 const RECORD_BYTES = 16 * 1024;
 
 const readBuffer = Buffer.allocUnsafeSlow(READ_BUFFER_BYTES);
-/** Ciphertext reads of protected uploads, and the plaintext TLS gives back (made on first use). */
-let tlsBuffers: { cipher: Buffer; record: Buffer } | undefined;
+/** The plaintext TLS gives back to protected uploads (made on first use). */
+let recordBuffer: Buffer | undefined;
 
 /** What `adopt` needs of a socket's internals (Node has kept these names since its first versions). */
 interface SocketInternals {
@@ -141,21 +142,22 @@ export class Receiver {
    */
   static adoptTls(tls: TLSSocket): Receiver | undefined {
     const transport = uploadTransport(tls);
-    if (!transport || tls.destroyed || tls.readableEnded || !canFeedTls(tls)) return undefined;
+    if (!transport || tls.destroyed || tls.readableEnded || !canFeedTls(tls) || !transport.ready()) return undefined;
     const { raw } = transport;
-    if (!canReadInto(raw) || raw.connecting) return undefined;
     // What TLS decrypted before (bytes sent with the handshake's last flight) is in its stream buffer.
     const early: Buffer[] = [];
     if (tls.readableLength > 0) {
       for (let c = tls.read() as Buffer | null; c !== null; c = tls.read() as Buffer | null) early.push(c);
     }
-    if (!canReadInto(tls) || !transport.hold()) {
+    let receiver: Receiver | undefined;
+    // Reads stop until receive() starts them (nothing may be read before there is a sink to take it).
+    if (!canReadInto(tls) || !transport.take(() => receiver?.sink?.more() ?? false)) {
       if (early.length > 0) tls.unshift(early.length === 1 ? early[0]! : Buffer.concat(early));
       return undefined;
     }
-    tlsBuffers ??= { cipher: Buffer.allocUnsafeSlow(READ_BUFFER_BYTES), record: Buffer.allocUnsafeSlow(RECORD_BYTES) };
-    const { cipher: cipherBuffer, record: recordBuffer } = tlsBuffers;
-    const receiver: Receiver = new Receiver(
+    recordBuffer ??= Buffer.allocUnsafeSlow(RECORD_BYTES);
+    const records = recordBuffer;
+    receiver = new Receiver(
       tls,
       () => {
         if (!raw.destroyed) raw._read(0);
@@ -163,21 +165,16 @@ export class Receiver {
       PROTECTED,
     );
     receiver.early.push(...early);
-    // Reads stop until receive() starts them (nothing may be read before there is a sink to take it).
-    stopReading(raw);
-    readInto(raw, cipherBuffer, (n) => {
-      if (!feedTls(tls, cipherBuffer.subarray(0, n))) return false;
-      return receiver.sink?.more() ?? false;
-    });
-    readInto(tls, recordBuffer, (n) => {
-      const sink = receiver.sink;
+    const r = receiver;
+    readInto(tls, records, (n) => {
+      const sink = r.sink;
       // Records only come from the reads above, which stop while there is no sink; kept just in case.
-      if (sink) sink.take(recordBuffer, n);
-      else receiver.early.push(Buffer.from(recordBuffer.subarray(0, n)));
+      if (sink) sink.take(records, n);
+      else r.early.push(Buffer.from(records.subarray(0, n)));
       return true;
     });
-    // TLS itself keeps reading: it is only ever given what the socket above reads.
-    if (!(tls as unknown as SocketInternals)._handle?.reading) tls._read(0);
+    // Over the pipe, TLS itself keeps reading: it is only ever given what the socket above reads.
+    if (transport.ownReads && !(tls as unknown as SocketInternals)._handle?.reading) tls._read(0);
     return receiver;
   }
 
@@ -229,7 +226,9 @@ export class Receiver {
       const onAbort = () => fail(signal.reason as Error);
       const onError = (err: Error) => fail(err);
       const onStorageError = (err: Error) => fail(err, true);
-      const onClose = () => fail(Object.assign(new Error('Premature close'), { code: 'ERR_STREAM_PREMATURE_CLOSE' }));
+      // A socket destroyed with an error may close before that error is emitted (a TLS socket whose TCP
+      // socket is already gone closes at once): the error is what it failed with.
+      const onClose = () => fail(socket.errored ?? Object.assign(new Error('Premature close'), { code: 'ERR_STREAM_PREMATURE_CLOSE' }));
       const written = (buf: Buffer) => (err?: Error | null) => {
         inFlight--;
         if (err) {

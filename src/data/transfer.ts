@@ -39,6 +39,11 @@ export interface DataLink {
    * true) the TLS stream ends only on a clean end of the client's data, else fails with a DataEndError.
    */
   protect(socket: Socket, signal: AbortSignal, upload?: boolean): Promise<Duplex>;
+  /**
+   * The transfer on `socket` is an upload: called before its 150 (so before the client sends data),
+   * for a TLS handshake already under way on it (early-tls.ts).
+   */
+  uploading?(socket: Socket): void;
   ascii: boolean;
   stalledMs: number;
   lingerMs: number;
@@ -167,6 +172,7 @@ export async function runUpload(
     let socket = await link.connect(signal, direct && !link.encrypted);
     data = socket;
     socket.once('error', onSocketError);
+    link.uploading?.(socket);
     await link.opening(openingText);
     signal.throwIfAborted();
     data = await link.protect(socket, signal, true);

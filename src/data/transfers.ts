@@ -303,6 +303,9 @@ export class Transfers {
           throw err;
         }
       },
+      uploading: (socket) => {
+        if (early?.socket === socket) early.uploading();
+      },
       ascii: this.host.session.type === 'A',
       stalledMs: timeouts.stalledTransferMs,
       lingerMs: 10_000,

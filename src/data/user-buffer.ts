@@ -65,9 +65,10 @@ export function setUserBuffers(on: boolean): void {
 
 /**
  * Whether `socket` can be switched with `readInto`: it has a StreamBase handle that can take a user
- * buffer, reads with `'data'` buffers now, and holds no bytes it already read.
+ * buffer, reads with `'data'` buffers now, and holds no bytes it already read (`buffered`: bytes it holds
+ * are allowed, for a caller that has them read first, as a TLS socket made on it does).
  */
-export function canReadInto(socket: Socket): boolean {
+export function canReadInto(socket: Socket, buffered = false): boolean {
   if (!enabled || !keys) return false;
   const s = socket as unknown as Internals;
   const h = s._handle;
@@ -81,7 +82,7 @@ export function canReadInto(socket: Socket): boolean {
     s[keys.callback] === null &&
     !socket.destroyed &&
     !socket.readableEnded &&
-    socket.readableLength === 0
+    (buffered || socket.readableLength === 0)
   );
 }
 

@@ -11,8 +11,9 @@ import type { Socket } from 'node:net';
 import { join } from 'node:path';
 import { Duplex } from 'node:stream';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
-import { describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { Receiver } from '../../src/data/receive-file.js';
+import { setUserBuffers } from '../../src/data/user-buffer.js';
 import { allBytes, download, loggedIn } from '../helpers/flows.js';
 import { RawClient, readAll, writeAll } from '../helpers/raw-client.js';
 import { serverForBlock } from '../helpers/block-server.js';
@@ -311,6 +312,136 @@ describe('early TLS, then PROT C (dataProtection optional)', () => {
     await c.expect(150);
     expect((await within(readAll(data))).toString()).toBe('small');
     await c.expect(226);
+    c.close();
+  });
+});
+
+/** STOR of `body` over an early handshake, ended with close_notify: 226 and the file, byte-identical. */
+async function earlyStor(t: { port: number; host: string; root: string }, name: string, body: Buffer, ascii = false): Promise<void> {
+  const c = await protectedSession(t);
+  if (ascii) await c.expectCmd('TYPE A', 200);
+  const data = await c.epsv();
+  const tls = await handshakeFirst(c, data);
+  c.send(`STOR ${name}`);
+  await c.expect(150);
+  await writeAll(tls, body);
+  await c.expect(226, /^226 Transfer complete\.$/);
+  c.close();
+}
+
+describe('early TLS uploads on the stream path (native TLS socket fed by the TCP socket)', () => {
+  const t = serverForBlock({ limits: { sessionUploadBytesPerSecond: 4 * 1024 * 1024 } }, {});
+  const u = serverForBlock({}, {});
+
+  it('a bandwidth-limited STOR: 226, byte-identical, not through the user-buffer path', async () => {
+    const adopted = vi.spyOn(Receiver, 'adoptTls');
+    try {
+      const body = allBytes(1024 * 1024 + 5);
+      await earlyStor(t, 'limited.bin', body);
+      expect((await readFile(join(t.root, 'limited.bin'))).equals(body)).toBe(true);
+      expect(adopted).not.toHaveBeenCalled();
+    } finally {
+      adopted.mockRestore();
+    }
+  });
+
+  it('a TYPE A STOR: CRLF becomes LF, 226', async () => {
+    const line = 'early ascii line\r\n';
+    await earlyStor(u, 'ascii.txt', Buffer.from(line.repeat(20_000)), true);
+    expect(await readFile(join(u.root, 'ascii.txt'), 'latin1')).toBe('early ascii line\n'.repeat(20_000));
+  });
+
+  it('a TYPE A STOR ended by a FIN without close_notify: 426, and no file', async () => {
+    const c = await protectedSession(u);
+    await c.expectCmd('TYPE A', 200);
+    const data = await c.epsv();
+    const tls = await handshakeFirst(c, data);
+    c.send('STOR ascii-fin.txt');
+    await c.expect(150);
+    await new Promise<void>((resolve) => tls.write('a line\r\n'.repeat(10_000), () => resolve()));
+    data.end();
+    await c.expect(426, /^426 Data connection closed without TLS close_notify; transfer aborted\.$/);
+    expect(existsSync(join(u.root, 'ascii-fin.txt'))).toBe(false);
+    c.close();
+  });
+});
+
+describe('early TLS uploads where Node offers no user buffers (the pipe wrapping)', () => {
+  const t = serverForBlock({}, {});
+  const body = allBytes(2 * 1024 * 1024 + 3);
+  beforeAll(() => setUserBuffers(false));
+  afterAll(() => setUserBuffers(true));
+
+  it('STOR with close_notify: 226, byte-identical, on the stream path', async () => {
+    const adopted = vi.spyOn(Receiver, 'adoptTls');
+    try {
+      await earlyStor(t, 'pipe-up.bin', body);
+      expect((await readFile(join(t.root, 'pipe-up.bin'))).equals(body)).toBe(true);
+      expect(adopted.mock.results.map((r) => r.value !== undefined)).toEqual([false]);
+    } finally {
+      adopted.mockRestore();
+    }
+  });
+
+  it('RETR: the file arrives whole, then 226', async () => {
+    await writeFile(join(t.root, 'pipe-down.bin'), body);
+    const c = await protectedSession(t);
+    const data = await c.epsv();
+    const tls = await handshakeFirst(c, data);
+    c.send('RETR pipe-down.bin');
+    await c.expect(150);
+    expect((await within(readAll(tls))).equals(body)).toBe(true);
+    await c.expect(226);
+    c.close();
+  });
+
+  it('STOR cut by a reset, or ended by a FIN without close_notify: 426, no file', async () => {
+    for (const ending of ['reset', 'fin'] as const) {
+      const c = await protectedSession(t);
+      const data = await c.epsv();
+      const tls = await handshakeFirst(c, data);
+      c.send(`STOR pipe-${ending}.bin`);
+      await c.expect(150);
+      await new Promise<void>((resolve) => tls.write(body.subarray(0, 256 * 1024), () => resolve()));
+      if (ending === 'reset') data.resetAndDestroy();
+      else data.end();
+      await c.expect(426, ending === 'reset' ? /^426 Data connection reset; transfer aborted\.$/ : /^426 Data connection closed without TLS close_notify; transfer aborted\.$/);
+      expect(existsSync(join(t.root, `pipe-${ending}.bin`))).toBe(false);
+      c.close();
+    }
+  });
+});
+
+describe('early TLS uploads, uploads.requireCloseNotify: false', () => {
+  const t = serverForBlock({ uploads: { requireCloseNotify: false } }, {});
+
+  it('a FIN without close_notify completes the upload (226, every byte), through the user-buffer path; a reset does not', async () => {
+    const body = allBytes(2 * 1024 * 1024 + 11);
+    const adopted = vi.spyOn(Receiver, 'adoptTls');
+    try {
+      const c = await protectedSession(t);
+      const data = await c.epsv();
+      const tls = await handshakeFirst(c, data);
+      c.send('STOR relaxed.bin');
+      await c.expect(150);
+      await new Promise<void>((resolve) => tls.write(body, () => resolve()));
+      data.end(); // TCP FIN under TLS, no close_notify
+      await c.expect(226, /^226 Transfer complete\.$/);
+      expect((await readFile(join(t.root, 'relaxed.bin'))).equals(body)).toBe(true);
+      expect(adopted.mock.results.map((r) => r.value !== undefined)).toEqual([true]);
+      c.close();
+    } finally {
+      adopted.mockRestore();
+    }
+    const c = await protectedSession(t);
+    const data = await c.epsv();
+    const tls = await handshakeFirst(c, data);
+    c.send('STOR relaxed-reset.bin');
+    await c.expect(150);
+    await new Promise<void>((resolve) => tls.write(body.subarray(0, 256 * 1024), () => resolve()));
+    data.resetAndDestroy();
+    await c.expect(426, /^426 Data connection reset; transfer aborted\.$/);
+    expect(existsSync(join(t.root, 'relaxed-reset.bin'))).toBe(false);
     c.close();
   });
 });

@@ -7,7 +7,7 @@ import { once } from 'node:events';
 import { connect as netConnect, type Socket } from 'node:net';
 import { createSecureContext, type SecureContext, type SecureVersion } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DataEndError, probeReset, tcpEnd, uploadTls } from '../../src/data/data-end.js';
+import { DataEndError, nativeTls, probeReset, tcpEnd, uploadTls, watchUploadEnd } from '../../src/data/data-end.js';
 import { ownedTls } from '../hardening/tls-helpers.js';
 import { loopbackListener as listener } from '../helpers/loopback-listener.js';
 import { testCert } from '../helpers/server.js';
@@ -101,7 +101,9 @@ describe('tcpEnd and probeReset (clear data connections)', () => {
 
 type Ending = 'close_notify+fin' | 'fin' | 'rst' | 'close_notify+rst';
 
-describe('uploadTls (protected data connections)', () => {
+// native: Node's TLS socket directly on the TCP socket, its reads fed by us (an early handshake's upload);
+// pipe: TLS over a TcpPipe.
+describe.each(['native', 'pipe'] as const)('uploadTls (protected data connections), %s wrapping', (wrapping) => {
   let l: Awaited<ReturnType<typeof listener>>;
   let context: SecureContext;
   beforeAll(async () => {
@@ -115,8 +117,12 @@ describe('uploadTls (protected data connections)', () => {
   async function trial(ending: Ending, version: SecureVersion, slow: boolean, requireCloseNotify: boolean) {
     const raw = await client(l.port);
     const s = await l.accepted();
-    const tls = uploadTls(s, { isServer: true, secureContext: context, requireCloseNotify });
+    const options = { isServer: true, secureContext: context };
+    const tls = wrapping === 'native' ? nativeTls(s, options) : uploadTls(s, { ...options, requireCloseNotify });
+    if (wrapping === 'native') expect(watchUploadEnd(tls, requireCloseNotify)).toBe(true);
     tls.on('error', () => {});
+    // Which wrapping this is: the native TLS socket is made on the TCP socket itself.
+    expect((tls as unknown as { _parent?: unknown })._parent === s).toBe(wrapping === 'native');
     const result = reader(tls, slow).then(({ bytes, end }) => ({
       bytes,
       end: end === 'end' ? end : end instanceof DataEndError ? end.reason : `other: ${end.message}`,
