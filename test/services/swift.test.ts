@@ -7,6 +7,7 @@ import { ListBucketsCommand } from '@aws-sdk/client-s3';
 import { spawn } from 'node:child_process';
 import { access } from 'node:fs/promises';
 import { request } from 'node:http';
+import { until } from '../helpers/poll.js';
 import { describe, expect, it } from 'vitest';
 import { createS3Client } from '../../src/storage/s3/client.js';
 
@@ -58,7 +59,10 @@ describe('test Swift', () => {
     const deadline = Date.now() + 15_000;
     while ((await answers(`${started.endpoint}/healthcheck`)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
     expect(await answers(`${started.endpoint}/healthcheck`)).toBe(false);
-    // stop() never ran: the launcher removed the directory too.
+    // stop() never ran: the launcher removes the directory too, once its servers are gone (which is
+    // after they stop answering: wait for it, bounded).
+    const gone = () => access(started.dir).then(() => false, (err: NodeJS.ErrnoException) => err.code === 'ENOENT');
+    await until(gone, 'the launcher to remove its directory', 15_000, 100);
     await expect(access(started.dir)).rejects.toMatchObject({ code: 'ENOENT' });
   }, 90_000);
 });
