@@ -234,7 +234,7 @@ function chooseContext(hello: ClientHelloInfo | undefined, options: DataTlsOptio
  * back (`unshift`), so the TLS socket reads them first. Rejects with a 425 when the connection ends, the
  * time is up, or the transfer is aborted first.
  */
-export function readClientHello(socket: Socket, timeoutMs: number, signal: AbortSignal): Promise<ClientHelloInfo | undefined> {
+function readClientHello(socket: Socket, timeoutMs: number, signal: AbortSignal): Promise<ClientHelloInfo | undefined> {
   return new Promise((resolve, reject) => {
     const onAbort = () => {
       stop();
